@@ -1,0 +1,1 @@
+"""The creditwatch predict function: a FastAPI app served by Lambda through Mangum."""

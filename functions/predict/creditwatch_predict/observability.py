@@ -1,0 +1,12 @@
+"""Powertools logger, tracer and metrics of the predict function (one instance each)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = "creditwatch-predict"
+NAMESPACE = "CreditWatch"
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

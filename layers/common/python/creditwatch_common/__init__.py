@@ -1,0 +1,1 @@
+"""Code shared by the creditwatch functions: AWS clients and the prediction log."""

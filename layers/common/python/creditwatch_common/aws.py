@@ -1,0 +1,75 @@
+"""AWS clients, created lazily in one place and handed to the code that needs them."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+# botocore's standard retry mode backs off on throttling, 5xx and connection errors.
+RETRY = {"max_attempts": 4, "mode": "standard"}
+
+
+class AwsClients:
+    """One boto3 session per process; each client is built on first use.
+
+    boto3 itself is imported on first use too: it costs about 0.2 s, which a cold start of the
+    predict function should not pay before it has anything to write. Endpoints follow boto3's own
+    AWS_ENDPOINT_URL setting, which is how the local moto stack is reached with no special case.
+    """
+
+    def __init__(self, session: Any = None) -> None:
+        self._session = session
+
+    @cached_property
+    def session(self) -> Any:
+        """The boto3 session."""
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session()
+        return self._session
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A client for any service, with the shared retry and timeout configuration."""
+        from botocore.config import Config
+
+        cfg = Config(retries=RETRY, connect_timeout=3, read_timeout=10, **config)  # type: ignore[arg-type]
+        return self.session.client(service, config=cfg)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        """DynamoDB client."""
+        return self.client("dynamodb")
+
+    @cached_property
+    def sqs(self) -> Any:
+        """SQS client."""
+        return self.client("sqs")
+
+    @cached_property
+    def s3(self) -> Any:
+        """S3 client; SigV4 so that pre-signed links are valid in every region."""
+        return self.client("s3", signature_version="s3v4")
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        """CloudWatch client."""
+        return self.client("cloudwatch")
+
+    def lazy(self, service: str) -> LazyClient:
+        """A stand-in that builds the client the first time it is used."""
+        return LazyClient(self, service)
+
+
+class LazyClient:
+    """Stands in for a client and builds it on first attribute access."""
+
+    def __init__(self, clients: AwsClients, service: str) -> None:
+        self._clients = clients
+        self._service = service
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = getattr(self._clients, self._service)
+        return getattr(self._client, name)

@@ -1,0 +1,31 @@
+"""Time-ordered identifiers (UUID version 7) that carry their own timestamp."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+
+
+def uuid7(now_ms: int | None = None) -> str:
+    """A UUIDv7 string: 48 bits of Unix milliseconds, then random bits (RFC 9562)."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def uuid7_millis(value: str) -> int:
+    """The Unix milliseconds embedded in a UUIDv7; ValueError if it is not one."""
+    u = uuid.UUID(value)
+    if u.version != 7:
+        raise ValueError("not a version 7 UUID")
+    return u.int >> 80
+
+
+def iso_millis(ms: int) -> str:
+    """UTC ISO 8601 with milliseconds and a Z, which sorts as text in time order."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

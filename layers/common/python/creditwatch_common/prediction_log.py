@@ -1,0 +1,319 @@
+"""The prediction log in DynamoDB: key design, records, resilient writes and windowed reads.
+
+Key design (one table, no index needed):
+  pk = "LOG#<yyyy-mm-dd>#<shard>"   day bucket x shard: writes of one day spread over `shards`
+                                     partitions; a time window is read with day x shard queries.
+  sk = "<ISO-8601 ms>Z#<id>"        sorts by time, so a window is one `BETWEEN` per partition.
+The id is a UUIDv7: it embeds its millisecond, so pk and sk of any record follow from its id
+(one GetItem by id, no index). Records expire through the `expires_at` TTL attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from creditwatch_common.dynamo_json import deserialize, serialize
+from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
+
+RecordKind = Literal["request", "application"]
+BATCH_WRITE_LIMIT = 25
+SQS_BATCH_LIMIT = 10
+
+
+class LogRecord(BaseModel):
+    """One line of the prediction log: a request, or one application of a batch request."""
+
+    prediction_id: str = Field(default_factory=uuid7)
+    request_id: str
+    kind: RecordKind = "request"
+    route: str
+    method: str = "POST"
+    status: int
+    latency_ms: float
+    model_version: str
+    features: dict[str, Any] | None = None
+    probability_good: float | None = None
+    prediction: int | None = None
+    decision: str | None = None
+    risk_level: str | None = None
+    error_class: str | None = None
+    error_detail: str | None = None
+    raw_body: str | None = None  # the rejected request body (truncated), so bad input is not lost
+    batch_size: int | None = None
+    batch_index: int | None = None
+
+    @property
+    def millis(self) -> int:
+        """Unix milliseconds of the record, from its id."""
+        return uuid7_millis(self.prediction_id)
+
+    @property
+    def timestamp(self) -> str:
+        """UTC ISO 8601 time of the record."""
+        return iso_millis(self.millis)
+
+
+def day_of(ms: int) -> str:
+    """The UTC day bucket of a millisecond timestamp."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def shard_of(prediction_id: str, shards: int) -> int:
+    """Shard from the id's random tail, so writes spread evenly."""
+    return int(prediction_id.replace("-", "")[-8:], 16) % shards
+
+
+def keys_for(prediction_id: str, shards: int) -> dict[str, str]:
+    """Primary key of a record, derived from its id alone."""
+    ms = uuid7_millis(prediction_id)
+    return {"pk": f"LOG#{day_of(ms)}#{shard_of(prediction_id, shards):02d}", "sk": f"{iso_millis(ms)}#{prediction_id}"}
+
+
+def to_item(record: LogRecord, shards: int, ttl_days: int) -> dict[str, Any]:
+    """DynamoDB item (attribute-value form) for a record."""
+    body = {k: v for k, v in record.model_dump().items() if v is not None}
+    ms = record.millis
+    body.update(keys_for(record.prediction_id, shards))
+    body["ts"] = iso_millis(ms)
+    body["expires_at"] = ms // 1000 + ttl_days * 86400
+    return {k: serialize(v) for k, v in body.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values from a DynamoDB item."""
+    return {k: deserialize(v) for k, v in item.items()}
+
+
+@dataclass
+class WriteOutcome:
+    """What happened to the records of one write call; nothing is ever silently dropped."""
+
+    written: int = 0
+    spilled: int = 0  # sent to the spill queue for replay
+    logged_only: int = 0  # the spill queue failed too: the full record went to the error log
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PredictionLog:
+    """Writes and reads the prediction log, spilling to SQS what DynamoDB keeps refusing."""
+
+    dynamodb: Any
+    table: str
+    shards: int = 16
+    ttl_days: int = 90
+    sqs: Any = None
+    spill_queue_url: str | None = None
+    max_attempts: int = 5
+    base_delay_s: float = 0.05
+    sleep: Callable[[float], None] = time.sleep
+    on_last_resort: Callable[[dict[str, Any]], None] | None = None
+
+    # ---- writes -------------------------------------------------------------------------
+    def write(self, records: Sequence[LogRecord]) -> WriteOutcome:
+        """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling."""
+        items = [to_item(r, self.shards, self.ttl_days) for r in records]
+        outcome = WriteOutcome()
+        if not items:
+            return outcome
+        if len(items) == 1:
+            failed = self._put_one(items[0], outcome)
+        else:
+            failed = []
+            for start in range(0, len(items), BATCH_WRITE_LIMIT):
+                failed.extend(self._batch_write(items[start : start + BATCH_WRITE_LIMIT], outcome))
+        if failed:
+            self._spill(failed, outcome)
+        return outcome
+
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter: spreads retries of concurrent Lambdas apart.
+        self.sleep(random.uniform(0, self.base_delay_s * (2**attempt)))
+
+    def _put_one(self, item: dict[str, Any], outcome: WriteOutcome) -> list[dict[str, Any]]:
+        for attempt in range(self.max_attempts):
+            try:
+                self.dynamodb.put_item(TableName=self.table, Item=item)
+                outcome.written += 1
+                return []
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                outcome.errors.append(error_code(exc))
+                if _is_permanent(exc):
+                    break
+                if attempt + 1 < self.max_attempts:
+                    self._backoff(attempt)
+        return [item]
+
+    def _batch_write(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> list[dict[str, Any]]:
+        pending = items
+        for attempt in range(self.max_attempts):
+            try:
+                resp = self.dynamodb.batch_write_item(
+                    RequestItems={self.table: [{"PutRequest": {"Item": it}} for it in pending]}
+                )
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                outcome.errors.append(error_code(exc))
+                if _is_permanent(exc):
+                    return pending
+            else:
+                unprocessed = [r["PutRequest"]["Item"] for r in resp.get("UnprocessedItems", {}).get(self.table, [])]
+                outcome.written += len(pending) - len(unprocessed)
+                pending = unprocessed
+                if not pending:
+                    return []
+                outcome.errors.append("UnprocessedItems")
+            if attempt + 1 < self.max_attempts:
+                self._backoff(attempt)
+        return pending
+
+    def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> None:
+        remaining = list(items)
+        if self.sqs is not None and self.spill_queue_url:
+            for start in range(0, len(items), SQS_BATCH_LIMIT):
+                chunk = items[start : start + SQS_BATCH_LIMIT]
+                entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
+                failed_ids: set[str] = {e["Id"] for e in entries}
+                for attempt in range(self.max_attempts):
+                    try:
+                        resp = self.sqs.send_message_batch(
+                            QueueUrl=self.spill_queue_url, Entries=[e for e in entries if e["Id"] in failed_ids]
+                        )
+                        failed_ids = {f["Id"] for f in resp.get("Failed", [])}
+                    except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                        outcome.errors.append(f"spill:{error_code(exc)}")
+                    if not failed_ids:
+                        break
+                    if attempt + 1 < self.max_attempts:
+                        self._backoff(attempt)
+                sent = [it for i, it in enumerate(chunk) if str(i) not in failed_ids]
+                outcome.spilled += len(sent)
+                for it in sent:
+                    remaining.remove(it)
+        # Last resort: the whole record in the function's log, which CloudWatch keeps.
+        for it in remaining:
+            outcome.logged_only += 1
+            if self.on_last_resort is not None:
+                self.on_last_resort(it)
+
+    # ---- reads --------------------------------------------------------------------------
+    def get(self, prediction_id: str) -> dict[str, Any] | None:
+        """One record by id, or None."""
+        resp = self.dynamodb.get_item(TableName=self.table, Key=_key_av(keys_for(prediction_id, self.shards)))
+        item = resp.get("Item")
+        return from_item(item) if item else None
+
+    def partitions(self, start: datetime, end: datetime) -> list[str]:
+        """Every partition key that can hold records of [start, end]."""
+        days = []
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            days.append(day.isoformat())
+            day += timedelta(days=1)
+        return [f"LOG#{d}#{s:02d}" for d in days for s in range(self.shards)]
+
+    def query_window(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        kind: RecordKind | None = None,
+        scored_only: bool = False,
+        attributes: Iterable[str] | None = None,
+        workers: int = 8,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record with start <= time < end, by Query (never Scan), pages followed."""
+        lo = iso_millis(int(start.timestamp() * 1000))
+        hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
+        names = {"#pk": "pk", "#sk": "sk"}
+        filters = []
+        values: dict[str, Any] = {":lo": {"S": lo}, ":hi": {"S": hi}}
+        if kind is not None:
+            names["#kind"] = "kind"
+            values[":kind"] = {"S": kind}
+            filters.append("#kind = :kind")
+        if scored_only:
+            names["#pg"] = "probability_good"
+            filters.append("attribute_exists(#pg)")
+        base: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": names,
+        }
+        if filters:
+            base["FilterExpression"] = " AND ".join(filters)
+        if attributes:
+            projection = []
+            for i, attr in enumerate(attributes):
+                names[f"#a{i}"] = attr
+                projection.append(f"#a{i}")
+            base["ProjectionExpression"] = ", ".join(projection)
+
+        def one_partition(pk: str) -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            kwargs = {**base, "ExpressionAttributeValues": {**values, ":pk": {"S": pk}}}
+            while True:
+                resp = self.dynamodb.query(**kwargs)
+                out.extend(from_item(it) for it in resp.get("Items", []))
+                if "LastEvaluatedKey" not in resp:
+                    return out
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for rows in pool.map(one_partition, self.partitions(start, end - timedelta(milliseconds=1))):
+                yield from rows
+
+    # ---- replay -------------------------------------------------------------------------
+    def replay_spilled(self, max_messages: int = 10_000) -> dict[str, int]:
+        """Move spilled records from the spill queue back into the table; delete only what was written."""
+        if self.sqs is None or not self.spill_queue_url:
+            raise ValueError("no spill queue configured")
+        replayed = failed = 0
+        while replayed + failed < max_messages:
+            resp = self.sqs.receive_message(
+                QueueUrl=self.spill_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+            )
+            messages = resp.get("Messages", [])
+            if not messages:
+                break
+            for msg in messages:
+                item = json.loads(msg["Body"])
+                try:
+                    # Idempotent: the same record replayed twice lands on the same key.
+                    self.dynamodb.put_item(TableName=self.table, Item=item)
+                except Exception:  # noqa: BLE001
+                    failed += 1
+                    continue
+                self.sqs.delete_message(QueueUrl=self.spill_queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                replayed += 1
+            if failed:
+                break
+        return {"replayed": replayed, "failed": failed}
+
+
+def _key_av(key: dict[str, str]) -> dict[str, Any]:
+    return {k: {"S": v} for k, v in key.items()}
+
+
+_PERMANENT = {"ValidationException", "ResourceNotFoundException", "AccessDeniedException"}
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError, else the exception's class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", type(exc).__name__))
+    return type(exc).__name__
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """Errors that no retry will fix (the record still gets spilled)."""
+    return error_code(exc) in _PERMANENT

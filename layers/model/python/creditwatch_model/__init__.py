@@ -1,0 +1,140 @@
+"""The credit model as Lambda sees it: schema, metadata and a numpy-only scorer."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from creditwatch_model.forest import FloatArray, PackedForest
+from creditwatch_model.schema import Feature, FeatureSchema
+
+__all__ = [
+    "ARTIFACTS_DIR",
+    "CreditModel",
+    "Feature",
+    "FeatureSchema",
+    "PackedForest",
+    "Score",
+    "confidence_level",
+    "load_model",
+    "risk_level",
+]
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+METADATA_FILE = "metadata.json"
+FOREST_FILE = "forest.npz"
+REFERENCE_FILE = "reference.csv"
+PIPELINE_FILE = "pipeline.joblib"
+
+
+def risk_level(p_good: float, bands: Mapping[str, float]) -> str:
+    """LOW if P(good) >= bands['low'], MEDIUM if >= bands['medium'], else HIGH (seed 001)."""
+    if p_good >= bands["low"]:
+        return "LOW"
+    if p_good >= bands["medium"]:
+        return "MEDIUM"
+    return "HIGH"
+
+
+def confidence_level(p_good: float) -> str:
+    """Seed 000's confidence: HIGH beyond 0.3/0.7, MEDIUM in 0.3-0.4 or 0.6-0.7, LOW within 0.4-0.6."""
+    distance = abs(p_good - 0.5)
+    if distance > 0.2:
+        return "HIGH"
+    if distance > 0.1:
+        return "MEDIUM"
+    return "LOW"
+
+
+@dataclass(frozen=True)
+class Score:
+    """The model's answer for one application."""
+
+    probability_good_credit: float
+    probability_bad_credit: float
+    prediction: int
+    decision: str
+    risk_level: str
+    confidence: str
+
+
+class CreditModel:
+    """Encodes applications with the schema and scores them with the packed forest."""
+
+    def __init__(self, metadata: dict[str, Any], forest: PackedForest) -> None:
+        self.metadata = metadata
+        self.forest = forest
+        self.schema = FeatureSchema.from_dict(metadata["feature_schema"])
+        self.version: str = metadata["version"]
+        self.name: str = metadata["name"]
+        self.threshold: float = float(metadata["decision"]["threshold"])
+        self.risk_bands: dict[str, float] = dict(metadata["risk_bands"])
+        # Precompute column positions: numerical then ordinal values, then one-hot blocks.
+        self._width = self.schema.encoded_width()
+        self._numeric: list[tuple[str, int]] = []
+        self._ordinal: list[tuple[str, int, dict[str, int]]] = []
+        self._nominal: list[tuple[str, dict[str, int]]] = []
+        col = 0
+        for f in self.schema.by_kind("numerical"):
+            self._numeric.append((f.name, col))
+            col += 1
+        for f in self.schema.by_kind("ordinal"):
+            self._ordinal.append((f.name, col, {c: i for i, c in enumerate(f.codes)}))
+            col += 1
+        for f in self.schema.by_kind("nominal"):
+            self._nominal.append((f.name, {c: col + i for i, c in enumerate(f.codes)}))
+            col += len(f.codes)
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
+        """Encode validated rows (feature name -> value) into the model's input matrix."""
+        x = np.zeros((len(rows), self._width), dtype=np.float64)
+        for i, row in enumerate(rows):
+            xi = x[i]
+            for name, col in self._numeric:
+                xi[col] = row[name]
+            for name, col, codes in self._ordinal:
+                xi[col] = codes[row[name]]
+            for name, positions in self._nominal:
+                xi[positions[row[name]]] = 1.0
+        return x
+
+    def predict_good(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
+        """P(good credit) for each row."""
+        return self.forest.predict_good(self.encode(rows))
+
+    def score(self, rows: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Full answers (probabilities, decision, risk, confidence) for each row."""
+        out = []
+        for p in self.predict_good(rows).tolist():
+            approve = p >= self.threshold
+            out.append(
+                Score(
+                    probability_good_credit=p,
+                    probability_bad_credit=1.0 - p,
+                    prediction=1 if approve else 0,
+                    decision="approve" if approve else "refuse",
+                    risk_level=risk_level(p, self.risk_bands),
+                    confidence=confidence_level(p),
+                )
+            )
+        return out
+
+
+def model_dir() -> Path:
+    """Where the artifacts are: $MODEL_DIR, else the package's own artifacts folder."""
+    return Path(os.environ.get("MODEL_DIR") or ARTIFACTS_DIR)
+
+
+@lru_cache(maxsize=4)
+def load_model(directory: str | None = None) -> CreditModel:
+    """Load metadata and forest once per process."""
+    path = Path(directory) if directory else model_dir()
+    metadata = json.loads((path / METADATA_FILE).read_text())
+    return CreditModel(metadata, PackedForest.load(path / FOREST_FILE))

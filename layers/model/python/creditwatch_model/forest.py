@@ -1,0 +1,76 @@
+"""A random forest packed into flat numpy arrays, scored without scikit-learn."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+# Fixed zip timestamp so that the same forest always gives the same bytes (and model version).
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_FIELDS = ("feature", "threshold", "left", "right", "value", "roots")
+
+
+@dataclass(frozen=True)
+class PackedForest:
+    """All trees' nodes in one set of arrays; leaves point to themselves."""
+
+    feature: IntArray
+    threshold: FloatArray
+    left: IntArray
+    right: IntArray
+    value: FloatArray  # P(good) at each leaf
+    roots: IntArray
+    depth: int
+
+    @property
+    def n_trees(self) -> int:
+        """Number of trees."""
+        return int(self.roots.shape[0])
+
+    def predict_good(self, x: FloatArray) -> FloatArray:
+        """P(good) for each row of an encoded matrix, as scikit-learn computes it."""
+        # scikit-learn's trees compare float32 inputs against float64 thresholds: do the same
+        # so that every split falls on the same side.
+        x32 = np.ascontiguousarray(x, dtype=np.float32).astype(np.float64)
+        n = x32.shape[0]
+        node = np.repeat(self.roots[None, :], n, axis=0)
+        rows = np.arange(n)[:, None]
+        for _ in range(self.depth):
+            go_left = x32[rows, self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        result: FloatArray = self.value[node].sum(axis=1) / self.n_trees
+        return result
+
+    def save(self, path: Path) -> None:
+        """Write a deterministic .npz (same forest, same bytes)."""
+        arrays = {name: getattr(self, name) for name in _FIELDS}
+        arrays["depth"] = np.asarray([self.depth], dtype=np.int32)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in (*_FIELDS, "depth"):
+                buf = io.BytesIO()
+                np.save(buf, arrays[name], allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> PackedForest:
+        """Read a forest written by `save`."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                feature=data["feature"].astype(np.int32),
+                threshold=data["threshold"].astype(np.float64),
+                left=data["left"].astype(np.int32),
+                right=data["right"].astype(np.int32),
+                value=data["value"].astype(np.float64),
+                roots=data["roots"].astype(np.int32),
+                depth=int(data["depth"][0]),
+            )
