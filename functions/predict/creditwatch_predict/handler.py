@@ -28,7 +28,7 @@ prediction_log = PredictionLog(
     spill_queue_url=settings.spill_queue_url,
     on_last_resort=last_resort_logger,
 )
-app = create_app(model, settings, prediction_log)
+app = create_app(model, settings, prediction_log, flush_metrics_per_request=settings.flush_metrics_per_request)
 # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
 asgi_handler = Mangum(app, lifespan="off")
 

@@ -17,4 +17,5 @@ class PredictSettings(BaseSettings):
     log_shards: int = Field(16, ge=1, le=256, validation_alias="LOG_SHARDS")
     log_ttl_days: int = Field(90, ge=1, le=3650, validation_alias="LOG_TTL_DAYS")
     max_batch_size: int = Field(1000, ge=1, le=5000, validation_alias="MAX_BATCH_SIZE")
+    flush_metrics_per_request: bool = Field(False, validation_alias="FLUSH_METRICS_PER_REQUEST")
     max_raw_body_logged: int = Field(4096, ge=0, validation_alias="MAX_RAW_BODY_LOGGED")

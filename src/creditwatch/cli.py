@@ -1,0 +1,238 @@
+"""The `creditwatch` command: train the model, run the stack locally, invoke functions, simulate traffic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from creditwatch.paths import ROOT
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+local_app = typer.Typer(help="The local stack: a moto server with the template's resources.", no_args_is_help=True)
+log_app = typer.Typer(help="Read the prediction log of the local stack.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+app.add_typer(log_app, name="log")
+err = typer.echo
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Where to write the layer artifacts")] = ROOT
+    / "layers/model/python/creditwatch_model/artifacts",
+    trained_at: Annotated[str | None, typer.Option(help="Pin metadata's trained_at (ISO 8601)")] = None,
+) -> None:
+    """Train the model and regenerate every artifact of the model layer (deterministic)."""
+    from creditwatch.training import train as run_training
+
+    result = run_training(out, trained_at=trained_at)
+    m = result.metadata
+    holdout = m["metrics"]["holdout"]
+    typer.echo(f"model {m['name']} version {m['version']} -> {out}")
+    typer.echo(
+        f"holdout ROC AUC {holdout['roc_auc']:.4f}; threshold {m['decision']['threshold']} "
+        f"(expected cost {holdout['expected_cost_at_threshold']:.3f} vs {holdout['expected_cost_at_0_5']:.3f} at 0.5)"
+    )
+
+
+@local_app.command("up")
+def local_up(
+    port: Annotated[int, typer.Option(help="moto server port")] = 4566,
+    sink_port: Annotated[int, typer.Option(help="local Slack webhook sink port (0: none)")] = 4567,
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 lets Docker containers reach it)")] = "127.0.0.1",
+    webhook_url: Annotated[str | None, typer.Option(help="A real Slack webhook URL instead of the sink")] = None,
+) -> None:
+    """Start the moto server and create the resources template.yaml declares."""
+    from creditwatch.local import stack
+    from creditwatch.local.template import Template
+
+    try:
+        state = stack.up(host=host, port=port, sink_port=sink_port or None, webhook_url=webhook_url)
+    except stack.StackError as exc:
+        _fail(str(exc))
+        return
+    template = Template(endpoint=state.endpoint)
+    typer.echo(f"local stack on {state.endpoint} (pid {state.moto_pid})")
+    for lid, kind, _ in template.data_resources():
+        typer.echo(f"  {kind:<30} {lid:<26} {template.ref(lid)}")
+    if state.sink_url:
+        typer.echo(f"  Slack webhook sink            {state.sink_url}  (creditwatch slack)")
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop the local stack (its state is lost)."""
+    from creditwatch.local import stack
+
+    typer.echo("local stack stopped" if stack.down() else "local stack was not running")
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Say whether the local stack runs, and where."""
+    from creditwatch.local import stack
+
+    state = stack.load_state()
+    if state is None:
+        _fail("the local stack is not running", code=3)
+        return
+    typer.echo(f"running on {state.endpoint} (pid {state.moto_pid}); Slack sink {state.sink_url or 'off'}")
+
+
+@local_app.command("env-vars")
+def local_env_vars(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = ROOT / "env" / "local.json",
+    endpoint: Annotated[str, typer.Option(help="moto URL as the Lambda container sees it")] = "http://host.docker.internal:4566",
+) -> None:
+    """Write the `sam local invoke --env-vars` file pointing every function at the local moto server."""
+    from creditwatch.local.invoke import function_environment
+    from creditwatch.local.template import Template
+
+    template = Template(endpoint=endpoint)
+    doc = {}
+    for lid in template.functions():
+        spec = template.function(lid)
+        env = function_environment(spec, endpoint)
+        # Inside the container the layers really are in /opt: keep the template's paths.
+        env.update({k: v for k, v in spec.environment.items() if v.startswith("/opt/")})
+        env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+        env.pop("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None)
+        doc[lid] = env
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(doc, indent=2) + "\n")
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def invoke(
+    logical_id: Annotated[str, typer.Argument(help="Function of template.yaml, e.g. PredictFunction")],
+    event: Annotated[str, typer.Option("--event", "-e", help="Event file, or - for stdin")] = "-",
+    build: Annotated[bool, typer.Option("--build", help="Run the `sam build` output under the Lambda Runtime Interface Emulator")] = False,
+) -> None:
+    """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr."""
+    from creditwatch.local import stack
+    from creditwatch.local.template import Template, TemplateError
+
+    try:
+        state = stack.require_state()
+    except stack.StackError as exc:
+        _fail(str(exc))
+        return
+    raw = sys.stdin.read() if event == "-" else Path(event).read_text()
+    try:
+        payload = json.loads(raw or "{}")
+    except ValueError as exc:
+        _fail(f"the event is not JSON: {exc}")
+        return
+    template = Template(endpoint=state.endpoint)
+    try:
+        if build:
+            from creditwatch.local.rie import invoke_built
+
+            outcome = invoke_built(template, logical_id, payload, state.endpoint)
+        else:
+            from creditwatch.local.invoke import invoke as run
+
+            outcome = run(template, logical_id, payload, state.endpoint)
+    except TemplateError as exc:
+        _fail(str(exc))
+        return
+    sys.stderr.write(outcome.stderr)
+    _print_json(outcome.result)
+    if outcome.function_error:
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+) -> None:
+    """Serve the predict API on http://127.0.0.1:8000 (Swagger UI at /docs) against the local stack."""
+    import os
+
+    import uvicorn
+
+    from creditwatch.local import stack
+    from creditwatch.local.invoke import function_environment
+    from creditwatch.local.template import Template
+
+    try:
+        state = stack.require_state()
+    except stack.StackError as exc:
+        _fail(str(exc))
+        return
+    spec = Template(endpoint=state.endpoint).function("PredictFunction")
+    os.environ.update(function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"}))
+    os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    typer.echo(f"predict API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs)", err=True)
+    uvicorn.run("creditwatch_predict.handler:app", host=host, port=port, log_level="info")
+
+
+def _prediction_log() -> Any:
+    from creditwatch.local import stack
+    from creditwatch.local.template import Template
+    from creditwatch_common.prediction_log import PredictionLog
+
+    state = stack.require_state()
+    template = Template(endpoint=state.endpoint)
+    return PredictionLog(
+        dynamodb=stack.boto_client("dynamodb", state.endpoint),
+        table=template.ref("PredictionsTable"),
+        shards=int(template.parameters["LogShards"]),
+        sqs=stack.boto_client("sqs", state.endpoint),
+        spill_queue_url=template.ref("SpillQueue"),
+    )
+
+
+@log_app.command("get")
+def log_get(prediction_id: str) -> None:
+    """Print one record of the prediction log by its id."""
+    record = _prediction_log().get(prediction_id)
+    if record is None:
+        _fail(f"no record {prediction_id}")
+    _print_json(record)
+
+
+@log_app.command("tail")
+def log_tail(
+    minutes: Annotated[int, typer.Option(help="How far back")] = 15,
+    limit: Annotated[int, typer.Option(help="Most records to print")] = 20,
+) -> None:
+    """Print the latest records of the prediction log."""
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.now(UTC) + timedelta(seconds=1)
+    rows = sorted(_prediction_log().query_window(end - timedelta(minutes=minutes), end), key=lambda r: r["sk"])
+    for row in rows[-limit:]:
+        typer.echo(
+            f"{row['ts']}  {row['status']}  {row['route']:<15} {row.get('kind', ''):<11} "
+            f"{row.get('decision') or row.get('error_class') or '':<22} {row['prediction_id']}"
+        )
+    typer.echo(f"{len(rows)} record(s) in the last {minutes} min", err=True)
+
+
+@app.command("replay-spill")
+def replay_spill(max_messages: Annotated[int, typer.Option(help="Stop after this many")] = 10_000) -> None:
+    """Move prediction log records from the spill queue back into the table."""
+    result = _prediction_log().replay_spilled(max_messages=max_messages)
+    typer.echo(f"replayed {result['replayed']} record(s); {result['failed']} failed (left in the queue)")
+    if result["failed"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

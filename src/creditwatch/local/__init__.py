@@ -1,0 +1,1 @@
+"""The local stack: a moto server holding the resources template.yaml declares."""

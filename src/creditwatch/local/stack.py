@@ -1,0 +1,249 @@
+"""Starts and stops the local moto server and creates in it the template's data resources."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from creditwatch.local.template import LOCAL_REGION, Template
+from creditwatch.paths import STATE_DIR
+
+STATE_FILE = STATE_DIR / "local-stack.json"
+DEFAULT_PORT = 4566
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+class StackError(Exception):
+    """The local stack cannot do what was asked."""
+
+
+@dataclass
+class StackState:
+    """What `local up` started, kept on disk so that later commands find it."""
+
+    host: str
+    port: int
+    moto_pid: int
+    sink_port: int | None = None
+    sink_pid: int | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """moto's URL."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def sink_url(self) -> str | None:
+        """The local Slack webhook sink's URL."""
+        return f"http://{self.host}:{self.sink_port}/services/local/creditwatch" if self.sink_port else None
+
+
+def load_state() -> StackState | None:
+    """The running stack, or None."""
+    if not STATE_FILE.exists():
+        return None
+    state = StackState(**json.loads(STATE_FILE.read_text()))
+    return state if _alive(state.moto_pid) else None
+
+
+def require_state() -> StackState:
+    """The running stack, or a clear error."""
+    state = load_state()
+    if state is None:
+        raise StackError("the local stack is not running: start it with `creditwatch local up`")
+    return state
+
+
+def local_env(endpoint: str) -> dict[str, str]:
+    """Environment that points boto3 at the local stack."""
+    return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": LOCAL_REGION, "AWS_REGION": LOCAL_REGION}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) != 0
+
+
+def _wait_http(url: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error still means the server answers
+                return
+            time.sleep(0.1)
+    raise StackError(f"nothing answered at {url} after {seconds:.0f} s")
+
+
+def _spawn(args: list[str], log: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            args, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    return proc.pid
+
+
+def up(host: str = "127.0.0.1", port: int = DEFAULT_PORT, sink_port: int | None = 4567, webhook_url: str | None = None) -> StackState:
+    """Start moto (and the Slack sink) if needed, then create every data resource of the template."""
+    state = load_state()
+    if state is None:
+        if not _port_free(host, port):
+            raise StackError(f"port {port} on {host} is taken: choose another with --port")
+        moto_pid = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], STATE_DIR / "moto.log")
+        state = StackState(host=host, port=port, moto_pid=moto_pid)
+        try:
+            _wait_http(f"{state.endpoint}/moto-api/")
+        except StackError:
+            _kill(moto_pid)
+            raise
+        if sink_port:
+            state.sink_port = sink_port
+            state.sink_pid = _spawn(
+                [sys.executable, "-m", "creditwatch.local.slack_sink", "--host", host, "--port", str(sink_port),
+                 "--store", str(STATE_DIR / "slack-messages.jsonl")],
+                STATE_DIR / "slack-sink.log",
+            )
+            _wait_http(f"http://{host}:{sink_port}/health")
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps(asdict(state), indent=2))
+    create_resources(Template(endpoint=state.endpoint), state, webhook_url=webhook_url)
+    return state
+
+
+def _kill(pid: int | None) -> None:
+    if _alive(pid):
+        assert pid is not None
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+
+
+def down() -> bool:
+    """Stop what `up` started; False if nothing was running."""
+    if not STATE_FILE.exists():
+        return False
+    state = StackState(**json.loads(STATE_FILE.read_text()))
+    _kill(state.moto_pid)
+    _kill(state.sink_pid)
+    STATE_FILE.unlink(missing_ok=True)
+    return True
+
+
+def boto_client(service: str, endpoint: str) -> Any:
+    """A boto3 client on the local stack."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
+    ).client(service, endpoint_url=endpoint)
+
+
+def create_resources(template: Template, state: StackState, webhook_url: str | None = None) -> list[str]:
+    """Create (or leave as they are) the tables, queues, buckets and secrets the template declares."""
+    created = []
+    endpoint = state.endpoint
+    for logical_id, kind, raw in template.data_resources():
+        props = template.resolve(raw)
+        name = template.physical_name(logical_id)
+        if kind == "AWS::DynamoDB::Table":
+            _create_table(boto_client("dynamodb", endpoint), name, props)
+        elif kind == "AWS::SQS::Queue":
+            attrs = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                     for k, v in props.items() if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")}
+            boto_client("sqs", endpoint).create_queue(QueueName=name, Attributes=attrs)
+        elif kind == "AWS::S3::Bucket":
+            _create_bucket(boto_client("s3", endpoint), name, props, template)
+        elif kind == "AWS::SecretsManager::Secret":
+            url = webhook_url or state.sink_url or ""
+            _put_secret(boto_client("secretsmanager", endpoint), name, json.dumps({"webhook_url": url}))
+        created.append(f"{kind} {logical_id} -> {name}")
+    return created
+
+
+def _create_table(ddb: Any, name: str, props: dict[str, Any]) -> None:
+    try:
+        ddb.describe_table(TableName=name)
+        return
+    except ddb.exceptions.ResourceNotFoundException:
+        pass
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("SSESpecification", {}).get("SSEEnabled"):
+        kwargs["SSESpecification"] = {"Enabled": True}
+    ddb.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+    if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+        ddb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+
+
+def _create_bucket(s3: Any, name: str, props: dict[str, Any], template: Template) -> None:
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if name not in existing:
+        s3.create_bucket(Bucket=name)
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "BucketEncryption" in props:
+        # CloudFormation and the S3 API spell the same rule differently.
+        rules = [
+            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+            for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+    lifecycle = []
+    for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+        out: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        if "ExpirationInDays" in rule:
+            out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+        if "NoncurrentVersionExpiration" in rule:
+            out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+        lifecycle.append(out)
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})
+    # The bucket's policy is a resource of its own in the template: apply it too.
+    for res in template.resources.values():
+        if res["Type"] == "AWS::S3::BucketPolicy" and template.resolve(res["Properties"]["Bucket"]) == name:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(template.resolve(res["Properties"]["PolicyDocument"])))
+
+
+def _put_secret(sm: Any, name: str, value: str) -> None:
+    try:
+        sm.create_secret(Name=name, SecretString=value)
+    except sm.exceptions.ResourceExistsException:
+        sm.put_secret_value(SecretId=name, SecretString=value)
