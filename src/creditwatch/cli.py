@@ -236,3 +236,68 @@ def replay_spill(max_messages: Annotated[int, typer.Option(help="Stop after this
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+@app.command()
+def simulate(
+    stable: Annotated[int, typer.Option(help="Applications drawn like the training data")] = 200,
+    drift: Annotated[int, typer.Option(help="Applications from a shifted population")] = 0,
+    invalid: Annotated[int, typer.Option(help="Malformed or out-of-range requests")] = 0,
+    errors: Annotated[int, typer.Option(help="Server errors recorded in the local log (fault scenario)")] = 0,
+    slow: Annotated[int, typer.Option(help="Slow requests recorded in the local log (fault scenario)")] = 0,
+    seed: Annotated[int, typer.Option(help="Same seed, same traffic")] = 42,
+    target: Annotated[str, typer.Option(help="handler (in-process Lambda handler) or http")] = "handler",
+    url: Annotated[str, typer.Option(help="API base URL for --target http")] = "http://127.0.0.1:8000",
+    amount_factor: Annotated[float, typer.Option(help="drift: credit_amount multiplier")] = 2.5,
+    duration_add: Annotated[int, typer.Option(help="drift: months added to duration")] = 18,
+    checking_share: Annotated[float, typer.Option(help="drift: share moved to checking status A11")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Send realistic traffic through the predict function of the local stack."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from creditwatch.local import stack
+    from creditwatch.simulate import DriftShift, run_simulation
+
+    if target not in ("handler", "http"):
+        _fail("--target is handler or http")
+    try:
+        state = stack.require_state()
+    except stack.StackError as exc:
+        _fail(str(exc))
+        return
+    counts = {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors, "slow": slow}
+    shift = DriftShift(amount_factor=amount_factor, duration_add=duration_add, checking_to_a11=checking_share)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("simulating", total=sum(counts.values()))
+        tally = run_simulation(counts, seed, state.endpoint, target, url, shift, lambda n: bar.advance(task, n))
+    summary = tally.as_dict()
+    if drift:
+        summary["drift_shift"] = shift.describe()
+    if as_json:
+        _print_json(summary)
+        return
+    _render_tally(summary)
+
+
+def _render_tally(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="simulated traffic", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("requests", str(summary["requests"]))
+    for k, v in summary["by_scenario"].items():
+        table.add_row(f"  {k}", str(v))
+    for k, v in summary["by_status"].items():
+        table.add_row(f"  HTTP {k}", str(v))
+    rate = summary["approval_rate"]
+    table.add_row("approval rate", f"{rate:.1%}" if rate is not None else "-")
+    lat = summary["latency_ms"]
+    table.add_row("latency p50 / p95 / p99 (ms)", f"{lat['p50']:.2f} / {lat['p95']:.2f} / {lat['p99']:.2f}")
+    if "drift_shift" in summary:
+        table.add_row("drift shift", summary["drift_shift"])
+    Console().print(table)

@@ -236,10 +236,16 @@ def _create_bucket(s3: Any, name: str, props: dict[str, Any], template: Template
         lifecycle.append(out)
     if lifecycle:
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})
-    # The bucket's policy is a resource of its own in the template: apply it too.
+    # The bucket's policy is a resource of its own in the template: apply it too, less its TLS-only
+    # statements (moto enforces them, and the local endpoint is plain HTTP on loopback).
     for res in template.resources.values():
         if res["Type"] == "AWS::S3::BucketPolicy" and template.resolve(res["Properties"]["Bucket"]) == name:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(template.resolve(res["Properties"]["PolicyDocument"])))
+            policy = template.resolve(res["Properties"]["PolicyDocument"])
+            policy["Statement"] = [st for st in policy["Statement"] if "aws:SecureTransport" not in json.dumps(st)]
+            if policy["Statement"]:
+                s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+            else:
+                s3.delete_bucket_policy(Bucket=name)
 
 
 def _put_secret(sm: Any, name: str, value: str) -> None:

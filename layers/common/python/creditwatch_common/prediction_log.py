@@ -50,6 +50,7 @@ class LogRecord(BaseModel):
     raw_body: str | None = None  # the rejected request body (truncated), so bad input is not lost
     batch_size: int | None = None
     batch_index: int | None = None
+    simulated: bool | None = None  # written by the local traffic simulator's fault scenarios only
 
     @property
     def millis(self) -> int:

@@ -1,0 +1,109 @@
+"""Payloads of the drift function: its event, its summary and its result."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Status = Literal["ok", "insufficient_data", "error"]
+
+
+class DriftEvent(BaseModel):
+    """What to analyse. Scheduled runs send nothing but a source; on demand, a window."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str | None = None
+    days: float | None = Field(None, gt=0, le=366, description="Window of this many days ending now")
+    start: datetime | None = None
+    end: datetime | None = None
+    threshold: float | None = Field(None, gt=0, le=1, description="Dataset drift threshold (drift share)")
+    notify: bool = True
+
+    @model_validator(mode="after")
+    def _window(self) -> DriftEvent:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        if self.start and self.end:
+            if self.start.tzinfo is None or self.end.tzinfo is None:
+                raise ValueError("start and end need a time zone (e.g. 2026-11-22T00:00:00Z)")
+            if self.start >= self.end:
+                raise ValueError("start must be before end")
+            if self.days is not None:
+                raise ValueError("give days, or start and end, not both")
+        return self
+
+    def window(self, default_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """The [start, end) window; a days-window ends at the next full hour, so re-runs in that hour share keys."""
+        if self.start and self.end:
+            return self.start.astimezone(UTC), self.end.astimezone(UTC)
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return end - timedelta(days=self.days or default_days), end
+
+
+class FeatureDrift(BaseModel):
+    """The test Evidently ran on one column, and its verdict."""
+
+    name: str
+    kind: str
+    test: str | None
+    statistic: Literal["p_value", "distance"] | None
+    value: float | None
+    threshold: float | None
+    drifted: bool
+    note: str | None = None
+
+
+class OutputDrift(BaseModel):
+    """Drift of the model's outputs against the reference predictions."""
+
+    probability: FeatureDrift | None
+    decision: FeatureDrift | None
+    approval_share_current: float | None
+    approval_share_reference: float
+    mean_probability_current: float | None
+    mean_probability_reference: float
+
+
+class DriftSummary(BaseModel):
+    """The JSON summary written next to the HTML report, and returned by the function."""
+
+    status: Status
+    message: str
+    environment: str
+    window_start: str
+    window_end: str
+    generated_at: str
+    model_version: str
+    model_versions_in_window: dict[str, int] = {}
+    rows_read: int
+    rows_used: int
+    sampled: bool = False
+    reference_rows: int
+    min_rows: int
+    threshold: float
+    drift_share: float | None = None
+    drifted_features: list[str] = []
+    n_features: int | None = None
+    dataset_drift: bool | None = None
+    features: list[FeatureDrift] = []
+    empty_columns: list[str] = []
+    unknown_categories: dict[str, list[str]] = {}
+    outputs: OutputDrift | None = None
+    report_html_key: str | None = None
+    summary_key: str | None = None
+    report_url: str | None = None
+    report_url_expires_at: str | None = None
+    notified: bool = False
+    evidently_version: str | None = None
+    error: str | None = None
+
+    def brief(self) -> dict[str, Any]:
+        """The fields a log line or a Slack message needs."""
+        return self.model_dump(
+            include={"status", "message", "window_start", "window_end", "rows_used", "drift_share",
+                     "dataset_drift", "drifted_features", "report_url", "threshold"}
+        )

@@ -1,0 +1,85 @@
+"""Writes a report pair (HTML + JSON) to S3 without ever leaving half of it, and signs a link."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+def report_keys(prefix: str, start: datetime, end: datetime) -> dict[str, str]:
+    """Keys that sort by time and depend only on the window: a re-run replaces, never duplicates."""
+    stamp = f"{start:%Y%m%dT%H%MZ}_{end:%Y%m%dT%H%MZ}"
+    base = f"{prefix}/reports/{end:%Y/%m/%d}/{stamp}"
+    return {"html": f"{base}/report.html", "summary": f"{base}/summary.json", "latest": f"{prefix}/latest.json"}
+
+
+class PublishError(Exception):
+    """The report could not be written; earlier reports are as they were."""
+
+
+@dataclass
+class Publisher:
+    """S3 writes for one report: stage both objects, then move them into place, then the pointer."""
+
+    s3: Any
+    bucket: str
+
+    def publish(self, keys: dict[str, str], html: bytes, summary: dict[str, Any]) -> None:
+        """Write HTML and summary under their keys, then update the latest pointer."""
+        staging = f"{keys['html'].split('/reports/')[0]}/_staging/{uuid.uuid4()}"
+        staged = {"html": f"{staging}/report.html", "summary": f"{staging}/summary.json"}
+        body = json.dumps(summary, indent=2).encode()
+        try:
+            # Staging uploads can fail freely: nothing a reader sees has changed yet.
+            self.s3.put_object(Bucket=self.bucket, Key=staged["html"], Body=html, ContentType="text/html; charset=utf-8")
+            self.s3.put_object(Bucket=self.bucket, Key=staged["summary"], Body=body, ContentType="application/json")
+            previous_html = self._head(keys["html"])
+            self._copy(staged["html"], keys["html"])
+            try:
+                self._copy(staged["summary"], keys["summary"])
+            except Exception:
+                self._restore(keys["html"], previous_html)
+                raise
+            pointer = {k: summary.get(k) for k in ("window_start", "window_end", "generated_at", "status",
+                                                    "dataset_drift", "drift_share")}
+            pointer.update({"report_html_key": keys["html"], "summary_key": keys["summary"]})
+            self.s3.put_object(Bucket=self.bucket, Key=keys["latest"], Body=json.dumps(pointer, indent=2).encode(),
+                               ContentType="application/json")
+        except Exception as exc:
+            raise PublishError(f"report not written ({type(exc).__name__}: {exc}); earlier reports are unchanged") from exc
+        finally:
+            for key in staged.values():
+                try:
+                    self.s3.delete_object(Bucket=self.bucket, Key=key)
+                except Exception:  # noqa: BLE001, S110 - staging leftovers expire with the lifecycle rule
+                    pass
+
+    def _head(self, key: str) -> str | None:
+        """Version id of the object now at key (None if absent or the bucket is unversioned)."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except Exception:  # noqa: BLE001 - absent
+            return None
+        return str(head.get("VersionId") or "") or "unversioned"
+
+    def _copy(self, source: str, target: str) -> None:
+        self.s3.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+
+    def _restore(self, key: str, previous: str | None) -> None:
+        """Put back what was at key before this run's copy (versioned bucket), or remove the new object."""
+        try:
+            if previous is None:
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            elif previous != "unversioned":
+                self.s3.copy_object(Bucket=self.bucket, Key=key,
+                                    CopySource={"Bucket": self.bucket, "Key": key, "VersionId": previous})
+        except Exception:  # noqa: BLE001, S110 - best effort; the bucket's versions keep the old object
+            pass
+
+    def presign(self, key: str, expires_in: int) -> str:
+        """A pre-signed HTTPS GET link to key."""
+        return str(self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                                  ExpiresIn=expires_in))

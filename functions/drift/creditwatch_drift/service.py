@@ -1,0 +1,122 @@
+"""One drift run: read the window, check there is enough, analyse, publish, notify."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from creditwatch_common.prediction_log import PredictionLog
+from creditwatch_drift import notify
+from creditwatch_drift.analysis import (
+    DECISION,
+    PROBABILITY,
+    analyse,
+    current_frame,
+    empty_columns,
+    unknown_categories,
+)
+from creditwatch_drift.models import DriftEvent, DriftSummary
+from creditwatch_drift.publish import PublishError, Publisher, report_keys
+from creditwatch_drift.settings import DriftSettings
+from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
+
+LOG_ATTRIBUTES = ("features", "probability_good", "decision", "model_version")
+
+
+def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
+    """The training reference sample that ships with the model."""
+    frame = pd.read_csv((directory or model_dir()) / REFERENCE_FILE, dtype={f.name: str for f in model.schema.features if f.is_categorical})
+    return frame
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class DriftJob:
+    """Everything a run needs, passed in (clients included) so tests can swap any part."""
+
+    settings: DriftSettings
+    model: CreditModel
+    reference: pd.DataFrame
+    prediction_log: PredictionLog
+    publisher: Publisher
+    sqs: Any = None
+
+    def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
+        """Analyse the event's window; never raises for data problems, only reports them."""
+        start, end = event.window(self.settings.window_days, now)
+        threshold = event.threshold or self.settings.threshold
+        base: dict[str, Any] = {
+            "environment": self.settings.environment,
+            "window_start": _iso(start),
+            "window_end": _iso(end),
+            "generated_at": _iso(now or datetime.now(UTC)),
+            "model_version": self.model.version,
+            "reference_rows": len(self.reference),
+            "min_rows": self.settings.min_rows,
+            "threshold": threshold,
+        }
+        rows = list(self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES))
+        current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
+        base.update(rows_read=current.rows_read, rows_used=len(current.frame), sampled=current.sampled,
+                    model_versions_in_window=current.model_versions)
+        if len(current.frame) < self.settings.min_rows:
+            return DriftSummary(
+                status="insufficient_data",
+                message=(f"insufficient data: {len(current.frame)} scored row(s) in the window, "
+                         f"{self.settings.min_rows} needed; no report written"),
+                **base,
+            )
+        skip = empty_columns(current.frame, self.model.schema.names)
+        unknown = unknown_categories(current.frame, self.model)
+        analysis = analyse(current.frame, self.reference, self.model, threshold, skip)
+        drifted = [f.name for f in analysis.features if f.drifted]
+        summary = DriftSummary(
+            status="ok",
+            message=(f"dataset drift: {len(drifted)} of {len([f for f in analysis.features if f.test])} features drifted "
+                     f"(share {analysis.drift_share:.2f} >= {threshold})" if analysis.dataset_drift else
+                     f"no dataset drift: drift share {analysis.drift_share:.2f} < {threshold}"),
+            drift_share=round(analysis.drift_share, 6),
+            drifted_features=drifted,
+            n_features=len([f for f in analysis.features if f.test]),
+            dataset_drift=analysis.dataset_drift,
+            features=analysis.features,
+            empty_columns=skip,
+            unknown_categories=unknown,
+            outputs=analysis.outputs,
+            evidently_version=_evidently_version(),
+            **base,
+        )
+        keys = report_keys(self.settings.report_prefix, start, end)
+        summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
+        summary.report_url = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
+        summary.report_url_expires_at = _iso(datetime.now(UTC) + timedelta(seconds=self.settings.link_expiry_seconds))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.html"
+            analysis.snapshot.save_html(str(path))  # save_html wants a path
+            html = path.read_bytes()
+        try:
+            self.publisher.publish(keys, html, summary.model_dump(mode="json"))
+        except PublishError as exc:
+            return summary.model_copy(update={"status": "error", "message": str(exc), "error": "publish_failed",
+                                              "report_url": None, "report_url_expires_at": None})
+        if summary.dataset_drift and event.notify and self.sqs is not None and self.settings.notifications_queue_url:
+            notify.send(self.sqs, self.settings.notifications_queue_url, summary)
+            summary.notified = True
+        return summary
+
+
+def _evidently_version() -> str:
+    from importlib.metadata import version
+
+    return version("evidently")
+
+
+__all__ = ["DECISION", "PROBABILITY", "DriftJob", "load_reference"]

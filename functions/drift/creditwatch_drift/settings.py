@@ -1,0 +1,25 @@
+"""Typed settings of the drift function, read once from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DriftSettings(BaseSettings):
+    """Environment of the drift function (names as template.yaml sets them)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = Field("dev", validation_alias="ENVIRONMENT")
+    predictions_table: str = Field("creditwatch-predictions", validation_alias="PREDICTIONS_TABLE")
+    log_shards: int = Field(16, ge=1, le=256, validation_alias="LOG_SHARDS")
+    reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
+    notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    window_days: int = Field(7, ge=1, le=90, validation_alias="DRIFT_WINDOW_DAYS")
+    threshold: float = Field(0.3, gt=0, le=1, validation_alias="DRIFT_THRESHOLD")
+    min_rows: int = Field(50, ge=1, validation_alias="DRIFT_MIN_ROWS")
+    max_rows: int = Field(50_000, ge=100, validation_alias="DRIFT_MAX_ROWS")
+    link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
+    report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
+    sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")

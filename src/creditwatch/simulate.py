@@ -1,0 +1,268 @@
+"""Realistic traffic for the local stack: stable, drifted, invalid and faulty requests."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creditwatch_model import CreditModel
+
+SCENARIOS = ("stable", "drift", "invalid", "errors", "slow")
+
+
+@dataclass(frozen=True)
+class DriftShift:
+    """How the `drift` scenario shifts the population."""
+
+    amount_factor: float = 2.5  # credit_amount x factor
+    duration_add: int = 18  # months added to duration_in_month (capped at the schema's maximum)
+    checking_to_a11: float = 0.5  # share of applicants moved to checking status A11 (< 0 DM)
+
+    def describe(self) -> str:
+        """One line for summaries."""
+        return (f"credit_amount x{self.amount_factor}, duration_in_month +{self.duration_add} months, "
+                f"{self.checking_to_a11:.0%} of checking accounts moved to A11")
+
+
+@dataclass
+class Request:
+    """One simulated request: a body for a route, or a fault to record."""
+
+    scenario: str
+    route: str
+    body: str | None
+    fault: str | None = None
+
+
+def application_pool(model: CreditModel, reference: pd.DataFrame) -> list[dict[str, Any]]:
+    """The training rows as snake_case applications (what `stable` draws from)."""
+    return [
+        {f.name: (str(r[f.name]) if f.is_categorical else (int(r[f.name]) if f.dtype == "int" else float(r[f.name])))
+         for f in model.schema.features}
+        for r in reference.to_dict("records")
+    ]
+
+
+def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, max_duration: int) -> dict[str, Any]:
+    out = dict(app)
+    out["credit_amount"] = round(out["credit_amount"] * shift.amount_factor, 2)
+    out["duration_in_month"] = min(max_duration, out["duration_in_month"] + shift.duration_add)
+    if rng.random() < shift.checking_to_a11:
+        out["status_of_existing_checking_account"] = "A11"
+    return out
+
+
+def _invalid(app: dict[str, Any], rng: random.Random) -> tuple[str, str]:
+    """A malformed or out-of-range request body, of one of several kinds."""
+    kind = rng.choice(["unknown_code", "out_of_range", "missing_field", "wrong_type", "malformed_json", "extra_field"])
+    bad = dict(app)
+    if kind == "unknown_code":
+        bad["purpose"] = "A499"
+    elif kind == "out_of_range":
+        bad["age_in_years"] = rng.choice([7, 130])
+    elif kind == "missing_field":
+        bad.pop("credit_history")
+    elif kind == "wrong_type":
+        bad["credit_amount"] = "a lot"
+    elif kind == "extra_field":
+        bad["present_residence_since"] = 2
+    else:
+        return kind, json.dumps(bad)[:-7]
+    return kind, json.dumps(bad)
+
+
+def generate(model: CreditModel, pool: list[dict[str, Any]], counts: dict[str, int], seed: int,
+             shift: DriftShift | None = None) -> Iterator[Request]:
+    """The requests of each scenario, interleaved; the same seed gives the same traffic."""
+    rng = random.Random(seed)
+    shift = shift or DriftShift()
+    max_duration = int(next(f.maximum for f in model.schema.features if f.name == "duration_in_month") or 120)
+    plan = [s for s, n in counts.items() for _ in range(n)]
+    rng.shuffle(plan)
+    for scenario in plan:
+        app = rng.choice(pool)
+        if scenario == "stable":
+            yield Request(scenario, "/predict", json.dumps(app))
+        elif scenario == "drift":
+            yield Request(scenario, "/predict", json.dumps(_shift(app, shift, rng, max_duration)))
+        elif scenario == "invalid":
+            kind, body = _invalid(app, rng)
+            yield Request(f"invalid:{kind}", "/predict", body)
+        elif scenario in ("errors", "slow"):
+            yield Request(scenario, "/predict", json.dumps(app), fault=scenario)
+        else:
+            raise ValueError(f"unknown scenario {scenario}; choose from {', '.join(SCENARIOS)}")
+
+
+@dataclass
+class Tally:
+    """What the simulation did, for its summary table."""
+
+    by_scenario: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[int] = field(default_factory=Counter)
+    decisions: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, scenario: str, status: int, latency_ms: float, decision: str | None) -> None:
+        """Count one request."""
+        self.by_scenario[scenario.split(":")[0]] += 1
+        self.by_status[status] += 1
+        self.latencies_ms.append(latency_ms)
+        if decision:
+            self.decisions[decision] += 1
+
+    @property
+    def total(self) -> int:
+        """Requests sent."""
+        return sum(self.by_scenario.values())
+
+    def latency(self, q: float) -> float:
+        """A latency percentile (ms)."""
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else 0.0
+
+    def approval_rate(self) -> float | None:
+        """Share of scored applications approved."""
+        n = sum(self.decisions.values())
+        return self.decisions["approve"] / n if n else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain summary."""
+        return {
+            "requests": self.total,
+            "by_scenario": dict(self.by_scenario),
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "decisions": dict(self.decisions),
+            "approval_rate": self.approval_rate(),
+            "latency_ms": {"p50": self.latency(50), "p95": self.latency(95), "p99": self.latency(99),
+                           "mean": statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0},
+        }
+
+
+Sender = Callable[[Request], tuple[int, float, str | None]]
+
+
+def _event_template() -> dict[str, Any]:
+    from creditwatch.paths import EVENTS
+
+    event: dict[str, Any] = json.loads((EVENTS / "predict-valid.json").read_text())
+    return event
+
+
+def handler_sender(endpoint: str) -> Sender:
+    """Send through the predict function's Lambda handler in this process, configured for the local stack."""
+    import contextlib
+    import copy
+    import io
+    import os
+    import time
+    import uuid
+
+    from creditwatch.local.bootstrap import LocalContext
+    from creditwatch.local.invoke import function_environment
+    from creditwatch.local.template import Template
+
+    spec = Template(endpoint=endpoint).function("PredictFunction")
+    os.environ.update(function_environment(spec, endpoint))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    from creditwatch_predict.handler import lambda_handler
+
+    template = _event_template()
+    context = LocalContext("PredictFunction", spec.memory, spec.timeout)
+
+    def send(req: Request) -> tuple[int, float, str | None]:
+        event = copy.deepcopy(template)
+        event["rawPath"] = event["requestContext"]["http"]["path"] = req.route
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        event["body"] = req.body
+        started = time.perf_counter()
+        # The handler prints EMF metrics on stdout, as in Lambda; here they would drown the summary.
+        with contextlib.redirect_stdout(io.StringIO()):
+            resp = lambda_handler(event, context)
+        latency = (time.perf_counter() - started) * 1000
+        body = json.loads(resp.get("body") or "{}")
+        return int(resp["statusCode"]), latency, body.get("decision")
+
+    return send
+
+
+def http_sender(base_url: str) -> Sender:
+    """Send to a running API (`creditwatch serve`) over HTTP."""
+    import time
+
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=10)
+
+    def send(req: Request) -> tuple[int, float, str | None]:
+        started = time.perf_counter()
+        resp = client.post(req.route, content=req.body or "", headers={"content-type": "application/json"})
+        latency = (time.perf_counter() - started) * 1000
+        decision = resp.json().get("decision") if resp.headers.get("content-type", "").startswith("application/json") else None
+        return resp.status_code, latency, decision
+
+    return send
+
+
+def fault_writer(endpoint: str, seed: int) -> Sender:
+    """Records failing (5xx) or slow requests straight into the LOCAL prediction log, marked simulated.
+
+    This is how the alerts can be tried locally without any back door in the API: it refuses any
+    endpoint that is not on this machine.
+    """
+    from urllib.parse import urlparse
+
+    from creditwatch.local.stack import boto_client
+    from creditwatch.local.template import Template
+    from creditwatch_common.prediction_log import LogRecord, PredictionLog
+    from creditwatch_common.ids import uuid7
+
+    host = urlparse(endpoint).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+        raise ValueError(f"fault scenarios write only to a local stack, not {endpoint}")
+    template = Template(endpoint=endpoint)
+    log = PredictionLog(dynamodb=boto_client("dynamodb", endpoint), table=template.ref("PredictionsTable"),
+                        shards=int(template.parameters["LogShards"]))
+    rng = random.Random(seed)
+    version = "simulated"
+
+    def send(req: Request) -> tuple[int, float, str | None]:
+        if req.fault == "errors":
+            status, latency = 500, rng.uniform(5, 40)
+            extra = {"error_class": "internal_error", "error_detail": "simulated server error (local fault scenario)"}
+        else:
+            status, latency = 200, rng.uniform(250, 900)
+            extra = {}
+        log.write([LogRecord(request_id=uuid7(), route=req.route, status=status, latency_ms=round(latency, 3),
+                             model_version=version, simulated=True, **extra)])
+        return status, latency, None
+
+    return send
+
+
+def run_simulation(counts: dict[str, int], seed: int, endpoint: str, target: str = "handler",
+                   url: str = "http://127.0.0.1:8000", shift: DriftShift | None = None,
+                   progress: Callable[[int], None] | None = None) -> Tally:
+    """Generate the traffic and send it; faults are recorded in the local log."""
+    from creditwatch_model import REFERENCE_FILE, load_model, model_dir
+
+    model = load_model()
+    reference = pd.read_csv(model_dir() / REFERENCE_FILE, dtype={f.name: str for f in model.schema.features if f.is_categorical})
+    pool = application_pool(model, reference)
+    sender = handler_sender(endpoint) if target == "handler" else http_sender(url)
+    faults = fault_writer(endpoint, seed) if counts.get("errors") or counts.get("slow") else None
+    tally = Tally()
+    for req in generate(model, pool, counts, seed, shift):
+        send = faults if req.fault and faults else sender
+        status, latency, decision = send(req)
+        tally.add(req.scenario, status, latency, decision)
+        if progress:
+            progress(1)
+    return tally
