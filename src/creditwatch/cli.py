@@ -301,3 +301,19 @@ def _render_tally(summary: dict[str, Any]) -> None:
     if "drift_shift" in summary:
         table.add_row("drift shift", summary["drift_shift"])
     Console().print(table)
+
+
+@app.command()
+def slack(as_json: Annotated[bool, typer.Option("--json", help="Print raw payloads")] = False) -> None:
+    """Show the messages the local Slack webhook sink received."""
+    from creditwatch.local.slack_sink import read_messages
+    from creditwatch.paths import STATE_DIR
+
+    messages = read_messages(STATE_DIR / "slack-messages.jsonl")
+    if as_json:
+        _print_json(messages)
+        return
+    if not messages:
+        typer.echo("the Slack sink has received no message")
+    for m in messages:
+        typer.echo(f"{m['received_at']}  {m['payload'].get('text', '')}")

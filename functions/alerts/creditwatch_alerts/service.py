@@ -1,0 +1,157 @@
+"""One alerts run: judge the window, post what changed, then deliver queued drift notifications."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from creditwatch_alerts.messages import condition_message, drift_message
+from creditwatch_alerts.rules import Condition, WindowStats, evaluate
+from creditwatch_alerts.settings import AlertsSettings
+from creditwatch_alerts.slack import SlackClient, SlackError
+from creditwatch_alerts.state import AlertState, Conflict, StateStore
+from creditwatch_common.prediction_log import PredictionLog
+
+REQUEST_ATTRIBUTES = ("status", "latency_ms")
+
+
+class AlertsEvent(BaseModel):
+    """Scheduled runs send a source; on demand, a window end can be given (e.g. to replay a past window)."""
+
+    source: str | None = None
+    window_end: datetime | None = None
+    window_minutes: int | None = None
+    drain_notifications: bool = True
+
+
+class Posted(BaseModel):
+    """A message this run sent."""
+
+    kind: str
+    key: str
+    text: str
+
+
+class AlertsResult(BaseModel):
+    """What a run saw and did."""
+
+    stats: WindowStats
+    conditions: list[Condition]
+    posted: list[Posted] = []
+    skipped: list[str] = []
+    notifications_delivered: int = 0
+    errors: list[str] = []
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class AlertsJob:
+    """Everything a run needs, passed in."""
+
+    settings: AlertsSettings
+    prediction_log: PredictionLog
+    state: StateStore
+    slack: Callable[[], SlackClient]  # built on first post: the secret is read only when needed
+    sqs: Any = None
+    clock: Callable[[], float] = time.time
+    _client: SlackClient | None = field(default=None, init=False)
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        if self._client is None:
+            self._client = self.slack()
+        self._client.post(payload)
+
+    def run(self, event: AlertsEvent) -> AlertsResult:
+        """Judge the window and notify transitions; raises SlackError if Slack keeps refusing."""
+        now = self.clock()
+        end = (event.window_end or datetime.fromtimestamp(now, UTC)).astimezone(UTC)
+        start = end - timedelta(minutes=event.window_minutes or self.settings.window_minutes)
+        records = self.prediction_log.query_window(start, end, kind="request", attributes=REQUEST_ATTRIBUTES)
+        stats = WindowStats.from_records(records, _iso(start), _iso(end))
+        s = self.settings
+        conditions = evaluate(stats, error_rate_threshold=s.error_rate_threshold,
+                              latency_threshold_ms=s.latency_threshold_ms, latency_statistic=s.latency_statistic,
+                              min_requests=s.min_requests, expect_traffic=s.expect_traffic)
+        result = AlertsResult(stats=stats, conditions=conditions)
+        failures: list[SlackError] = []
+        for condition in conditions:
+            try:
+                self._transition(condition, stats, now, result)
+            except SlackError as exc:
+                failures.append(exc)
+                result.errors.append(f"{condition.key}: {exc}")
+        if event.drain_notifications:
+            try:
+                self._drain(now, result)
+            except SlackError as exc:
+                failures.append(exc)
+                result.errors.append(f"notifications: {exc}")
+        if failures:
+            # A function error: the scheduler retries, then the dead-letter queue keeps the event.
+            raise SlackError(f"{len(failures)} Slack post(s) failed: {'; '.join(str(f) for f in failures)}")
+        return result
+
+    def _transition(self, condition: Condition, stats: WindowStats, now: float, result: AlertsResult) -> None:
+        current = self.state.get(condition.key)
+        cooldown = self.settings.cooldown_minutes * 60
+        if condition.firing:
+            if current.status != "firing":
+                kind, new = "firing", AlertState(condition.key, "firing", _iso(datetime.fromtimestamp(now, UTC)), now)
+            elif current.last_notified_at is None or now - current.last_notified_at >= cooldown:
+                kind, new = "reminder", AlertState(condition.key, "firing", current.since, now)
+            else:
+                result.skipped.append(f"{condition.key}: still firing, in cooldown")
+                return
+        elif current.status == "firing" and condition.judged:
+            kind, new = "resolved", AlertState(condition.key, "ok", None, now)
+        else:
+            return
+        try:
+            # Claim the transition first: of two concurrent runs only one wins and posts.
+            self.state.put(current, new, now)
+        except Conflict:
+            result.skipped.append(f"{condition.key}: another run already notified")
+            return
+        payload = condition_message(kind, condition, stats, self.settings.environment, self.settings.dashboard_url,
+                                    since=current.since if kind != "firing" else None)
+        try:
+            self._post(payload)
+        except SlackError:
+            self.state.restore(new, current, now)  # not notified: let the next run try again
+            raise
+        result.posted.append(Posted(kind=kind, key=condition.key, text=payload["text"]))
+
+    def _drain(self, now: float, result: AlertsResult) -> None:
+        """Deliver drift notifications queued by the drift function, each once."""
+        url = self.settings.notifications_queue_url
+        if self.sqs is None or not url:
+            return
+        for _ in range(10):  # at most 100 messages a run; the rest waits for the next run
+            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60)
+            messages = resp.get("Messages", [])
+            if not messages:
+                return
+            for msg in messages:
+                note = json.loads(msg["Body"])
+                key = str(note.get("dedupe_key") or msg["MessageId"])
+                if self.state.claim_once(key, now):
+                    payload = drift_message(note, self.settings.dashboard_url)
+                    try:
+                        self._post(payload)
+                    except SlackError:
+                        self.state.release(key)  # the message stays queued and comes back after its visibility timeout
+                        raise
+                    result.posted.append(Posted(kind="drift", key=key, text=payload["text"]))
+                    result.notifications_delivered += 1
+                else:
+                    result.skipped.append(f"{key}: already delivered")
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
