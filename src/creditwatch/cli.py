@@ -94,7 +94,9 @@ def local_status() -> None:
 @local_app.command("env-vars")
 def local_env_vars(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = ROOT / "env" / "local.json",
-    endpoint: Annotated[str, typer.Option(help="moto URL as the Lambda container sees it")] = "http://host.docker.internal:4566",
+    endpoint: Annotated[
+        str, typer.Option(help="moto URL as the Lambda container sees it")
+    ] = "http://host.docker.internal:4566",
 ) -> None:
     """Write the `sam local invoke --env-vars` file pointing every function at the local moto server."""
     from creditwatch.local.invoke import function_environment
@@ -119,7 +121,9 @@ def local_env_vars(
 def invoke(
     logical_id: Annotated[str, typer.Argument(help="Function of template.yaml, e.g. PredictFunction")],
     event: Annotated[str, typer.Option("--event", "-e", help="Event file, or - for stdin")] = "-",
-    build: Annotated[bool, typer.Option("--build", help="Run the `sam build` output under the Lambda Runtime Interface Emulator")] = False,
+    build: Annotated[
+        bool, typer.Option("--build", help="Run the `sam build` output under the Lambda Runtime Interface Emulator")
+    ] = False,
 ) -> None:
     """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr."""
     from creditwatch.local import stack

@@ -28,8 +28,10 @@ class DriftShift:
 
     def describe(self) -> str:
         """One line for summaries."""
-        return (f"credit_amount x{self.amount_factor}, duration_in_month +{self.duration_add} months, "
-                f"{self.checking_to_a11:.0%} of checking accounts moved to A11")
+        return (
+            f"credit_amount x{self.amount_factor}, duration_in_month +{self.duration_add} months, "
+            f"{self.checking_to_a11:.0%} of checking accounts moved to A11"
+        )
 
 
 @dataclass
@@ -45,8 +47,10 @@ class Request:
 def application_pool(model: CreditModel, reference: pd.DataFrame) -> list[dict[str, Any]]:
     """The training rows as snake_case applications (what `stable` draws from)."""
     return [
-        {f.name: (str(r[f.name]) if f.is_categorical else (int(r[f.name]) if f.dtype == "int" else float(r[f.name])))
-         for f in model.schema.features}
+        {
+            f.name: (str(r[f.name]) if f.is_categorical else (int(r[f.name]) if f.dtype == "int" else float(r[f.name])))
+            for f in model.schema.features
+        }
         for r in reference.to_dict("records")
     ]
 
@@ -79,8 +83,9 @@ def _invalid(app: dict[str, Any], rng: random.Random) -> tuple[str, str]:
     return kind, json.dumps(bad)
 
 
-def generate(model: CreditModel, pool: list[dict[str, Any]], counts: dict[str, int], seed: int,
-             shift: DriftShift | None = None) -> Iterator[Request]:
+def generate(
+    model: CreditModel, pool: list[dict[str, Any]], counts: dict[str, int], seed: int, shift: DriftShift | None = None
+) -> Iterator[Request]:
     """The requests of each scenario, interleaved; the same seed gives the same traffic."""
     rng = random.Random(seed)
     shift = shift or DriftShift()
@@ -141,8 +146,12 @@ class Tally:
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "decisions": dict(self.decisions),
             "approval_rate": self.approval_rate(),
-            "latency_ms": {"p50": self.latency(50), "p95": self.latency(95), "p99": self.latency(99),
-                           "mean": statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0},
+            "latency_ms": {
+                "p50": self.latency(50),
+                "p95": self.latency(95),
+                "p99": self.latency(99),
+                "mean": statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0,
+            },
         }
 
 
@@ -205,7 +214,9 @@ def http_sender(base_url: str) -> Sender:
         started = time.perf_counter()
         resp = client.post(req.route, content=req.body or "", headers={"content-type": "application/json"})
         latency = (time.perf_counter() - started) * 1000
-        decision = resp.json().get("decision") if resp.headers.get("content-type", "").startswith("application/json") else None
+        decision = (
+            resp.json().get("decision") if resp.headers.get("content-type", "").startswith("application/json") else None
+        )
         return resp.status_code, latency, decision
 
     return send
@@ -221,15 +232,18 @@ def fault_writer(endpoint: str, seed: int) -> Sender:
 
     from creditwatch.local.stack import boto_client
     from creditwatch.local.template import Template
-    from creditwatch_common.prediction_log import LogRecord, PredictionLog
     from creditwatch_common.ids import uuid7
+    from creditwatch_common.prediction_log import LogRecord, PredictionLog
 
     host = urlparse(endpoint).hostname or ""
     if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
         raise ValueError(f"fault scenarios write only to a local stack, not {endpoint}")
     template = Template(endpoint=endpoint)
-    log = PredictionLog(dynamodb=boto_client("dynamodb", endpoint), table=template.ref("PredictionsTable"),
-                        shards=int(template.parameters["LogShards"]))
+    log = PredictionLog(
+        dynamodb=boto_client("dynamodb", endpoint),
+        table=template.ref("PredictionsTable"),
+        shards=int(template.parameters["LogShards"]),
+    )
     rng = random.Random(seed)
     version = "simulated"
 
@@ -240,21 +254,40 @@ def fault_writer(endpoint: str, seed: int) -> Sender:
         else:
             status, latency = 200, rng.uniform(250, 900)
             extra = {}
-        log.write([LogRecord(request_id=uuid7(), route=req.route, status=status, latency_ms=round(latency, 3),
-                             model_version=version, simulated=True, **extra)])
+        log.write(
+            [
+                LogRecord(
+                    request_id=uuid7(),
+                    route=req.route,
+                    status=status,
+                    latency_ms=round(latency, 3),
+                    model_version=version,
+                    simulated=True,
+                    **extra,
+                )
+            ]
+        )
         return status, latency, None
 
     return send
 
 
-def run_simulation(counts: dict[str, int], seed: int, endpoint: str, target: str = "handler",
-                   url: str = "http://127.0.0.1:8000", shift: DriftShift | None = None,
-                   progress: Callable[[int], None] | None = None) -> Tally:
+def run_simulation(
+    counts: dict[str, int],
+    seed: int,
+    endpoint: str,
+    target: str = "handler",
+    url: str = "http://127.0.0.1:8000",
+    shift: DriftShift | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Tally:
     """Generate the traffic and send it; faults are recorded in the local log."""
     from creditwatch_model import REFERENCE_FILE, load_model, model_dir
 
     model = load_model()
-    reference = pd.read_csv(model_dir() / REFERENCE_FILE, dtype={f.name: str for f in model.schema.features if f.is_categorical})
+    reference = pd.read_csv(
+        model_dir() / REFERENCE_FILE, dtype={f.name: str for f in model.schema.features if f.is_categorical}
+    )
     pool = application_pool(model, reference)
     sender = handler_sender(endpoint) if target == "handler" else http_sender(url)
     faults = fault_writer(endpoint, seed) if counts.get("errors") or counts.get("slow") else None

@@ -63,7 +63,12 @@ NUMERICAL: list[tuple[str, str, str, dict[str, float]]] = [
         {"minimum": 1, "maximum": 4},
     ),
     ("age_in_years", "Age in years", "int", {"minimum": 18, "maximum": 100}),
-    ("number_of_existing_credits_at_this_bank", "Number of existing credits at this bank", "int", {"minimum": 1, "maximum": 4}),
+    (
+        "number_of_existing_credits_at_this_bank",
+        "Number of existing credits at this bank",
+        "int",
+        {"minimum": 1, "maximum": 4},
+    ),
     (
         "number_of_people_being_liable_to_provide_maintenance_for",
         "Number of people being liable to provide maintenance for",
@@ -231,9 +236,7 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
     df = load_data()
     x = df[schema.names]
     y = df[TARGET].to_numpy()
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.3, stratify=y, random_state=RANDOM_STATE
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=RANDOM_STATE)
 
     # Threshold chosen on out-of-fold training predictions, so the holdout stays untouched.
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=RANDOM_STATE)

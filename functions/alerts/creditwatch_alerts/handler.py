@@ -34,10 +34,12 @@ def slack_client() -> SlackClient:
 
 job = AlertsJob(
     settings=settings,
-    prediction_log=PredictionLog(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table,
-                                 shards=settings.log_shards),
-    state=StateStore(dynamodb=clients.lazy("dynamodb"), table=settings.alert_state_table,
-                     environment=settings.environment),
+    prediction_log=PredictionLog(
+        dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
+    ),
+    state=StateStore(
+        dynamodb=clients.lazy("dynamodb"), table=settings.alert_state_table, environment=settings.environment
+    ),
     slack=slack_client,
     sqs=clients.lazy("sqs"),
 )
@@ -52,6 +54,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for c in result.conditions:
         metrics.add_metric(name=f"Alert_{c.key}", unit="Count", value=1 if c.firing else 0)
     metrics.add_metric(name="SlackMessages", unit="Count", value=len(result.posted))
-    logger.info("alerts run", extra={"stats": result.stats.model_dump(), "posted": [p.kind + ":" + p.key for p in result.posted],
-                                     "firing": [c.key for c in result.conditions if c.firing]})
+    logger.info(
+        "alerts run",
+        extra={
+            "stats": result.stats.model_dump(),
+            "posted": [p.kind + ":" + p.key for p in result.posted],
+            "firing": [c.key for c in result.conditions if c.firing],
+        },
+    )
     return result.model_dump(mode="json")

@@ -23,24 +23,42 @@ def _fmt(value: float | None, unit: str) -> str:
 def _links(dashboard_url: str | None, report_url: str | None = None) -> list[dict[str, Any]]:
     elements = []
     if report_url:
-        elements.append({"type": "button", "text": {"type": "plain_text", "text": "Open drift report"}, "url": report_url})
+        elements.append(
+            {"type": "button", "text": {"type": "plain_text", "text": "Open drift report"}, "url": report_url}
+        )
     if dashboard_url:
-        elements.append({"type": "button", "text": {"type": "plain_text", "text": "CloudWatch dashboard"}, "url": dashboard_url})
+        elements.append(
+            {"type": "button", "text": {"type": "plain_text", "text": "CloudWatch dashboard"}, "url": dashboard_url}
+        )
     return [{"type": "actions", "elements": elements}] if elements else []
 
 
-def condition_message(kind: Kind, condition: Condition, stats: WindowStats, environment: str,
-                      dashboard_url: str | None, since: str | None = None) -> dict[str, Any]:
+def condition_message(
+    kind: Kind,
+    condition: Condition,
+    stats: WindowStats,
+    environment: str,
+    dashboard_url: str | None,
+    since: str | None = None,
+) -> dict[str, Any]:
     """What breached (or cleared), value against threshold, window, counts, environment, links."""
     verb = {"firing": "ALERT", "reminder": "STILL FIRING", "resolved": "RESOLVED"}[kind]
     headline = f"{_ICON[kind]} [{environment}] {verb}: {condition.title}"
-    comparison = (f"*{_fmt(condition.value, condition.unit)}* against threshold "
-                  f"{_fmt(condition.threshold, condition.unit)}")
+    comparison = (
+        f"*{_fmt(condition.value, condition.unit)}* against threshold {_fmt(condition.threshold, condition.unit)}"
+    )
     fields = [
         {"type": "mrkdwn", "text": f"*Value*\n{comparison}"},
         {"type": "mrkdwn", "text": f"*Window*\n{stats.window_start} → {stats.window_end}"},
-        {"type": "mrkdwn", "text": f"*Requests*\n{stats.requests} ({stats.server_errors} 5xx, {stats.client_errors} 4xx)"},
-        {"type": "mrkdwn", "text": "*Latency p50/p95/p99*\n" + " / ".join(_fmt(stats.latency_ms.get(k), "ms") for k in ("p50", "p95", "p99"))},
+        {
+            "type": "mrkdwn",
+            "text": f"*Requests*\n{stats.requests} ({stats.server_errors} 5xx, {stats.client_errors} 4xx)",
+        },
+        {
+            "type": "mrkdwn",
+            "text": "*Latency p50/p95/p99*\n"
+            + " / ".join(_fmt(stats.latency_ms.get(k), "ms") for k in ("p50", "p95", "p99")),
+        },
     ]
     if since:
         fields.append({"type": "mrkdwn", "text": f"*Since*\n{since}"})
@@ -48,9 +66,13 @@ def condition_message(kind: Kind, condition: Condition, stats: WindowStats, envi
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": condition.detail}, "fields": fields},
         *_links(dashboard_url),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"creditwatch · {environment} · severity {condition.severity}"}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"creditwatch · {environment} · severity {condition.severity}"}],
+        },
     ]
-    text = f"[{environment}] {verb}: {condition.title} {_fmt(condition.value, condition.unit)} (threshold {_fmt(condition.threshold, condition.unit)})"
+    value, threshold = _fmt(condition.value, condition.unit), _fmt(condition.threshold, condition.unit)
+    text = f"[{environment}] {verb}: {condition.title} {value} (threshold {threshold})"
     return {"text": text, "blocks": blocks}
 
 
@@ -59,9 +81,13 @@ def drift_message(note: dict[str, Any], dashboard_url: str | None) -> dict[str, 
     env = note.get("environment", "?")
     features = note.get("drifted_features") or []
     share = note.get("drift_share")
-    headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {len(features)} of {note.get('n_features', '?')} features drifted"
-    body = (f"Drift share *{share:.2f}* against threshold {note.get('threshold')}"
-            if isinstance(share, int | float) else "Drift share n/a")
+    count = f"{len(features)} of {note.get('n_features', '?')}"
+    headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {count} features drifted"
+    body = (
+        f"Drift share *{share:.2f}* against threshold {note.get('threshold')}"
+        if isinstance(share, int | float)
+        else "Drift share n/a"
+    )
     fields = [
         {"type": "mrkdwn", "text": f"*Window*\n{note.get('window_start')} → {note.get('window_end')}"},
         {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.get('rows_used')}"},
@@ -72,7 +98,15 @@ def drift_message(note: dict[str, Any], dashboard_url: str | None) -> dict[str, 
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
         *_links(dashboard_url, note.get("report_url")),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"creditwatch · {env} · report link valid until {note.get('report_url_expires_at')}"}]},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"creditwatch · {env} · report link valid until {note.get('report_url_expires_at')}",
+                }
+            ],
+        },
     ]
     text = f"[{env}] DATA DRIFT: {', '.join(features)} (share {share}) report: {note.get('report_url')}"
     return {"text": text, "blocks": blocks}

@@ -78,8 +78,15 @@ class Condition(BaseModel):
     detail: str
 
 
-def evaluate(stats: WindowStats, *, error_rate_threshold: float, latency_threshold_ms: float,
-             latency_statistic: str, min_requests: int, expect_traffic: bool) -> list[Condition]:
+def evaluate(
+    stats: WindowStats,
+    *,
+    error_rate_threshold: float,
+    latency_threshold_ms: float,
+    latency_statistic: str,
+    min_requests: int,
+    expect_traffic: bool,
+) -> list[Condition]:
     """Error rate and latency above their thresholds (strictly), and no traffic when traffic was expected."""
     enough = stats.requests >= min_requests
     thin = f"only {stats.requests} request(s), {min_requests} needed to judge"

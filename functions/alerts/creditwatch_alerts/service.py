@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from creditwatch_alerts.messages import condition_message, drift_message
+from creditwatch_alerts.messages import Kind, condition_message, drift_message
 from creditwatch_alerts.rules import Condition, WindowStats, evaluate
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
@@ -78,9 +78,14 @@ class AlertsJob:
         records = self.prediction_log.query_window(start, end, kind="request", attributes=REQUEST_ATTRIBUTES)
         stats = WindowStats.from_records(records, _iso(start), _iso(end))
         s = self.settings
-        conditions = evaluate(stats, error_rate_threshold=s.error_rate_threshold,
-                              latency_threshold_ms=s.latency_threshold_ms, latency_statistic=s.latency_statistic,
-                              min_requests=s.min_requests, expect_traffic=s.expect_traffic)
+        conditions = evaluate(
+            stats,
+            error_rate_threshold=s.error_rate_threshold,
+            latency_threshold_ms=s.latency_threshold_ms,
+            latency_statistic=s.latency_statistic,
+            min_requests=s.min_requests,
+            expect_traffic=s.expect_traffic,
+        )
         result = AlertsResult(stats=stats, conditions=conditions)
         failures: list[SlackError] = []
         for condition in conditions:
@@ -103,6 +108,7 @@ class AlertsJob:
     def _transition(self, condition: Condition, stats: WindowStats, now: float, result: AlertsResult) -> None:
         current = self.state.get(condition.key)
         cooldown = self.settings.cooldown_minutes * 60
+        kind: Kind
         if condition.firing:
             if current.status != "firing":
                 kind, new = "firing", AlertState(condition.key, "firing", _iso(datetime.fromtimestamp(now, UTC)), now)
@@ -121,8 +127,14 @@ class AlertsJob:
         except Conflict:
             result.skipped.append(f"{condition.key}: another run already notified")
             return
-        payload = condition_message(kind, condition, stats, self.settings.environment, self.settings.dashboard_url,
-                                    since=current.since if kind != "firing" else None)
+        payload = condition_message(
+            kind,
+            condition,
+            stats,
+            self.settings.environment,
+            self.settings.dashboard_url,
+            since=current.since if kind != "firing" else None,
+        )
         try:
             self._post(payload)
         except SlackError:
@@ -136,7 +148,9 @@ class AlertsJob:
         if self.sqs is None or not url:
             return
         for _ in range(10):  # at most 100 messages a run; the rest waits for the next run
-            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60)
+            resp = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+            )
             messages = resp.get("Messages", [])
             if not messages:
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,14 @@ class StateStore:
         if not item:
             return AlertState(key=key)
         data = {k: deserialize(v) for k, v in item.items()}
-        return AlertState(key=key, status=data["status"], since=data.get("since"),
-                          last_notified_at=data.get("last_notified_at"), version=int(data["version"]), exists=True)
+        return AlertState(
+            key=key,
+            status=data["status"],
+            since=data.get("since"),
+            last_notified_at=data.get("last_notified_at"),
+            version=int(data["version"]),
+            exists=True,
+        )
 
     def put(self, old: AlertState, new: AlertState, now: float) -> None:
         """Replace `old` by `new` only if nobody else changed it since it was read; Conflict otherwise."""
@@ -80,8 +87,11 @@ class StateStore:
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
-                Item={"pk": {"S": f"NOTIFIED#{dedupe_key}"}, "at": {"N": str(now)},
-                      "expires_at": {"N": str(int(now) + self.ttl_days * 86400)}},
+                Item={
+                    "pk": {"S": f"NOTIFIED#{dedupe_key}"},
+                    "at": {"N": str(now)},
+                    "expires_at": {"N": str(int(now) + self.ttl_days * 86400)},
+                },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except Exception as exc:
@@ -96,8 +106,14 @@ class StateStore:
 
     def restore(self, written: AlertState, previous: AlertState, now: float) -> None:
         """Put back the state a failed notification replaced (so the next run tries again)."""
-        try:
-            self.put(written, AlertState(key=previous.key, status=previous.status, since=previous.since,
-                                         last_notified_at=previous.last_notified_at), now)
-        except Conflict:
-            pass
+        with contextlib.suppress(Conflict):
+            self.put(
+                written,
+                AlertState(
+                    key=previous.key,
+                    status=previous.status,
+                    since=previous.since,
+                    last_notified_at=previous.last_notified_at,
+                ),
+                now,
+            )

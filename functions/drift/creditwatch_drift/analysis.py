@@ -52,8 +52,7 @@ def current_frame(rows: list[dict[str, Any]], model: CreditModel, max_rows: int,
         else:
             frame[f.name] = pd.to_numeric(frame[f.name], errors="coerce")
     frame[PROBABILITY] = pd.to_numeric(frame[PROBABILITY], errors="coerce")
-    return CurrentData(frame=frame, rows_read=rows_read, sampled=sampled,
-                       model_versions=dict(versions))
+    return CurrentData(frame=frame, rows_read=rows_read, sampled=sampled, model_versions=dict(versions))
 
 
 def empty_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -80,8 +79,16 @@ def _method_of(metric_name: str) -> str | None:
 
 def _verdict(name: str, kind: str, metric: dict[str, Any] | None) -> FeatureDrift:
     if metric is None:
-        return FeatureDrift(name=name, kind=kind, test=None, statistic=None, value=None, threshold=None,
-                            drifted=False, note="not tested")
+        return FeatureDrift(
+            name=name,
+            kind=kind,
+            test=None,
+            statistic=None,
+            value=None,
+            threshold=None,
+            drifted=False,
+            note="not tested",
+        )
     config = metric.get("config", {})
     method = str(config.get("method") or _method_of(metric.get("metric_name", "")) or "")
     threshold = config.get("threshold")
@@ -94,8 +101,15 @@ def _verdict(name: str, kind: str, metric: dict[str, Any] | None) -> FeatureDrif
         drifted = value_f < float(threshold)  # small p-value: distributions differ
     else:
         drifted = value_f >= float(threshold)  # large distance: distributions differ
-    return FeatureDrift(name=name, kind=kind, test=method, statistic=statistic, value=value_f,
-                        threshold=float(threshold) if threshold is not None else None, drifted=drifted)
+    return FeatureDrift(
+        name=name,
+        kind=kind,
+        test=method,
+        statistic=statistic,
+        value=value_f,
+        threshold=float(threshold) if threshold is not None else None,
+        drifted=drifted,
+    )
 
 
 @dataclass
@@ -109,8 +123,9 @@ class Analysis:
     snapshot: Any
 
 
-def analyse(current: pd.DataFrame, reference: pd.DataFrame, model: CreditModel, threshold: float,
-            skip: list[str]) -> Analysis:
+def analyse(
+    current: pd.DataFrame, reference: pd.DataFrame, model: CreditModel, threshold: float, skip: list[str]
+) -> Analysis:
     """Run DataDriftPreset on the features and ValueDrift on the outputs; current comes first."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
@@ -152,5 +167,6 @@ def analyse(current: pd.DataFrame, reference: pd.DataFrame, model: CreditModel, 
         mean_probability_current=float(current[PROBABILITY].mean()) if has_outputs else None,
         mean_probability_reference=float(reference[PROBABILITY].mean()),
     )
-    return Analysis(features=verdicts, drift_share=share, dataset_drift=share >= threshold, outputs=outputs,
-                    snapshot=snapshot)
+    return Analysis(
+        features=verdicts, drift_share=share, dataset_drift=share >= threshold, outputs=outputs, snapshot=snapshot
+    )

@@ -29,8 +29,9 @@ job = DriftJob(
     settings=settings,
     model=model,
     reference=load_reference(model),
-    prediction_log=PredictionLog(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table,
-                                 shards=settings.log_shards),
+    prediction_log=PredictionLog(
+        dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
+    ),
     publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket),
     sqs=clients.lazy("sqs"),
 )

@@ -104,6 +104,16 @@ class DriftSummary(BaseModel):
     def brief(self) -> dict[str, Any]:
         """The fields a log line or a Slack message needs."""
         return self.model_dump(
-            include={"status", "message", "window_start", "window_end", "rows_used", "drift_share",
-                     "dataset_drift", "drifted_features", "report_url", "threshold"}
+            include={
+                "status",
+                "message",
+                "window_start",
+                "window_end",
+                "rows_used",
+                "drift_share",
+                "dataset_drift",
+                "drifted_features",
+                "report_url",
+                "threshold",
+            }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ class Publisher:
         body = json.dumps(summary, indent=2).encode()
         try:
             # Staging uploads can fail freely: nothing a reader sees has changed yet.
-            self.s3.put_object(Bucket=self.bucket, Key=staged["html"], Body=html, ContentType="text/html; charset=utf-8")
+            self.s3.put_object(
+                Bucket=self.bucket, Key=staged["html"], Body=html, ContentType="text/html; charset=utf-8"
+            )
             self.s3.put_object(Bucket=self.bucket, Key=staged["summary"], Body=body, ContentType="application/json")
             previous_html = self._head(keys["html"])
             self._copy(staged["html"], keys["html"])
@@ -43,19 +46,26 @@ class Publisher:
             except Exception:
                 self._restore(keys["html"], previous_html)
                 raise
-            pointer = {k: summary.get(k) for k in ("window_start", "window_end", "generated_at", "status",
-                                                    "dataset_drift", "drift_share")}
+            pointer = {
+                k: summary.get(k)
+                for k in ("window_start", "window_end", "generated_at", "status", "dataset_drift", "drift_share")
+            }
             pointer.update({"report_html_key": keys["html"], "summary_key": keys["summary"]})
-            self.s3.put_object(Bucket=self.bucket, Key=keys["latest"], Body=json.dumps(pointer, indent=2).encode(),
-                               ContentType="application/json")
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=keys["latest"],
+                Body=json.dumps(pointer, indent=2).encode(),
+                ContentType="application/json",
+            )
         except Exception as exc:
-            raise PublishError(f"report not written ({type(exc).__name__}: {exc}); earlier reports are unchanged") from exc
+            raise PublishError(
+                f"report not written ({type(exc).__name__}: {exc}); earlier reports are unchanged"
+            ) from exc
         finally:
             for key in staged.values():
-                try:
+                # Leftovers of a failed delete sit under _staging/ and expire with the lifecycle rule.
+                with contextlib.suppress(Exception):
                     self.s3.delete_object(Bucket=self.bucket, Key=key)
-                except Exception:  # noqa: BLE001, S110 - staging leftovers expire with the lifecycle rule
-                    pass
 
     def _head(self, key: str) -> str | None:
         """Version id of the object now at key (None if absent or the bucket is unversioned)."""
@@ -74,12 +84,16 @@ class Publisher:
             if previous is None:
                 self.s3.delete_object(Bucket=self.bucket, Key=key)
             elif previous != "unversioned":
-                self.s3.copy_object(Bucket=self.bucket, Key=key,
-                                    CopySource={"Bucket": self.bucket, "Key": key, "VersionId": previous})
-        except Exception:  # noqa: BLE001, S110 - best effort; the bucket's versions keep the old object
+                self.s3.copy_object(
+                    Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key, "VersionId": previous}
+                )
+        except Exception:  # noqa: BLE001 - best effort; the bucket's versions keep the old object
             pass
 
     def presign(self, key: str, expires_in: int) -> str:
         """A pre-signed HTTPS GET link to key."""
-        return str(self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
-                                                  ExpiresIn=expires_in))
+        return str(
+            self.s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            )
+        )

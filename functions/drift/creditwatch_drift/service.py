@@ -21,7 +21,7 @@ from creditwatch_drift.analysis import (
     unknown_categories,
 )
 from creditwatch_drift.models import DriftEvent, DriftSummary
-from creditwatch_drift.publish import PublishError, Publisher, report_keys
+from creditwatch_drift.publish import Publisher, PublishError, report_keys
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
 
@@ -30,7 +30,10 @@ LOG_ATTRIBUTES = ("features", "probability_good", "decision", "model_version")
 
 def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
     """The training reference sample that ships with the model."""
-    frame = pd.read_csv((directory or model_dir()) / REFERENCE_FILE, dtype={f.name: str for f in model.schema.features if f.is_categorical})
+    frame = pd.read_csv(
+        (directory or model_dir()) / REFERENCE_FILE,
+        dtype={f.name: str for f in model.schema.features if f.is_categorical},
+    )
     return frame
 
 
@@ -65,13 +68,19 @@ class DriftJob:
         }
         rows = list(self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES))
         current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
-        base.update(rows_read=current.rows_read, rows_used=len(current.frame), sampled=current.sampled,
-                    model_versions_in_window=current.model_versions)
+        base.update(
+            rows_read=current.rows_read,
+            rows_used=len(current.frame),
+            sampled=current.sampled,
+            model_versions_in_window=current.model_versions,
+        )
         if len(current.frame) < self.settings.min_rows:
             return DriftSummary(
                 status="insufficient_data",
-                message=(f"insufficient data: {len(current.frame)} scored row(s) in the window, "
-                         f"{self.settings.min_rows} needed; no report written"),
+                message=(
+                    f"insufficient data: {len(current.frame)} scored row(s) in the window, "
+                    f"{self.settings.min_rows} needed; no report written"
+                ),
                 **base,
             )
         skip = empty_columns(current.frame, self.model.schema.names)
@@ -80,9 +89,12 @@ class DriftJob:
         drifted = [f.name for f in analysis.features if f.drifted]
         summary = DriftSummary(
             status="ok",
-            message=(f"dataset drift: {len(drifted)} of {len([f for f in analysis.features if f.test])} features drifted "
-                     f"(share {analysis.drift_share:.2f} >= {threshold})" if analysis.dataset_drift else
-                     f"no dataset drift: drift share {analysis.drift_share:.2f} < {threshold}"),
+            message=(
+                f"dataset drift: {len(drifted)} of {len([f for f in analysis.features if f.test])} features drifted "
+                f"(share {analysis.drift_share:.2f} >= {threshold})"
+                if analysis.dataset_drift
+                else f"no dataset drift: drift share {analysis.drift_share:.2f} < {threshold}"
+            ),
             drift_share=round(analysis.drift_share, 6),
             drifted_features=drifted,
             n_features=len([f for f in analysis.features if f.test]),
@@ -105,8 +117,15 @@ class DriftJob:
         try:
             self.publisher.publish(keys, html, summary.model_dump(mode="json"))
         except PublishError as exc:
-            return summary.model_copy(update={"status": "error", "message": str(exc), "error": "publish_failed",
-                                              "report_url": None, "report_url_expires_at": None})
+            return summary.model_copy(
+                update={
+                    "status": "error",
+                    "message": str(exc),
+                    "error": "publish_failed",
+                    "report_url": None,
+                    "report_url_expires_at": None,
+                }
+            )
         if summary.dataset_drift and event.notify and self.sqs is not None and self.settings.notifications_queue_url:
             notify.send(self.sqs, self.settings.notifications_queue_url, summary)
             summary.notified = True

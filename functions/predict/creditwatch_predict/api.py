@@ -50,12 +50,17 @@ def _log_state(request: Request) -> dict[str, Any]:
     return request.scope.setdefault("state", {}).setdefault(LOG_STATE, {})
 
 
-def error_response(request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+def error_response(
+    request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
     """Uniform error answer; remembers the error class for the request log."""
     state = _log_state(request)
     state["error_class"] = code
     state["error_detail"] = message if not details else f"{message}: {details[0].get('message', '')}"[:500]
-    body = {"error": {"code": code, "message": message, "details": details or []}, "request_id": state.get("request_id", "")}
+    body = {
+        "error": {"code": code, "message": message, "details": details or []},
+        "request_id": state.get("request_id", ""),
+    }
     return JSONResponse(status_code=status, content=body)
 
 
@@ -261,7 +266,12 @@ class RequestLogMiddleware:
         if status >= 400:
             logger.info(
                 "request rejected",
-                extra={"status": status, "route": route, "error_class": state.get("error_class"), "request_id": state["request_id"]},
+                extra={
+                    "status": status,
+                    "route": route,
+                    "error_class": state.get("error_class"),
+                    "request_id": state["request_id"],
+                },
             )
 
     def _metrics(self, status: int, latency_ms: float, scored: list[Any], outcome: WriteOutcome) -> None:

@@ -43,7 +43,7 @@ def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
             ann: Any = Literal[codes]  # type: ignore[valid-type]
             fields[f.name] = (ann, Field(validation_alias=alias, description=f"{f.alias}. Codes: {described}"))
         else:
-            bounds: dict[str, float] = {}
+            bounds: dict[str, Any] = {}
             if f.minimum is not None:
                 bounds["ge"] = f.minimum
             if f.maximum is not None:

@@ -43,14 +43,24 @@ def function_environment(spec: FunctionSpec, endpoint: str, extra: dict[str, str
     return env
 
 
-def invoke(template: Template, logical_id: str, event: Any, endpoint: str, extra_env: dict[str, str] | None = None) -> InvokeResult:
+def invoke(
+    template: Template, logical_id: str, event: Any, endpoint: str, extra_env: dict[str, str] | None = None
+) -> InvokeResult:
     """Run the handler in a new interpreter with the function's code, layers and environment."""
     spec = template.function(logical_id)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(function_environment(spec, endpoint, extra_env))
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in spec.python_path)
-    proc = subprocess.run(  # noqa: S603 - our interpreter, our bootstrap
-        [sys.executable, "-m", "creditwatch.local.bootstrap", spec.handler, spec.logical_id, str(spec.memory), str(spec.timeout)],
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "creditwatch.local.bootstrap",
+            spec.handler,
+            spec.logical_id,
+            str(spec.memory),
+            str(spec.timeout),
+        ],
         input=json.dumps(event),
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ def make_handler(store: Path) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _reply(self, status: int, body: str, content_type: str = "text/plain") -> None:

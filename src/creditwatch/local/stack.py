@@ -38,7 +38,7 @@ class StackState:
 
     @property
     def endpoint(self) -> str:
-        """moto's URL."""
+        """Moto's URL."""
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -65,7 +65,12 @@ def require_state() -> StackState:
 
 def local_env(endpoint: str) -> dict[str, str]:
     """Environment that points boto3 at the local stack."""
-    return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": LOCAL_REGION, "AWS_REGION": LOCAL_REGION}
+    return {
+        **LOCAL_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "AWS_REGION": LOCAL_REGION,
+    }
 
 
 def _alive(pid: int | None) -> bool:
@@ -99,13 +104,15 @@ def _wait_http(url: str, seconds: float = 20.0) -> None:
 def _spawn(args: list[str], log: Path) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as fh:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             args, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     return proc.pid
 
 
-def up(host: str = "127.0.0.1", port: int = DEFAULT_PORT, sink_port: int | None = 4567, webhook_url: str | None = None) -> StackState:
+def up(
+    host: str = "127.0.0.1", port: int = DEFAULT_PORT, sink_port: int | None = 4567, webhook_url: str | None = None
+) -> StackState:
     """Start moto (and the Slack sink) if needed, then create every data resource of the template."""
     state = load_state()
     if state is None:
@@ -121,8 +128,17 @@ def up(host: str = "127.0.0.1", port: int = DEFAULT_PORT, sink_port: int | None 
         if sink_port:
             state.sink_port = sink_port
             state.sink_pid = _spawn(
-                [sys.executable, "-m", "creditwatch.local.slack_sink", "--host", host, "--port", str(sink_port),
-                 "--store", str(STATE_DIR / "slack-messages.jsonl")],
+                [
+                    sys.executable,
+                    "-m",
+                    "creditwatch.local.slack_sink",
+                    "--host",
+                    host,
+                    "--port",
+                    str(sink_port),
+                    "--store",
+                    str(STATE_DIR / "slack-messages.jsonl"),
+                ],
                 STATE_DIR / "slack-sink.log",
             )
             _wait_http(f"http://{host}:{sink_port}/health")
@@ -173,8 +189,11 @@ def create_resources(template: Template, state: StackState, webhook_url: str | N
         if kind == "AWS::DynamoDB::Table":
             _create_table(boto_client("dynamodb", endpoint), name, props)
         elif kind == "AWS::SQS::Queue":
-            attrs = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                     for k, v in props.items() if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")}
+            attrs = {
+                k: str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in props.items()
+                if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")
+            }
             boto_client("sqs", endpoint).create_queue(QueueName=name, Attributes=attrs)
         elif kind == "AWS::S3::Bucket":
             _create_bucket(boto_client("s3", endpoint), name, props, template)
@@ -204,7 +223,9 @@ def _create_table(ddb: Any, name: str, props: dict[str, Any]) -> None:
     ddb.create_table(**kwargs)
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
-        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
     if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
         ddb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
@@ -232,7 +253,9 @@ def _create_bucket(s3: Any, name: str, props: dict[str, Any], template: Template
         if "ExpirationInDays" in rule:
             out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
         if "NoncurrentVersionExpiration" in rule:
-            out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+            out["NoncurrentVersionExpiration"] = {
+                "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+            }
         lifecycle.append(out)
     if lifecycle:
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})

@@ -89,8 +89,13 @@ class Template:
         """What `!Ref` returns for a parameter or resource, locally."""
         if logical_id in self.parameters:
             return self.parameters[logical_id]
-        pseudo = {"AWS::Region": LOCAL_REGION, "AWS::AccountId": LOCAL_ACCOUNT, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": STACK}
+        pseudo = {
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": STACK,
+        }
         if logical_id in pseudo:
             return pseudo[logical_id]
         if logical_id not in self.resources:
@@ -107,8 +112,11 @@ class Template:
         kind = self.resources[logical_id]["Type"]
         name = self.physical_name(logical_id)
         if kind == "AWS::SQS::Queue":
-            return {"QueueName": name, "Arn": f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}",
-                    "QueueUrl": self.queue_url(logical_id)}[attribute]
+            return {
+                "QueueName": name,
+                "Arn": f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}",
+                "QueueUrl": self.queue_url(logical_id),
+            }[attribute]
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{name}"
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
@@ -124,7 +132,7 @@ class Template:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return self.ref(arg)
         if key == "Fn::GetAtt":
@@ -161,7 +169,7 @@ class Template:
 
     def _cond(self, spec: Any) -> Any:
         if isinstance(spec, dict) and len(spec) == 1:
-            (key, arg), = spec.items()
+            ((key, arg),) = spec.items()
             if key == "Fn::And":
                 return all(self._cond(a) for a in arg)
             if key == "Fn::Or":
@@ -189,7 +197,9 @@ class Template:
         """Handler, code, layers and environment of a function, as `sam local invoke` resolves them."""
         res = self.resources.get(logical_id)
         if not res or res["Type"] != "AWS::Serverless::Function":
-            raise TemplateError(f"{logical_id} is not a function of template.yaml; functions: {', '.join(self.functions())}")
+            raise TemplateError(
+                f"{logical_id} is not a function of template.yaml; functions: {', '.join(self.functions())}"
+            )
         globals_ = self.doc.get("Globals", {}).get("Function", {})
         props = {**globals_, **res.get("Properties", {})}
         env = {
@@ -226,7 +236,7 @@ class Template:
         text = dockerfile.read_text()
         cmd = re.search(r'^CMD\s*\[\s*"([^"]+)"', text, re.M)
         if not cmd:
-            raise TemplateError(f"{dockerfile} has no CMD [\"module.handler\"]")
+            raise TemplateError(f'{dockerfile} has no CMD ["module.handler"]')
         # COPY <src> ${LAMBDA_TASK_ROOT}/... lines say which project folders the image holds.
         dirs = [ROOT / m.group(1) for m in re.finditer(r"^COPY\s+(\S+)\s+\$\{LAMBDA_TASK_ROOT\}", text, re.M)]
         code = [d for d in dirs if d.is_dir() and "functions" in d.parts]

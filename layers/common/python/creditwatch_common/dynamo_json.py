@@ -34,7 +34,7 @@ def _number(text: str) -> int | float:
 
 def deserialize(av: dict[str, Any]) -> Any:
     """DynamoDB attribute value -> Python value (numbers as int or float)."""
-    (kind, value), = av.items()
+    ((kind, value),) = av.items()
     if kind == "S":
         return value
     if kind == "N":

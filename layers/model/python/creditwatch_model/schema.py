@@ -89,8 +89,10 @@ class FeatureSchema:
 
     def encoded_width(self) -> int:
         """Width of the encoded vector: numerical, then ordinal, then one-hot nominal."""
-        return len(self.by_kind("numerical")) + len(self.by_kind("ordinal")) + sum(
-            len(f.codes) for f in self.by_kind("nominal")
+        return (
+            len(self.by_kind("numerical"))
+            + len(self.by_kind("ordinal"))
+            + sum(len(f.codes) for f in self.by_kind("nominal"))
         )
 
     def to_dict(self) -> dict[str, Any]:
