@@ -55,7 +55,8 @@ RISK_BANDS = {"low": 0.7, "medium": 0.4}
 # (name, seed alias, kind, dtype, bounds) in the seed's API contract order per kind.
 NUMERICAL: list[tuple[str, str, str, dict[str, float]]] = [
     ("duration_in_month", "Duration in month", "int", {"minimum": 1, "maximum": 120}),
-    ("credit_amount", "Credit amount", "float", {"exclusive_minimum": 0}),
+    # The seed only asks for > 0; the cap keeps amounts where float32 (what the trees compare) is exact.
+    ("credit_amount", "Credit amount", "float", {"exclusive_minimum": 0, "maximum": 1_000_000}),
     (
         "installment_rate_in_percentage_of_disposable_income",
         "Installment rate in percentage of disposable income",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,11 @@ def up(
             _wait_http(f"http://{host}:{sink_port}/health")
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(json.dumps(asdict(state), indent=2))
-    create_resources(Template(endpoint=state.endpoint), state, webhook_url=webhook_url)
+    create_resources(
+        Template(endpoint=state.endpoint),
+        lambda service: boto_client(service, state.endpoint),
+        webhook_url=webhook_url or state.sink_url or "",
+    )
     return state
 
 
@@ -179,27 +184,25 @@ def boto_client(service: str, endpoint: str) -> Any:
     ).client(service, endpoint_url=endpoint)
 
 
-def create_resources(template: Template, state: StackState, webhook_url: str | None = None) -> list[str]:
+def create_resources(template: Template, client: Callable[[str], Any], webhook_url: str = "") -> list[str]:
     """Create (or leave as they are) the tables, queues, buckets and secrets the template declares."""
     created = []
-    endpoint = state.endpoint
     for logical_id, kind, raw in template.data_resources():
         props = template.resolve(raw)
         name = template.physical_name(logical_id)
         if kind == "AWS::DynamoDB::Table":
-            _create_table(boto_client("dynamodb", endpoint), name, props)
+            _create_table(client("dynamodb"), name, props)
         elif kind == "AWS::SQS::Queue":
             attrs = {
                 k: str(v).lower() if isinstance(v, bool) else str(v)
                 for k, v in props.items()
                 if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")
             }
-            boto_client("sqs", endpoint).create_queue(QueueName=name, Attributes=attrs)
+            client("sqs").create_queue(QueueName=name, Attributes=attrs)
         elif kind == "AWS::S3::Bucket":
-            _create_bucket(boto_client("s3", endpoint), name, props, template)
+            _create_bucket(client("s3"), name, props, template)
         elif kind == "AWS::SecretsManager::Secret":
-            url = webhook_url or state.sink_url or ""
-            _put_secret(boto_client("secretsmanager", endpoint), name, json.dumps({"webhook_url": url}))
+            _put_secret(client("secretsmanager"), name, json.dumps({"webhook_url": webhook_url}))
         created.append(f"{kind} {logical_id} -> {name}")
     return created
 

@@ -1,0 +1,125 @@
+"""Shared fixtures: events from events/, the model, and moto with the template's resources."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+# Offline and deterministic: fake credentials, one region, no endpoint override, no X-Ray daemon.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+        "DO_NOT_TRACK": "1",
+        "ITERATIVE_DO_NOT_TRACK": "1",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def _function_env() -> dict[str, str]:
+    """Every function's environment as template.yaml resolves it locally (names of the moto resources)."""
+    from creditwatch.local.template import Template
+
+    template = Template()
+    env: dict[str, str] = {}
+    for lid in template.functions():
+        spec = template.function(lid)
+        env.update({k: spec.map_opt(v) for k, v in spec.environment.items() if not k.startswith("POWERTOOLS_SERVICE")})
+    return env
+
+
+FUNCTION_ENV = _function_env()
+os.environ.update(FUNCTION_ENV)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """An event file of events/, shared with `sam local invoke -e` and `creditwatch invoke -e`."""
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+@pytest.fixture
+def event() -> Any:
+    """Loader of events/ files."""
+    return load_event
+
+
+@pytest.fixture(scope="session")
+def model() -> Any:
+    """The model as the layer ships it."""
+    from creditwatch_model import load_model
+
+    return load_model()
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """moto with every data resource of template.yaml created, as `creditwatch local up` creates them."""
+    import boto3
+    from moto import mock_aws
+
+    from creditwatch.local.stack import create_resources
+    from creditwatch.local.template import Template
+
+    with mock_aws():
+        template = Template()
+        create_resources(
+            template,
+            lambda service: boto3.client(service, region_name="us-east-1"),
+            webhook_url="http://127.0.0.1:9/never",
+        )
+        yield template
+
+
+@pytest.fixture
+def ddb(aws: Any) -> Any:
+    """DynamoDB client inside the moto context."""
+    import boto3
+
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def sqs(aws: Any) -> Any:
+    """SQS client inside the moto context."""
+    import boto3
+
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def s3(aws: Any) -> Any:
+    """S3 client inside the moto context."""
+    import boto3
+
+    return boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def prediction_log(aws: Any, ddb: Any, sqs: Any) -> Any:
+    """The prediction log on the moto table, spilling to the moto queue, without real sleeps."""
+    from creditwatch_common.prediction_log import PredictionLog
+
+    return PredictionLog(
+        dynamodb=ddb,
+        table=aws.ref("PredictionsTable"),
+        shards=int(aws.parameters["LogShards"]),
+        sqs=sqs,
+        spill_queue_url=sqs.get_queue_url(QueueName=aws.physical_name("SpillQueue"))["QueueUrl"],
+        sleep=lambda _s: None,
+    )

@@ -1,0 +1,263 @@
+"""The predict function through its Lambda handler, on the events of events/, with moto behind it."""
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from creditwatch_predict.schemas import SEED_EXAMPLE
+
+
+@pytest.fixture
+def handler(aws, prediction_log):
+    """The real Lambda handler module, its prediction log pointed at the moto resources."""
+    from creditwatch_predict import handler as module
+
+    module.prediction_log.dynamodb = prediction_log.dynamodb
+    module.prediction_log.sqs = prediction_log.sqs
+    module.prediction_log.spill_queue_url = prediction_log.spill_queue_url
+    module.prediction_log.sleep = prediction_log.sleep
+    return module
+
+
+class Ctx:
+    function_name = "PredictFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
+    aws_request_id = "test-request"
+
+    def get_remaining_time_in_millis(self):
+        return 29_000
+
+
+def call(handler, event):
+    resp = handler.lambda_handler(event, Ctx())
+    return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None, resp
+
+
+def logged(prediction_log):
+    now = datetime.now(UTC)
+    return list(prediction_log.query_window(now - timedelta(minutes=2), now + timedelta(minutes=2)))
+
+
+def test_seed_example_verbatim_is_scored_and_logged(handler, event, prediction_log, model):
+    status, body, _ = call(handler, event("predict-valid.json"))
+    assert status == 200
+    assert set(body) == {
+        "prediction",
+        "probability_good_credit",
+        "probability_bad_credit",
+        "decision",
+        "risk_level",
+        "confidence",
+        "model_version",
+        "prediction_id",
+        "timestamp",
+    }
+    assert body["model_version"] == model.version
+    assert body["probability_good_credit"] + body["probability_bad_credit"] == pytest.approx(1)
+    assert body["timestamp"].endswith("Z")
+    record = prediction_log.get(body["prediction_id"])
+    assert record["status"] == 200 and record["route"] == "/predict"
+    assert record["features"]["credit_amount"] == 5000.0
+    assert record["features"]["status_of_existing_checking_account"] == "A12"
+    assert record["probability_good"] == body["probability_good_credit"]
+    assert record["request_id"] == "evt-predict-valid" and record["latency_ms"] > 0
+
+
+def test_snake_case_and_aliases_give_the_same_answer(handler, event):
+    alias = event("predict-valid.json")
+    snake = copy.deepcopy(alias)
+    from creditwatch_model import load_model
+
+    names = {f.alias: f.name for f in load_model().schema.features}
+    snake["body"] = json.dumps({names[k]: v for k, v in SEED_EXAMPLE.items()})
+    a, b = call(handler, alias)[1], call(handler, snake)[1]
+    assert a["probability_good_credit"] == b["probability_good_credit"]
+    assert call(handler, event("predict-valid-snake-case.json"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("predict-invalid-code-and-range.json", 422, "validation_error"),
+        ("predict-missing-field.json", 422, "validation_error"),
+        ("predict-extra-field.json", 422, "validation_error"),
+        ("predict-wrong-types.json", 422, "validation_error"),
+        ("predict-malformed-json.json", 400, "invalid_json"),
+        ("predict-empty-body.json", 400, "empty_body"),
+        ("predict-batch-empty.json", 422, "validation_error"),
+        ("predict-batch-invalid-item.json", 422, "validation_error"),
+        ("not-found.json", 404, "not_found"),
+    ],
+)
+def test_bad_input_gets_a_precise_4xx_that_is_logged(handler, event, prediction_log, name, status, code):
+    got, body, _ = call(handler, event(name))
+    assert got == status
+    assert body["error"]["code"] == code and body["request_id"] == f"evt-{name.removesuffix('.json')}"
+    assert "Traceback" not in json.dumps(body)
+    (record,) = logged(prediction_log)
+    assert record["status"] == status and record["error_class"] == code
+    if name.startswith("predict") and event(name)["body"]:
+        assert record["raw_body"] == event(name)["body"][:4096]
+
+
+def test_validation_details_name_fields_and_allowed_codes(handler, event):
+    _, body, _ = call(handler, event("predict-invalid-code-and-range.json"))
+    by_field = {d["field"]: d for d in body["error"]["details"]}
+    assert by_field["status_of_existing_checking_account"]["allowed"] == ["A11", "A12", "A13", "A14"]
+    assert by_field["age_in_years"]["type"] == "greater_than_equal"
+    _, body, _ = call(handler, event("predict-missing-field.json"))
+    assert body["error"]["details"][0]["field"] == "job" and body["error"]["details"][0]["type"] == "missing"
+    _, body, _ = call(handler, event("predict-extra-field.json"))
+    assert body["error"]["details"][0]["message"] == "Unknown field 'present_residence_since'"
+    _, body, _ = call(handler, event("predict-wrong-types.json"))
+    assert {d["type"] for d in body["error"]["details"]} == {"int_type", "greater_than"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "ok"),
+    [
+        ("Duration in month", 1, True),
+        ("Duration in month", 120, True),
+        ("Duration in month", 0, False),
+        ("Duration in month", 121, False),
+        ("Credit amount", 0.01, True),
+        ("Credit amount", 0, False),
+        ("Installment rate in percentage of disposable income", 4, True),
+        ("Installment rate in percentage of disposable income", 5, False),
+        ("Age in years", 18, True),
+        ("Age in years", 100, True),
+        ("Age in years", 101, False),
+        ("Number of existing credits at this bank", 5, False),
+        ("Number of people being liable to provide maintenance for", 2, True),
+        ("Number of people being liable to provide maintenance for", 3, False),
+        ("Credit amount", 5000, True),
+        ("Credit amount", 1_000_000, True),
+        ("Credit amount", 1_000_001, False),
+        ("Duration in month", 12.5, False),
+        ("Duration in month", True, False),
+        ("Duration in month", None, False),
+        ("Purpose", "A47", True),
+        ("Purpose", "a43", False),
+        ("Housing", 152, False),
+    ],
+)
+def test_seed_ranges_and_types(handler, event, field, value, ok):
+    ev = event("predict-valid.json")
+    ev["body"] = json.dumps({**SEED_EXAMPLE, field: value})
+    assert call(handler, ev)[0] == (200 if ok else 422)
+
+
+def test_batch_scores_in_order_and_logs_each_application(handler, event, prediction_log):
+    status, body, _ = call(handler, event("predict-batch-valid.json"))
+    assert status == 200 and body["total_processed"] == 3 == len(body["predictions"])
+    rows = logged(prediction_log)
+    assert sorted(r["kind"] for r in rows) == ["application"] * 3 + ["request"]
+    apps = sorted((r for r in rows if r["kind"] == "application"), key=lambda r: r["batch_index"])
+    assert [a["prediction_id"] for a in apps] == [p["prediction_id"] for p in body["predictions"]]
+
+
+def test_batch_of_1000_is_accepted_and_1001_is_413(handler, event, prediction_log):
+    ev = event("predict-batch-valid.json")
+    ev["body"] = json.dumps({"applications": [SEED_EXAMPLE] * 1000})
+    status, body, _ = call(handler, ev)
+    assert status == 200 and body["total_processed"] == 1000
+    ev["body"] = json.dumps({"applications": [SEED_EXAMPLE] * 1001})
+    status, body, _ = call(handler, ev)
+    assert status == 413 and body["error"]["code"] == "batch_too_large"
+    assert len([r for r in logged(prediction_log) if r["kind"] == "application"]) == 1000
+
+
+def test_non_json_content_type_is_415(handler, event):
+    ev = event("predict-valid.json")
+    ev["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    ev["body"] = "a=1"
+    status, body, _ = call(handler, ev)
+    assert status == 415 and body["error"]["code"] == "unsupported_media_type"
+
+
+def test_body_that_is_json_but_not_an_object_is_400(handler, event):
+    ev = event("predict-valid.json")
+    for raw in ("[]", "42", '"text"', "null"):
+        ev["body"] = raw
+        status, body, _ = call(handler, ev)
+        assert status in (400, 422), raw
+        assert body["error"]["code"] in ("invalid_body", "empty_body", "validation_error")
+
+
+def test_no_client_input_ever_yields_a_500(handler, event):
+    """Mutate every field with hostile values: the answer is always a 2xx or 4xx."""
+    base = event("predict-valid.json")
+    hostile = [None, "", " ", "A12" * 1000, -1, 1e308, float("nan"), [], {}, True, "\u0000", "💥", 10**30]
+    for field in SEED_EXAMPLE:
+        for value in hostile:
+            ev = copy.deepcopy(base)
+            try:
+                ev["body"] = json.dumps({**SEED_EXAMPLE, field: value})
+            except ValueError:
+                continue
+            status = call(handler, ev)[0]
+            assert 200 <= status < 500, (field, value, status)
+
+
+def test_unexpected_errors_are_500_without_internals_and_still_logged(handler, event, prediction_log, monkeypatch):
+    def boom(*_a, **_k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("creditwatch_predict.api.score_applications", boom)
+    status, body, _ = call(handler, event("predict-valid.json"))
+    assert status == 500 and body["error"]["code"] == "internal_error"
+    assert "secret internals" not in json.dumps(body)
+    (record,) = logged(prediction_log)
+    assert record["status"] == 500 and record["error_class"] == "internal_error"
+
+
+@pytest.mark.parametrize("name", ["health.json", "model-info.json", "docs.json", "openapi.json"])
+def test_operational_routes(handler, event, name, model):
+    status, _, resp = call(handler, event(name)) if name != "docs.json" else (None, None, None)
+    if name == "docs.json":
+        resp = handler.lambda_handler(event(name), Ctx())
+        assert resp["statusCode"] == 200 and "swagger-ui" in resp["body"] and "/openapi.json" in resp["body"]
+        return
+    body = json.loads(resp["body"])
+    assert status == 200
+    if name == "health.json":
+        assert body["model_loaded"] is True and body["model_version"] == model.version
+    if name == "model-info.json":
+        assert body["metrics"]["holdout"]["roc_auc"] >= 0.75
+    if name == "openapi.json":
+        assert {"/predict", "/predict-batch", "/health", "/model-info"} <= set(body["paths"])
+
+
+def test_metrics_are_emitted_in_embedded_metric_format(handler, event, capsys):
+    call(handler, event("predict-valid.json"))
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{") and "_aws" in x]
+    names = {m["Name"] for line in lines for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {
+        "Requests",
+        "ClientErrors",
+        "ServerErrors",
+        "Latency",
+        "Predictions",
+        "Approved",
+        "Refused",
+        "ProbabilityGood",
+    } <= names
+    namespaces = {d["Namespace"] for line in lines for d in line["_aws"]["CloudWatchMetrics"]}
+    assert namespaces == {"CreditWatch"}
+
+
+def test_log_write_failure_spills_and_never_fails_the_request(handler, event, prediction_log, sqs, capsys):
+    handler.prediction_log.table = "missing-table"
+    try:
+        status, body, _ = call(handler, event("predict-valid.json"))
+    finally:
+        handler.prediction_log.table = prediction_log.table
+    assert status == 200
+    out = capsys.readouterr().out
+    assert "LogRecordsSpilled" in out
+    assert prediction_log.replay_spilled() == {"replayed": 1, "failed": 0}
+    assert prediction_log.get(body["prediction_id"])["status"] == 200

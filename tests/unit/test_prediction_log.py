@@ -1,0 +1,178 @@
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from creditwatch_common.dynamo_json import deserialize, serialize
+from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
+from creditwatch_common.prediction_log import LogRecord, PredictionLog, keys_for, shard_of, to_item
+
+
+def _record(**kw):
+    base = {"request_id": "r1", "route": "/predict", "status": 200, "latency_ms": 1.5, "model_version": "v1"}
+    return LogRecord(**{**base, **kw})
+
+
+def test_uuid7_carries_its_millisecond_and_sorts_by_time():
+    ids = [uuid7(now_ms=1_700_000_000_000 + i) for i in range(50)]
+    assert [uuid7_millis(i) for i in ids] == [1_700_000_000_000 + i for i in range(50)]
+    assert ids == sorted(ids)
+    with pytest.raises(ValueError):
+        uuid7_millis("6f1c3e0e-1111-4111-8111-111111111111")
+
+
+def test_keys_follow_from_the_id_and_spread_over_shards():
+    rid = uuid7(now_ms=1_795_338_000_123)
+    keys = keys_for(rid, 16)
+    assert keys["pk"].startswith("LOG#2026-11-22#")
+    assert keys["sk"] == f"2026-11-22T09:00:00.123Z#{rid}"
+    spread = Counter(shard_of(uuid7(), 16) for _ in range(4000))
+    assert len(spread) == 16 and min(spread.values()) > 150  # no hot partition
+
+
+def test_attribute_values_round_trip():
+    value = {"a": 1, "b": 0.1, "c": "x", "d": None, "e": [1, 2.5, "z"], "f": {"g": True}}
+    assert deserialize(serialize(value)) == value
+    assert serialize(0.1) == {"N": "0.1"}
+
+
+def test_item_has_keys_ttl_and_no_empty_attributes():
+    rec = _record(features={"age_in_years": 30}, probability_good=0.8)
+    item = to_item(rec, 16, 90)
+    assert item["expires_at"]["N"] == str(rec.millis // 1000 + 90 * 86400)
+    assert "error_class" not in item
+    assert item["features"] == {"M": {"age_in_years": {"N": "30"}}}
+
+
+def test_write_and_get_by_id(prediction_log):
+    rec = _record(features={"age_in_years": 30}, probability_good=0.8, decision="approve")
+    outcome = prediction_log.write([rec])
+    assert (outcome.written, outcome.spilled) == (1, 0)
+    got = prediction_log.get(rec.prediction_id)
+    assert got["features"] == {"age_in_years": 30} and got["probability_good"] == 0.8
+    assert prediction_log.get(uuid7()) is None
+
+
+def test_batch_write_of_1000_records_and_window_query(prediction_log):
+    records = [_record(kind="application", batch_index=i, probability_good=i / 1000) for i in range(1000)]
+    assert prediction_log.write(records).written == 1000
+    now = datetime.now(UTC)
+    rows = list(prediction_log.query_window(now - timedelta(minutes=5), now + timedelta(minutes=5), kind="application"))
+    assert len(rows) == 1000
+    assert list(prediction_log.query_window(now + timedelta(minutes=5), now + timedelta(minutes=10))) == []
+
+
+def test_window_bounds_are_half_open(prediction_log):
+    t0 = 1_795_338_000_000
+    recs = [_record(prediction_id=uuid7(now_ms=t0 + d)) for d in (-1, 0, 59_999, 60_000)]
+    prediction_log.write(recs)
+    start = datetime.fromtimestamp(t0 / 1000, UTC)
+    rows = list(prediction_log.query_window(start, start + timedelta(minutes=1)))
+    assert sorted(uuid7_millis(r["prediction_id"]) - t0 for r in rows) == [0, 59_999]
+
+
+def test_window_across_midnight_reads_both_days(prediction_log):
+    midnight = datetime(2026, 11, 22, tzinfo=UTC)
+    ms = int(midnight.timestamp() * 1000)
+    prediction_log.write(
+        [_record(prediction_id=uuid7(now_ms=ms - 1000)), _record(prediction_id=uuid7(now_ms=ms + 1000))]
+    )
+    rows = list(prediction_log.query_window(midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)))
+    assert len(rows) == 2
+
+
+def test_projection_and_scored_only(prediction_log):
+    prediction_log.write(
+        [_record(probability_good=0.4, features={"x": 1}), _record(status=422, error_class="validation_error")]
+    )
+    now = datetime.now(UTC)
+    rows = list(
+        prediction_log.query_window(
+            now - timedelta(minutes=1),
+            now + timedelta(minutes=1),
+            scored_only=True,
+            attributes=("features", "probability_good"),
+        )
+    )
+    assert rows == [{"features": {"x": 1}, "probability_good": 0.4}]
+
+
+class FlakyDynamo:
+    """BatchWriteItem that leaves items unprocessed (what moto never does), then PutItem failures."""
+
+    def __init__(self, real, unprocessed_rounds: int, fail_puts: int = 0):
+        self.real, self.rounds, self.fail_puts, self.calls = real, unprocessed_rounds, fail_puts, Counter()
+
+    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's name
+        self.calls["batch"] += 1
+        ((table, reqs),) = RequestItems.items()
+        if self.rounds > 0:
+            self.rounds -= 1
+            keep, left = reqs[: len(reqs) // 2], reqs[len(reqs) // 2 :]
+            self.real.batch_write_item(RequestItems={table: keep})
+            return {"UnprocessedItems": {table: left}}
+        return self.real.batch_write_item(RequestItems=RequestItems)
+
+    def put_item(self, **kw):
+        self.calls["put"] += 1
+        if self.fail_puts > 0:
+            self.fail_puts -= 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem"
+            )
+        return self.real.put_item(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_unprocessed_items_are_retried_until_written(prediction_log, ddb):
+    prediction_log.dynamodb = FlakyDynamo(ddb, unprocessed_rounds=3)
+    out = prediction_log.write([_record(kind="application", batch_index=i) for i in range(40)])
+    assert (out.written, out.spilled, out.logged_only) == (40, 0, 0)
+    assert "UnprocessedItems" in out.errors
+
+
+def test_items_still_unprocessed_after_retries_are_spilled_then_replayed(prediction_log, ddb, sqs):
+    prediction_log.dynamodb = FlakyDynamo(ddb, unprocessed_rounds=100)
+    records = [_record(kind="application", batch_index=i) for i in range(20)]
+    out = prediction_log.write(records)
+    assert out.written + out.spilled == 20 and out.spilled > 0 and out.logged_only == 0
+    prediction_log.dynamodb = ddb
+    result = prediction_log.replay_spilled()
+    assert result == {"replayed": out.spilled, "failed": 0}
+    assert all(prediction_log.get(r.prediction_id) for r in records)
+    assert prediction_log.replay_spilled() == {"replayed": 0, "failed": 0}
+
+
+def test_put_retries_throttling_then_succeeds(prediction_log, ddb):
+    prediction_log.dynamodb = FlakyDynamo(ddb, 0, fail_puts=2)
+    assert prediction_log.write([_record()]).written == 1
+
+
+def test_when_dynamodb_and_sqs_both_fail_the_record_goes_to_the_log(prediction_log, ddb):
+    prediction_log.dynamodb = FlakyDynamo(ddb, 0, fail_puts=100)
+
+    class DeadSqs:
+        def send_message_batch(self, **kw):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+
+    kept = []
+    prediction_log.sqs = DeadSqs()
+    prediction_log.on_last_resort = kept.append
+    rec = _record()
+    out = prediction_log.write([rec])
+    assert (out.written, out.spilled, out.logged_only) == (0, 0, 1)
+    assert kept[0]["prediction_id"] == {"S": rec.prediction_id}
+
+
+def test_missing_table_is_not_retried_but_spilled(prediction_log):
+    prediction_log.table = "no-such-table"
+    out = prediction_log.write([_record()])
+    assert out.spilled == 1 and out.errors == ["ResourceNotFoundException"]
+
+
+def test_iso_millis_sorts_as_text():
+    assert iso_millis(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_millis(1_000) < iso_millis(10_000)
