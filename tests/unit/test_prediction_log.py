@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
-from creditwatch_common.prediction_log import LogRecord, PredictionLog, keys_for, shard_of, to_item
+from creditwatch_common.prediction_log import LogRecord, keys_for, shard_of, to_item
 
 
 def _record(**kw):
@@ -104,7 +104,7 @@ class FlakyDynamo:
     def __init__(self, real, unprocessed_rounds: int, fail_puts: int = 0):
         self.real, self.rounds, self.fail_puts, self.calls = real, unprocessed_rounds, fail_puts, Counter()
 
-    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's name
+    def batch_write_item(self, RequestItems):
         self.calls["batch"] += 1
         ((table, reqs),) = RequestItems.items()
         if self.rounds > 0:
