@@ -1,0 +1,309 @@
+"""Alert rules at their boundaries, the Slack client against a real local HTTP server, state hygiene."""
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from creditwatch_alerts.rules import WindowStats, evaluate, percentile
+from creditwatch_alerts.service import AlertsEvent, AlertsJob
+from creditwatch_alerts.settings import AlertsSettings
+from creditwatch_alerts.slack import SlackClient, SlackError
+from creditwatch_alerts.state import StateStore
+from creditwatch_common.ids import uuid7
+from creditwatch_common.prediction_log import LogRecord
+
+RULES = {"error_rate_threshold": 0.05, "latency_threshold_ms": 100.0, "latency_statistic": "p95",
+         "min_requests": 20, "expect_traffic": True}
+
+
+def stats_of(statuses, latency=10.0):
+    return WindowStats.from_records([{"status": s, "latency_ms": latency} for s in statuses], "s", "e")
+
+
+def firing(stats, **over):
+    return {c.key for c in evaluate(stats, **{**RULES, **over}) if c.firing}
+
+
+def test_percentile_matches_numpy():
+    rng = np.random.default_rng(1)
+    values = list(rng.exponential(20, 257))
+    for q in (0, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_exactly_five_percent_does_not_fire_and_just_above_does():
+    assert "error_rate" not in firing(stats_of([500] * 5 + [200] * 95))
+    assert "error_rate" in firing(stats_of([500] * 6 + [200] * 94))
+
+
+def test_client_errors_are_counted_apart_and_never_fire():
+    s = stats_of([422] * 50 + [200] * 50)
+    assert s.client_error_rate == 0.5 and s.server_error_rate == 0
+    assert firing(s) == set()
+
+
+def test_minimum_request_count_before_judging():
+    s = stats_of([500] * 19)
+    conds = {c.key: c for c in evaluate(s, **RULES)}
+    assert not conds["error_rate"].firing and not conds["error_rate"].judged
+    assert "error_rate" in firing(stats_of([500] * 20))
+
+
+def test_latency_threshold_on_the_chosen_statistic():
+    assert "latency" not in firing(stats_of([200] * 100, latency=100.0))
+    assert "latency" in firing(stats_of([200] * 100, latency=100.5))
+    recs = [{"status": 200, "latency_ms": 10.0}] * 90 + [{"status": 200, "latency_ms": 500.0}] * 10
+    s = WindowStats.from_records(recs, "s", "e")
+    assert "latency" in firing(s)
+    assert "latency" not in firing(s, latency_statistic="p50")
+
+
+def test_no_traffic_is_a_warning_only_when_traffic_is_expected():
+    assert firing(stats_of([])) == {"no_traffic"}
+    assert firing(stats_of([]), expect_traffic=False) == set()
+
+
+class Slack(BaseHTTPRequestHandler):
+    """A programmable webhook: answers from a script, records what it got."""
+
+    script: list = []
+    received: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        kind = self.script.pop(0) if self.script else "ok"
+        self.received.append(json.loads(body))
+        if kind == "timeout":
+            time.sleep(0.6)
+        status, text, headers = {"ok": (200, "ok", {}), "429": (429, "rate_limited", {"Retry-After": "1"}),
+                                 "500": (500, "oops", {}), "timeout": (200, "ok", {}),
+                                 "invalid": (400, "invalid_payload", {})}[kind]
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(text.encode())
+        except BrokenPipeError:  # the client gave up (timeout case)
+            pass
+
+
+@pytest.fixture
+def slack_server():
+    Slack.script, Slack.received = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/SECRETTOKEN", Slack
+    server.shutdown()
+
+
+def client(url, sleeps):
+    return SlackClient(webhook_url=url, timeout_s=0.3, max_attempts=3, base_delay_s=0.01, sleep=sleeps.append)
+
+
+def test_slack_200(slack_server):
+    url, srv = slack_server
+    client(url, []).post({"text": "hi"})
+    assert srv.received == [{"text": "hi"}]
+
+
+def test_slack_429_honours_retry_after(slack_server):
+    url, srv = slack_server
+    srv.script = ["429", "ok"]
+    sleeps = []
+    client(url, sleeps).post({"text": "hi"})
+    assert sleeps == [1.0] and len(srv.received) == 2
+
+
+def test_slack_500_is_retried_with_backoff_then_fails_loudly(slack_server):
+    url, srv = slack_server
+    srv.script = ["500", "500", "500"]
+    sleeps = []
+    with pytest.raises(SlackError) as err:
+        client(url, sleeps).post({"text": "hi"})
+    assert err.value.status == 500 and len(sleeps) == 2 and len(srv.received) == 3
+
+
+def test_slack_timeout_is_retried(slack_server):
+    url, srv = slack_server
+    srv.script = ["timeout", "ok"]
+    client(url, []).post({"text": "hi"})
+    assert len(srv.received) == 2
+
+
+def test_slack_invalid_payload_is_not_retried(slack_server):
+    url, srv = slack_server
+    srv.script = ["invalid"]
+    with pytest.raises(SlackError) as err:
+        client(url, []).post({"text": "hi"})
+    assert err.value.status == 400 and len(srv.received) == 1 and "invalid_payload" in str(err.value)
+
+
+def test_slack_retry_after_longer_than_the_budget_fails_now(slack_server):
+    url, srv = slack_server
+    srv.script = ["429"]
+    c = SlackClient(webhook_url=url, timeout_s=0.3, max_attempts=3, budget_s=0.5, sleep=lambda s: None)
+    with pytest.raises(SlackError, match="no time left"):
+        c.post({"text": "hi"})
+
+
+def test_webhook_url_never_in_errors_or_repr():
+    c = SlackClient(webhook_url="http://127.0.0.1:9/services/T/B/SECRETTOKEN", timeout_s=0.2, max_attempts=1)
+    with pytest.raises(SlackError) as err:
+        c.post({"text": "x"})
+    assert "SECRETTOKEN" not in str(err.value) and "SECRETTOKEN" not in repr(c)
+
+
+# ---------------------------------------------------------------- the job, on moto
+
+
+@pytest.fixture
+def job_factory(aws, ddb, prediction_log, slack_server):
+    url, srv = slack_server
+    settings = AlertsSettings()
+
+    def make(**over):
+        s = settings.model_copy(update={"min_requests": 20, **over})
+        return AlertsJob(
+            settings=s,
+            prediction_log=prediction_log,
+            state=StateStore(dynamodb=ddb, table=aws.ref("AlertStateTable"), environment="test"),
+            slack=lambda: SlackClient(webhook_url=url, timeout_s=1, max_attempts=2, sleep=lambda _s: None),
+        )
+
+    return make, srv
+
+
+def traffic(prediction_log, ok, errors, latency=5.0):
+    recs = [LogRecord(request_id=uuid7(), route="/predict", status=200, latency_ms=latency, model_version="v")
+            for _ in range(ok)]
+    recs += [LogRecord(request_id=uuid7(), route="/predict", status=500, latency_ms=latency, model_version="v",
+                       error_class="internal_error") for _ in range(errors)]
+    prediction_log.write(recs)
+
+
+def test_alert_starts_once_persists_silently_and_resolves_once(job_factory, prediction_log):
+    make, srv = job_factory
+    job = make()
+    traffic(prediction_log, 90, 10)
+    r1 = job.run(AlertsEvent())
+    assert [(p.kind, p.key) for p in r1.posted] == [("firing", "error_rate")]
+    r2 = job.run(AlertsEvent())
+    assert r2.posted == [] and "error_rate: still firing, in cooldown" in r2.skipped
+    traffic(prediction_log, 400, 0)
+    r3 = job.run(AlertsEvent())
+    assert [p.kind for p in r3.posted] == ["resolved"]
+    assert job.run(AlertsEvent()).posted == []
+    texts = [m["text"] for m in srv.received]
+    assert len(texts) == 2 and "ALERT" in texts[0] and "RESOLVED" in texts[1]
+    assert srv.received[0]["blocks"][0]["type"] == "header"
+
+
+def test_reminder_after_cooldown(job_factory, prediction_log):
+    make, _ = job_factory
+    traffic(prediction_log, 50, 50)
+    clock = [time.time() + 1]
+    job = make(cooldown_minutes=60)
+    job.clock = lambda: clock[0]
+    assert [(p.kind, p.key) for p in job.run(AlertsEvent()).posted] == [("firing", "error_rate")]
+    clock[0] += 59 * 60
+    end = datetime.now(UTC)
+    assert job.run(AlertsEvent(window_end=end)).posted == []
+    clock[0] += 2 * 60
+    assert [(p.kind, p.key) for p in job.run(AlertsEvent(window_end=end)).posted] == [("reminder", "error_rate")]
+
+
+def test_two_concurrent_runs_post_one_message(job_factory, prediction_log):
+    make, srv = job_factory
+    traffic(prediction_log, 50, 50)
+    jobs = [make(), make()]
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run(j):
+        barrier.wait()
+        results.append(j.run(AlertsEvent()))
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(len(r.posted) for r in results) == 1
+    assert len(srv.received) == 1
+
+
+def test_slack_failure_is_a_function_error_and_the_alert_is_retried(job_factory, prediction_log):
+    make, srv = job_factory
+    job = make()
+    traffic(prediction_log, 50, 50)
+    srv.script = ["500", "500"]
+    with pytest.raises(SlackError):
+        job.run(AlertsEvent())
+    assert [p.kind for p in job.run(AlertsEvent()).posted] == ["firing"]
+
+
+def test_drift_notifications_are_delivered_once(job_factory, prediction_log, aws, sqs):
+    make, srv = job_factory
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    job = make(notifications_queue_url=url, expect_traffic=False)
+    job.sqs = sqs
+    note = {"type": "drift_detected", "dedupe_key": "drift#a#b", "environment": "dev", "drift_share": 0.4,
+            "threshold": 0.3, "drifted_features": ["credit_amount"], "n_features": 19,
+            "report_url": "https://example.test/report.html?sig=1"}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    result = job.run(AlertsEvent())
+    assert result.notifications_delivered == 1
+    (msg,) = srv.received
+    assert "DATA DRIFT" in msg["text"]
+    buttons = [e["url"] for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert note["report_url"] in buttons
+
+
+def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatch):
+    import boto3
+
+    secret_url = "http://127.0.0.1:9/services/T/B/SUPERSECRET"
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=aws.ref("SlackWebhookSecret"), SecretString=json.dumps({"webhook_url": secret_url}))
+    from creditwatch_alerts import handler
+
+    monkeypatch.setattr(handler.job, "_client", None)
+    monkeypatch.setattr(handler.job, "clock", time.time)
+    from creditwatch_common.prediction_log import PredictionLog
+
+    log = PredictionLog(dynamodb=boto3.client("dynamodb", region_name="us-east-1"), table=aws.ref("PredictionsTable"))
+    traffic(log, 10, 30)
+
+    class Ctx:
+        function_name, memory_limit_in_mb, aws_request_id = "AlertsFunction", 512, "r"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AlertsFunction"
+
+    # Everything at INFO (what Lambda keeps), and the function's own logger at DEBUG.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="creditwatch-alerts")
+    with pytest.raises(SlackError):
+        handler.lambda_handler({"source": "test"}, Ctx())
+    captured = capsys.readouterr()
+    everything = captured.out + captured.err + caplog.text
+    assert "SUPERSECRET" not in everything
+    assert "127.0.0.1:9" not in everything
+
+
+def test_window_excludes_older_traffic(job_factory, prediction_log):
+    make, _ = job_factory
+    old = int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000)
+    prediction_log.write([LogRecord(prediction_id=uuid7(now_ms=old + i), request_id="x", route="/predict",
+                                    status=500, latency_ms=1, model_version="v") for i in range(50)])
+    r = make().run(AlertsEvent())
+    assert r.stats.requests == 0 and [c.key for c in r.conditions if c.firing] == ["no_traffic"]
