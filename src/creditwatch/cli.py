@@ -254,7 +254,8 @@ def simulate(
     url: Annotated[str, typer.Option(help="API base URL for --target http")] = "http://127.0.0.1:8000",
     amount_factor: Annotated[float, typer.Option(help="drift: credit_amount multiplier")] = 2.5,
     duration_add: Annotated[int, typer.Option(help="drift: months added to duration")] = 18,
-    checking_share: Annotated[float, typer.Option(help="drift: share moved to checking status A11")] = 0.5,
+    age_add: Annotated[int, typer.Option(help="drift: years added to age")] = -8,
+    recode_share: Annotated[float, typer.Option(help="drift: share of applicants moved to the shifted codes")] = 0.6,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Send realistic traffic through the predict function of the local stack."""
@@ -272,7 +273,9 @@ def simulate(
         _fail(str(exc))
         return
     counts = {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors, "slow": slow}
-    shift = DriftShift(amount_factor=amount_factor, duration_add=duration_add, checking_to_a11=checking_share)
+    shift = DriftShift(
+        amount_factor=amount_factor, duration_add=duration_add, age_add=age_add, recode_share=recode_share
+    )
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("simulating", total=sum(counts.values()))

@@ -18,20 +18,39 @@ from creditwatch_model import CreditModel
 SCENARIOS = ("stable", "drift", "invalid", "errors", "slow")
 
 
+# Where the `drift` scenario moves categorical features: a younger, renting, less-saving population
+# borrowing more for business and new cars (what a new marketing channel might bring).
+DEFAULT_RECODES: dict[str, str] = {
+    "status_of_existing_checking_account": "A11",
+    "savings_account_and_bonds": "A61",
+    "present_employment_since": "A72",
+    "purpose": "A49",
+    "housing": "A151",
+}
+
+
 @dataclass(frozen=True)
 class DriftShift:
     """How the `drift` scenario shifts the population."""
 
     amount_factor: float = 2.5  # credit_amount x factor
     duration_add: int = 18  # months added to duration_in_month (capped at the schema's maximum)
-    checking_to_a11: float = 0.5  # share of applicants moved to checking status A11 (< 0 DM)
+    age_add: int = -8  # years added to age_in_years (kept within the schema's range)
+    recode_share: float = 0.6  # share of applicants whose categorical features move to DEFAULT_RECODES
+    recodes: tuple[tuple[str, str], ...] = tuple(DEFAULT_RECODES.items())
 
     def describe(self) -> str:
         """One line for summaries."""
+        moved = ", ".join(f"{k}->{v}" for k, v in self.recodes)
         return (
-            f"credit_amount x{self.amount_factor}, duration_in_month +{self.duration_add} months, "
-            f"{self.checking_to_a11:.0%} of checking accounts moved to A11"
+            f"credit_amount x{self.amount_factor}, duration_in_month {self.duration_add:+d} months, "
+            f"age_in_years {self.age_add:+d} years, {self.recode_share:.0%} of applicants moved to {moved}"
         )
+
+    @property
+    def features(self) -> list[str]:
+        """Features this shift moves."""
+        return ["credit_amount", "duration_in_month", "age_in_years", *(k for k, _ in self.recodes)]
 
 
 @dataclass
@@ -55,12 +74,20 @@ def application_pool(model: CreditModel, reference: pd.DataFrame) -> list[dict[s
     ]
 
 
-def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, max_duration: int) -> dict[str, Any]:
+def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: CreditModel) -> dict[str, Any]:
+    bounds = {f.name: f for f in model.schema.features}
     out = dict(app)
-    out["credit_amount"] = round(out["credit_amount"] * shift.amount_factor, 2)
-    out["duration_in_month"] = min(max_duration, out["duration_in_month"] + shift.duration_add)
-    if rng.random() < shift.checking_to_a11:
-        out["status_of_existing_checking_account"] = "A11"
+    out["credit_amount"] = min(
+        float(bounds["credit_amount"].maximum or 1e6), round(out["credit_amount"] * shift.amount_factor, 2)
+    )
+    out["duration_in_month"] = min(
+        int(bounds["duration_in_month"].maximum or 120), out["duration_in_month"] + shift.duration_add
+    )
+    age = bounds["age_in_years"]
+    out["age_in_years"] = max(int(age.minimum or 18), min(int(age.maximum or 100), out["age_in_years"] + shift.age_add))
+    for name, code in shift.recodes:
+        if rng.random() < shift.recode_share:
+            out[name] = code
     return out
 
 
@@ -89,7 +116,6 @@ def generate(
     """The requests of each scenario, interleaved; the same seed gives the same traffic."""
     rng = random.Random(seed)
     shift = shift or DriftShift()
-    max_duration = int(next(f.maximum for f in model.schema.features if f.name == "duration_in_month") or 120)
     plan = [s for s, n in counts.items() for _ in range(n)]
     rng.shuffle(plan)
     for scenario in plan:
@@ -97,7 +123,7 @@ def generate(
         if scenario == "stable":
             yield Request(scenario, "/predict", json.dumps(app))
         elif scenario == "drift":
-            yield Request(scenario, "/predict", json.dumps(_shift(app, shift, rng, max_duration)))
+            yield Request(scenario, "/predict", json.dumps(_shift(app, shift, rng, model)))
         elif scenario == "invalid":
             kind, body = _invalid(app, rng)
             yield Request(f"invalid:{kind}", "/predict", body)

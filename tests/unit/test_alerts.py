@@ -18,8 +18,13 @@ from creditwatch_alerts.state import StateStore
 from creditwatch_common.ids import uuid7
 from creditwatch_common.prediction_log import LogRecord
 
-RULES = {"error_rate_threshold": 0.05, "latency_threshold_ms": 100.0, "latency_statistic": "p95",
-         "min_requests": 20, "expect_traffic": True}
+RULES = {
+    "error_rate_threshold": 0.05,
+    "latency_threshold_ms": 100.0,
+    "latency_statistic": "p95",
+    "min_requests": 20,
+    "expect_traffic": True,
+}
 
 
 def stats_of(statuses, latency=10.0):
@@ -84,9 +89,13 @@ class Slack(BaseHTTPRequestHandler):
         self.received.append(json.loads(body))
         if kind == "timeout":
             time.sleep(0.6)
-        status, text, headers = {"ok": (200, "ok", {}), "429": (429, "rate_limited", {"Retry-After": "1"}),
-                                 "500": (500, "oops", {}), "timeout": (200, "ok", {}),
-                                 "invalid": (400, "invalid_payload", {})}[kind]
+        status, text, headers = {
+            "ok": (200, "ok", {}),
+            "429": (429, "rate_limited", {"Retry-After": "1"}),
+            "500": (500, "oops", {}),
+            "timeout": (200, "ok", {}),
+            "invalid": (400, "invalid_payload", {}),
+        }[kind]
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -184,10 +193,21 @@ def job_factory(aws, ddb, prediction_log, slack_server):
 
 
 def traffic(prediction_log, ok, errors, latency=5.0):
-    recs = [LogRecord(request_id=uuid7(), route="/predict", status=200, latency_ms=latency, model_version="v")
-            for _ in range(ok)]
-    recs += [LogRecord(request_id=uuid7(), route="/predict", status=500, latency_ms=latency, model_version="v",
-                       error_class="internal_error") for _ in range(errors)]
+    recs = [
+        LogRecord(request_id=uuid7(), route="/predict", status=200, latency_ms=latency, model_version="v")
+        for _ in range(ok)
+    ]
+    recs += [
+        LogRecord(
+            request_id=uuid7(),
+            route="/predict",
+            status=500,
+            latency_ms=latency,
+            model_version="v",
+            error_class="internal_error",
+        )
+        for _ in range(errors)
+    ]
     prediction_log.write(recs)
 
 
@@ -257,9 +277,16 @@ def test_drift_notifications_are_delivered_once(job_factory, prediction_log, aws
     url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
     job = make(notifications_queue_url=url, expect_traffic=False)
     job.sqs = sqs
-    note = {"type": "drift_detected", "dedupe_key": "drift#a#b", "environment": "dev", "drift_share": 0.4,
-            "threshold": 0.3, "drifted_features": ["credit_amount"], "n_features": 19,
-            "report_url": "https://example.test/report.html?sig=1"}
+    note = {
+        "type": "drift_detected",
+        "dedupe_key": "drift#a#b",
+        "environment": "dev",
+        "drift_share": 0.4,
+        "threshold": 0.3,
+        "drifted_features": ["credit_amount"],
+        "n_features": 19,
+        "report_url": "https://example.test/report.html?sig=1",
+    }
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
     result = job.run(AlertsEvent())
@@ -275,7 +302,8 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
 
     secret_url = "http://127.0.0.1:9/services/T/B/SUPERSECRET"
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=aws.ref("SlackWebhookSecret"), SecretString=json.dumps({"webhook_url": secret_url}))
+        SecretId=aws.ref("SlackWebhookSecret"), SecretString=json.dumps({"webhook_url": secret_url})
+    )
     from creditwatch_alerts import handler
 
     monkeypatch.setattr(handler.job, "_client", None)
@@ -303,7 +331,18 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
 def test_window_excludes_older_traffic(job_factory, prediction_log):
     make, _ = job_factory
     old = int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000)
-    prediction_log.write([LogRecord(prediction_id=uuid7(now_ms=old + i), request_id="x", route="/predict",
-                                    status=500, latency_ms=1, model_version="v") for i in range(50)])
+    prediction_log.write(
+        [
+            LogRecord(
+                prediction_id=uuid7(now_ms=old + i),
+                request_id="x",
+                route="/predict",
+                status=500,
+                latency_ms=1,
+                model_version="v",
+            )
+            for i in range(50)
+        ]
+    )
     r = make().run(AlertsEvent())
     assert r.stats.requests == 0 and [c.key for c in r.conditions if c.firing] == ["no_traffic"]

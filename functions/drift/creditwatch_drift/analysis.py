@@ -154,7 +154,12 @@ def analyse(
         column = metric.get("config", {}).get("column")
         if column and "ValueDrift" in metric.get("metric_name", ""):
             by_column[column] = metric
-    verdicts = [_verdict(f.name, f.kind, by_column.get(f.name)) for f in features]
+    verdicts = [
+        _verdict(f.name, f.kind, by_column.get(f.name))
+        if f.name not in skip
+        else _verdict(f.name, f.kind, None).model_copy(update={"note": "empty in the window: not tested"})
+        for f in model.schema.features
+    ]
     tested = [v for v in verdicts if v.test]
     share = sum(v.drifted for v in tested) / len(tested) if tested else 0.0
     ref_approve = float((reference[DECISION] == "approve").mean())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from creditwatch_common.prediction_log import PredictionLog
+from creditwatch_common.prediction_log import PredictionLog, error_code
 from creditwatch_drift import notify
 from creditwatch_drift.analysis import (
     DECISION,
@@ -66,7 +66,18 @@ class DriftJob:
             "min_rows": self.settings.min_rows,
             "threshold": threshold,
         }
-        rows = list(self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES))
+        try:
+            rows = list(self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES))
+        except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
+            code = error_code(exc)
+            return DriftSummary(
+                status="error",
+                message=f"cannot read the prediction log: {code}",
+                error="log_read_failed",
+                rows_read=0,
+                rows_used=0,
+                **base,
+            )
         current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
         base.update(
             rows_read=current.rows_read,

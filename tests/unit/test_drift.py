@@ -1,0 +1,222 @@
+"""The drift job on moto: verdicts, report objects, links, notifications and failure modes."""
+
+import json
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from creditwatch.simulate import DriftShift, application_pool, generate
+from creditwatch_common.aws import AwsClients
+from creditwatch_common.ids import uuid7
+from creditwatch_common.prediction_log import LogRecord
+from creditwatch_drift.models import DriftEvent
+from creditwatch_drift.publish import Publisher, report_keys
+from creditwatch_drift.service import DriftJob, load_reference
+from creditwatch_drift.settings import DriftSettings
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    return load_reference(model)
+
+
+@pytest.fixture
+def job(aws, model, reference, prediction_log, s3, sqs):
+    settings = DriftSettings().model_copy(
+        update={
+            "notifications_queue_url": sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+        }
+    )
+    return DriftJob(
+        settings=settings,
+        model=model,
+        reference=reference,
+        prediction_log=prediction_log,
+        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket")),
+        sqs=sqs,
+    )
+
+
+def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, mutate=None):
+    pool = application_pool(model, reference)
+    apps = [json.loads(r.body) for r in generate(model, pool, {scenario: n}, seed, DriftShift())]
+    if mutate:
+        apps = [mutate(a) for a in apps]
+    scores = model.score([{k: a.get(k) for k in model.schema.names} for a in apps]) if not mutate else None
+    records = []
+    for i, app in enumerate(apps):
+        p = scores[i].probability_good_credit if scores else 0.6
+        records.append(
+            LogRecord(
+                request_id=uuid7(),
+                route="/predict",
+                status=200,
+                latency_ms=1.0,
+                model_version=model.version,
+                features=app,
+                probability_good=p,
+                decision="approve" if p >= model.threshold else "refuse",
+            )
+        )
+    prediction_log.write(records)
+
+
+def objects(s3, bucket):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_insufficient_data_gives_a_clear_status_and_no_report(job, prediction_log, model, reference, s3, aws):
+    log_traffic(prediction_log, model, reference, 49)
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "insufficient_data" and "49" in summary.message and "50 needed" in summary.message
+    assert summary.report_url is None
+    assert objects(s3, aws.ref("ReportsBucket")) == []
+
+
+def test_traffic_like_the_reference_shows_no_dataset_drift(job, prediction_log, model, reference, s3, aws):
+    log_traffic(prediction_log, model, reference, 500, seed=3)
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "ok" and summary.dataset_drift is False
+    assert summary.drift_share < 0.3 and summary.rows_used == 500 and summary.n_features == 19
+    assert {f.name for f in summary.features} == set(model.schema.names)
+    kinds = {f.test for f in summary.features}
+    assert any("K-S" in k for k in kinds) and any("chi-square" in k for k in kinds)
+    assert summary.notified is False
+    assert len(objects(s3, aws.ref("ReportsBucket"))) == 3  # html, summary, latest
+
+
+def test_shifted_population_is_drift_with_named_features_report_link_and_notification(
+    job, prediction_log, model, reference, s3, sqs, aws
+):
+    log_traffic(prediction_log, model, reference, 400, scenario="drift", seed=4)
+    summary = job.run(DriftEvent(days=1))
+    assert summary.dataset_drift is True and summary.drift_share >= 0.3
+    assert set(DriftShift().features) <= set(summary.drifted_features)
+    assert summary.outputs.approval_share_reference == pytest.approx(float((reference["decision"] == "approve").mean()))
+    bucket = aws.ref("ReportsBucket")
+    html = s3.get_object(Bucket=bucket, Key=summary.report_html_key)
+    assert html["ContentType"].startswith("text/html") and b"<html" in html["Body"].read()[:2000].lower()
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=summary.summary_key)["Body"].read())
+    assert stored["dataset_drift"] is True and stored["drifted_features"] == summary.drifted_features
+    latest = json.loads(s3.get_object(Bucket=bucket, Key="drift/latest.json")["Body"].read())
+    assert latest["report_html_key"] == summary.report_html_key
+    url = urllib.parse.urlparse(summary.report_url)
+    query = urllib.parse.parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["604800"] and url.path.endswith("report.html")
+    (msg,) = sqs.receive_message(QueueUrl=job.settings.notifications_queue_url)["Messages"]
+    note = json.loads(msg["Body"])
+    assert note["type"] == "drift_detected" and note["report_url"] == summary.report_url
+    assert summary.notified is True
+
+
+def test_rerun_of_the_same_window_replaces_and_never_duplicates(job, prediction_log, model, reference, s3, aws):
+    log_traffic(prediction_log, model, reference, 100)
+    start, end = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
+    first = job.run(DriftEvent(start=start, end=end))
+    second = job.run(DriftEvent(start=start, end=end))
+    assert first.report_html_key == second.report_html_key
+    keys = objects(s3, aws.ref("ReportsBucket"))
+    assert len(keys) == 3 and all("_staging" not in k for k in keys)
+    assert keys == sorted(keys)
+
+
+def test_report_keys_sort_by_time():
+    a = report_keys("drift", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC))
+    b = report_keys("drift", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC))
+    assert a["html"] < b["html"] and a["latest"] == b["latest"] == "drift/latest.json"
+
+
+def test_column_empty_in_the_window_is_reported_not_fatal(job, prediction_log, model, reference):
+    def drop_job(app):
+        app = dict(app)
+        app.pop("job")
+        return app
+
+    log_traffic(prediction_log, model, reference, 120, mutate=drop_job)
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "ok" and summary.empty_columns == ["job"]
+    assert next(f for f in summary.features if f.name == "job").note == "empty in the window: not tested"
+    assert summary.n_features == 18
+
+
+def test_unknown_category_is_reported(job, prediction_log, model, reference):
+    log_traffic(prediction_log, model, reference, 120, mutate=lambda a: {**a, "purpose": "A499"})
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "ok" and summary.unknown_categories == {"purpose": ["A499"]}
+    assert "purpose" in summary.drifted_features
+
+
+def test_max_rows_takes_a_uniform_sample(job, prediction_log, model, reference):
+    log_traffic(prediction_log, model, reference, 300)
+    job.settings = job.settings.model_copy(update={"max_rows": 120})
+    summary = job.run(DriftEvent(days=1))
+    assert summary.rows_read == 300 and summary.rows_used == 120 and summary.sampled is True
+
+
+class FailingCopy:
+    """S3 that fails the second copy of a publish: the halfway failure a report must survive."""
+
+    def __init__(self, real):
+        self.real, self.copies = real, 0
+
+    def copy_object(self, **kw):
+        self.copies += 1
+        if self.copies == 2:
+            raise RuntimeError("S3 went away")
+        return self.real.copy_object(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_s3_failing_halfway_leaves_the_earlier_report_intact(job, prediction_log, model, reference, s3, aws):
+    log_traffic(prediction_log, model, reference, 100)
+    start, end = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
+    first = job.run(DriftEvent(start=start, end=end))
+    bucket = aws.ref("ReportsBucket")
+    before = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in objects(s3, bucket)}
+    log_traffic(prediction_log, model, reference, 200, scenario="drift", seed=9)
+    job.publisher = Publisher(s3=FailingCopy(s3), bucket=bucket)
+    failed = job.run(DriftEvent(start=start, end=end))
+    assert failed.status == "error" and failed.error == "publish_failed" and failed.report_url is None
+    after = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in objects(s3, bucket)}
+    assert after == before
+    assert first.status == "ok"
+
+
+def test_missing_bucket_and_missing_table_are_statuses_not_crashes(job, prediction_log, model, reference):
+    log_traffic(prediction_log, model, reference, 60)
+    job.publisher.bucket = "no-such-bucket"
+    assert job.run(DriftEvent(days=1)).status == "error"
+    job.prediction_log.table = "no-such-table"
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "error" and "ResourceNotFoundException" in summary.message
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"days": 0},
+        {"start": "2026-11-22T00:00:00Z"},
+        {"start": "2026-11-22T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
+        {"start": "2026-11-20T00:00:00", "end": "2026-11-21T00:00:00"},
+        {"threshold": 2},
+    ],
+)
+def test_invalid_events_are_rejected(event):
+    with pytest.raises(ValueError):
+        DriftEvent.model_validate(event)
+
+
+def test_days_window_ends_at_the_next_hour():
+    start, end = DriftEvent(days=7).window(7, now=datetime(2026, 11, 22, 9, 30, tzinfo=UTC))
+    assert end == datetime(2026, 11, 22, 10, tzinfo=UTC) and start == end - timedelta(days=7)
+
+
+def test_reference_matches_the_models_outputs(model, reference):
+    p = model.predict_good(reference[model.schema.names].to_dict("records"))
+    assert np.allclose(p, reference["probability_good_credit"], atol=1e-9)
