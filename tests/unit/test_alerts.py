@@ -1,5 +1,6 @@
 """Alert rules at their boundaries, the Slack client against a real local HTTP server, state hygiene."""
 
+import contextlib
 import json
 import logging
 import threading
@@ -100,10 +101,8 @@ class Slack(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError):  # the client gave up (timeout case)
             self.wfile.write(text.encode())
-        except BrokenPipeError:  # the client gave up (timeout case)
-            pass
 
 
 @pytest.fixture
