@@ -122,8 +122,17 @@ def invoke(
     logical_id: Annotated[str, typer.Argument(help="Function of template.yaml, e.g. PredictFunction")],
     event: Annotated[str, typer.Option("--event", "-e", help="Event file, or - for stdin")] = "-",
     build: Annotated[
-        bool, typer.Option("--build", help="Run the `sam build` output under the Lambda Runtime Interface Emulator")
+        bool,
+        typer.Option(
+            "--build",
+            help="Run the `sam build` output (image functions: the Dockerfile's task root) "
+            "under the Lambda Runtime Interface Emulator",
+        ),
     ] = False,
+    build_dir: Annotated[
+        Path | None, typer.Option(help="With --build: the build folder (default .aws-sam/functions/<LogicalId>)")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="With --build: run `sam build` even if a build exists")] = False,
 ) -> None:
     """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr."""
     from creditwatch.local import stack
@@ -143,9 +152,14 @@ def invoke(
     template = Template(endpoint=state.endpoint)
     try:
         if build:
-            from creditwatch.local.rie import invoke_built
+            from creditwatch.local.image import ImageError
+            from creditwatch.local.rie import RieError, invoke_built
 
-            outcome = invoke_built(template, logical_id, payload, state.endpoint)
+            try:
+                outcome = invoke_built(template, logical_id, payload, state.endpoint, out=build_dir, rebuild=rebuild)
+            except (RieError, ImageError) as exc:
+                _fail(str(exc))
+                return
         else:
             from creditwatch.local.invoke import invoke as run
 
