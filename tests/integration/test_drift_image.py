@@ -1,0 +1,65 @@
+"""DriftFunction is a container image this machine cannot build: check what the image would run.
+
+The Dockerfile is followed into an empty task root (a clean `pip install -r requirements.txt
+--target`, then the COPY lines), and the handler its CMD names runs there under the Lambda Runtime
+Interface Emulator with `python -S`: only the task root and the runtime client are importable, as in
+the image.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from creditwatch.local import rie
+from creditwatch.local.template import Template
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The task root the Dockerfile builds, assembled without Docker."""
+    out = tmp_path_factory.mktemp("drift-image")
+    rie.image_function(Template(), "DriftFunction", out)
+    return out
+
+
+def _window_event(start: datetime, end: datetime) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events/drift-window.json").read_text())
+    event.update({"start": start.isoformat(), "end": end.isoformat()})
+    return event
+
+
+def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
+    task = image / "task"
+    assert (task / "creditwatch_drift/handler.py").exists()
+    assert (task / "creditwatch_model/artifacts/reference.csv").exists()
+    assert (task / "creditwatch_common/prediction_log.py").exists()
+    versions = {p.name.split("-")[0].lower(): p.name.split("-")[1] for p in task.glob("*.dist-info")}
+    assert versions["evidently"].startswith("0.7.")
+    assert int(versions["pandas"].split(".")[0]) < 3  # Evidently 0.7 breaks on pandas 3
+    assert "scikit_learn" in versions  # Evidently needs it; the image has room, the zip functions do not
+
+
+def test_image_handler_reports_drift_on_shifted_traffic(image: Path, local_stack: Any, stack_client: Any) -> None:
+    template = Template(endpoint=local_stack.endpoint)
+    t0 = datetime.now(UTC) - timedelta(seconds=1)
+    local_stack.cli("simulate", "--stable", "0", "--drift", "150", "--seed", "7", "--json")
+    t1 = datetime.now(UTC) + timedelta(seconds=1)
+    with rie.emulator(template, "DriftFunction", local_stack.endpoint, image) as emu:
+        result, function_error = emu.invoke(_window_event(t0, t1))
+        short, short_error = emu.invoke(_window_event(t1, t1 + timedelta(minutes=5)))
+        logs = emu.logs()
+    assert not function_error, (result, logs[-4000:])
+    assert result["status"] == "ok" and result["dataset_drift"] is True, result["message"]
+    assert {"credit_amount", "duration_in_month"} <= set(result["drifted_features"])
+    html = stack_client("s3").get_object(Bucket=template.ref("ReportsBucket"), Key=result["report_html_key"])
+    assert b"<html" in html["Body"].read(2000).lower()
+    assert '"DriftShare"' in logs  # EMF metrics in the function's log
+    assert not short_error and short["status"] == "insufficient_data" and short["report_url"] is None
