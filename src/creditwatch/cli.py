@@ -325,6 +325,40 @@ def _render_tally(summary: dict[str, Any]) -> None:
 
 
 @app.command()
+def demo(
+    stable: Annotated[int, typer.Option(help="Applications drawn like the training data")] = 400,
+    drift: Annotated[int, typer.Option(help="Applications from the shifted population")] = 400,
+    invalid: Annotated[int, typer.Option(help="Malformed or out-of-range requests")] = 20,
+    errors: Annotated[int, typer.Option(help="Server errors recorded in the local log")] = 60,
+    slow: Annotated[int, typer.Option(help="Slow requests recorded in the local log")] = 20,
+    seed: Annotated[int, typer.Option(help="Same seed, same traffic")] = 42,
+    keep: Annotated[bool, typer.Option(help="Leave the local stack running afterwards")] = False,
+    port: Annotated[int | None, typer.Option(help="moto server port (default 4566, or a free one)")] = None,
+    reports_dir: Annotated[Path, typer.Option(help="Where to copy the HTML report")] = ROOT / "reports",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """The main job on the local stack: stable then shifted traffic with failures, drift and alerts jobs, summary."""
+    from rich.console import Console
+
+    from creditwatch.demo import DemoOptions, run_demo, summary_json
+
+    console = Console(stderr=True)
+    options = DemoOptions(
+        stable=stable, drift=drift, invalid=invalid, errors=errors, slow=slow, seed=seed, reports_dir=reports_dir
+    )
+    with console.status("creditwatch demo") as status:
+        result, endpoint = run_demo(options, keep, lambda msg: status.update(f"[bold]{msg}"), port=port)
+    if as_json:
+        sys.stdout.write(summary_json(result) + "\n")
+    else:
+        from creditwatch.render import render_demo
+
+        render_demo(result, endpoint, keep)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def slack(as_json: Annotated[bool, typer.Option("--json", help="Print raw payloads")] = False) -> None:
     """Show the messages the local Slack webhook sink received."""
     from creditwatch.local.slack_sink import read_messages

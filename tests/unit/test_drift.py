@@ -128,6 +128,15 @@ def test_report_keys_sort_by_time():
     a = report_keys("drift", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC))
     b = report_keys("drift", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC))
     assert a["html"] < b["html"] and a["latest"] == b["latest"] == "drift/latest.json"
+    assert a["html"] == "drift/reports/2026/01/08/20260101T0000Z_20260108T0000Z/report.html"
+
+
+def test_on_demand_windows_a_few_seconds_apart_get_their_own_keys():
+    start = datetime(2026, 1, 1, 10, 0, 5, tzinfo=UTC)
+    a = report_keys("drift", start, datetime(2026, 1, 1, 10, 0, 40, tzinfo=UTC))
+    b = report_keys("drift", datetime(2026, 1, 1, 10, 0, 41, tzinfo=UTC), datetime(2026, 1, 1, 10, 0, 59, tzinfo=UTC))
+    assert a["html"] != b["html"] and a["html"] < b["html"]
+    assert "20260101T100005Z_20260101T100040Z" in a["html"]
 
 
 def test_column_empty_in_the_window_is_reported_not_fatal(job, prediction_log, model, reference):

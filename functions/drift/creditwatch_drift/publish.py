@@ -12,7 +12,10 @@ from typing import Any
 
 def report_keys(prefix: str, start: datetime, end: datetime) -> dict[str, str]:
     """Keys that sort by time and depend only on the window: a re-run replaces, never duplicates."""
-    stamp = f"{start:%Y%m%dT%H%MZ}_{end:%Y%m%dT%H%MZ}"
+    # Scheduled windows fall on full hours (short stamps); on-demand ones keep their seconds, so two
+    # different windows never share keys.
+    fmt = "%Y%m%dT%H%MZ" if start.second == end.second == 0 else "%Y%m%dT%H%M%SZ"
+    stamp = f"{start.strftime(fmt)}_{end.strftime(fmt)}"
     base = f"{prefix}/reports/{end:%Y/%m/%d}/{stamp}"
     return {"html": f"{base}/report.html", "summary": f"{base}/summary.json", "latest": f"{prefix}/latest.json"}
 

@@ -84,9 +84,17 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port."""
     with socket.socket() as s:
         return s.connect_ex((host, port)) != 0
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _wait_http(url: str, seconds: float = 20.0) -> None:
@@ -117,7 +125,7 @@ def up(
     """Start moto (and the Slack sink) if needed, then create every data resource of the template."""
     state = load_state()
     if state is None:
-        if not _port_free(host, port):
+        if not port_free(host, port):
             raise StackError(f"port {port} on {host} is taken: choose another with --port")
         moto_pid = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], STATE_DIR / "moto.log")
         state = StackState(host=host, port=port, moto_pid=moto_pid)

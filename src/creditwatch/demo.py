@@ -1,0 +1,265 @@
+"""The main job, end to end on the local stack: traffic, drift reports, alerts, and a summary.
+
+Each step checks what it should have produced (a drift verdict on shifted traffic, none on traffic
+drawn like the reference, an alert in the Slack sink...) so that the demo doubles as a smoke test:
+any step that fails makes the run fail.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from creditwatch.local import stack
+from creditwatch.local.invoke import InvokeResult
+from creditwatch.local.invoke import invoke as invoke_function
+from creditwatch.local.template import Template
+from creditwatch.paths import REPORTS, STATE_DIR
+from creditwatch.simulate import DriftShift, Tally, run_simulation
+
+
+@dataclass
+class DemoOptions:
+    """How much traffic of each kind, and what to keep afterwards."""
+
+    stable: int = 400
+    drift: int = 400
+    invalid: int = 20
+    errors: int = 60
+    slow: int = 20
+    seed: int = 42
+    shift: DriftShift = field(default_factory=DriftShift)
+    reports_dir: Path = REPORTS
+
+
+@dataclass
+class Step:
+    """One step of the demo and whether it did what it should."""
+
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class DemoResult:
+    """Everything the summary shows."""
+
+    steps: list[Step] = field(default_factory=list)
+    traffic: dict[str, Any] = field(default_factory=dict)
+    drift_baseline: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
+    report_path: str | None = None
+    slack_messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step did what it should."""
+        return bool(self.steps) and all(s.ok for s in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form."""
+        return {
+            "ok": self.ok,
+            "steps": [s.__dict__ for s in self.steps],
+            "traffic": self.traffic,
+            "drift_baseline": self.drift_baseline,
+            "drift": self.drift,
+            "alerts": self.alerts,
+            "report_path": self.report_path,
+            "slack_messages": self.slack_messages,
+        }
+
+
+class StepFailed(Exception):
+    """A step did not produce what it should."""
+
+
+def _window_event(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def _checked(outcome: InvokeResult, name: str) -> Any:
+    if outcome.function_error:
+        tail = outcome.stderr.strip().splitlines()[-5:]
+        raise StepFailed(f"{name} raised: {outcome.result} {' | '.join(tail)}")
+    return outcome.result
+
+
+class Demo:
+    """Runs the steps against a running local stack."""
+
+    def __init__(self, endpoint: str, options: DemoOptions, progress: Callable[[str], None]) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self.progress = progress
+        self.template = Template(endpoint=endpoint)
+        self.result = DemoResult()
+
+    def step(self, name: str, action: Callable[[], str]) -> bool:
+        """Run one step, record its outcome; later steps still run when one fails."""
+        self.progress(name)
+        started = time.perf_counter()
+        try:
+            detail, ok = action(), True
+        except StepFailed as exc:
+            detail, ok = str(exc), False
+        except Exception as exc:  # noqa: BLE001 - reported in the summary, the run exits non-zero
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+        self.result.steps.append(Step(name, ok, detail, round(time.perf_counter() - started, 2)))
+        return ok
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function of the template as `creditwatch invoke` does."""
+        return _checked(invoke_function(self.template, logical_id, event, self.endpoint), logical_id)
+
+    def run(self) -> DemoResult:
+        """All steps in order."""
+        o = self.options
+        marks: dict[str, datetime] = {"t0": datetime.now(UTC) - timedelta(seconds=1)}
+        tallies: dict[str, Tally] = {}
+
+        def traffic(name: str, counts: dict[str, int]) -> Callable[[], str]:
+            def go() -> str:
+                tally = run_simulation(counts, o.seed + len(tallies), self.endpoint, shift=o.shift)
+                tallies[name] = tally
+                marks[name] = datetime.now(UTC) + timedelta(seconds=1)
+                d = tally.as_dict()
+                return f"{d['requests']} requests, HTTP {d['by_status']}"
+
+            return go
+
+        self.step("stable traffic (drawn like the training data)", traffic("stable", {"stable": o.stable}))
+        self.step("drift job over the stable window", self._drift_baseline(marks))
+        time.sleep(1.1)  # the next window starts strictly after the previous one ended
+        marks["t1"] = datetime.now(UTC)
+        self.step(
+            "shifted traffic with invalid requests",
+            traffic("drift", {"drift": o.drift, "invalid": o.invalid}),
+        )
+        self.step(
+            "server errors and slow requests (local fault scenario)",
+            traffic("faults", {"errors": o.errors, "slow": o.slow}),
+        )
+        self.step("drift job over the shifted window", self._drift_shifted(marks))
+        self.step("alerts job (error rate, latency, drift note)", self._alerts)
+        self.step("alerts job again (no repeat)", self._alerts_again)
+        self._summarise_traffic(tallies)
+        self.result.slack_messages = self._slack_messages()
+        return self.result
+
+    def _drift_baseline(self, marks: dict[str, datetime]) -> Callable[[], str]:
+        def go() -> str:
+            if "stable" not in marks:
+                raise StepFailed("no stable traffic to analyse")
+            summary = self.invoke("DriftFunction", {**_window_event(marks["t0"], marks["stable"]), "notify": False})
+            self.result.drift_baseline = summary
+            if summary["status"] != "ok":
+                raise StepFailed(f"status {summary['status']}: {summary['message']}")
+            if summary["dataset_drift"]:
+                raise StepFailed(f"traffic drawn like the reference was judged drifted: {summary['message']}")
+            return summary["message"]
+
+        return go
+
+    def _drift_shifted(self, marks: dict[str, datetime]) -> Callable[[], str]:
+        def go() -> str:
+            if "drift" not in marks:
+                raise StepFailed("no shifted traffic to analyse")
+            summary = self.invoke("DriftFunction", _window_event(marks["t1"], marks.get("faults", marks["drift"])))
+            self.result.drift = summary
+            if summary["status"] != "ok" or not summary["dataset_drift"]:
+                raise StepFailed(f"shifted traffic not judged drifted: {summary['message']}")
+            self.result.report_path = str(self._copy_report(summary))
+            return summary["message"]
+
+        return go
+
+    def _copy_report(self, summary: dict[str, Any]) -> Path:
+        s3 = stack.boto_client("s3", self.endpoint)
+        bucket = self.template.ref("ReportsBucket")
+        out_dir = self.options.reports_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = Path(summary["report_html_key"]).parent.name
+        html = out_dir / f"drift-{stem}.html"
+        html.write_bytes(s3.get_object(Bucket=bucket, Key=summary["report_html_key"])["Body"].read())
+        (out_dir / f"drift-{stem}.json").write_bytes(
+            s3.get_object(Bucket=bucket, Key=summary["summary_key"])["Body"].read()
+        )
+        return html
+
+    def _alerts(self) -> str:
+        result = self.invoke("AlertsFunction", {"source": "creditwatch.demo"})
+        self.result.alerts = result
+        posted = [p["kind"] for p in result.get("posted", [])]
+        firing = [c["key"] for c in result["conditions"] if c["firing"]]
+        if "error_rate" not in firing:
+            raise StepFailed(f"the error rate did not breach its threshold: {result['stats']}")
+        if not any(k.startswith("drift") for k in posted):
+            raise StepFailed(f"the drift notification was not posted (posted: {posted})")
+        return f"firing: {', '.join(firing)}; posted: {', '.join(posted)}"
+
+    def _alerts_again(self) -> str:
+        result = self.invoke("AlertsFunction", {"source": "creditwatch.demo"})
+        posted = [p["kind"] for p in result.get("posted", [])]
+        if posted:
+            raise StepFailed(f"a second run posted again: {posted}")
+        return "nothing posted while the conditions last"
+
+    def _summarise_traffic(self, tallies: dict[str, Tally]) -> None:
+        scored = [t for k, t in tallies.items() if k in ("stable", "drift")]
+        decisions = sum((t.decisions for t in scored), start=tallies["stable"].decisions.__class__())
+        latencies = [x for t in scored for x in t.latencies_ms]
+        merged = Tally(decisions=decisions, latencies_ms=latencies)
+        self.result.traffic = {
+            "requests": sum(t.total for t in tallies.values()),
+            "predictions": sum(decisions.values()),
+            "approval_rate": merged.approval_rate(),
+            "approval_rate_stable": tallies["stable"].approval_rate() if "stable" in tallies else None,
+            "approval_rate_shifted": tallies["drift"].approval_rate() if "drift" in tallies else None,
+            "handler_latency_ms": {
+                "p50": merged.latency(50),
+                "p95": merged.latency(95),
+                "p99": merged.latency(99),
+            },
+            "by_phase": {k: t.as_dict() for k, t in tallies.items()},
+            "drift_shift": self.options.shift.describe(),
+        }
+
+    def _slack_messages(self) -> list[dict[str, Any]]:
+        from creditwatch.local.slack_sink import read_messages
+
+        return read_messages(STATE_DIR / "slack-messages.jsonl")
+
+
+def run_demo(
+    options: DemoOptions, keep: bool, progress: Callable[[str], None], port: int | None = None
+) -> tuple[DemoResult, str]:
+    """Bring the stack up (unless one runs), run the demo, and bring it down unless kept or already running."""
+    existing = stack.load_state()
+    if existing is None:
+        (STATE_DIR / "slack-messages.jsonl").unlink(missing_ok=True)
+        chosen = port or (stack.DEFAULT_PORT if stack.port_free("127.0.0.1", stack.DEFAULT_PORT) else stack.free_port())
+        sink = 4567 if stack.port_free("127.0.0.1", 4567) and chosen != 4567 else stack.free_port()
+        progress(f"starting the local stack on 127.0.0.1:{chosen}")
+        state = stack.up(port=chosen, sink_port=sink)
+    else:
+        state = stack.up(host=existing.host, port=existing.port, sink_port=existing.sink_port)
+    try:
+        result = Demo(state.endpoint, options, progress).run()
+    finally:
+        if existing is None and not keep:
+            stack.down()
+    return result, state.endpoint
+
+
+def summary_json(result: DemoResult) -> str:
+    """The demo's result as JSON."""
+    return json.dumps(result.as_dict(), indent=2, default=str)

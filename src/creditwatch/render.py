@@ -1,0 +1,95 @@
+"""Readable terminal summaries (rich) of what the CLI did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from creditwatch.demo import DemoResult
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "-"
+
+
+def render_demo(result: DemoResult, endpoint: str, kept: bool, console: Console | None = None) -> None:
+    """Print the demo's summary: steps, traffic, drift verdicts, alerts and Slack messages."""
+    console = console or Console()
+    steps = Table(title="creditwatch demo", show_lines=False)
+    steps.add_column("")
+    steps.add_column("step")
+    steps.add_column("outcome", overflow="fold")
+    steps.add_column("s", justify="right")
+    for s in result.steps:
+        steps.add_row("[green]ok[/]" if s.ok else "[red]FAILED[/]", s.name, s.detail, f"{s.seconds:.1f}")
+    console.print(steps)
+
+    t = result.traffic
+    if t:
+        lat = t["handler_latency_ms"]
+        traffic = Table(title="traffic", show_header=False)
+        traffic.add_column("figure")
+        traffic.add_column("value", justify="right")
+        traffic.add_row("requests (all kinds)", str(t["requests"]))
+        traffic.add_row("predictions made", str(t["predictions"]))
+        traffic.add_row(
+            "approval rate (all / stable / shifted)",
+            " / ".join(_pct(t[k]) for k in ("approval_rate", "approval_rate_stable", "approval_rate_shifted")),
+        )
+        traffic.add_row("handler latency p50 / p95 / p99", f"{lat['p50']:.2f} / {lat['p95']:.2f} / {lat['p99']:.2f} ms")
+        traffic.add_row("shift applied", t["drift_shift"])
+        console.print(traffic)
+
+    _render_drift(console, "drift over the stable window", result.drift_baseline)
+    _render_drift(console, "drift over the shifted window", result.drift)
+    if result.report_path:
+        console.print(f"HTML report copied to [bold]{result.report_path}[/]")
+    if result.drift.get("report_url"):
+        live = "" if kept else " (served by the local stack: run with --keep to open it)"
+        console.print(f"pre-signed link{live}:\n{result.drift['report_url']}")
+
+    if result.alerts:
+        stats = result.alerts["stats"]
+        alerts = Table(title=f"alerts over {stats['window_start']} .. {stats['window_end']}")
+        for col in ("condition", "value", "threshold", "firing", "detail"):
+            alerts.add_column(col)
+        for c in result.alerts["conditions"]:
+            value = c.get("value")
+            shown = (
+                "-" if value is None else (_pct(value) if c.get("unit") == "share" else f"{value:.1f} {c.get('unit')}")
+            )
+            limit = c.get("threshold")
+            shown_limit = (
+                "-" if limit is None else (_pct(limit) if c.get("unit") == "share" else f"{limit:g} {c.get('unit')}")
+            )
+            alerts.add_row(c["title"], shown, shown_limit, "yes" if c["firing"] else "no", c.get("detail") or "")
+        console.print(alerts)
+
+    console.print(f"Slack sink received {len(result.slack_messages)} message(s):")
+    for m in result.slack_messages:
+        console.print(f"  - {m['payload'].get('text', '')[:160]}")
+    state = "left running (creditwatch local down stops it)" if kept else "stopped"
+    console.print(f"local stack {endpoint}: {state}")
+    console.print("[green]demo passed[/]" if result.ok else "[red]demo FAILED[/]: see the steps above")
+
+
+def _render_drift(console: Console, title: str, summary: dict[str, Any]) -> None:
+    if not summary:
+        return
+    console.print(f"[bold]{title}[/]: {summary.get('message')} ({summary.get('rows_used')} rows)")
+    drifted = [f for f in summary.get("features", []) if f.get("drifted")]
+    if not drifted:
+        return
+    table = Table(show_header=True)
+    for col in ("drifted feature", "test", "value", "threshold"):
+        table.add_column(col)
+    for f in drifted:
+        table.add_row(
+            f["name"],
+            f.get("test") or "",
+            f"{f['value']:.3g}" if f.get("value") is not None else "-",
+            f"{f['threshold']:g}" if f.get("threshold") is not None else "-",
+        )
+    console.print(table)
