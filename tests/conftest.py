@@ -193,3 +193,9 @@ def stack_client(local_stack: Any) -> Any:
     from creditwatch.local.stack import boto_client
 
     return lambda service: boto_client(service, local_stack.endpoint)
+
+
+@pytest.fixture
+def fresh_cli(tmp_path: Path) -> Cli:
+    """The `creditwatch` CLI with an empty state folder (no stack running)."""
+    return Cli(tmp_path / "state")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -46,8 +47,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request = DriftEvent.model_validate(event or {})
     except ValidationError as exc:
         # A bad on-demand event: answer precisely, and do not let the scheduler retry it.
-        logger.warning("invalid drift event", extra={"errors": exc.errors(include_url=False)})
-        return {"status": "invalid_event", "message": "invalid drift event", "errors": exc.errors(include_url=False)}
+        errors = json.loads(exc.json(include_url=False))  # plain JSON: ctx may hold exception objects
+        logger.warning("invalid drift event", extra={"errors": errors})
+        return {"status": "invalid_event", "message": "invalid drift event", "errors": errors}
     summary = job.run(request)
     metrics.add_metric(name="RowsAnalysed", unit="Count", value=summary.rows_used)
     if summary.status == "ok":

@@ -1,0 +1,125 @@
+"""Drift reports and Slack alerts on a local stack, driven only through the `creditwatch` CLI.
+
+One stack for the module: the steps build on each other like a day of traffic would
+(stable traffic, then a shifted population with server errors, then recovery).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from creditwatch.local.template import Template
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def _event(name: str, **overrides: Any) -> str:
+    event = json.loads((EVENTS / name).read_text())
+    event.update({k: v.isoformat() if isinstance(v, datetime) else v for k, v in overrides.items()})
+    return json.dumps(event)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def day(local_stack: Any) -> dict[str, Any]:
+    """Traffic in three windows, with marks between them."""
+    cli = local_stack.cli
+    marks: dict[str, Any] = {"t0": _now() - timedelta(seconds=1)}
+    marks["stable"] = cli.json("simulate", "--stable", "300", "--seed", "11", "--json")
+    marks["t1"] = _now() + timedelta(seconds=1)
+    time.sleep(1.2)
+    marks["t1b"] = _now()
+    marks["drift"] = cli.json(
+        "simulate", "--stable", "0", "--drift", "300", "--invalid", "20", "--errors", "40", "--seed", "12", "--json"
+    )
+    marks["t2"] = _now() + timedelta(seconds=1)
+    return marks
+
+
+def test_stable_traffic_shows_no_dataset_drift(local_stack: Any, day: dict[str, Any]) -> None:
+    out = local_stack.cli.json(
+        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t0"], end=day["t1"])
+    )
+    assert out["status"] == "ok", out["message"]
+    assert out["rows_used"] == 300
+    assert out["dataset_drift"] is False, out["drifted_features"]
+
+
+def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
+    local_stack: Any, day: dict[str, Any], stack_client: Any
+) -> None:
+    out = local_stack.cli.json(
+        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t1b"], end=day["t2"], notify=True)
+    )
+    assert out["status"] == "ok" and out["dataset_drift"] is True
+    assert out["rows_used"] == 300  # scored requests only: the invalid and failed ones are not inputs
+    assert {"credit_amount", "duration_in_month", "age_in_years"} <= set(out["drifted_features"])
+    with urllib.request.urlopen(out["report_url"], timeout=10) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
+        html = resp.read()
+        assert b"<!DOCTYPE html>" in html[:200] and b"credit_amount" in html
+    s3 = stack_client("s3")
+    name = Template(endpoint=local_stack.endpoint).ref("ReportsBucket")
+    summary = json.loads(s3.get_object(Bucket=name, Key=out["summary_key"])["Body"].read())
+    assert summary["dataset_drift"] is True and summary["window_start"] == out["window_start"]
+    latest = json.loads(s3.get_object(Bucket=name, Key="drift/latest.json")["Body"].read())
+    assert latest["report_html_key"] == out["report_html_key"]
+    day["drift_url"] = out["report_url"]
+
+
+def test_too_little_data_gives_insufficient_data_without_a_report(local_stack: Any) -> None:
+    start = _now() + timedelta(days=1)
+    out = local_stack.cli.json(
+        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=start, end=start + timedelta(hours=1))
+    )
+    assert out["status"] == "insufficient_data"
+    assert out["report_url"] is None and out["report_html_key"] is None
+    assert "insufficient data" in out["message"]
+
+
+def test_invalid_drift_event_is_answered_precisely(local_stack: Any) -> None:
+    out = local_stack.cli.json("invoke", "DriftFunction", "-e", str(EVENTS / "drift-invalid-window.json"))
+    assert out["status"] == "invalid_event"
+    assert "start must be before end" in json.dumps(out["errors"])
+
+
+def _sink(local_stack: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = local_stack.cli.json("slack", "--json")
+    return messages
+
+
+def test_error_rate_alert_fires_once_then_resolves_and_drift_reaches_slack(
+    local_stack: Any, day: dict[str, Any]
+) -> None:
+    cli = local_stack.cli
+    alerts = str(EVENTS / "alerts-scheduled.json")
+    # 40 server errors in 660 requests: 6.1% > 5%.
+    first = cli.json("invoke", "AlertsFunction", "-e", alerts)
+    kinds = sorted(p["kind"] for p in first["posted"])
+    assert kinds == ["drift", "firing"], first["posted"]
+    firing = [m for m in _sink(local_stack) if "ALERT" in m["payload"]["text"]]
+    assert len(firing) == 1 and "Server error rate" in firing[0]["payload"]["text"]
+    drift_notes = [m for m in _sink(local_stack) if "DRIFT" in m["payload"]["text"]]
+    assert len(drift_notes) == 1 and day["drift_url"].split("?")[0] in json.dumps(drift_notes[0]["payload"])
+
+    again = cli.json("invoke", "AlertsFunction", "-e", alerts)
+    assert again["posted"] == []
+    assert len(_sink(local_stack)) == 2
+
+    cli.json("simulate", "--stable", "500", "--seed", "13", "--json")  # 40 of 1,160: 3.4%
+    recovered = cli.json("invoke", "AlertsFunction", "-e", alerts)
+    assert [p["kind"] for p in recovered["posted"]] == ["resolved"]
+    messages = _sink(local_stack)
+    assert len(messages) == 3 and "RESOLVED" in messages[-1]["payload"]["text"].upper()
+
+    assert cli.json("invoke", "AlertsFunction", "-e", alerts)["posted"] == []
