@@ -39,7 +39,13 @@ def _function_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for lid in template.functions():
         spec = template.function(lid)
-        env.update({k: spec.map_opt(v) for k, v in spec.environment.items() if not k.startswith("POWERTOOLS_SERVICE")})
+        env.update(
+            {
+                k: spec.map_opt(v)
+                for k, v in spec.environment.items()
+                if not k.startswith(("POWERTOOLS_SERVICE", "POWERTOOLS_TRACE"))
+            }
+        )
     return env
 
 

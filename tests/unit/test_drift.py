@@ -16,8 +16,6 @@ from creditwatch_drift.publish import Publisher, report_keys
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture(scope="module")
 def reference(model):
@@ -115,7 +113,8 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
 
 def test_rerun_of_the_same_window_replaces_and_never_duplicates(job, prediction_log, model, reference, s3, aws):
     log_traffic(prediction_log, model, reference, 100)
-    start, end = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
+    now = datetime.now(UTC)  # the records just written carry the current time
+    start, end = now - timedelta(hours=1), now + timedelta(minutes=1)
     first = job.run(DriftEvent(start=start, end=end))
     second = job.run(DriftEvent(start=start, end=end))
     assert first.report_html_key == second.report_html_key
@@ -184,7 +183,8 @@ class FailingCopy:
 
 def test_s3_failing_halfway_leaves_the_earlier_report_intact(job, prediction_log, model, reference, s3, aws):
     log_traffic(prediction_log, model, reference, 100)
-    start, end = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
+    now = datetime.now(UTC)  # the records just written carry the current time
+    start, end = now - timedelta(hours=1), now + timedelta(minutes=1)
     first = job.run(DriftEvent(start=start, end=end))
     bucket = aws.ref("ReportsBucket")
     before = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in objects(s3, bucket)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -14,10 +14,11 @@ from creditwatch_alerts.slack import SlackClient
 from creditwatch_alerts.state import StateStore
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.prediction_log import PredictionLog
+from creditwatch_common.tracing import make_tracer
 
 SERVICE = "creditwatch-alerts"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = make_tracer(SERVICE)
 metrics = Metrics(namespace="CreditWatch", service=SERVICE)
 
 settings = AlertsSettings()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.prediction_log import PredictionLog
+from creditwatch_common.tracing import make_tracer
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.publish import Publisher
 from creditwatch_drift.service import DriftJob, load_reference
@@ -19,7 +20,7 @@ from creditwatch_model import load_model
 
 SERVICE = "creditwatch-drift"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = make_tracer(SERVICE)
 metrics = Metrics(namespace="CreditWatch", service=SERVICE)
 
 settings = DriftSettings()

@@ -60,7 +60,7 @@ def log_records(
     error_class: str | None,
     error_detail: str | None,
     raw_body: str | None = None,
-) -> list[LogRecord]:
+) -> list[LogRecord | dict[str, Any]]:
     """The log records of one request: the request itself, plus one per application of a batch."""
     common = {"request_id": request_id, "route": route, "method": method, "model_version": model_version}
     if len(scored) == 1 and route == "/predict":
@@ -76,7 +76,7 @@ def log_records(
                 **_outputs(app),
             )
         ]
-    records = [
+    records: list[LogRecord | dict[str, Any]] = [
         LogRecord(
             kind="request",
             status=status,
@@ -89,8 +89,10 @@ def log_records(
         )
     ]
     for i, app in enumerate(scored):
+        # Plain dicts of LogRecord's fields, built from values this function produced and validated
+        # already: a thousand model constructions were a third of a batch's time.
         records.append(
-            LogRecord(
+            dict(
                 prediction_id=app.prediction_id,
                 kind="application",
                 status=status,

@@ -8,6 +8,28 @@ from typing import Any
 
 def serialize(value: Any) -> dict[str, Any]:
     """Python value -> DynamoDB attribute value (floats become exact decimal strings)."""
+    # Exact-type fast path: a 1,000-application batch serialises ~20,000 values per request.
+    t = type(value)
+    if t is str:
+        return {"S": value}
+    if t is float:
+        return {"N": repr(value)}
+    if t is int:
+        return {"N": str(value)}
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            # Inlined for the flat feature maps; anything else recurses.
+            tv = type(v)
+            if tv is str:
+                out[k] = {"S": v}
+            elif tv is float:
+                out[k] = {"N": repr(v)}
+            elif tv is int:
+                out[k] = {"N": str(v)}
+            else:
+                out[str(k)] = serialize(v)
+        return {"M": out}
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):

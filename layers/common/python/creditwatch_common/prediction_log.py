@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,7 +65,7 @@ class LogRecord(BaseModel):
 
 def day_of(ms: int) -> str:
     """The UTC day bucket of a millisecond timestamp."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    return iso_millis(ms)[:10]
 
 
 def shard_of(prediction_id: str, shards: int) -> int:
@@ -76,17 +76,23 @@ def shard_of(prediction_id: str, shards: int) -> int:
 def keys_for(prediction_id: str, shards: int) -> dict[str, str]:
     """Primary key of a record, derived from its id alone."""
     ms = uuid7_millis(prediction_id)
-    return {"pk": f"LOG#{day_of(ms)}#{shard_of(prediction_id, shards):02d}", "sk": f"{iso_millis(ms)}#{prediction_id}"}
+    ts = iso_millis(ms)
+    return {"pk": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}", "sk": f"{ts}#{prediction_id}"}
 
 
-def to_item(record: LogRecord, shards: int, ttl_days: int) -> dict[str, Any]:
-    """DynamoDB item (attribute-value form) for a record."""
-    body = {k: v for k, v in record.model_dump().items() if v is not None}
-    ms = record.millis
-    body.update(keys_for(record.prediction_id, shards))
-    body["ts"] = iso_millis(ms)
-    body["expires_at"] = ms // 1000 + ttl_days * 86400
-    return {k: serialize(v) for k, v in body.items()}
+def to_item(record: LogRecord | Mapping[str, Any], shards: int, ttl_days: int) -> dict[str, Any]:
+    """DynamoDB item (attribute-value form) for a record, or for a dict of LogRecord's fields."""
+    # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
+    fields = record.__dict__ if isinstance(record, LogRecord) else record
+    item = {k: serialize(v) for k, v in fields.items() if v is not None}
+    prediction_id = fields["prediction_id"]
+    ms = uuid7_millis(prediction_id)
+    ts = iso_millis(ms)
+    item["pk"] = {"S": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}"}
+    item["sk"] = {"S": f"{ts}#{prediction_id}"}
+    item["ts"] = {"S": ts}
+    item["expires_at"] = {"N": str(ms // 1000 + ttl_days * 86400)}
+    return item
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +126,7 @@ class PredictionLog:
     on_last_resort: Callable[[dict[str, Any]], None] | None = None
 
     # ---- writes -------------------------------------------------------------------------
-    def write(self, records: Sequence[LogRecord]) -> WriteOutcome:
+    def write(self, records: Sequence[LogRecord | Mapping[str, Any]]) -> WriteOutcome:
         """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling."""
         items = [to_item(r, self.shards, self.ttl_days) for r in records]
         outcome = WriteOutcome()
