@@ -99,18 +99,16 @@ def local_env_vars(
     ] = "http://host.docker.internal:4566",
 ) -> None:
     """Write the `sam local invoke --env-vars` file pointing every function at the local moto server."""
-    from creditwatch.local.invoke import function_environment
     from creditwatch.local.template import Template
 
+    # SAM applies only variables the template declares: resource names resolved to the local
+    # stack, and LOCAL_AWS_ENDPOINT (declared empty in Globals) for the endpoint.
     template = Template(endpoint=endpoint)
     doc = {}
     for lid in template.functions():
-        spec = template.function(lid)
-        env = function_environment(spec, endpoint)
-        # Inside the container the layers really are in /opt: keep the template's paths.
-        env.update({k: v for k, v in spec.environment.items() if v.startswith("/opt/")})
-        env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
-        env.pop("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None)
+        env = dict(template.function(lid).environment)
+        env["LOCAL_AWS_ENDPOINT"] = endpoint
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon next to the container
         doc[lid] = env
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(doc, indent=2) + "\n")

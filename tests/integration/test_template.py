@@ -151,3 +151,21 @@ def test_table_bucket_and_queues_are_encrypted_and_retained() -> None:
     assert any("aws:SecureTransport" in json.dumps(p) for p in policies)
     for q in ("SpillQueue", "NotificationsQueue", "SchedulesDeadLetterQueue"):
         assert res[q]["Properties"].get("SqsManagedSseEnabled") is True, q
+
+
+def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> None:
+    # `sam local invoke --env-vars` ignores undeclared variables: every key must be declared.
+    from typer.testing import CliRunner
+
+    from creditwatch.cli import app
+
+    out = tmp_path / "local.json"
+    result = CliRunner().invoke(app, ["local", "env-vars", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    generated = json.loads(out.read_text())
+    template = Template()
+    for fn, env in generated.items():
+        declared = set(template.function(fn).environment)
+        assert set(env) <= declared, set(env) - declared
+        assert env["LOCAL_AWS_ENDPOINT"] == "http://host.docker.internal:4566"
+    assert generated == json.loads((ROOT / "env/local.json").read_text()), "env/local.json is stale"

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any
 
 # botocore's standard retry mode backs off on throttling, 5xx and connection errors.
 RETRY = {"max_attempts": 4, "mode": "standard"}
+# `sam local invoke --env-vars` only sets variables the template declares, and AWS_ENDPOINT_URL is
+# not one a deployed function should carry: the template declares LOCAL_AWS_ENDPOINT (empty when
+# deployed) and a local run sets it to the moto server.
+LOCAL_ENDPOINT_VAR = "LOCAL_AWS_ENDPOINT"
+
+
+def apply_local_endpoint() -> str | None:
+    """Point every boto3 client of this process (ours and Powertools') at LOCAL_AWS_ENDPOINT, if set."""
+    endpoint = os.environ.get(LOCAL_ENDPOINT_VAR, "").strip()
+    if endpoint:
+        os.environ.setdefault("AWS_ENDPOINT_URL", endpoint)
+    return endpoint or None
+
+
+apply_local_endpoint()
 
 
 class AwsClients:
