@@ -241,9 +241,28 @@ def log_tail(
 
 
 @app.command("replay-spill")
-def replay_spill(max_messages: Annotated[int, typer.Option(help="Stop after this many")] = 10_000) -> None:
-    """Move prediction log records from the spill queue back into the table."""
-    result = _prediction_log().replay_spilled(max_messages=max_messages)
+def replay_spill(
+    max_messages: Annotated[int, typer.Option(help="Stop after this many")] = 10_000,
+    table: Annotated[
+        str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
+    ] = None,
+    queue_url: Annotated[str | None, typer.Option(help="Deployed stack: the SpillQueueUrl output")] = None,
+) -> None:
+    """Move prediction log records from the spill queue back into the table (local stack, or a deployed one)."""
+    if (table is None) != (queue_url is None):
+        _fail("give both --table and --queue-url (a deployed stack), or neither (the local stack)")
+    if table and queue_url:
+        import boto3
+
+        from creditwatch_common.prediction_log import PredictionLog
+
+        # Uses the caller's AWS credentials and region, like the AWS CLI.
+        log = PredictionLog(
+            dynamodb=boto3.client("dynamodb"), table=table, sqs=boto3.client("sqs"), spill_queue_url=queue_url
+        )
+    else:
+        log = _prediction_log()
+    result = log.replay_spilled(max_messages=max_messages)
     typer.echo(f"replayed {result['replayed']} record(s); {result['failed']} failed (left in the queue)")
     if result["failed"]:
         raise typer.Exit(1)
