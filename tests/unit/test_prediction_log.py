@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
-from creditwatch_common.prediction_log import LogRecord, keys_for, shard_of, to_item
+from creditwatch_common.prediction_log import LogRecord, from_item, keys_for, shard_of, to_item
 
 
 def _record(**kw):
@@ -42,7 +42,14 @@ def test_item_has_keys_ttl_and_no_empty_attributes():
     item = to_item(rec, 16, 90)
     assert item["expires_at"]["N"] == str(rec.millis // 1000 + 90 * 86400)
     assert "error_class" not in item
-    assert item["features"] == {"M": {"age_in_years": {"N": "30"}}}
+    assert item["features"] == {"S": '{"age_in_years":30}'}
+
+
+def test_features_stored_as_a_map_by_earlier_versions_still_read_back():
+    rec = _record(features={"age_in_years": 30, "purpose": "A43"})
+    item = to_item(rec, 16, 90)
+    item["features"] = serialize({"age_in_years": 30, "purpose": "A43"})
+    assert from_item(item)["features"] == from_item(to_item(rec, 16, 90))["features"]
 
 
 def test_write_and_get_by_id(prediction_log):

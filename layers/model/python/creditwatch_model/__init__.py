@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,9 +52,8 @@ def confidence_level(p_good: float) -> str:
     return "LOW"
 
 
-@dataclass(frozen=True)
-class Score:
-    """The model's answer for one application."""
+class Score(NamedTuple):
+    """The model's answer for one application (a NamedTuple: immutable and cheap to build in bulk)."""
 
     probability_good_credit: float
     probability_bad_credit: float
@@ -94,16 +92,20 @@ class CreditModel:
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
         """Encode validated rows (feature name -> value) into the model's input matrix."""
-        x = np.zeros((len(rows), self._width), dtype=np.float64)
-        for i, row in enumerate(rows):
-            xi = x[i]
+        # Plain lists, one numpy conversion at the end: element-wise writes into an ndarray cost
+        # several times more for a 1,000-row batch.
+        width = self._width
+        out = []
+        for row in rows:
+            xi = [0.0] * width
             for name, col in self._numeric:
-                xi[col] = row[name]
+                xi[col] = float(row[name])
             for name, col, codes in self._ordinal:
-                xi[col] = codes[row[name]]
+                xi[col] = float(codes[row[name]])
             for name, positions in self._nominal:
                 xi[positions[row[name]]] = 1.0
-        return x
+            out.append(xi)
+        return np.array(out, dtype=np.float64).reshape(len(rows), width)
 
     def predict_good(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
         """P(good credit) for each row."""
