@@ -113,20 +113,6 @@ def cold_start(runs: int, tracing: bool) -> tuple[list[float], list[float], list
     return ours, whole, seed, sklearn_loaded
 
 
-def perturbed(model: Any, n: int, seed: int) -> pd.DataFrame:
-    """Random applications over the whole declared domain."""
-    rng = np.random.default_rng(seed)
-    cols: dict[str, Any] = {}
-    for f in model.schema.features:
-        if f.is_categorical:
-            cols[f.name] = rng.choice(list(f.codes), size=n)
-        elif f.dtype == "int":
-            cols[f.name] = rng.integers(int(f.minimum), int(f.maximum) + 1, size=n)
-        else:
-            cols[f.name] = np.round(rng.lognormal(8, 0.8, size=n), 2)
-    return pd.DataFrame(cols)[model.schema.names]
-
-
 def main() -> None:
     """Run every measurement and print figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,7 +200,9 @@ def main() -> None:
     )
 
     # 4. Same answers
-    perturbed_rows = perturbed(model, 10_000, seed=7)
+    from creditwatch.training import perturbed_rows as make_perturbed
+
+    perturbed_rows = make_perturbed(model, 10_000, seed=7)
     print("parity with the joblib pipeline (probability of good credit)")
     for label, frame_ in (("every row of the data set (1,000)", data), ("10,000 perturbed rows", perturbed_rows)):
         ours_p = model.predict_good(frame_.to_dict("records"))

@@ -336,3 +336,17 @@ def _library_versions() -> dict[str, str]:
     import sklearn
 
     return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def perturbed_rows(model: Any, n: int, seed: int) -> pd.DataFrame:
+    """Random applications over the whole declared domain (every code, every range), for parity checks."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, Any] = {}
+    for f in model.schema.features:
+        if f.is_categorical:
+            cols[f.name] = rng.choice(list(f.codes), size=n)
+        elif f.dtype == "int":
+            cols[f.name] = rng.integers(int(f.minimum), int(f.maximum) + 1, size=n)
+        else:
+            cols[f.name] = np.round(rng.lognormal(8, 0.8, size=n), 2)
+    return pd.DataFrame(cols)[model.schema.names]

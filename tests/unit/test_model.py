@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditwatch.training import DATA_CSV, NOMINAL, NUMERICAL, ORDINAL, load_data, train
+from creditwatch.training import DATA_CSV, NOMINAL, NUMERICAL, ORDINAL, load_data, perturbed_rows, train
 from creditwatch_model import ARTIFACTS_DIR, PIPELINE_FILE, confidence_level, risk_level
 
 
@@ -14,20 +14,6 @@ def pipeline():
     import joblib
 
     return joblib.load(ARTIFACTS_DIR / PIPELINE_FILE)
-
-
-def _perturbed(model, n: int, seed: int) -> pd.DataFrame:
-    """Random applications over the whole declared domain, not just the training rows."""
-    rng = np.random.default_rng(seed)
-    cols = {}
-    for f in model.schema.features:
-        if f.is_categorical:
-            cols[f.name] = rng.choice(list(f.codes), size=n)
-        elif f.dtype == "int":
-            cols[f.name] = rng.integers(int(f.minimum), int(f.maximum) + 1, size=n)
-        else:
-            cols[f.name] = np.round(rng.lognormal(8, 0.8, size=n), 2)
-    return pd.DataFrame(cols)[model.schema.names]
 
 
 def test_serving_path_matches_the_joblib_pipeline_on_every_data_row(model, pipeline):
@@ -39,7 +25,7 @@ def test_serving_path_matches_the_joblib_pipeline_on_every_data_row(model, pipel
 
 
 def test_serving_path_matches_the_joblib_pipeline_on_10000_perturbed_rows(model, pipeline):
-    x = _perturbed(model, 10_000, seed=7)
+    x = perturbed_rows(model, 10_000, seed=7)
     ours = model.predict_good(x.to_dict("records"))
     theirs = pipeline.predict_proba(x)[:, 1]
     assert np.max(np.abs(ours - theirs)) < 1e-6
