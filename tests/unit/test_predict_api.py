@@ -158,6 +158,21 @@ def test_batch_scores_in_order_and_logs_each_application(handler, event, predict
     assert sorted(r["kind"] for r in rows) == ["application"] * 3 + ["request"]
     apps = sorted((r for r in rows if r["kind"] == "application"), key=lambda r: r["batch_index"])
     assert [a["prediction_id"] for a in apps] == [p["prediction_id"] for p in body["predictions"]]
+    request = next(r for r in rows if r["kind"] == "request")
+    sent = json.loads(event("predict-batch-valid.json")["body"])["applications"]
+    for app, answer in zip(apps, body["predictions"], strict=True):
+        # Every application record is complete on its own: shared fields, inputs and outputs.
+        assert {k: app[k] for k in ("request_id", "route", "status", "model_version", "batch_size")} == {
+            "request_id": request["request_id"],
+            "route": "/predict-batch",
+            "status": 200,
+            "model_version": answer["model_version"],
+            "batch_size": 3,
+        }
+        assert app["probability_good"] == answer["probability_good_credit"]
+        assert (app["decision"], app["risk_level"]) == (answer["decision"], answer["risk_level"])
+        assert set(app["features"]) == set(handler.model.schema.names)
+    assert apps[0]["features"]["credit_amount"] == sent[0].get("credit_amount", sent[0].get("Credit amount"))
 
 
 def test_batch_of_1000_is_accepted_and_1001_is_413(handler, event, prediction_log):

@@ -6,7 +6,15 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
-from creditwatch_common.prediction_log import LogRecord, from_item, keys_for, shard_of, to_item
+from creditwatch_common.prediction_log import (
+    LogRecord,
+    encode_features,
+    from_item,
+    keys_for,
+    shard_of,
+    to_attributes,
+    to_item,
+)
 
 
 def _record(**kw):
@@ -50,6 +58,30 @@ def test_features_stored_as_a_map_by_earlier_versions_still_read_back():
     item = to_item(rec, 16, 90)
     item["features"] = serialize({"age_in_years": 30, "purpose": "A43"})
     assert from_item(item)["features"] == from_item(to_item(rec, 16, 90))["features"]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"a": 1, "b": "A12"}, {"a": 2, "b": "A13"}, {}],
+        [{"a": "x},{y"}, {"a": "z"}],  # a value holding the boundary text: one dumps per row
+        [{"a": [{"b": 1}, {"c": 2}]}, {"a": []}],
+        [{"a": 1}],
+        [],
+    ],
+)
+def test_features_encoded_in_one_pass_match_one_dumps_per_row(rows):
+    import json
+
+    assert encode_features(rows) == [json.dumps(r, separators=(",", ":")) for r in rows]
+
+
+def test_common_fields_go_to_every_item_and_a_record_overrides_them():
+    common = to_attributes({"request_id": "r9", "route": "/predict-batch", "batch_size": 2, "error_class": None})
+    a = to_item({"prediction_id": uuid7(), "batch_index": 0}, 16, 90, common)
+    b = to_item({"prediction_id": uuid7(), "batch_index": 1, "batch_size": None, "route": "/x"}, 16, 90, common)
+    assert a["request_id"] == {"S": "r9"} and a["batch_size"] == {"N": "2"} and "error_class" not in a
+    assert b["route"] == {"S": "/x"} and "batch_size" not in b
 
 
 def test_write_and_get_by_id(prediction_log):

@@ -253,7 +253,7 @@ class RequestLogMiddleware:
     def _record(self, scope: Scope, state: dict[str, Any], status: int, latency_ms: float, body: bytes) -> None:
         route = scope.get("path", "")
         scored = state.get("scored", []) if status < 400 else []
-        records = log_records(
+        batch = log_records(
             request_id=state["request_id"],
             route=route,
             method=scope.get("method", ""),
@@ -265,7 +265,7 @@ class RequestLogMiddleware:
             error_detail=state.get("error_detail"),
             raw_body=body.decode("utf-8", "replace") if status >= 400 and body else None,
         )
-        outcome = self.log.write(records)
+        outcome = self.log.write(batch.records, batch.common)
         self._metrics(status, latency_ms, scored, outcome)
         if status >= 400:
             logger.info(
