@@ -32,6 +32,15 @@ def test_serving_path_matches_the_joblib_pipeline_on_10000_perturbed_rows(model,
     assert np.array_equal(ours >= model.threshold, theirs >= model.threshold)
 
 
+def test_one_row_at_a_time_and_a_batch_encode_and_score_alike(model):
+    # encode() switches from a row loop to a column-wise fill for larger inputs; a forest scores
+    # in blocks of rows: both splits must be invisible.
+    rows = perturbed_rows(model, 600, seed=3).to_dict("records")
+    one_by_one = np.vstack([model.encode([r]) for r in rows])
+    assert np.array_equal(model.encode(rows), one_by_one)
+    assert np.array_equal(model.predict_good(rows), np.concatenate([model.predict_good([r]) for r in rows]))
+
+
 def test_metadata_describes_the_seed_contract(model):
     meta = model.metadata
     names = [f.name for f in model.schema.features]

@@ -8,7 +8,6 @@ from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
 from creditwatch_common.prediction_log import (
     LogRecord,
-    encode_features,
     from_item,
     keys_for,
     shard_of,
@@ -58,22 +57,6 @@ def test_features_stored_as_a_map_by_earlier_versions_still_read_back():
     item = to_item(rec, 16, 90)
     item["features"] = serialize({"age_in_years": 30, "purpose": "A43"})
     assert from_item(item)["features"] == from_item(to_item(rec, 16, 90))["features"]
-
-
-@pytest.mark.parametrize(
-    "rows",
-    [
-        [{"a": 1, "b": "A12"}, {"a": 2, "b": "A13"}, {}],
-        [{"a": "x},{y"}, {"a": "z"}],  # a value holding the boundary text: one dumps per row
-        [{"a": [{"b": 1}, {"c": 2}]}, {"a": []}],
-        [{"a": 1}],
-        [],
-    ],
-)
-def test_features_encoded_in_one_pass_match_one_dumps_per_row(rows):
-    import json
-
-    assert encode_features(rows) == [json.dumps(r, separators=(",", ":")) for r in rows]
 
 
 def test_common_fields_go_to_every_item_and_a_record_overrides_them():

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from creditwatch_common.ids import uuid7
 from creditwatch_common.prediction_log import LogRecord, PredictionLog, WriteOutcome
 from creditwatch_model import CreditModel
+from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.observability import logger, metrics
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
@@ -94,6 +95,7 @@ def create_app(
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size)
     app = FastAPI(
+        default_response_class=OrjsonResponse,
         title="creditwatch",
         version=model.version,
         description=(
@@ -101,6 +103,7 @@ def create_app(
             "seed's human-readable names; codes are UCI codes such as `A12`."
         ),
     )
+    app.router.route_class = OrjsonRoute  # before the routes are declared: they take it at creation
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -161,12 +164,14 @@ def create_app(
     @app.post("/predict-batch", response_model=BatchPredictionResponse, responses=ERROR_RESPONSES, tags=["scoring"])
     async def predict_batch(batch: batch_model, request: Request) -> JSONResponse:  # type: ignore[valid-type]
         """Score up to MAX_BATCH_SIZE applications in one request."""
-        apps = [a.model_dump() for a in batch.applications]  # type: ignore[attr-defined]
+        # A validated model's __dict__ is its model_dump() for these flat models of scalars, without
+        # the copy (nothing mutates it), at a tenth of the cost for a batch.
+        apps = [a.__dict__ for a in batch.applications]  # type: ignore[attr-defined]
         scored = score_applications(model, apps)
         _log_state(request)["scored"] = scored
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;
         # response_model still documents the shape in the OpenAPI schema.
-        return JSONResponse(
+        return OrjsonResponse(
             {
                 "predictions": [s.response(model.version) for s in scored],
                 "total_processed": len(scored),

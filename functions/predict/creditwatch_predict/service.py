@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 from creditwatch_common.ids import iso_millis, uuid7
-from creditwatch_common.prediction_log import LogRecord, encode_features
+from creditwatch_common.prediction_log import LogRecord
 from creditwatch_model import CreditModel, Score
 
 
@@ -113,7 +115,7 @@ def log_records(
     if scored:
         # Plain dicts of LogRecord's fields, built from values this function produced and validated
         # already (a thousand model constructions were a third of a batch's time), with the fields
-        # every application shares written once and the features encoded in one pass.
+        # every application shares written once.
         common = {
             **common,
             "kind": "application",
@@ -121,13 +123,14 @@ def log_records(
             "latency_ms": latency_ms,
             "batch_size": len(scored),
         }
-        features = encode_features([app.features for app in scored])
         for i, app in enumerate(scored):
             records.append(
                 {
                     "prediction_id": app.prediction_id,
                     "batch_index": i,
-                    "features": features[i],
+                    # Encoded here as the log stores it (compact JSON text), by orjson: stdlib json
+                    # spent 3 ms on a batch's features.
+                    "features": orjson.dumps(app.features).decode(),
                     **_outputs(app.score),
                 }
             )

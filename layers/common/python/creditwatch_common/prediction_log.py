@@ -131,21 +131,6 @@ def to_attributes(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: serialize(v) for k, v in fields.items() if v is not None}
 
 
-def encode_features(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The compact JSON text of each feature dict, as to_item would store it, in one encoder pass."""
-    if not rows:
-        return []
-    # One C-level dumps of the list, cut at the object boundaries, costs a tenth of a dumps per row.
-    # Every boundary between rows is a "},{"; one inside a row (a string value, a list of objects)
-    # adds pieces, so a piece count that matches proves every cut is a boundary. Otherwise: one
-    # dumps per row.
-    text = _compact_json(list(rows))
-    pieces = text[2:-2].split("},{")
-    if len(pieces) != len(rows):
-        return [_compact_json(r) for r in rows]
-    return ["{" + p + "}" for p in pieces]
-
-
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """Plain Python values from a DynamoDB item."""
     out = {k: deserialize(v) for k, v in item.items()}

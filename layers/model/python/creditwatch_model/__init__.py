@@ -63,6 +63,10 @@ class Score(NamedTuple):
     confidence: str
 
 
+# Up to this many rows, encode() loops over rows; beyond, over columns (see _encode_columns).
+_ROW_WISE_MAX = 16
+
+
 class CreditModel:
     """Encodes applications with the schema and scores them with the packed forest."""
 
@@ -92,8 +96,9 @@ class CreditModel:
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
         """Encode validated rows (feature name -> value) into the model's input matrix."""
-        # Plain lists, one numpy conversion at the end: element-wise writes into an ndarray cost
-        # several times more for a 1,000-row batch.
+        if len(rows) > _ROW_WISE_MAX:
+            return self._encode_columns(rows)
+        # Plain lists, one numpy conversion at the end: the cheapest for a request's single row.
         width = self._width
         out = []
         for row in rows:
@@ -106,6 +111,20 @@ class CreditModel:
                 xi[positions[row[name]]] = 1.0
             out.append(xi)
         return np.array(out, dtype=np.float64).reshape(len(rows), width)
+
+    def _encode_columns(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
+        # A column at a time, one numpy assignment each: half the cost of the row loop for a
+        # 1,000-row batch, but a fixed ~20 us that a single row does not repay.
+        n = len(rows)
+        out = np.zeros((n, self._width), dtype=np.float64)
+        for name, col in self._numeric:
+            out[:, col] = [row[name] for row in rows]
+        for name, col, codes in self._ordinal:
+            out[:, col] = [codes[row[name]] for row in rows]
+        every_row = np.arange(n)
+        for name, positions in self._nominal:
+            out[every_row, [positions[row[name]] for row in rows]] = 1.0
+        return out
 
     def predict_good(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
         """P(good credit) for each row."""

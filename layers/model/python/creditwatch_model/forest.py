@@ -16,6 +16,7 @@ IntArray = npt.NDArray[np.int32]
 
 # Fixed zip timestamp so that the same forest always gives the same bytes (and model version).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_BLOCK_ROWS = 256
 _FIELDS = ("feature", "threshold", "left", "right", "value", "roots")
 
 
@@ -40,23 +41,42 @@ class PackedForest:
         """P(good) for each row of an encoded matrix, as scikit-learn computes it."""
         # scikit-learn's trees compare float32 inputs against float64 thresholds: do the same
         # so that every split falls on the same side.
-        x32 = np.ascontiguousarray(x, dtype=np.float32).astype(np.float64)
-        n, n_features = x32.shape
-        flat_x = x32.ravel()
-        # One pass per depth level for all rows and trees at once; flat `take` beats 2-D fancy indexing.
+        x64 = np.ascontiguousarray(x, dtype=np.float32).astype(np.float64)
+        if x64.shape[0] <= _BLOCK_ROWS:
+            return self._predict_block(x64)
+        # Blocks keep the per-level index arrays (rows x trees) within the CPU caches: ~1.6x faster
+        # than one pass over a 1,000-row batch (bench/predict_bench.py).
+        return np.concatenate(
+            [self._predict_block(x64[s : s + _BLOCK_ROWS]) for s in range(0, x64.shape[0], _BLOCK_ROWS)]
+        )
+
+    def _predict_block(self, x64: FloatArray) -> FloatArray:
+        n, n_features = x64.shape
+        flat_x = x64.ravel()
+        feature, threshold, children, value, roots = self._doubled
+        # Nodes are walked by their doubled index 2i, so the next one is children[2i + went_right]:
+        # one add and one flat `take` per level for all rows and trees at once.
         row_offset = (np.arange(n, dtype=np.intp) * n_features)[:, None]
-        node = np.repeat(self.roots.astype(np.intp)[None, :], n, axis=0)
-        children = self._children
+        node = np.repeat(roots[None, :], n, axis=0)
         for _ in range(self.depth):
-            go_left = flat_x.take(row_offset + self.feature.take(node)) <= self.threshold.take(node)
-            node = children.take(2 * node + 1 - go_left)  # children[2i] is left, children[2i + 1] right
-        result: FloatArray = self.value.take(node).sum(axis=1) / self.n_trees
+            went_right = flat_x.take(row_offset + feature.take(node)) > threshold.take(node)
+            node = children.take(node + went_right)
+        result: FloatArray = value.take(node).sum(axis=1) / self.n_trees
         return result
 
     @functools.cached_property
-    def _children(self) -> npt.NDArray[np.intp]:
-        """Left and right interleaved, so one `take` picks the next node."""
-        return np.stack([self.left, self.right], axis=1).ravel().astype(np.intp)
+    def _doubled(
+        self,
+    ) -> tuple[npt.NDArray[np.intp], FloatArray, npt.NDArray[np.intp], FloatArray, npt.NDArray[np.intp]]:
+        """Feature, threshold, children (doubled), leaf value and roots (doubled), indexed by 2i."""
+        children = np.stack([self.left, self.right], axis=1).ravel().astype(np.intp) * 2
+        return (
+            np.repeat(self.feature.astype(np.intp), 2),
+            np.repeat(self.threshold, 2),
+            children,
+            np.repeat(self.value, 2),
+            self.roots.astype(np.intp) * 2,
+        )
 
     def save(self, path: Path) -> None:
         """Write a deterministic .npz (same forest, same bytes)."""
