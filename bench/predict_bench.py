@@ -118,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     args = parser.parse_args()
-    n_one, n_seed, n_batch, n_cold = (200, 30, 5, 3) if args.quick else (3000, 200, 40, 9)
+    n_one, n_seed, n_batch, n_cold = (200, 30, 5, 3) if args.quick else (3000, 200, 100, 9)
     os.environ.update(ENV)
 
     import joblib
