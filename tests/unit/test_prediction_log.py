@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
-from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
+from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis, uuid7s
 from creditwatch_common.prediction_log import (
     LogRecord,
     from_item,
@@ -27,6 +27,19 @@ def test_uuid7_carries_its_millisecond_and_sorts_by_time():
     assert ids == sorted(ids)
     with pytest.raises(ValueError):
         uuid7_millis("6f1c3e0e-1111-4111-8111-111111111111")
+
+
+def test_ids_made_in_bulk_are_valid_distinct_uuid7s_of_their_millisecond():
+    import uuid
+
+    ids = uuid7s(2000, now_ms=1_795_338_000_123)
+    assert len(set(ids)) == 2000 and uuid7s(0) == []
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert uuid7_millis(value) == 1_795_338_000_123
+    # Random bits really vary in every position that is not fixed (version, variant, time).
+    assert all(len({v[i] for v in ids}) > 1 for i in (15, 19, 20, 35))
 
 
 def test_keys_follow_from_the_id_and_spread_over_shards():

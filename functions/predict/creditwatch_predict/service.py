@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from creditwatch_common.ids import iso_millis, uuid7
+from creditwatch_common.ids import iso_millis, uuid7s
 from creditwatch_common.prediction_log import LogRecord
 from creditwatch_model import CreditModel, Score
 
@@ -24,10 +24,10 @@ class ScoredApplication:
 
     __slots__ = ("features", "prediction_id", "score", "timestamp")
 
-    def __init__(self, features: dict[str, Any], score: Score, now_ms: int, timestamp: str) -> None:
+    def __init__(self, features: dict[str, Any], score: Score, prediction_id: str, timestamp: str) -> None:
         self.features = features
         self.score = score
-        self.prediction_id = uuid7(now_ms)
+        self.prediction_id = prediction_id
         self.timestamp = timestamp
 
     def response(self, model_version: str) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def score_applications(model: CreditModel, applications: Sequence[dict[str, Any]
     # keep them unique) and the ISO timestamp is formatted once, from the per-second cache.
     now_ms = int(time.time() * 1000)
     timestamp = iso_millis(now_ms)
-    return [ScoredApplication(f, s, now_ms, timestamp) for f, s in zip(applications, scores, strict=True)]
+    ids = uuid7s(len(scores), now_ms)
+    return [ScoredApplication(*a, timestamp) for a in zip(applications, scores, ids, strict=True)]
 
 
 class LogBatch(NamedTuple):

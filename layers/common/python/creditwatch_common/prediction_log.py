@@ -94,36 +94,55 @@ def to_item(
     common: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """DynamoDB item (attribute-value form) for a record, or for a dict of LogRecord's fields."""
-    # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
-    fields = record.__dict__ if isinstance(record, LogRecord) else record
-    # `common` holds attribute values serialised once for a whole batch (shared between items:
-    # nothing mutates an item once built). The record's own fields win, an explicit None included.
-    item: dict[str, Any] = dict(common) if common else {}
-    for k, v in fields.items():
-        # Inlined for the common scalar types: a batch builds a thousand items per request.
-        t = type(v)
-        if v is None:
-            if common:
-                item.pop(k, None)
-            continue
-        if t is str:
-            item[k] = {"S": v}
-        elif t is float:
-            item[k] = {"N": repr(v)}
-        elif t is int:
-            item[k] = {"N": str(v)}
-        elif k == "features":
-            item[k] = {"S": _compact_json(v)}
-        else:
-            item[k] = serialize(v)
-    prediction_id = fields["prediction_id"]
-    ms = uuid7_millis(prediction_id)
-    ts = iso_millis(ms)
-    item["pk"] = {"S": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}"}
-    item["sk"] = {"S": f"{ts}#{prediction_id}"}
-    item["ts"] = {"S": ts}
-    item["expires_at"] = {"N": str(ms // 1000 + ttl_days * 86400)}
-    return item
+    return to_items([record], shards, ttl_days, common)[0]
+
+
+def to_items(
+    records: Iterable[LogRecord | Mapping[str, Any]],
+    shards: int,
+    ttl_days: int,
+    common: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """DynamoDB items for records; `common` holds attribute values every record shares."""
+    # A batch builds a thousand items per request, hence the inlined scalar cases and the time
+    # attributes built once per millisecond (a batch's ids share one). Attribute values are shared
+    # between items: nothing mutates an item once built.
+    ttl_s = ttl_days * 86400
+    stamps: dict[int, tuple[str, dict[str, str], dict[str, str]]] = {}
+    items = []
+    for record in records:
+        # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
+        fields = record.__dict__ if isinstance(record, LogRecord) else record
+        # The record's own fields win over common ones, an explicit None included.
+        item: dict[str, Any] = dict(common) if common else {}
+        for k, v in fields.items():
+            t = type(v)
+            if t is str:
+                item[k] = {"S": v}
+            elif t is float:
+                item[k] = {"N": repr(v)}
+            elif t is int:
+                item[k] = {"N": str(v)}
+            elif v is None:
+                if common:
+                    item.pop(k, None)
+            elif k == "features":
+                item[k] = {"S": _compact_json(v)}
+            else:
+                item[k] = serialize(v)
+        prediction_id = fields["prediction_id"]
+        ms = uuid7_millis(prediction_id)
+        stamp = stamps.get(ms)
+        if stamp is None:
+            ts = iso_millis(ms)
+            stamp = stamps[ms] = (ts, {"S": ts}, {"N": str(ms // 1000 + ttl_s)})
+        ts = stamp[0]
+        item["pk"] = {"S": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}"}
+        item["sk"] = {"S": f"{ts}#{prediction_id}"}
+        item["ts"] = stamp[1]
+        item["expires_at"] = stamp[2]
+        items.append(item)
+    return items
 
 
 def to_attributes(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +192,7 @@ class PredictionLog:
         `common` fields belong to every record (a batch's request id, route, status...).
         """
         shared = to_attributes(common) if common else None
-        items = [to_item(r, self.shards, self.ttl_days, shared) for r in records]
+        items = to_items(records, self.shards, self.ttl_days, shared)
         outcome = WriteOutcome()
         if not items:
             return outcome
