@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -31,6 +32,10 @@ prediction_log = PredictionLog(
 app = create_app(model, settings, prediction_log, flush_metrics_per_request=settings.flush_metrics_per_request)
 # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
 asgi_handler = Mangum(app, lifespan="off")
+# What init built (modules, the app, the model) lives as long as the process: move it out of the
+# cyclic GC's reach, or every full collection rescans it (a batch request triggers one every ~10
+# calls; they were the p99 of bench/predict_bench.py).
+gc.freeze()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
