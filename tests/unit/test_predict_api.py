@@ -276,4 +276,3 @@ def test_log_write_failure_spills_and_never_fails_the_request(handler, event, pr
     assert "LogRecordsSpilled" in out
     assert prediction_log.replay_spilled() == {"replayed": 1, "failed": 0}
     assert prediction_log.get(body["prediction_id"])["status"] == 200
-
