@@ -111,7 +111,9 @@ def create_app(
         content_type = request.headers.get("content-type", "")
         if any(e.get("type") == "json_invalid" for e in errors):
             err = next(e for e in errors if e.get("type") == "json_invalid")
-            msg = f"Malformed JSON: {err.get('ctx', {}).get('error', 'cannot parse')}"
+            loc = tuple(err.get("loc", ()))
+            at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+            msg = f"Malformed JSON{at}: {err.get('ctx', {}).get('error', 'cannot parse')}"
             return error_response(request, 400, "invalid_json", msg)
         if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
             return error_response(request, 400, "empty_body", "The request body is empty: send a JSON object")
