@@ -186,9 +186,7 @@ def test_batch_of_1000_is_accepted_and_1001_is_413(handler, event, prediction_lo
     assert len([r for r in logged(prediction_log) if r["kind"] == "application"]) == 1000
 
 
-@pytest.mark.parametrize(
-    ("body", "position"), [('{"Duration in month": 12,', 25), ('{"a": 1}}', 8), ("{'a': 1}", 1)]
-)
+@pytest.mark.parametrize(("body", "position"), [('{"Duration in month": 12,', 25), ('{"a": 1}}', 8), ("{'a': 1}", 1)])
 def test_malformed_json_says_where(handler, event, body, position):
     ev = event("predict-malformed-json.json")
     ev["body"] = body
