@@ -245,7 +245,6 @@ def run_demo(
     """Bring the stack up (unless one runs), run the demo, and bring it down unless kept or already running."""
     existing = stack.load_state()
     if existing is None:
-        (STATE_DIR / "slack-messages.jsonl").unlink(missing_ok=True)
         chosen = port or (stack.DEFAULT_PORT if stack.port_free("127.0.0.1", stack.DEFAULT_PORT) else stack.free_port())
         sink = 4567 if stack.port_free("127.0.0.1", 4567) and chosen != 4567 else stack.free_port()
         progress(f"starting the local stack on 127.0.0.1:{chosen}")

@@ -135,6 +135,8 @@ def up(
             _kill(moto_pid)
             raise
         if sink_port:
+            # A new stack starts with an empty channel, as its moto state starts empty.
+            (STATE_DIR / "slack-messages.jsonl").unlink(missing_ok=True)
             state.sink_port = sink_port
             state.sink_pid = _spawn(
                 [
