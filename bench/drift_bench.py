@@ -36,6 +36,7 @@ def log_rows(n: int, seed: int) -> list[dict[str, Any]]:
     import numpy as np
     import pandas as pd
 
+    from creditwatch_common.ids import uuid7
     from creditwatch_model import REFERENCE_FILE, load_model, model_dir
 
     model = load_model()
@@ -51,6 +52,7 @@ def log_rows(n: int, seed: int) -> list[dict[str, Any]]:
     p = model.predict_good(features)
     return [
         {
+            "prediction_id": uuid7(),
             "features": f,
             "probability_good": float(pg),
             "decision": "approve" if pg >= model.threshold else "refuse",
@@ -127,7 +129,6 @@ def read_bench(n: int) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from creditwatch.local.stack import boto_client, create_resources, free_port
     from creditwatch.local.template import Template
-    from creditwatch_common.ids import uuid7
     from creditwatch_common.prediction_log import LogRecord, PredictionLog
 
     port = free_port()
@@ -156,7 +157,6 @@ def read_bench(n: int) -> None:
         for r in rows:
             batch.append(
                 LogRecord(
-                    prediction_id=uuid7(),
                     request_id="bench",
                     kind="request",
                     route="/predict",

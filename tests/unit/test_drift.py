@@ -165,6 +165,27 @@ def test_max_rows_takes_a_uniform_sample(job, prediction_log, model, reference):
     assert summary.rows_read == 300 and summary.rows_used == 120 and summary.sampled is True
 
 
+def test_stream_sample_is_uniform_bounded_and_independent_of_order():
+    import random
+
+    from creditwatch_common.ids import uuid7
+    from creditwatch_drift.analysis import sample_stream
+
+    rows = [{"prediction_id": uuid7(), "model_version": "v1" if i % 4 else "v0", "x": i} for i in range(20_000)]
+    kept, seen, versions = sample_stream(iter(rows), 2_000, seed=5)
+    shuffled = rows[:]
+    random.Random(1).shuffle(shuffled)
+    again, _, _ = sample_stream(shuffled, 2_000, seed=5)
+    assert seen == 20_000 and versions == {"v1": 15_000, "v0": 5_000} and len(kept) == 2_000
+    assert {r["x"] for r in kept} == {r["x"] for r in again}  # what the parallel reader's order changes: nothing
+    assert {r["x"] for r in sample_stream(rows, 2_000, seed=6)[0]} != {r["x"] for r in kept}
+    # Uniform: the sample's mean of 0..19,999 is 9,999.5 within a few standard errors (~129).
+    assert abs(sum(r["x"] for r in kept) / 2_000 - 9_999.5) < 600
+    assert sum(1 for r in kept if r["model_version"] == "v0") in range(400, 601)
+    small, n, _ = sample_stream(rows[:10], 2_000)
+    assert n == 10 and [r["x"] for r in small] == list(range(10))  # under the cap: all, in arrival order
+
+
 class FailingCopy:
     """S3 that fails the second copy of a publish: the halfway failure a report must survive."""
 

@@ -1,3 +1,4 @@
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -96,6 +97,55 @@ def test_batch_write_of_1000_records_and_window_query(prediction_log):
     rows = list(prediction_log.query_window(now - timedelta(minutes=5), now + timedelta(minutes=5), kind="application"))
     assert len(rows) == 1000
     assert list(prediction_log.query_window(now + timedelta(minutes=5), now + timedelta(minutes=10))) == []
+
+
+class PagedClient:
+    """The real (moto) client, with small pages forced on every Query and the calls counted."""
+
+    def __init__(self, real, limit, fail_on_pk=None):
+        self.real, self.limit, self.fail_on_pk, self.queries = real, limit, fail_on_pk, 0
+
+    def query(self, **kw):
+        self.queries += 1
+        if self.fail_on_pk and kw["ExpressionAttributeValues"][":pk"]["S"].endswith(self.fail_on_pk):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "Query")
+        return self.real.query(**{**kw, "Limit": self.limit})
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def _window_of(prediction_log, n):
+    prediction_log.write([_record(kind="application", batch_index=i, probability_good=0.5) for i in range(n)])
+    now = datetime.now(UTC)
+    return now - timedelta(minutes=5), now + timedelta(minutes=5)
+
+
+def test_window_read_follows_every_page_of_every_partition(prediction_log):
+    start, end = _window_of(prediction_log, 300)
+    prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=7)
+    rows = list(prediction_log.query_window(start, end, workers=4))
+    assert sorted(r["batch_index"] for r in rows) == list(range(300))
+    assert prediction_log.dynamodb.queries > 300 // 7
+
+
+def test_window_read_holds_a_few_pages_not_the_window(prediction_log):
+    start, end = _window_of(prediction_log, 400)
+    prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=2)
+    stream = prediction_log.query_window(start, end, workers=2)
+    next(stream)
+    time.sleep(0.5)  # the producers run ahead as far as they may
+    stream.close()
+    # 400 records in pages of 2 is 200+ queries; producers stop at the bounded queue (4 pages) plus
+    # one page in hand per worker.
+    assert prediction_log.dynamodb.queries <= 10
+
+
+def test_a_failing_partition_fails_the_read(prediction_log):
+    start, end = _window_of(prediction_log, 50)
+    prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=5, fail_on_pk="#03")
+    with pytest.raises(ClientError):
+        list(prediction_log.query_window(start, end, workers=4))
 
 
 def test_window_bounds_are_half_open(prediction_log):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
+import random
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from creditwatch_drift.models import FeatureDrift, OutputDrift
@@ -28,15 +30,34 @@ class CurrentData:
     model_versions: dict[str, int]
 
 
-def current_frame(rows: list[dict[str, Any]], model: CreditModel, max_rows: int, seed: int = 0) -> CurrentData:
+def sample_stream(
+    rows: Iterable[dict[str, Any]], k: int, seed: int = 0
+) -> tuple[list[dict[str, Any]], int, Counter[str]]:
+    """A uniform sample of k records from a stream of any length, the same whatever its order.
+
+    Returns the sample, how many records streamed by, and their model versions.
+    """
+    # Bottom-k on the ids' 48 random bits (mixed with the seed): memory is k records, not the
+    # window, and the parallel reader's order does not change which records are kept.
+    mask = random.Random(seed).getrandbits(48)
+    heap: list[tuple[int, int, dict[str, Any]]] = []  # (-key, arrival, record): the k smallest keys
+    versions: Counter[str] = Counter()
+    n = 0
+    for n, row in enumerate(rows, start=1):
+        versions[str(row.get("model_version", "unknown"))] += 1
+        key = int(str(row["prediction_id"])[-12:], 16) ^ mask
+        if len(heap) < k:
+            heapq.heappush(heap, (-key, n, row))
+        elif key < -heap[0][0]:
+            heapq.heapreplace(heap, (-key, n, row))
+    return [row for _, _, row in sorted(heap, key=lambda e: e[1])], n, versions
+
+
+def current_frame(rows: Iterable[dict[str, Any]], model: CreditModel, max_rows: int, seed: int = 0) -> CurrentData:
     """Flatten log records (features map + outputs) into one column per feature, sampled to max_rows."""
-    versions = Counter(str(r.get("model_version", "unknown")) for r in rows)
-    rows_read = len(rows)
-    sampled = len(rows) > max_rows
-    if sampled:
-        # A uniform sample without replacement keeps the window's distribution.
-        idx = np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False)
-        rows = [rows[i] for i in sorted(idx)]
+    kept, rows_read, versions = sample_stream(rows, max_rows, seed)
+    sampled = rows_read > max_rows
+    rows = kept
     names = model.schema.names
     records = []
     for r in rows:

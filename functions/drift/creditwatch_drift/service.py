@@ -25,7 +25,7 @@ from creditwatch_drift.publish import Publisher, PublishError, report_keys
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
 
-LOG_ATTRIBUTES = ("features", "probability_good", "decision", "model_version")
+LOG_ATTRIBUTES = ("prediction_id", "features", "probability_good", "decision", "model_version")
 
 
 def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
@@ -67,7 +67,9 @@ class DriftJob:
             "threshold": threshold,
         }
         try:
-            rows = list(self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES))
+            # Streamed into the sample: memory holds max_rows records, however large the window.
+            rows = self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES)
+            current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             code = error_code(exc)
             return DriftSummary(
@@ -78,7 +80,6 @@ class DriftJob:
                 rows_used=0,
                 **base,
             )
-        current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
         base.update(
             rows_read=current.rows_read,
             rows_used=len(current.frame),

@@ -15,7 +15,9 @@ Records written as maps by earlier versions still read back the same.
 from __future__ import annotations
 
 import json
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -328,19 +330,60 @@ class PredictionLog:
                 projection.append(f"#a{i}")
             base["ProjectionExpression"] = ", ".join(projection)
 
-        def one_partition(pk: str) -> list[dict[str, Any]]:
-            out: list[dict[str, Any]] = []
-            kwargs = {**base, "ExpressionAttributeValues": {**values, ":pk": {"S": pk}}}
-            while True:
-                resp = self.dynamodb.query(**kwargs)
-                out.extend(from_item(it) for it in resp.get("Items", []))
-                if "LastEvaluatedKey" not in resp:
-                    return out
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        yield from self._stream_pages(
+            base, values, list(self.partitions(start, end - timedelta(milliseconds=1))), workers
+        )
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for rows in pool.map(one_partition, self.partitions(start, end - timedelta(milliseconds=1))):
-                yield from rows
+    def _stream_pages(
+        self, base: dict[str, Any], values: dict[str, Any], partitions: list[str], workers: int
+    ) -> Iterator[dict[str, Any]]:
+        # Partitions are queried in parallel and their pages flow through a bounded queue, so memory
+        # holds a few pages, never the window: a day at 1,000 requests a minute is 1.4M records.
+        # Records come in no particular order.
+        pages: queue.Queue[Any] = queue.Queue(maxsize=2 * max(1, workers))
+        stop = threading.Event()
+        finished = object()
+
+        def put(value: Any) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(value, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def one_partition(pk: str) -> None:
+            kwargs = {**base, "ExpressionAttributeValues": {**values, ":pk": {"S": pk}}}
+            try:
+                while not stop.is_set():
+                    resp = self.dynamodb.query(**kwargs)
+                    if resp.get("Items"):
+                        put(resp["Items"])
+                    if "LastEvaluatedKey" not in resp:
+                        break
+                    kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            except Exception as exc:  # noqa: BLE001 - handed to the reader, which raises it
+                put(exc)
+            put(finished)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
+            for pk in partitions:
+                pool.submit(one_partition, pk)
+            remaining = len(partitions)
+            while remaining:
+                got = pages.get()
+                if got is finished:
+                    remaining -= 1
+                elif isinstance(got, Exception):
+                    raise got
+                else:
+                    for item in got:
+                        yield from_item(item)
+        finally:
+            # Also when the reader stops early or fails: the workers give up at their next page.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # ---- replay -------------------------------------------------------------------------
     def replay_spilled(self, max_messages: int = 10_000) -> dict[str, int]:
