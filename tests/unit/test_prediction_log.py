@@ -219,6 +219,36 @@ def test_unprocessed_items_are_retried_until_written(prediction_log, ddb):
     assert "UnprocessedItems" in out.errors
 
 
+class SlowDynamo:
+    """BatchWriteItem with a network-like delay, recording how many calls overlap."""
+
+    def __init__(self, real):
+        self.real, self.in_flight, self.most, self.lock = real, 0, 0, __import__("threading").Lock()
+
+    def batch_write_item(self, RequestItems):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        time.sleep(0.02)
+        try:
+            return self.real.batch_write_item(RequestItems=RequestItems)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_large_write_sends_its_batches_in_parallel_and_counts_them_all(prediction_log, ddb):
+    prediction_log.dynamodb = SlowDynamo(ddb)
+    records = [_record(kind="application", batch_index=i) for i in range(1000)]
+    out = prediction_log.write(records)
+    assert (out.written, out.spilled, out.errors) == (1000, 0, [])
+    assert 1 < prediction_log.dynamodb.most <= prediction_log.write_workers
+    assert all(prediction_log.get(r.prediction_id) for r in records[::97])
+
+
 def test_items_still_unprocessed_after_retries_are_spilled_then_replayed(prediction_log, ddb, sqs):
     prediction_log.dynamodb = FlakyDynamo(ddb, unprocessed_rounds=100)
     records = [_record(kind="application", batch_index=i) for i in range(20)]
