@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from creditwatch.paths import ROOT
+
+if TYPE_CHECKING:
+    from creditwatch.local.stack import StackState
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 local_app = typer.Typer(help="The local stack: a moto server with the template's resources.", no_args_is_help=True)
@@ -19,9 +22,19 @@ app.add_typer(log_app, name="log")
 err = typer.echo
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _local_state() -> StackState:
+    """The running local stack's state, or a one-line error when it is not up."""
+    from creditwatch.local import stack
+
+    try:
+        return stack.require_state()
+    except stack.StackError as exc:
+        _fail(str(exc))
 
 
 def _print_json(value: Any) -> None:
@@ -62,7 +75,6 @@ def local_up(
         state = stack.up(host=host, port=port, sink_port=sink_port or None, webhook_url=webhook_url)
     except stack.StackError as exc:
         _fail(str(exc))
-        return
     template = Template(endpoint=state.endpoint)
     typer.echo(f"local stack on {state.endpoint} (pid {state.moto_pid})")
     for lid, kind, _ in template.data_resources():
@@ -87,7 +99,6 @@ def local_status() -> None:
     state = stack.load_state()
     if state is None:
         _fail("the local stack is not running", code=3)
-        return
     typer.echo(f"running on {state.endpoint} (pid {state.moto_pid}); Slack sink {state.sink_url or 'off'}")
 
 
@@ -133,20 +144,14 @@ def invoke(
     rebuild: Annotated[bool, typer.Option(help="With --build: run `sam build` even if a build exists")] = False,
 ) -> None:
     """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr."""
-    from creditwatch.local import stack
     from creditwatch.local.template import Template, TemplateError
 
-    try:
-        state = stack.require_state()
-    except stack.StackError as exc:
-        _fail(str(exc))
-        return
+    state = _local_state()
     raw = sys.stdin.read() if event == "-" else Path(event).read_text()
     try:
         payload = json.loads(raw or "{}")
     except ValueError as exc:
         _fail(f"the event is not JSON: {exc}")
-        return
     template = Template(endpoint=state.endpoint)
     try:
         if build:
@@ -157,14 +162,12 @@ def invoke(
                 outcome = invoke_built(template, logical_id, payload, state.endpoint, out=build_dir, rebuild=rebuild)
             except (RieError, ImageError) as exc:
                 _fail(str(exc))
-                return
         else:
             from creditwatch.local.invoke import invoke as run
 
             outcome = run(template, logical_id, payload, state.endpoint)
     except TemplateError as exc:
         _fail(str(exc))
-        return
     sys.stderr.write(outcome.stderr)
     _print_json(outcome.result)
     if outcome.function_error:
@@ -181,15 +184,10 @@ def serve(
 
     import uvicorn
 
-    from creditwatch.local import stack
     from creditwatch.local.invoke import function_environment
     from creditwatch.local.template import Template
 
-    try:
-        state = stack.require_state()
-    except stack.StackError as exc:
-        _fail(str(exc))
-        return
+    state = _local_state()
     spec = Template(endpoint=state.endpoint).function("PredictFunction")
     os.environ.update(function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"}))
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
@@ -202,7 +200,7 @@ def _prediction_log() -> Any:
     from creditwatch.local.template import Template
     from creditwatch_common.prediction_log import PredictionLog
 
-    state = stack.require_state()
+    state = _local_state()
     template = Template(endpoint=state.endpoint)
     return PredictionLog(
         dynamodb=stack.boto_client("dynamodb", state.endpoint),
@@ -293,16 +291,11 @@ def simulate(
     from rich.console import Console
     from rich.progress import Progress
 
-    from creditwatch.local import stack
     from creditwatch.simulate import DriftShift, run_simulation
 
     if target not in ("handler", "http"):
         _fail("--target is handler or http")
-    try:
-        state = stack.require_state()
-    except stack.StackError as exc:
-        _fail(str(exc))
-        return
+    state = _local_state()
     counts = {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors, "slow": slow}
     shift = DriftShift(
         amount_factor=amount_factor, duration_add=duration_add, age_add=age_add, recode_share=recode_share
