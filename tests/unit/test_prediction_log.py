@@ -14,6 +14,7 @@ from creditwatch_common.prediction_log import (
     shard_of,
     to_attributes,
     to_item,
+    to_items,
 )
 
 
@@ -50,6 +51,21 @@ def test_keys_follow_from_the_id_and_spread_over_shards():
     assert keys["sk"] == f"2026-11-22T09:00:00.123Z#{rid}"
     spread = Counter(shard_of(uuid7(), 16) for _ in range(4000))
     assert len(spread) == 16 and min(spread.values()) > 150  # no hot partition
+
+
+def test_batch_items_carry_the_same_keys_and_times_as_single_ones():
+    # Ids of several milliseconds across a day boundary, some sharing one: every item's key and
+    # time attributes are what the id alone gives.
+    ms = [1_795_391_999_998, 1_795_391_999_999, 1_795_392_000_000]
+    ids = [i for m in ms for i in uuid7s(40, now_ms=m)] + [uuid7(now_ms=ms[0])]
+    items = to_items([{"prediction_id": i, "status": 200} for i in ids], 16, 90)
+    for rid, item in zip(ids, items, strict=True):
+        assert {"pk": item["pk"]["S"], "sk": item["sk"]["S"]} == keys_for(rid, 16)
+        assert item["ts"]["S"] == iso_millis(uuid7_millis(rid))
+        assert int(item["expires_at"]["N"]) == uuid7_millis(rid) // 1000 + 90 * 86400
+    assert {item["pk"]["S"][:14] for item in items} == {"LOG#2026-11-22", "LOG#2026-11-23"}
+    with pytest.raises(ValueError):
+        to_items([{"prediction_id": "6f1c3e0e-1111-4111-8111-111111111111"}], 16, 90)
 
 
 def test_attribute_values_round_trip():

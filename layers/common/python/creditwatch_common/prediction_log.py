@@ -110,7 +110,7 @@ def to_items(
     # attributes built once per millisecond (a batch's ids share one). Attribute values are shared
     # between items: nothing mutates an item once built.
     ttl_s = ttl_days * 86400
-    stamps: dict[int, tuple[str, dict[str, str], dict[str, str]]] = {}
+    stamps: dict[str, tuple[str, dict[str, str], dict[str, str], list[dict[str, str] | None]]] = {}
     items = []
     for record in records:
         # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
@@ -133,13 +133,19 @@ def to_items(
             else:
                 item[k] = serialize(v)
         prediction_id = fields["prediction_id"]
-        ms = uuid7_millis(prediction_id)
-        stamp = stamps.get(ms)
+        # A UUIDv7's first 12 hex digits are its millisecond: ids that share them share the time
+        # attributes (and the first of them was checked to be a UUIDv7).
+        stamp = stamps.get(prediction_id[:13])
         if stamp is None:
+            ms = uuid7_millis(prediction_id)
             ts = iso_millis(ms)
-            stamp = stamps[ms] = (ts, {"S": ts}, {"N": str(ms // 1000 + ttl_s)})
+            stamp = stamps[prediction_id[:13]] = (ts, {"S": ts}, {"N": str(ms // 1000 + ttl_s)}, [None] * shards)
         ts = stamp[0]
-        item["pk"] = {"S": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}"}
+        shard = shard_of(prediction_id, shards)
+        pk = stamp[3][shard]
+        if pk is None:
+            pk = stamp[3][shard] = {"S": f"LOG#{ts[:10]}#{shard:02d}"}
+        item["pk"] = pk
         item["sk"] = {"S": f"{ts}#{prediction_id}"}
         item["ts"] = stamp[1]
         item["expires_at"] = stamp[2]
