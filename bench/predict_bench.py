@@ -17,12 +17,13 @@ import copy
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +46,7 @@ ENV = {
     "POWERTOOLS_SERVICE_NAME": "creditwatch-predict",
     "POWERTOOLS_METRICS_NAMESPACE": "CreditWatch",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
     "AWS_LAMBDA_FUNCTION_NAME": "PredictFunction",
 }
 
@@ -104,15 +106,24 @@ class _DynamoStub(BaseHTTPRequestHandler):
 
 
 # Import the handler (init), then answer the first event (boto3 import, client, PutItem over loopback).
+# argv: the event file, then folders to put first on sys.path (a `sam build` output and its layers).
 COLD_OURS = """
 import json, sys, time
+sys.path[:0] = sys.argv[2:]
 t = time.perf_counter()
 import creditwatch_predict.handler as h
 t_init = time.perf_counter()
-from creditwatch.local.bootstrap import LocalContext
+
+class Context:
+    function_name, function_version, memory_limit_in_mb = "PredictFunction", "$LATEST", 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
+    aws_request_id, log_group_name, log_stream_name = "bench", "/aws/lambda/PredictFunction", "bench"
+    def get_remaining_time_in_millis(self):
+        return 29000
+
 event = json.load(open(sys.argv[1]))
 out, sys.stdout = sys.stdout, open("/dev/null", "w")
-resp = h.lambda_handler(event, LocalContext("PredictFunction", 1024, 29))
+resp = h.lambda_handler(event, Context())
 t_first = time.perf_counter()
 sys.stdout = out
 assert resp["statusCode"] == 200, resp
@@ -138,42 +149,76 @@ class ColdStart:
     process: list[float] = field(default_factory=list)
 
 
-def cold_start(runs: int, tracing: bool, names: list[str]) -> tuple[ColdStart, ColdStart, bool]:
-    """New interpreters: our handler (init, then the first event) vs the seed's scikit-learn pipeline."""
+@contextlib.contextmanager
+def cold_env(tracing: bool) -> Iterator[dict[str, str]]:
+    """The environment of a cold-start run: the function's, a loopback DynamoDB, what Lambda sets."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _DynamoStub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
-        **os.environ,
-        **ENV,
-        "PYTHONPATH": os.pathsep.join([*sys.path[:3], str(ROOT / "src")]),
-        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
-        # What Lambda sets, so that the X-Ray SDK behaves as it does there.
-        "LAMBDA_TASK_ROOT": str(ROOT / "functions/predict"),
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-    }
+    try:
+        yield {
+            **os.environ,
+            **ENV,
+            "PYTHONPATH": os.pathsep.join(sys.path[:3]),
+            "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "LAMBDA_TASK_ROOT": str(ROOT / "functions/predict"),
+            "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        }
+    finally:
+        server.shutdown()
+
+
+def run_cold(cmd: list[str], env: dict[str, str], into: ColdStart) -> bool:
+    """One new interpreter; its timings go into `into`; whether it imported scikit-learn."""
+    t = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    into.process.append((time.perf_counter() - t) * 1000)
+    init_ms, first_ms, loaded = out.stdout.split()
+    into.init.append(float(init_ms))
+    into.first.append(float(first_ms))
+    return loaded == "True"
+
+
+def cold_start(runs: int, tracing: bool, names: list[str]) -> tuple[ColdStart, ColdStart, bool]:
+    """New interpreters: our handler (init, then the first event) vs the seed's scikit-learn pipeline."""
     event = str(ROOT / "events/predict-valid.json")
     pipeline = str(ROOT / "layers/model/python/creditwatch_model/artifacts/pipeline.joblib")
     data = str(ROOT / "data/german_credit.csv")
     ours, seed = ColdStart(), ColdStart()
     sklearn_loaded = False
-    try:
+    with cold_env(tracing) as env:
         for _ in range(runs):
-            for cmd, into in (
-                ([sys.executable, "-c", COLD_OURS, event], ours),
-                ([sys.executable, "-c", COLD_SEED, pipeline, data, ",".join(names)], seed),
-            ):
-                t = time.perf_counter()
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-                into.process.append((time.perf_counter() - t) * 1000)
-                init_ms, first_ms, loaded = out.stdout.split()
-                into.init.append(float(init_ms))
-                into.first.append(float(first_ms))
-                if into is ours:
-                    sklearn_loaded |= loaded == "True"
-    finally:
-        server.shutdown()
+            sklearn_loaded |= run_cold([sys.executable, "-c", COLD_OURS, event], env, ours)
+            run_cold([sys.executable, "-c", COLD_SEED, pipeline, data, ",".join(names)], env, seed)
     return ours, seed, sklearn_loaded
+
+
+def built_cold_start(runs: int) -> tuple[ColdStart, ColdStart, float]:
+    """The `sam build` output as Lambda runs it (sources read-only: no bytecode written), as shipped
+    (with the .pyc its Makefiles compile) and stripped of its bytecode; and its unzipped size in MB."""
+    from creditwatch.local import rie
+
+    work = Path(tempfile.mkdtemp(prefix="creditwatch-bench-"))
+    try:
+        fn = rie.built_function("PredictFunction", rie.sam_build("PredictFunction", work / "build"))
+        roots = [fn.task_root, *(layer / "python" for layer in fn.layer_dirs)]
+        stripped = []
+        for i, root in enumerate(roots):
+            copy_ = work / f"stripped-{i}"
+            shutil.copytree(root, copy_, ignore=shutil.ignore_patterns("__pycache__"))
+            stripped.append(copy_)
+        size = sum(f.stat().st_size for r in roots for f in r.rglob("*") if f.is_file()) / 2**20
+        event = str(ROOT / "events/predict-valid.json")
+        # -I -S: nothing of this venv on sys.path, only the build; -B: Lambda cannot write bytecode.
+        python = [sys.executable, "-I", "-S", "-B", "-c", COLD_OURS, event]
+        shipped, bare = ColdStart(), ColdStart()
+        with cold_env(tracing=False) as env:
+            for _ in range(runs):
+                run_cold([*python, *map(str, roots)], env, shipped)
+                run_cold([*python, *map(str, stripped)], env, bare)
+        return shipped, bare, size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def measure_ours(spec_file: str) -> None:
@@ -305,6 +350,17 @@ def main() -> None:
         f"  the first response of ours includes importing boto3, building the DynamoDB client and one PutItem "
         f"(to a loopback stub); scikit-learn imported by the handler: {sklearn_loaded}   target: init <= 500 ms\n"
     )
+    shipped, bare, size = built_cold_start(n_cold)
+    print(f"cold start of the deployed artifact (`sam build` output, {size:.0f} MB with layers; tracing off)")
+    print(row("as built: with the bytecode its Makefiles compile: init", shipped.init))
+    print(row("as built: init + first response", shipped.first))
+    print(row("without bytecode (SAM's default builder): init", bare.init))
+    print(row("without bytecode: init + first response", bare.first))
+    print(
+        f"  ratio without / with bytecode, medians: init {pct(bare.init, 50) / pct(shipped.init, 50):.1f}x, "
+        f"to first answer {pct(bare.first, 50) / pct(shipped.first, 50):.1f}x (/var/task is read-only: "
+        "without .pyc every cold start compiles what it imports)\n"
+    )
 
     # 4. Same answers
     from creditwatch.training import perturbed_rows as make_perturbed
@@ -320,7 +376,8 @@ def main() -> None:
         f"\nsummary: one prediction p50 {pct(ours, 50):.3f} ms, p99 {pct(ours, 99):.3f} ms, "
         f"{pct(seed_way, 50) / pct(ours, 50):.0f}x the seed's way; batch p50 {pct(batch, 50):.1f} ms; "
         f"cold start p50 {pct(cold.init, 50):.0f} ms init, {pct(cold.first, 50):.0f} ms to the first answer "
-        f"({pct(cold_xray.init, 50):.0f} / {pct(cold_xray.first, 50):.0f} ms with X-Ray)"
+        f"({pct(cold_xray.init, 50):.0f} / {pct(cold_xray.first, 50):.0f} ms with X-Ray); deployed artifact "
+        f"{pct(shipped.init, 50):.0f} ms init ({pct(bare.init, 50):.0f} ms without bytecode)"
     )
 
 

@@ -52,6 +52,59 @@ def test_predict_function_and_layers_fit_lambda_zip_limit(builds: dict[str, Path
     assert not list(fn.task_root.glob("sklearn*")) and not list(fn.task_root.glob("scipy*"))
 
 
+# Imports the handler as Lambda does (sources read-only, nothing written), then lists every module
+# it loaded from the build whose bytecode Python could not use as shipped.
+_UNCOMPILED = """
+import importlib.util, json, sys
+from importlib._bootstrap_external import _classify_pyc, _validate_hash_pyc
+sys.path[:0] = sys.argv[2:]
+importlib.import_module(sys.argv[1].rsplit(".", 1)[0])
+bad, checked = [], 0
+for name, mod in list(sys.modules.items()):
+    path = getattr(mod, "__file__", None) or ""
+    if not path.endswith(".py") or not any(path.startswith(root) for root in sys.argv[2:]):
+        continue
+    checked += 1
+    try:
+        data = open(importlib.util.cache_from_source(path), "rb").read()
+        assert _classify_pyc(data, name, {}) & 1, "not hash-based"
+        _validate_hash_pyc(data, importlib.util.source_hash(open(path, "rb").read()), name, {})
+    except Exception as exc:
+        bad.append(f"{path}: {exc!r}")
+print(json.dumps({"checked": checked, "bad": bad}))
+"""
+
+
+@pytest.mark.parametrize("function", ["PredictFunction", "AlertsFunction"])
+def test_built_functions_ship_valid_bytecode_for_every_module_they_import(
+    builds: dict[str, Path], function: str
+) -> None:
+    # /var/task and /opt are read-only on Lambda: a module without valid .pyc is compiled at every
+    # cold start (the predict function's init went from ~0.5 s to ~1.1 s without them).
+    import subprocess
+    import sys
+
+    fn = rie.built_function(function, builds[function])
+    roots = [str(fn.task_root)] + [str(layer / "python") for layer in fn.layer_dirs]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PREDICTIONS_TABLE": "t",
+        "ALERT_STATE_TABLE": "t",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", _UNCOMPILED, fn.handler, *roots],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["bad"] == [] and report["checked"] > 100, report
+
+
 def test_built_predict_answers_every_route_event(
     builds: dict[str, Path], template: Template, local_stack: Any, stack_client: Any
 ) -> None:

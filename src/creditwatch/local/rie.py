@@ -183,7 +183,8 @@ def _merge_layers(layers: list[Path], opt: Path) -> Path:
     """Lambda extracts each layer into /opt in order; a later layer overwrites an earlier one's files."""
     opt.mkdir(parents=True, exist_ok=True)
     for layer in layers:
-        shutil.copytree(layer, opt, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # Bytecode included: the built layers ship it (their Makefiles), as the deployed ones do.
+        shutil.copytree(layer, opt, dirs_exist_ok=True)
     return opt
 
 
