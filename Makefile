@@ -49,9 +49,10 @@ bench: setup ## Speed and memory benchmarks (prints figures and ratios)
 validate: setup ## sam validate --lint
 	sam validate --lint --region eu-west-1
 
-build: setup ## sam build of the zip functions (the drift image needs Docker)
-	sam build PredictFunction --region eu-west-1
-	sam build AlertsFunction --region eu-west-1
+# `sam build <Fn>` replaces its build folder: one folder per function, where `creditwatch invoke --build` looks.
+build: setup ## sam build of the zip functions, each into .aws-sam/functions/<Fn> (the drift image needs Docker)
+	sam build PredictFunction --region eu-west-1 --build-dir .aws-sam/functions/PredictFunction
+	sam build AlertsFunction --region eu-west-1 --build-dir .aws-sam/functions/AlertsFunction
 
 train: setup ## Retrain the model and regenerate the layer artifacts
 	$(BIN)/creditwatch train
