@@ -307,3 +307,31 @@ def test_missing_table_is_not_retried_but_spilled(prediction_log):
 def test_iso_millis_sorts_as_text():
     assert iso_millis(0) == "1970-01-01T00:00:00.000Z"
     assert iso_millis(1_000) < iso_millis(10_000)
+
+
+def test_records_sqs_keeps_refusing_go_to_the_log_and_the_rest_are_spilled(prediction_log, ddb, sqs):
+    class DeadBatches:
+        def batch_write_item(self, **kw):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "BatchWriteItem")
+
+    records = [_record(prediction_id=uuid7()) for _ in range(15)]
+    poisoned = records[12].prediction_id
+
+    class PickySqs:
+        """SendMessageBatch that accepts every entry but one, whatever the attempt (two chunks here)."""
+
+        def send_message_batch(self, QueueUrl, Entries):
+            bad = [e for e in Entries if poisoned in e["MessageBody"]]
+            good = [e for e in Entries if e not in bad]
+            if good:
+                sqs.send_message_batch(QueueUrl=QueueUrl, Entries=good)
+            return {"Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in bad]}
+
+    kept = []
+    prediction_log.dynamodb, prediction_log.sqs, prediction_log.on_last_resort = DeadBatches(), PickySqs(), kept.append
+    out = prediction_log.write(records)
+    assert (out.written, out.spilled, out.logged_only) == (0, 14, 1)
+    assert [k["prediction_id"]["S"] for k in kept] == [poisoned]
+    prediction_log.dynamodb, prediction_log.sqs = ddb, sqs
+    assert prediction_log.replay_spilled() == {"replayed": 14, "failed": 0}
+    assert prediction_log.get(poisoned) is None and prediction_log.get(records[0].prediction_id) is not None

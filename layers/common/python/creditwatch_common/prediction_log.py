@@ -276,8 +276,9 @@ class PredictionLog:
         return pending
 
     def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> None:
-        remaining = list(items)
+        unsent = items
         if self.sqs is not None and self.spill_queue_url:
+            unsent = []
             for start in range(0, len(items), SQS_BATCH_LIMIT):
                 chunk = items[start : start + SQS_BATCH_LIMIT]
                 entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
@@ -294,12 +295,10 @@ class PredictionLog:
                         break
                     if attempt + 1 < self.max_attempts:
                         self._backoff(attempt)
-                sent = [it for i, it in enumerate(chunk) if str(i) not in failed_ids]
-                outcome.spilled += len(sent)
-                for it in sent:
-                    remaining.remove(it)
+                outcome.spilled += len(chunk) - len(failed_ids)
+                unsent.extend(it for i, it in enumerate(chunk) if str(i) in failed_ids)
         # Last resort: the whole record in the function's log, which CloudWatch keeps.
-        for it in remaining:
+        for it in unsent:
             outcome.logged_only += 1
             if self.on_last_resort is not None:
                 self.on_last_resort(it)
