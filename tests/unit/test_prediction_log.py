@@ -335,3 +335,11 @@ def test_records_sqs_keeps_refusing_go_to_the_log_and_the_rest_are_spilled(predi
     prediction_log.dynamodb, prediction_log.sqs = ddb, sqs
     assert prediction_log.replay_spilled() == {"replayed": 14, "failed": 0}
     assert prediction_log.get(poisoned) is None and prediction_log.get(records[0].prediction_id) is not None
+
+
+def test_replay_leaves_a_message_it_cannot_read_in_the_queue(prediction_log, sqs):
+    url = prediction_log.spill_queue_url
+    sqs.send_message(QueueUrl=url, MessageBody="{not json")
+    assert prediction_log.replay_spilled() == {"replayed": 0, "failed": 1}
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
