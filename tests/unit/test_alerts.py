@@ -124,6 +124,23 @@ def test_slack_200(slack_server):
     assert srv.received == [{"text": "hi"}]
 
 
+def test_slack_spaces_messages_about_a_second_apart(slack_server):
+    url, srv = slack_server
+    now, sleeps = [100.0], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    c = SlackClient(webhook_url=url, timeout_s=1, sleep=sleep, clock=lambda: now[0])
+    c.post({"text": "1"})
+    now[0] += 0.25
+    c.post({"text": "2"})  # 0.25 s after the first: waits the rest of the second
+    now[0] += 5
+    c.post({"text": "3"})  # long after: no wait
+    assert sleeps == [pytest.approx(0.75)] and [m["text"] for m in srv.received] == ["1", "2", "3"]
+
+
 def test_slack_429_honours_retry_after(slack_server):
     url, srv = slack_server
     srv.script = ["429", "ok"]
@@ -225,6 +242,20 @@ def test_alert_starts_once_persists_silently_and_resolves_once(job_factory, pred
     texts = [m["text"] for m in srv.received]
     assert len(texts) == 2 and "ALERT" in texts[0] and "RESOLVED" in texts[1]
     assert srv.received[0]["blocks"][0]["type"] == "header"
+
+
+def test_each_run_reads_the_webhook_afresh_so_a_rotated_secret_is_used(job_factory, prediction_log):
+    make, srv = job_factory
+    job = make()
+    built = []
+    first = job.slack
+    job.slack = lambda: built.append(1) or first()
+    traffic(prediction_log, 90, 10)
+    assert len(job.run(AlertsEvent()).posted) == 1
+    assert job.run(AlertsEvent()).posted == []  # nothing to post: the secret is not even read
+    traffic(prediction_log, 400, 0)
+    assert len(job.run(AlertsEvent()).posted) == 1
+    assert len(built) == 2 and len(srv.received) == 2
 
 
 def test_reminder_after_cooldown(job_factory, prediction_log):

@@ -60,7 +60,9 @@ class AlertsJob:
     settings: AlertsSettings
     prediction_log: PredictionLog
     state: StateStore
-    slack: Callable[[], SlackClient]  # built on first post: the secret is read only when needed
+    # Built on a run's first post, so the secret is read only when needed, and once per run: a
+    # rotated webhook is picked up when the Parameters cache expires, not at the next cold start.
+    slack: Callable[[], SlackClient]
     sqs: Any = None
     clock: Callable[[], float] = time.time
     _client: SlackClient | None = field(default=None, init=False)
@@ -72,6 +74,7 @@ class AlertsJob:
 
     def run(self, event: AlertsEvent) -> AlertsResult:
         """Judge the window and notify transitions; raises SlackError if Slack keeps refusing."""
+        self._client = None
         now = self.clock()
         end = (event.window_end or datetime.fromtimestamp(now, UTC)).astimezone(UTC)
         start = end - timedelta(minutes=event.window_minutes or self.settings.window_minutes)

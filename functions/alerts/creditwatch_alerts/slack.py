@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -30,8 +30,11 @@ class SlackClient:
     max_attempts: int = 4
     base_delay_s: float = 0.5
     budget_s: float = 60.0  # keep well inside the function's timeout
+    # Slack allows about one message a second per webhook: a run with several messages spaces them.
+    min_interval_s: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    _next_post_at: float = field(default=float("-inf"), init=False, repr=False)
 
     def __repr__(self) -> str:
         return "SlackClient(webhook_url='***')"
@@ -42,10 +45,14 @@ class SlackClient:
             raise SlackError("no Slack webhook URL is configured (empty secret)")
         data = json.dumps(payload).encode()
         deadline = self.clock() + self.budget_s
+        wait = self._next_post_at - self.clock()
+        if wait > 0:
+            self.sleep(wait)
         last: SlackError | None = None
         for attempt in range(self.max_attempts):
             try:
                 self._send(data)
+                self._next_post_at = self.clock() + self.min_interval_s
                 return
             except SlackError as exc:
                 last = exc
