@@ -1,7 +1,8 @@
 """Assembles what an image function's Dockerfile would put in LAMBDA_TASK_ROOT, without Docker.
 
 Only the instructions our Dockerfiles use are understood (FROM the AWS Lambda Python base image,
-COPY into ${LAMBDA_TASK_ROOT} or /tmp, RUN pip install -r ... --target ${LAMBDA_TASK_ROOT}, CMD);
+COPY into ${LAMBDA_TASK_ROOT} or /tmp, RUN pip install -r ... --target ${LAMBDA_TASK_ROOT}, RUN python -m
+compileall on task-root paths, CMD);
 anything else is an error, so a Dockerfile change that this emulation cannot follow fails loudly
 instead of being skipped.
 """
@@ -101,8 +102,14 @@ def _run(command: str, task_root: Path, tmp_files: dict[str, Path], pip_args: li
         words = shlex.split(part)
         if words[:2] == ["rm", "-f"] or words[:1] == ["rm"]:
             continue  # removes build-time files from /tmp, which this emulation never wrote
+        if words[:3] == ["python", "-m", "compileall"]:
+            _compileall(words[3:], task_root)
+            continue
         if words[:2] != ["pip", "install"]:
-            raise ImageError(f"RUN {part!r} is not emulated (only pip install ... --target LAMBDA_TASK_ROOT)")
+            raise ImageError(
+                f"RUN {part!r} is not emulated (only pip install ... --target LAMBDA_TASK_ROOT and "
+                "python -m compileall on LAMBDA_TASK_ROOT paths)"
+            )
         args: list[str] = []
         it = iter(words[2:])
         for w in it:
@@ -130,6 +137,22 @@ def _run(command: str, task_root: Path, tmp_files: dict[str, Path], pip_args: li
         if proc.returncode != 0:
             raise ImageError(f"pip install failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         stamp.touch()
+
+
+def _compileall(args: list[str], task_root: Path) -> None:
+    """`python -m compileall` on task-root paths, with this interpreter (Python 3.11, like the image)."""
+    mapped = []
+    for arg in args:
+        if arg.startswith("-") or not any(arg.startswith(v) for v in TASK_ROOT_VARS):
+            mapped.append(arg)
+            continue
+        path = _in_task_root(arg, task_root)
+        if path is None or not path.exists():
+            raise ImageError(f"compileall: {arg} is not in the task root")
+        mapped.append(str(path))
+    proc = subprocess.run([sys.executable, "-m", "compileall", *mapped], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ImageError(f"compileall failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
 def _digest(args: list[str]) -> str:
