@@ -52,8 +52,8 @@ def test_predict_function_and_layers_fit_lambda_zip_limit(builds: dict[str, Path
     assert not list(fn.task_root.glob("sklearn*")) and not list(fn.task_root.glob("scipy*"))
 
 
-# Imports the handler as Lambda does (sources read-only, nothing written), then lists every module
-# it loaded from the build whose bytecode Python could not use as shipped.
+# Imports the handler as Lambda does (only the build importable, nothing written), then lists every
+# module it loaded from the build whose bytecode Python could not use as shipped.
 _UNCOMPILED = """
 import importlib.util, json, sys
 from importlib._bootstrap_external import _classify_pyc, _validate_hash_pyc
@@ -94,7 +94,7 @@ def test_built_functions_ship_valid_bytecode_for_every_module_they_import(
         "ALERT_STATE_TABLE": "t",
     }
     proc = subprocess.run(
-        [sys.executable, "-I", "-B", "-c", _UNCOMPILED, fn.handler, *roots],
+        [sys.executable, "-I", "-S", "-B", "-c", _UNCOMPILED, fn.handler, *roots],
         capture_output=True,
         text=True,
         env=env,
