@@ -82,11 +82,20 @@ def shard_of(prediction_id: str, shards: int) -> int:
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def partition_key(day: str, shard: int) -> str:
+    """The partition key of one UTC day (yyyy-mm-dd) and shard."""
+    return f"LOG#{day}#{shard:02d}"
+
+
+def sort_key(ts: str, prediction_id: str) -> str:
+    """The sort key of a record: its ISO millisecond time, then its id."""
+    return f"{ts}#{prediction_id}"
+
+
 def keys_for(prediction_id: str, shards: int) -> dict[str, str]:
     """Primary key of a record, derived from its id alone."""
-    ms = uuid7_millis(prediction_id)
-    ts = iso_millis(ms)
-    return {"pk": f"LOG#{ts[:10]}#{shard_of(prediction_id, shards):02d}", "sk": f"{ts}#{prediction_id}"}
+    ts = iso_millis(uuid7_millis(prediction_id))
+    return {"pk": partition_key(ts[:10], shard_of(prediction_id, shards)), "sk": sort_key(ts, prediction_id)}
 
 
 def to_item(
@@ -144,9 +153,9 @@ def to_items(
         shard = shard_of(prediction_id, shards)
         pk = stamp[3][shard]
         if pk is None:
-            pk = stamp[3][shard] = {"S": f"LOG#{ts[:10]}#{shard:02d}"}
+            pk = stamp[3][shard] = {"S": partition_key(ts[:10], shard)}
         item["pk"] = pk
-        item["sk"] = {"S": f"{ts}#{prediction_id}"}
+        item["sk"] = {"S": sort_key(ts, prediction_id)}
         item["ts"] = stamp[1]
         item["expires_at"] = stamp[2]
         items.append(item)
@@ -317,7 +326,7 @@ class PredictionLog:
         while day <= end.astimezone(UTC).date():
             days.append(day.isoformat())
             day += timedelta(days=1)
-        return [f"LOG#{d}#{s:02d}" for d in days for s in range(self.shards)]
+        return [partition_key(d, s) for d in days for s in range(self.shards)]
 
     def query_window(
         self,
