@@ -131,10 +131,19 @@ class PagedClient:
         return getattr(self.real, name)
 
 
+NOON_MS = 1_795_348_800_000  # 2026-11-22T12:00:00Z
+
+
 def _window_of(prediction_log, n):
-    prediction_log.write([_record(kind="application", batch_index=i, probability_good=0.5) for i in range(n)])
-    now = datetime.now(UTC)
-    return now - timedelta(minutes=5), now + timedelta(minutes=5)
+    # A fixed noon, not the clock: within five minutes of midnight the window spans two days, twice
+    # the partitions, and the empty ones change how many queries a read makes.
+    records = [
+        _record(prediction_id=uuid7(now_ms=NOON_MS + i), kind="application", batch_index=i, probability_good=0.5)
+        for i in range(n)
+    ]
+    prediction_log.write(records)
+    noon = datetime.fromtimestamp(NOON_MS / 1000, UTC)
+    return noon - timedelta(minutes=5), noon + timedelta(minutes=5)
 
 
 def test_window_read_follows_every_page_of_every_partition(prediction_log):
