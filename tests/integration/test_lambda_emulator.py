@@ -18,6 +18,7 @@ from creditwatch.local.template import Template
 
 pytestmark = pytest.mark.slow
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+BYTECODE_CHECK = Path(__file__).with_name("bytecode_check.py")
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -52,35 +53,10 @@ def test_predict_function_and_layers_fit_lambda_zip_limit(builds: dict[str, Path
     assert not list(fn.task_root.glob("sklearn*")) and not list(fn.task_root.glob("scipy*"))
 
 
-# Imports the handler as Lambda does (only the build importable, nothing written), then lists every
-# module it loaded from the build whose bytecode Python could not use as shipped.
-_UNCOMPILED = """
-import importlib.util, json, sys
-from importlib._bootstrap_external import _classify_pyc, _validate_hash_pyc
-sys.path[:0] = sys.argv[2:]
-importlib.import_module(sys.argv[1].rsplit(".", 1)[0])
-bad, checked = [], 0
-for name, mod in list(sys.modules.items()):
-    path = getattr(mod, "__file__", None) or ""
-    if not path.endswith(".py") or not any(path.startswith(root) for root in sys.argv[2:]):
-        continue
-    checked += 1
-    try:
-        data = open(importlib.util.cache_from_source(path), "rb").read()
-        assert _classify_pyc(data, name, {}) & 1, "not hash-based"
-        _validate_hash_pyc(data, importlib.util.source_hash(open(path, "rb").read()), name, {})
-    except Exception as exc:
-        bad.append(f"{path}: {exc!r}")
-print(json.dumps({"checked": checked, "bad": bad}))
-"""
-
-
 @pytest.mark.parametrize("function", ["PredictFunction", "AlertsFunction"])
 def test_built_functions_ship_valid_bytecode_for_every_module_they_import(
     builds: dict[str, Path], function: str
 ) -> None:
-    # /var/task and /opt are read-only on Lambda: a module without valid .pyc is compiled at every
-    # cold start (the predict function's init went from ~0.5 s to ~1.1 s without them).
     import subprocess
     import sys
 
@@ -94,7 +70,7 @@ def test_built_functions_ship_valid_bytecode_for_every_module_they_import(
         "ALERT_STATE_TABLE": "t",
     }
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", _UNCOMPILED, fn.handler, *roots],
+        [sys.executable, "-I", "-S", "-B", str(BYTECODE_CHECK), fn.handler.rsplit(".", 1)[0], *roots],
         capture_output=True,
         text=True,
         env=env,
