@@ -16,6 +16,7 @@ from creditwatch_alerts.rules import Condition, WindowStats, evaluate
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
 from creditwatch_alerts.state import AlertState, Conflict, StateStore
+from creditwatch_common.ids import iso_utc
 from creditwatch_common.prediction_log import PredictionLog
 
 REQUEST_ATTRIBUTES = ("status", "latency_ms")
@@ -49,10 +50,6 @@ class AlertsResult(BaseModel):
     errors: list[str] = []
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class AlertsJob:
     """Everything a run needs, passed in."""
@@ -79,7 +76,7 @@ class AlertsJob:
         end = (event.window_end or datetime.fromtimestamp(now, UTC)).astimezone(UTC)
         start = end - timedelta(minutes=event.window_minutes or self.settings.window_minutes)
         records = self.prediction_log.query_window(start, end, kind="request", attributes=REQUEST_ATTRIBUTES)
-        stats = WindowStats.from_records(records, _iso(start), _iso(end))
+        stats = WindowStats.from_records(records, iso_utc(start), iso_utc(end))
         s = self.settings
         conditions = evaluate(
             stats,
@@ -114,7 +111,8 @@ class AlertsJob:
         kind: Kind
         if condition.firing:
             if current.status != "firing":
-                kind, new = "firing", AlertState(condition.key, "firing", _iso(datetime.fromtimestamp(now, UTC)), now)
+                since = iso_utc(datetime.fromtimestamp(now, UTC))
+                kind, new = "firing", AlertState(condition.key, "firing", since, now)
             elif current.last_notified_at is None or now - current.last_notified_at >= cooldown:
                 kind, new = "reminder", AlertState(condition.key, "firing", current.since, now)
             else:

@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from creditwatch_common.settings import LogSettings
 
 
-class AlertsSettings(BaseSettings):
+class AlertsSettings(LogSettings):
     """Environment of the alerts function (names as template.yaml sets them)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    environment: str = Field("dev", validation_alias="ENVIRONMENT")
-    predictions_table: str = Field("creditwatch-predictions", validation_alias="PREDICTIONS_TABLE")
-    log_shards: int = Field(16, ge=1, le=256, validation_alias="LOG_SHARDS")
     alert_state_table: str = Field("creditwatch-alert-state", validation_alias="ALERT_STATE_TABLE")
     notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     slack_webhook_secret: str = Field("creditwatch/dev/slack-webhook", validation_alias="SLACK_WEBHOOK_SECRET")

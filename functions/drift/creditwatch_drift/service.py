@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from creditwatch_common.ids import iso_utc
 from creditwatch_common.prediction_log import PredictionLog, error_code
 from creditwatch_drift import notify
 from creditwatch_drift.analysis import (
@@ -37,10 +38,6 @@ def load_reference(model: CreditModel, directory: Path | None = None) -> pd.Data
     return frame
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class DriftJob:
     """Everything a run needs, passed in (clients included) so tests can swap any part."""
@@ -58,9 +55,9 @@ class DriftJob:
         threshold = event.threshold or self.settings.threshold
         base: dict[str, Any] = {
             "environment": self.settings.environment,
-            "window_start": _iso(start),
-            "window_end": _iso(end),
-            "generated_at": _iso(now or datetime.now(UTC)),
+            "window_start": iso_utc(start),
+            "window_end": iso_utc(end),
+            "generated_at": iso_utc(now or datetime.now(UTC)),
             "model_version": self.model.version,
             "reference_rows": len(self.reference),
             "min_rows": self.settings.min_rows,
@@ -121,7 +118,8 @@ class DriftJob:
         keys = report_keys(self.settings.report_prefix, start, end)
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
         summary.report_url = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
-        summary.report_url_expires_at = _iso(datetime.now(UTC) + timedelta(seconds=self.settings.link_expiry_seconds))
+        expiry = timedelta(seconds=self.settings.link_expiry_seconds)
+        summary.report_url_expires_at = iso_utc(datetime.now(UTC) + expiry)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "report.html"
             analysis.snapshot.save_html(str(path))  # save_html wants a path

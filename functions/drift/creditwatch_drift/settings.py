@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from creditwatch_common.settings import LogSettings
 
 
-class DriftSettings(BaseSettings):
+class DriftSettings(LogSettings):
     """Environment of the drift function (names as template.yaml sets them)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    environment: str = Field("dev", validation_alias="ENVIRONMENT")
-    predictions_table: str = Field("creditwatch-predictions", validation_alias="PREDICTIONS_TABLE")
-    log_shards: int = Field(16, ge=1, le=256, validation_alias="LOG_SHARDS")
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
     notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     window_days: int = Field(7, ge=1, le=90, validation_alias="DRIFT_WINDOW_DAYS")

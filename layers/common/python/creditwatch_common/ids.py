@@ -60,3 +60,8 @@ def iso_millis(ms: int) -> str:
     """UTC ISO 8601 with milliseconds and a Z, which sorts as text in time order."""
     # Cached per second: a batch stamps a thousand records within the same few milliseconds.
     return _iso_seconds(ms // 1000) + f"{ms % 1000:03d}Z"
+
+
+def iso_utc(dt: datetime) -> str:
+    """UTC ISO 8601 to the second with a Z: how windows and report times are written."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
