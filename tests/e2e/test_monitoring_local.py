@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,12 @@ def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
     assert summary["dataset_drift"] is True and summary["window_start"] == out["window_start"]
     latest = json.loads(s3.get_object(Bucket=name, Key="drift/latest.json")["Body"].read())
     assert latest["report_html_key"] == out["report_html_key"]
+    # Signed by the local signer user's key (its secret, as `local up` made it), not the session.
+    secret = Template(endpoint=local_stack.endpoint).ref("ReportLinkSignerSecret")
+    key = json.loads(stack_client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(out["report_url"]).query)
+    assert query["X-Amz-Credential"][0].startswith(key["access_key_id"] + "/")
+    assert "X-Amz-Security-Token" not in query and out["report_url_signed_by"] == "signer-user"
     day["drift_url"] = out["report_url"]
 
 

@@ -51,11 +51,14 @@ def test_sam_validate_lint_is_clean() -> None:
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
 
 
-def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+def _statements(principal: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for policy in role["Properties"].get("Policies", []):
+    for policy in principal["Properties"].get("Policies", []):
         st = policy["PolicyDocument"]["Statement"]
-        out.extend(st if isinstance(st, list) else [st])
+        for one in st if isinstance(st, list) else [st]:
+            # A statement under Fn::If: both branches are checked, AWS::NoValue drops out.
+            branches = one["Fn::If"][1:] if "Fn::If" in one else [one]
+            out.extend(b for b in branches if "Effect" in b)
     return out
 
 
@@ -77,7 +80,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
     resources = transformed["Resources"]
     checked = 0
     for lid, res in resources.items():
-        if res["Type"] != "AWS::IAM::Role":
+        if res["Type"] not in ("AWS::IAM::Role", "AWS::IAM::User"):
             continue
         for st in _statements(res):
             for action in _as_list(st["Action"]):
@@ -90,7 +93,9 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    assert text.count("*") == 1 and "/drift/*" in text, f"{lid}: wildcard resource {text}"
+                    assert text.count("*") == 1 and "/drift/" in text and text.endswith('/*"}'), (
+                        f"{lid}: wildcard resource {text}"
+                    )
             checked += 1
     assert checked >= 10
 
@@ -169,3 +174,33 @@ def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> N
         assert set(env) <= declared, set(env) - declared
         assert env["LOCAL_AWS_ENDPOINT"] == "http://host.docker.internal:4566"
     assert generated == json.loads((ROOT / "env/local.json").read_text()), "env/local.json is stale"
+
+
+def test_report_links_are_signed_by_a_user_that_can_only_read_reports(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    (statement,) = _statements(resources["ReportLinkSignerUser"])
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == {"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"}
+    assert not resources["ReportLinkSignerUser"]["Properties"].get("ManagedPolicyArns")
+
+    # The drift role reads that one secret; no other function can.
+    def secrets_read(fn: str) -> list[Any]:
+        statements = _statements(resources[f"{fn}Role"])
+        return [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in _as_list(st["Action"])]
+
+    assert secrets_read("DriftFunction") == [{"Ref": "ReportLinkSignerSecret"}]
+    assert secrets_read("AlertsFunction") == [{"Ref": "SlackWebhookSecret"}] and secrets_read("PredictFunction") == []
+    # The key is rotated through a parameter, never by hand-editing the secret.
+    assert resources["ReportLinkSignerKey"]["Properties"]["Serial"] == {"Ref": "ReportLinkSignerKeySerial"}
+    for lid in ("ReportLinkSignerUser", "ReportLinkSignerKey", "ReportLinkSignerSecret"):
+        assert resources[lid]["Condition"] == "UseSignerUser"
+
+
+@pytest.mark.parametrize(
+    ("signer", "expected"), [("SignerUser", "creditwatch/dev/report-link-signer"), ("FunctionRole", "")]
+)
+def test_report_link_signer_parameter_switches_the_user_off(signer: str, expected: str) -> None:
+    template = Template(overrides={"ReportLinkSigner": signer})
+    assert template.function("DriftFunction").environment["REPORT_SIGNER_SECRET"] == expected
+    local = {lid for lid, _kind, _props in template.data_resources()}
+    assert ("ReportLinkSignerSecret" in local) is bool(expected)

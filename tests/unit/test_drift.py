@@ -4,8 +4,10 @@ import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import numpy as np
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from creditwatch.simulate import DriftShift, application_pool, generate
 from creditwatch_common.aws import AwsClients
@@ -15,6 +17,7 @@ from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.publish import Publisher, report_keys
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
+from creditwatch_drift.signing import SignerUnavailable, signer_from_secret
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +37,20 @@ def job(aws, model, reference, prediction_log, s3, sqs):
         model=model,
         reference=reference,
         prediction_log=prediction_log,
-        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket")),
+        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), signer=signer(aws)),
         sqs=sqs,
     )
+
+
+def signer(aws, secret=None):
+    """The signer the handler builds: the local signer user's key, read from its secret (no cache)."""
+    name = secret or aws.ref("ReportLinkSignerSecret")
+    return signer_from_secret(AwsClients().client, parameters.get_secret, name, 0)
+
+
+def link_credential(url):
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    return query["X-Amz-Credential"][0].split("/")[0], "X-Amz-Security-Token" in query
 
 
 def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, mutate=None):
@@ -105,6 +119,10 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
     url = urllib.parse.urlparse(summary.report_url)
     query = urllib.parse.parse_qs(url.query)
     assert query["X-Amz-Expires"] == ["604800"] and url.path.endswith("report.html")
+    # Signed by the signer user's lasting key, not the session's credentials (which would cut it short).
+    key = json.loads(secrets(aws).get_secret_value(SecretId=aws.ref("ReportLinkSignerSecret"))["SecretString"])
+    assert link_credential(summary.report_url) == (key["access_key_id"], False)
+    assert summary.report_url_signed_by == "signer-user" and summary.warnings == []
     (msg,) = sqs.receive_message(QueueUrl=job.settings.notifications_queue_url)["Messages"]
     note = json.loads(msg["Body"])
     assert note["type"] == "drift_detected" and note["report_url"] == summary.report_url
@@ -250,3 +268,39 @@ def test_days_window_ends_at_the_next_hour():
 def test_reference_matches_the_models_outputs(model, reference):
     p = model.predict_good(reference[model.schema.names].to_dict("records"))
     assert np.allclose(p, reference["probability_good_credit"], atol=1e-9)
+
+
+def secrets(aws):
+    return boto3.client("secretsmanager", region_name="us-east-1")
+
+
+def test_without_the_signer_secret_the_link_is_signed_by_the_role_and_says_so(
+    job, prediction_log, model, reference, aws
+):
+    log_traffic(prediction_log, model, reference, 100)
+    job.publisher.signer = signer(aws, secret="creditwatch/dev/no-such-secret")
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "ok" and summary.report_url  # the report is not lost for want of a signer
+    assert summary.report_url_signed_by == "function-role"
+    assert link_credential(summary.report_url)[1] is True  # signed with a session: its token is in the link
+    (warning,) = summary.warnings
+    assert "valid only for its session" in warning and "no-such-secret" in warning
+
+
+def test_a_rotated_signer_key_is_used_from_the_next_run_and_never_shown(aws):
+    sm = secrets(aws)
+    name = aws.ref("ReportLinkSignerSecret")
+    build = signer(aws)
+    first = build()
+    assert build() is first  # one client per key
+    rotated = {"access_key_id": "AKIAROTATED", "secret_access_key": "s"}
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps(rotated))
+    url = build().generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
+    assert link_credential(url) == ("AKIAROTATED", False)
+    sm.put_secret_value(SecretId=name, SecretString='{"access_key_id": "AKIAX", "secret_access_key": SUPERSECRET')
+    with pytest.raises(SignerUnavailable) as err:
+        build()
+    assert "SUPERSECRET" not in str(err.value) and err.value.__cause__ is None and err.value.__suppress_context__
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps({"access_key_id": "AKIAX"}))
+    with pytest.raises(SignerUnavailable, match="lacks access_key_id and secret_access_key"):
+        build()

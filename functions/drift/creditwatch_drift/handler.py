@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -16,6 +17,7 @@ from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.publish import Publisher
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
+from creditwatch_drift.signing import signer_from_secret
 from creditwatch_model import load_model
 
 SERVICE = "creditwatch-drift"
@@ -27,6 +29,11 @@ settings = DriftSettings()
 clients = AwsClients()
 model = load_model()
 metrics.set_default_dimensions(environment=settings.environment)
+signer = (
+    signer_from_secret(clients.client, parameters.get_secret, settings.report_signer_secret, settings.secret_max_age_s)
+    if settings.report_signer_secret
+    else None
+)
 job = DriftJob(
     settings=settings,
     model=model,
@@ -34,7 +41,11 @@ job = DriftJob(
     prediction_log=PredictionLog(
         dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
     ),
-    publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket),
+    publisher=Publisher(
+        s3=clients.lazy("s3"),
+        bucket=settings.reports_bucket,
+        signer=signer,
+    ),
     sqs=clients.lazy("sqs"),
 )
 

@@ -97,6 +97,9 @@ class DriftSummary(BaseModel):
     summary_key: str | None = None
     report_url: str | None = None
     report_url_expires_at: str | None = None
+    # signer-user: valid until report_url_expires_at; function-role: only until the role session ends.
+    report_url_signed_by: str | None = None
+    warnings: list[str] = []
     notified: bool = False
     evidently_version: str | None = None
     error: str | None = None
@@ -114,6 +117,8 @@ class DriftSummary(BaseModel):
                 "dataset_drift",
                 "drifted_features",
                 "report_url",
+                "report_url_signed_by",
                 "threshold",
+                "warnings",
             }
         )

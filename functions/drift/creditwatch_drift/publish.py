@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from creditwatch_drift.signing import FUNCTION_ROLE, SIGNER_USER, SignerUnavailable
 
 
 def report_keys(prefix: str, start: datetime, end: datetime) -> dict[str, str]:
@@ -24,12 +27,23 @@ class PublishError(Exception):
     """The report could not be written; earlier reports are as they were."""
 
 
+@dataclass(frozen=True)
+class Link:
+    """A pre-signed report link and who signed it."""
+
+    url: str
+    signed_by: str
+    warning: str | None = None
+
+
 @dataclass
 class Publisher:
     """S3 writes for one report: stage both objects, then move them into place, then the pointer."""
 
     s3: Any
     bucket: str
+    # S3 clients on the signer user's key (see signing.py); None signs with the function's role.
+    signer: Callable[[], Any] | None = None
 
     def publish(self, keys: dict[str, str], html: bytes, summary: dict[str, Any]) -> None:
         """Write HTML and summary under their keys, then update the latest pointer."""
@@ -93,10 +107,16 @@ class Publisher:
         except Exception:  # noqa: BLE001 - best effort; the bucket's versions keep the old object
             pass
 
-    def presign(self, key: str, expires_in: int) -> str:
-        """A pre-signed HTTPS GET link to key."""
-        return str(
-            self.s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-            )
+    def presign(self, key: str, expires_in: int) -> Link:
+        """A pre-signed HTTPS GET link to key, signed by the signer user when there is one."""
+        signer, signed_by, warning = self.s3, FUNCTION_ROLE, None
+        if self.signer is not None:
+            try:
+                signer, signed_by = self.signer(), SIGNER_USER
+            except SignerUnavailable as exc:
+                # The report is written either way: a link that works for hours beats none.
+                warning = f"report link signed with the function role, valid only for its session: {exc}"
+        url = signer.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
+        return Link(url=str(url), signed_by=signed_by, warning=warning)

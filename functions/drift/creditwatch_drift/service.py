@@ -117,9 +117,12 @@ class DriftJob:
         )
         keys = report_keys(self.settings.report_prefix, start, end)
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
-        summary.report_url = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
+        link = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
         expiry = timedelta(seconds=self.settings.link_expiry_seconds)
+        summary.report_url, summary.report_url_signed_by = link.url, link.signed_by
         summary.report_url_expires_at = iso_utc(datetime.now(UTC) + expiry)
+        if link.warning:
+            summary.warnings.append(link.warning)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "report.html"
             analysis.snapshot.save_html(str(path))  # save_html wants a path
@@ -134,6 +137,7 @@ class DriftJob:
                     "error": "publish_failed",
                     "report_url": None,
                     "report_url_expires_at": None,
+                    "report_url_signed_by": None,
                 }
             )
         if summary.dataset_drift and event.notify and self.sqs is not None and self.settings.notifications_queue_url:

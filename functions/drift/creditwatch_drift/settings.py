@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from creditwatch_common.settings import LogSettings
 
@@ -17,5 +17,13 @@ class DriftSettings(LogSettings):
     min_rows: int = Field(50, ge=1, validation_alias="DRIFT_MIN_ROWS")
     max_rows: int = Field(50_000, ge=100, validation_alias="DRIFT_MAX_ROWS")
     link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
+    # Empty (ReportLinkSigner=FunctionRole): links are signed with the function's own role.
+    report_signer_secret: str | None = Field(None, validation_alias="REPORT_SIGNER_SECRET")
+    secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
+
+    @field_validator("report_signer_secret", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value

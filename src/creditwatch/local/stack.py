@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -212,7 +213,9 @@ def create_resources(template: Template, client: Callable[[str], Any], webhook_u
         elif kind == "AWS::S3::Bucket":
             _create_bucket(client("s3"), name, props, template)
         elif kind == "AWS::SecretsManager::Secret":
-            _put_secret(client("secretsmanager"), name, json.dumps({"webhook_url": webhook_url}))
+            key = _access_key_in(template, raw)
+            value = _local_access_key(template, client("iam"), key) if key else {"webhook_url": webhook_url}
+            _put_secret(client("secretsmanager"), name, json.dumps(value))
         created.append(f"{kind} {logical_id} -> {name}")
     return created
 
@@ -282,6 +285,30 @@ def _create_bucket(s3: Any, name: str, props: dict[str, Any], template: Template
                 s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
             else:
                 s3.delete_bucket_policy(Bucket=name)
+
+
+def _access_key_in(template: Template, raw: dict[str, Any]) -> str | None:
+    """The AWS::IAM::AccessKey whose key a secret holds, if it holds one."""
+    text = json.dumps(raw.get("SecretString", ""))
+    keys = [lid for lid, res in template.resources.items() if res["Type"] == "AWS::IAM::AccessKey"]
+    return next((lid for lid in keys if f"${{{lid}}}" in text), None)
+
+
+def _local_access_key(template: Template, iam: Any, key_id: str) -> dict[str, str]:
+    """Create the key's IAM user (with its inline policies) on the local stack and a fresh key."""
+    user_lid = template.resources[key_id]["Properties"]["UserName"]["Ref"]
+    user = template.physical_name(user_lid)
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=user)
+    for policy in template.resolve(template.resources[user_lid].get("Properties", {}).get("Policies", [])):
+        iam.put_user_policy(
+            UserName=user, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    # One key at a time, as a rotation leaves it (IAM allows two per user).
+    for old in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
+    new = iam.create_access_key(UserName=user)["AccessKey"]
+    return {"access_key_id": new["AccessKeyId"], "secret_access_key": new["SecretAccessKey"]}
 
 
 def _put_secret(sm: Any, name: str, value: str) -> None:

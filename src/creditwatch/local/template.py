@@ -186,7 +186,7 @@ class Template:
         return [
             (lid, res["Type"], res.get("Properties", {}))
             for lid, res in self.resources.items()
-            if res["Type"] in DATA_TYPES
+            if res["Type"] in DATA_TYPES and ("Condition" not in res or self.condition(res["Condition"]))
         ]
 
     def functions(self) -> list[str]:

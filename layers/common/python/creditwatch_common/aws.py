@@ -45,12 +45,19 @@ class AwsClients:
             self._session = boto3.session.Session()
         return self._session
 
-    def client(self, service: str, **config: Any) -> Any:
-        """A client for any service, with the shared retry and timeout configuration."""
+    def client(self, service: str, *, access_key: tuple[str, str] | None = None, **config: Any) -> Any:
+        """A client for any service, with the shared retry and timeout configuration.
+
+        `access_key` (id, secret) signs with that key alone instead of the function's credentials.
+        """
         from botocore.config import Config
 
         cfg = Config(retries=RETRY, connect_timeout=3, read_timeout=10, **config)  # type: ignore[arg-type]
-        return self.session.client(service, config=cfg)
+        if access_key is None:
+            return self.session.client(service, config=cfg)
+        # Explicit keys replace the whole credential chain: no session token from the environment.
+        key_id, secret = access_key
+        return self.session.client(service, config=cfg, aws_access_key_id=key_id, aws_secret_access_key=secret)
 
     @cached_property
     def dynamodb(self) -> Any:
