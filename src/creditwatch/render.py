@@ -48,7 +48,13 @@ def render_demo(result: DemoResult, endpoint: str, kept: bool, console: Console 
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
     if result.drift.get("report_url"):
         live = "" if kept else " (served by the local stack: run with --keep to open it)"
-        console.print(f"pre-signed link{live}:\n{result.drift['report_url']}")
+        signer = {"signer-user": "the report signer's key", "function-role": "the function's session"}.get(
+            result.drift.get("report_url_signed_by") or "", "?"
+        )
+        until = result.drift.get("report_url_expires_at")
+        console.print(f"pre-signed link{live}, signed with {signer}, expires {until}:\n{result.drift['report_url']}")
+        for warning in result.drift.get("warnings") or []:
+            console.print(f"[yellow]warning:[/] {warning}")
 
     if result.alerts:
         stats = result.alerts["stats"]
