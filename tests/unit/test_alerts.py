@@ -327,6 +327,22 @@ def test_drift_notifications_are_delivered_once(job_factory, prediction_log, aws
     assert note["report_url"] in buttons
 
 
+@pytest.mark.parametrize(
+    ("signed_by", "says"),
+    [
+        ("signer-user", "report link valid until 2026-11-30T00:00:00Z"),
+        ("function-role", "it may stop working within hours"),
+    ],
+)
+def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says):
+    from creditwatch_alerts.messages import drift_message
+
+    note = {"report_url": "https://x.test/r", "report_url_expires_at": "2026-11-30T00:00:00Z"}
+    msg = drift_message({**note, "report_url_signed_by": signed_by}, None)
+    (context,) = [b for b in msg["blocks"] if b["type"] == "context"]
+    assert says in context["elements"][0]["text"]
+
+
 def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatch):
     import boto3
 

@@ -101,12 +101,16 @@ def drift_message(note: dict[str, Any], dashboard_url: str | None) -> dict[str, 
         {
             "type": "context",
             "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"creditwatch · {env} · report link valid until {note.get('report_url_expires_at')}",
-                }
+                {"type": "mrkdwn", "text": f"creditwatch · {env} · {_link_validity(note)}"},
             ],
         },
     ]
     text = f"[{env}] DATA DRIFT: {', '.join(features)} (share {share}) report: {note.get('report_url')}"
     return {"text": text, "blocks": blocks}
+
+
+def _link_validity(note: dict[str, Any]) -> str:
+    # A link signed with the drift function's role dies with its session, whatever its expiry says.
+    if note.get("report_url_signed_by") == "function-role":
+        return "report link signed with the drift function's session: it may stop working within hours"
+    return f"report link valid until {note.get('report_url_expires_at')}"

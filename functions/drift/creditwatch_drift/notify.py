@@ -27,6 +27,7 @@ def drift_notification(summary: DriftSummary) -> dict[str, Any]:
         "model_version": summary.model_version,
         "report_url": summary.report_url,
         "report_url_expires_at": summary.report_url_expires_at,
+        "report_url_signed_by": summary.report_url_signed_by,
         "summary_key": summary.summary_key,
     }
 
