@@ -266,6 +266,55 @@ def replay_spill(
         raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    bucket: Annotated[
+        str | None, typer.Option(help="Deployed stack: the ReportsBucketName output (default: the local stack)")
+    ] = None,
+    summary_key: Annotated[
+        str | None, typer.Option(help="A given report's summary.json key (default: the latest)")
+    ] = None,
+    expires: Annotated[int, typer.Option(min=60, max=604_800, help="Link lifetime in seconds")] = 3600,
+    save: Annotated[Path | None, typer.Option(help="Also save the HTML and JSON summary in this folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary, with the new link, as JSON")] = False,
+) -> None:
+    """The latest drift report (or a given one): its verdict and a fresh link, signed with your credentials."""
+    from creditwatch import reports
+
+    # SigV4: botocore still signs S3 links with SigV2 by default in us-east-1.
+    if bucket:
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.client("s3", config=Config(signature_version="s3v4"))  # the caller's credentials and region
+    else:
+        from creditwatch.local import stack
+        from creditwatch.local.template import Template
+
+        state = _local_state()
+        s3 = stack.boto_client("s3", state.endpoint, signature_version="s3v4")
+        bucket = Template(endpoint=state.endpoint).ref("ReportsBucket")
+    try:
+        summary = reports.summary_at(s3, bucket, summary_key) if summary_key else reports.latest(s3, bucket)
+        if not summary.get("report_html_key"):
+            _fail(f"this run wrote no report ({summary.get('status')}: {summary.get('message')})")
+        link = reports.fresh_link(s3, bucket, summary["report_html_key"], expires)
+        saved = reports.download(s3, bucket, summary, save) if save else None
+    except reports.NoReport as exc:
+        _fail(str(exc))
+    # Signed with the caller's credentials: a session's link lasts no longer than the session.
+    summary.update({"report_url": link, "report_url_expires_in_s": expires, "saved_to": str(saved) if saved else None})
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"{summary['window_start']} .. {summary['window_end']}: {summary['status']}: {summary['message']}")
+    if summary.get("drifted_features"):
+        typer.echo(f"drifted features: {', '.join(summary['drifted_features'])}")
+    typer.echo(f"report (link valid {expires} s, at most as long as your credentials):\n{link}")
+    if saved:
+        typer.echo(f"saved: {saved}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

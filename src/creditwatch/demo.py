@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from creditwatch import reports
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
 from creditwatch.local.invoke import invoke as invoke_function
@@ -184,16 +185,7 @@ class Demo:
 
     def _copy_report(self, summary: dict[str, Any]) -> Path:
         s3 = stack.boto_client("s3", self.endpoint)
-        bucket = self.template.ref("ReportsBucket")
-        out_dir = self.options.reports_dir
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = Path(summary["report_html_key"]).parent.name
-        html = out_dir / f"drift-{stem}.html"
-        html.write_bytes(s3.get_object(Bucket=bucket, Key=summary["report_html_key"])["Body"].read())
-        (out_dir / f"drift-{stem}.json").write_bytes(
-            s3.get_object(Bucket=bucket, Key=summary["summary_key"])["Body"].read()
-        )
-        return html
+        return reports.download(s3, self.template.ref("ReportsBucket"), summary, self.options.reports_dir)
 
     def _alerts(self) -> str:
         result = self.invoke("AlertsFunction", {"source": "creditwatch.demo"})

@@ -82,6 +82,24 @@ def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
     assert query["X-Amz-Credential"][0].startswith(key["access_key_id"] + "/")
     assert "X-Amz-Security-Token" not in query and out["report_url_signed_by"] == "signer-user"
     day["drift_url"] = out["report_url"]
+    day["drift_out"] = out
+
+
+def test_report_command_gives_the_latest_report_a_fresh_link(
+    local_stack: Any, day: dict[str, Any], tmp_path: Path
+) -> None:
+    # For the person whose Slack link has expired: the latest report, a new link, a local copy.
+    out = local_stack.cli.json("report", "--json", "--expires", "600", "--save", str(tmp_path))
+    shifted = day["drift_out"]
+    assert out["report_html_key"] == shifted["report_html_key"] and out["dataset_drift"] is True
+    assert out["report_url"] != shifted["report_url"] and "X-Amz-Expires=600" in out["report_url"]
+    with urllib.request.urlopen(out["report_url"], timeout=10) as resp:
+        assert resp.status == 200 and b"credit_amount" in resp.read()
+    saved = Path(out["saved_to"])
+    assert saved.parent == tmp_path and b"<!DOCTYPE html>" in saved.read_bytes()[:200]
+    assert json.loads(saved.with_suffix(".json").read_text())["summary_key"] == shifted["summary_key"]
+    missing = local_stack.cli("report", "--summary-key", "drift/reports/none/summary.json", check=False)
+    assert missing.returncode == 1 and "no such summary" in missing.stderr
 
 
 def test_too_little_data_gives_insufficient_data_without_a_report(local_stack: Any) -> None:

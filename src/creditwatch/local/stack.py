@@ -186,13 +186,14 @@ def down() -> bool:
     return True
 
 
-def boto_client(service: str, endpoint: str) -> Any:
-    """A boto3 client on the local stack."""
+def boto_client(service: str, endpoint: str, **config: Any) -> Any:
+    """A boto3 client on the local stack (`config`: botocore Config options)."""
     import boto3
+    from botocore.config import Config
 
     return boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-    ).client(service, endpoint_url=endpoint)
+    ).client(service, endpoint_url=endpoint, config=Config(**config))
 
 
 def create_resources(template: Template, client: Callable[[str], Any], webhook_url: str = "") -> list[str]:

@@ -1,0 +1,49 @@
+"""The latest drift report of a stack, with a fresh link: for the person whose Slack link has expired."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+class NoReport(Exception):
+    """The bucket holds no drift report (yet), or not the one asked for."""
+
+
+def latest(s3: Any, bucket: str, prefix: str = "drift") -> dict[str, Any]:
+    """The summary the latest pointer names (the drift job's JSON summary)."""
+    pointer = _json(s3, bucket, f"{prefix}/latest.json", "no drift report yet")
+    return _json(s3, bucket, pointer["summary_key"], "the latest pointer names a missing summary")
+
+
+def summary_at(s3: Any, bucket: str, summary_key: str) -> dict[str, Any]:
+    """One report's summary, by its key."""
+    return _json(s3, bucket, summary_key, "no such summary")
+
+
+def fresh_link(s3: Any, bucket: str, html_key: str, expires_s: int) -> str:
+    """A new pre-signed GET link to the report, signed with the caller's credentials."""
+    s3.head_object(Bucket=bucket, Key=html_key)  # a link to nothing helps no one
+    return str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": html_key}, ExpiresIn=expires_s))
+
+
+def download(s3: Any, bucket: str, summary: dict[str, Any], directory: Path) -> Path:
+    """Save a report's HTML and JSON summary under directory, named after its window; the HTML's path."""
+    stem = Path(summary["report_html_key"]).parent.name  # .../<start>_<end>/report.html
+    directory.mkdir(parents=True, exist_ok=True)
+    html = directory / f"drift-{stem}.html"
+    html.write_bytes(s3.get_object(Bucket=bucket, Key=summary["report_html_key"])["Body"].read())
+    (directory / f"drift-{stem}.json").write_bytes(
+        s3.get_object(Bucket=bucket, Key=summary["summary_key"])["Body"].read()
+    )
+    return html
+
+
+def _json(s3: Any, bucket: str, key: str, missing: str) -> dict[str, Any]:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise NoReport(f"{missing}: s3://{bucket}/{key}") from None
+    value: dict[str, Any] = json.loads(body)
+    return value
