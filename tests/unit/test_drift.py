@@ -253,6 +253,9 @@ def test_missing_bucket_and_missing_table_are_statuses_not_crashes(job, predicti
         {"start": "2026-11-22T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
         {"start": "2026-11-20T00:00:00", "end": "2026-11-21T00:00:00"},
         {"threshold": 2},
+        {"hours": 0},
+        {"days": 1, "hours": 2},
+        {"hours": 1, "start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
     ],
 )
 def test_invalid_events_are_rejected(event):
@@ -263,6 +266,12 @@ def test_invalid_events_are_rejected(event):
 def test_days_window_ends_at_the_next_hour():
     start, end = DriftEvent(days=7).window(7, now=datetime(2026, 11, 22, 9, 30, tzinfo=UTC))
     assert end == datetime(2026, 11, 22, 10, tzinfo=UTC) and start == end - timedelta(days=7)
+
+
+def test_hours_window_is_whole_hours(event):
+    last_hour = DriftEvent.model_validate(event("drift-last-hour.json"))
+    start, end = last_hour.window(7, now=datetime(2026, 11, 22, 9, 30, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 11, 22, 9, tzinfo=UTC), datetime(2026, 11, 22, 10, tzinfo=UTC))
 
 
 def test_reference_matches_the_models_outputs(model, reference):

@@ -17,6 +17,7 @@ class DriftEvent(BaseModel):
 
     source: str | None = None
     days: float | None = Field(None, gt=0, le=366, description="Window of this many days ending now")
+    hours: int | None = Field(None, gt=0, le=8784, description="Window of this many hours ending now")
     start: datetime | None = None
     end: datetime | None = None
     threshold: float | None = Field(None, gt=0, le=1, description="Dataset drift threshold (drift share)")
@@ -31,17 +32,20 @@ class DriftEvent(BaseModel):
                 raise ValueError("start and end need a time zone (e.g. 2026-11-22T00:00:00Z)")
             if self.start >= self.end:
                 raise ValueError("start must be before end")
-            if self.days is not None:
-                raise ValueError("give days, or start and end, not both")
+            if self.days is not None or self.hours is not None:
+                raise ValueError("give days or hours, or start and end, not both")
+        if self.days is not None and self.hours is not None:
+            raise ValueError("give days or hours, not both")
         return self
 
     def window(self, default_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
-        """The [start, end) window; a days-window ends at the next full hour, so re-runs in that hour share keys."""
+        """The [start, end) window; a days or hours window ends at the next full hour (re-runs share keys)."""
         if self.start and self.end:
             return self.start.astimezone(UTC), self.end.astimezone(UTC)
         now = (now or datetime.now(UTC)).astimezone(UTC)
         end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        return end - timedelta(days=self.days or default_days), end
+        span = timedelta(hours=self.hours) if self.hours else timedelta(days=self.days or default_days)
+        return end - span, end
 
 
 class FeatureDrift(BaseModel):
