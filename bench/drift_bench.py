@@ -31,12 +31,13 @@ sys.path[:0] = [str(ROOT / "functions/drift"), str(ROOT / "layers/model/python")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def log_rows(n: int, seed: int) -> list[dict[str, Any]]:
-    """Records shaped like the prediction log's (features map + outputs), half of them shifted."""
+def log_rows(n: int, seed: int) -> list[Any]:
+    """Rows as the drift job reads them from the log (features map + outputs), half of them shifted."""
     import numpy as np
     import pandas as pd
 
     from creditwatch_common.ids import uuid7
+    from creditwatch_common.records import ScoredRow
     from creditwatch_model import REFERENCE_FILE, load_model, model_dir
 
     model = load_model()
@@ -51,13 +52,13 @@ def log_rows(n: int, seed: int) -> list[dict[str, Any]]:
     features = picked.to_dict("records")
     p = model.predict_good(features)
     return [
-        {
-            "prediction_id": uuid7(),
-            "features": f,
-            "probability_good": float(pg),
-            "decision": "approve" if pg >= model.threshold else "refuse",
-            "model_version": model.version,
-        }
+        ScoredRow(
+            prediction_id=uuid7(),
+            features=f,
+            probability_good_credit=float(pg),
+            decision="approve" if pg >= model.threshold else "refuse",
+            model_version=model.version,
+        )
         for f, pg in zip(features, p, strict=True)
     ]
 
@@ -129,7 +130,8 @@ def read_bench(n: int) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from creditwatch.local.stack import boto_client, create_resources, free_port
     from creditwatch.local.template import Template
-    from creditwatch_common.prediction_log import LogRecord, PredictionLog
+    from creditwatch_common.log import PredictionLog
+    from creditwatch_common.records import LogRecord, ScoredRow
 
     port = free_port()
     server = subprocess.Popen(
@@ -162,7 +164,11 @@ def read_bench(n: int) -> None:
                     route="/predict",
                     status=200,
                     latency_ms=1.0,
-                    **r,
+                    prediction_id=r.prediction_id,
+                    features=r.features,
+                    probability_good_credit=r.probability_good_credit,
+                    decision=r.decision,
+                    model_version=r.model_version,
                 )
             )
             if len(batch) == 1000:
@@ -172,13 +178,12 @@ def read_bench(n: int) -> None:
             log.write(batch)
         write_s = time.perf_counter() - t
         end = datetime.now(UTC) + timedelta(seconds=1)
-        attrs = ("features", "probability_good", "decision", "model_version")
         print(f"\nread {n:,} rows from the local stack (moto server, {template.parameters['LogShards']} shards)")
         print(f"  setup: wrote them in {write_s:.1f} s through PredictionLog.write (BatchWriteItem)")
         timings = {}
         for workers in (1, 8):
             t = time.perf_counter()
-            got = sum(1 for _ in log.query_window(start, end, scored_only=True, attributes=attrs, workers=workers))
+            got = sum(1 for _ in log.query_window(start, end, ScoredRow, scored_only=True, workers=workers))
             timings[workers] = time.perf_counter() - t
             assert got == n, (got, n)
             print(f"  query_window, {workers} worker(s): {timings[workers]:.2f} s ({n / timings[workers]:,.0f} rows/s)")

@@ -226,11 +226,19 @@ def measure_ours(spec_file: str) -> None:
     spec = json.loads(Path(spec_file).read_text())
     os.environ.update(ENV)
 
-    import creditwatch_predict.handler as handler
     from creditwatch.local.bootstrap import LocalContext
+    from creditwatch_predict.app import build
+    from creditwatch_predict.settings import PredictSettings
 
     stub = StubDynamoDB()
-    handler.prediction_log.dynamodb = stub
+
+    class StubClients:
+        """What the function's build asks for, with DynamoDB answered in memory."""
+
+        def lazy(self, service: str) -> Any:
+            return stub if service == "dynamodb" else None
+
+    handler = build(PredictSettings(), StubClients())  # type: ignore[arg-type]
     context = LocalContext("PredictFunction", 1024, 29)
     event = json.loads((ROOT / "events/predict-valid.json").read_text())
     batch_event = copy.deepcopy(event)
@@ -242,7 +250,7 @@ def measure_ours(spec_file: str) -> None:
     def call_handler(ev: dict[str, Any]) -> dict[str, Any]:
         ev = copy.copy(ev)
         with contextlib.redirect_stdout(devnull):
-            resp = handler.lambda_handler(ev, context)
+            resp = handler.handler(ev, context)
         assert resp["statusCode"] == 200, resp
         return resp
 

@@ -119,7 +119,7 @@ def s3(aws: Any) -> Any:
 @pytest.fixture
 def prediction_log(aws: Any, ddb: Any, sqs: Any) -> Any:
     """The prediction log on the moto table, spilling to the moto queue, without real sleeps."""
-    from creditwatch_common.prediction_log import PredictionLog
+    from creditwatch_common.log import PredictionLog
 
     return PredictionLog(
         dynamodb=ddb,

@@ -19,7 +19,6 @@ local_app = typer.Typer(help="The local stack: a moto server with the template's
 log_app = typer.Typer(help="Read the prediction log of the local stack.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(log_app, name="log")
-err = typer.echo
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -186,19 +185,25 @@ def serve(
 
     from creditwatch.local.invoke import function_environment
     from creditwatch.local.template import Template
+    from creditwatch_common.aws import AwsClients
+    from creditwatch_predict.app import build
+    from creditwatch_predict.settings import PredictSettings
 
     state = _local_state()
     spec = Template(endpoint=state.endpoint).function("PredictFunction")
-    os.environ.update(function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"}))
+    env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"})
+    # Powertools and boto3 read these from the process environment (credentials, region, endpoint).
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    service = build(PredictSettings.model_validate(env), AwsClients())
     typer.echo(f"predict API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs)", err=True)
-    uvicorn.run("creditwatch_predict.handler:app", host=host, port=port, log_level="info")
+    uvicorn.run(service.app, host=host, port=port, log_level="info")
 
 
 def _prediction_log() -> Any:
     from creditwatch.local import stack
     from creditwatch.local.template import Template
-    from creditwatch_common.prediction_log import PredictionLog
+    from creditwatch_common.log import PredictionLog
 
     state = _local_state()
     template = Template(endpoint=state.endpoint)
@@ -217,7 +222,7 @@ def log_get(prediction_id: str) -> None:
     record = _prediction_log().get(prediction_id)
     if record is None:
         _fail(f"no record {prediction_id}")
-    _print_json(record)
+    _print_json(record.model_dump(mode="json", exclude_none=True))
 
 
 @log_app.command("tail")
@@ -229,11 +234,14 @@ def log_tail(
     from datetime import UTC, datetime, timedelta
 
     end = datetime.now(UTC) + timedelta(seconds=1)
-    rows = sorted(_prediction_log().query_window(end - timedelta(minutes=minutes), end), key=lambda r: r["sk"])
+    from creditwatch_common.records import FullRow
+
+    window = _prediction_log().query_window(end - timedelta(minutes=minutes), end, FullRow)
+    rows = sorted(window, key=lambda r: r.sk)
     for row in rows[-limit:]:
         typer.echo(
-            f"{row['ts']}  {row['status']}  {row['route']:<15} {row.get('kind', ''):<11} "
-            f"{row.get('decision') or row.get('error_class') or '':<22} {row['prediction_id']}"
+            f"{row.ts}  {row.status}  {row.route:<15} {row.kind:<11} "
+            f"{row.decision or row.error_class or '':<22} {row.prediction_id}"
         )
     typer.echo(f"{len(rows)} record(s) in the last {minutes} min", err=True)
 
@@ -252,7 +260,7 @@ def replay_spill(
     if table and queue_url:
         import boto3
 
-        from creditwatch_common.prediction_log import PredictionLog
+        from creditwatch_common.log import PredictionLog
 
         # Uses the caller's AWS credentials and region, like the AWS CLI.
         log = PredictionLog(

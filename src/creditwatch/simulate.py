@@ -205,9 +205,20 @@ def handler_sender(endpoint: str) -> Sender:
     from creditwatch.local.template import Template
 
     spec = Template(endpoint=endpoint).function("PredictFunction")
-    os.environ.update(function_environment(spec, endpoint))
+    # Powertools reads its log level from the environment; the function's settings come from the template.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    from creditwatch_predict.handler import lambda_handler
+    import boto3
+
+    from creditwatch.local.stack import LOCAL_REGION
+    from creditwatch_common.aws import AwsClients
+    from creditwatch_predict.app import build
+    from creditwatch_predict.settings import PredictSettings
+
+    settings = PredictSettings.model_validate(function_environment(spec, endpoint))
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
+    )
+    lambda_handler = build(settings, AwsClients(session, endpoint_url=endpoint)).handler
 
     template = _event_template()
     context = LocalContext("PredictFunction", spec.memory, spec.timeout)
@@ -259,13 +270,14 @@ def fault_writer(endpoint: str, seed: int) -> Sender:
     from creditwatch.local.stack import boto_client
     from creditwatch.local.template import Template
     from creditwatch_common.ids import uuid7
-    from creditwatch_common.prediction_log import LogRecord, PredictionLog
+    from creditwatch_common.log import LogWriter
+    from creditwatch_common.records import LogRecord
 
     host = urlparse(endpoint).hostname or ""
     if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
         raise ValueError(f"fault scenarios write only to a local stack, not {endpoint}")
     template = Template(endpoint=endpoint)
-    log = PredictionLog(
+    log = LogWriter(
         dynamodb=boto_client("dynamodb", endpoint),
         table=template.ref("PredictionsTable"),
         shards=int(template.parameters["LogShards"]),
@@ -288,7 +300,6 @@ def fault_writer(endpoint: str, seed: int) -> Sender:
                     status=status,
                     latency_ms=round(latency, 3),
                     model_version=version,
-                    simulated=True,
                     **extra,
                 )
             ]

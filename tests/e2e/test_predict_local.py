@@ -31,7 +31,7 @@ def test_invoke_scores_the_seed_example_and_logs_it(local_stack: Any) -> None:
     record = local_stack.cli.json("log", "get", body["prediction_id"])
     assert record["status"] == 200 and record["route"] == "/predict"
     assert record["features"]["status_of_existing_checking_account"] == "A12"
-    assert record["probability_good"] == pytest.approx(body["probability_good_credit"], abs=1e-6)
+    assert record["probability_good_credit"] == pytest.approx(body["probability_good_credit"], abs=1e-6)
 
 
 def test_invalid_input_gets_a_precise_4xx_and_is_logged_too(local_stack: Any) -> None:

@@ -41,7 +41,7 @@ def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
     task = image / "task"
     assert (task / "creditwatch_drift/handler.py").exists()
     assert (task / "creditwatch_model/artifacts/reference.csv").exists()
-    assert (task / "creditwatch_common/prediction_log.py").exists()
+    assert (task / "creditwatch_common/log/writer.py").exists()
     versions = {p.name.split("-")[0].lower(): p.name.split("-")[1] for p in task.glob("*.dist-info")}
     assert versions["evidently"].startswith("0.7.")
     assert int(versions["pandas"].split(".")[0]) < 3  # Evidently 0.7 breaks on pandas 3

@@ -17,7 +17,8 @@ from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
 from creditwatch_alerts.state import StateStore
 from creditwatch_common.ids import uuid7
-from creditwatch_common.prediction_log import LogRecord
+from creditwatch_common.notifications import DriftDetected, RunFailed, dump_notification
+from creditwatch_common.records import LogRecord, RequestRow
 
 RULES = {
     "error_rate_threshold": 0.05,
@@ -29,7 +30,7 @@ RULES = {
 
 
 def stats_of(statuses, latency=10.0):
-    return WindowStats.from_records([{"status": s, "latency_ms": latency} for s in statuses], "s", "e")
+    return WindowStats.from_records([RequestRow(s, latency) for s in statuses], "s", "e")
 
 
 def firing(stats, **over):
@@ -64,7 +65,7 @@ def test_minimum_request_count_before_judging():
 def test_latency_threshold_on_the_chosen_statistic():
     assert "latency" not in firing(stats_of([200] * 100, latency=100.0))
     assert "latency" in firing(stats_of([200] * 100, latency=100.5))
-    recs = [{"status": 200, "latency_ms": 10.0}] * 90 + [{"status": 200, "latency_ms": 500.0}] * 10
+    recs = [RequestRow(200, 10.0)] * 90 + [RequestRow(200, 500.0)] * 10
     s = WindowStats.from_records(recs, "s", "e")
     assert "latency" in firing(s)
     assert "latency" not in firing(s, latency_statistic="p50")
@@ -200,7 +201,7 @@ def job_factory(aws, ddb, prediction_log, slack_server):
         s = settings.model_copy(update={"min_requests": 20, **over})
         return AlertsJob(
             settings=s,
-            prediction_log=prediction_log,
+            reader=prediction_log,
             state=StateStore(dynamodb=ddb, table=aws.ref("AlertStateTable"), environment="test"),
             slack=lambda: SlackClient(webhook_url=url, timeout_s=1, max_attempts=2, sleep=lambda _s: None),
         )
@@ -307,24 +308,78 @@ def test_drift_notifications_are_delivered_once(job_factory, prediction_log, aws
     url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
     job = make(notifications_queue_url=url, expect_traffic=False)
     job.sqs = sqs
-    note = {
-        "type": "drift_detected",
-        "dedupe_key": "drift#a#b",
-        "environment": "dev",
-        "drift_share": 0.4,
-        "threshold": 0.3,
-        "drifted_features": ["credit_amount"],
-        "n_features": 19,
-        "report_url": "https://example.test/report.html?sig=1",
-    }
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    note = drift_note()
+    sqs.send_message(QueueUrl=url, MessageBody=dump_notification(note))
+    sqs.send_message(QueueUrl=url, MessageBody=dump_notification(note))
     result = job.run(AlertsEvent())
     assert result.notifications_delivered == 1
     (msg,) = srv.received
     assert "DATA DRIFT" in msg["text"]
     buttons = [e["url"] for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert note["report_url"] in buttons
+    assert note.report_url in buttons
+
+
+def drift_note(**over):
+    fields = {
+        "dedupe_key": "drift#a#b",
+        "environment": "dev",
+        "window_start": "2026-11-22T00:00:00Z",
+        "window_end": "2026-11-23T00:00:00Z",
+        "drift_share": 0.4,
+        "threshold": 0.3,
+        "drifted_features": ["credit_amount"],
+        "n_features": 19,
+        "rows_used": 400,
+        "model_version": "v1",
+        "report_url": "https://example.test/report.html?sig=1",
+        "report_url_expires_at": "2026-11-30T00:00:00Z",
+        "report_url_signed_by": "signer-user",
+        "summary_key": "drift/reports/x/summary.json",
+    }
+    return DriftDetected(**{**fields, **over})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json at all",
+        json.dumps({"type": "drift_detected", "dedupe_key": "d"}),
+        json.dumps({"type": "quality_report", "dedupe_key": "q", "environment": "dev"}),
+        json.dumps({**json.loads(dump_notification(drift_note())), "version": 2}),
+    ],
+    ids=["not-json", "missing-fields", "unknown-type", "unknown-version"],
+)
+def test_a_message_that_is_not_a_known_notification_is_left_for_the_dead_letter_queue_and_blocks_nothing(
+    job_factory, aws, sqs, body
+):
+    make, srv = job_factory
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    job = make(notifications_queue_url=url, expect_traffic=False)
+    job.sqs = sqs
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.send_message(QueueUrl=url, MessageBody=dump_notification(drift_note()))
+    result = job.run(AlertsEvent())
+    assert result.notifications_delivered == 1 and len(result.rejected) == 1
+    assert [m["text"][:15] for m in srv.received] == ["[dev] DATA DRIF"]
+    # Not deleted: the queue's redrive policy moves it to the dead-letter queue after a few receives.
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_a_failed_run_notice_reaches_slack_once(job_factory, aws, sqs):
+    make, srv = job_factory
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    job = make(notifications_queue_url=url, expect_traffic=False)
+    job.sqs = sqs
+    note = RunFailed(
+        dedupe_key="run_failed#drift#w", environment="dev", job="drift", error="log_read_failed", message="cannot read"
+    )
+    for _ in range(3):  # Lambda's retries of one failing run send it again
+        sqs.send_message(QueueUrl=url, MessageBody=dump_notification(note))
+    result = job.run(AlertsEvent())
+    assert [p.kind for p in result.posted] == ["run_failed"]
+    (msg,) = srv.received
+    assert "drift run failed: log_read_failed" in msg["text"]
 
 
 @pytest.mark.parametrize(
@@ -337,8 +392,7 @@ def test_drift_notifications_are_delivered_once(job_factory, prediction_log, aws
 def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says):
     from creditwatch_alerts.messages import drift_message
 
-    note = {"report_url": "https://x.test/r", "report_url_expires_at": "2026-11-30T00:00:00Z"}
-    msg = drift_message({**note, "report_url_signed_by": signed_by}, None)
+    msg = drift_message(drift_note(report_url="https://x.test/r", report_url_signed_by=signed_by), None)
     (context,) = [b for b in msg["blocks"] if b["type"] == "context"]
     assert says in context["elements"][0]["text"]
 
@@ -350,11 +404,11 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
         SecretId=aws.ref("SlackWebhookSecret"), SecretString=json.dumps({"webhook_url": secret_url})
     )
-    from creditwatch_alerts import handler
+    from creditwatch_alerts.app import build
+    from creditwatch_common.aws import AwsClients
+    from creditwatch_common.log import PredictionLog
 
-    monkeypatch.setattr(handler.job, "_client", None)
-    monkeypatch.setattr(handler.job, "clock", time.time)
-    from creditwatch_common.prediction_log import PredictionLog
+    service = build(AlertsSettings(), AwsClients())
 
     log = PredictionLog(dynamodb=boto3.client("dynamodb", region_name="us-east-1"), table=aws.ref("PredictionsTable"))
     traffic(log, 10, 30)
@@ -367,7 +421,7 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="creditwatch-alerts")
     with pytest.raises(SlackError):
-        handler.lambda_handler({"source": "test"}, Ctx())
+        service.handler({"source": "test"}, Ctx())
     captured = capsys.readouterr()
     everything = captured.out + captured.err + caplog.text
     assert "SUPERSECRET" not in everything

@@ -15,22 +15,56 @@ def _no_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")
 
 
-def test_local_endpoint_points_boto3_at_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_endpoint_from_the_settings_points_boto3_at_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from creditwatch_common.settings import LogSettings
+
     monkeypatch.setenv("LOCAL_AWS_ENDPOINT", "http://host.docker.internal:4566")
-    assert aws.apply_local_endpoint() == "http://host.docker.internal:4566"
+    assert aws.apply_local_endpoint(LogSettings().local_aws_endpoint) == "http://host.docker.internal:4566"
     assert aws.AwsClients().dynamodb.meta.endpoint_url == "http://host.docker.internal:4566"
 
 
-def test_empty_local_endpoint_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOCAL_AWS_ENDPOINT", "")
-    assert aws.apply_local_endpoint() is None
+def test_a_per_service_endpoint_still_wins_over_the_local_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    aws.apply_local_endpoint("http://host.docker.internal:4566")
+    assert aws.AwsClients().dynamodb.meta.endpoint_url == "http://127.0.0.1:9"
+    assert aws.AwsClients().sqs.meta.endpoint_url == "http://host.docker.internal:4566"
+
+
+def test_empty_local_endpoint_changes_nothing() -> None:
+    assert aws.apply_local_endpoint("") is None
     assert "AWS_ENDPOINT_URL" not in __import__("os").environ
     assert aws.AwsClients().sqs.meta.endpoint_url.startswith("https://sqs.")
 
 
-def test_lazy_client_is_built_on_first_use() -> None:
-    clients = aws.AwsClients()
-    lazy = clients.lazy("s3")
-    assert "s3" not in clients.__dict__
-    assert lazy.meta.service_model.service_name == "s3"
-    assert "s3" in clients.__dict__
+def test_importing_any_function_module_changes_no_environment_and_reads_no_settings() -> None:
+    import json
+    import subprocess
+    import sys
+
+    # A fresh interpreter: what import does, before anything is built. The handlers build at import (init),
+    # so they are left out; every other module of the layers and functions is imported.
+    probe = """
+import importlib, json, os, pkgutil, sys
+before = dict(os.environ)
+import pydantic_settings
+reads = []
+real_init = pydantic_settings.BaseSettings.__init__
+def spy(self, *a, **k):
+    reads.append(type(self).__name__)
+    real_init(self, *a, **k)
+pydantic_settings.BaseSettings.__init__ = spy
+names = []
+for pkg in ("creditwatch_common", "creditwatch_model", "creditwatch_predict", "creditwatch_alerts",
+            "creditwatch_drift"):
+    mod = importlib.import_module(pkg)
+    for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
+        if not info.name.endswith(".handler"):
+            importlib.import_module(info.name)
+            names.append(info.name)
+print(json.dumps({"changed": sorted(k for k in set(os.environ) | set(before) if os.environ.get(k) != before.get(k)),
+                  "settings_read": reads, "modules": len(names)}))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["changed"] == [] and result["settings_read"] == []
+    assert result["modules"] > 30

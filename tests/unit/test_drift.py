@@ -12,12 +12,11 @@ from aws_lambda_powertools.utilities import parameters
 from creditwatch.simulate import DriftShift, application_pool, generate
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
-from creditwatch_common.prediction_log import LogRecord
+from creditwatch_common.records import LogRecord, ScoredRow
+from creditwatch_common.reports import Publisher, SignerUnavailable, report_keys, signer_from_secret
 from creditwatch_drift.models import DriftEvent
-from creditwatch_drift.publish import Publisher, report_keys
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
-from creditwatch_drift.signing import SignerUnavailable, signer_from_secret
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def job(aws, model, reference, prediction_log, s3, sqs):
         settings=settings,
         model=model,
         reference=reference,
-        prediction_log=prediction_log,
+        reader=prediction_log,
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), signer=signer(aws)),
         sqs=sqs,
     )
@@ -70,7 +69,7 @@ def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, 
                 latency_ms=1.0,
                 model_version=model.version,
                 features=app,
-                probability_good=p,
+                probability_good_credit=p,
                 decision="approve" if p >= model.threshold else "refuse",
             )
         )
@@ -189,19 +188,21 @@ def test_stream_sample_is_uniform_bounded_and_independent_of_order():
     from creditwatch_common.ids import uuid7
     from creditwatch_drift.analysis import sample_stream
 
-    rows = [{"prediction_id": uuid7(), "model_version": "v1" if i % 4 else "v0", "x": i} for i in range(20_000)]
+    rows = [ScoredRow(uuid7(), {"x": i}, 0.5, "approve", "v1" if i % 4 else "v0") for i in range(20_000)]
     kept, seen, versions = sample_stream(iter(rows), 2_000, seed=5)
     shuffled = rows[:]
     random.Random(1).shuffle(shuffled)
     again, _, _ = sample_stream(shuffled, 2_000, seed=5)
     assert seen == 20_000 and versions == {"v1": 15_000, "v0": 5_000} and len(kept) == 2_000
-    assert {r["x"] for r in kept} == {r["x"] for r in again}  # what the parallel reader's order changes: nothing
-    assert {r["x"] for r in sample_stream(rows, 2_000, seed=6)[0]} != {r["x"] for r in kept}
+    assert {r.features["x"] for r in kept} == {
+        r.features["x"] for r in again
+    }  # what the parallel reader's order changes: nothing
+    assert {r.features["x"] for r in sample_stream(rows, 2_000, seed=6)[0]} != {r.features["x"] for r in kept}
     # Uniform: the sample's mean of 0..19,999 is 9,999.5 within a few standard errors (~129).
-    assert abs(sum(r["x"] for r in kept) / 2_000 - 9_999.5) < 600
-    assert sum(1 for r in kept if r["model_version"] == "v0") in range(400, 601)
+    assert abs(sum(r.features["x"] for r in kept) / 2_000 - 9_999.5) < 600
+    assert sum(1 for r in kept if r.model_version == "v0") in range(400, 601)
     small, n, _ = sample_stream(rows[:10], 2_000)
-    assert n == 10 and [r["x"] for r in small] == list(range(10))  # under the cap: all, in arrival order
+    assert n == 10 and [r.features["x"] for r in small] == list(range(10))  # under the cap: all, in arrival order
 
 
 class FailingCopy:
@@ -240,7 +241,7 @@ def test_missing_bucket_and_missing_table_are_statuses_not_crashes(job, predicti
     log_traffic(prediction_log, model, reference, 60)
     job.publisher.bucket = "no-such-bucket"
     assert job.run(DriftEvent(days=1)).status == "error"
-    job.prediction_log.table = "no-such-table"
+    job.reader.table = "no-such-table"
     summary = job.run(DriftEvent(days=1))
     assert summary.status == "error" and "ResourceNotFoundException" in summary.message
 

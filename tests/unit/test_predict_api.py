@@ -6,19 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from creditwatch_common.records import FullRow
 from creditwatch_predict.schemas import SEED_EXAMPLE
 
 
 @pytest.fixture
-def handler(aws, prediction_log):
-    """The real Lambda handler module, its prediction log pointed at the moto resources."""
-    from creditwatch_predict import handler as module
+def handler(aws, prediction_log, model):
+    """The predict function as its handler builds it, from the template's settings, on moto."""
+    from creditwatch_common.aws import AwsClients
+    from creditwatch_predict.app import build
+    from creditwatch_predict.settings import PredictSettings
 
-    module.prediction_log.dynamodb = prediction_log.dynamodb
-    module.prediction_log.sqs = prediction_log.sqs
-    module.prediction_log.spill_queue_url = prediction_log.spill_queue_url
-    module.prediction_log.sleep = prediction_log.sleep
-    return module
+    settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
+    return build(settings, AwsClients(), model=model)
 
 
 class Ctx:
@@ -33,13 +33,14 @@ class Ctx:
 
 
 def call(handler, event):
-    resp = handler.lambda_handler(event, Ctx())
+    resp = handler.handler(event, Ctx())
     return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None, resp
 
 
 def logged(prediction_log):
     now = datetime.now(UTC)
-    return list(prediction_log.query_window(now - timedelta(minutes=2), now + timedelta(minutes=2)))
+    window = prediction_log.query_window(now - timedelta(minutes=2), now + timedelta(minutes=2), FullRow)
+    return [r.model_dump() for r in window]
 
 
 def test_seed_example_verbatim_is_scored_and_logged(handler, event, prediction_log, model):
@@ -59,11 +60,11 @@ def test_seed_example_verbatim_is_scored_and_logged(handler, event, prediction_l
     assert body["model_version"] == model.version
     assert body["probability_good_credit"] + body["probability_bad_credit"] == pytest.approx(1)
     assert body["timestamp"].endswith("Z")
-    record = prediction_log.get(body["prediction_id"])
+    record = prediction_log.get(body["prediction_id"]).model_dump()
     assert record["status"] == 200 and record["route"] == "/predict"
     assert record["features"]["credit_amount"] == 5000.0
     assert record["features"]["status_of_existing_checking_account"] == "A12"
-    assert record["probability_good"] == body["probability_good_credit"]
+    assert record["probability_good_credit"] == body["probability_good_credit"]
     assert record["request_id"] == "evt-predict-valid" and record["latency_ms"] > 0
 
 
@@ -169,7 +170,7 @@ def test_batch_scores_in_order_and_logs_each_application(handler, event, predict
             "model_version": answer["model_version"],
             "batch_size": 3,
         }
-        assert app["probability_good"] == answer["probability_good_credit"]
+        assert app["probability_good_credit"] == answer["probability_good_credit"]
         assert (app["decision"], app["risk_level"]) == (answer["decision"], answer["risk_level"])
         assert set(app["features"]) == set(handler.model.schema.names)
     assert apps[0]["features"]["credit_amount"] == sent[0].get("credit_amount", sent[0].get("Credit amount"))
@@ -231,7 +232,7 @@ def test_unexpected_errors_are_500_without_internals_and_still_logged(handler, e
     def boom(*_a, **_k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("creditwatch_predict.api.score_applications", boom)
+    monkeypatch.setattr("creditwatch_predict.routes.score_applications", boom)
     status, body, _ = call(handler, event("predict-valid.json"))
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert "secret internals" not in json.dumps(body)
@@ -243,7 +244,7 @@ def test_unexpected_errors_are_500_without_internals_and_still_logged(handler, e
 def test_operational_routes(handler, event, name, model):
     status, _, resp = call(handler, event(name)) if name != "docs.json" else (None, None, None)
     if name == "docs.json":
-        resp = handler.lambda_handler(event(name), Ctx())
+        resp = handler.handler(event(name), Ctx())
         assert resp["statusCode"] == 200 and "swagger-ui" in resp["body"] and "/openapi.json" in resp["body"]
         return
     body = json.loads(resp["body"])
@@ -275,13 +276,10 @@ def test_metrics_are_emitted_in_embedded_metric_format(handler, event, capsys):
 
 
 def test_log_write_failure_spills_and_never_fails_the_request(handler, event, prediction_log, sqs, capsys):
-    handler.prediction_log.table = "missing-table"
-    try:
-        status, body, _ = call(handler, event("predict-valid.json"))
-    finally:
-        handler.prediction_log.table = prediction_log.table
+    handler.writer.table = "missing-table"
+    status, body, _ = call(handler, event("predict-valid.json"))
     assert status == 200
     out = capsys.readouterr().out
     assert "LogRecordsSpilled" in out
     assert prediction_log.replay_spilled() == {"replayed": 1, "failed": 0}
-    assert prediction_log.get(body["prediction_id"])["status"] == 200
+    assert prediction_log.get(body["prediction_id"]).status == 200

@@ -7,15 +7,9 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis, uuid7s
-from creditwatch_common.prediction_log import (
-    LogRecord,
-    from_item,
-    keys_for,
-    shard_of,
-    to_attributes,
-    to_item,
-    to_items,
-)
+from creditwatch_common.log.items import from_item, to_attributes, to_item, to_items
+from creditwatch_common.log.keys import keys_for, shard_of
+from creditwatch_common.records import FullRow, LogRecord, ScoredRow
 
 
 def _record(**kw):
@@ -75,7 +69,7 @@ def test_attribute_values_round_trip():
 
 
 def test_item_has_keys_ttl_and_no_empty_attributes():
-    rec = _record(features={"age_in_years": 30}, probability_good=0.8)
+    rec = _record(features={"age_in_years": 30}, probability_good_credit=0.8)
     item = to_item(rec, 16, 90)
     assert item["expires_at"]["N"] == str(rec.millis // 1000 + 90 * 86400)
     assert "error_class" not in item
@@ -98,21 +92,23 @@ def test_common_fields_go_to_every_item_and_a_record_overrides_them():
 
 
 def test_write_and_get_by_id(prediction_log):
-    rec = _record(features={"age_in_years": 30}, probability_good=0.8, decision="approve")
+    rec = _record(features={"age_in_years": 30}, probability_good_credit=0.8, decision="approve")
     outcome = prediction_log.write([rec])
     assert (outcome.written, outcome.spilled) == (1, 0)
     got = prediction_log.get(rec.prediction_id)
-    assert got["features"] == {"age_in_years": 30} and got["probability_good"] == 0.8
+    assert got.features == {"age_in_years": 30} and got.probability_good_credit == 0.8
     assert prediction_log.get(uuid7()) is None
 
 
 def test_batch_write_of_1000_records_and_window_query(prediction_log):
-    records = [_record(kind="application", batch_index=i, probability_good=i / 1000) for i in range(1000)]
+    records = [_record(kind="application", batch_index=i, probability_good_credit=i / 1000) for i in range(1000)]
     assert prediction_log.write(records).written == 1000
     now = datetime.now(UTC)
-    rows = list(prediction_log.query_window(now - timedelta(minutes=5), now + timedelta(minutes=5), kind="application"))
+    rows = list(
+        prediction_log.query_window(now - timedelta(minutes=5), now + timedelta(minutes=5), FullRow, kind="application")
+    )
     assert len(rows) == 1000
-    assert list(prediction_log.query_window(now + timedelta(minutes=5), now + timedelta(minutes=10))) == []
+    assert list(prediction_log.query_window(now + timedelta(minutes=5), now + timedelta(minutes=10), FullRow)) == []
 
 
 class PagedClient:
@@ -138,7 +134,7 @@ def _window_of(prediction_log, n):
     # A fixed noon, not the clock: within five minutes of midnight the window spans two days, twice
     # the partitions, and the empty ones change how many queries a read makes.
     records = [
-        _record(prediction_id=uuid7(now_ms=NOON_MS + i), kind="application", batch_index=i, probability_good=0.5)
+        _record(prediction_id=uuid7(now_ms=NOON_MS + i), kind="application", batch_index=i, probability_good_credit=0.5)
         for i in range(n)
     ]
     prediction_log.write(records)
@@ -149,15 +145,15 @@ def _window_of(prediction_log, n):
 def test_window_read_follows_every_page_of_every_partition(prediction_log):
     start, end = _window_of(prediction_log, 300)
     prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=7)
-    rows = list(prediction_log.query_window(start, end, workers=4))
-    assert sorted(r["batch_index"] for r in rows) == list(range(300))
+    rows = list(prediction_log.query_window(start, end, FullRow, workers=4))
+    assert sorted(r.batch_index for r in rows) == list(range(300))
     assert prediction_log.dynamodb.queries > 300 // 7
 
 
 def test_window_read_holds_a_few_pages_not_the_window(prediction_log):
     start, end = _window_of(prediction_log, 400)
     prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=2)
-    stream = prediction_log.query_window(start, end, workers=2)
+    stream = prediction_log.query_window(start, end, FullRow, workers=2)
     next(stream)
     time.sleep(0.5)  # the producers run ahead as far as they may
     stream.close()
@@ -170,7 +166,7 @@ def test_a_failing_partition_fails_the_read(prediction_log):
     start, end = _window_of(prediction_log, 50)
     prediction_log.dynamodb = PagedClient(prediction_log.dynamodb, limit=5, fail_on_pk="#03")
     with pytest.raises(ClientError):
-        list(prediction_log.query_window(start, end, workers=4))
+        list(prediction_log.query_window(start, end, FullRow, workers=4))
 
 
 def test_window_bounds_are_half_open(prediction_log):
@@ -178,8 +174,8 @@ def test_window_bounds_are_half_open(prediction_log):
     recs = [_record(prediction_id=uuid7(now_ms=t0 + d)) for d in (-1, 0, 59_999, 60_000)]
     prediction_log.write(recs)
     start = datetime.fromtimestamp(t0 / 1000, UTC)
-    rows = list(prediction_log.query_window(start, start + timedelta(minutes=1)))
-    assert sorted(uuid7_millis(r["prediction_id"]) - t0 for r in rows) == [0, 59_999]
+    rows = list(prediction_log.query_window(start, start + timedelta(minutes=1), FullRow))
+    assert sorted(uuid7_millis(r.prediction_id) - t0 for r in rows) == [0, 59_999]
 
 
 def test_window_across_midnight_reads_both_days(prediction_log):
@@ -188,24 +184,41 @@ def test_window_across_midnight_reads_both_days(prediction_log):
     prediction_log.write(
         [_record(prediction_id=uuid7(now_ms=ms - 1000)), _record(prediction_id=uuid7(now_ms=ms + 1000))]
     )
-    rows = list(prediction_log.query_window(midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)))
+    rows = list(prediction_log.query_window(midnight - timedelta(minutes=1), midnight + timedelta(minutes=1), FullRow))
     assert len(rows) == 2
 
 
-def test_projection_and_scored_only(prediction_log):
-    prediction_log.write(
-        [_record(probability_good=0.4, features={"x": 1}), _record(status=422, error_class="validation_error")]
-    )
+def test_scored_rows_read_only_their_attributes_and_only_scored_records(prediction_log):
+    rec = _record(probability_good_credit=0.4, features={"x": 1}, decision="refuse")
+    prediction_log.write([rec, _record(status=422, error_class="validation_error", raw_body="{}")])
     now = datetime.now(UTC)
-    rows = list(
-        prediction_log.query_window(
-            now - timedelta(minutes=1),
-            now + timedelta(minutes=1),
-            scored_only=True,
-            attributes=("features", "probability_good"),
-        )
-    )
-    assert rows == [{"features": {"x": 1}, "probability_good": 0.4}]
+    calls = []
+    real = prediction_log.dynamodb
+
+    class Spy:
+        def query(self, **kw):
+            calls.append(kw)
+            return real.query(**kw)
+
+    prediction_log.dynamodb = Spy()
+    window = (now - timedelta(minutes=1), now + timedelta(minutes=1))
+    rows = list(prediction_log.query_window(*window, ScoredRow, scored_only=True))
+    assert rows == [ScoredRow(rec.prediction_id, {"x": 1}, 0.4, "refuse", "v1")]
+    names = calls[0]["ExpressionAttributeNames"]
+    projected = {names[n.strip()] for n in calls[0]["ProjectionExpression"].split(",")}
+    assert "raw_body" not in projected and "features" in projected
+
+
+def test_records_written_under_the_old_probability_name_still_read_back(prediction_log, ddb):
+    rec = _record(probability_good_credit=0.7, features={"x": 2}, decision="approve")
+    item = to_item(rec, prediction_log.shards, 90)
+    item["probability_good"] = item.pop("probability_good_credit")
+    ddb.put_item(TableName=prediction_log.table, Item=item)
+    now = datetime.now(UTC)
+    window = (now - timedelta(minutes=1), now + timedelta(minutes=1))
+    (row,) = prediction_log.query_window(*window, ScoredRow, scored_only=True)
+    assert row.probability_good_credit == 0.7
+    assert prediction_log.get(rec.prediction_id).probability_good_credit == 0.7
 
 
 class FlakyDynamo:

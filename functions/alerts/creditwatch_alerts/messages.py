@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from creditwatch_alerts.rules import Condition, WindowStats
+from creditwatch_common.notifications import DriftDetected, RunFailed
 
 Kind = Literal["firing", "reminder", "resolved"]
 _ICON = {"firing": ":rotating_light:", "reminder": ":hourglass:", "resolved": ":white_check_mark:"}
@@ -76,28 +77,31 @@ def condition_message(
     return {"text": text, "blocks": blocks}
 
 
-def drift_message(note: dict[str, Any], dashboard_url: str | None) -> dict[str, Any]:
+def notification_message(note: DriftDetected | RunFailed, dashboard_url: str | None) -> tuple[str, dict[str, Any]]:
+    """The kind and the Slack message of a notification another function sent."""
+    if isinstance(note, DriftDetected):
+        return "drift", drift_message(note, dashboard_url)
+    return "run_failed", run_failed_message(note, dashboard_url)
+
+
+def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, Any]:
     """A drift finding from the drift function, with its report link."""
-    env = note.get("environment", "?")
-    features = note.get("drifted_features") or []
-    share = note.get("drift_share")
-    count = f"{len(features)} of {note.get('n_features', '?')}"
+    env = note.environment
+    features = note.drifted_features
+    share = note.drift_share
+    count = f"{len(features)} of {note.n_features if note.n_features is not None else '?'}"
     headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {count} features drifted"
-    body = (
-        f"Drift share *{share:.2f}* against threshold {note.get('threshold')}"
-        if isinstance(share, int | float)
-        else "Drift share n/a"
-    )
+    body = f"Drift share *{share:.2f}* against threshold {note.threshold}" if share is not None else "Drift share n/a"
     fields = [
-        {"type": "mrkdwn", "text": f"*Window*\n{note.get('window_start')} → {note.get('window_end')}"},
-        {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.get('rows_used')}"},
+        {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
+        {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.rows_used}"},
         {"type": "mrkdwn", "text": f"*Drifted features*\n{', '.join(features) or '-'}"[:1900]},
-        {"type": "mrkdwn", "text": f"*Model*\n{note.get('model_version')}"},
+        {"type": "mrkdwn", "text": f"*Model*\n{note.model_version}"},
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
-        *_links(dashboard_url, note.get("report_url")),
+        *_links(dashboard_url, note.report_url),
         {
             "type": "context",
             "elements": [
@@ -105,12 +109,29 @@ def drift_message(note: dict[str, Any], dashboard_url: str | None) -> dict[str, 
             ],
         },
     ]
-    text = f"[{env}] DATA DRIFT: {', '.join(features)} (share {share}) report: {note.get('report_url')}"
+    text = f"[{env}] DATA DRIFT: {', '.join(features)} (share {share}) report: {note.report_url}"
     return {"text": text, "blocks": blocks}
 
 
-def _link_validity(note: dict[str, Any]) -> str:
+def run_failed_message(note: RunFailed, dashboard_url: str | None) -> dict[str, Any]:
+    """A scheduled job that could not do its work, and why."""
+    env = note.environment
+    headline = f":x: [{env}] {note.job.upper()} RUN FAILED: {note.error}"
+    fields = [{"type": "mrkdwn", "text": f"*Window*\n{note.window_start or '-'} → {note.window_end or '-'}"}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": note.message[:2900]}, "fields": fields},
+        *_links(dashboard_url),
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"creditwatch · {env} · Lambda retries the run"}],
+        },
+    ]
+    return {"text": f"[{env}] {note.job} run failed: {note.error}: {note.message}", "blocks": blocks}
+
+
+def _link_validity(note: DriftDetected) -> str:
     # A link signed with the drift function's role dies with its session, whatever its expiry says.
-    if note.get("report_url_signed_by") == "function-role":
+    if note.report_url_signed_by == "function-role":
         return "report link signed with the drift function's session: it may stop working within hours"
-    return f"report link valid until {note.get('report_url_expires_at')}"
+    return f"report link valid until {note.report_url_expires_at}"

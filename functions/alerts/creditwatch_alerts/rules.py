@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
+
+from creditwatch_common.records import RequestRow
 
 Severity = Literal["critical", "warning"]
 
@@ -35,16 +37,15 @@ class WindowStats(BaseModel):
     latency_ms: dict[str, float | None]
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]], window_start: str, window_end: str) -> WindowStats:
+    def from_records(cls, records: Iterable[RequestRow], window_start: str, window_end: str) -> WindowStats:
         """Count statuses and latencies of request records."""
         latencies: list[float] = []
         server = client = 0
         for r in records:
-            status = int(r.get("status", 0))
-            server += status >= 500
-            client += 400 <= status < 500
-            if r.get("latency_ms") is not None:
-                latencies.append(float(r["latency_ms"]))
+            server += r.status >= 500
+            client += 400 <= r.status < 500
+            if r.latency_ms is not None:
+                latencies.append(r.latency_ms)
         n = len(latencies)
         stats = {
             "p50": percentile(latencies, 50) if n else None,

@@ -1,53 +1,23 @@
-"""One alerts run: judge the window, post what changed, then deliver queued drift notifications."""
+"""One alerts run: judge the window, post what changed, then deliver queued notifications."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-
-from creditwatch_alerts.messages import Kind, condition_message, drift_message
+from creditwatch_alerts.messages import Kind, condition_message, notification_message
+from creditwatch_alerts.models import AlertsEvent, AlertsResult, Posted
 from creditwatch_alerts.rules import Condition, WindowStats, evaluate
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
 from creditwatch_alerts.state import AlertState, Conflict, StateStore
 from creditwatch_common.ids import iso_utc
-from creditwatch_common.prediction_log import PredictionLog
-
-REQUEST_ATTRIBUTES = ("status", "latency_ms")
-
-
-class AlertsEvent(BaseModel):
-    """Scheduled runs send a source; on demand, a window end can be given (e.g. to replay a past window)."""
-
-    source: str | None = None
-    window_end: datetime | None = None
-    window_minutes: int | None = None
-    drain_notifications: bool = True
-
-
-class Posted(BaseModel):
-    """A message this run sent."""
-
-    kind: str
-    key: str
-    text: str
-
-
-class AlertsResult(BaseModel):
-    """What a run saw and did."""
-
-    stats: WindowStats
-    conditions: list[Condition]
-    posted: list[Posted] = []
-    skipped: list[str] = []
-    notifications_delivered: int = 0
-    errors: list[str] = []
+from creditwatch_common.log import LogReader
+from creditwatch_common.notifications import InvalidNotification, parse_notification
+from creditwatch_common.records import RequestRow
 
 
 @dataclass
@@ -55,7 +25,7 @@ class AlertsJob:
     """Everything a run needs, passed in."""
 
     settings: AlertsSettings
-    prediction_log: PredictionLog
+    reader: LogReader
     state: StateStore
     # Built on a run's first post, so the secret is read only when needed, and once per run: a
     # rotated webhook is picked up when the Parameters cache expires, not at the next cold start.
@@ -75,7 +45,7 @@ class AlertsJob:
         now = self.clock()
         end = (event.window_end or datetime.fromtimestamp(now, UTC)).astimezone(UTC)
         start = end - timedelta(minutes=event.window_minutes or self.settings.window_minutes)
-        records = self.prediction_log.query_window(start, end, kind="request", attributes=REQUEST_ATTRIBUTES)
+        records = self.reader.query_window(start, end, RequestRow, kind="request")
         stats = WindowStats.from_records(records, iso_utc(start), iso_utc(end))
         s = self.settings
         conditions = evaluate(
@@ -144,7 +114,7 @@ class AlertsJob:
         result.posted.append(Posted(kind=kind, key=condition.key, text=payload["text"]))
 
     def _drain(self, now: float, result: AlertsResult) -> None:
-        """Deliver drift notifications queued by the drift function, each once."""
+        """Deliver the notifications other functions queued, each once; reject what is not one."""
         url = self.settings.notifications_queue_url
         if self.sqs is None or not url:
             return
@@ -156,16 +126,22 @@ class AlertsJob:
             if not messages:
                 return
             for msg in messages:
-                note = json.loads(msg["Body"])
-                key = str(note.get("dedupe_key") or msg["MessageId"])
+                try:
+                    note = parse_notification(msg["Body"])
+                except InvalidNotification as exc:
+                    # Left in the queue: after maxReceiveCount receives its redrive policy moves it to the
+                    # dead-letter queue. It never blocks the messages behind it.
+                    result.rejected.append(f"{msg['MessageId']}: {exc}")
+                    continue
+                key = note.dedupe_key
                 if self.state.claim_once(key, now):
-                    payload = drift_message(note, self.settings.dashboard_url)
+                    kind, payload = notification_message(note, self.settings.dashboard_url)
                     try:
                         self._post(payload)
                     except SlackError:
                         self.state.release(key)  # the message stays queued and comes back after its visibility timeout
                         raise
-                    result.posted.append(Posted(kind="drift", key=key, text=payload["text"]))
+                    result.posted.append(Posted(kind=kind, key=key, text=payload["text"]))
                     result.notifications_delivered += 1
                 else:
                     result.skipped.append(f"{key}: already delivered")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from creditwatch_common.records import ScoredRow
 from creditwatch_drift.models import FeatureDrift, OutputDrift
 from creditwatch_model import CreditModel
 
@@ -30,9 +31,7 @@ class CurrentData:
     model_versions: dict[str, int]
 
 
-def sample_stream(
-    rows: Iterable[dict[str, Any]], k: int, seed: int = 0
-) -> tuple[list[dict[str, Any]], int, Counter[str]]:
+def sample_stream(rows: Iterable[ScoredRow], k: int, seed: int = 0) -> tuple[list[ScoredRow], int, Counter[str]]:
     """A uniform sample of k records from a stream of any length, the same whatever its order.
 
     Returns the sample, how many records streamed by, and their model versions.
@@ -40,12 +39,12 @@ def sample_stream(
     # Bottom-k on the ids' 48 random bits (mixed with the seed): memory is k records, not the
     # window, and the parallel reader's order does not change which records are kept.
     mask = random.Random(seed).getrandbits(48)
-    heap: list[tuple[int, int, dict[str, Any]]] = []  # (-key, arrival, record): the k smallest keys
+    heap: list[tuple[int, int, ScoredRow]] = []  # (-key, arrival, record): the k smallest keys
     versions: Counter[str] = Counter()
     n = 0
     for n, row in enumerate(rows, start=1):
-        versions[str(row.get("model_version", "unknown"))] += 1
-        key = int(str(row["prediction_id"])[-12:], 16) ^ mask
+        versions[row.model_version] += 1
+        key = int(row.prediction_id[-12:], 16) ^ mask
         if len(heap) < k:
             heapq.heappush(heap, (-key, n, row))
         elif key < -heap[0][0]:
@@ -53,18 +52,17 @@ def sample_stream(
     return [row for _, _, row in sorted(heap, key=lambda e: e[1])], n, versions
 
 
-def current_frame(rows: Iterable[dict[str, Any]], model: CreditModel, max_rows: int, seed: int = 0) -> CurrentData:
+def current_frame(rows: Iterable[ScoredRow], model: CreditModel, max_rows: int, seed: int = 0) -> CurrentData:
     """Flatten log records (features map + outputs) into one column per feature, sampled to max_rows."""
     kept, rows_read, versions = sample_stream(rows, max_rows, seed)
     sampled = rows_read > max_rows
-    rows = kept
     names = model.schema.names
     records = []
-    for r in rows:
-        features = r.get("features") or {}
+    for r in kept:
+        features = r.features
         rec = {n: features.get(n) for n in names}
-        rec[PROBABILITY] = r.get("probability_good")
-        rec[DECISION] = r.get("decision")
+        rec[PROBABILITY] = r.probability_good_credit
+        rec[DECISION] = r.decision
         records.append(rec)
     frame = pd.DataFrame.from_records(records, columns=[*names, PROBABILITY, DECISION])
     for f in model.schema.features:

@@ -10,23 +10,16 @@ from typing import Any
 
 import pandas as pd
 
+from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
-from creditwatch_common.prediction_log import PredictionLog, error_code
+from creditwatch_common.log import LogReader
+from creditwatch_common.records import ScoredRow
+from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift import notify
-from creditwatch_drift.analysis import (
-    DECISION,
-    PROBABILITY,
-    analyse,
-    current_frame,
-    empty_columns,
-    unknown_categories,
-)
+from creditwatch_drift.analysis import analyse, current_frame, empty_columns, unknown_categories
 from creditwatch_drift.models import DriftEvent, DriftSummary
-from creditwatch_drift.publish import Publisher, PublishError, report_keys
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
-
-LOG_ATTRIBUTES = ("prediction_id", "features", "probability_good", "decision", "model_version")
 
 
 def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
@@ -45,7 +38,7 @@ class DriftJob:
     settings: DriftSettings
     model: CreditModel
     reference: pd.DataFrame
-    prediction_log: PredictionLog
+    reader: LogReader
     publisher: Publisher
     sqs: Any = None
 
@@ -65,7 +58,7 @@ class DriftJob:
         }
         try:
             # Streamed into the sample: memory holds max_rows records, however large the window.
-            rows = self.prediction_log.query_window(start, end, scored_only=True, attributes=LOG_ATTRIBUTES)
+            rows = self.reader.query_window(start, end, ScoredRow, scored_only=True)
             current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             code = error_code(exc)
@@ -150,6 +143,3 @@ def _evidently_version() -> str:
     from importlib.metadata import version
 
     return version("evidently")
-
-
-__all__ = ["DECISION", "PROBABILITY", "DriftJob", "load_reference"]

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from creditwatch_common.ids import iso_millis, uuid7s
-from creditwatch_common.prediction_log import LogRecord
+from creditwatch_common.records import LogRecord
 from creditwatch_model import CreditModel, Score
 
 
@@ -73,18 +73,19 @@ def log_records(
     latency_ms: float,
     model_version: str,
     scored: Sequence[ScoredApplication],
+    single: bool,
     error_class: str | None,
     error_detail: str | None,
     raw_body: str | None = None,
 ) -> LogBatch:
-    """The log records of one request: the request itself, plus one per application of a batch."""
+    """The log records of one request: one record for a single prediction, else the request plus one per application."""
     common: dict[str, Any] = {
         "request_id": request_id,
         "route": route,
         "method": method,
         "model_version": model_version,
     }
-    if len(scored) == 1 and route == "/predict":
+    if single and len(scored) == 1:
         app = scored[0]
         # A single prediction's record carries its inputs and outputs, under the prediction id.
         return LogBatch(
@@ -140,7 +141,7 @@ def log_records(
 
 def _outputs(s: Score) -> dict[str, Any]:
     return {
-        "probability_good": s.probability_good_credit,
+        "probability_good_credit": s.probability_good_credit,
         "prediction": s.prediction,
         "decision": s.decision,
         "risk_level": s.risk_level,

@@ -14,15 +14,31 @@ RETRY = {"max_attempts": 4, "mode": "standard"}
 LOCAL_ENDPOINT_VAR = "LOCAL_AWS_ENDPOINT"
 
 
-def apply_local_endpoint() -> str | None:
-    """Point every boto3 client of this process (ours and Powertools') at LOCAL_AWS_ENDPOINT, if set."""
-    endpoint = os.environ.get(LOCAL_ENDPOINT_VAR, "").strip()
+def apply_local_endpoint(endpoint: str | None) -> str | None:
+    """Point every boto3 client of this process (ours and Powertools') at a local endpoint, if given.
+
+    Per-service variables (AWS_ENDPOINT_URL_DYNAMODB, ...) still win over it, as boto3 decides.
+    """
+    endpoint = (endpoint or "").strip()
     if endpoint:
         os.environ.setdefault("AWS_ENDPOINT_URL", endpoint)
     return endpoint or None
 
 
-apply_local_endpoint()
+_PERMANENT = {"ValidationException", "ResourceNotFoundException", "AccessDeniedException"}
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else the exception's class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", type(exc).__name__))
+    return type(exc).__name__
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Errors that no retry will fix."""
+    return error_code(exc) in _PERMANENT
 
 
 class AwsClients:
@@ -33,8 +49,10 @@ class AwsClients:
     AWS_ENDPOINT_URL setting, which is how the local moto stack is reached with no special case.
     """
 
-    def __init__(self, session: Any = None) -> None:
+    def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
+        # endpoint_url: every client of this object goes there (a local stack), whatever the environment says.
         self._session = session
+        self._endpoint_url = endpoint_url
 
     @cached_property
     def session(self) -> Any:
@@ -53,11 +71,13 @@ class AwsClients:
         from botocore.config import Config
 
         cfg = Config(retries=RETRY, connect_timeout=3, read_timeout=10, **config)  # type: ignore[arg-type]
-        if access_key is None:
-            return self.session.client(service, config=cfg)
-        # Explicit keys replace the whole credential chain: no session token from the environment.
-        key_id, secret = access_key
-        return self.session.client(service, config=cfg, aws_access_key_id=key_id, aws_secret_access_key=secret)
+        kwargs: dict[str, Any] = {"config": cfg}
+        if self._endpoint_url:
+            kwargs["endpoint_url"] = self._endpoint_url
+        if access_key is not None:
+            # Explicit keys replace the whole credential chain: no session token from the environment.
+            kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = access_key
+        return self.session.client(service, **kwargs)
 
     @cached_property
     def dynamodb(self) -> Any:

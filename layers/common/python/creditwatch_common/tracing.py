@@ -8,7 +8,6 @@ TracingMode parameter at Disabled, the tracer gets a no-op provider and that cos
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
@@ -64,13 +63,8 @@ class NoopProvider(BaseProvider):
         """Nothing to patch."""
 
 
-def tracing_enabled() -> bool:
-    """Powertools' own switch: POWERTOOLS_TRACE_DISABLED."""
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true")
-
-
-def make_tracer(service: str) -> Tracer:
+def make_tracer(service: str, *, enabled: bool) -> Tracer:
     """The X-Ray-backed Powertools Tracer when tracing is on, a no-op one otherwise."""
-    if tracing_enabled():
+    if enabled:
         return Tracer(service=service)
     return Tracer(service=service, disabled=True, auto_patch=False, provider=NoopProvider())

@@ -1,4 +1,10 @@
-"""Writes a report pair (HTML + JSON) to S3 without ever leaving half of it, and signs a link."""
+"""Reports in S3: an HTML + JSON pair under time-sorted keys, the `latest` pointer, and signed links.
+
+A pre-signed link lasts no longer than the credentials that signed it. The function's role session
+ends within hours, so a link it signs for 7 days stops working the same day. AWS's answer for links
+of up to 7 days is an IAM user's access key: the template creates a user that may only read drift
+reports and keeps its key in Secrets Manager (ReportLinkSigner=SignerUser).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from creditwatch_drift.signing import FUNCTION_ROLE, SIGNER_USER, SignerUnavailable
+SIGNER_USER = "signer-user"
+FUNCTION_ROLE = "function-role"
+
+
+class SignerUnavailable(Exception):
+    """The signer's key could not be read or is not usable; the message never holds the key."""
+
+
+def signer_from_secret(
+    client: Callable[..., Any], get_secret: Callable[..., Any], secret_name: str, max_age_s: int = 300
+) -> Callable[[], Any]:
+    """A factory of S3 clients that sign with the access key kept in `secret_name`.
+
+    The secret is read through Powertools Parameters (cached for `max_age_s`) on each call, so a
+    rotated key is used from the next run on; one client is kept per key.
+    """
+    built: dict[str, Any] = {}
+
+    def build() -> Any:
+        try:
+            value = get_secret(secret_name, transform="json", max_age=max_age_s)
+        except Exception as exc:  # noqa: BLE001 - any reason means no signer; the run goes on
+            # `from None`: a failed JSON transform may quote the secret in its message.
+            raise SignerUnavailable(f"secret {secret_name} not readable ({type(exc).__name__})") from None
+        key_id = value.get("access_key_id") if isinstance(value, dict) else None
+        secret = value.get("secret_access_key") if isinstance(value, dict) else None
+        if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
+            raise SignerUnavailable(f"secret {secret_name} lacks access_key_id and secret_access_key")
+        if key_id not in built:
+            built.clear()
+            built[key_id] = client("s3", access_key=(key_id, secret), signature_version="s3v4")
+        return built[key_id]
+
+    return build
 
 
 def report_keys(prefix: str, start: datetime, end: datetime) -> dict[str, str]:

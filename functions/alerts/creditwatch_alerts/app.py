@@ -1,0 +1,83 @@
+"""Builds the alerts function from its settings and clients: the one place where its parts meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from creditwatch_alerts.models import AlertsEvent
+from creditwatch_alerts.service import AlertsJob
+from creditwatch_alerts.settings import AlertsSettings
+from creditwatch_alerts.slack import SlackClient
+from creditwatch_alerts.state import StateStore
+from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.log import LogReader
+from creditwatch_common.observability import Metric, Observability, Service, alert_metric
+
+Handler = Any
+
+
+@dataclass(frozen=True)
+class AlertsService:
+    """The built function: the job and its Lambda handler."""
+
+    settings: AlertsSettings
+    job: AlertsJob
+    obs: Observability
+    handler: Handler
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Judge the last window, notify Slack of what started or cleared, deliver queued notifications."""
+        result = self.job.run(AlertsEvent.model_validate(event or {}))
+        for c in result.conditions:
+            self.obs.metric(alert_metric(c.key), 1 if c.firing else 0)
+        self.obs.metric(Metric.SLACK_MESSAGES, len(result.posted))
+        if result.rejected:
+            self.obs.metric(Metric.NOTIFICATIONS_REJECTED, len(result.rejected))
+            self.obs.logger.warning("notifications rejected", extra={"rejected": result.rejected})
+        self.obs.logger.info(
+            "alerts run",
+            extra={
+                "stats": result.stats.model_dump(),
+                "posted": [p.kind + ":" + p.key for p in result.posted],
+                "firing": [c.key for c in result.conditions if c.firing],
+            },
+        )
+        return result.model_dump(mode="json")
+
+
+def build(settings: AlertsSettings, clients: AwsClients) -> AlertsService:
+    """Everything the function needs, from settings and clients given (tests pass their own)."""
+    apply_local_endpoint(settings.local_aws_endpoint)
+    obs = Observability.build(Service.ALERTS, settings)
+
+    def slack_client() -> SlackClient:
+        # The webhook from Secrets Manager through Powertools Parameters, cached for max_age seconds.
+        secret = parameters.get_secret(
+            settings.slack_webhook_secret, transform="json", max_age=settings.secret_max_age_s
+        )
+        url = secret.get("webhook_url", "") if isinstance(secret, dict) else ""
+        return SlackClient(
+            webhook_url=url, timeout_s=settings.slack_timeout_s, max_attempts=settings.slack_max_attempts
+        )
+
+    job = AlertsJob(
+        settings=settings,
+        reader=LogReader(
+            dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
+        ),
+        state=StateStore(
+            dynamodb=clients.lazy("dynamodb"), table=settings.alert_state_table, environment=settings.environment
+        ),
+        slack=slack_client,
+        sqs=clients.lazy("sqs"),
+    )
+    service: AlertsService
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return service.handle(event)
+
+    service = AlertsService(settings=settings, job=job, obs=obs, handler=obs.wrap(handle))
+    return service

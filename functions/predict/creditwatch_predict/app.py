@@ -1,0 +1,62 @@
+"""Builds the predict function from its settings and clients: the one place where its parts meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from fastapi import FastAPI
+from mangum import Mangum
+
+from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.log import LogWriter
+from creditwatch_common.observability import Observability, Service
+from creditwatch_model import CreditModel, load_model
+from creditwatch_predict.api import create_app
+from creditwatch_predict.settings import PredictSettings
+
+Handler = Any
+
+
+@dataclass(frozen=True)
+class PredictService:
+    """The built function: its FastAPI app, its Lambda handler and what they write to."""
+
+    settings: PredictSettings
+    model: CreditModel
+    writer: LogWriter
+    obs: Observability
+    app: FastAPI
+    handler: Handler
+
+
+def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel | None = None) -> PredictService:
+    """Everything the function needs, from settings and clients given (tests pass their own)."""
+    apply_local_endpoint(settings.local_aws_endpoint)
+    obs = Observability.build(Service.PREDICT, settings)
+    model = model or load_model()
+
+    def last_resort(item: dict[str, Any]) -> None:
+        # Neither DynamoDB nor SQS took the record: CloudWatch Logs keeps it.
+        obs.logger.error("prediction log record kept in logs only", extra={"log_record": item})
+
+    writer = LogWriter(
+        dynamodb=clients.lazy("dynamodb"),
+        table=settings.predictions_table,
+        shards=settings.log_shards,
+        ttl_days=settings.log_ttl_days,
+        sqs=clients.lazy("sqs"),
+        spill_queue_url=settings.spill_queue_url,
+        on_last_resort=last_resort,
+    )
+    app = create_app(model, settings, writer, obs)
+    # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
+    asgi = Mangum(app, lifespan="off")
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """API Gateway HTTP API (payload 2.0) event -> FastAPI response."""
+        return asgi(event, context)  # type: ignore[arg-type]
+
+    handler = obs.wrap(handle, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True)
+    return PredictService(settings=settings, model=model, writer=writer, obs=obs, app=app, handler=handler)

@@ -1,0 +1,93 @@
+"""Records to DynamoDB items and back.
+
+`features` is stored as one compact JSON string rather than a DynamoDB map: nothing queries inside
+it, it is as small, and serialising a 1,000-application batch costs a fraction (bench/).
+Records written as maps by earlier versions still read back the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from creditwatch_common.dynamo_json import deserialize, serialize
+from creditwatch_common.ids import iso_millis, uuid7_millis
+from creditwatch_common.log.keys import partition_key, shard_of, sort_key
+from creditwatch_common.records import LogRecord, normalise
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def to_item(
+    record: LogRecord | Mapping[str, Any],
+    shards: int,
+    ttl_days: int,
+    common: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """DynamoDB item (attribute-value form) for a record, or for a dict of LogRecord's fields."""
+    return to_items([record], shards, ttl_days, common)[0]
+
+
+def to_items(
+    records: Iterable[LogRecord | Mapping[str, Any]],
+    shards: int,
+    ttl_days: int,
+    common: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """DynamoDB items for records; `common` holds attribute values every record shares."""
+    # A batch builds a thousand items per request, hence the inlined scalar cases and the time
+    # attributes built once per millisecond (a batch's ids share one). Attribute values are shared
+    # between items: nothing mutates an item once built.
+    ttl_s = ttl_days * 86400
+    stamps: dict[str, tuple[str, dict[str, str], dict[str, str], list[dict[str, str] | None]]] = {}
+    items = []
+    for record in records:
+        # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
+        fields = record.__dict__ if isinstance(record, LogRecord) else record
+        # The record's own fields win over common ones, an explicit None included.
+        item: dict[str, Any] = dict(common) if common else {}
+        for k, v in fields.items():
+            t = type(v)
+            if t is str:
+                item[k] = {"S": v}
+            elif t is float:
+                item[k] = {"N": repr(v)}
+            elif t is int:
+                item[k] = {"N": str(v)}
+            elif v is None:
+                if common:
+                    item.pop(k, None)
+            elif k == "features":
+                item[k] = {"S": _compact_json(v)}
+            else:
+                item[k] = serialize(v)
+        prediction_id = fields["prediction_id"]
+        # A UUIDv7's first 12 hex digits are its millisecond: ids that share them share the time
+        # attributes (and the first of them was checked to be a UUIDv7).
+        stamp = stamps.get(prediction_id[:13])
+        if stamp is None:
+            ms = uuid7_millis(prediction_id)
+            ts = iso_millis(ms)
+            stamp = stamps[prediction_id[:13]] = (ts, {"S": ts}, {"N": str(ms // 1000 + ttl_s)}, [None] * shards)
+        ts = stamp[0]
+        shard = shard_of(prediction_id, shards)
+        pk = stamp[3][shard]
+        if pk is None:
+            pk = stamp[3][shard] = {"S": partition_key(ts[:10], shard)}
+        item["pk"] = pk
+        item["sk"] = {"S": sort_key(ts, prediction_id)}
+        item["ts"] = stamp[1]
+        item["expires_at"] = stamp[2]
+        items.append(item)
+    return items
+
+
+def to_attributes(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Attribute-value form of plain fields (None dropped), for the fields a batch's records share."""
+    return {k: serialize(v) for k, v in fields.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values from a DynamoDB item, in today's shape (features decoded, old names renamed)."""
+    return normalise({k: deserialize(v) for k, v in item.items()})

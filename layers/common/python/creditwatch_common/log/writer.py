@@ -1,0 +1,182 @@
+"""Resilient writes of the prediction log: retries with jitter, then the SQS spill, then the function's log."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from creditwatch_common.aws import error_code, is_permanent
+from creditwatch_common.log.items import to_attributes, to_items
+from creditwatch_common.records import LogRecord
+
+BATCH_WRITE_LIMIT = 25
+SQS_BATCH_LIMIT = 10
+
+
+@dataclass
+class WriteOutcome:
+    """What happened to the records of one write call; nothing is ever silently dropped."""
+
+    written: int = 0
+    spilled: int = 0  # sent to the spill queue for replay
+    logged_only: int = 0  # the spill queue failed too: the full record went to the error log
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LogWriter:
+    """Writes the prediction log, spilling to SQS what DynamoDB keeps refusing; replays the spill."""
+
+    dynamodb: Any
+    table: str
+    shards: int = 16
+    ttl_days: int = 90
+    sqs: Any = None
+    spill_queue_url: str | None = None
+    max_attempts: int = 5
+    base_delay_s: float = 0.05
+    sleep: Callable[[float], None] = time.sleep
+    on_last_resort: Callable[[dict[str, Any]], None] | None = None
+    # BatchWriteItem calls in flight for one write: a 1,000-application batch is 41 calls, ~15 ms
+    # each against DynamoDB, which in sequence would be most of the request's latency.
+    write_workers: int = 8
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    # ---- writes -------------------------------------------------------------------------
+    def write(
+        self, records: Sequence[LogRecord | Mapping[str, Any]], common: Mapping[str, Any] | None = None
+    ) -> WriteOutcome:
+        """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling.
+
+        `common` fields belong to every record (a batch's request id, route, status...).
+        """
+        shared = to_attributes(common) if common else None
+        items = to_items(records, self.shards, self.ttl_days, shared)
+        outcome = WriteOutcome()
+        if not items:
+            return outcome
+        if len(items) == 1:
+            failed = self._put_one(items[0], outcome)
+        else:
+            chunks = [items[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(items), BATCH_WRITE_LIMIT)]
+            failed = []
+            if len(chunks) == 1 or self.write_workers <= 1:
+                for chunk in chunks:
+                    failed.extend(self._batch_write(chunk, outcome))
+            else:
+                for chunk_failed, chunk_outcome in self._writers().map(self._batch_write_apart, chunks):
+                    failed.extend(chunk_failed)
+                    outcome.written += chunk_outcome.written
+                    outcome.errors.extend(chunk_outcome.errors)
+        if failed:
+            self._spill(failed, outcome)
+        return outcome
+
+    def _writers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.write_workers, thread_name_prefix="log-write")
+        return self._pool
+
+    def _batch_write_apart(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], WriteOutcome]:
+        # One outcome per chunk: chunks run on several threads, and their counts are summed after.
+        outcome = WriteOutcome()
+        return self._batch_write(items, outcome), outcome
+
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter: spreads retries of concurrent Lambdas apart.
+        self.sleep(random.uniform(0, self.base_delay_s * (2**attempt)))
+
+    def _put_one(self, item: dict[str, Any], outcome: WriteOutcome) -> list[dict[str, Any]]:
+        for attempt in range(self.max_attempts):
+            try:
+                self.dynamodb.put_item(TableName=self.table, Item=item)
+                outcome.written += 1
+                return []
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                outcome.errors.append(error_code(exc))
+                if is_permanent(exc):
+                    break
+                if attempt + 1 < self.max_attempts:
+                    self._backoff(attempt)
+        return [item]
+
+    def _batch_write(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> list[dict[str, Any]]:
+        pending = items
+        for attempt in range(self.max_attempts):
+            try:
+                resp = self.dynamodb.batch_write_item(
+                    RequestItems={self.table: [{"PutRequest": {"Item": it}} for it in pending]}
+                )
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                outcome.errors.append(error_code(exc))
+                if is_permanent(exc):
+                    return pending
+            else:
+                unprocessed = [r["PutRequest"]["Item"] for r in resp.get("UnprocessedItems", {}).get(self.table, [])]
+                outcome.written += len(pending) - len(unprocessed)
+                pending = unprocessed
+                if not pending:
+                    return []
+                outcome.errors.append("UnprocessedItems")
+            if attempt + 1 < self.max_attempts:
+                self._backoff(attempt)
+        return pending
+
+    def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> None:
+        unsent = items
+        if self.sqs is not None and self.spill_queue_url:
+            unsent = []
+            for start in range(0, len(items), SQS_BATCH_LIMIT):
+                chunk = items[start : start + SQS_BATCH_LIMIT]
+                entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
+                failed_ids: set[str] = {e["Id"] for e in entries}
+                for attempt in range(self.max_attempts):
+                    try:
+                        resp = self.sqs.send_message_batch(
+                            QueueUrl=self.spill_queue_url, Entries=[e for e in entries if e["Id"] in failed_ids]
+                        )
+                        failed_ids = {f["Id"] for f in resp.get("Failed", [])}
+                    except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                        outcome.errors.append(f"spill:{error_code(exc)}")
+                    if not failed_ids:
+                        break
+                    if attempt + 1 < self.max_attempts:
+                        self._backoff(attempt)
+                outcome.spilled += len(chunk) - len(failed_ids)
+                unsent.extend(it for i, it in enumerate(chunk) if str(i) in failed_ids)
+        # Last resort: the whole record in the function's log, which CloudWatch keeps.
+        for it in unsent:
+            outcome.logged_only += 1
+            if self.on_last_resort is not None:
+                self.on_last_resort(it)
+
+    # ---- replay -------------------------------------------------------------------------
+    def replay_spilled(self, max_messages: int = 10_000) -> dict[str, int]:
+        """Move spilled records from the spill queue back into the table; delete only what was written."""
+        if self.sqs is None or not self.spill_queue_url:
+            raise ValueError("no spill queue configured")
+        replayed = failed = 0
+        while replayed + failed < max_messages:
+            resp = self.sqs.receive_message(
+                QueueUrl=self.spill_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+            )
+            messages = resp.get("Messages", [])
+            if not messages:
+                break
+            for msg in messages:
+                try:
+                    # Idempotent: the same record replayed twice lands on the same key.
+                    self.dynamodb.put_item(TableName=self.table, Item=json.loads(msg["Body"]))
+                except Exception:  # noqa: BLE001 - left in the queue (14 days), counted as failed
+                    failed += 1
+                    continue
+                self.sqs.delete_message(QueueUrl=self.spill_queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                replayed += 1
+            if failed:
+                break
+        return {"replayed": replayed, "failed": failed}

@@ -1,0 +1,76 @@
+"""Messages one function sends another through the notifications queue: typed, versioned, dispatched by type.
+
+The drift function (and later jobs) send; the alerts function, the one path to Slack, receives. A
+message of a type or version this code does not know is rejected (dead-lettered by the queue's
+redrive policy), never guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class _Message(BaseModel):
+    """Fields every message has."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: Literal[1] = 1
+    # One Slack post per key: the alerts function dedupes on it.
+    dedupe_key: str
+    environment: str
+
+
+class DriftDetected(_Message):
+    """The drift job found dataset drift in a window; the report is published."""
+
+    type: Literal["drift_detected"] = "drift_detected"
+    window_start: str
+    window_end: str
+    drift_share: float | None
+    threshold: float
+    drifted_features: list[str]
+    n_features: int | None
+    rows_used: int
+    model_version: str
+    report_url: str | None
+    report_url_expires_at: str | None
+    # signer-user: valid until report_url_expires_at; function-role: only until the role session ends.
+    report_url_signed_by: str | None
+    summary_key: str | None
+
+
+class RunFailed(_Message):
+    """A scheduled job could not do its work (the run is retried by Lambda; this tells people why)."""
+
+    type: Literal["run_failed"] = "run_failed"
+    job: str
+    window_start: str | None = None
+    window_end: str | None = None
+    error: str
+    message: str
+
+
+Notification = Annotated[DriftDetected | RunFailed, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[DriftDetected | RunFailed] = TypeAdapter(Notification)
+
+
+class InvalidNotification(ValueError):
+    """A message body that is not a notification this code knows (type, version or fields)."""
+
+
+def parse_notification(body: str | bytes) -> DriftDetected | RunFailed:
+    """The typed message of a queue body; InvalidNotification if it is not one."""
+    try:
+        return _ADAPTER.validate_json(body)
+    except ValidationError as exc:
+        # The errors' types and locations only: a body may hold anything.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['type']}" for e in exc.errors())
+        raise InvalidNotification(problems[:500]) from None
+
+
+def dump_notification(message: DriftDetected | RunFailed) -> str:
+    """The queue body of a message."""
+    return message.model_dump_json()

@@ -1,0 +1,100 @@
+"""One logger, tracer and metrics setup for every function, and the names of every metric we emit.
+
+The dashboard and the alarms of template.yaml refer to these names; tests/integration/test_template.py
+checks that each one they use is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from creditwatch_common.settings import FunctionSettings
+from creditwatch_common.tracing import make_tracer
+
+NAMESPACE = "CreditWatch"
+
+
+class Service(StrEnum):
+    """The `service` of each function: its logger, its traces and its metrics' dimension."""
+
+    PREDICT = "creditwatch-predict"
+    DRIFT = "creditwatch-drift"
+    ALERTS = "creditwatch-alerts"
+
+
+class Metric(StrEnum):
+    """Every metric of the CreditWatch namespace."""
+
+    # predict: one per request
+    REQUESTS = "Requests"
+    CLIENT_ERRORS = "ClientErrors"
+    SERVER_ERRORS = "ServerErrors"
+    LATENCY = "Latency"
+    PREDICTIONS = "Predictions"
+    APPROVED = "Approved"
+    REFUSED = "Refused"
+    PROBABILITY_GOOD = "ProbabilityGood"
+    LOG_RECORDS_SPILLED = "LogRecordsSpilled"
+    LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
+    # drift: one per run
+    ROWS_ANALYSED = "RowsAnalysed"
+    DRIFT_SHARE = "DriftShare"
+    DRIFTED_FEATURES = "DriftedFeatures"
+    DATASET_DRIFT = "DatasetDrift"
+    DRIFT_RUN_FAILED = "DriftRunFailed"
+    # alerts: one per run
+    SLACK_MESSAGES = "SlackMessages"
+    NOTIFICATIONS_REJECTED = "NotificationsRejected"
+    # Powertools' own
+    COLD_START = "ColdStart"
+
+
+ALERT_METRIC_PREFIX = "Alert_"
+
+
+def alert_metric(condition_key: str) -> str:
+    """The metric of one alert condition (1 firing, 0 not)."""
+    return f"{ALERT_METRIC_PREFIX}{condition_key}"
+
+
+@dataclass(frozen=True)
+class Observability:
+    """The Powertools trio of one function."""
+
+    service: Service
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, service: Service, settings: FunctionSettings) -> Observability:
+        """Logger, tracer (a no-op one when tracing is off) and metrics with the environment dimension."""
+        metrics = Metrics(namespace=settings.metrics_namespace, service=service.value)
+        metrics.set_default_dimensions(environment=settings.environment)
+        return cls(
+            service=service,
+            logger=Logger(service=service.value),
+            tracer=make_tracer(service.value, enabled=not settings.trace_disabled),
+            metrics=metrics,
+        )
+
+    def metric(self, name: Metric | str, value: float, unit: str = "Count") -> None:
+        """Add one value of a metric to this invocation's EMF blob."""
+        self.metrics.add_metric(name=str(name), unit=unit, value=value)
+
+    def wrap(
+        self,
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+        *,
+        correlation_id_path: str | None = None,
+        cold_start_metric: bool = False,
+    ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The handler with Powertools' context logging, tracing and metrics flushing around it."""
+        wrapped = self.metrics.log_metrics(handler, capture_cold_start_metric=cold_start_metric)
+        wrapped = self.tracer.capture_lambda_handler(wrapped)
+        return self.logger.inject_lambda_context(wrapped, correlation_id_path=correlation_id_path)

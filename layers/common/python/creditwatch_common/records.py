@@ -1,0 +1,138 @@
+"""The prediction log's records: what the predict function writes and the typed rows the jobs read back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, Self
+
+from pydantic import BaseModel, Field
+
+from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
+
+RecordKind = Literal["request", "application"]
+# Items written before the field took the API's name carry the old attribute (TTL: 90 days by default).
+LEGACY_PROBABILITY = "probability_good"
+
+
+class LogRecord(BaseModel):
+    """One line of the prediction log: a request, or one application of a batch request."""
+
+    prediction_id: str = Field(default_factory=uuid7)
+    request_id: str
+    kind: RecordKind = "request"
+    route: str
+    method: str = "POST"
+    status: int
+    latency_ms: float
+    model_version: str
+    features: dict[str, Any] | None = None
+    probability_good_credit: float | None = None
+    prediction: int | None = None
+    decision: str | None = None
+    risk_level: str | None = None
+    error_class: str | None = None
+    error_detail: str | None = None
+    raw_body: str | None = None  # the rejected request body (truncated), so bad input is not lost
+    batch_size: int | None = None
+    batch_index: int | None = None
+
+    @property
+    def millis(self) -> int:
+        """Unix milliseconds of the record, from its id."""
+        return uuid7_millis(self.prediction_id)
+
+    @property
+    def timestamp(self) -> str:
+        """UTC ISO 8601 time of the record."""
+        return iso_millis(self.millis)
+
+
+class StoredRecord(LogRecord):
+    """A record as the table holds it: the fields, plus its keys, time and expiry."""
+
+    pk: str
+    sk: str
+    ts: str
+    expires_at: int | None = None
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, Any]) -> StoredRecord:
+        """From an item's plain values (features decoded, legacy names mapped)."""
+        return cls.model_validate(normalise(values))
+
+
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain item values in today's shape: features decoded from their JSON text, old names renamed."""
+    if isinstance(values.get("features"), str):
+        values["features"] = json.loads(values["features"])
+    if LEGACY_PROBABILITY in values:
+        legacy = values.pop(LEGACY_PROBABILITY)
+        values.setdefault("probability_good_credit", legacy)
+    return values
+
+
+class Row(Protocol):
+    """A typed row read back from the log: the attributes it needs, and how to build it."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None]
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, Any]) -> Self:
+        """Build the row from an item's plain values."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRow:
+    """A scored application as the drift and quality jobs read it."""
+
+    # The legacy name is projected too, so that records of earlier versions still read back.
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = (
+        "prediction_id",
+        "features",
+        "probability_good_credit",
+        LEGACY_PROBABILITY,
+        "decision",
+        "model_version",
+    )
+
+    prediction_id: str
+    features: dict[str, Any]
+    probability_good_credit: float | None
+    decision: str | None
+    model_version: str
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, Any]) -> ScoredRow:
+        """From an item's plain values."""
+        v = normalise(values)
+        return cls(
+            prediction_id=str(v["prediction_id"]),
+            features=v.get("features") or {},
+            probability_good_credit=v.get("probability_good_credit"),
+            decision=v.get("decision"),
+            model_version=str(v.get("model_version", "unknown")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A request's outcome as the alerts job reads it."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = ("status", "latency_ms")
+
+    status: int
+    latency_ms: float | None
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, Any]) -> RequestRow:
+        """From an item's plain values."""
+        latency = values.get("latency_ms")
+        return cls(status=int(values.get("status", 0)), latency_ms=None if latency is None else float(latency))
+
+
+class FullRow(StoredRecord):
+    """Every attribute of a record (what `creditwatch log` prints)."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = None
