@@ -86,3 +86,31 @@ def test_serve_exposes_the_api_and_swagger_ui(local_stack: Any) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_local_up_creates_the_failure_queues_with_their_redrives_and_the_alarm_topic(
+    local_stack: Any, stack_client: Any
+) -> None:
+    from creditwatch.local.template import Template
+
+    # A second `local up` on the running stack leaves everything as it is (redrive policies included).
+    port = local_stack.endpoint.rsplit(":", 1)[1]
+    out = local_stack.cli("local", "up", "--port", port, "--sink-port", str(local_stack.sink_port)).stdout
+    for lid in ("FailedRunsQueue", "SpillDeadLetterQueue", "NotificationsDeadLetterQueue", "AlarmTopic"):
+        assert lid in out
+    template = Template(endpoint=local_stack.endpoint)
+    sqs = stack_client("sqs")
+    for queue, dlq, receives in (
+        ("SpillQueue", "SpillDeadLetterQueue", 10),
+        ("NotificationsQueue", "NotificationsDeadLetterQueue", 5),
+    ):
+        attrs = sqs.get_queue_attributes(QueueUrl=template.ref(queue), AttributeNames=["All"])["Attributes"]
+        assert json.loads(attrs["RedrivePolicy"]) == {
+            "deadLetterTargetArn": template.get_att(dlq, "Arn"),
+            "maxReceiveCount": receives,
+        }
+    for queue in ("FailedRunsQueue", "SpillDeadLetterQueue", "NotificationsDeadLetterQueue"):
+        attrs = sqs.get_queue_attributes(QueueUrl=template.ref(queue), AttributeNames=["All"])["Attributes"]
+        assert attrs["MessageRetentionPeriod"] == "1209600"
+    topic = stack_client("sns").get_topic_attributes(TopicArn=template.ref("AlarmTopic"))["Attributes"]
+    assert topic["KmsMasterKeyId"] == template.ref("AlarmTopicKey")

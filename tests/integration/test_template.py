@@ -138,7 +138,15 @@ def test_parameters_are_constrained_and_globals_safe_for_image_functions() -> No
 
 def test_outputs_name_the_api_and_resources() -> None:
     outputs = Template().doc["Outputs"]
-    for key in ("ApiUrl", "PredictionsTableName", "ReportsBucketName", "SpillQueueUrl", "DashboardUrl"):
+    for key in (
+        "ApiUrl",
+        "PredictionsTableName",
+        "ReportsBucketName",
+        "SpillQueueUrl",
+        "DashboardUrl",
+        "AlarmTopicArn",
+        "FailedRunsQueueUrl",
+    ):
         assert key in outputs, f"missing output {key}; have {sorted(outputs)}"
 
 
@@ -154,7 +162,9 @@ def test_table_bucket_and_queues_are_encrypted_and_retained() -> None:
     assert bucket["LifecycleConfiguration"]["Rules"]
     policies = [r for r in res.values() if r["Type"] == "AWS::S3::BucketPolicy"]
     assert any("aws:SecureTransport" in json.dumps(p) for p in policies)
-    for q in ("SpillQueue", "NotificationsQueue", "SchedulesDeadLetterQueue"):
+    queues = [lid for lid, r in res.items() if r["Type"] == "AWS::SQS::Queue"]
+    assert {"SpillQueue", "NotificationsQueue", "SchedulesDeadLetterQueue", "FailedRunsQueue"} <= set(queues)
+    for q in queues:
         assert res[q]["Properties"].get("SqsManagedSseEnabled") is True, q
 
 
@@ -204,3 +214,197 @@ def test_report_link_signer_parameter_switches_the_user_off(signer: str, expecte
     assert template.function("DriftFunction").environment["REPORT_SIGNER_SECRET"] == expected
     local = {lid for lid, _kind, _props in template.data_resources()}
     assert ("ReportLinkSignerSecret" in local) is bool(expected)
+
+
+# ---- failures page someone ------------------------------------------------------------------------
+
+ASYNC_EVENT_TYPES = {"Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "S3", "SNS"}
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {lid: res for lid, res in resources.items() if res["Type"] == kind}
+
+
+def _arn_of(value: Any) -> str | None:
+    """The logical id a `!GetAtt X.Arn` names, else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        logical, attribute = target.split(".", 1) if isinstance(target, str) else target
+        return str(logical) if attribute == "Arn" else None
+    return None
+
+
+def _failure_queues(resources: dict[str, Any]) -> dict[str, str]:
+    """Every queue that receives what failed elsewhere, with what sends it there."""
+    out: dict[str, str] = {}
+    for lid, res in _of_type(resources, "AWS::SQS::Queue").items():
+        redrive = res["Properties"].get("RedrivePolicy")
+        if redrive:
+            out[str(_arn_of(redrive["deadLetterTargetArn"]))] = f"redrive of {lid}"
+    for lid, res in _of_type(resources, "AWS::Serverless::Function").items():
+        props = res["Properties"]
+        on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
+        if on_failure:
+            out[str(_arn_of(on_failure["Destination"]))] = f"OnFailure of {lid}"
+        for event in props.get("Events", {}).values():
+            dlq = event.get("Properties", {}).get("DeadLetterConfig", {}).get("Arn")
+            if dlq:
+                out[str(_arn_of(dlq))] = f"schedule of {lid}"
+    return out
+
+
+def test_every_alarm_pages_the_alarm_topic_when_it_fires_and_when_it_clears() -> None:
+    alarms = _of_type(Template().resources, "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 16
+    for lid, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props.get("AlarmActions") == [{"Ref": "AlarmTopic"}], f"{lid} pages nobody"
+        assert props.get("OKActions") == [{"Ref": "AlarmTopic"}], f"{lid} never says it cleared"
+        # Chosen per alarm, never CloudWatch's default (missing), which holds a silent alarm in limbo.
+        assert props.get("TreatMissingData") in ("notBreaching", "ignore", "breaching"), lid
+
+
+def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_queue() -> None:
+    template = Template()
+    resources = template.resources
+    alarmed = _alarmed_queues(resources)
+    scheduled = [
+        lid
+        for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
+        if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
+    ]
+    assert set(scheduled) == {"DriftFunction", "AlertsFunction"}
+    for lid in scheduled:
+        config = resources[lid]["Properties"].get("EventInvokeConfig")
+        assert config, f"{lid}: a failed run is dropped after Lambda's retries"
+        on_failure = config["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS" and _arn_of(on_failure["Destination"]) == "FailedRunsQueue"
+        assert config["MaximumRetryAttempts"] == 2
+        # Room for the three attempts and Lambda's waits between them (1 and 2 minutes).
+        timeout = template.function(lid).timeout
+        assert config["MaximumEventAgeInSeconds"] >= 3 * timeout + 180, lid
+    assert "FailedRunsQueue" in alarmed
+    failed_runs = resources["FailedRunsQueue"]["Properties"]
+    assert failed_runs["MessageRetentionPeriod"] == 1209600 and failed_runs["SqsManagedSseEnabled"] is True
+
+
+def test_every_queue_a_consumer_reads_redrives_to_a_dead_letter_queue(transformed: dict[str, Any]) -> None:
+    resources = Template().resources
+    queues = _of_type(resources, "AWS::SQS::Queue")
+    failure_queues = _failure_queues(resources)
+    consumed = set(queues) - set(failure_queues)
+    assert consumed == {"SpillQueue", "NotificationsQueue"}  # replay-spill and the alerts function
+    for lid in consumed:
+        redrive = queues[lid]["Properties"].get("RedrivePolicy")
+        assert redrive, f"{lid}: a poison message is received forever"
+        assert 1 <= redrive["maxReceiveCount"] <= 10
+        dlq = queues[str(_arn_of(redrive["deadLetterTargetArn"]))]["Properties"]
+        # A message keeps its first enqueue time in the DLQ: the DLQ must keep it at least as long.
+        assert dlq["MessageRetentionPeriod"] >= queues[lid]["Properties"]["MessageRetentionPeriod"]
+    assert {"SpillDeadLetterQueue", "NotificationsDeadLetterQueue"} <= set(failure_queues)
+    # AWS refuses a queue whose visibility timeout is shorter than the timeout of a function reading it.
+    cfn = transformed["Resources"]
+    for fn in FUNCTIONS:
+        for st in _statements(cfn[f"{fn}Role"]):
+            if "sqs:ReceiveMessage" in _as_list(st["Action"]):
+                queue = str(_arn_of(st["Resource"]))
+                timeout = cfn[fn]["Properties"]["Timeout"]
+                assert queues[queue]["Properties"]["VisibilityTimeout"] >= timeout, (fn, queue)
+
+
+def _alarmed_queues(resources: dict[str, Any]) -> set[str]:
+    """Queues with an alarm on any visible message."""
+    out = set()
+    for alarm in _of_type(resources, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("Namespace") != "AWS/SQS" or props.get("MetricName") != "ApproximateNumberOfMessagesVisible":
+            continue
+        assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+        for dim in props["Dimensions"]:
+            if dim["Name"] == "QueueName":
+                out.add(dim["Value"]["Fn::GetAtt"][0])
+    return out
+
+
+def test_every_dead_letter_and_failure_queue_has_an_alarm() -> None:
+    resources = Template().resources
+    failure_queues = _failure_queues(resources)
+    assert set(failure_queues) == {
+        "SpillDeadLetterQueue",
+        "NotificationsDeadLetterQueue",
+        "SchedulesDeadLetterQueue",
+        "FailedRunsQueue",
+    }
+    missing = set(failure_queues) - _alarmed_queues(resources)
+    assert not missing, f"nobody hears of messages in {missing}"
+
+
+def test_lambda_errors_throttles_drift_failures_and_gateway_5xx_are_alarmed() -> None:
+    resources = Template().resources
+    watched = set()
+    for alarm in _of_type(resources, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        for metric in stats or [props]:
+            dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+            watched.add((metric["Namespace"], metric["MetricName"], json.dumps(dims, sort_keys=True)))
+    for fn in FUNCTIONS:
+        for name in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", name, json.dumps({"FunctionName": {"Ref": fn}})) in watched, (fn, name)
+    # Powertools: service from Metrics(service=...), environment its default dimension.
+    drift_dims = {"environment": {"Ref": "Environment"}, "service": "creditwatch-drift"}
+    assert ("CreditWatch", "DriftRunFailed", json.dumps(drift_dims, sort_keys=True)) in watched
+    gateway = json.dumps({"ApiId": {"Ref": "HttpApi"}, "Stage": "$default"}, sort_keys=True)
+    assert ("AWS/ApiGateway", "5xx", gateway) in watched and ("AWS/ApiGateway", "Count", gateway) in watched
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_alarms_may_use() -> None:
+    resources = Template().resources
+    topic = resources["AlarmTopic"]["Properties"]
+    key_ref = topic["KmsMasterKeyId"]
+    # Not alias/aws/sns: CloudWatch cannot use the AWS-managed key, and the alarms would publish nothing.
+    assert isinstance(key_ref, dict) and resources[key_ref["Ref"]]["Type"] == "AWS::KMS::Key"
+    key = resources[key_ref["Ref"]]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (grant,) = [st for st in key["KeyPolicy"]["Statement"] if st["Principal"].get("Service")]
+    assert grant["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+    assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+@pytest.mark.parametrize(("email", "subscribed"), [("", False), ("oncall@example.com", True)])
+def test_the_email_subscription_exists_only_when_alarm_email_is_set(email: str, subscribed: bool) -> None:
+    template = Template(overrides={"AlarmEmail": email})
+    local = {lid for lid, _kind, _props in template.data_resources()}
+    assert "AlarmTopic" in local
+    assert ("AlarmEmailSubscription" in local) is subscribed
+    sub = template.resources["AlarmEmailSubscription"]
+    assert sub["Condition"] == "HasAlarmEmail"
+    assert template.resolve(sub["Properties"])["Endpoint"] == email or not subscribed
+
+
+def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+
+    def sqs_grants(fn: str) -> set[tuple[str, str]]:
+        return {
+            (action, str(_arn_of(st["Resource"])))
+            for st in _statements(resources[f"{fn}Role"])
+            for action in _as_list(st["Action"])
+            if action.startswith("sqs:")
+        }
+
+    assert sqs_grants("PredictFunction") == {("sqs:SendMessage", "SpillQueue")}
+    # SAM adds the OnFailure destination's sqs:SendMessage itself (Type: SQS); nothing more.
+    assert sqs_grants("DriftFunction") == {
+        ("sqs:SendMessage", "NotificationsQueue"),
+        ("sqs:SendMessage", "FailedRunsQueue"),
+    }
+    assert sqs_grants("AlertsFunction") == {
+        ("sqs:ReceiveMessage", "NotificationsQueue"),
+        ("sqs:DeleteMessage", "NotificationsQueue"),
+        ("sqs:SendMessage", "FailedRunsQueue"),
+    }
+    for fn in FUNCTIONS:
+        sns = [a for st in _statements(resources[f"{fn}Role"]) for a in _as_list(st["Action"]) if "sns:" in a]
+        assert not sns, f"{fn} may publish to the alarm topic: {sns}"

@@ -197,8 +197,9 @@ def boto_client(service: str, endpoint: str, **config: Any) -> Any:
 
 
 def create_resources(template: Template, client: Callable[[str], Any], webhook_url: str = "") -> list[str]:
-    """Create (or leave as they are) the tables, queues, buckets and secrets the template declares."""
+    """Create (or leave as they are) the tables, queues, buckets, secrets and topics the template declares."""
     created = []
+    redrives: dict[str, str] = {}  # queue URL -> RedrivePolicy, set once every dead-letter queue exists
     for logical_id, kind, raw in template.data_resources():
         props = template.resolve(raw)
         name = template.physical_name(logical_id)
@@ -210,7 +211,15 @@ def create_resources(template: Template, client: Callable[[str], Any], webhook_u
                 for k, v in props.items()
                 if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")
             }
-            client("sqs").create_queue(QueueName=name, Attributes=attrs)
+            url = client("sqs").create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+            if "RedrivePolicy" in props:
+                redrives[url] = json.dumps(props["RedrivePolicy"])
+        elif kind == "AWS::SNS::Topic":
+            # moto keeps the KMS key id as an attribute and encrypts nothing; the name is what Ref resolves.
+            attrs = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+            client("sns").create_topic(Name=name, Attributes=attrs)
+        elif kind == "AWS::SNS::Subscription":
+            _subscribe(client("sns"), props)
         elif kind == "AWS::S3::Bucket":
             _create_bucket(client("s3"), name, props, template)
         elif kind == "AWS::SecretsManager::Secret":
@@ -218,7 +227,16 @@ def create_resources(template: Template, client: Callable[[str], Any], webhook_u
             value = _local_access_key(template, client("iam"), key) if key else {"webhook_url": webhook_url}
             _put_secret(client("secretsmanager"), name, json.dumps(value))
         created.append(f"{kind} {logical_id} -> {name}")
+    for url, policy in redrives.items():
+        client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
     return created
+
+
+def _subscribe(sns: Any, props: dict[str, Any]) -> None:
+    """Subscribe an endpoint to a topic once (SNS itself returns the existing subscription)."""
+    existing = sns.list_subscriptions_by_topic(TopicArn=props["TopicArn"])["Subscriptions"]
+    if not any(s["Protocol"] == props["Protocol"] and s["Endpoint"] == props["Endpoint"] for s in existing):
+        sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
 
 
 def _create_table(ddb: Any, name: str, props: dict[str, Any]) -> None:

@@ -14,8 +14,16 @@ from creditwatch.paths import ROOT, TEMPLATE
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 STACK = "creditwatch-local"
-# Resource types the local stack creates in moto; the rest (API, schedules, alarms) has no local twin.
-DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::SecretsManager::Secret")
+# Resource types the local stack creates in moto; the rest (API, schedules, alarms, KMS keys) has no
+# local twin.
+DATA_TYPES = (
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+)
 
 
 class TemplateError(Exception):
@@ -105,6 +113,8 @@ class Template:
             return self.queue_url(logical_id)
         if kind == "AWS::SecretsManager::Secret":
             return self.physical_name(logical_id)  # moto resolves a secret by name as well as by ARN
+        if kind == "AWS::SNS::Topic":
+            return self.get_att(logical_id, "TopicArn")
         return self.physical_name(logical_id)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
@@ -117,6 +127,8 @@ class Template:
                 "Arn": f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}",
                 "QueueUrl": self.queue_url(logical_id),
             }[attribute]
+        if kind == "AWS::SNS::Topic":
+            return {"TopicName": name, "TopicArn": f"arn:aws:sns:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}"}[attribute]
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{name}"
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
