@@ -342,7 +342,9 @@ class FaultProxy:
     Requests are forwarded verbatim: method, path and query, headers (Host as the client sent it, so
     SigV4 is untouched; a `partial` call rewrites the body, which moto does not check), body. The
     operation is `X-Amz-Target`'s part after the dot (JSON protocol: DynamoDB, and SQS since botocore
-    1.34) or the `Action` parameter (query protocol, in the URL or the form body).
+    1.34) or the `Action` parameter (query protocol, in the URL or the form body); an S3 call
+    (path-style, as botocore sends to an IP endpoint) by its method and path: PutObject, GetObject,
+    HeadObject, DeleteObject, CopyObject, ListObjectsV2, ...; anything else is "unknown".
 
     Switch faults from the test thread at any time::
 
@@ -491,7 +493,7 @@ class FaultProxy:
         class Handler(_QuietHandler):
             def _handle(self) -> None:
                 body = self._read_body()
-                call = proxy._identify(self.path, self.headers, body)
+                call = proxy._identify(self.command, self.path, self.headers, body)
                 rule = proxy._decide(call.operation)
                 if rule is None:
                     proxy._count(call.operation, forwarded=1)
@@ -522,7 +524,7 @@ class FaultProxy:
         return Handler
 
     @staticmethod
-    def _identify(path: str, headers: Any, body: bytes) -> _Call:
+    def _identify(method: str, path: str, headers: Any, body: bytes) -> _Call:
         auth = headers.get("Authorization", "")
         service = ""
         if "Credential=" in auth:
@@ -539,6 +541,10 @@ class FaultProxy:
             params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         if "Action" in params:
             return _Call(service or "unknown", params["Action"][0], "query")
+        if "x-id" in params:  # some SDKs name REST operations in the query (botocore does not)
+            return _Call(service or "unknown", params["x-id"][0], "other")
+        if service == "s3":
+            return _Call("s3", _s3_operation(method, path, headers), "other")
         return _Call(service or "unknown", "unknown", "other")
 
     def _forward(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -611,6 +617,32 @@ class FaultProxy:
         return status, _with_crc32(resp_headers, out), out
 
 
+def _s3_operation(method: str, path: str, headers: Any) -> str:
+    """The S3 operation of a path-style REST request (botocore sends no operation name for S3)."""
+    split = urllib.parse.urlsplit(path)
+    parts = [p for p in split.path.split("/") if p]
+    query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+    if not parts:
+        return "ListBuckets" if method == "GET" else f"{method} /"
+    if len(parts) > 1:  # an object
+        if method == "PUT":
+            if "partNumber" in query:
+                return "UploadPart"
+            return "CopyObject" if headers.get("x-amz-copy-source") else "PutObject"
+        if method == "POST":
+            return "CreateMultipartUpload" if "uploads" in query else "CompleteMultipartUpload"
+        return {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(method, f"{method} object")
+    if "list-type" in query:
+        return "ListObjectsV2"
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    if not query:
+        return {"GET": "ListObjects", "PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(
+            method, f"{method} bucket"
+        )
+    return f"{method} ?{sorted(query)[0]}"
+
+
 def _json_headers(service: str) -> list[tuple[str, str]]:
     return [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))]
 
@@ -622,11 +654,13 @@ def _with_crc32(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, 
 
 
 _ERRORS = {
-    # (service, fault) -> (code, extra headers); the JSON error's __type is "<namespace>#<code>"
+    # (service, fault) -> error code; a JSON error's __type is "<namespace>#<code>"
     ("dynamodb", "throttle"): "ProvisionedThroughputExceededException",
     ("dynamodb", "server_error"): "InternalServerError",
     ("sqs", "throttle"): "RequestThrottled",
     ("sqs", "server_error"): "InternalError",
+    ("s3", "throttle"): "SlowDown",
+    ("s3", "server_error"): "InternalError",
 }
 _NAMESPACES = {"dynamodb": "com.amazonaws.dynamodb.v20120810", "sqs": "com.amazonaws.sqs"}
 
@@ -636,6 +670,10 @@ def _error_response(call: _Call, status: int, fault: str) -> tuple[int, list[tup
     code = _ERRORS.get((call.service, fault)) or ("ThrottlingException" if fault == "throttle" else "InternalFailure")
     message = f"injected by FaultProxy ({fault})"
     request_id = str(uuid.uuid4())
+    if call.service == "s3" or call.protocol == "other":  # REST-XML: S3 throttles with 503 SlowDown
+        status = 503 if call.service == "s3" and fault == "throttle" else status
+        rest = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+        return status, [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)], rest.encode()
     if call.protocol == "query":
         kind = "Sender" if status < 500 else "Receiver"
         xml = (

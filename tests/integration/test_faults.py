@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -100,6 +101,50 @@ def test_without_faults_the_proxy_forwards_calls_verbatim(moto: Any, proxy: Faul
     put = proxy.stats("PutItem")
     assert (put.seen, put.forwarded, put.faulted) == (1, 1, 0)
     assert proxy.stats("DynamoDB_20120810.GetItem").forwarded == 1
+
+
+def test_the_proxy_forwards_method_path_query_headers_and_body_verbatim() -> None:
+    got: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.command, self.path, dict(self.headers), body))
+            self.send_response(201)
+            self.send_header("Content-Length", "2")
+            self.send_header("X-Upstream", "yes")
+            self.end_headers()
+            self.wfile.write(b"hi")
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with FaultProxy(f"http://127.0.0.1:{upstream.server_address[1]}") as proxy:
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=2)
+            conn.request(
+                "PUT",
+                "/bucket/key?versionId=3&x-id=PutObject",
+                body=b"\x00payload\xff",
+                headers={"Host": "bucket.s3.example", "Authorization": "AWS4-HMAC-SHA256 Credential=a/b/c/s3/d"},
+            )
+            resp = conn.getresponse()
+            assert (resp.status, resp.read(), resp.getheader("X-Upstream")) == (201, b"hi", "yes")
+            conn.close()
+            assert proxy.stats("PutObject").forwarded == 1
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+        thread.join()
+    method, path, headers, body = got[0]
+    assert (method, path, body) == ("PUT", "/bucket/key?versionId=3&x-id=PutObject", b"\x00payload\xff")
+    assert headers["Host"] == "bucket.s3.example"
+    assert headers["Authorization"] == "AWS4-HMAC-SHA256 Credential=a/b/c/s3/d"
 
 
 def test_a_throttled_put_item_raises_provisioned_throughput_exceeded_and_writes_nothing(
@@ -235,6 +280,16 @@ def test_query_protocol_calls_are_named_by_their_action_parameter(moto: Any, pro
     assert err.value.response["Error"]["Code"] == "ThrottlingException"
     st = proxy.stats("GetCallerIdentity")
     assert (st.seen, st.forwarded, st.faulted) == (2, 1, 1)
+
+
+def test_a_throttled_s3_put_gives_slow_down_and_stores_nothing(moto: Any, proxy: FaultProxy) -> None:
+    client("s3", moto.endpoint).create_bucket(Bucket="faults-tooling")
+    proxy.inject("PutObject", "throttle")
+    with pytest.raises(ClientError) as err:
+        client("s3", proxy.url).put_object(Bucket="faults-tooling", Key="k", Body=b"x")
+    assert err.value.response["Error"]["Code"] == "SlowDown"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert client("s3", moto.endpoint).list_objects_v2(Bucket="faults-tooling").get("KeyCount") == 0
 
 
 def test_a_per_service_endpoint_variable_routes_dynamodb_through_the_proxy_while_sqs_stays_on_moto(
