@@ -216,8 +216,8 @@ class _StoppableHTTPServer(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins the handler threads
     block_on_close = True
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__((LOCALHOST, 0), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        super().__init__((LOCALHOST, port), handler)
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
         self.accepted = 0
@@ -358,7 +358,7 @@ class FaultProxy:
     `proxy.stats("PutItem")` tells how many calls it saw, forwarded and faulted.
     """
 
-    def __init__(self, upstream: str, *, seed: int = 0, upstream_timeout: float = 30.0) -> None:
+    def __init__(self, upstream: str, *, seed: int = 0, upstream_timeout: float = 30.0, port: int = 0) -> None:
         parsed = urllib.parse.urlsplit(upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
@@ -370,7 +370,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules: dict[str, Fault] = {}
         self._stats: dict[str, OpStats] = {}
-        self._server = _StoppableHTTPServer(self._handler_class())
+        self._server = _StoppableHTTPServer(self._handler_class(), port)
         self.port: int = self._server.server_address[1]
         self._started = False
 
@@ -705,13 +705,13 @@ class SlackWebhook:
     request, faulted or not; `connections` counts TCP connections.
     """
 
-    def __init__(self, mode: SlackMode = "ok", *, hang_seconds: float = 30.0) -> None:
+    def __init__(self, mode: SlackMode = "ok", *, hang_seconds: float = 30.0, port: int = 0) -> None:
         self.mode: SlackMode = mode
         self.hang_seconds = hang_seconds
         self.payloads: list[Any] = []
         self.attempts = 0
         self._lock = threading.Lock()
-        self._server = _StoppableHTTPServer(self._handler_class())
+        self._server = _StoppableHTTPServer(self._handler_class(), port)
         self.port: int = self._server.server_address[1]
         self._started = False
 
@@ -784,3 +784,42 @@ def wait_until(predicate: Any, seconds: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return bool(predicate())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a FaultProxy in the foreground: `python tests/faults.py --upstream URL --fault PutItem=throttle`.
+
+    A fault is OP=KIND, optionally OP=KIND@0.2 (probability) or OP=KIND*3 (the next 3 calls).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fault-injecting proxy in front of an AWS endpoint (moto).")
+    parser.add_argument("--upstream", default="http://127.0.0.1:4566")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fault", action="append", default=[], metavar="OP=KIND[@P|*N]")
+    args = parser.parse_args(argv)
+    proxy = FaultProxy(args.upstream, seed=args.seed, port=args.port)
+    for spec in args.fault:
+        op, _, kind = spec.partition("=")
+        opts: dict[str, Any] = {}
+        if "@" in kind:
+            kind, p = kind.split("@", 1)
+            opts["probability"] = float(p)
+        elif "*" in kind:
+            kind, n = kind.split("*", 1)
+            opts["count"] = int(n)
+        proxy.inject(op, kind, **opts)  # type: ignore[arg-type]
+    with proxy:
+        print(f"FaultProxy on {proxy.url} -> {args.upstream}; Ctrl-C stops it", flush=True)
+        try:
+            while True:
+                time.sleep(5)
+                for name, st in proxy.all_stats().items():
+                    print(f"{name}: seen {st.seen} forwarded {st.forwarded} faulted {st.faulted}", flush=True)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
