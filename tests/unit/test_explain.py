@@ -94,3 +94,125 @@ def test_reference_contributions_add_up_to_the_reference_probabilities(model):
     total = base + contributions[columns].sum(axis=1)
     assert np.max(np.abs(total - ref["probability_good_credit"])) <= 1e-8
     assert set(contributions["first_reason"]) <= {*model.schema.names, ""}
+
+
+# ---- reasons ---------------------------------------------------------------------------------------
+
+
+def test_reasons_are_at_most_four_lowering_features_most_negative_first(model, data_rows):
+    rows = data_rows.iloc[:200].to_dict("records")
+    _, phi = model.explain(rows)
+    features = {f.name: f for f in model.schema.features}
+    for row, contributions in zip(rows, phi, strict=True):
+        reasons = model.reasons(row, contributions)
+        assert len(reasons) == min(4, int(np.sum(contributions < 0)))
+        values = [r["contribution"] for r in reasons]
+        assert values == sorted(values) and all(v < 0 for v in values)
+        if reasons:
+            assert reasons[0]["contribution"] == pytest.approx(contributions.min())
+        for r in reasons:
+            f = features[r["feature"]]
+            assert r["label"] == f.alias and r["value"] == row[f.name]
+            assert r["contribution"] == contributions[model.schema.names.index(f.name)]
+            assert r["meaning"] == (f.codes[row[f.name]] if f.is_categorical else None)
+
+
+def test_reasons_name_the_checking_account_meaning_from_the_schema(model):
+    from creditwatch_model.explain import reasons
+
+    row = load_data()[model.schema.names].iloc[0].to_dict()
+    contributions = np.zeros(19)
+    contributions[model.schema.names.index("status_of_existing_checking_account")] = -0.2
+    contributions[model.schema.names.index("duration_in_month")] = -0.1
+    contributions[model.schema.names.index("credit_amount")] = 0.3
+    out = reasons(model.schema, {**row, "status_of_existing_checking_account": "A11"}, contributions)
+    assert [r["feature"] for r in out] == ["status_of_existing_checking_account", "duration_in_month"]
+    assert out[0]["label"] == "Status of existing checking account"
+    assert out[0]["meaning"] == "... < 0 DM"
+    assert out[1]["meaning"] is None and out[1]["value"] == row["duration_in_month"]
+
+
+def test_an_approval_gets_the_features_that_held_its_score_down(model, data_rows):
+    rows = data_rows.to_dict("records")
+    p = model.predict_good(rows)
+    approved = [r for r, q in zip(rows, p, strict=True) if q >= model.threshold][:20]
+    _, phi = model.explain(approved)
+    assert any(model.reasons(r, c) for r, c in zip(approved, phi, strict=True))
+
+
+# ---- counterfactuals -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def refused(model, data_rows):
+    rows = data_rows.to_dict("records")
+    p = model.predict_good(rows)
+    return [r for r, q in zip(rows, p, strict=True) if q < model.threshold]
+
+
+GENEROUS = {"time_budget_ms": 60_000.0}  # the candidate budget binds, never the clock: deterministic
+
+
+def test_a_counterfactual_really_flips_the_decision_and_touches_no_protected_attribute(model, refused):
+    from creditwatch_model.counterfactual import DEFAULT_LEVERS, PROTECTED, counterfactual
+
+    levers = {lever.feature for lever in DEFAULT_LEVERS}
+    found = 0
+    for row in refused[:40]:
+        cf = counterfactual(model, row, **GENEROUS)
+        assert cf.status in ("found", "none_found")
+        if cf.status != "found":
+            assert cf.message.startswith("none found within bounds")
+            continue
+        found += 1
+        (score,) = model.score([cf.row])
+        assert score.decision == "approve" and score.probability_good_credit == cf.probability_good_credit
+        changed = {name for name in model.schema.names if cf.row[name] != row[name]}
+        assert changed == {c.feature for c in cf.changes} and changed <= levers and not changed & PROTECTED
+        assert 1 <= len(cf.changes) <= 3
+    assert found >= 10
+
+
+def test_a_counterfactual_is_the_fewest_changes(model, refused):
+    from creditwatch_model.counterfactual import counterfactual
+
+    for row in refused[:40]:
+        cf = counterfactual(model, row, **GENEROUS)
+        if cf.status == "found" and len(cf.changes) > 1:
+            fewer = counterfactual(model, row, max_changes=len(cf.changes) - 1, **GENEROUS)
+            assert fewer.status == "none_found" and fewer.stopped_by == ""
+            return
+    pytest.skip("no multi-change counterfactual among the first refusals")
+
+
+def test_a_counterfactual_is_deterministic(model, refused):
+    from creditwatch_model.counterfactual import counterfactual
+
+    for row in refused[:10]:
+        assert counterfactual(model, row, **GENEROUS) == counterfactual(model, row, **GENEROUS)
+
+
+def test_none_found_when_the_bounds_make_approval_impossible(model, refused):
+    from creditwatch_model.counterfactual import NumberLever, counterfactual
+
+    row = refused[0]
+    nothing = counterfactual(model, row, levers=())
+    assert nothing.status == "none_found" and nothing.message == "none found within bounds" and not nothing.changes
+    # The amount may only go down, to no less than the amount itself: no move at all.
+    amount = (NumberLever("credit_amount", "down", 1.0, 1e6, span=18_174.0, integer=False),)
+    stuck = counterfactual(model, row, levers=amount, min_amount_fraction=1.0)
+    assert stuck.status == "none_found" and stuck.candidates_scored == 0
+    capped = counterfactual(model, row, max_candidates=0)
+    assert capped.status == "none_found" and capped.stopped_by == "candidate_budget"
+
+
+def test_protected_attributes_cannot_be_levers_and_approvals_need_no_change(model, data_rows):
+    from creditwatch_model.counterfactual import NumberLever, counterfactual
+
+    rows = data_rows.to_dict("records")
+    p = model.predict_good(rows)
+    approved = next(r for r, q in zip(rows, p, strict=True) if q >= model.threshold)
+    assert counterfactual(model, approved).status == "already_approved"
+    refused_row = next(r for r, q in zip(rows, p, strict=True) if q < model.threshold)
+    with pytest.raises(ValueError, match="protected"):
+        counterfactual(model, refused_row, levers=(NumberLever("age_in_years", "up", 18, 100, span=57.0),))
