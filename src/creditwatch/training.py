@@ -31,10 +31,9 @@ from creditwatch_model import (
     CreditModel,
     Feature,
     FeatureSchema,
-    ForestCover,
     PackedForest,
 )
-from creditwatch_model.explain import first_reason
+from creditwatch_model.explain import ForestCover, first_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_CSV = ROOT / "data" / "german_credit.csv"

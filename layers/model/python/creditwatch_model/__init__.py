@@ -7,23 +7,24 @@ import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from creditwatch_model.explain import ForestCover, PathTables, Reason, reasons
 from creditwatch_model.forest import FloatArray, PackedForest
 from creditwatch_model.schema import Feature, FeatureSchema
+
+if TYPE_CHECKING:
+    # Explanations are imported on first use: the predict function's cold start never pays for them.
+    from creditwatch_model.explain import ForestCover, PathTables, Reason
 
 __all__ = [
     "ARTIFACTS_DIR",
     "CreditModel",
     "Feature",
     "FeatureSchema",
-    "ForestCover",
     "PackedForest",
-    "Reason",
     "Score",
     "confidence_level",
     "load_model",
@@ -173,6 +174,8 @@ class CreditModel:
     def explainer(self) -> PathTables:
         """The per-path Shapley tables, built on first use (~0.1 s) from the forest and its covers."""
         if self._explainer is None:
+            from creditwatch_model.explain import ForestCover, PathTables
+
             if self._cover is None:
                 raise RuntimeError("this model was loaded without covers: explanations need explain.npz")
             cover = ForestCover.load(self._cover) if isinstance(self._cover, Path) else self._cover
@@ -189,6 +192,8 @@ class CreditModel:
 
     def reasons(self, row: Mapping[str, Any], contributions: FloatArray, limit: int = 4) -> list[Reason]:
         """Up to `limit` features that lowered this row's P(good), most negative first."""
+        from creditwatch_model.explain import reasons
+
         return reasons(self.schema, row, contributions, limit)
 
 
