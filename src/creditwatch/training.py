@@ -22,15 +22,18 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.tree import DecisionTreeClassifier
 
 from creditwatch_model import (
+    EXPLAIN_FILE,
     FOREST_FILE,
     METADATA_FILE,
     PIPELINE_FILE,
+    REFERENCE_CONTRIBUTIONS_FILE,
     REFERENCE_FILE,
     CreditModel,
     Feature,
     FeatureSchema,
     PackedForest,
 )
+from creditwatch_model.explain import ForestCover, first_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_CSV = ROOT / "data" / "german_credit.csv"
@@ -170,6 +173,18 @@ def pack_forest(forest: RandomForestClassifier) -> PackedForest:
     )
 
 
+def forest_cover(forest: RandomForestClassifier) -> ForestCover:
+    """Node covers (weighted training samples, what shap's TreeExplainer weighs by) in packed order."""
+    good = list(forest.classes_).index(1)
+    covers, roots = [], []
+    for est in forest.estimators_:
+        tree = est.tree_
+        covers.append(tree.weighted_n_node_samples)
+        root = tree.value[0, 0, :]
+        roots.append(root[good] / root.sum())
+    return ForestCover(cover=np.concatenate(covers).astype(np.float64), root_value=np.asarray(roots, dtype=np.float64))
+
+
 def expected_cost(y_true: np.ndarray, p_good: np.ndarray, threshold: float) -> float:
     """Mean UCI cost per application when approving at P(good) >= threshold."""
     approve = p_good >= threshold
@@ -247,9 +262,11 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
     pipeline = build_pipeline(schema)
     pipeline.fit(x_train, y_train)
     forest = pack_forest(pipeline.named_steps["classifier"])
+    cover = forest_cover(pipeline.named_steps["classifier"])
 
     out_dir.mkdir(parents=True, exist_ok=True)
     forest.save(out_dir / FOREST_FILE)
+    cover.save(out_dir / EXPLAIN_FILE)
     joblib.dump(pipeline, out_dir / PIPELINE_FILE, compress=3)
 
     p_test = pipeline.predict_proba(x_test)[:, 1]
@@ -302,16 +319,42 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
         "reference": {"file": REFERENCE_FILE, "rows": len(y_train), "what": "training split with model outputs"},
     }
 
-    model = CreditModel(metadata, forest)
+    model = CreditModel(metadata, forest, cover=cover)
     _check_parity(model, pipeline, x)
+    # The explanation section is written after the parity checks, which need the model itself.
+    base_value, _ = model.explain(x.iloc[:1].to_dict("records"))
+    metadata["explanation"] = {
+        "method": (
+            "exact TreeSHAP, path-dependent (shap.TreeExplainer's default for a random forest): node cover = "
+            "weighted training samples, P(good) averaged over the trees; one-hot columns summed per feature"
+        ),
+        "artifact": EXPLAIN_FILE,
+        "base_value": base_value,
+        "reference_contributions": REFERENCE_CONTRIBUTIONS_FILE,
+    }
     reference = x_train.reset_index(drop=True).copy()
     scores = model.score(reference.to_dict("records"))
     reference["probability_good_credit"] = [round(s.probability_good_credit, 10) for s in scores]
     reference["decision"] = [s.decision for s in scores]
     reference[TARGET] = y_train
     reference.to_csv(out_dir / REFERENCE_FILE, index=False, lineterminator="\n")
+    _reference_contributions(model, x_train).to_csv(
+        out_dir / REFERENCE_CONTRIBUTIONS_FILE, index=False, lineterminator="\n"
+    )
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=False) + "\n")
     return TrainingResult(out_dir=out_dir, metadata=metadata)
+
+
+def _reference_contributions(model: CreditModel, x_train: pd.DataFrame) -> pd.DataFrame:
+    """Each reference row's contributions (`shap_<feature>`) and first reason, row for row with reference.csv."""
+    records = x_train.reset_index(drop=True).to_dict("records")
+    base_value, phi = model.explain(records)
+    gap = float(np.max(np.abs(base_value + phi.sum(axis=1) - model.predict_good(records))))
+    if gap > 1e-9:
+        raise RuntimeError(f"contributions do not add up to P(good): off by {gap}")
+    out = pd.DataFrame(np.round(phi, 12), columns=[f"shap_{name}" for name in model.schema.names])
+    out["first_reason"] = first_reason(model.schema, phi)
+    return out
 
 
 def _check_parity(model: CreditModel, pipeline: Pipeline, x: pd.DataFrame) -> None:

@@ -7,12 +7,17 @@ import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from creditwatch_model.forest import FloatArray, PackedForest
 from creditwatch_model.schema import Feature, FeatureSchema
+
+if TYPE_CHECKING:
+    # Explanations are imported on first use: the predict function's cold start never pays for them.
+    from creditwatch_model.explain import ForestCover, PathTables, Reason
 
 __all__ = [
     "ARTIFACTS_DIR",
@@ -31,6 +36,8 @@ METADATA_FILE = "metadata.json"
 FOREST_FILE = "forest.npz"
 REFERENCE_FILE = "reference.csv"
 PIPELINE_FILE = "pipeline.joblib"
+EXPLAIN_FILE = "explain.npz"
+REFERENCE_CONTRIBUTIONS_FILE = "reference_contributions.csv"
 
 
 def risk_level(p_good: float, bands: Mapping[str, float]) -> str:
@@ -70,9 +77,11 @@ _ROW_WISE_MAX = 16
 class CreditModel:
     """Encodes applications with the schema and scores them with the packed forest."""
 
-    def __init__(self, metadata: dict[str, Any], forest: PackedForest) -> None:
+    def __init__(self, metadata: dict[str, Any], forest: PackedForest, cover: ForestCover | Path | None = None) -> None:
         self.metadata = metadata
         self.forest = forest
+        # Covers (or where to read them) stay untouched until the first explanation: scoring never pays.
+        self._cover = cover
         self.schema = FeatureSchema.from_dict(metadata["feature_schema"])
         self.version: str = metadata["version"]
         self.name: str = metadata["name"]
@@ -93,6 +102,7 @@ class CreditModel:
         for f in self.schema.by_kind("nominal"):
             self._nominal.append((f.name, {c: col + i for i, c in enumerate(f.codes)}))
             col += len(f.codes)
+        self._explainer: PathTables | None = None
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
         """Encode validated rows (feature name -> value) into the model's input matrix."""
@@ -147,6 +157,45 @@ class CreditModel:
             )
         return out
 
+    @property
+    def column_feature(self) -> npt.NDArray[np.intp]:
+        """For each encoded column, the index of its feature in `schema.names`."""
+        index = {name: i for i, name in enumerate(self.schema.names)}
+        out = np.zeros(self._width, dtype=np.intp)
+        for name, col in self._numeric:
+            out[col] = index[name]
+        for name, col, _ in self._ordinal:
+            out[col] = index[name]
+        for name, positions in self._nominal:
+            out[list(positions.values())] = index[name]
+        return out
+
+    @property
+    def explainer(self) -> PathTables:
+        """The per-path Shapley tables, built on first use (~0.1 s) from the forest and its covers."""
+        if self._explainer is None:
+            from creditwatch_model.explain import ForestCover, PathTables
+
+            if self._cover is None:
+                raise RuntimeError("this model was loaded without covers: explanations need explain.npz")
+            cover = ForestCover.load(self._cover) if isinstance(self._cover, Path) else self._cover
+            self._explainer = PathTables(self.forest, cover, self.column_feature)
+        return self._explainer
+
+    def explain(self, rows: Sequence[Mapping[str, Any]]) -> tuple[float, FloatArray]:
+        """Base value and each row's exact TreeSHAP contributions to P(good), per feature of `schema.names`.
+
+        base_value + contributions[i].sum() equals predict_good(rows)[i] (to ~1e-15).
+        """
+        tables = self.explainer
+        return tables.base_value, tables.contributions(self.encode(rows))
+
+    def reasons(self, row: Mapping[str, Any], contributions: FloatArray, limit: int = 4) -> list[Reason]:
+        """Up to `limit` features that lowered this row's P(good), most negative first."""
+        from creditwatch_model.explain import reasons
+
+        return reasons(self.schema, row, contributions, limit)
+
 
 def model_dir() -> Path:
     """Where the artifacts are: $MODEL_DIR, else the package's own artifacts folder."""
@@ -158,4 +207,4 @@ def load_model(directory: str | None = None) -> CreditModel:
     """Load metadata and forest once per process."""
     path = Path(directory) if directory else model_dir()
     metadata = json.loads((path / METADATA_FILE).read_text())
-    return CreditModel(metadata, PackedForest.load(path / FOREST_FILE))
+    return CreditModel(metadata, PackedForest.load(path / FOREST_FILE), cover=path / EXPLAIN_FILE)
