@@ -235,7 +235,7 @@ def measure_ours(spec_file: str) -> None:
     class StubClients:
         """What the function's build asks for, with DynamoDB answered in memory."""
 
-        def lazy(self, service: str) -> Any:
+        def lazy(self, service: str, **config: Any) -> Any:
             return stub if service == "dynamodb" else None
 
     handler = build(PredictSettings(), StubClients())  # type: ignore[arg-type]

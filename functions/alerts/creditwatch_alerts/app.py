@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -26,7 +27,11 @@ class AlertsService:
     settings: AlertsSettings
     job: AlertsJob
     obs: Observability
-    handler: Handler
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
+        return self.obs.entry(self.handle)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Judge the last window, notify Slack of what started or cleared, deliver queued notifications."""
@@ -74,10 +79,4 @@ def build(settings: AlertsSettings, clients: AwsClients) -> AlertsService:
         slack=slack_client,
         sqs=clients.lazy("sqs"),
     )
-    service: AlertsService
-
-    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return service.handle(event)
-
-    service = AlertsService(settings=settings, job=job, obs=obs, handler=obs.wrap(handle))
-    return service
+    return AlertsService(settings=settings, job=job, obs=obs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -28,7 +29,11 @@ class DriftService:
     settings: DriftSettings
     job: DriftJob
     obs: Observability
-    handler: Handler
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
+        return self.obs.entry(self.handle)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Scheduled or on-demand drift run; returns the JSON summary."""
@@ -77,10 +82,4 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer),
         sqs=clients.lazy("sqs"),
     )
-    service: DriftService
-
-    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return service.handle(event)
-
-    service = DriftService(settings=settings, job=job, obs=obs, handler=obs.wrap(handle))
-    return service
+    return DriftService(settings=settings, job=job, obs=obs)

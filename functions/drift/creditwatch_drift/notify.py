@@ -10,23 +10,10 @@ from creditwatch_drift.models import DriftSummary
 
 def drift_notification(summary: DriftSummary) -> DriftDetected:
     """The message the alerts function turns into a Slack post."""
-    return DriftDetected(
-        # One alert per report.
-        dedupe_key=f"drift#{summary.window_start}#{summary.window_end}",
-        environment=summary.environment,
-        window_start=summary.window_start,
-        window_end=summary.window_end,
-        drift_share=summary.drift_share,
-        threshold=summary.threshold,
-        drifted_features=summary.drifted_features,
-        n_features=summary.n_features,
-        rows_used=summary.rows_used,
-        model_version=summary.model_version,
-        report_url=summary.report_url,
-        report_url_expires_at=summary.report_url_expires_at,
-        report_url_signed_by=summary.report_url_signed_by,
-        summary_key=summary.summary_key,
-    )
+    shared = set(DriftDetected.model_fields) & set(DriftSummary.model_fields)
+    # One alert per report.
+    dedupe_key = f"drift#{summary.window_start}#{summary.window_end}"
+    return DriftDetected(dedupe_key=dedupe_key, **summary.model_dump(include=shared))
 
 
 def send(sqs: Any, queue_url: str, summary: DriftSummary) -> None:

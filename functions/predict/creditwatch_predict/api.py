@@ -38,5 +38,7 @@ def create_app(model: CreditModel, settings: PredictSettings, writer: LogWriter,
         obs=obs,
         max_raw_body_logged=settings.max_raw_body_logged,
         flush_metrics_per_request=settings.flush_metrics_per_request,
+        response_reserve_s=settings.response_reserve_s,
+        write_budget_s=settings.write_budget_s,
     )
     return app

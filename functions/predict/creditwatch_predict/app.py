@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
 
-from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.aws import AwsClients, apply_local_endpoint, request_path_config
 from creditwatch_common.log import LogWriter
 from creditwatch_common.observability import Observability, Service
 from creditwatch_model import CreditModel, load_model
@@ -41,14 +41,17 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         # Neither DynamoDB nor SQS took the record: CloudWatch Logs keeps it.
         obs.logger.error("prediction log record kept in logs only", extra={"log_record": item})
 
+    # The writer owns retries and deadlines: its clients make one attempt each, with short timeouts.
+    config = request_path_config(settings.aws_connect_timeout_s, settings.aws_read_timeout_s)
     writer = LogWriter(
-        dynamodb=clients.lazy("dynamodb"),
+        dynamodb=clients.lazy("dynamodb", **config),
         table=settings.predictions_table,
         shards=settings.log_shards,
         ttl_days=settings.log_ttl_days,
-        sqs=clients.lazy("sqs"),
+        sqs=clients.lazy("sqs", **config),
         spill_queue_url=settings.spill_queue_url,
         on_last_resort=last_resort,
+        call_timeout_s=settings.aws_connect_timeout_s + settings.aws_read_timeout_s,
     )
     app = create_app(model, settings, writer, obs)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.

@@ -20,6 +20,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Where the request's log records went: written, spilled (replayed later), or logged-only (the
+# decision stands; the record is only in CloudWatch Logs until someone replays it from there).
+LOG_HEADER = b"x-prediction-log"
 
 
 @dataclass
@@ -60,6 +63,8 @@ class RequestLogMiddleware:
         obs: Observability,
         max_raw_body_logged: int,
         flush_metrics_per_request: bool,
+        response_reserve_s: float,
+        write_budget_s: float,
     ) -> None:
         self.app = app
         self.model_version = model_version
@@ -67,18 +72,32 @@ class RequestLogMiddleware:
         self.obs = obs
         self.body_limit = max_raw_body_logged
         self.flush = flush_metrics_per_request
+        self.response_reserve_s = response_reserve_s
+        self.write_budget_s = write_budget_s
+
+    def _deadline(self, scope: Scope, now: float) -> float:
+        """When the log write must be over: the Lambda's remaining time less what answering needs."""
+        context = scope.get("aws.context")
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is None:  # not on Lambda (creditwatch serve): a budget of our own
+            return now + self.write_budget_s
+        return now + remaining() / 1000.0 - self.response_reserve_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry: run the app, then write the request's records and metrics."""
+        """ASGI entry: run the app, write the request's records, then answer, saying where they went."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        deadline = self._deadline(scope, time.monotonic())
         entry = RequestLog(request_id=_request_id(scope))
         State(scope.setdefault("state", {})).log = entry
         status = 500
         body = bytearray()
         limit = self.body_limit
+        # The answer is held until the log write is over, so that its header can say where the record
+        # went (Mangum buffers the whole answer anyway).
+        held: list[Message] = []
 
         async def receive_and_keep() -> Message:
             message = await receive()
@@ -86,23 +105,30 @@ class RequestLogMiddleware:
                 body.extend(message.get("body", b"")[: limit - len(body)])
             return message
 
-        async def send_and_watch(message: Message) -> None:
+        async def hold(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            held.append(message)
 
         try:
-            await self.app(scope, receive_and_keep, send_and_watch)
+            await self.app(scope, receive_and_keep, hold)
         except Exception:
             if entry.error_class is None:
                 entry.error_class = "internal_error"
-            raise
-        finally:
             latency_ms = (time.perf_counter() - started) * 1000.0
-            self._record(scope, entry, status, latency_ms, bytes(body))
+            self._record(scope, entry, status, latency_ms, bytes(body), deadline)
+            raise
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        outcome = self._record(scope, entry, status, latency_ms, bytes(body), deadline)
+        for message in held:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (LOG_HEADER, outcome.where.encode())]}
+            await send(message)
 
-    def _record(self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, body: bytes) -> None:
+    def _record(
+        self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, body: bytes, deadline: float
+    ) -> WriteOutcome:
         route = scope.get("path", "")
         scored = entry.scored if status < 400 else []
         batch = log_records(
@@ -118,7 +144,7 @@ class RequestLogMiddleware:
             error_detail=entry.error_detail,
             raw_body=body.decode("utf-8", "replace") if status >= 400 and body else None,
         )
-        outcome = self.writer.write(batch.records, batch.common)
+        outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(status, latency_ms, scored, outcome)
         if status >= 400:
             self.obs.logger.info(
@@ -130,6 +156,7 @@ class RequestLogMiddleware:
                     "request_id": entry.request_id,
                 },
             )
+        return outcome
 
     def _metrics(self, status: int, latency_ms: float, scored: list[ScoredApplication], outcome: WriteOutcome) -> None:
         metric = self.obs.metric

@@ -15,3 +15,10 @@ class PredictSettings(LogSettings):
     max_batch_size: int = Field(1000, ge=1, le=5000, validation_alias="MAX_BATCH_SIZE")
     flush_metrics_per_request: bool = Field(False, validation_alias="FLUSH_METRICS_PER_REQUEST")
     max_raw_body_logged: int = Field(4096, ge=0, validation_alias="MAX_RAW_BODY_LOGGED")
+    # The request path's AWS calls: one attempt each (the log writer retries), never longer than this.
+    aws_connect_timeout_s: float = Field(1.0, gt=0, le=10, validation_alias="AWS_CONNECT_TIMEOUT_SECONDS")
+    aws_read_timeout_s: float = Field(2.0, gt=0, le=30, validation_alias="AWS_READ_TIMEOUT_SECONDS")
+    # Kept free after the log write for the answer and the metrics flush, before Lambda's timeout.
+    response_reserve_s: float = Field(0.5, ge=0, le=10, validation_alias="RESPONSE_RESERVE_SECONDS")
+    # The log write's budget where there is no Lambda deadline (creditwatch serve).
+    write_budget_s: float = Field(10.0, gt=0, le=900, validation_alias="LOG_WRITE_BUDGET_SECONDS")

@@ -6,8 +6,21 @@ import os
 from functools import cached_property
 from typing import Any
 
-# botocore's standard retry mode backs off on throttling, 5xx and connection errors.
+# botocore's standard retry mode backs off on throttling, 5xx and connection errors: for the jobs,
+# which have minutes. Code with a deadline (the prediction log's writer) retries itself, on clients
+# built with `request_path_config`: one attempt each, short timeouts.
 RETRY = {"max_attempts": 4, "mode": "standard"}
+
+
+def request_path_config(connect_timeout_s: float, read_timeout_s: float) -> dict[str, Any]:
+    """The botocore Config options of a client whose caller owns retries and deadlines."""
+    return {
+        "retries": {"total_max_attempts": 1, "mode": "standard"},
+        "connect_timeout": connect_timeout_s,
+        "read_timeout": read_timeout_s,
+    }
+
+
 # `sam local invoke --env-vars` only sets variables the template declares, and AWS_ENDPOINT_URL is
 # not one a deployed function should carry: the template declares LOCAL_AWS_ENDPOINT (empty when
 # deployed) and a local run sets it to the moto server.
@@ -70,7 +83,7 @@ class AwsClients:
         """
         from botocore.config import Config
 
-        cfg = Config(retries=RETRY, connect_timeout=3, read_timeout=10, **config)  # type: ignore[arg-type]
+        cfg = Config(**{"retries": RETRY, "connect_timeout": 3, "read_timeout": 10, **config})
         kwargs: dict[str, Any] = {"config": cfg}
         if self._endpoint_url:
             kwargs["endpoint_url"] = self._endpoint_url
@@ -99,20 +112,24 @@ class AwsClients:
         """CloudWatch client."""
         return self.client("cloudwatch")
 
-    def lazy(self, service: str) -> LazyClient:
-        """A stand-in that builds the client the first time it is used."""
-        return LazyClient(self, service)
+    def lazy(self, service: str, **config: Any) -> LazyClient:
+        """A stand-in that builds the client the first time it is used (`config`: botocore Config options)."""
+        return LazyClient(self, service, config)
 
 
 class LazyClient:
     """Stands in for a client and builds it on first attribute access."""
 
-    def __init__(self, clients: AwsClients, service: str) -> None:
+    def __init__(self, clients: AwsClients, service: str, config: dict[str, Any] | None = None) -> None:
         self._clients = clients
         self._service = service
+        self._config = config or {}
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
-            self._client = getattr(self._clients, self._service)
+            if self._config:
+                self._client = self._clients.client(self._service, **self._config)
+            else:
+                self._client = getattr(self._clients, self._service)
         return getattr(self._client, name)

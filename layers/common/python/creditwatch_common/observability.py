@@ -87,6 +87,16 @@ class Observability:
         """Add one value of a metric to this invocation's EMF blob."""
         self.metrics.add_metric(name=str(name), unit=unit, value=value)
 
+    def entry(
+        self, handle: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """A Lambda handler (event, context) that calls handle(event) inside Powertools' wrappers."""
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return handle(event)
+
+        return self.wrap(handler)
+
     def wrap(
         self,
         handler: Callable[[dict[str, Any], Any], dict[str, Any]],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,10 +28,26 @@ class WriteOutcome:
     logged_only: int = 0  # the spill queue failed too: the full record went to the error log
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def where(self) -> str:
+        """Where the least durable of the records went: written, spilled or logged-only."""
+        if self.logged_only:
+            return "logged-only"
+        return "spilled" if self.spilled else "written"
+
+
+NO_DEADLINE = math.inf
+
 
 @dataclass
 class LogWriter:
-    """Writes the prediction log, spilling to SQS what DynamoDB keeps refusing; replays the spill."""
+    """Writes the prediction log, spilling to SQS what DynamoDB keeps refusing; replays the spill.
+
+    One place owns retries: the clients are meant to be built without botocore's own (see
+    `aws.request_path_config`). Each write may be given a deadline (time.monotonic() seconds): DynamoDB
+    attempts stop while one SQS attempt still fits, the spill stops while the last-resort log line
+    still fits, so a write always ends by its deadline, whatever the services do.
+    """
 
     dynamodb: Any
     table: str
@@ -41,7 +58,13 @@ class LogWriter:
     max_attempts: int = 5
     base_delay_s: float = 0.05
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     on_last_resort: Callable[[dict[str, Any]], None] | None = None
+    # The longest one call can take (the clients' connect + read timeouts): an attempt starts only
+    # if it can end before its phase does.
+    call_timeout_s: float = 3.0
+    # What the last-resort log lines need after the spill gave up.
+    last_resort_reserve_s: float = 0.05
     # BatchWriteItem calls in flight for one write: a 1,000-application batch is 41 calls, ~15 ms
     # each against DynamoDB, which in sequence would be most of the request's latency.
     write_workers: int = 8
@@ -49,9 +72,12 @@ class LogWriter:
 
     # ---- writes -------------------------------------------------------------------------
     def write(
-        self, records: Sequence[LogRecord | Mapping[str, Any]], common: Mapping[str, Any] | None = None
+        self,
+        records: Sequence[LogRecord | Mapping[str, Any]],
+        common: Mapping[str, Any] | None = None,
+        deadline: float = NO_DEADLINE,
     ) -> WriteOutcome:
-        """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling.
+        """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling, by `deadline`.
 
         `common` fields belong to every record (a batch's request id, route, status...).
         """
@@ -60,21 +86,25 @@ class LogWriter:
         outcome = WriteOutcome()
         if not items:
             return outcome
+        spill_by = deadline - self.last_resort_reserve_s
+        # With a spill queue, DynamoDB gives way in time for one SQS attempt.
+        store_by = spill_by - (self.call_timeout_s if self.sqs is not None and self.spill_queue_url else 0.0)
         if len(items) == 1:
-            failed = self._put_one(items[0], outcome)
+            failed = self._put_one(items[0], outcome, store_by)
         else:
             chunks = [items[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(items), BATCH_WRITE_LIMIT)]
             failed = []
             if len(chunks) == 1 or self.write_workers <= 1:
                 for chunk in chunks:
-                    failed.extend(self._batch_write(chunk, outcome))
+                    failed.extend(self._batch_write(chunk, outcome, store_by))
             else:
-                for chunk_failed, chunk_outcome in self._writers().map(self._batch_write_apart, chunks):
+                results = self._writers().map(lambda chunk: self._batch_write_apart(chunk, store_by), chunks)
+                for chunk_failed, chunk_outcome in results:
                     failed.extend(chunk_failed)
                     outcome.written += chunk_outcome.written
                     outcome.errors.extend(chunk_outcome.errors)
         if failed:
-            self._spill(failed, outcome)
+            self._spill(failed, outcome, spill_by)
         return outcome
 
     def _writers(self) -> ThreadPoolExecutor:
@@ -82,17 +112,28 @@ class LogWriter:
             self._pool = ThreadPoolExecutor(max_workers=self.write_workers, thread_name_prefix="log-write")
         return self._pool
 
-    def _batch_write_apart(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], WriteOutcome]:
+    def _batch_write_apart(self, items: list[dict[str, Any]], by: float) -> tuple[list[dict[str, Any]], WriteOutcome]:
         # One outcome per chunk: chunks run on several threads, and their counts are summed after.
         outcome = WriteOutcome()
-        return self._batch_write(items, outcome), outcome
+        return self._batch_write(items, outcome, by), outcome
 
-    def _backoff(self, attempt: int) -> None:
-        # Full jitter: spreads retries of concurrent Lambdas apart.
-        self.sleep(random.uniform(0, self.base_delay_s * (2**attempt)))
+    def _fits(self, by: float) -> bool:
+        """Whether one more call can end by `by`."""
+        return self.clock() + self.call_timeout_s <= by
 
-    def _put_one(self, item: dict[str, Any], outcome: WriteOutcome) -> list[dict[str, Any]]:
+    def _backoff(self, attempt: int, by: float) -> bool:
+        """Sleep before the next attempt (full jitter); False if no attempt would fit after it."""
+        delay = random.uniform(0, self.base_delay_s * (2**attempt))
+        if self.clock() + delay + self.call_timeout_s > by:
+            return False
+        self.sleep(delay)
+        return True
+
+    def _put_one(self, item: dict[str, Any], outcome: WriteOutcome, by: float) -> list[dict[str, Any]]:
         for attempt in range(self.max_attempts):
+            if not self._fits(by):
+                outcome.errors.append("deadline")
+                break
             try:
                 self.dynamodb.put_item(TableName=self.table, Item=item)
                 outcome.written += 1
@@ -101,13 +142,16 @@ class LogWriter:
                 outcome.errors.append(error_code(exc))
                 if is_permanent(exc):
                     break
-                if attempt + 1 < self.max_attempts:
-                    self._backoff(attempt)
+            if attempt + 1 < self.max_attempts and not self._backoff(attempt, by):
+                break
         return [item]
 
-    def _batch_write(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> list[dict[str, Any]]:
+    def _batch_write(self, items: list[dict[str, Any]], outcome: WriteOutcome, by: float) -> list[dict[str, Any]]:
         pending = items
         for attempt in range(self.max_attempts):
+            if not self._fits(by):
+                outcome.errors.append("deadline")
+                break
             try:
                 resp = self.dynamodb.batch_write_item(
                     RequestItems={self.table: [{"PutRequest": {"Item": it}} for it in pending]}
@@ -123,11 +167,11 @@ class LogWriter:
                 if not pending:
                     return []
                 outcome.errors.append("UnprocessedItems")
-            if attempt + 1 < self.max_attempts:
-                self._backoff(attempt)
+            if attempt + 1 < self.max_attempts and not self._backoff(attempt, by):
+                break
         return pending
 
-    def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome) -> None:
+    def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome, by: float) -> None:
         unsent = items
         if self.sqs is not None and self.spill_queue_url:
             unsent = []
@@ -136,6 +180,9 @@ class LogWriter:
                 entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
                 failed_ids: set[str] = {e["Id"] for e in entries}
                 for attempt in range(self.max_attempts):
+                    if not self._fits(by):
+                        outcome.errors.append("spill:deadline")
+                        break
                     try:
                         resp = self.sqs.send_message_batch(
                             QueueUrl=self.spill_queue_url, Entries=[e for e in entries if e["Id"] in failed_ids]
@@ -145,8 +192,8 @@ class LogWriter:
                         outcome.errors.append(f"spill:{error_code(exc)}")
                     if not failed_ids:
                         break
-                    if attempt + 1 < self.max_attempts:
-                        self._backoff(attempt)
+                    if attempt + 1 < self.max_attempts and not self._backoff(attempt, by):
+                        break
                 outcome.spilled += len(chunk) - len(failed_ids)
                 unsent.extend(it for i, it in enumerate(chunk) if str(i) in failed_ids)
         # Last resort: the whole record in the function's log, which CloudWatch keeps.
@@ -156,12 +203,17 @@ class LogWriter:
                 self.on_last_resort(it)
 
     # ---- replay -------------------------------------------------------------------------
-    def replay_spilled(self, max_messages: int = 10_000) -> dict[str, int]:
-        """Move spilled records from the spill queue back into the table; delete only what was written."""
+    def replay_spilled(self, max_messages: int = 10_000, deadline: float = NO_DEADLINE) -> dict[str, int]:
+        """Move spilled records from the spill queue back into the table; delete only what was written.
+
+        Idempotent: a record replayed twice lands on the same key, so it stays one item. A message that
+        cannot be written, or whose delete fails, stays in the queue (and comes back, or goes to the
+        queue's dead-letter queue after its receive count); the others go on.
+        """
         if self.sqs is None or not self.spill_queue_url:
             raise ValueError("no spill queue configured")
         replayed = failed = 0
-        while replayed + failed < max_messages:
+        while replayed + failed < max_messages and self._fits(deadline):
             resp = self.sqs.receive_message(
                 QueueUrl=self.spill_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
             )
@@ -170,12 +222,15 @@ class LogWriter:
                 break
             for msg in messages:
                 try:
-                    # Idempotent: the same record replayed twice lands on the same key.
                     self.dynamodb.put_item(TableName=self.table, Item=json.loads(msg["Body"]))
                 except Exception:  # noqa: BLE001 - left in the queue (14 days), counted as failed
                     failed += 1
                     continue
-                self.sqs.delete_message(QueueUrl=self.spill_queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                try:
+                    self.sqs.delete_message(QueueUrl=self.spill_queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                except Exception:  # noqa: BLE001 - written; the message comes back and is written again, harmlessly
+                    failed += 1
+                    continue
                 replayed += 1
             if failed:
                 break
