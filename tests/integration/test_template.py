@@ -403,6 +403,11 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
     assert sqs_grants("AlertsFunction") == {
         ("sqs:ReceiveMessage", "NotificationsQueue"),
         ("sqs:DeleteMessage", "NotificationsQueue"),
+        # a notification it could not deliver is made visible again at once, for the next run
+        ("sqs:ChangeMessageVisibility", "NotificationsQueue"),
+        # it replays the spill queue into the log on every run
+        ("sqs:ReceiveMessage", "SpillQueue"),
+        ("sqs:DeleteMessage", "SpillQueue"),
         ("sqs:SendMessage", "FailedRunsQueue"),
     }
     for fn in FUNCTIONS:

@@ -314,3 +314,26 @@ def test_a_rotated_signer_key_is_used_from_the_next_run_and_never_shown(aws):
     sm.put_secret_value(SecretId=name, SecretString=json.dumps({"access_key_id": "AKIAX"}))
     with pytest.raises(SignerUnavailable, match="lacks access_key_id and secret_access_key"):
         build()
+
+
+def test_a_failed_run_is_a_function_error_with_its_metric_and_one_notice_for_slack(aws, sqs, model, capsys):
+    from creditwatch_common.notifications import RunFailed, parse_notification
+    from creditwatch_drift.app import DriftRunError, build
+
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    settings = DriftSettings().model_copy(update={"predictions_table": "no-such-table", "notifications_queue_url": url})
+    service = build(settings, AwsClients(), model=model)
+
+    class Ctx:
+        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
+
+    event = {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}
+    with pytest.raises(DriftRunError, match="log_read_failed"):
+        service.handler(event, Ctx())
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{") and "_aws" in x]
+    assert any(line.get("DriftRunFailed") in ([1.0], 1.0) for line in emf), emf
+    (msg,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    note = parse_notification(msg["Body"])
+    assert isinstance(note, RunFailed) and note.job == "drift" and note.error == "log_read_failed"
+    assert note.dedupe_key == "run_failed#drift#2026-11-22T00:00:00Z#2026-11-23T00:00:00Z#log_read_failed"

@@ -14,7 +14,7 @@ from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient
 from creditwatch_alerts.state import StateStore
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
-from creditwatch_common.log import LogReader
+from creditwatch_common.log import LogReader, LogWriter
 from creditwatch_common.observability import Metric, Observability, Service, alert_metric
 
 Handler = Any
@@ -39,6 +39,7 @@ class AlertsService:
         for c in result.conditions:
             self.obs.metric(alert_metric(c.key), 1 if c.firing else 0)
         self.obs.metric(Metric.SLACK_MESSAGES, len(result.posted))
+        self.obs.metric(Metric.LOG_RECORDS_REPLAYED, result.spill_replayed)
         if result.rejected:
             self.obs.metric(Metric.NOTIFICATIONS_REJECTED, len(result.rejected))
             self.obs.logger.warning("notifications rejected", extra={"rejected": result.rejected})
@@ -48,6 +49,7 @@ class AlertsService:
                 "stats": result.stats.model_dump(),
                 "posted": [p.kind + ":" + p.key for p in result.posted],
                 "firing": [c.key for c in result.conditions if c.firing],
+                "spill_replayed": result.spill_replayed,
             },
         )
         return result.model_dump(mode="json")
@@ -78,5 +80,14 @@ def build(settings: AlertsSettings, clients: AwsClients) -> AlertsService:
         ),
         slack=slack_client,
         sqs=clients.lazy("sqs"),
+        replayer=LogWriter(
+            dynamodb=clients.lazy("dynamodb"),
+            table=settings.predictions_table,
+            shards=settings.log_shards,
+            sqs=clients.lazy("sqs"),
+            spill_queue_url=settings.spill_queue_url,
+        )
+        if settings.spill_queue_url
+        else None,
     )
     return AlertsService(settings=settings, job=job, obs=obs)

@@ -37,3 +37,6 @@ class AlertsResult(BaseModel):
     # Messages of the notifications queue that are not a notification this code knows.
     rejected: list[str] = []
     errors: list[str] = []
+    # Spilled prediction log records moved back into the table by this run, and those left in the queue.
+    spill_replayed: int = 0
+    spill_replay_failed: int = 0

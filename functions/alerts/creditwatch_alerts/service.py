@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from creditwatch_alerts.rules import Condition, WindowStats, evaluate
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
 from creditwatch_alerts.state import AlertState, Conflict, StateStore
+from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
-from creditwatch_common.log import LogReader
+from creditwatch_common.log import LogReader, LogWriter
 from creditwatch_common.notifications import InvalidNotification, parse_notification
 from creditwatch_common.records import RequestRow
 
@@ -31,6 +33,8 @@ class AlertsJob:
     # rotated webhook is picked up when the Parameters cache expires, not at the next cold start.
     slack: Callable[[], SlackClient]
     sqs: Any = None
+    # Moves what the predict function spilled back into the log; None: replay is someone else's job.
+    replayer: LogWriter | None = None
     clock: Callable[[], float] = time.time
     _client: SlackClient | None = field(default=None, init=False)
 
@@ -57,23 +61,39 @@ class AlertsJob:
             expect_traffic=s.expect_traffic,
         )
         result = AlertsResult(stats=stats, conditions=conditions)
-        failures: list[SlackError] = []
+        failures: list[Exception] = []
         for condition in conditions:
             try:
                 self._transition(condition, stats, now, result)
-            except SlackError as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: the claim is released, the run fails loudly
                 failures.append(exc)
-                result.errors.append(f"{condition.key}: {exc}")
+                result.errors.append(f"{condition.key}: {_describe(exc)}")
         if event.drain_notifications:
             try:
                 self._drain(now, result)
-            except SlackError as exc:
+            except Exception as exc:  # noqa: BLE001 - as above
                 failures.append(exc)
-                result.errors.append(f"notifications: {exc}")
+                result.errors.append(f"notifications: {_describe(exc)}")
+        self._replay(result)
         if failures:
-            # A function error: the scheduler retries, then the dead-letter queue keeps the event.
-            raise SlackError(f"{len(failures)} Slack post(s) failed: {'; '.join(str(f) for f in failures)}")
+            # A function error: Lambda retries the run, then its OnFailure destination keeps the event.
+            message = f"{len(failures)} notification(s) not delivered: {'; '.join(result.errors)}"
+            if all(isinstance(f, SlackError) for f in failures):
+                raise SlackError(message)
+            raise DeliveryFailed(message)
         return result
+
+    def _replay(self, result: AlertsResult) -> None:
+        """Spilled records back into the table, bounded in records and time; a failure is reported, not raised."""
+        if self.replayer is None or self.settings.replay_max_messages == 0:
+            return
+        deadline = time.monotonic() + self.settings.replay_budget_s
+        try:
+            counts = self.replayer.replay_spilled(self.settings.replay_max_messages, deadline=deadline)
+        except Exception as exc:  # noqa: BLE001 - the spill stays queued (its alarm pages); the alerts still ran
+            result.errors.append(f"replay: {_describe(exc)}")
+            return
+        result.spill_replayed, result.spill_replay_failed = counts["replayed"], counts["failed"]
 
     def _transition(self, condition: Condition, stats: WindowStats, now: float, result: AlertsResult) -> None:
         current = self.state.get(condition.key)
@@ -108,8 +128,10 @@ class AlertsJob:
         )
         try:
             self._post(payload)
-        except SlackError:
-            self.state.restore(new, current, now)  # not notified: let the next run try again
+        except BaseException:
+            # Not notified (Slack refused, the webhook secret could not be read, the run was cut
+            # short...): put the state back so that the next run posts it.
+            self.state.restore(new, current, now)
             raise
         result.posted.append(Posted(kind=kind, key=condition.key, text=payload["text"]))
 
@@ -138,11 +160,30 @@ class AlertsJob:
                     kind, payload = notification_message(note, self.settings.dashboard_url)
                     try:
                         self._post(payload)
-                    except SlackError:
-                        self.state.release(key)  # the message stays queued and comes back after its visibility timeout
+                    except BaseException:
+                        # Whatever stopped the post: the claim is released and the message, still queued,
+                        # is made visible again at once, so that the next run posts it.
+                        self.state.release(key)
+                        with contextlib.suppress(Exception):
+                            self.sqs.change_message_visibility(
+                                QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=0
+                            )
                         raise
                     result.posted.append(Posted(kind=kind, key=key, text=payload["text"]))
                     result.notifications_delivered += 1
                 else:
                     result.skipped.append(f"{key}: already delivered")
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+
+
+class DeliveryFailed(Exception):
+    """A notification could not be delivered for a reason other than Slack's answer; it will be retried."""
+
+
+def _describe(exc: Exception) -> str:
+    # Never the exception's text for foreign errors: a botocore message may quote a secret's name, not
+    # its value, but a transport error may quote a URL.
+    if isinstance(exc, SlackError):
+        return str(exc)
+    name, code = type(exc).__name__, error_code(exc)
+    return name if code == name else f"{name} ({code})"

@@ -26,3 +26,7 @@ class AlertsSettings(LogSettings):
     slack_timeout_s: float = Field(5.0, gt=0, validation_alias="SLACK_TIMEOUT_SECONDS")
     slack_max_attempts: int = Field(4, ge=1, validation_alias="SLACK_MAX_ATTEMPTS")
     secret_max_age_s: int = Field(300, ge=0, validation_alias="SLACK_SECRET_MAX_AGE_SECONDS")
+    # Every run moves spilled log records back into the table, within this many records and seconds.
+    spill_queue_url: str | None = Field(None, validation_alias="SPILL_QUEUE_URL")
+    replay_max_messages: int = Field(2000, ge=0, validation_alias="REPLAY_MAX_MESSAGES")
+    replay_budget_s: float = Field(30.0, gt=0, le=100, validation_alias="REPLAY_BUDGET_SECONDS")

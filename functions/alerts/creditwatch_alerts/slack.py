@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import time
@@ -91,6 +92,10 @@ class SlackClient:
         except urllib.error.URLError as exc:
             # The reason may carry the host, never the path (where a webhook's secret lives).
             raise SlackError(f"cannot reach Slack: {type(exc.reason).__name__}", retryable=True) from None
+        except (http.client.HTTPException, OSError) as exc:
+            # Slack closing the connection (RemoteDisconnected), a reset, TLS: the message may not
+            # have arrived, and none of these names the webhook.
+            raise SlackError(f"connection to Slack failed: {type(exc).__name__}", retryable=True) from None
 
 
 def _retry_after(value: str | None) -> float:

@@ -22,6 +22,10 @@ from creditwatch_model import CreditModel, load_model
 Handler = Any
 
 
+class DriftRunError(Exception):
+    """The run could not do its work (the log could not be read, the report could not be written)."""
+
+
 @dataclass(frozen=True)
 class DriftService:
     """The built function: the job and its Lambda handler."""
@@ -48,6 +52,10 @@ class DriftService:
         self._metrics(summary)
         log = self.obs.logger.warning if summary.status != "ok" or summary.dataset_drift else self.obs.logger.info
         log(summary.message, extra={"drift": summary.brief()})
+        if summary.status == "error":
+            # A function error, not a result: Lambda retries the run, then its OnFailure destination
+            # keeps the event (and the failed-runs alarm pages); the metrics above are flushed anyway.
+            raise DriftRunError(f"{summary.error}: {summary.message}")
         return summary.model_dump(mode="json")
 
     def _metrics(self, summary: DriftSummary) -> None:

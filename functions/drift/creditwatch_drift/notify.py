@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from creditwatch_common.notifications import DriftDetected, dump_notification
+from creditwatch_common.notifications import DriftDetected, RunFailed, dump_notification
 from creditwatch_drift.models import DriftSummary
 
 
@@ -19,3 +19,21 @@ def drift_notification(summary: DriftSummary) -> DriftDetected:
 def send(sqs: Any, queue_url: str, summary: DriftSummary) -> None:
     """Queue the notification for the alerts function."""
     sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(drift_notification(summary)))
+
+
+def failure_notification(summary: DriftSummary) -> RunFailed:
+    """The notice of a drift run that failed."""
+    return RunFailed(
+        dedupe_key=f"run_failed#drift#{summary.window_start}#{summary.window_end}#{summary.error}",
+        environment=summary.environment,
+        job="drift",
+        window_start=summary.window_start,
+        window_end=summary.window_end,
+        error=summary.error or "error",
+        message=summary.message,
+    )
+
+
+def send_failure(sqs: Any, queue_url: str, summary: DriftSummary) -> None:
+    """Queue the run-failed notice for the alerts function."""
+    sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(failure_notification(summary)))

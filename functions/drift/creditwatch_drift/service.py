@@ -43,7 +43,23 @@ class DriftJob:
     sqs: Any = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
-        """Analyse the event's window; never raises for data problems, only reports them."""
+        """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
+        summary = self._run(event, now)
+        if summary.status == "error" and event.notify:
+            self._tell_failure(summary)
+        return summary
+
+    def _tell_failure(self, summary: DriftSummary) -> None:
+        """Queue a run-failed notice for Slack (deduplicated over Lambda's retries of the same window)."""
+        if self.sqs is None or not self.settings.notifications_queue_url:
+            return
+        try:
+            notify.send_failure(self.sqs, self.settings.notifications_queue_url, summary)
+        except Exception:  # noqa: BLE001 - the run fails either way; the alarm on failed runs still pages
+            return
+        summary.notified = True
+
+    def _run(self, event: DriftEvent, now: datetime | None) -> DriftSummary:
         start, end = event.window(self.settings.window_days, now)
         threshold = event.threshold or self.settings.threshold
         base: dict[str, Any] = {

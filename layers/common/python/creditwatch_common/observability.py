@@ -50,6 +50,7 @@ class Metric(StrEnum):
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
+    LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
     # Powertools' own
     COLD_START = "ColdStart"
 

@@ -68,6 +68,8 @@ class LogWriter:
     # BatchWriteItem calls in flight for one write: a 1,000-application batch is 41 calls, ~15 ms
     # each against DynamoDB, which in sequence would be most of the request's latency.
     write_workers: int = 8
+    # How long a spilled record being replayed stays hidden from other replays.
+    replay_visibility_s: int = 60
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     # ---- writes -------------------------------------------------------------------------
@@ -215,7 +217,10 @@ class LogWriter:
         replayed = failed = 0
         while replayed + failed < max_messages and self._fits(deadline):
             resp = self.sqs.receive_message(
-                QueueUrl=self.spill_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+                QueueUrl=self.spill_queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=self.replay_visibility_s,
             )
             messages = resp.get("Messages", [])
             if not messages:
