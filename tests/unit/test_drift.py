@@ -14,6 +14,7 @@ from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
 from creditwatch_common.records import LogRecord, ScoredRow
 from creditwatch_common.reports import Publisher, SignerUnavailable, report_keys, signer_from_secret
+from creditwatch_drift.attribution import load_reference_contributions, ndcg
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
@@ -36,6 +37,7 @@ def job(aws, model, reference, prediction_log, s3, sqs):
         model=model,
         reference=reference,
         reader=prediction_log,
+        reference_contributions=load_reference_contributions(model),
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), signer=signer(aws)),
         sqs=sqs,
     )
@@ -337,3 +339,54 @@ def test_a_failed_run_is_a_function_error_with_its_metric_and_one_notice_for_sla
     note = parse_notification(msg["Body"])
     assert isinstance(note, RunFailed) and note.job == "drift" and note.error == "log_read_failed"
     assert note.dedupe_key == "run_failed#drift#2026-11-22T00:00:00Z#2026-11-23T00:00:00Z#log_read_failed"
+
+
+def test_ndcg_is_one_for_the_same_order_and_falls_as_important_features_sink():
+    importance = {"a": 0.5, "b": 0.3, "c": 0.1, "d": 0.05}
+    assert ndcg(importance, ["a", "b", "c", "d"]) == pytest.approx(1.0)
+    swapped = ndcg(importance, ["b", "a", "c", "d"])
+    reversed_ = ndcg(importance, ["d", "c", "b", "a"])
+    idcg = 0.5 + 0.3 / np.log2(3) + 0.1 / 2 + 0.05 / np.log2(5)
+    assert swapped == pytest.approx((0.3 + 0.5 / np.log2(3) + 0.1 / 2 + 0.05 / np.log2(5)) / idcg)
+    assert 1.0 > swapped > reversed_
+
+
+def test_the_shipped_reference_contributions_are_the_models_own(model, reference):
+    shipped = load_reference_contributions(model)
+    _, computed = model.explain(reference[model.schema.names].to_dict("records"))
+    assert np.abs(shipped[["shap_" + n for n in model.schema.names]].to_numpy() - computed).max() < 1e-9
+
+
+def test_every_report_compares_what_drives_the_decisions_with_the_reference(
+    job, prediction_log, model, reference, s3, aws
+):
+    log_traffic(prediction_log, model, reference, 400, seed=3)
+    summary = job.run(DriftEvent(days=1))
+    att = summary.attribution
+    assert att is not None and att.rows == 400 and len(att.features) == 19
+    # Traffic drawn like the training data ranks the features as the reference does.
+    assert att.ndcg > 0.95 and not att.drifted
+    assert sorted(f.rank_reference for f in att.features) == list(range(1, 20))
+    top = max(att.features, key=lambda f: f.mean_abs_reference)
+    assert top.rank_reference == 1 and top.rank_current <= 2
+    assert att.refusals_current > 0 and att.first_reasons
+    assert sum(r.share_current or 0 for r in att.first_reasons) == pytest.approx(1.0, abs=1e-5)
+    body = s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summary.report_html_key)["Body"].read().decode()
+    assert "creditwatch-attribution" in body and "Attribution drift" in body
+    stored = json.loads(s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summary.summary_key)["Body"].read())
+    assert stored["attribution"]["ndcg"] == att.ndcg
+
+
+def test_attribution_drift_alone_sends_a_drift_note_that_says_so(job, prediction_log, model, reference, sqs):
+    from creditwatch_alerts.messages import drift_message
+    from creditwatch_common.notifications import parse_notification
+
+    log_traffic(prediction_log, model, reference, 400, seed=3)
+    # A threshold no real window meets: the ranking "changed" while the inputs did not drift.
+    job.settings = job.settings.model_copy(update={"attribution_threshold": 0.999999})
+    summary = job.run(DriftEvent(days=1))
+    assert summary.dataset_drift is False and summary.attribution.drifted and summary.notified
+    (msg,) = sqs.receive_message(QueueUrl=job.settings.notifications_queue_url)["Messages"]
+    note = parse_notification(msg["Body"])
+    assert note.attribution_drifted and not note.dataset_drift and note.attribution_ndcg == summary.attribution.ndcg
+    assert "ATTRIBUTION DRIFT" in drift_message(note, None)["text"]

@@ -90,8 +90,17 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
     features = note.drifted_features
     share = note.drift_share
     count = f"{len(features)} of {note.n_features if note.n_features is not None else '?'}"
-    headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {count} features drifted"
+    if note.dataset_drift:
+        headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {count} features drifted"
+    else:
+        headline = f":chart_with_upwards_trend: [{env}] ATTRIBUTION DRIFT: the decisions' drivers changed"
     body = f"Drift share *{share:.2f}* against threshold {note.threshold}" if share is not None else "Drift share n/a"
+    if note.attribution_ndcg is not None:
+        verdict = "changed" if note.attribution_drifted else "unchanged"
+        body += (
+            f"\nFeature importance order {verdict}: NDCG *{note.attribution_ndcg:.3f}* "
+            f"against threshold {note.attribution_threshold}"
+        )
     fields = [
         {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
         {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.rows_used}"},
@@ -109,7 +118,9 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
             ],
         },
     ]
-    text = f"[{env}] DATA DRIFT: {', '.join(features)} (share {share}) report: {note.report_url}"
+    kind = "DATA DRIFT" if note.dataset_drift else "ATTRIBUTION DRIFT"
+    ndcg = f" attribution NDCG {note.attribution_ndcg:.3f}" if note.attribution_ndcg is not None else ""
+    text = f"[{env}] {kind}: {', '.join(features)} (share {share}){ndcg} report: {note.report_url}"
     return {"text": text, "blocks": blocks}
 
 

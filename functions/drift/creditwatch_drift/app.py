@@ -14,6 +14,7 @@ from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, signer_from_secret
+from creditwatch_drift.attribution import load_reference_contributions
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
@@ -84,6 +85,7 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         settings=settings,
         model=model,
         reference=load_reference(model),
+        reference_contributions=load_reference_contributions(model),
         reader=LogReader(
             dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
         ),

@@ -72,6 +72,37 @@ class OutputDrift(BaseModel):
     mean_probability_reference: float
 
 
+class FeatureAttribution(BaseModel):
+    """One feature's mean |contribution| to P(good) and its importance rank, window against reference."""
+
+    name: str
+    mean_abs_current: float
+    mean_abs_reference: float
+    rank_current: int
+    rank_reference: int
+
+
+class ReasonShare(BaseModel):
+    """The share of refusals whose first reason is this feature."""
+
+    feature: str
+    share_current: float | None
+    share_reference: float | None
+
+
+class AttributionDrift(BaseModel):
+    """Whether what drives the decisions changed: the importance ranking (NDCG) and the refusals' first reasons."""
+
+    ndcg: float
+    threshold: float
+    drifted: bool
+    rows: int
+    features: list[FeatureAttribution]
+    first_reasons: list[ReasonShare]
+    refusals_current: int
+    refusals_reference: int
+
+
 class DriftSummary(BaseModel):
     """The JSON summary written next to the HTML report, and returned by the function."""
 
@@ -97,6 +128,7 @@ class DriftSummary(BaseModel):
     empty_columns: list[str] = []
     unknown_categories: dict[str, list[str]] = {}
     outputs: OutputDrift | None = None
+    attribution: AttributionDrift | None = None
     report_html_key: str | None = None
     summary_key: str | None = None
     report_url: str | None = None
@@ -120,7 +152,6 @@ class DriftSummary(BaseModel):
                 "drift_share",
                 "dataset_drift",
                 "drifted_features",
-                "report_url",
                 "report_url_signed_by",
                 "threshold",
                 "warnings",

@@ -13,7 +13,15 @@ def drift_notification(summary: DriftSummary) -> DriftDetected:
     shared = set(DriftDetected.model_fields) & set(DriftSummary.model_fields)
     # One alert per report.
     dedupe_key = f"drift#{summary.window_start}#{summary.window_end}"
-    return DriftDetected(dedupe_key=dedupe_key, **summary.model_dump(include=shared))
+    attribution = summary.attribution
+    return DriftDetected(
+        dedupe_key=dedupe_key,
+        attribution_ndcg=attribution.ndcg if attribution else None,
+        attribution_threshold=attribution.threshold if attribution else None,
+        attribution_drifted=bool(attribution and attribution.drifted),
+        **summary.model_dump(include=shared - {"dataset_drift"}),
+        dataset_drift=bool(summary.dataset_drift),
+    )
 
 
 def send(sqs: Any, queue_url: str, summary: DriftSummary) -> None:

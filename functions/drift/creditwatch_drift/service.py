@@ -17,6 +17,7 @@ from creditwatch_common.records import ScoredRow
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift import notify
 from creditwatch_drift.analysis import analyse, current_frame, empty_columns, unknown_categories
+from creditwatch_drift.attribution import add_to_report, attribution_drift, html_section
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
@@ -41,6 +42,8 @@ class DriftJob:
     reader: LogReader
     publisher: Publisher
     sqs: Any = None
+    # The reference rows' exact contributions (shipped with the model); None: no attribution drift.
+    reference_contributions: pd.DataFrame | None = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
         """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
@@ -124,6 +127,21 @@ class DriftJob:
             evidently_version=_evidently_version(),
             **base,
         )
+        if skip or unknown:
+            summary.warnings.append("attribution drift not computed: the window has empty columns or unknown codes")
+        elif self.reference_contributions is not None:
+            summary.attribution = attribution_drift(
+                current.frame,
+                self.reference,
+                self.reference_contributions,
+                self.model,
+                self.settings.attribution_threshold,
+                self.settings.attribution_max_rows,
+            )
+            if summary.attribution.drifted:
+                summary.message += (
+                    f"; attribution drift: NDCG {summary.attribution.ndcg:.3f} < {summary.attribution.threshold}"
+                )
         keys = report_keys(self.settings.report_prefix, start, end)
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
         link = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
@@ -136,6 +154,8 @@ class DriftJob:
             path = Path(tmp) / "report.html"
             analysis.snapshot.save_html(str(path))  # save_html wants a path
             html = path.read_bytes()
+        if summary.attribution is not None:
+            html = add_to_report(html, html_section(summary.attribution))
         try:
             self.publisher.publish(keys, html, summary.model_dump(mode="json"))
         except PublishError as exc:
@@ -149,7 +169,8 @@ class DriftJob:
                     "report_url_signed_by": None,
                 }
             )
-        if summary.dataset_drift and event.notify and self.sqs is not None and self.settings.notifications_queue_url:
+        worth_a_note = summary.dataset_drift or (summary.attribution is not None and summary.attribution.drifted)
+        if worth_a_note and event.notify and self.sqs is not None and self.settings.notifications_queue_url:
             notify.send(self.sqs, self.settings.notifications_queue_url, summary)
             summary.notified = True
         return summary

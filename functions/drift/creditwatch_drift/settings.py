@@ -22,6 +22,9 @@ class DriftSettings(LogSettings):
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
+    # Attribution drift fires below this NDCG of the importance order (SageMaker Model Monitor's default).
+    attribution_threshold: float = Field(0.9, gt=0, le=1, validation_alias="ATTRIBUTION_NDCG_THRESHOLD")
+    attribution_max_rows: int = Field(20_000, ge=100, validation_alias="ATTRIBUTION_MAX_ROWS")
 
     @field_validator("report_signer_secret", mode="before")
     @classmethod

@@ -40,6 +40,11 @@ class DriftDetected(_Message):
     # signer-user: valid until report_url_expires_at; function-role: only until the role session ends.
     report_url_signed_by: str | None
     summary_key: str | None
+    # Attribution drift (what drives the decisions changed): the importance order's NDCG and its verdict.
+    attribution_ndcg: float | None = None
+    attribution_threshold: float | None = None
+    attribution_drifted: bool = False
+    dataset_drift: bool = True
 
 
 class RunFailed(_Message):

@@ -1,0 +1,134 @@
+"""Attribution drift: whether what drives the decisions changed, even where the inputs look alike.
+
+The model's exact Shapley contributions (the model layer's TreeSHAP) for the window's sample against
+those of the training reference, which ship with the model: the mean |contribution| per feature, the
+ranking change as SageMaker Model Monitor scores it (NDCG of the window's importance order, with the
+reference's importances as relevance), and the mix of first reasons among refusals.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from creditwatch_drift.models import AttributionDrift, FeatureAttribution, ReasonShare
+from creditwatch_model import REFERENCE_CONTRIBUTIONS_FILE, CreditModel, model_dir
+from creditwatch_model.explain import first_reason
+
+SHAP_PREFIX = "shap_"
+NO_REASON = ""
+
+
+def load_reference_contributions(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
+    """The reference rows' contributions (`shap_<feature>`) and first reasons, row for row with reference.csv."""
+    return pd.read_csv((directory or model_dir()) / REFERENCE_CONTRIBUTIONS_FILE, keep_default_na=False)
+
+
+def ndcg(reference_importance: dict[str, float], current_order: list[str]) -> float:
+    """NDCG of the current importance order, the reference's importances as relevance (1.0: same order)."""
+    ideal = sorted(reference_importance.values(), reverse=True)
+    idcg = sum(rel / math.log2(i + 2) for i, rel in enumerate(ideal))
+    dcg = sum(reference_importance[name] / math.log2(i + 2) for i, name in enumerate(current_order))
+    return dcg / idcg if idcg > 0 else 1.0
+
+
+def _order(importance: dict[str, float], names: list[str]) -> list[str]:
+    # Ties keep the schema's order, so the ranking is deterministic.
+    return sorted(names, key=lambda n: (-importance[n], names.index(n)))
+
+
+def _refusal_reasons(reasons: list[str], decisions: pd.Series) -> tuple[Counter[str], int]:
+    refused = [r for r, d in zip(reasons, decisions, strict=True) if d == "refuse"]
+    return Counter(r for r in refused if r != NO_REASON), len(refused)
+
+
+def attribution_drift(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    reference_contributions: pd.DataFrame,
+    model: CreditModel,
+    threshold: float,
+    max_rows: int,
+) -> AttributionDrift:
+    """Contributions of (up to max_rows of) the window's sample against the reference's, with a verdict."""
+    names = model.schema.names
+    sample = current.iloc[:max_rows]
+    _, contributions = model.explain(sample[names].to_dict("records"))
+    ref = reference_contributions[[SHAP_PREFIX + n for n in names]].to_numpy(dtype=float)
+    cur_importance = dict(zip(names, np.abs(contributions).mean(axis=0).tolist(), strict=True))
+    ref_importance = dict(zip(names, np.abs(ref).mean(axis=0).tolist(), strict=True))
+    cur_order, ref_order = _order(cur_importance, names), _order(ref_importance, names)
+    score = ndcg(ref_importance, cur_order)
+    cur_reasons, cur_refused = _refusal_reasons(first_reason(model.schema, contributions), sample["decision"])
+    ref_reasons, ref_refused = _refusal_reasons(list(reference_contributions["first_reason"]), reference["decision"])
+    shares = [
+        ReasonShare(
+            feature=n,
+            share_current=round(cur_reasons[n] / cur_refused, 6) if cur_refused else None,
+            share_reference=round(ref_reasons[n] / ref_refused, 6) if ref_refused else None,
+        )
+        for n in names
+        if cur_reasons[n] or ref_reasons[n]
+    ]
+    shares.sort(key=lambda s: -(s.share_current or 0.0))
+    return AttributionDrift(
+        ndcg=round(score, 6),
+        threshold=threshold,
+        drifted=score < threshold,
+        rows=len(sample),
+        features=[
+            FeatureAttribution(
+                name=n,
+                mean_abs_current=round(cur_importance[n], 6),
+                mean_abs_reference=round(ref_importance[n], 6),
+                rank_current=cur_order.index(n) + 1,
+                rank_reference=ref_order.index(n) + 1,
+            )
+            for n in cur_order
+        ],
+        first_reasons=shares,
+        refusals_current=cur_refused,
+        refusals_reference=ref_refused,
+    )
+
+
+def html_section(result: AttributionDrift) -> str:
+    """The attribution drift as an HTML section for the drift report."""
+    verdict = "ATTRIBUTION DRIFT" if result.drifted else "no attribution drift"
+    rows = "".join(
+        f"<tr><td>{html.escape(f.name)}</td><td>{f.rank_reference}</td><td>{f.rank_current}</td>"
+        f"<td>{f.mean_abs_reference:.4f}</td><td>{f.mean_abs_current:.4f}</td></tr>"
+        for f in result.features
+    )
+    reasons = "".join(
+        f"<tr><td>{html.escape(r.feature)}</td><td>{_pct(r.share_reference)}</td><td>{_pct(r.share_current)}</td></tr>"
+        for r in result.first_reasons
+    )
+    return (
+        '<section id="creditwatch-attribution" style="font-family:sans-serif;margin:24px">'
+        f"<h2>Attribution drift: {verdict}</h2>"
+        f"<p>NDCG of the window's feature importance order against the reference's: <b>{result.ndcg:.3f}</b> "
+        f"(threshold {result.threshold}); mean |exact Shapley contribution| to P(good) over {result.rows} rows.</p>"
+        "<table border=1 cellpadding=4><tr><th>feature</th><th>rank (reference)</th><th>rank (window)</th>"
+        f"<th>mean |contribution| (reference)</th><th>(window)</th></tr>{rows}</table>"
+        f"<h3>First reason of refusals ({result.refusals_reference} in the reference, "
+        f"{result.refusals_current} in the window)</h3>"
+        f"<table border=1 cellpadding=4><tr><th>feature</th><th>reference</th><th>window</th></tr>{reasons}</table>"
+        "</section>"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def add_to_report(report_html: bytes, section: str) -> bytes:
+    """The report with the section added at the end of its body."""
+    text = report_html.decode("utf-8")
+    at = text.rfind("</body>")
+    return (text[:at] + section + text[at:] if at >= 0 else text + section).encode("utf-8")
