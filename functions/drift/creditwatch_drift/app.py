@@ -66,6 +66,8 @@ class DriftService:
             metric(Metric.DRIFT_SHARE, summary.drift_share or 0.0, "None")
             metric(Metric.DRIFTED_FEATURES, len(summary.drifted_features))
             metric(Metric.DATASET_DRIFT, 1 if summary.dataset_drift else 0)
+        if summary.attribution is not None:
+            metric(Metric.ATTRIBUTION_NDCG, summary.attribution.ndcg, "None")
         metric(Metric.DRIFT_RUN_FAILED, 1 if summary.status == "error" else 0)
 
 

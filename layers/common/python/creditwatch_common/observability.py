@@ -47,6 +47,7 @@ class Metric(StrEnum):
     DRIFTED_FEATURES = "DriftedFeatures"
     DATASET_DRIFT = "DatasetDrift"
     DRIFT_RUN_FAILED = "DriftRunFailed"
+    ATTRIBUTION_NDCG = "AttributionNdcg"
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
