@@ -25,11 +25,16 @@ def create_app(model: CreditModel, settings: PredictSettings, writer: LogWriter,
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size)
     app = FastAPI(
-        default_response_class=OrjsonResponse, title="creditwatch", version=model.version, description=DESCRIPTION
+        default_response_class=OrjsonResponse,
+        title="creditwatch",
+        version=model.version,
+        description=DESCRIPTION,
+        # One schema per model: answers omit the fields they do not carry (explanation, counterfactual).
+        separate_input_output_schemas=False,
     )
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
-    app.include_router(scoring_router(model, application_model, batch_model))
+    app.include_router(scoring_router(model, application_model, batch_model, explain=settings.explain_predictions))
     app.include_router(operations_router(model))
     app.add_middleware(
         RequestLogMiddleware,
