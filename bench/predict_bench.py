@@ -165,7 +165,8 @@ def cold_env(tracing: bool) -> Iterator[dict[str, str]]:
         yield {
             **os.environ,
             **ENV,
-            "PYTHONPATH": os.pathsep.join(sys.path[:3]),
+            # The code first, then what the caller had on PYTHONPATH (packages outside the venv).
+            "PYTHONPATH": os.pathsep.join([*sys.path[:3], *filter(None, [os.environ.get("PYTHONPATH")])]),
             "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
             "LAMBDA_TASK_ROOT": str(ROOT / "functions/predict"),

@@ -32,6 +32,12 @@ SEED_EXAMPLE: dict[str, Any] = {
 }
 
 
+def documented_example(schema: FeatureSchema) -> dict[str, Any]:
+    """The seed's example request under the documented snake_case names."""
+    by_alias = {f.alias: f.name for f in schema.features}
+    return {by_alias[k]: v for k, v in SEED_EXAMPLE.items()}
+
+
 def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
     """A strict pydantic model accepting each feature by snake_case name or by the seed's alias."""
     fields: dict[str, Any] = {}
@@ -58,7 +64,9 @@ def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
         "CreditApplication",
         __config__=ConfigDict(
             extra="forbid",
-            json_schema_extra={"examples": [SEED_EXAMPLE]},
+            # The documented (snake_case) names: the schema lists only those (additionalProperties false),
+            # so an example by the seed's aliases would fail a generated client's own validation.
+            json_schema_extra={"examples": [documented_example(schema)]},
         ),
         **fields,
     )
