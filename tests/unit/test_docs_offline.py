@@ -158,3 +158,29 @@ def test_every_openapi_example_validates_against_the_documents_own_schemas(servi
     ev = event("predict-valid.json")
     ev["body"] = json.dumps(application_example)
     assert call(service, ev)[0] == 200
+
+
+def test_answers_match_the_response_schemas_the_openapi_document_publishes(service, event):
+    import jsonschema
+
+    _, document, _ = call(service, event("openapi.json"))
+
+    def validate(body, path):
+        schema = document["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, errors
+
+    predict = document["paths"]["/predict"]["post"]
+    assert [p["name"] for p in predict["parameters"]] == ["counterfactual"]
+    answer = document["components"]["schemas"]["ExplainedPredictionResponse"]
+    assert {"explanation", "reasons", "counterfactual"} <= set(answer["properties"])
+    assert "explain" in document["components"]["schemas"]["BatchPredictionRequest"]["properties"]
+    for name in ("predict-valid.json", "predict-valid-counterfactual.json"):
+        status, body, _ = call(service, event(name))
+        assert status == 200
+        validate(body, "/predict")
+    for name in ("predict-batch-valid.json", "predict-batch-explain.json"):
+        status, body, _ = call(service, event(name))
+        assert status == 200
+        validate(body, "/predict-batch")
