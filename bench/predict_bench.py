@@ -33,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "functions/predict"), str(ROOT / "layers/model/python"), str(ROOT / "layers/common/python")]
+sys.path.append(str(ROOT / "bench"))  # explain_bench, for the contributions side by side
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -127,7 +128,12 @@ resp = h.lambda_handler(event, Context())
 t_first = time.perf_counter()
 sys.stdout = out
 assert resp["statusCode"] == 200, resp
-print((t_init - t) * 1000, (t_first - t) * 1000, "sklearn" in sys.modules)
+# What building the explanation tables during init would add to it (the first answer built them).
+model = h.service().model
+model._explainer = None
+t_tables = time.perf_counter()
+model.explainer
+print((t_init - t) * 1000, (t_first - t) * 1000, "sklearn" in sys.modules, (time.perf_counter() - t_tables) * 1000)
 """
 COLD_SEED = """
 import sys, time
@@ -136,7 +142,7 @@ import joblib, pandas, sklearn
 p = joblib.load(sys.argv[1])
 t_init = time.perf_counter()
 p.predict_proba(pandas.read_csv(sys.argv[2], nrows=1)[sys.argv[3].split(",")])
-print((t_init - t) * 1000, (time.perf_counter() - t) * 1000, True)
+print((t_init - t) * 1000, (time.perf_counter() - t) * 1000, True, 0)
 """
 
 
@@ -147,6 +153,7 @@ class ColdStart:
     init: list[float] = field(default_factory=list)
     first: list[float] = field(default_factory=list)
     process: list[float] = field(default_factory=list)
+    tables: list[float] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -158,7 +165,8 @@ def cold_env(tracing: bool) -> Iterator[dict[str, str]]:
         yield {
             **os.environ,
             **ENV,
-            "PYTHONPATH": os.pathsep.join(sys.path[:3]),
+            # The code first, then what the caller had on PYTHONPATH (packages outside the venv).
+            "PYTHONPATH": os.pathsep.join([*sys.path[:3], *filter(None, [os.environ.get("PYTHONPATH")])]),
             "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
             "LAMBDA_TASK_ROOT": str(ROOT / "functions/predict"),
@@ -173,7 +181,8 @@ def run_cold(cmd: list[str], env: dict[str, str], into: ColdStart) -> bool:
     t = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     into.process.append((time.perf_counter() - t) * 1000)
-    init_ms, first_ms, loaded = out.stdout.split()
+    init_ms, first_ms, loaded, tables_ms = out.stdout.split()
+    into.tables.append(float(tables_ms))
     into.init.append(float(init_ms))
     into.first.append(float(first_ms))
     return loaded == "True"
@@ -239,6 +248,8 @@ def measure_ours(spec_file: str) -> None:
             return stub if service == "dynamodb" else None
 
     handler = build(PredictSettings(), StubClients())  # type: ignore[arg-type]
+    # The same build without explanations: today's handler before reasons, for the side-by-side figure.
+    plain = build(PredictSettings().model_copy(update={"explain_predictions": False}), StubClients())  # type: ignore[arg-type]
     context = LocalContext("PredictFunction", 1024, 29)
     event = json.loads((ROOT / "events/predict-valid.json").read_text())
     batch_event = copy.deepcopy(event)
@@ -247,19 +258,27 @@ def measure_ours(spec_file: str) -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the EMF lines Lambda would ship to CloudWatch
     gc.freeze()  # what the handler's init does; again for what this harness imported since
 
-    def call_handler(ev: dict[str, Any]) -> dict[str, Any]:
+    def call_handler(ev: dict[str, Any], service: Any = handler) -> dict[str, Any]:
         ev = copy.copy(ev)
         with contextlib.redirect_stdout(devnull):
-            resp = handler.handler(ev, context)
+            resp = service.handler(ev, context)
         assert resp["statusCode"] == 200, resp
         return resp
 
-    one = timings(lambda: call_handler(event), spec["n_one"], warmup=50)
+    assert b'"reasons"' in call_handler(event)["body"].encode()
+    assert b'"reasons"' not in call_handler(event, plain)["body"].encode()
+    # Interleaved rounds, so that a busy moment of the host weighs on both the same.
+    one: list[float] = []
+    one_plain: list[float] = []
+    for _ in range(5):
+        one += timings(lambda: call_handler(event), spec["n_one"] // 5, warmup=10)
+        one_plain += timings(lambda: call_handler(event, plain), spec["n_one"] // 5, warmup=10)
     model_only = timings(lambda: handler.model.score([spec["first"]]), spec["n_one"], warmup=50)
     stub.items = 0
     batch = timings(lambda: call_handler(batch_event), spec["n_batch"], warmup=2)
     out = {
         "one": one,
+        "one_plain": one_plain,
         "model_only": model_only,
         "batch": batch,
         "items_per_call": stub.items / (spec["n_batch"] + 2),
@@ -304,6 +323,16 @@ def main() -> None:
         )
     measured = json.loads(child.stdout)
     ours, model_only, batch = measured["one"], measured["model_only"], measured["batch"]
+    ours_plain = measured["one_plain"]
+
+    # Contributions by our numpy tables against shap's C++ TreeExplainer, on the same encoded rows.
+    import shap
+    from explain_bench import contributions_side_by_side
+
+    encoded = model.encode(records)
+    side = contributions_side_by_side(
+        model.explainer, shap.TreeExplainer(pipeline.steps[-1][1]), encoded, n_one // 4, max(3, n_batch // 10)
+    )
 
     # The baseline, in this process: frozen like the handler's heap, so full collections cost the same.
     gc.freeze()
@@ -329,6 +358,22 @@ def main() -> None:
     )
     print("  targets: p50 <= 1 ms, p99 <= 3 ms, >= 20x\n")
 
+    # 1b. Reasons: the handler with explanation and reasons against the same build without them
+    print("one prediction with reasons (explanation + 4 reasons + contributions logged) against without")
+    print(row("ours: whole handler, with reasons (what /predict answers)", ours))
+    print(row("ours: whole handler, without (EXPLAIN_PREDICTIONS=false)", ours_plain))
+    print(
+        f"  ratio with / without, medians: {pct(ours, 50) / pct(ours_plain, 50):.2f}x "
+        f"(+{pct(ours, 50) - pct(ours_plain, 50):.3f} ms)   target: <= 2x\n"
+    )
+    print(f"contributions (ours: numpy tables, summed to 19 features; shap {shap.__version__}: TreeExplainer C++)")
+    for label, o, t in (("one row", "ours_one", "shap_one"), ("1,000 rows", "ours_batch", "shap_batch")):
+        print(
+            f"  {label:<11} ours p50 {pct(side[o], 50):8.3f} ms   shap p50 {pct(side[t], 50):8.3f} ms   "
+            f"ratio shap / ours {pct(side[t], 50) / pct(side[o], 50):5.1f}x   target: >= 1x"
+        )
+    print()
+
     # 2. A 1,000-application batch
     print("1,000-application batch")
     print(row("ours: whole handler, /predict-batch", batch))
@@ -346,6 +391,7 @@ def main() -> None:
     print(row("ours, tracing off: init (import handler, load model)", cold.init))
     print(row("ours, tracing off: init + first response", cold.first))
     print(row("ours, tracing off: whole process", cold.process))
+    print(row("ours: explanation tables, built after init (lazily: the first answer)", cold.tables))
     print(row("ours, X-Ray on (TracingMode=Active): init", cold_xray.init))
     print(row("ours, X-Ray on: init + first response", cold_xray.first))
     print(row("seed: init (import sklearn + pandas, joblib.load)", seed_cold.init))
@@ -357,6 +403,9 @@ def main() -> None:
         f"{pct(cold_xray.first, 50) - pct(cold.first, 50):.0f} ms to the first answer\n"
         f"  the first response of ours includes importing boto3, building the DynamoDB client and one PutItem "
         f"(to a loopback stub); scikit-learn imported by the handler: {sklearn_loaded}   target: init <= 500 ms\n"
+        f"  building the explanation tables during init would add {pct(cold.tables, 50):.0f} ms "
+        f"(+{pct(cold.tables, 50) / pct(cold.init, 50) * 100:.0f}% of init; rule: in init only if <= +10%): "
+        "they stay lazy, paid by the first explained answer\n"
     )
     from creditwatch.local.rie import RieError
 
@@ -390,6 +439,9 @@ def main() -> None:
         print(f"  {label:<36} max |diff| {np.max(np.abs(ours_p - theirs)):.2e}   same decision {same}/{len(frame_)}")
     print(
         f"\nsummary: one prediction p50 {pct(ours, 50):.3f} ms, p99 {pct(ours, 99):.3f} ms, "
+        f"{pct(ours, 50) / pct(ours_plain, 50):.2f}x without reasons ({pct(ours_plain, 50):.3f} ms); "
+        f"contributions {pct(side['shap_one'], 50) / pct(side['ours_one'], 50):.1f}x / "
+        f"{pct(side['shap_batch'], 50) / pct(side['ours_batch'], 50):.1f}x shap's speed (1 / 1,000 rows); "
         f"{pct(seed_way, 50) / pct(ours, 50):.0f}x the seed's way; batch p50 {pct(batch, 50):.1f} ms; "
         f"cold start p50 {pct(cold.init, 50):.0f} ms init, {pct(cold.first, 50):.0f} ms to the first answer "
         f"({pct(cold_xray.init, 50):.0f} / {pct(cold_xray.first, 50):.0f} ms with X-Ray)"

@@ -200,6 +200,66 @@ def serve(
     uvicorn.run(service.app, host=host, port=port, log_level="info")
 
 
+@app.command()
+def explain(
+    event: Annotated[
+        str | None, typer.Option("--event", "-e", help="An API event (events/predict-*.json) or an application's JSON")
+    ] = None,
+    prediction_id: Annotated[
+        str | None, typer.Option("--prediction-id", help="Rebuild a logged decision's reasons from the local log")
+    ] = None,
+    counterfactual: Annotated[bool, typer.Option(help="For a refusal, also the smallest approved change")] = False,
+) -> None:
+    """Print a decision with its reasons as a table: scored here from an event, or rebuilt from the log."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from creditwatch_model import load_model
+    from creditwatch_model.counterfactual import counterfactual as search
+    from creditwatch_model.explain import reasons_from_record
+    from creditwatch_predict.schemas import build_application_model
+    from creditwatch_predict.service import score_applications
+
+    if (event is None) == (prediction_id is None):
+        _fail("give --event FILE or --prediction-id ID")
+    model = load_model()
+    if prediction_id is not None:
+        record = _prediction_log().get(prediction_id)
+        if record is None or not record.contributions or not record.features:
+            _fail(f"no explained record {prediction_id}")
+        row, reasons = record.features, reasons_from_record(model.schema, record.model_dump())
+        decision, p_good = str(record.decision), float(record.probability_good_credit or 0.0)
+        title = f"{prediction_id}: logged by model {record.model_version} at {record.ts}"
+    else:
+        assert event is not None
+        payload = json.loads(Path(event).read_text() if event != "-" else sys.stdin.read())
+        body = json.loads(payload["body"]) if isinstance(payload.get("body"), str) else payload
+        try:
+            row = build_application_model(model.schema).model_validate(body).model_dump()
+        except ValueError as exc:
+            _fail(f"not a valid application: {exc}")
+        (scored,) = score_applications(model, [row], explain=True)
+        reasons = scored.reasons or []
+        decision, p_good = scored.score.decision, scored.score.probability_good_credit
+        title = f"{event}: model {model.version}"
+    console = Console()
+    console.print(f"[bold]{title}[/bold]")
+    console.print(f"decision [bold]{decision}[/bold]: P(good) {p_good:.3f}, threshold {model.threshold:.3f}")
+    table = Table(title="principal reasons (features that lowered P(good), most first)")
+    for column in ("#", "reason", "applicant's value", "meaning", "contribution"):
+        table.add_column(column, justify="right" if column in ("#", "contribution") else "left")
+    for i, r in enumerate(reasons, 1):
+        table.add_row(str(i), r["label"], str(r["value"]), r["meaning"] or "", f"{r['contribution']:+.4f}")
+    console.print(table)
+    if counterfactual:
+        found = search(model, row)
+        console.print(f"what would change the decision: {found.message}")
+        for c in found.changes:
+            console.print(f"  {c.label}: {c.from_value} -> {c.to_value}" + (f" ({c.meaning})" if c.meaning else ""))
+        if found.probability_good_credit is not None:
+            console.print(f"  P(good) with the changes: {found.probability_good_credit:.3f}")
+
+
 def _prediction_log() -> Any:
     from creditwatch.local import stack
     from creditwatch.local.template import Template

@@ -56,6 +56,8 @@ def test_seed_example_verbatim_is_scored_and_logged(handler, event, prediction_l
         "model_version",
         "prediction_id",
         "timestamp",
+        "explanation",
+        "reasons",
     }
     assert body["model_version"] == model.version
     assert body["probability_good_credit"] + body["probability_bad_credit"] == pytest.approx(1)
@@ -283,3 +285,81 @@ def test_log_write_failure_spills_and_never_fails_the_request(handler, event, pr
     assert "LogRecordsSpilled" in out
     assert prediction_log.replay_spilled() == {"replayed": 1, "failed": 0}
     assert prediction_log.get(body["prediction_id"]).status == 200
+
+
+def test_predict_explains_every_decision_with_up_to_four_readable_reasons(handler, event, model):
+    _, body, _ = call(handler, event("predict-valid.json"))
+    explanation = body["explanation"]
+    assert list(explanation["contributions"]) == model.schema.names
+    total = explanation["base_value"] + sum(explanation["contributions"].values())
+    assert total == pytest.approx(body["probability_good_credit"], abs=1e-9)
+    reasons = body["reasons"]
+    assert 1 <= len(reasons) <= 4
+    assert [r["contribution"] for r in reasons] == sorted(r["contribution"] for r in reasons)
+    assert all(r["contribution"] < 0 for r in reasons)
+    labels = {f.name: f for f in model.schema.features}
+    for r in reasons:
+        f = labels[r["feature"]]
+        assert r["label"] == f.alias
+        assert r["contribution"] == pytest.approx(explanation["contributions"][r["feature"]], abs=1e-6)
+        assert r["meaning"] == (f.codes[r["value"]] if f.is_categorical else None)
+    # The seed's example is refused mainly for its checking account (0-200 DM).
+    assert reasons[0]["feature"] == "status_of_existing_checking_account"
+    assert reasons[0]["meaning"] == "0 <= ... < 200 DM"
+
+
+def test_the_logged_record_alone_rebuilds_the_reasons_given(handler, event, prediction_log, model):
+    from creditwatch_model.explain import reasons_from_record
+
+    _, body, _ = call(handler, event("predict-valid.json"))
+    record = prediction_log.get(body["prediction_id"]).model_dump(mode="json", exclude_none=True)
+    assert len(record["contributions"]) == len(model.schema.names)
+    assert all(round(c, 6) == c for c in record["contributions"])
+    assert reasons_from_record(model.schema, record) == body["reasons"]
+    # The raw item too: contributions stored as one compact JSON string, like the features.
+    item = prediction_log.dynamodb.get_item(
+        TableName=prediction_log.table, Key={"pk": {"S": record["pk"]}, "sk": {"S": record["sk"]}}
+    )["Item"]
+    assert item["contributions"]["S"].startswith("[") and " " not in item["contributions"]["S"]
+
+
+def test_batches_explain_only_when_asked_and_log_the_contributions(handler, event, prediction_log, model):
+    from creditwatch_model.explain import reasons_from_record
+
+    status, plain, _ = call(handler, event("predict-batch-valid.json"))
+    assert status == 200 and all("explanation" not in p and "reasons" not in p for p in plain["predictions"])
+    assert all(r.get("contributions") is None for r in logged(prediction_log))
+    status, body, _ = call(handler, event("predict-batch-explain.json"))
+    assert status == 200
+    by_id = {r["prediction_id"]: r for r in logged(prediction_log)}
+    for answer in body["predictions"]:
+        total = answer["explanation"]["base_value"] + sum(answer["explanation"]["contributions"].values())
+        assert total == pytest.approx(answer["probability_good_credit"], abs=1e-9)
+        assert reasons_from_record(model.schema, by_id[answer["prediction_id"]]) == answer["reasons"]
+
+
+def test_counterfactual_flips_a_refusal_when_rescored_and_spares_protected_attributes(handler, event, model):
+    from creditwatch_model.counterfactual import PROTECTED
+
+    ev = event("predict-valid-counterfactual.json")
+    assert ev["rawQueryString"] == "counterfactual=true"
+    _, body, _ = call(handler, ev)
+    assert body["decision"] == "refuse"
+    cf = body["counterfactual"]
+    assert cf["status"] == "found" and cf["changes"] and cf["probability_good_credit"] >= model.threshold
+    assert not {c["feature"] for c in cf["changes"]} & PROTECTED
+    aliases = {f.name: f.alias for f in model.schema.features}
+    sent = json.loads(ev["body"])
+    for change in cf["changes"]:
+        assert sent[aliases[change["feature"]]] == change["from"]
+        sent[aliases[change["feature"]]] = change["to"]
+    again = event("predict-valid.json")
+    again["body"] = json.dumps(sent)
+    _, rescored, _ = call(handler, again)
+    assert rescored["decision"] == "approve"
+    assert rescored["probability_good_credit"] == pytest.approx(cf["probability_good_credit"], abs=1e-12)
+    # Without the flag there is no search, and an approval has nothing to change.
+    assert "counterfactual" not in call(handler, event("predict-valid.json"))[1]
+    approved = event("predict-valid-counterfactual.json")
+    approved["body"] = json.dumps(sent)
+    assert call(handler, approved)[1]["counterfactual"]["status"] == "already_approved"

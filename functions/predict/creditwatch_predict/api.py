@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from creditwatch_common.log import LogWriter
 from creditwatch_common.observability import Observability
 from creditwatch_model import CreditModel
+from creditwatch_predict.docs import install_docs
 from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.middleware import RequestLogMiddleware
@@ -15,8 +16,9 @@ from creditwatch_predict.schemas import build_application_model, build_batch_mod
 from creditwatch_predict.settings import PredictSettings
 
 DESCRIPTION = (
-    "Credit scoring on the UCI German Credit schema. Fields are accepted in snake_case or by the "
-    "seed's human-readable names; codes are UCI codes such as `A12`."
+    "Credit scoring on the UCI German Credit schema, with the reasons for every decision. Fields are "
+    "documented by their snake_case names; the seed's human-readable names (each field's description, "
+    "e.g. `Age in years`) are accepted too. Codes are UCI codes such as `A12`."
 )
 
 
@@ -25,11 +27,20 @@ def create_app(model: CreditModel, settings: PredictSettings, writer: LogWriter,
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size)
     app = FastAPI(
-        default_response_class=OrjsonResponse, title="creditwatch", version=model.version, description=DESCRIPTION
+        default_response_class=OrjsonResponse,
+        title="creditwatch",
+        version=model.version,
+        description=DESCRIPTION,
+        # One schema per model: answers omit the fields they do not carry (explanation, counterfactual).
+        separate_input_output_schemas=False,
+        # Served by install_docs from the package's files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
-    app.include_router(scoring_router(model, application_model, batch_model))
+    install_docs(app)
+    app.include_router(scoring_router(model, application_model, batch_model, explain=settings.explain_predictions))
     app.include_router(operations_router(model))
     app.add_middleware(
         RequestLogMiddleware,

@@ -1,9 +1,9 @@
 """The routes: scoring one application or a batch, health and model metadata."""
 
 # No `from __future__ import annotations`: FastAPI must see the schema-built models in signatures.
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -13,10 +13,10 @@ from creditwatch_predict.middleware import request_log
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
     ErrorResponse,
+    ExplainedPredictionResponse,
     HealthResponse,
-    PredictionResponse,
 )
-from creditwatch_predict.service import score_applications, utc_now_iso
+from creditwatch_predict.service import add_counterfactual, score_applications, utc_now_iso
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON or empty body"},
@@ -26,18 +26,32 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorResponse, "description": "Internal error (no details leak)"},
 }
 
+COUNTERFACTUAL_HELP = (
+    "For a refusal, also answer the smallest change of actionable features that the model approves "
+    "(never sex, personal status, age or foreign-worker status); bounded by 10,000 candidates and 50 ms"
+)
 
-def scoring_router(model: CreditModel, application_model: type[BaseModel], batch_model: type[BaseModel]) -> APIRouter:
+
+def scoring_router(
+    model: CreditModel, application_model: type[BaseModel], batch_model: type[BaseModel], *, explain: bool = True
+) -> APIRouter:
     """POST /predict and /predict-batch for the request models built from the model's schema."""
     router = APIRouter(route_class=OrjsonRoute, tags=["scoring"])
 
-    @router.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
-    async def predict(application: application_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Score one credit application."""
-        scored = score_applications(model, [application.model_dump()])  # type: ignore[attr-defined]
+    @router.post("/predict", response_model=ExplainedPredictionResponse, responses=ERROR_RESPONSES)
+    async def predict(
+        application: application_model,  # type: ignore[valid-type]
+        request: Request,
+        counterfactual: Annotated[bool, Query(description=COUNTERFACTUAL_HELP)] = False,
+    ) -> JSONResponse:
+        """Score one credit application, with its explanation and its reasons."""
+        scored = score_applications(model, [application.model_dump()], explain=explain)  # type: ignore[attr-defined]
+        if counterfactual:
+            add_counterfactual(model, scored[0])
         entry = request_log(request)
         entry.scored, entry.single = scored, True
-        return scored[0].response(model.version)
+        # Built and typed here (service.py); response_model documents it without re-validating it.
+        return OrjsonResponse(scored[0].response(model.version))
 
     @router.post("/predict-batch", response_model=BatchPredictionResponse, responses=ERROR_RESPONSES)
     async def predict_batch(batch: batch_model, request: Request) -> JSONResponse:  # type: ignore[valid-type]
@@ -45,7 +59,7 @@ def scoring_router(model: CreditModel, application_model: type[BaseModel], batch
         # A validated model's __dict__ is its model_dump() for these flat models of scalars, without
         # the copy (nothing mutates it), at a tenth of the cost for a batch.
         apps = [a.__dict__ for a in batch.applications]  # type: ignore[attr-defined]
-        scored = score_applications(model, apps)
+        scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
         request_log(request).scored = scored
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;
         # response_model still documents the shape in the OpenAPI schema.

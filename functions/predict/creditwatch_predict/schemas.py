@@ -32,6 +32,12 @@ SEED_EXAMPLE: dict[str, Any] = {
 }
 
 
+def documented_example(schema: FeatureSchema) -> dict[str, Any]:
+    """The seed's example request under the documented snake_case names."""
+    by_alias = {f.alias: f.name for f in schema.features}
+    return {by_alias[k]: v for k, v in SEED_EXAMPLE.items()}
+
+
 def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
     """A strict pydantic model accepting each feature by snake_case name or by the seed's alias."""
     fields: dict[str, Any] = {}
@@ -58,19 +64,76 @@ def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
         "CreditApplication",
         __config__=ConfigDict(
             extra="forbid",
-            json_schema_extra={"examples": [SEED_EXAMPLE]},
+            # The documented (snake_case) names: the schema lists only those (additionalProperties false),
+            # so an example by the seed's aliases would fail a generated client's own validation.
+            json_schema_extra={"examples": [documented_example(schema)]},
         ),
         **fields,
     )
 
 
 def build_batch_model(application: type[BaseModel], max_batch: int) -> type[BaseModel]:
-    """`{"applications": [...]}` with 1 to max_batch applications."""
+    """`{"applications": [...], "explain": false}` with 1 to max_batch applications."""
     return create_model(  # type: ignore[call-overload,no-any-return]
         "BatchPredictionRequest",
         __config__=ConfigDict(extra="forbid"),
         applications=(list[application], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+        explain=(
+            bool,
+            Field(
+                False,
+                description="Also answer each application's explanation and reasons (slower: off by default)",
+            ),
+        ),
     )
+
+
+Value = Annotated[int | float | str, Field(description="A number, or a UCI code such as A12")]
+
+
+class Explanation(BaseModel):
+    """Exact Shapley contributions (path-dependent TreeSHAP) to P(good): base_value + sum = probability_good_credit."""
+
+    base_value: float = Field(description="P(good) before any feature is known: the forest's expected value")
+    contributions: dict[str, float] = Field(
+        description="Each of the 19 schema features (snake_case) and how much it moved P(good), + raises, - lowers"
+    )
+
+
+class ReasonResponse(BaseModel):
+    """A feature that lowered P(good): an adverse-action reason (for an approval, what held the score down)."""
+
+    feature: str = Field(description="snake_case feature name")
+    label: str = Field(description="The seed's human-readable name")
+    value: Value = Field(description="The applicant's value")
+    meaning: str | None = Field(description="The code's meaning (e.g. '... < 0 DM'); null for numbers")
+    contribution: float = Field(description="Its contribution to P(good), rounded to 1e-6 (negative)")
+
+
+class ChangeResponse(BaseModel):
+    """One feature to change, from the applicant's value to the value that makes the difference."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    feature: str
+    label: str
+    from_value: Value = Field(alias="from")
+    to_value: Value = Field(alias="to")
+    meaning: str | None = Field(description="The new code's meaning; null for numbers")
+
+
+class CounterfactualResponse(BaseModel):
+    """What would change the decision: the fewest, then smallest, changes of actionable features.
+
+    Never sex and personal status, age or foreign-worker status. Bounded: at most 10,000 candidates
+    scored and 50 ms; either bound gives `none_found`.
+    """
+
+    status: Literal["found", "already_approved", "none_found"]
+    changes: list[ChangeResponse] = Field(description="Empty unless found")
+    probability_good_credit: float | None = Field(description="P(good) with the changes; null unless found")
+    message: str
+    candidates_scored: int
 
 
 class PredictionResponse(BaseModel):
@@ -87,10 +150,29 @@ class PredictionResponse(BaseModel):
     timestamp: str = Field(description="UTC, ISO 8601")
 
 
+class ExplainedPredictionResponse(PredictionResponse):
+    """The model's answer for one application, with its explanation and reasons."""
+
+    explanation: Explanation
+    reasons: list[ReasonResponse] = Field(
+        description="Up to four features that lowered P(good) most, most negative first", max_length=4
+    )
+    counterfactual: CounterfactualResponse | None = Field(
+        None, description="With ?counterfactual=true only: what would turn a refusal into an approval"
+    )
+
+
+class BatchItemResponse(PredictionResponse):
+    """One application's answer in a batch; explanation and reasons only when the request says explain: true."""
+
+    explanation: Explanation | None = None
+    reasons: list[ReasonResponse] | None = Field(None, max_length=4)
+
+
 class BatchPredictionResponse(BaseModel):
     """Answers for every application of a batch, in request order."""
 
-    predictions: list[PredictionResponse]
+    predictions: list[BatchItemResponse]
     total_processed: int
     model_version: str
     timestamp: str

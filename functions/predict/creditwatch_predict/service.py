@@ -1,4 +1,4 @@
-"""Scoring and log-record logic, free of HTTP and AWS details."""
+"""Scoring, explanations and log-record logic, free of HTTP and AWS details."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 
 from creditwatch_common.ids import iso_millis, uuid7s
 from creditwatch_common.records import LogRecord
 from creditwatch_model import CreditModel, Score
+from creditwatch_model.explain import Reason, reasons
+
+# Contributions are logged, and reasons ranked, to 1e-6 of probability: a notice never needs more.
+LOGGED_DECIMALS = 6
 
 
 def utc_now_iso() -> str:
@@ -20,20 +25,34 @@ def utc_now_iso() -> str:
 
 
 class ScoredApplication:
-    """An application with its score, its id and its log record's outputs."""
+    """An application with its score, its id, its explanation when asked, and its log record's outputs."""
 
-    __slots__ = ("features", "prediction_id", "score", "timestamp")
+    __slots__ = (
+        "contributions",
+        "counterfactual",
+        "explanation",
+        "features",
+        "prediction_id",
+        "reasons",
+        "score",
+        "timestamp",
+    )
 
     def __init__(self, features: dict[str, Any], score: Score, prediction_id: str, timestamp: str) -> None:
         self.features = features
         self.score = score
         self.prediction_id = prediction_id
         self.timestamp = timestamp
+        # Set by explain_scored() and add_counterfactual(); None when not asked for.
+        self.explanation: dict[str, Any] | None = None
+        self.reasons: list[Reason] | None = None
+        self.contributions: list[float] | None = None
+        self.counterfactual: dict[str, Any] | None = None
 
     def response(self, model_version: str) -> dict[str, Any]:
         """The API answer for this application."""
         s = self.score
-        return {
+        out: dict[str, Any] = {
             "prediction": s.prediction,
             "probability_good_credit": s.probability_good_credit,
             "probability_bad_credit": s.probability_bad_credit,
@@ -44,17 +63,58 @@ class ScoredApplication:
             "prediction_id": self.prediction_id,
             "timestamp": self.timestamp,
         }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+            out["reasons"] = self.reasons
+        if self.counterfactual is not None:
+            out["counterfactual"] = self.counterfactual
+        return out
 
 
-def score_applications(model: CreditModel, applications: Sequence[dict[str, Any]]) -> list[ScoredApplication]:
-    """Score validated applications (snake_case feature dicts) in one vectorised pass."""
+def score_applications(
+    model: CreditModel, applications: Sequence[dict[str, Any]], *, explain: bool = False
+) -> list[ScoredApplication]:
+    """Score validated applications (snake_case feature dicts) in one vectorised pass; explain them if asked."""
     scores = model.score(applications)
     # One scoring instant for the whole batch: its ids share the millisecond (their random tails
     # keep them unique) and the ISO timestamp is formatted once, from the per-second cache.
     now_ms = int(time.time() * 1000)
     timestamp = iso_millis(now_ms)
     ids = uuid7s(len(scores), now_ms)
-    return [ScoredApplication(*a, timestamp) for a in zip(applications, scores, ids, strict=True)]
+    scored = [ScoredApplication(*a, timestamp) for a in zip(applications, scores, ids, strict=True)]
+    if explain:
+        explain_scored(model, scored)
+    return scored
+
+
+def explain_scored(model: CreditModel, scored: Sequence[ScoredApplication]) -> None:
+    """Attach each application's exact contributions, its reasons, and the contributions the log keeps."""
+    base_value, phi = model.explain([s.features for s in scored])
+    names = model.schema.names
+    # The log keeps the contributions rounded to 1e-6 and the reasons are ranked on those same values,
+    # so that a notice rebuilt from the log (reasons_from_record) is the one the applicant was given.
+    rounded = np.round(phi, LOGGED_DECIMALS).tolist()
+    for s, exact, logged in zip(scored, phi.tolist(), rounded, strict=True):
+        s.explanation = {"base_value": base_value, "contributions": dict(zip(names, exact, strict=True))}
+        s.contributions = logged
+        s.reasons = reasons(model.schema, s.features, logged)
+
+
+def add_counterfactual(model: CreditModel, scored: ScoredApplication) -> None:
+    """Attach the smallest actionable change that the model approves (bounded: see counterfactual.py)."""
+    from creditwatch_model.counterfactual import counterfactual
+
+    found = counterfactual(model, scored.features)
+    scored.counterfactual = {
+        "status": found.status,
+        "changes": [
+            {"feature": c.feature, "label": c.label, "from": c.from_value, "to": c.to_value, "meaning": c.meaning}
+            for c in found.changes
+        ],
+        "probability_good_credit": found.probability_good_credit,
+        "message": found.message,
+        "candidates_scored": found.candidates_scored,
+    }
 
 
 class LogBatch(NamedTuple):
@@ -96,6 +156,7 @@ def log_records(
                     status=status,
                     latency_ms=latency_ms,
                     features=app.features,
+                    contributions=app.contributions,
                     **common,
                     **_outputs(app.score),
                 )
@@ -126,16 +187,17 @@ def log_records(
             "batch_size": len(scored),
         }
         for i, app in enumerate(scored):
-            records.append(
-                {
-                    "prediction_id": app.prediction_id,
-                    "batch_index": i,
-                    # Encoded here as the log stores it (compact JSON text), by orjson: stdlib json
-                    # spent 3 ms on a batch's features.
-                    "features": orjson.dumps(app.features).decode(),
-                    **_outputs(app.score),
-                }
-            )
+            record = {
+                "prediction_id": app.prediction_id,
+                "batch_index": i,
+                # Encoded here as the log stores them (compact JSON text), by orjson: stdlib json
+                # spent 3 ms on a batch's features.
+                "features": orjson.dumps(app.features).decode(),
+                **_outputs(app.score),
+            }
+            if app.contributions is not None:
+                record["contributions"] = orjson.dumps(app.contributions).decode()
+            records.append(record)
     return LogBatch(records, common)
 
 

@@ -14,6 +14,8 @@ class PredictSettings(LogSettings):
     log_ttl_days: int = Field(90, ge=1, le=3650, validation_alias="LOG_TTL_DAYS")
     max_batch_size: int = Field(1000, ge=1, le=5000, validation_alias="MAX_BATCH_SIZE")
     flush_metrics_per_request: bool = Field(False, validation_alias="FLUSH_METRICS_PER_REQUEST")
+    # /predict answers (and logs) each decision's contributions and reasons; off only to measure without them.
+    explain_predictions: bool = Field(True, validation_alias="EXPLAIN_PREDICTIONS")
     max_raw_body_logged: int = Field(4096, ge=0, validation_alias="MAX_RAW_BODY_LOGGED")
     # The request path's AWS calls: one attempt each (the log writer retries), never longer than this.
     aws_connect_timeout_s: float = Field(1.0, gt=0, le=10, validation_alias="AWS_CONNECT_TIMEOUT_SECONDS")

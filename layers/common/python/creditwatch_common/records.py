@@ -27,6 +27,9 @@ class LogRecord(BaseModel):
     latency_ms: float
     model_version: str
     features: dict[str, Any] | None = None
+    # Each feature's contribution to P(good), in the model schema's order, rounded to 1e-6: with
+    # `features` (and the model version's base value), the record's reasons can be rebuilt from the log.
+    contributions: list[float] | None = None
     probability_good_credit: float | None = None
     prediction: int | None = None
     decision: str | None = None
@@ -63,9 +66,10 @@ class StoredRecord(LogRecord):
 
 
 def normalise(values: dict[str, Any]) -> dict[str, Any]:
-    """Plain item values in today's shape: features decoded from their JSON text, old names renamed."""
-    if isinstance(values.get("features"), str):
-        values["features"] = json.loads(values["features"])
+    """Plain item values in today's shape: features and contributions decoded from JSON text, old names renamed."""
+    for key in ("features", "contributions"):
+        if isinstance(values.get(key), str):
+            values[key] = json.loads(values[key])
     if LEGACY_PROBABILITY in values:
         legacy = values.pop(LEGACY_PROBABILITY)
         values.setdefault("probability_good_credit", legacy)

@@ -15,8 +15,10 @@ a table lookup per path, with no per-row recursion.
 from __future__ import annotations
 
 import io
+import json
 import math
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -27,7 +29,7 @@ import numpy.typing as npt
 from creditwatch_model.forest import FloatArray, PackedForest
 from creditwatch_model.schema import FeatureSchema
 
-__all__ = ["ForestCover", "PathTables", "Reason", "first_reason", "reasons"]
+__all__ = ["ForestCover", "PathTables", "Reason", "first_reason", "reasons", "reasons_from_record"]
 
 # Same fixed zip timestamp as forest.npz: the same training gives the same bytes.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -310,6 +312,19 @@ def reasons(schema: FeatureSchema, row: Any, contributions: Any, limit: int = MA
             )
         )
     return out
+
+
+def reasons_from_record(schema: FeatureSchema, record: Mapping[str, Any], limit: int = MAX_REASONS) -> list[Reason]:
+    """The reasons of one logged prediction, rebuilt from its `features` and `contributions` alone."""
+    features, contributions = record.get("features"), record.get("contributions")
+    # The log stores both as compact JSON text; a decoded record (creditwatch log get) holds them parsed.
+    if isinstance(features, str):
+        features = json.loads(features)
+    if isinstance(contributions, str):
+        contributions = json.loads(contributions)
+    if not features or contributions is None:
+        raise ValueError("the record has no features or no contributions: it was not explained")
+    return reasons(schema, features, contributions, limit)
 
 
 def first_reason(schema: FeatureSchema, contributions: FloatArray) -> list[str]:

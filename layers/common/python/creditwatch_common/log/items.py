@@ -1,7 +1,8 @@
 """Records to DynamoDB items and back.
 
-`features` is stored as one compact JSON string rather than a DynamoDB map: nothing queries inside
-it, it is as small, and serialising a 1,000-application batch costs a fraction (bench/).
+`features` is stored as one compact JSON string rather than a DynamoDB map, and `contributions` (19
+floats) as one JSON array string rather than a list: nothing queries inside them, they are as small,
+and serialising a 1,000-application batch costs a fraction (bench/).
 Records written as maps by earlier versions still read back the same.
 """
 
@@ -58,7 +59,7 @@ def to_items(
             elif v is None:
                 if common:
                     item.pop(k, None)
-            elif k == "features":
+            elif k == "features" or k == "contributions":
                 item[k] = {"S": _compact_json(v)}
             else:
                 item[k] = serialize(v)
