@@ -16,11 +16,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import timings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers/model/python"), str(ROOT / "src")]
@@ -36,18 +36,6 @@ model.explainer
 t_tables = time.perf_counter()
 print((t_load - t) * 1000, (t_tables - t_load) * 1000, "shap" in sys.modules or "sklearn" in sys.modules)
 """
-
-
-def timings(fn: Callable[[], Any], n: int, warmup: int = 3) -> list[float]:
-    """Wall time of n calls, in ms."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def med(values: list[float]) -> float:

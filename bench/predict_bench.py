@@ -23,13 +23,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import timings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "functions/predict"), str(ROOT / "layers/model/python"), str(ROOT / "layers/common/python")]
@@ -65,18 +66,6 @@ class StubDynamoDB:
     def batch_write_item(self, RequestItems: dict[str, list[Any]], **kwargs: Any) -> dict[str, Any]:
         self.items += sum(len(v) for v in RequestItems.values())
         return {"UnprocessedItems": {}}
-
-
-def timings(fn: Callable[[], Any], n: int, warmup: int = 5) -> list[float]:
-    """Wall time of n calls, in ms."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def pct(values: list[float], q: float) -> float:
