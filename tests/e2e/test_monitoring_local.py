@@ -49,7 +49,7 @@ def day(local_stack: Any) -> dict[str, Any]:
 
 def test_stable_traffic_shows_no_dataset_drift(local_stack: Any, day: dict[str, Any]) -> None:
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t0"], end=day["t1"])
+        "invoke", "DriftFunction", "-e", "-", stdin=_event("drift-window.json", start=day["t0"], end=day["t1"])
     )
     assert out["status"] == "ok", out["message"]
     assert out["rows_used"] == 300
@@ -60,7 +60,11 @@ def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
     local_stack: Any, day: dict[str, Any], stack_client: Any
 ) -> None:
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t1b"], end=day["t2"], notify=True)
+        "invoke",
+        "DriftFunction",
+        "-e",
+        "-",
+        stdin=_event("drift-window.json", start=day["t1b"], end=day["t2"], notify=True),
     )
     assert out["status"] == "ok" and out["dataset_drift"] is True
     assert out["rows_used"] == 300  # scored requests only: the invalid and failed ones are not inputs
@@ -105,7 +109,11 @@ def test_report_command_gives_the_latest_report_a_fresh_link(
 def test_too_little_data_gives_insufficient_data_without_a_report(local_stack: Any) -> None:
     start = _now() + timedelta(days=1)
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=start, end=start + timedelta(hours=1))
+        "invoke",
+        "DriftFunction",
+        "-e",
+        "-",
+        stdin=_event("drift-window.json", start=start, end=start + timedelta(hours=1)),
     )
     assert out["status"] == "insufficient_data"
     assert out["report_url"] is None and out["report_html_key"] is None
