@@ -105,3 +105,19 @@ def test_a_handler_that_overruns_is_stopped_with_lambdas_timeout_error(tmp_path:
     assert took < 10 and proc.returncode != 0
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errorMessage"] == "Task timed out after 1.00 seconds"
+
+
+def test_links_are_never_wrapped_when_the_output_is_piped() -> None:
+    import io
+
+    from rich.console import Console
+
+    from creditwatch.demo import DemoResult, DemoRun
+    from creditwatch.render import render_demo
+
+    url = "http://127.0.0.1:4566/creditwatch-local-reports/drift/reports/x/report.html?X-Amz-Signature=" + "a" * 200
+    result = DemoResult(drift={"report_url": url, "report_url_signed_by": "signer-user"})
+    out = io.StringIO()
+    render_demo(DemoRun(result, "http://127.0.0.1:4566", "stopped", Path("/tmp/x")), Console(file=out, width=80))
+    assert url in out.getvalue().splitlines()
+    assert "demo stack http://127.0.0.1:4566: stopped" in out.getvalue()
