@@ -9,21 +9,79 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from creditwatch import errors
+from creditwatch.errors import CliError
 from creditwatch.paths import ROOT
 
 if TYPE_CHECKING:
     from creditwatch.local.stack import StackState
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-local_app = typer.Typer(help="The local stack: a moto server with the template's resources.", no_args_is_help=True)
-log_app = typer.Typer(help="Read the prediction log of the local stack.", no_args_is_help=True)
+
+def _epilog() -> str:
+    # "\b" keeps click from re-flowing the lines of the block that follows.
+    codes = "\n".join(f"  {code:<3} {meaning}" for code, meaning in errors.EXIT_CODES.items())
+    return (
+        "\b\nExit codes (docs/develop.md):\n"
+        f"{codes}\n\n"
+        "Expected failures print one `error: ...` line; --debug (or CREDITWATCH_DEBUG=1) adds the traceback."
+    )
+
+
+# Plain click help: flags show as flags (rich help labels them `<bool>`), and nothing is boxed or wrapped.
+app = typer.Typer(
+    help=__doc__,
+    epilog=_epilog(),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+local_app = typer.Typer(
+    help="The local stack: a moto server with the template's resources.", no_args_is_help=True, rich_markup_mode=None
+)
+log_app = typer.Typer(help="Read the prediction log of the local stack.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(local_app, name="local")
 app.add_typer(log_app, name="log")
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+def _fail(message: str, code: int = errors.FAILED) -> NoReturn:
+    raise CliError(message, code)
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    from creditwatch_model import METADATA_FILE, model_dir
+
+    try:
+        package = importlib.metadata.version("creditwatch")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without install
+        package = "unknown"
+    meta = json.loads((model_dir() / METADATA_FILE).read_text())
+    return f"creditwatch {package}; model {meta['name']} version {meta['version']} (trained {meta.get('trained_at')})"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(_version())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of a failure (also CREDITWATCH_DEBUG=1)")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the package and model versions"),
+    ] = False,
+) -> None:
+    """Train the model, run the stack locally, invoke functions, simulate traffic, drive the monitoring loop."""
+    import os
+
+    if debug:
+        os.environ[errors.DEBUG_VAR] = "1"
 
 
 def _local_state() -> StackState:
@@ -33,7 +91,7 @@ def _local_state() -> StackState:
     try:
         return stack.require_state()
     except stack.StackError as exc:
-        _fail(str(exc))
+        _fail(str(exc), errors.STACK_DOWN)
 
 
 def _print_json(value: Any) -> None:
@@ -61,7 +119,7 @@ def train(
 
 @local_app.command("up")
 def local_up(
-    port: Annotated[int, typer.Option(help="moto server port")] = 4566,
+    port: Annotated[int | None, typer.Option(help="moto server port (default: the running stack's, or 4566)")] = None,
     sink_port: Annotated[int, typer.Option(help="local Slack webhook sink port (0: none)")] = 4567,
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 lets Docker containers reach it)")] = "127.0.0.1",
     webhook_url: Annotated[str | None, typer.Option(help="A real Slack webhook URL instead of the sink")] = None,
@@ -72,8 +130,10 @@ def local_up(
 
     try:
         state = stack.up(host=host, port=port, sink_port=sink_port or None, webhook_url=webhook_url)
+    except stack.PortTaken as exc:
+        _fail(str(exc), errors.UNREACHABLE)
     except stack.StackError as exc:
-        _fail(str(exc))
+        _fail(str(exc), errors.USAGE)
     template = Template(endpoint=state.endpoint)
     typer.echo(f"local stack on {state.endpoint} (pid {state.moto_pid})")
     for lid, kind, _ in template.data_resources():
@@ -97,7 +157,7 @@ def local_status() -> None:
 
     state = stack.load_state()
     if state is None:
-        _fail("the local stack is not running", code=3)
+        _fail("the local stack is not running: start it with `creditwatch local up`", errors.STACK_DOWN)
     typer.echo(f"running on {state.endpoint} (pid {state.moto_pid}); Slack sink {state.sink_url or 'off'}")
 
 
@@ -128,7 +188,17 @@ def local_env_vars(
 @app.command()
 def invoke(
     logical_id: Annotated[str, typer.Argument(help="Function of template.yaml, e.g. PredictFunction")],
-    event: Annotated[str, typer.Option("--event", "-e", help="Event file, or - for stdin")] = "-",
+    event: Annotated[
+        str | None, typer.Option("--event", "-e", help="Event file, or - to read it from stdin (required)")
+    ] = None,
+    body: Annotated[
+        bool,
+        typer.Option(
+            "--body",
+            help="The event is a request body (an application, or a batch with `applications`): "
+            "wrap it in an API Gateway event for /predict or /predict-batch",
+        ),
+    ] = False,
     build: Annotated[
         bool,
         typer.Option(
@@ -140,37 +210,50 @@ def invoke(
     build_dir: Annotated[
         Path | None, typer.Option(help="With --build: the build folder (default .aws-sam/functions/<LogicalId>)")
     ] = None,
-    rebuild: Annotated[bool, typer.Option(help="With --build: run `sam build` even if a build exists")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="With --build: run `sam build` even if a build exists")
+    ] = False,
 ) -> None:
-    """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr."""
+    """Invoke a function as `sam local invoke` does: JSON result on stdout, logs on stderr.
+
+    The handler gets the template's Timeout (counted from the call, after init) and is stopped at it;
+    AWS_ENDPOINT_URL_<SERVICE> variables of your environment reach the function.
+    """
+    from creditwatch.events import EventError, read_event, wrap_body
     from creditwatch.local.template import Template, TemplateError
 
     state = _local_state()
-    raw = sys.stdin.read() if event == "-" else Path(event).read_text()
     try:
-        payload = json.loads(raw or "{}")
-    except ValueError as exc:
-        _fail(f"the event is not JSON: {exc}")
-    template = Template(endpoint=state.endpoint)
-    try:
-        if build:
-            from creditwatch.local.image import ImageError
-            from creditwatch.local.rie import RieError, invoke_built
-
-            try:
-                outcome = invoke_built(template, logical_id, payload, state.endpoint, out=build_dir, rebuild=rebuild)
-            except (RieError, ImageError) as exc:
-                _fail(str(exc))
-        else:
-            from creditwatch.local.invoke import invoke as run
-
-            outcome = run(template, logical_id, payload, state.endpoint)
+        payload = read_event(event)
+        if body:
+            payload = wrap_body(payload)
+        template = Template(endpoint=state.endpoint)
+        template.function(logical_id)
+    except EventError as exc:
+        _fail(str(exc), errors.USAGE)
     except TemplateError as exc:
-        _fail(str(exc))
+        _fail(str(exc), errors.USAGE)
+    from creditwatch.events import shape_problem
+
+    problem = shape_problem(logical_id, payload)
+    if problem:
+        _fail(problem, errors.USAGE)
+    if build:
+        from creditwatch.local.image import ImageError
+        from creditwatch.local.rie import RieError, invoke_built
+
+        try:
+            outcome = invoke_built(template, logical_id, payload, state.endpoint, out=build_dir, rebuild=rebuild)
+        except (RieError, ImageError) as exc:
+            _fail(str(exc))
+    else:
+        from creditwatch.local.invoke import invoke as run
+
+        outcome = run(template, logical_id, payload, state.endpoint)
     sys.stderr.write(outcome.stderr)
     _print_json(outcome.result)
     if outcome.function_error:
-        raise typer.Exit(2)
+        raise typer.Exit(errors.FUNCTION_ERROR)
 
 
 @app.command()
@@ -277,33 +360,49 @@ def _prediction_log() -> Any:
 
 
 @log_app.command("get")
-def log_get(prediction_id: str) -> None:
-    """Print one record of the prediction log by its id."""
-    record = _prediction_log().get(prediction_id)
-    if record is None:
-        _fail(f"no record {prediction_id}")
-    _print_json(record.model_dump(mode="json", exclude_none=True))
+def log_get(
+    record_id: Annotated[str, typer.Argument(help="A prediction id, or a request id (a batch's lists its items)")],
+    last: Annotated[
+        str | None,
+        typer.Option(help="Search this far back for a request id that is not time-ordered (e.g. 1h, 30m, 2d)"),
+    ] = None,
+) -> None:
+    """Print a record by prediction id (a JSON object), or every record of a request id (a JSON array)."""
+    from creditwatch import lookups
+
+    log = _prediction_log()
+    try:
+        found = lookups.find(log, record_id, lookups.parse_duration(last) if last else None)
+    except lookups.LookupProblem as exc:
+        _fail(str(exc), errors.USAGE)
+    if found is None:
+        _fail(f"no record with prediction id or request id {record_id} in the local stack's log", errors.FAILED)
+    _print_json(found)
 
 
 @log_app.command("tail")
 def log_tail(
     minutes: Annotated[int, typer.Option(help="How far back")] = 15,
     limit: Annotated[int, typer.Option(help="Most records to print")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the records as a JSON array")] = False,
 ) -> None:
     """Print the latest records of the prediction log."""
     from datetime import UTC, datetime, timedelta
 
-    end = datetime.now(UTC) + timedelta(seconds=1)
     from creditwatch_common.records import FullRow
 
+    end = datetime.now(UTC) + timedelta(seconds=1)
     window = _prediction_log().query_window(end - timedelta(minutes=minutes), end, FullRow)
-    rows = sorted(window, key=lambda r: r.sk)
-    for row in rows[-limit:]:
+    rows = sorted(window, key=lambda r: r.sk)[-limit:] if limit > 0 else []
+    if as_json:
+        _print_json([r.model_dump(mode="json", exclude_none=True) for r in rows])
+        return
+    for row in rows:
         typer.echo(
             f"{row.ts}  {row.status}  {row.route:<15} {row.kind:<11} "
             f"{row.decision or row.error_class or '':<22} {row.prediction_id}"
         )
-    typer.echo(f"{len(rows)} record(s) in the last {minutes} min", err=True)
+    typer.echo(f"{len(rows)} record(s) shown, from the last {minutes} min", err=True)
 
 
 @app.command("replay-spill")
@@ -345,6 +444,10 @@ def report(
     expires: Annotated[int, typer.Option(min=60, max=604_800, help="Link lifetime in seconds")] = 3600,
     save: Annotated[Path | None, typer.Option(help="Also save the HTML and JSON summary in this folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary, with the new link, as JSON")] = False,
+    list_runs: Annotated[
+        bool, typer.Option("--list", help="List the latest runs instead, reruns of one window side by side")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="With --list: how many runs")] = 20,
 ) -> None:
     """The latest drift report (or a given one): its verdict and a fresh link, signed with your credentials."""
     from creditwatch import reports
@@ -362,6 +465,9 @@ def report(
         state = _local_state()
         s3 = stack.boto_client("s3", state.endpoint, signature_version="s3v4")
         bucket = Template(endpoint=state.endpoint).ref("ReportsBucket")
+    if list_runs:
+        _print_runs(reports.list_runs(s3, bucket, limit=limit), as_json)
+        return
     try:
         summary = reports.summary_at(s3, bucket, summary_key) if summary_key else reports.latest(s3, bucket)
         if not summary.get("report_html_key"):
@@ -369,7 +475,7 @@ def report(
         link = reports.fresh_link(s3, bucket, summary["report_html_key"], expires)
         saved = reports.download(s3, bucket, summary, save) if save else None
     except reports.NoReport as exc:
-        _fail(str(exc))
+        _fail(f"{exc}: run the drift job first (creditwatch drift --last 1h)")
     # Signed with the caller's credentials: a session's link lasts no longer than the session.
     summary.update({"report_url": link, "report_url_expires_in_s": expires, "saved_to": str(saved) if saved else None})
     if as_json:
@@ -383,18 +489,50 @@ def report(
         typer.echo(f"saved: {saved}")
 
 
+def _print_runs(runs: list[dict[str, Any]], as_json: bool) -> None:
+    keys = ("window_start", "window_end", "run_id", "generated_at", "status", "drift_share", "dataset_drift")
+    if as_json:
+        _print_json([{k: r.get(k) for k in (*keys, "summary_key", "report_html_key")} for r in runs])
+        return
+    if not runs:
+        typer.echo("no drift report yet: run the drift job (creditwatch drift --last 1h)")
+        return
+    previous = None
+    for r in runs:
+        window = f"{r.get('window_start')} .. {r.get('window_end')}"
+        share = r.get("drift_share")
+        shown = "-" if share is None else f"{share:.2f}"
+        # Reruns of one window follow each other; the window is written once for the group.
+        label = window if window != previous else " " * len(window)
+        typer.echo(f"{label}  {r.get('run_id') or '-':<32} {r.get('status'):<18} drift share {shown}")
+        previous = window
+    typer.echo(f"{len(runs)} run(s); open one with: creditwatch report --summary-key <key> (--json lists the keys)")
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: expected failures end as one `error:` line and their exit code."""
+    try:
+        app()
+    except Exception as exc:
+        if errors.debug_enabled():
+            raise
+        failure = errors.explain(exc)
+        typer.echo(f"error: {failure.message}", err=True)
+        sys.exit(failure.code)
 
 
 @app.command()
 def simulate(
-    stable: Annotated[int, typer.Option(help="Applications drawn like the training data")] = 200,
-    drift: Annotated[int, typer.Option(help="Applications from a shifted population")] = 0,
-    invalid: Annotated[int, typer.Option(help="Malformed or out-of-range requests")] = 0,
-    errors: Annotated[int, typer.Option(help="Server errors recorded in the local log (fault scenario)")] = 0,
-    slow: Annotated[int, typer.Option(help="Slow requests recorded in the local log (fault scenario)")] = 0,
+    scenario: Annotated[
+        str | None, typer.Option(help="stable, drift, invalid, faults or day (counts below replace its own)")
+    ] = None,
+    stable: Annotated[int | None, typer.Option(help="Applications drawn like the training data")] = None,
+    drift: Annotated[int | None, typer.Option(help="Applications from a shifted population")] = None,
+    invalid: Annotated[int | None, typer.Option(help="Malformed or out-of-range requests")] = None,
+    errors_: Annotated[
+        int | None, typer.Option("--errors", help="Server errors recorded in the local log (fault scenario)")
+    ] = None,
+    slow: Annotated[int | None, typer.Option(help="Slow requests recorded in the local log (fault scenario)")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same traffic")] = 42,
     target: Annotated[str, typer.Option(help="handler (in-process Lambda handler) or http")] = "handler",
     url: Annotated[str, typer.Option(help="API base URL for --target http")] = "http://127.0.0.1:8000",
@@ -404,16 +542,24 @@ def simulate(
     recode_share: Annotated[float, typer.Option(help="drift: share of applicants moved to the shifted codes")] = 0.6,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
-    """Send realistic traffic through the predict function of the local stack."""
+    """Send traffic through the predict function of the local stack; prints the window it covered.
+
+    Only what you ask for is sent: a --scenario, explicit counts, or both (counts replace the scenario's).
+    """
     from rich.console import Console
     from rich.progress import Progress
 
-    from creditwatch.simulate import DriftShift, run_simulation
+    from creditwatch.simulate import DriftShift, plan_counts, run_simulation
 
     if target not in ("handler", "http"):
-        _fail("--target is handler or http")
+        _fail("--target is handler or http", errors.USAGE)
+    try:
+        counts = plan_counts(
+            scenario, {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors_, "slow": slow}
+        )
+    except ValueError as exc:
+        _fail(str(exc), errors.USAGE)
     state = _local_state()
-    counts = {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors, "slow": slow}
     shift = DriftShift(
         amount_factor=amount_factor, duration_add=duration_add, age_add=age_add, recode_share=recode_share
     )
@@ -422,12 +568,15 @@ def simulate(
         task = bar.add_task("simulating", total=sum(counts.values()))
         tally = run_simulation(counts, seed, state.endpoint, target, url, shift, lambda n: bar.advance(task, n))
     summary = tally.as_dict()
-    if drift:
+    if counts.get("drift"):
         summary["drift_shift"] = shift.describe()
     if as_json:
         _print_json(summary)
         return
     _render_tally(summary)
+    window = summary["window"]
+    typer.echo(f"window {window['start']} .. {window['end']}")
+    typer.echo(f"drift over it: creditwatch drift --start {window['start']} --end {window['end']}")
 
 
 def _render_tally(summary: dict[str, Any]) -> None:
@@ -451,47 +600,172 @@ def _render_tally(summary: dict[str, Any]) -> None:
     Console().print(table)
 
 
+def _run_job(logical_id: str, event: dict[str, Any]) -> Any:
+    """Invoke a job of the local stack as `creditwatch invoke` does; its result, or a one-line error."""
+    from creditwatch.local.invoke import invoke as run
+    from creditwatch.local.template import Template
+
+    state = _local_state()
+    outcome = run(Template(endpoint=state.endpoint), logical_id, event, state.endpoint)
+    if errors.debug_enabled():
+        sys.stderr.write(outcome.stderr)
+    if outcome.function_error:
+        result = outcome.result if isinstance(outcome.result, dict) else {}
+        _fail(
+            f"{logical_id} failed: {result.get('errorType', '?')}: {result.get('errorMessage', outcome.stderr[-300:])} "
+            f"(creditwatch --debug {logical_id.removesuffix('Function').lower()} shows its log)",
+            errors.FUNCTION_ERROR,
+        )
+    return outcome.result
+
+
+@app.command("drift")
+def drift_job(
+    start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 (with --end)")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO 8601, exclusive (with --start)")] = None,
+    last: Annotated[str | None, typer.Option(help="The window ending now: 90s, 30m, 1h, 2d")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Dataset drift threshold (default: the template's)")] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify/--no-notify", help="Queue a Slack note for the alerts job when drifted")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job's summary as JSON")] = False,
+) -> None:
+    """Run the drift job on the local stack over a window and print its verdict (default: the job's own window)."""
+    from datetime import UTC, datetime, timedelta
+
+    from creditwatch.lookups import LookupProblem, parse_duration
+    from creditwatch_common.ids import iso_utc
+
+    event: dict[str, Any] = {"source": "creditwatch.cli", "notify": notify}
+    if last is not None:
+        if start or end:
+            _fail("give either --last or --start and --end, not both", errors.USAGE)
+        try:
+            span = parse_duration(last)
+        except LookupProblem as exc:
+            _fail(str(exc), errors.USAGE)
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        event.update(start=iso_utc(now - span), end=iso_utc(now))
+    elif start or end:
+        if not (start and end):
+            _fail("give both --start and --end (or --last 1h)", errors.USAGE)
+        event.update(start=start, end=end)
+    if threshold is not None:
+        event["threshold"] = threshold
+    summary = _run_job("DriftFunction", event)
+    if as_json:
+        _print_json(summary)
+    else:
+        _render_drift_summary(summary)
+    status = summary.get("status")
+    if status == "invalid_event":
+        raise typer.Exit(errors.USAGE)
+    if status == "error":
+        raise typer.Exit(errors.FAILED)
+
+
+def _render_drift_summary(summary: dict[str, Any]) -> None:
+    status = summary.get("status")
+    if status == "invalid_event":
+        typer.echo(f"the drift job refused the window: {summary.get('message')} {summary.get('errors') or ''}")
+        return
+    typer.echo(f"{summary.get('window_start')} .. {summary.get('window_end')}: {status}: {summary.get('message')}")
+    if summary.get("drifted_features"):
+        typer.echo(f"drifted features: {', '.join(summary['drifted_features'])}")
+    if summary.get("summary_key"):
+        run = summary["summary_key"].rsplit("/", 2)[-2]
+        typer.echo(f"report ({run}): {summary['report_html_key']}")
+        typer.echo(summary.get("report_url") or "")
+        typer.echo("reruns of a window keep their own report: creditwatch report --list")
+    if summary.get("notified"):
+        typer.echo(
+            "Slack: the drift note is queued in the notifications queue; "
+            "the alerts job posts it (run `creditwatch alerts`, then `creditwatch slack`)"
+        )
+    elif summary.get("dataset_drift"):
+        typer.echo("Slack: no note queued (--no-notify)")
+    for warning in summary.get("warnings") or []:
+        typer.echo(f"warning: {warning}")
+
+
+@app.command("alerts")
+def alerts_job(as_json: Annotated[bool, typer.Option("--json", help="Print the job's result as JSON")] = False) -> None:
+    """Run the alerts job on the local stack: error rate, latency, queued drift notes; prints what it posted."""
+    result = _run_job("AlertsFunction", {"source": "creditwatch.cli"})
+    if as_json:
+        _print_json(result)
+        return
+    stats = result.get("stats", {})
+    typer.echo(f"window {stats.get('window_start')} .. {stats.get('window_end')}")
+    for c in result.get("conditions", []):
+        state = "FIRING" if c.get("firing") else "ok"
+        typer.echo(f"  {state:<7} {c.get('title')}: {c.get('detail') or ''}")
+    posted = result.get("posted", [])
+    for p in posted:
+        typer.echo(f"posted {p.get('kind')}: {p.get('text')}")
+    typer.echo(
+        f"{len(posted)} Slack message(s) posted" + (" (creditwatch slack shows the sink's)" if posted else "")
+        if posted
+        else "nothing posted (no new transition, no queued note)"
+    )
+
+
 @app.command()
 def demo(
     stable: Annotated[int, typer.Option(help="Applications drawn like the training data")] = 400,
     drift: Annotated[int, typer.Option(help="Applications from the shifted population")] = 400,
     invalid: Annotated[int, typer.Option(help="Malformed or out-of-range requests")] = 20,
-    errors: Annotated[int, typer.Option(help="Server errors recorded in the local log")] = 60,
+    errors_: Annotated[int, typer.Option("--errors", help="Server errors recorded in the local log")] = 60,
     slow: Annotated[int, typer.Option(help="Slow requests recorded in the local log")] = 20,
     seed: Annotated[int, typer.Option(help="Same seed, same traffic")] = 42,
-    keep: Annotated[bool, typer.Option(help="Leave the local stack running afterwards")] = False,
-    port: Annotated[int | None, typer.Option(help="moto server port (default 4566, or a free one)")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the demo's stack running afterwards")] = False,
+    port: Annotated[
+        int | None, typer.Option(help="moto server port of the demo's own stack (default: a free one)")
+    ] = None,
     reports_dir: Annotated[Path, typer.Option(help="Where to copy the HTML report")] = ROOT / "reports",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
-    """The main job on the local stack: stable then shifted traffic with failures, drift and alerts jobs, summary."""
+    """The main job on a local stack of its own: stable then shifted traffic with failures, drift and alerts jobs.
+
+    Your own local stack, if one runs, is left alone; the demo's is stopped at the end unless --keep.
+    """
     from rich.console import Console
 
     from creditwatch.demo import DemoOptions, run_demo, summary_json
+    from creditwatch.local.stack import PortTaken
 
     console = Console(stderr=True)
     options = DemoOptions(
-        stable=stable, drift=drift, invalid=invalid, errors=errors, slow=slow, seed=seed, reports_dir=reports_dir
+        stable=stable, drift=drift, invalid=invalid, errors=errors_, slow=slow, seed=seed, reports_dir=reports_dir
     )
-    with console.status("creditwatch demo") as status:
-        result, endpoint = run_demo(options, keep, lambda msg: status.update(f"[bold]{msg}"), port=port)
+    try:
+        with console.status("creditwatch demo") as status:
+            run = run_demo(options, keep, lambda msg: status.update(f"[bold]{msg}"), port=port)
+    except PortTaken as exc:
+        _fail(
+            f"the demo cannot start its own stack: {exc} (or leave --port out: the demo picks a free one)",
+            errors.UNREACHABLE,
+        )
     if as_json:
-        sys.stdout.write(summary_json(result) + "\n")
+        sys.stdout.write(summary_json(run) + "\n")
     else:
         from creditwatch.render import render_demo
 
-        render_demo(result, endpoint, keep)
-    if not result.ok:
-        raise typer.Exit(1)
+        render_demo(run)
+    if not run.result.ok:
+        raise typer.Exit(errors.FAILED)
 
 
 @app.command()
 def slack(as_json: Annotated[bool, typer.Option("--json", help="Print raw payloads")] = False) -> None:
     """Show the messages the local Slack webhook sink received."""
+    from creditwatch.local import stack
     from creditwatch.local.slack_sink import read_messages
-    from creditwatch.paths import STATE_DIR
 
-    messages = read_messages(STATE_DIR / "slack-messages.jsonl")
+    state = _local_state()
+    if not state.sink_url:
+        _fail("the local stack runs without the Slack sink (started with --sink-port 0)", errors.USAGE)
+    messages = read_messages(stack.state_dir() / "slack-messages.jsonl")
     if as_json:
         _print_json(messages)
         return

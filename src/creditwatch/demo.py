@@ -228,29 +228,54 @@ class Demo:
     def _slack_messages(self) -> list[dict[str, Any]]:
         from creditwatch.local.slack_sink import read_messages
 
-        return read_messages(STATE_DIR / "slack-messages.jsonl")
+        return read_messages(stack.state_dir() / "slack-messages.jsonl")
 
 
-def run_demo(
-    options: DemoOptions, keep: bool, progress: Callable[[str], None], port: int | None = None
-) -> tuple[DemoResult, str]:
-    """Bring the stack up (unless one runs), run the demo, and bring it down unless kept or already running."""
-    existing = stack.load_state()
-    if existing is None:
-        chosen = port or (stack.DEFAULT_PORT if stack.port_free("127.0.0.1", stack.DEFAULT_PORT) else stack.free_port())
-        sink = 4567 if stack.port_free("127.0.0.1", 4567) and chosen != 4567 else stack.free_port()
-        progress(f"starting the local stack on 127.0.0.1:{chosen}")
-        state = stack.up(port=chosen, sink_port=sink)
-    else:
-        state = stack.up(host=existing.host, port=existing.port, sink_port=existing.sink_port)
-    try:
-        result = Demo(state.endpoint, options, progress).run()
-    finally:
-        if existing is None and not keep:
+def demo_state_dir() -> Path:
+    """The demo's own state folder, beside (never instead of) the user's stack's."""
+    return STATE_DIR / "demo"
+
+
+@dataclass
+class DemoRun:
+    """The demo's result and the stack it ran on, as it really is once the demo ends."""
+
+    result: DemoResult
+    endpoint: str
+    stack_state: str  # "stopped" or "running", checked after the fact, never assumed
+    state_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def run_demo(options: DemoOptions, keep: bool, progress: Callable[[str], None], port: int | None = None) -> DemoRun:
+    """Run the demo on a stack of its own (own state folder, free port), then stop it unless kept.
+
+    The user's stack, if one runs, is left alone and never counted: the demo's verdicts see only its
+    own traffic. A stack an earlier `demo --keep` left running is the demo's own: it is replaced.
+    """
+    folder = demo_state_dir()
+    notes: list[str] = []
+    with stack.using_state_dir(folder):
+        earlier = stack.load_state()
+        if earlier is not None:
             stack.down()
-    return result, state.endpoint
+            notes.append(f"stopped the demo stack an earlier `demo --keep` left on {earlier.endpoint}")
+        chosen = port or stack.free_port()
+        sink = stack.free_port()
+        progress(f"starting the demo's own local stack on 127.0.0.1:{chosen}")
+        state = stack.up(port=chosen, sink_port=sink)  # PortTaken when --port is busy: the demo refuses
+        try:
+            result = Demo(state.endpoint, options, progress).run()
+        finally:
+            if not keep:
+                stack.down()
+        running = stack.load_state()
+    return DemoRun(result, state.endpoint, "running" if running else "stopped", folder, notes)
 
 
-def summary_json(result: DemoResult) -> str:
-    """The demo's result as JSON."""
-    return json.dumps(result.as_dict(), indent=2, default=str)
+def summary_json(run: DemoRun) -> str:
+    """The demo's result as JSON, with the stack it ran on and that stack's state at the end."""
+    doc = run.result.as_dict()
+    doc["stack"] = {"endpoint": run.endpoint, "state": run.stack_state, "state_dir": str(run.state_dir)}
+    doc["notes"] = run.notes
+    return json.dumps(doc, indent=2, default=str)

@@ -7,16 +7,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from creditwatch.demo import DemoResult
+from creditwatch.demo import DemoRun
 
 
 def _pct(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "-"
 
 
-def render_demo(result: DemoResult, endpoint: str, kept: bool, console: Console | None = None) -> None:
-    """Print the demo's summary: steps, traffic, drift verdicts, alerts and Slack messages."""
+def render_demo(run: DemoRun, console: Console | None = None) -> None:
+    """Print the demo's summary: steps, traffic, drift verdicts, alerts, Slack messages and the stack's state."""
     console = console or Console()
+    result, endpoint, kept = run.result, run.endpoint, run.stack_state == "running"
+    for note in run.notes:
+        console.print(f"note: {note}")
     steps = Table(title="creditwatch demo", show_lines=False)
     steps.add_column("")
     steps.add_column("step")
@@ -52,7 +55,8 @@ def render_demo(result: DemoResult, endpoint: str, kept: bool, console: Console 
             result.drift.get("report_url_signed_by") or "", "?"
         )
         until = result.drift.get("report_url_expires_at")
-        console.print(f"pre-signed link{live}, signed with {signer}, expires {until}:\n{result.drift['report_url']}")
+        console.print(f"pre-signed link{live}, signed with {signer}, expires {until}:")
+        console.print(result.drift["report_url"], soft_wrap=True, markup=False, highlight=False)  # never wrapped
         for warning in result.drift.get("warnings") or []:
             console.print(f"[yellow]warning:[/] {warning}")
 
@@ -76,8 +80,12 @@ def render_demo(result: DemoResult, endpoint: str, kept: bool, console: Console 
     console.print(f"Slack sink received {len(result.slack_messages)} message(s):")
     for m in result.slack_messages:
         console.print(f"  - {m['payload'].get('text', '')[:160]}")
-    state = "left running (creditwatch local down stops it)" if kept else "stopped"
-    console.print(f"local stack {endpoint}: {state}")
+    if kept:
+        env = f"CREDITWATCH_STATE_DIR={run.state_dir}"
+        state = f"running (the demo's own: `{env} creditwatch ...` uses it, `{env} creditwatch local down` stops it)"
+    else:
+        state = "stopped"
+    console.print(f"demo stack {endpoint}: {state}", soft_wrap=True)
     console.print("[green]demo passed[/]" if result.ok else "[red]demo FAILED[/]: see the steps above")
 
 

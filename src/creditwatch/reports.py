@@ -30,7 +30,8 @@ def fresh_link(s3: Any, bucket: str, html_key: str, expires_s: int) -> str:
 
 def download(s3: Any, bucket: str, summary: dict[str, Any], directory: Path) -> Path:
     """Save a report's HTML and JSON summary under directory, named after its window; the HTML's path."""
-    stem = Path(summary["report_html_key"]).parent.name  # .../<start>_<end>/report.html
+    folder = Path(summary["report_html_key"]).parent  # .../<start>_<end>/run-<time>-<hex>/report.html
+    stem = f"{folder.parent.name}_{folder.name}" if folder.name.startswith("run-") else folder.name
     directory.mkdir(parents=True, exist_ok=True)
     html = directory / f"drift-{stem}.html"
     html.write_bytes(s3.get_object(Bucket=bucket, Key=summary["report_html_key"])["Body"].read())
@@ -38,6 +39,20 @@ def download(s3: Any, bucket: str, summary: dict[str, Any], directory: Path) -> 
         s3.get_object(Bucket=bucket, Key=summary["summary_key"])["Body"].read()
     )
     return html
+
+
+def list_runs(s3: Any, bucket: str, prefix: str = "drift", limit: int = 20) -> list[dict[str, Any]]:
+    """The latest `limit` runs' summaries, oldest first: keys sort by window then run, so reruns sit together."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/reports/"):
+        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith("/summary.json"))
+    runs = []
+    for key in sorted(keys)[-limit:]:
+        summary = _json(s3, bucket, key, "a summary vanished while listing")
+        folder = Path(key).parent
+        summary["run_id"] = folder.name if folder.name.startswith("run-") else None
+        runs.append(summary)
+    return runs
 
 
 def _json(s3: Any, bucket: str, key: str, missing: str) -> dict[str, Any]:

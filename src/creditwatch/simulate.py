@@ -8,14 +8,41 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from creditwatch_common.ids import iso_utc
 from creditwatch_model import CreditModel
 
 SCENARIOS = ("stable", "drift", "invalid", "errors", "slow")
+
+# `simulate --scenario NAME`: what each named scenario sends; an explicit count replaces its kind's.
+PRESETS: dict[str, dict[str, int]] = {
+    "stable": {"stable": 200},
+    "drift": {"drift": 200},
+    "invalid": {"invalid": 20},
+    "faults": {"errors": 20, "slow": 10},
+    "day": {"stable": 300, "drift": 300, "invalid": 20, "errors": 40, "slow": 10},
+}
+
+
+def plan_counts(scenario: str | None, explicit: dict[str, int | None]) -> dict[str, int]:
+    """The counts to send: the scenario's, with explicit counts replacing its own; nothing else is added."""
+    if scenario is not None and scenario not in PRESETS:
+        raise ValueError(f"unknown scenario {scenario}: choose from {', '.join(PRESETS)}")
+    counts = dict(PRESETS[scenario]) if scenario else {}
+    counts.update({k: v for k, v in explicit.items() if v is not None})
+    counts = {k: v for k, v in counts.items() if v}
+    if any(v < 0 for v in counts.values()):
+        raise ValueError("counts cannot be negative")
+    if not counts:
+        raise ValueError(
+            "nothing to send: name a scenario (--scenario " + "|".join(PRESETS) + ") or give counts, e.g. --stable 200"
+        )
+    return counts
 
 
 # Where the `drift` scenario moves categorical features: a younger, renting, less-saving population
@@ -141,6 +168,16 @@ class Tally:
     by_status: Counter[int] = field(default_factory=Counter)
     decisions: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    started: datetime | None = None
+    ended: datetime | None = None
+
+    def window(self) -> dict[str, str] | None:
+        """The whole seconds [start, end) that hold this traffic, as the drift job takes a window."""
+        if self.started is None or self.ended is None:
+            return None
+        start = self.started.replace(microsecond=0)
+        end = self.ended.replace(microsecond=0) + timedelta(seconds=1)
+        return {"start": iso_utc(start), "end": iso_utc(end)}
 
     def add(self, scenario: str, status: int, latency_ms: float, decision: str | None) -> None:
         """Count one request."""
@@ -168,6 +205,7 @@ class Tally:
         """Plain summary."""
         return {
             "requests": self.total,
+            "window": self.window(),
             "by_scenario": dict(self.by_scenario),
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "decisions": dict(self.decisions),
@@ -198,7 +236,6 @@ def handler_sender(endpoint: str) -> Sender:
     import io
     import os
     import time
-    import uuid
 
     from creditwatch.local.bootstrap import LocalContext
     from creditwatch.local.invoke import function_environment
@@ -211,6 +248,7 @@ def handler_sender(endpoint: str) -> Sender:
 
     from creditwatch.local.stack import LOCAL_REGION
     from creditwatch_common.aws import AwsClients
+    from creditwatch_common.ids import uuid7
     from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings
 
@@ -226,7 +264,7 @@ def handler_sender(endpoint: str) -> Sender:
     def send(req: Request) -> tuple[int, float, str | None]:
         event = copy.deepcopy(template)
         event["rawPath"] = event["requestContext"]["http"]["path"] = req.route
-        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        event["requestContext"]["requestId"] = uuid7()  # time-ordered: `log get <request id>` finds it
         event["body"] = req.body
         started = time.perf_counter()
         # The handler prints EMF metrics on stdout, as in Lambda; here they would drown the summary.
@@ -328,11 +366,12 @@ def run_simulation(
     pool = application_pool(model, reference)
     sender = handler_sender(endpoint) if target == "handler" else http_sender(url)
     faults = fault_writer(endpoint, seed) if counts.get("errors") or counts.get("slow") else None
-    tally = Tally()
+    tally = Tally(started=datetime.now(UTC))
     for req in generate(model, pool, counts, seed, shift):
         send = faults if req.fault and faults else sender
         status, latency, decision = send(req)
         tally.add(req.scenario, status, latency, decision)
         if progress:
             progress(1)
+    tally.ended = datetime.now(UTC)
     return tally

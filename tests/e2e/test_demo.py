@@ -1,7 +1,8 @@
-"""The README's first command: `creditwatch demo` (what `make demo` runs) from no stack to a summary."""
+"""The README's first command: `creditwatch demo` (what `make demo` runs), on a stack of its own."""
 
 from __future__ import annotations
 
+import copy
 import json
 import socket
 from pathlib import Path
@@ -14,12 +15,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_runs_the_main_job_and_leaves_the_stack_down(fresh_cli: Any, tmp_path: Path) -> None:
+def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(local_stack: Any, tmp_path: Path) -> None:
+    cli = local_stack.cli
+    # The user's stack already holds traffic of its own, server errors included: none may reach the verdicts.
+    cli("simulate", "--stable", "30", "--errors", "30", "--seed", "5", "--json")
     reports = tmp_path / "reports"
-    proc = fresh_cli("demo", "--json", "--port", str(_free_port()), "--reports-dir", str(reports))
+    proc = cli("demo", "--json", "--reports-dir", str(reports))
     result = json.loads(proc.stdout)
     assert result["ok"] is True, [s for s in result["steps"] if not s["ok"]]
     assert result["traffic"]["predictions"] == 800
+    assert result["alerts"]["stats"]["requests"] == 900  # 820 + 80 of its own, none of the user's 60
     assert result["drift_baseline"]["dataset_drift"] is False
     assert result["drift"]["dataset_drift"] is True and result["drift"]["drifted_features"]
     report = Path(result["report_path"])
@@ -27,8 +32,20 @@ def test_demo_runs_the_main_job_and_leaves_the_stack_down(fresh_cli: Any, tmp_pa
     assert report.with_suffix(".json").exists()
     texts = [m["payload"]["text"] for m in result["slack_messages"]]
     assert len(texts) == 2 and any("ALERT" in t for t in texts) and any("DRIFT" in t for t in texts)
-    # The stack is down afterwards.
-    assert fresh_cli("local", "status", check=False).returncode == 3
+    # Its own stack, on another port, reported stopped and really stopped; the user's still runs, untouched.
+    assert result["stack"]["endpoint"] != local_stack.endpoint and result["stack"]["state"] == "stopped"
+    demo_cli = copy.copy(cli)
+    demo_cli.env = {**cli.env, "CREDITWATCH_STATE_DIR": result["stack"]["state_dir"]}
+    assert demo_cli("local", "status", check=False).returncode == 3
+    assert local_stack.endpoint in cli("local", "status").stdout
+    assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink
+
+
+def test_demo_refuses_a_port_that_is_taken(local_stack: Any) -> None:
+    port = local_stack.endpoint.rsplit(":", 1)[1]
+    proc = local_stack.cli("demo", "--port", port, check=False)
+    assert proc.returncode == 6 and proc.stderr.startswith("error: the demo cannot start its own stack")
+    assert "Traceback" not in proc.stderr
 
 
 def test_demo_fails_loudly_when_a_step_cannot_do_its_job(fresh_cli: Any, tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def day(local_stack: Any) -> dict[str, Any]:
 
 def test_stable_traffic_shows_no_dataset_drift(local_stack: Any, day: dict[str, Any]) -> None:
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t0"], end=day["t1"])
+        "invoke", "DriftFunction", "-e", "-", stdin=_event("drift-window.json", start=day["t0"], end=day["t1"])
     )
     assert out["status"] == "ok", out["message"]
     assert out["rows_used"] == 300
@@ -60,7 +60,11 @@ def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
     local_stack: Any, day: dict[str, Any], stack_client: Any
 ) -> None:
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=day["t1b"], end=day["t2"], notify=True)
+        "invoke",
+        "DriftFunction",
+        "-e",
+        "-",
+        stdin=_event("drift-window.json", start=day["t1b"], end=day["t2"], notify=True),
     )
     assert out["status"] == "ok" and out["dataset_drift"] is True
     assert out["rows_used"] == 300  # scored requests only: the invalid and failed ones are not inputs
@@ -105,7 +109,11 @@ def test_report_command_gives_the_latest_report_a_fresh_link(
 def test_too_little_data_gives_insufficient_data_without_a_report(local_stack: Any) -> None:
     start = _now() + timedelta(days=1)
     out = local_stack.cli.json(
-        "invoke", "DriftFunction", stdin=_event("drift-window.json", start=start, end=start + timedelta(hours=1))
+        "invoke",
+        "DriftFunction",
+        "-e",
+        "-",
+        stdin=_event("drift-window.json", start=start, end=start + timedelta(hours=1)),
     )
     assert out["status"] == "insufficient_data"
     assert out["report_url"] is None and out["report_html_key"] is None
@@ -148,3 +156,38 @@ def test_error_rate_alert_fires_once_then_resolves_and_drift_reaches_slack(
     assert len(messages) == 3 and "RESOLVED" in messages[-1]["payload"]["text"].upper()
 
     assert cli.json("invoke", "AlertsFunction", "-e", alerts)["posted"] == []
+
+
+def test_drift_command_reruns_keep_their_own_reports_listed_side_by_side(local_stack: Any, day: dict[str, Any]) -> None:
+    cli = local_stack.cli
+    window = ("--start", day["t1b"].isoformat(), "--end", day["t2"].isoformat())
+    first = cli.json("drift", *window, "--no-notify", "--json")
+    second = cli.json("drift", *window, "--no-notify", "--json")
+    assert first["dataset_drift"] is True and second["dataset_drift"] is True
+    assert first["summary_key"] != second["summary_key"]
+    runs = cli.json("report", "--list", "--json")
+    keys = [r["summary_key"] for r in runs]
+    assert keys.index(second["summary_key"]) == keys.index(first["summary_key"]) + 1
+    assert all(r["run_id"] for r in runs if r["summary_key"] in (first["summary_key"], second["summary_key"]))
+    text = cli("report", "--list").stdout
+    assert first["summary_key"].rsplit("/", 2)[-2] in text and second["summary_key"].rsplit("/", 2)[-2] in text
+
+
+def test_drift_command_says_its_slack_note_waits_for_the_alerts_command(local_stack: Any, day: dict[str, Any]) -> None:
+    cli = local_stack.cli
+    before = len(_sink(local_stack))
+    end = (day["t2"] + timedelta(seconds=1)).isoformat()  # a window of its own: a note of its own
+    text = cli("drift", "--start", day["t1b"].isoformat(), "--end", end).stdout
+    assert "dataset drift" in text and "queued in the notifications queue" in text and "creditwatch alerts" in text
+    assert len(_sink(local_stack)) == before  # queued, not posted
+    posted = cli("alerts").stdout
+    assert "posted drift" in posted
+    assert len(_sink(local_stack)) == before + 1
+    assert "nothing posted" in cli("alerts").stdout
+
+
+def test_drift_command_over_the_last_hour_and_its_usage_errors(local_stack: Any) -> None:
+    out = local_stack.cli.json("drift", "--last", "1h", "--no-notify", "--json")
+    assert out["status"] in ("ok", "insufficient_data") and out["window_start"] < out["window_end"]
+    both = local_stack.cli("drift", "--last", "1h", "--start", "2026-01-01T00:00:00Z", check=False)
+    assert both.returncode == 2 and both.stderr.startswith("error: give either --last")

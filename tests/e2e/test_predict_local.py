@@ -48,8 +48,8 @@ def test_invalid_input_gets_a_precise_4xx_and_is_logged_too(local_stack: Any) ->
     assert " 422 " in tail and "validation_error" in tail
 
 
-def test_invoke_reads_the_event_from_stdin(local_stack: Any) -> None:
-    out = local_stack.cli.json("invoke", "PredictFunction", stdin=(EVENTS / "health.json").read_text())
+def test_invoke_reads_the_event_from_stdin_with_dash_e_dash(local_stack: Any) -> None:
+    out = local_stack.cli.json("invoke", "PredictFunction", "-e", "-", stdin=(EVENTS / "health.json").read_text())
     assert out["statusCode"] == 200 and json.loads(out["body"])["model_loaded"] is True
 
 

@@ -130,23 +130,36 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
     assert summary.notified is True
 
 
-def test_rerun_of_the_same_window_replaces_and_never_duplicates(job, prediction_log, model, reference, s3, aws):
+def test_rerun_of_the_same_window_keeps_both_reports_side_by_side(job, prediction_log, model, reference, s3, aws):
     log_traffic(prediction_log, model, reference, 100)
     now = datetime.now(UTC)  # the records just written carry the current time
     start, end = now - timedelta(hours=1), now + timedelta(minutes=1)
     first = job.run(DriftEvent(start=start, end=end))
     second = job.run(DriftEvent(start=start, end=end))
-    assert first.report_html_key == second.report_html_key
+    assert first.report_html_key != second.report_html_key
+    assert first.report_html_key.rsplit("/", 2)[0] == second.report_html_key.rsplit("/", 2)[0]  # one window folder
     keys = objects(s3, aws.ref("ReportsBucket"))
-    assert len(keys) == 3 and all("_staging" not in k for k in keys)
-    assert keys == sorted(keys)
+    assert len(keys) == 5 and all("_staging" not in k for k in keys)  # two pairs and the latest pointer
+    latest = json.loads(s3.get_object(Bucket=aws.ref("ReportsBucket"), Key="drift/latest.json")["Body"].read())
+    assert latest["summary_key"] == second.summary_key
 
 
 def test_report_keys_sort_by_time():
     a = report_keys("drift", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC))
     b = report_keys("drift", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC))
     assert a["html"] < b["html"] and a["latest"] == b["latest"] == "drift/latest.json"
-    assert a["html"] == "drift/reports/2026/01/08/20260101T0000Z_20260108T0000Z/report.html"
+    assert a["html"].startswith("drift/reports/2026/01/08/20260101T0000Z_20260108T0000Z/run-")
+    assert a["html"] == f"drift/reports/2026/01/08/20260101T0000Z_20260108T0000Z/{a['run_id']}/report.html"
+
+
+def test_two_runs_over_one_window_keep_their_own_reports_side_by_side():
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    first = report_keys("drift", start, end, run_at=datetime(2026, 1, 2, 1, tzinfo=UTC))
+    second = report_keys("drift", start, end, run_at=datetime(2026, 1, 2, 1, tzinfo=UTC))
+    assert first["html"] != second["html"] and first["summary"] != second["summary"]
+    assert first["html"].rsplit("/", 2)[0] == second["html"].rsplit("/", 2)[0]  # same window folder
+    later = report_keys("drift", start, end, run_at=datetime(2026, 1, 2, 2, tzinfo=UTC))
+    assert max(first["html"], second["html"]) < later["html"]
 
 
 def test_on_demand_windows_a_few_seconds_apart_get_their_own_keys():

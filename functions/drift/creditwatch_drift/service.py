@@ -142,7 +142,7 @@ class DriftJob:
                 summary.message += (
                     f"; attribution drift: NDCG {summary.attribution.ndcg:.3f} < {summary.attribution.threshold}"
                 )
-        keys = report_keys(self.settings.report_prefix, start, end)
+        keys = report_keys(self.settings.report_prefix, start, end, run_at=datetime.now(UTC))
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
         link = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
         expiry = timedelta(seconds=self.settings.link_expiry_seconds)

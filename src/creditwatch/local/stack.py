@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,44 @@ from typing import Any
 from creditwatch.local.template import LOCAL_REGION, Template
 from creditwatch.paths import STATE_DIR
 
-STATE_FILE = STATE_DIR / "local-stack.json"
 DEFAULT_PORT = 4566
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 class StackError(Exception):
     """The local stack cannot do what was asked."""
+
+
+class StackNotRunning(StackError):
+    """No local stack runs (in this state folder)."""
+
+
+class PortTaken(StackError):
+    """Something else listens on the port asked for."""
+
+
+_state_dir = [STATE_DIR]
+
+
+def state_dir() -> Path:
+    """The folder holding the stack's state file, logs and Slack sink messages."""
+    return _state_dir[0]
+
+
+def state_file() -> Path:
+    """The file `up` writes and later commands read."""
+    return state_dir() / "local-stack.json"
+
+
+@contextlib.contextmanager
+def using_state_dir(path: Path) -> Iterator[Path]:
+    """Run stack commands on the stack of another state folder (the demo's own), then switch back."""
+    previous = _state_dir[0]
+    _state_dir[0] = path
+    try:
+        yield path
+    finally:
+        _state_dir[0] = previous
 
 
 @dataclass
@@ -51,9 +82,9 @@ class StackState:
 
 def load_state() -> StackState | None:
     """The running stack, or None."""
-    if not STATE_FILE.exists():
+    if not state_file().exists():
         return None
-    state = StackState(**json.loads(STATE_FILE.read_text()))
+    state = StackState(**json.loads(state_file().read_text()))
     return state if _alive(state.moto_pid) else None
 
 
@@ -61,7 +92,7 @@ def require_state() -> StackState:
     """The running stack, or a clear error."""
     state = load_state()
     if state is None:
-        raise StackError("the local stack is not running: start it with `creditwatch local up`")
+        raise StackNotRunning("the local stack is not running: start it with `creditwatch local up`")
     return state
 
 
@@ -121,14 +152,24 @@ def _spawn(args: list[str], log: Path) -> int:
 
 
 def up(
-    host: str = "127.0.0.1", port: int = DEFAULT_PORT, sink_port: int | None = 4567, webhook_url: str | None = None
+    host: str = "127.0.0.1", port: int | None = None, sink_port: int | None = 4567, webhook_url: str | None = None
 ) -> StackState:
-    """Start moto (and the Slack sink) if needed, then create every data resource of the template."""
+    """Start moto (and the Slack sink) if needed, then create every data resource of the template.
+
+    port None: the running stack's, or DEFAULT_PORT for a new one; a port other than the running
+    stack's is an error rather than a silent report of the old one.
+    """
     state = load_state()
+    if state is not None and port is not None and (state.host, state.port) != (host, port):
+        raise StackError(
+            f"a local stack already runs on {state.endpoint}: use it, or stop it first "
+            f"(creditwatch local down) to start one on {host}:{port}"
+        )
     if state is None:
+        port = port or DEFAULT_PORT
         if not port_free(host, port):
-            raise StackError(f"port {port} on {host} is taken: choose another with --port")
-        moto_pid = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], STATE_DIR / "moto.log")
+            raise PortTaken(f"port {port} on {host} is taken: choose another with --port")
+        moto_pid = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], state_dir() / "moto.log")
         state = StackState(host=host, port=port, moto_pid=moto_pid)
         try:
             _wait_http(f"{state.endpoint}/moto-api/")
@@ -137,7 +178,7 @@ def up(
             raise
         if sink_port:
             # A new stack starts with an empty channel, as its moto state starts empty.
-            (STATE_DIR / "slack-messages.jsonl").unlink(missing_ok=True)
+            (state_dir() / "slack-messages.jsonl").unlink(missing_ok=True)
             state.sink_port = sink_port
             state.sink_pid = _spawn(
                 [
@@ -149,13 +190,13 @@ def up(
                     "--port",
                     str(sink_port),
                     "--store",
-                    str(STATE_DIR / "slack-messages.jsonl"),
+                    str(state_dir() / "slack-messages.jsonl"),
                 ],
-                STATE_DIR / "slack-sink.log",
+                state_dir() / "slack-sink.log",
             )
             _wait_http(f"http://{host}:{sink_port}/health")
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps(asdict(state), indent=2))
+        state_dir().mkdir(parents=True, exist_ok=True)
+        state_file().write_text(json.dumps(asdict(state), indent=2))
     create_resources(
         Template(endpoint=state.endpoint),
         lambda service: boto_client(service, state.endpoint),
@@ -177,12 +218,12 @@ def _kill(pid: int | None) -> None:
 
 def down() -> bool:
     """Stop what `up` started; False if nothing was running."""
-    if not STATE_FILE.exists():
+    if not state_file().exists():
         return False
-    state = StackState(**json.loads(STATE_FILE.read_text()))
+    state = StackState(**json.loads(state_file().read_text()))
     _kill(state.moto_pid)
     _kill(state.sink_pid)
-    STATE_FILE.unlink(missing_ok=True)
+    state_file().unlink(missing_ok=True)
     return True
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 SIGNER_USER = "signer-user"
@@ -52,14 +53,21 @@ def signer_from_secret(
     return build
 
 
-def report_keys(prefix: str, start: datetime, end: datetime) -> dict[str, str]:
-    """Keys that sort by time and depend only on the window: a re-run replaces, never duplicates."""
+def report_keys(prefix: str, start: datetime, end: datetime, run_at: datetime | None = None) -> dict[str, str]:
+    """Keys that sort by window, then by run: every run keeps its own report, reruns of a window sit side by side."""
     # Scheduled windows fall on full hours (short stamps); on-demand ones keep their seconds, so two
     # different windows never share keys.
     fmt = "%Y%m%dT%H%MZ" if start.second == end.second == 0 else "%Y%m%dT%H%M%SZ"
     stamp = f"{start.strftime(fmt)}_{end.strftime(fmt)}"
-    base = f"{prefix}/reports/{end:%Y/%m/%d}/{stamp}"
-    return {"html": f"{base}/report.html", "summary": f"{base}/summary.json", "latest": f"{prefix}/latest.json"}
+    # The run's second, then random bits: two runs of one window in the same second still differ.
+    run_id = f"run-{(run_at or datetime.now(UTC)).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    base = f"{prefix}/reports/{end:%Y/%m/%d}/{stamp}/{run_id}"
+    return {
+        "html": f"{base}/report.html",
+        "summary": f"{base}/summary.json",
+        "latest": f"{prefix}/latest.json",
+        "run_id": run_id,
+    }
 
 
 class PublishError(Exception):
