@@ -176,33 +176,46 @@ class LogWriter:
     def _spill(self, items: list[dict[str, Any]], outcome: WriteOutcome, by: float) -> None:
         unsent = items
         if self.sqs is not None and self.spill_queue_url:
+            chunks = [items[start : start + SQS_BATCH_LIMIT] for start in range(0, len(items), SQS_BATCH_LIMIT)]
+            # In parallel, as the table writes are: a large batch with little time left would otherwise
+            # reach the spill one SendMessageBatch at a time and land mostly in the last-resort log.
+            if len(chunks) == 1 or self.write_workers <= 1:
+                results = [self._spill_chunk(chunk, by) for chunk in chunks]
+            else:
+                results = list(self._writers().map(lambda chunk: self._spill_chunk(chunk, by), chunks))
             unsent = []
-            for start in range(0, len(items), SQS_BATCH_LIMIT):
-                chunk = items[start : start + SQS_BATCH_LIMIT]
-                entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
-                failed_ids: set[str] = {e["Id"] for e in entries}
-                for attempt in range(self.max_attempts):
-                    if not self._fits(by):
-                        outcome.errors.append("spill:deadline")
-                        break
-                    try:
-                        resp = self.sqs.send_message_batch(
-                            QueueUrl=self.spill_queue_url, Entries=[e for e in entries if e["Id"] in failed_ids]
-                        )
-                        failed_ids = {f["Id"] for f in resp.get("Failed", [])}
-                    except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
-                        outcome.errors.append(f"spill:{error_code(exc)}")
-                    if not failed_ids:
-                        break
-                    if attempt + 1 < self.max_attempts and not self._backoff(attempt, by):
-                        break
-                outcome.spilled += len(chunk) - len(failed_ids)
-                unsent.extend(it for i, it in enumerate(chunk) if str(i) in failed_ids)
+            for spilled, refused, errors in results:
+                outcome.spilled += spilled
+                outcome.errors.extend(errors)
+                unsent.extend(refused)
         # Last resort: the whole record in the function's log, which CloudWatch keeps.
         for it in unsent:
             outcome.logged_only += 1
             if self.on_last_resort is not None:
                 self.on_last_resort(it)
+
+    def _spill_chunk(self, chunk: list[dict[str, Any]], by: float) -> tuple[int, list[dict[str, Any]], list[str]]:
+        """Send up to 10 items to the spill queue by `by`: how many went, the items that did not, the errors."""
+        entries = [{"Id": str(i), "MessageBody": json.dumps(it)} for i, it in enumerate(chunk)]
+        failed_ids: set[str] = {e["Id"] for e in entries}
+        errors: list[str] = []
+        for attempt in range(self.max_attempts):
+            if not self._fits(by):
+                errors.append("spill:deadline")
+                break
+            try:
+                resp = self.sqs.send_message_batch(
+                    QueueUrl=self.spill_queue_url, Entries=[e for e in entries if e["Id"] in failed_ids]
+                )
+                failed_ids = {f["Id"] for f in resp.get("Failed", [])}
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, imported lazily
+                errors.append(f"spill:{error_code(exc)}")
+            if not failed_ids:
+                break
+            if attempt + 1 < self.max_attempts and not self._backoff(attempt, by):
+                break
+        refused = [it for i, it in enumerate(chunk) if str(i) in failed_ids]
+        return len(chunk) - len(refused), refused, errors
 
     # ---- replay -------------------------------------------------------------------------
     def replay_spilled(self, max_messages: int = 10_000, deadline: float = NO_DEADLINE) -> dict[str, int]:
