@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -38,6 +39,9 @@ def apply_local_endpoint(endpoint: str | None) -> str | None:
     return endpoint or None
 
 
+# Building a boto3 session or client is not thread-safe; the log writer's threads may all ask at once.
+_BUILD_LOCK = threading.RLock()
+
 _PERMANENT = {"ValidationException", "ResourceNotFoundException", "AccessDeniedException"}
 
 
@@ -70,11 +74,12 @@ class AwsClients:
     @cached_property
     def session(self) -> Any:
         """The boto3 session."""
-        if self._session is None:
-            import boto3
+        with _BUILD_LOCK:
+            if self._session is None:
+                import boto3
 
-            self._session = boto3.session.Session()
-        return self._session
+                self._session = boto3.session.Session()
+            return self._session
 
     def client(self, service: str, *, access_key: tuple[str, str] | None = None, **config: Any) -> Any:
         """A client for any service, with the shared retry and timeout configuration.
@@ -90,7 +95,8 @@ class AwsClients:
         if access_key is not None:
             # Explicit keys replace the whole credential chain: no session token from the environment.
             kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = access_key
-        return self.session.client(service, **kwargs)
+        with _BUILD_LOCK:
+            return self.session.client(service, **kwargs)
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -128,8 +134,10 @@ class LazyClient:
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
-            if self._config:
-                self._client = self._clients.client(self._service, **self._config)
-            else:
-                self._client = getattr(self._clients, self._service)
+            with _BUILD_LOCK:  # one thread builds, the others wait for it
+                if self._client is None:
+                    if self._config:
+                        self._client = self._clients.client(self._service, **self._config)
+                    else:
+                        self._client = getattr(self._clients, self._service)
         return getattr(self._client, name)
