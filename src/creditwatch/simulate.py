@@ -102,6 +102,14 @@ class BiasShift:
         ("savings_account_and_bonds", "A61"),
     )
 
+    def describe(self) -> str:
+        """One line for summaries."""
+        moved = ", ".join(f"{k}->{v}" for k, v in self.recodes)
+        return (
+            f"female applicants only: credit_amount x{self.amount_factor}, duration_in_month "
+            f"{self.duration_add:+d} months, {moved}"
+        )
+
     def apply(self, app: dict[str, Any], model: CreditModel) -> dict[str, Any]:
         """The application as this scenario sends it (unchanged outside the group)."""
         if app["personal_status_and_sex"] not in self.group:
