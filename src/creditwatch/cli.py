@@ -713,6 +713,9 @@ def _fairness_lines(fairness: dict[str, Any] | None) -> list[str]:
             low, high = cur["ratio_interval"]
             figure = f"disparate impact ratio {cur['disparate_impact_ratio']:.2f} (95% {low:.2f}-{high:.2f})"
         verdict = "ALERT" if a["alert"] else "adverse impact, as in the reference" if a["below_threshold"] else "ok"
+        if a.get("change_interval"):
+            low, high = a["change_interval"]
+            verdict += f" (window/reference {low:.2f}-{high:.2f})"
         reference = ref["disparate_impact_ratio"]
         ref_text = f"{reference:.2f}" if reference is not None else "not judged"
         lines.append(f"fairness {a['attribute']}: {figure}; reference {ref_text}: {verdict}")

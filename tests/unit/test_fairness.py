@@ -120,6 +120,37 @@ def test_adverse_impact_pages_only_beyond_the_interval_and_beyond_what_the_refer
     assert noise.alerts() == []
 
 
+def scored_frame(model, reference, scenario, n, seed):
+    pool = application_pool(model, reference)
+    apps = [json.loads(r.body) for r in generate(model, pool, {scenario: n}, seed)]
+    scores = model.score([{k: a[k] for k in model.schema.names} for a in apps])
+    frame = pd.DataFrame(apps)
+    frame["probability_good_credit"] = [s.probability_good_credit for s in scores]
+    frame["decision"] = [s.decision for s in scores]
+    return frame
+
+
+def test_a_large_stable_window_shows_the_models_own_sex_gap_as_adverse_impact_without_paging(model):
+    reference = load_reference(model)
+    # 10,000 applications drawn from the reference: the window's interval is narrow, the reference's wide.
+    window = scored_frame(model, reference, "stable", 10_000, 1)
+    result = fairness(window, reference, threshold=0.8, age_cuts=(25,), min_group_size=30, resamples=2000)
+    sex = result.attribute("sex")
+    assert sex.reference.disparate_impact_ratio == pytest.approx(0.737722, abs=1e-6)
+    assert sex.below_threshold and sex.current.ratio_interval[1] < 0.8  # the model's real gap, now provable
+    assert not sex.worse_than_reference and sex.change_interval[0] < 1 < sex.change_interval[1]
+    assert result.alerts() == []
+    biased = fairness(
+        scored_frame(model, reference, "bias", 10_000, 1),
+        reference,
+        threshold=0.8,
+        age_cuts=(25,),
+        min_group_size=30,
+        resamples=2000,
+    )
+    assert biased.attribute("sex").worse_than_reference and biased.attribute("sex").alert
+
+
 # ---------------------------------------------------------------- the bias scenario, through DriftJob on moto
 
 
@@ -216,3 +247,34 @@ def test_the_bias_scenario_fires_one_fairness_alert_per_attribute_that_slack_get
     assert len(fairness_posts) == len(summary.fairness.alerts())
     sex_post = next(p for p in fairness_posts if ": sex " in p["text"])
     assert "female" in sex_post["text"] and sex_post["blocks"][0]["type"] == "header"
+
+
+def test_the_handler_emits_the_ratio_per_attribute_the_score_psi_and_the_alert_count(
+    aws, model, prediction_log, sqs, capsys
+):
+    from creditwatch_drift.app import build
+
+    records = scenario_records(model, load_reference(model), "bias", 300, 1)
+    prediction_log.write(records)
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    service = build(DriftSettings().model_copy(update={"notifications_queue_url": url}), AwsClients(), model=model)
+
+    class Ctx:
+        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
+
+    result = service.handler({"days": 1}, Ctx())
+    emf = {
+        k: v
+        for x in capsys.readouterr().out.splitlines()
+        if x.startswith("{") and "_aws" in x
+        for k, v in json.loads(x).items()
+    }
+    sex = next(a for a in result["fairness"]["attributes"] if a["attribute"] == "sex")
+    assert emf["DisparateImpactRatioSex"] in (
+        sex["current"]["disparate_impact_ratio"],
+        [sex["current"]["disparate_impact_ratio"]],
+    )
+    assert "DisparateImpactRatioAge" in emf and "DisparateImpactRatioForeignWorker" not in emf  # not judged: no point
+    assert emf["FairnessAlerts"] in ([1.0], 1.0, [2.0], 2.0) and "ScorePsi" in emf and "MaxFeaturePsi" in emf
+    assert result["stability"]["score"]["psi"] > 0.1

@@ -98,6 +98,8 @@ def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str
         f"{note.lowest_rate:.1%} ({note.lowest_count} rows) vs *{note.highest_group}* "
         f"{note.highest_rate:.1%} ({note.highest_count} rows). Training reference: {reference}."
     )
+    if note.change_interval is not None:
+        body += f" Window / reference: {note.change_interval[0]:.2f}-{note.change_interval[1]:.2f} (95%)."
     fields = [
         {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
         {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.rows_used}"},

@@ -18,13 +18,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    selection_rate,
-)
 
 from creditwatch_drift.models import AttributeFairness, Fairness, GroupRate, Parity
 
@@ -71,6 +64,15 @@ def parity(
     seed: int,
 ) -> Parity:
     """Approval rates by group and the parity figures between the groups large enough to judge."""
+    # Imported on first use, like Evidently: fairlearn costs ~1.5 s of import, which init need not pay.
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        selection_rate,
+    )
+
     known = groups.notna().to_numpy()
     y, p, g = approved[known], probability[known], groups[known].astype(str).to_numpy()
     if len(y) == 0:
@@ -118,21 +120,42 @@ def parity(
     )
 
 
+def _rate_draws(groups: Sequence[GroupRate], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of each group's approval rate from its Jeffreys posterior, one column per group (never 0)."""
+    n = np.array([r.count for r in groups], dtype=float)
+    approved = np.round(np.array([r.approval_rate for r in groups]) * n)
+    return rng.beta(approved + 0.5, n - approved + 0.5, size=(resamples, len(groups)))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return round(float(low), 6), round(float(high), 6)
+
+
 def _bootstrap(
     lowest: GroupRate, highest: GroupRate, resamples: int, seed: int
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """95% intervals of the lowest group's rate over (and under) the highest's, each rate drawn from its posterior."""
     # The pair is the one the point figures compare, held fixed: re-picking min and max in every draw
     # would bias the ratio down, and near parity leave the point figure above its own interval.
-    rng = np.random.default_rng(seed)
-    n = np.array([lowest.count, highest.count], dtype=float)
-    approved = np.round(np.array([lowest.approval_rate, highest.approval_rate]) * n)
-    draws = rng.beta(approved + 0.5, n - approved + 0.5, size=(resamples, 2))
+    draws = _rate_draws([lowest, highest], resamples, np.random.default_rng(seed))
     low, high = draws[:, 0], draws[:, 1]
-    tail = (1 - CONFIDENCE) / 2 * 100
-    r_lo, r_hi = np.percentile(low / high, [tail, 100 - tail])  # Beta draws are never 0
-    d_lo, d_hi = np.percentile(high - low, [tail, 100 - tail])
-    return (round(float(r_lo), 6), round(float(r_hi), 6)), (round(float(d_lo), 6), round(float(d_hi), 6))
+    return _interval(low / high), _interval(high - low)
+
+
+def _change(window: Parity, reference: Parity, resamples: int, seed: int) -> tuple[float, float] | None:
+    """95% interval of the window's ratio over the reference's, for the pair of groups the window compares."""
+    if window.lowest_group is None or window.highest_group is None:
+        return None
+    cur = {g.group: g for g in window.groups}
+    ref = {g.group: g for g in reference.groups if g.judged}
+    if window.lowest_group not in ref or window.highest_group not in ref:
+        return None
+    rng = np.random.default_rng(seed)
+    w = _rate_draws([cur[window.lowest_group], cur[window.highest_group]], resamples, rng)
+    r = _rate_draws([ref[window.lowest_group], ref[window.highest_group]], resamples, rng)
+    return _interval((w[:, 0] / w[:, 1]) / (r[:, 0] / r[:, 1]))
 
 
 def population_parity(
@@ -164,14 +187,22 @@ def fairness(
     for name in ATTRIBUTES:
         cur, base = window[name], ref[name]
         adverse = _adverse(cur, threshold)
-        # A disparity the model already had on its training data is the model's finding, reported every
-        # run; it pages only when the window is clearly worse than the reference (its whole interval below).
-        known = _adverse(base, threshold) and base.disparate_impact_ratio is not None
-        alert = adverse and (
-            not known or (cur.ratio_interval is not None and cur.ratio_interval[1] < (base.disparate_impact_ratio or 0))
-        )
+        change = _change(cur, base, resamples, seed)
+        worse = change is not None and change[1] < 1
+        # A gap the training reference already had (its ratio below the threshold) is the model's own
+        # finding: reported every run, paged only when the window is clearly worse than the reference,
+        # both samples' noise counted. Otherwise adverse impact pages on its own.
+        known = base.disparate_impact_ratio is not None and base.disparate_impact_ratio < threshold
         attributes.append(
-            AttributeFairness(attribute=name, current=cur, reference=base, below_threshold=adverse, alert=alert)
+            AttributeFairness(
+                attribute=name,
+                current=cur,
+                reference=base,
+                below_threshold=adverse,
+                change_interval=change,
+                worse_than_reference=worse,
+                alert=adverse and (worse or not known),
+            )
         )
     return Fairness(
         threshold=threshold,
@@ -205,8 +236,9 @@ def html_section(result: Fairness) -> str:
         f"{result.threshold} is adverse impact); statistical parity difference = highest - lowest. "
         f"{result.confidence:.0%} intervals: {html.escape(result.interval_method)}. Groups under "
         f"{result.min_group_size} rows are not judged. Adverse impact: the ratio and its interval's upper bound "
-        "below the threshold. The alert: adverse impact the reference did not have, or a window whose whole "
-        "interval is below the reference's ratio.</p>",
+        "below the threshold. The alert: adverse impact, unless the reference's ratio was already below the "
+        "threshold; then only when the window is clearly worse (the interval of its ratio over the reference's "
+        "below 1).</p>",
     ]
     for a in result.attributes:
         flag = " - ALERT" if a.alert else " - adverse impact (as in the reference)" if a.below_threshold else ""
@@ -216,6 +248,11 @@ def html_section(result: Fairness) -> str:
             "<th>statistical parity difference</th><th>95% interval</th><th>note</th></tr>"
             f"{_figures_row('window', a.current)}{_figures_row('reference', a.reference)}</table>"
         )
+        if a.change_interval is not None:
+            low, high = a.change_interval
+            parts.append(
+                f"<p>Window ratio / reference ratio, same pair of groups: 95% interval {low:.3f} - {high:.3f}</p>"
+            )
         ref_by_group = {r.group: r for r in a.reference.groups}
         rows = "".join(
             f"<tr><td>{html.escape(r.group)}</td><td>{r.count}</td><td>{r.approval_rate:.1%}</td>"

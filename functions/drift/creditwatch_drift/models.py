@@ -139,7 +139,10 @@ class AttributeFairness(BaseModel):
     reference: Parity
     # Adverse impact: the ratio and its interval's upper bound both below the threshold (noise is not enough).
     below_threshold: bool
-    # What pages: adverse impact the reference did not show, or a window clearly worse than the reference.
+    # 95% interval of the window's ratio / the reference's, same pair of groups (None: no such pair judged).
+    change_interval: tuple[float, float] | None = None
+    worse_than_reference: bool = False
+    # What pages: adverse impact, unless the reference already had the gap and the window is not clearly worse.
     alert: bool
 
 

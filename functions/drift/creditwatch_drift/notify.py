@@ -76,6 +76,7 @@ def fairness_notifications(summary: DriftSummary) -> list[FairnessAlert]:
                 highest_rate=high.approval_rate,
                 highest_count=high.count,
                 reference_ratio=a.reference.disparate_impact_ratio,
+                change_interval=a.change_interval,
                 rows_used=summary.rows_used,
                 model_version=summary.model_version,
                 report_url=summary.report_url,

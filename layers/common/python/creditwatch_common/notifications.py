@@ -77,6 +77,8 @@ class FairnessAlert(_Message):
     highest_rate: float
     highest_count: int
     reference_ratio: float | None
+    # 95% interval of the window's ratio / the reference's (same pair of groups); below 1: clearly worse.
+    change_interval: tuple[float, float] | None = None
     rows_used: int
     model_version: str
     report_url: str | None
