@@ -23,8 +23,10 @@ def test_psi_of_a_hand_computed_two_bin_shift():
 def test_psi_of_a_published_three_bin_example():
     """GeeksforGeeks, "Population Stability Index (PSI)" (data science, last updated 13 Aug 2025,
     https://www.geeksforgeeks.org/data-science/population-stability-index-psi/): income bins low,
-    medium, high expected 0.40/0.30/0.30 (2020) and observed 0.35/0.25/0.40 (2021); the article works
-    the same formula bin by bin: 0.00668 + 0.00912 + 0.02877 = 0.0446, "stable" (< 0.1)."""
+    medium, high, expected 0.40/0.30/0.30 (2020) and observed 0.35/0.25/0.40 (2021), with the formula
+    sum((observed - expected) ln(observed / expected)). Per bin 0.00668 + 0.00912 + 0.02877 = 0.0446,
+    stable (< 0.1). The copy read for this test showed the inputs and the formula, not the printed total.
+    """
     value = psi([0.4, 0.3, 0.3], [0.35, 0.25, 0.4], 1e-4)
     assert value == pytest.approx(0.0446, abs=5e-5) and band(value) == "stable"
 
