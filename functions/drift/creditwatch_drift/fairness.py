@@ -254,11 +254,17 @@ def html_section(result: Fairness) -> str:
                 f"<p>Window ratio / reference ratio, same pair of groups: 95% interval {low:.3f} - {high:.3f}</p>"
             )
         ref_by_group = {r.group: r for r in a.reference.groups}
+        # Groups of the reference that the window lacks are listed too: an absent group is a finding.
+        missing = [r.group for r in a.reference.groups if r.group not in {c.group for c in a.current.groups}]
         rows = "".join(
             f"<tr><td>{html.escape(r.group)}</td><td>{r.count}</td><td>{r.approval_rate:.1%}</td>"
             f"<td>{r.mean_probability:.3f}</td><td>{'yes' if r.judged else 'no'}</td>"
             f"{_ref_cells(ref_by_group.get(r.group))}</tr>"
             for r in a.current.groups
+        ) + "".join(
+            f"<tr><td>{html.escape(g)}</td><td>0</td><td>n/a</td><td>n/a</td><td>no</td>"
+            f"{_ref_cells(ref_by_group[g])}</tr>"
+            for g in missing
         )
         parts.append(
             "<table border=1 cellpadding=4><tr><th>group</th><th>rows</th><th>approval rate</th>"
