@@ -484,6 +484,8 @@ def report(
     typer.echo(f"{summary['window_start']} .. {summary['window_end']}: {summary['status']}: {summary['message']}")
     if summary.get("drifted_features"):
         typer.echo(f"drifted features: {', '.join(summary['drifted_features'])}")
+    for line in _fairness_lines(summary.get("fairness")) + _stability_lines(summary.get("stability")):
+        typer.echo(line)
     typer.echo(f"report (link valid {expires} s, at most as long as your credentials):\n{link}")
     if saved:
         typer.echo(f"saved: {saved}")
@@ -524,10 +526,13 @@ def main() -> None:
 @app.command()
 def simulate(
     scenario: Annotated[
-        str | None, typer.Option(help="stable, drift, invalid, faults or day (counts below replace its own)")
+        str | None, typer.Option(help="stable, drift, bias, invalid, faults or day (counts below replace its own)")
     ] = None,
     stable: Annotated[int | None, typer.Option(help="Applications drawn like the training data")] = None,
     drift: Annotated[int | None, typer.Option(help="Applications from a shifted population")] = None,
+    bias: Annotated[
+        int | None, typer.Option(help="Applications where female applicants ask for larger loans with worse accounts")
+    ] = None,
     invalid: Annotated[int | None, typer.Option(help="Malformed or out-of-range requests")] = None,
     errors_: Annotated[
         int | None, typer.Option("--errors", help="Server errors recorded in the local log (fault scenario)")
@@ -549,13 +554,14 @@ def simulate(
     from rich.console import Console
     from rich.progress import Progress
 
-    from creditwatch.simulate import DriftShift, plan_counts, run_simulation
+    from creditwatch.simulate import BiasShift, DriftShift, plan_counts, run_simulation
 
     if target not in ("handler", "http"):
         _fail("--target is handler or http", errors.USAGE)
     try:
         counts = plan_counts(
-            scenario, {"stable": stable, "drift": drift, "invalid": invalid, "errors": errors_, "slow": slow}
+            scenario,
+            {"stable": stable, "drift": drift, "bias": bias, "invalid": invalid, "errors": errors_, "slow": slow},
         )
     except ValueError as exc:
         _fail(str(exc), errors.USAGE)
@@ -570,6 +576,8 @@ def simulate(
     summary = tally.as_dict()
     if counts.get("drift"):
         summary["drift_shift"] = shift.describe()
+    if counts.get("bias"):
+        summary["bias_shift"] = BiasShift().describe()
     if as_json:
         _print_json(summary)
         return
@@ -597,6 +605,8 @@ def _render_tally(summary: dict[str, Any]) -> None:
     table.add_row("latency p50 / p95 / p99 (ms)", f"{lat['p50']:.2f} / {lat['p95']:.2f} / {lat['p99']:.2f}")
     if "drift_shift" in summary:
         table.add_row("drift shift", summary["drift_shift"])
+    if "bias_shift" in summary:
+        table.add_row("bias shift", summary["bias_shift"])
     Console().print(table)
 
 
@@ -672,6 +682,8 @@ def _render_drift_summary(summary: dict[str, Any]) -> None:
     typer.echo(f"{summary.get('window_start')} .. {summary.get('window_end')}: {status}: {summary.get('message')}")
     if summary.get("drifted_features"):
         typer.echo(f"drifted features: {', '.join(summary['drifted_features'])}")
+    for line in _fairness_lines(summary.get("fairness")) + _stability_lines(summary.get("stability")):
+        typer.echo(line)
     if summary.get("summary_key"):
         run = summary["summary_key"].rsplit("/", 2)[-2]
         typer.echo(f"report ({run}): {summary['report_html_key']}")
@@ -679,13 +691,50 @@ def _render_drift_summary(summary: dict[str, Any]) -> None:
         typer.echo("reruns of a window keep their own report: creditwatch report --list")
     if summary.get("notified"):
         typer.echo(
-            "Slack: the drift note is queued in the notifications queue; "
+            "Slack: the drift or fairness note is queued in the notifications queue; "
             "the alerts job posts it (run `creditwatch alerts`, then `creditwatch slack`)"
         )
     elif summary.get("dataset_drift"):
         typer.echo("Slack: no note queued (--no-notify)")
     for warning in summary.get("warnings") or []:
         typer.echo(f"warning: {warning}")
+
+
+def _fairness_lines(fairness: dict[str, Any] | None) -> list[str]:
+    """One line per protected attribute: the window's disparate impact ratio, its interval, its verdict."""
+    if not fairness:
+        return []
+    lines = []
+    for a in fairness["attributes"]:
+        cur, ref = a["current"], a["reference"]
+        if cur["disparate_impact_ratio"] is None:
+            figure = cur.get("note") or "not judged"
+        else:
+            low, high = cur["ratio_interval"]
+            figure = f"disparate impact ratio {cur['disparate_impact_ratio']:.2f} (95% {low:.2f}-{high:.2f})"
+        verdict = "ALERT" if a["alert"] else "adverse impact, as in the reference" if a["below_threshold"] else "ok"
+        if a.get("change_interval"):
+            low, high = a["change_interval"]
+            verdict += f" (window/reference {low:.2f}-{high:.2f})"
+        reference = ref["disparate_impact_ratio"]
+        ref_text = f"{reference:.2f}" if reference is not None else "not judged"
+        lines.append(f"fairness {a['attribute']}: {figure}; reference {ref_text}: {verdict}")
+    return lines
+
+
+def _stability_lines(stability: dict[str, Any] | None) -> list[str]:
+    """The score's PSI and band, the approval rates, and the feature that moved most."""
+    if not stability:
+        return []
+    score = stability["score"]
+    line = f"stability: P(good) PSI {score['psi']} ({score['band']})"
+    rate = stability.get("approval_rate_current")
+    line += f"; approval rate {rate:.1%} vs {stability['approval_rate_reference']:.1%} in the reference" if rate else ""
+    features = [f for f in stability["features"] if f["psi"] is not None]
+    if features:
+        worst = max(features, key=lambda f: f["psi"])
+        line += f"; most moved {worst['name']} PSI {worst['psi']} ({worst['band']})"
+    return [line]
 
 
 @app.command("alerts")

@@ -17,12 +17,13 @@ import pandas as pd
 from creditwatch_common.ids import iso_utc
 from creditwatch_model import CreditModel
 
-SCENARIOS = ("stable", "drift", "invalid", "errors", "slow")
+SCENARIOS = ("stable", "drift", "bias", "invalid", "errors", "slow")
 
 # `simulate --scenario NAME`: what each named scenario sends; an explicit count replaces its kind's.
 PRESETS: dict[str, dict[str, int]] = {
     "stable": {"stable": 200},
     "drift": {"drift": 200},
+    "bias": {"bias": 300},
     "invalid": {"invalid": 20},
     "faults": {"errors": 20, "slow": 10},
     "day": {"stable": 300, "drift": 300, "invalid": 20, "errors": 40, "slow": 10},
@@ -78,6 +79,51 @@ class DriftShift:
     def features(self) -> list[str]:
         """Features this shift moves."""
         return ["credit_amount", "duration_in_month", "age_in_years", *(k for k, _ in self.recodes)]
+
+
+# personal_status_and_sex codes of female applicants (A92, A95); A91, A93, A94 are male.
+FEMALE = frozenset({"A92", "A95"})
+
+
+@dataclass(frozen=True)
+class BiasShift:
+    """How the `bias` scenario changes one group: its approvals collapse for reasons correlated with it.
+
+    Female applicants arrive asking for larger, longer loans with an overdrawn checking account and no
+    savings (what a channel aimed at them might bring); everyone else is drawn like the training data.
+    The model never sees sex as such here: the disparity comes from features that travel with it.
+    """
+
+    group: frozenset[str] = FEMALE
+    amount_factor: float = 3.0
+    duration_add: int = 24
+    recodes: tuple[tuple[str, str], ...] = (
+        ("status_of_existing_checking_account", "A11"),
+        ("savings_account_and_bonds", "A61"),
+    )
+
+    def describe(self) -> str:
+        """One line for summaries."""
+        moved = ", ".join(f"{k}->{v}" for k, v in self.recodes)
+        return (
+            f"female applicants only: credit_amount x{self.amount_factor}, duration_in_month "
+            f"{self.duration_add:+d} months, {moved}"
+        )
+
+    def apply(self, app: dict[str, Any], model: CreditModel) -> dict[str, Any]:
+        """The application as this scenario sends it (unchanged outside the group)."""
+        if app["personal_status_and_sex"] not in self.group:
+            return app
+        bounds = {f.name: f for f in model.schema.features}
+        out = dict(app)
+        out["credit_amount"] = min(
+            float(bounds["credit_amount"].maximum or 1e6), round(out["credit_amount"] * self.amount_factor, 2)
+        )
+        out["duration_in_month"] = min(
+            int(bounds["duration_in_month"].maximum or 120), out["duration_in_month"] + self.duration_add
+        )
+        out.update(dict(self.recodes))
+        return out
 
 
 @dataclass
@@ -151,6 +197,8 @@ def generate(
             yield Request(scenario, "/predict", json.dumps(app))
         elif scenario == "drift":
             yield Request(scenario, "/predict", json.dumps(_shift(app, shift, rng, model)))
+        elif scenario == "bias":
+            yield Request(scenario, "/predict", json.dumps(BiasShift().apply(app, model)))
         elif scenario == "invalid":
             kind, body = _invalid(app, rng)
             yield Request(f"invalid:{kind}", "/predict", body)

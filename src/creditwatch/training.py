@@ -33,6 +33,7 @@ from creditwatch_model import (
     FeatureSchema,
     PackedForest,
 )
+from creditwatch_model.bins import PSI_BINS_FILE, build_bins, dump_bins
 from creditwatch_model.explain import ForestCover, first_reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -341,8 +342,26 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
     _reference_contributions(model, x_train).to_csv(
         out_dir / REFERENCE_CONTRIBUTIONS_FILE, index=False, lineterminator="\n"
     )
+    # Frozen from the reference as written (P(good) rounded as in reference.csv), so a drift run that
+    # recounts reference.csv into these bins finds the shares shipped here.
+    dump_bins(
+        build_bins(pd.read_csv(out_dir / REFERENCE_FILE, dtype=_category_dtypes(schema)), schema),
+        out_dir / PSI_BINS_FILE,
+        version,
+    )
+    metadata["stability"] = {
+        "artifact": PSI_BINS_FILE,
+        "what": (
+            "population stability (PSI) bins frozen from the reference: deciles for numbers and P(good), "
+            "codes for categories"
+        ),
+    }
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=False) + "\n")
     return TrainingResult(out_dir=out_dir, metadata=metadata)
+
+
+def _category_dtypes(schema: FeatureSchema) -> dict[str, type]:
+    return {f.name: str for f in schema.features if f.is_categorical}
 
 
 def _reference_contributions(model: CreditModel, x_train: pd.DataFrame) -> pd.DataFrame:

@@ -1,11 +1,11 @@
-"""Slack Block Kit messages: an alert starting, still firing, resolved, and a drift finding."""
+"""Slack Block Kit messages: an alert starting, still firing, resolved, a drift finding, a fairness alert."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from creditwatch_alerts.rules import Condition, WindowStats
-from creditwatch_common.notifications import DriftDetected, RunFailed
+from creditwatch_common.notifications import AnyNotification, DriftDetected, FairnessAlert, RunFailed
 
 Kind = Literal["firing", "reminder", "resolved"]
 _ICON = {"firing": ":rotating_light:", "reminder": ":hourglass:", "resolved": ":white_check_mark:"}
@@ -77,11 +77,52 @@ def condition_message(
     return {"text": text, "blocks": blocks}
 
 
-def notification_message(note: DriftDetected | RunFailed, dashboard_url: str | None) -> tuple[str, dict[str, Any]]:
+def notification_message(note: AnyNotification, dashboard_url: str | None) -> tuple[str, dict[str, Any]]:
     """The kind and the Slack message of a notification another function sent."""
     if isinstance(note, DriftDetected):
         return "drift", drift_message(note, dashboard_url)
+    if isinstance(note, FairnessAlert):
+        return "fairness", fairness_message(note, dashboard_url)
     return "run_failed", run_failed_message(note, dashboard_url)
+
+
+def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str, Any]:
+    """One protected attribute whose groups' approval rates are apart beyond the threshold, with its report link."""
+    env = note.environment
+    low, high = note.ratio_interval
+    headline = f":scales: [{env}] FAIRNESS: disparate impact by {note.attribute} ({note.disparate_impact_ratio:.2f})"
+    reference = f"{note.reference_ratio:.2f}" if note.reference_ratio is not None else "not judged"
+    body = (
+        f"Disparate impact ratio *{note.disparate_impact_ratio:.3f}* (95% interval {low:.3f}-{high:.3f}) "
+        f"against threshold {note.threshold}: approval rate of *{note.lowest_group}* "
+        f"{note.lowest_rate:.1%} ({note.lowest_count} rows) vs *{note.highest_group}* "
+        f"{note.highest_rate:.1%} ({note.highest_count} rows). Training reference: {reference}."
+    )
+    if note.change_interval is not None:
+        body += f" Window / reference: {note.change_interval[0]:.2f}-{note.change_interval[1]:.2f} (95%)."
+    fields = [
+        {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
+        {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.rows_used}"},
+        {"type": "mrkdwn", "text": f"*Attribute*\n{note.attribute}"},
+        {"type": "mrkdwn", "text": f"*Model*\n{note.model_version}"},
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
+        *_links(dashboard_url, note.report_url),
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"creditwatch · {env} · {_link_validity(note)} · see docs/operate.md"},
+            ],
+        },
+    ]
+    text = (
+        f"[{env}] FAIRNESS: {note.attribute} disparate impact ratio {note.disparate_impact_ratio:.3f} "
+        f"({low:.3f}-{high:.3f}) < {note.threshold}: {note.lowest_group} {note.lowest_rate:.1%} vs "
+        f"{note.highest_group} {note.highest_rate:.1%} report: {note.report_url}"
+    )
+    return {"text": text, "blocks": blocks}
 
 
 def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, Any]:
@@ -141,7 +182,7 @@ def run_failed_message(note: RunFailed, dashboard_url: str | None) -> dict[str, 
     return {"text": f"[{env}] {note.job} run failed: {note.error}: {note.message}", "blocks": blocks}
 
 
-def _link_validity(note: DriftDetected) -> str:
+def _link_validity(note: DriftDetected | FairnessAlert) -> str:
     # A link signed with the drift function's role dies with its session, whatever its expiry says.
     if note.report_url_signed_by == "function-role":
         return "report link signed with the drift function's session: it may stop working within hours"

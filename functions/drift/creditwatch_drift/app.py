@@ -18,9 +18,16 @@ from creditwatch_drift.attribution import load_reference_contributions
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
+from creditwatch_drift.stability import load_stability_bins
 from creditwatch_model import CreditModel, load_model
 
 Handler = Any
+# One metric per protected attribute (CloudWatch graphs them without a dimension to pick).
+DISPARATE_IMPACT_METRICS = {
+    "sex": Metric.DISPARATE_IMPACT_RATIO_SEX,
+    "age": Metric.DISPARATE_IMPACT_RATIO_AGE,
+    "foreign_worker": Metric.DISPARATE_IMPACT_RATIO_FOREIGN_WORKER,
+}
 
 
 class DriftRunError(Exception):
@@ -68,6 +75,18 @@ class DriftService:
             metric(Metric.DATASET_DRIFT, 1 if summary.dataset_drift else 0)
         if summary.attribution is not None:
             metric(Metric.ATTRIBUTION_NDCG, summary.attribution.ndcg, "None")
+        if summary.fairness is not None:
+            for attribute in summary.fairness.attributes:
+                ratio = attribute.current.disparate_impact_ratio
+                if ratio is not None:  # not judged: no data point, rather than a misleading one
+                    metric(DISPARATE_IMPACT_METRICS[attribute.attribute], ratio, "None")
+            metric(Metric.FAIRNESS_ALERTS, len(summary.fairness.alerts()))
+        if summary.stability is not None:
+            if summary.stability.score.psi is not None:
+                metric(Metric.SCORE_PSI, summary.stability.score.psi, "None")
+            worst = summary.stability.max_feature()
+            if worst is not None and worst.psi is not None:
+                metric(Metric.MAX_FEATURE_PSI, worst.psi, "None")
         metric(Metric.DRIFT_RUN_FAILED, 1 if summary.status == "error" else 0)
 
 
@@ -88,6 +107,7 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         model=model,
         reference=load_reference(model),
         reference_contributions=load_reference_contributions(model),
+        stability_bins=load_stability_bins(),
         reader=LogReader(
             dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
         ),

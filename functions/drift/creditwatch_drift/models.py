@@ -103,6 +103,101 @@ class AttributionDrift(BaseModel):
     refusals_reference: int
 
 
+class GroupRate(BaseModel):
+    """One group of a protected attribute: its size, approval rate and mean P(good)."""
+
+    group: str
+    count: int
+    approval_rate: float
+    mean_probability: float
+    # False: fewer rows than the minimum group size, so left out of the comparison.
+    judged: bool
+
+
+class Parity(BaseModel):
+    """Demographic parity of the decisions across one attribute's groups, in one population."""
+
+    rows: int
+    groups: list[GroupRate]
+    judged: bool
+    note: str | None = None
+    # Lowest group approval rate / highest (fairlearn's demographic_parity_ratio), with its 95% interval.
+    disparate_impact_ratio: float | None = None
+    ratio_interval: tuple[float, float] | None = None
+    # Highest group approval rate - lowest (fairlearn's demographic_parity_difference), with its 95% interval.
+    statistical_parity_difference: float | None = None
+    difference_interval: tuple[float, float] | None = None
+    lowest_group: str | None = None
+    highest_group: str | None = None
+
+
+class AttributeFairness(BaseModel):
+    """One protected attribute: the window's parity beside the training reference's, and the verdict."""
+
+    attribute: str
+    current: Parity
+    reference: Parity
+    # Adverse impact: the ratio and its interval's upper bound both below the threshold (noise is not enough).
+    below_threshold: bool
+    # 95% interval of the window's ratio / the reference's, same pair of groups (None: no such pair judged).
+    change_interval: tuple[float, float] | None = None
+    worse_than_reference: bool = False
+    # What pages: adverse impact, unless the reference already had the gap and the window is not clearly worse.
+    alert: bool
+
+
+class Fairness(BaseModel):
+    """Decision fairness by protected group (no labels needed)."""
+
+    threshold: float
+    min_group_size: int
+    age_cuts: list[int]
+    confidence: float
+    interval_method: str
+    attributes: list[AttributeFairness]
+
+    def alerts(self) -> list[AttributeFairness]:
+        """The attributes that page: adverse impact new to the window, or worse than the reference's."""
+        return [a for a in self.attributes if a.alert]
+
+    def attribute(self, name: str) -> AttributeFairness:
+        """One attribute's figures."""
+        return next(a for a in self.attributes if a.attribute == name)
+
+
+Band = Literal["stable", "moderate", "significant"]
+
+
+class ColumnStability(BaseModel):
+    """One column's PSI over bins frozen from the reference, with its band and the shares per bin."""
+
+    name: str
+    kind: str
+    psi: float | None
+    band: Band | None
+    bins: list[str]
+    share_reference: list[float]
+    share_current: list[float] | None
+    note: str | None = None
+
+
+class Stability(BaseModel):
+    """Population stability (PSI) of the score, the decisions and every feature (CSI), on frozen bins."""
+
+    floor: float
+    bins_model_version: str | None
+    score: ColumnStability
+    decision: ColumnStability
+    approval_rate_reference: float
+    approval_rate_current: float | None
+    features: list[ColumnStability]
+
+    def max_feature(self) -> ColumnStability | None:
+        """The feature that moved most."""
+        judged = [f for f in self.features if f.psi is not None]
+        return max(judged, key=lambda f: f.psi or 0.0) if judged else None
+
+
 class DriftSummary(BaseModel):
     """The JSON summary written next to the HTML report, and returned by the function."""
 
@@ -129,6 +224,8 @@ class DriftSummary(BaseModel):
     unknown_categories: dict[str, list[str]] = {}
     outputs: OutputDrift | None = None
     attribution: AttributionDrift | None = None
+    fairness: Fairness | None = None
+    stability: Stability | None = None
     report_html_key: str | None = None
     summary_key: str | None = None
     report_url: str | None = None

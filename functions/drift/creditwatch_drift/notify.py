@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from creditwatch_common.notifications import DriftDetected, RunFailed, dump_notification
+from creditwatch_common.notifications import DriftDetected, FairnessAlert, RunFailed, dump_notification
 from creditwatch_drift.models import DriftSummary
 
 
@@ -45,3 +45,52 @@ def failure_notification(summary: DriftSummary) -> RunFailed:
 def send_failure(sqs: Any, queue_url: str, summary: DriftSummary) -> None:
     """Queue the run-failed notice for the alerts function."""
     sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(failure_notification(summary)))
+
+
+def fairness_notifications(summary: DriftSummary) -> list[FairnessAlert]:
+    """One alert per protected attribute below the threshold (ratio and interval)."""
+    if summary.fairness is None:
+        return []
+    notes = []
+    for a in summary.fairness.alerts():
+        cur = a.current
+        assert cur.disparate_impact_ratio is not None and cur.ratio_interval is not None
+        by_group = {g.group: g for g in cur.groups}
+        low, high = by_group[cur.lowest_group or ""], by_group[cur.highest_group or ""]
+        notes.append(
+            FairnessAlert(
+                # One alert per window and attribute, however often the run is retried or repeated.
+                dedupe_key=f"fairness#{summary.window_start}#{summary.window_end}#{a.attribute}",
+                environment=summary.environment,
+                window_start=summary.window_start,
+                window_end=summary.window_end,
+                attribute=a.attribute,
+                disparate_impact_ratio=cur.disparate_impact_ratio,
+                ratio_interval=cur.ratio_interval,
+                threshold=summary.fairness.threshold,
+                statistical_parity_difference=cur.statistical_parity_difference,
+                lowest_group=low.group,
+                lowest_rate=low.approval_rate,
+                lowest_count=low.count,
+                highest_group=high.group,
+                highest_rate=high.approval_rate,
+                highest_count=high.count,
+                reference_ratio=a.reference.disparate_impact_ratio,
+                change_interval=a.change_interval,
+                rows_used=summary.rows_used,
+                model_version=summary.model_version,
+                report_url=summary.report_url,
+                report_url_expires_at=summary.report_url_expires_at,
+                report_url_signed_by=summary.report_url_signed_by,
+                summary_key=summary.summary_key,
+            )
+        )
+    return notes
+
+
+def send_fairness(sqs: Any, queue_url: str, summary: DriftSummary) -> int:
+    """Queue the fairness alerts for the alerts function; how many were queued."""
+    notes = fairness_notifications(summary)
+    for note in notes:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(note))
+    return len(notes)

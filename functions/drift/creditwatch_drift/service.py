@@ -15,12 +15,15 @@ from creditwatch_common.ids import iso_utc
 from creditwatch_common.log import LogReader
 from creditwatch_common.records import ScoredRow
 from creditwatch_common.reports import Publisher, PublishError, report_keys
+from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import notify
+from creditwatch_drift import stability as stability_mod
 from creditwatch_drift.analysis import analyse, current_frame, empty_columns, unknown_categories
 from creditwatch_drift.attribution import add_to_report, attribution_drift, html_section
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
+from creditwatch_model.bins import StabilityBins
 
 
 def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
@@ -44,6 +47,8 @@ class DriftJob:
     sqs: Any = None
     # The reference rows' exact contributions (shipped with the model); None: no attribution drift.
     reference_contributions: pd.DataFrame | None = None
+    # The PSI bins frozen from the reference (shipped with the model); None: no stability figures.
+    stability_bins: StabilityBins | None = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
         """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
@@ -142,6 +147,24 @@ class DriftJob:
                 summary.message += (
                     f"; attribution drift: NDCG {summary.attribution.ndcg:.3f} < {summary.attribution.threshold}"
                 )
+        summary.fairness = fairness_mod.fairness(
+            current.frame,
+            self.reference,
+            threshold=self.settings.fairness_threshold,
+            age_cuts=self.settings.fairness_age_cuts,
+            min_group_size=self.settings.fairness_min_group_size,
+            resamples=self.settings.fairness_resamples,
+            seed=self.settings.sample_seed,
+        )
+        if summary.fairness.alerts():
+            summary.message += "; fairness: disparate impact ratio below " + (
+                ", ".join(f"{a.attribute} {a.current.disparate_impact_ratio:.2f}" for a in summary.fairness.alerts())
+                + f" < {self.settings.fairness_threshold}"
+            )
+        if self.stability_bins is not None:
+            summary.stability = stability_mod.stability(
+                current.frame, self.stability_bins, self.model, analysis.outputs.approval_share_reference
+            )
         keys = report_keys(self.settings.report_prefix, start, end, run_at=datetime.now(UTC))
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
         link = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
@@ -156,6 +179,9 @@ class DriftJob:
             html = path.read_bytes()
         if summary.attribution is not None:
             html = add_to_report(html, html_section(summary.attribution))
+        html = add_to_report(html, fairness_mod.html_section(summary.fairness))
+        if summary.stability is not None:
+            html = add_to_report(html, stability_mod.html_section(summary.stability))
         try:
             self.publisher.publish(keys, html, summary.model_dump(mode="json"))
         except PublishError as exc:
@@ -170,8 +196,11 @@ class DriftJob:
                 }
             )
         worth_a_note = summary.dataset_drift or (summary.attribution is not None and summary.attribution.drifted)
-        if worth_a_note and event.notify and self.sqs is not None and self.settings.notifications_queue_url:
-            notify.send(self.sqs, self.settings.notifications_queue_url, summary)
+        can_notify = event.notify and self.sqs is not None and bool(self.settings.notifications_queue_url)
+        if worth_a_note and can_notify:
+            notify.send(self.sqs, self.settings.notifications_queue_url or "", summary)
+            summary.notified = True
+        if can_notify and notify.send_fairness(self.sqs, self.settings.notifications_queue_url or "", summary):
             summary.notified = True
         return summary
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from creditwatch_common.settings import LogSettings
 
@@ -25,6 +28,22 @@ class DriftSettings(LogSettings):
     # Attribution drift fires below this NDCG of the importance order (SageMaker Model Monitor's default).
     attribution_threshold: float = Field(0.9, gt=0, le=1, validation_alias="ATTRIBUTION_NDCG_THRESHOLD")
     attribution_max_rows: int = Field(20_000, ge=100, validation_alias="ATTRIBUTION_MAX_ROWS")
+    # Decision fairness: the four-fifths rule's 0.8 on the disparate impact ratio.
+    fairness_threshold: float = Field(0.8, gt=0, le=1, validation_alias="FAIRNESS_THRESHOLD")
+    # Age bands start at these ages ("25": under 25 / 25 and over; "25,60": three bands).
+    fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
+    # Smaller groups are shown but not judged: their approval rate is too noisy to compare.
+    fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
+    fairness_resamples: int = Field(2000, ge=100, le=100_000, validation_alias="FAIRNESS_BOOTSTRAP_RESAMPLES")
+
+    @field_validator("fairness_age_cuts", mode="before")
+    @classmethod
+    def _cuts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(v) for v in value.replace(" ", "").split(",") if v]
+        if isinstance(value, list | tuple) and list(value) != sorted(set(value)):
+            raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
+        return value
 
     @field_validator("report_signer_secret", mode="before")
     @classmethod

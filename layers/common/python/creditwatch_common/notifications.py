@@ -58,15 +58,45 @@ class RunFailed(_Message):
     message: str
 
 
-Notification = Annotated[DriftDetected | RunFailed, Field(discriminator="type")]
-_ADAPTER: TypeAdapter[DriftDetected | RunFailed] = TypeAdapter(Notification)
+class FairnessAlert(_Message):
+    """A drift run found the approval rates of one protected attribute's groups apart beyond the threshold."""
+
+    type: Literal["fairness_alert"] = "fairness_alert"
+    window_start: str
+    window_end: str
+    attribute: str
+    # Lowest group approval rate / highest, its 95% interval, and the threshold both are below.
+    disparate_impact_ratio: float
+    ratio_interval: tuple[float, float]
+    threshold: float
+    statistical_parity_difference: float | None
+    lowest_group: str
+    lowest_rate: float
+    lowest_count: int
+    highest_group: str
+    highest_rate: float
+    highest_count: int
+    reference_ratio: float | None
+    # 95% interval of the window's ratio / the reference's (same pair of groups); below 1: clearly worse.
+    change_interval: tuple[float, float] | None = None
+    rows_used: int
+    model_version: str
+    report_url: str | None
+    report_url_expires_at: str | None
+    report_url_signed_by: str | None
+    summary_key: str | None
+
+
+AnyNotification = DriftDetected | RunFailed | FairnessAlert
+Notification = Annotated[AnyNotification, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[AnyNotification] = TypeAdapter(Notification)
 
 
 class InvalidNotification(ValueError):
     """A message body that is not a notification this code knows (type, version or fields)."""
 
 
-def parse_notification(body: str | bytes) -> DriftDetected | RunFailed:
+def parse_notification(body: str | bytes) -> AnyNotification:
     """The typed message of a queue body; InvalidNotification if it is not one."""
     try:
         return _ADAPTER.validate_json(body)
@@ -76,6 +106,6 @@ def parse_notification(body: str | bytes) -> DriftDetected | RunFailed:
         raise InvalidNotification(problems[:500]) from None
 
 
-def dump_notification(message: DriftDetected | RunFailed) -> str:
+def dump_notification(message: AnyNotification) -> str:
     """The queue body of a message."""
     return message.model_dump_json()

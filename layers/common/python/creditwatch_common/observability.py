@@ -48,6 +48,14 @@ class Metric(StrEnum):
     DATASET_DRIFT = "DatasetDrift"
     DRIFT_RUN_FAILED = "DriftRunFailed"
     ATTRIBUTION_NDCG = "AttributionNdcg"
+    # Lowest group approval rate / highest, one metric per protected attribute (only when judged).
+    DISPARATE_IMPACT_RATIO_SEX = "DisparateImpactRatioSex"
+    DISPARATE_IMPACT_RATIO_AGE = "DisparateImpactRatioAge"
+    DISPARATE_IMPACT_RATIO_FOREIGN_WORKER = "DisparateImpactRatioForeignWorker"
+    FAIRNESS_ALERTS = "FairnessAlerts"
+    # PSI on bins frozen from the reference: P(good), and the feature that moved most.
+    SCORE_PSI = "ScorePsi"
+    MAX_FEATURE_PSI = "MaxFeaturePsi"
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"

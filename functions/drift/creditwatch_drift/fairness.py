@@ -1,0 +1,295 @@
+"""Decision fairness by protected group: approval rates, disparate impact ratio and statistical parity difference.
+
+No labels needed: only who was approved. Per group, fairlearn's MetricFrame gives the approval rate
+(selection_rate) and count; its demographic_parity_ratio (lowest group rate / highest) and
+demographic_parity_difference (highest - lowest) give the point figures, over the groups of at least
+the minimum size (smaller ones are shown, not judged). The 95% interval, for the pair of groups the
+point figures compare (it may pass 1: the gap could be reversed), comes from seeded draws of each
+group's approval rate from its Jeffreys posterior Beta(k + 1/2, n - k + 1/2), a smoothed
+parametric bootstrap: resampling rows would redraw approvals as Binomial(n, k/n), which collapses to
+a zero-width interval when a group has no approvals and would page on noise when every rate is small.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from creditwatch_drift.models import AttributeFairness, Fairness, GroupRate, Parity
+
+PROBABILITY = "probability_good_credit"
+DECISION = "decision"
+CONFIDENCE = 0.95
+INTERVAL_METHOD = "seeded draws of each group's approval rate from its Jeffreys posterior Beta(k+1/2, n-k+1/2)"
+# German Credit's personal_status_and_sex codes: A91, A93, A94 male; A92, A95 female.
+SEX = {"A91": "male", "A93": "male", "A94": "male", "A92": "female", "A95": "female"}
+FOREIGN_WORKER = {"A201": "foreign worker", "A202": "not a foreign worker"}
+ATTRIBUTES = ("sex", "age", "foreign_worker")
+
+
+def age_band_labels(cuts: Sequence[int]) -> list[str]:
+    """Readable bands for the cut points: [25] gives 'under 25', '25 and over'."""
+    if not cuts:
+        return ["all ages"]
+    inner = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(cuts)]
+    return [f"under {cuts[0]}", *inner, f"{cuts[-1]} and over"]
+
+
+def age_bands(ages: pd.Series, cuts: Sequence[int]) -> pd.Series:
+    """Each age's band (a cut point starts the band above it); missing ages stay missing."""
+    edges = [-np.inf, *cuts, np.inf]
+    bands = pd.cut(pd.to_numeric(ages, errors="coerce"), bins=edges, right=False, labels=age_band_labels(cuts))
+    return bands.astype("object").where(bands.notna(), None)
+
+
+def protected_groups(frame: pd.DataFrame, age_cuts: Sequence[int]) -> dict[str, pd.Series]:
+    """Every row's group for each protected attribute (None where the code is missing or unknown)."""
+    return {
+        "sex": frame["personal_status_and_sex"].map(SEX),
+        "age": age_bands(frame["age_in_years"], age_cuts),
+        "foreign_worker": frame["foreign_worker"].map(FOREIGN_WORKER),
+    }
+
+
+def parity(
+    approved: np.ndarray,
+    probability: np.ndarray,
+    groups: pd.Series,
+    min_group_size: int,
+    resamples: int,
+    seed: int,
+) -> Parity:
+    """Approval rates by group and the parity figures between the groups large enough to judge."""
+    # Imported on first use, like Evidently: fairlearn costs ~1.5 s of import, which init need not pay.
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        selection_rate,
+    )
+
+    known = groups.notna().to_numpy()
+    y, p, g = approved[known], probability[known], groups[known].astype(str).to_numpy()
+    if len(y) == 0:
+        return Parity(rows=0, groups=[], judged=False, note="no rows with this attribute: not judged")
+    frame = MetricFrame(
+        metrics={"approval_rate": selection_rate, "count": count}, y_true=y, y_pred=y, sensitive_features=g
+    ).by_group
+    mean_p = pd.Series(p).groupby(g).mean()
+    rates = [
+        GroupRate(
+            group=str(name),
+            count=int(row["count"]),
+            approval_rate=round(float(row["approval_rate"]), 6),
+            mean_probability=round(float(mean_p[name]), 6),
+            judged=int(row["count"]) >= min_group_size,
+        )
+        for name, row in frame.iterrows()
+    ]
+    judged = [r for r in rates if r.judged]
+    if len(judged) < 2:
+        return Parity(
+            rows=len(y),
+            groups=rates,
+            judged=False,
+            note=f"fewer than two groups of at least {min_group_size} rows: not judged",
+        )
+    keep = np.isin(g, [r.group for r in judged])
+    yk, gk = y[keep], g[keep]
+    highest = max(judged, key=lambda r: r.approval_rate)
+    lowest = min(judged, key=lambda r: r.approval_rate)
+    difference = float(demographic_parity_difference(yk, yk, sensitive_features=gk))
+    ratio = float(demographic_parity_ratio(yk, yk, sensitive_features=gk)) if highest.approval_rate > 0 else None
+    ratio_ci, diff_ci = _bootstrap(lowest, highest, resamples, seed)
+    return Parity(
+        rows=len(y),
+        groups=rates,
+        judged=ratio is not None,
+        note=None if ratio is not None else "no group was approved: the ratio is undefined",
+        disparate_impact_ratio=round(ratio, 6) if ratio is not None else None,
+        ratio_interval=ratio_ci if ratio is not None else None,
+        statistical_parity_difference=round(difference, 6),
+        difference_interval=diff_ci,
+        lowest_group=lowest.group,
+        highest_group=highest.group,
+    )
+
+
+def _rate_draws(groups: Sequence[GroupRate], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of each group's approval rate from its Jeffreys posterior, one column per group (never 0)."""
+    n = np.array([r.count for r in groups], dtype=float)
+    approved = np.round(np.array([r.approval_rate for r in groups]) * n)
+    return rng.beta(approved + 0.5, n - approved + 0.5, size=(resamples, len(groups)))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return round(float(low), 6), round(float(high), 6)
+
+
+def _bootstrap(
+    lowest: GroupRate, highest: GroupRate, resamples: int, seed: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """95% intervals of the lowest group's rate over (and under) the highest's, each rate drawn from its posterior."""
+    # The pair is the one the point figures compare, held fixed: re-picking min and max in every draw
+    # would bias the ratio down, and near parity leave the point figure above its own interval.
+    draws = _rate_draws([lowest, highest], resamples, np.random.default_rng(seed))
+    low, high = draws[:, 0], draws[:, 1]
+    return _interval(low / high), _interval(high - low)
+
+
+def _change(window: Parity, reference: Parity, resamples: int, seed: int) -> tuple[float, float] | None:
+    """95% interval of the window's ratio over the reference's, for the pair of groups the window compares."""
+    if window.lowest_group is None or window.highest_group is None:
+        return None
+    cur = {g.group: g for g in window.groups}
+    ref = {g.group: g for g in reference.groups if g.judged}
+    if window.lowest_group not in ref or window.highest_group not in ref:
+        return None
+    rng = np.random.default_rng(seed)
+    w = _rate_draws([cur[window.lowest_group], cur[window.highest_group]], resamples, rng)
+    r = _rate_draws([ref[window.lowest_group], ref[window.highest_group]], resamples, rng)
+    return _interval((w[:, 0] / w[:, 1]) / (r[:, 0] / r[:, 1]))
+
+
+def population_parity(
+    frame: pd.DataFrame, age_cuts: Sequence[int], min_group_size: int, resamples: int, seed: int
+) -> dict[str, Parity]:
+    """Each protected attribute's parity in one population (the window or the reference)."""
+    approved = (frame[DECISION] == "approve").to_numpy()
+    probability = pd.to_numeric(frame[PROBABILITY], errors="coerce").to_numpy(dtype=float)
+    return {
+        name: parity(approved, probability, groups.reset_index(drop=True), min_group_size, resamples, seed)
+        for name, groups in protected_groups(frame, age_cuts).items()
+    }
+
+
+def fairness(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    threshold: float,
+    age_cuts: Sequence[int],
+    min_group_size: int,
+    resamples: int,
+    seed: int = 0,
+) -> Fairness:
+    """The window's decision fairness beside the reference's, with a verdict per attribute."""
+    window = population_parity(current, age_cuts, min_group_size, resamples, seed)
+    ref = population_parity(reference, age_cuts, min_group_size, resamples, seed)
+    attributes = []
+    for name in ATTRIBUTES:
+        cur, base = window[name], ref[name]
+        adverse = _adverse(cur, threshold)
+        change = _change(cur, base, resamples, seed)
+        worse = change is not None and change[1] < 1
+        # A gap the training reference already had (its ratio below the threshold) is the model's own
+        # finding: reported every run, paged only when the window is clearly worse than the reference,
+        # both samples' noise counted. Otherwise adverse impact pages on its own.
+        known = base.disparate_impact_ratio is not None and base.disparate_impact_ratio < threshold
+        attributes.append(
+            AttributeFairness(
+                attribute=name,
+                current=cur,
+                reference=base,
+                below_threshold=adverse,
+                change_interval=change,
+                worse_than_reference=worse,
+                alert=adverse and (worse or not known),
+            )
+        )
+    return Fairness(
+        threshold=threshold,
+        min_group_size=min_group_size,
+        age_cuts=list(age_cuts),
+        confidence=CONFIDENCE,
+        interval_method=f"{INTERVAL_METHOD}, {resamples} resamples",
+        attributes=attributes,
+    )
+
+
+def _adverse(p: Parity, threshold: float) -> bool:
+    """The ratio and its interval's upper bound below the threshold: adverse impact beyond noise."""
+    return bool(
+        p.disparate_impact_ratio is not None
+        and p.ratio_interval is not None
+        and p.disparate_impact_ratio < threshold
+        and p.ratio_interval[1] < threshold
+    )
+
+
+def html_section(result: Fairness) -> str:
+    """The fairness figures as an HTML section for the drift report."""
+    alerts = result.alerts()
+    verdict = "ALERT for " + ", ".join(a.attribute for a in alerts) if alerts else "no alert"
+    parts = [
+        '<section id="creditwatch-fairness" style="font-family:sans-serif;margin:24px">',
+        f"<h2>Decision fairness: {html.escape(verdict)}</h2>",
+        "<p>Approval rate by protected group, window beside the training reference. Disparate impact ratio = "
+        "lowest group approval rate / highest (four-fifths rule: below "
+        f"{result.threshold} is adverse impact); statistical parity difference = highest - lowest. "
+        f"{result.confidence:.0%} intervals: {html.escape(result.interval_method)}. Groups under "
+        f"{result.min_group_size} rows are not judged. Adverse impact: the ratio and its interval's upper bound "
+        "below the threshold. The alert: adverse impact, unless the reference's ratio was already below the "
+        "threshold; then only when the window is clearly worse (the interval of its ratio over the reference's "
+        "below 1).</p>",
+    ]
+    for a in result.attributes:
+        flag = " - ALERT" if a.alert else " - adverse impact (as in the reference)" if a.below_threshold else ""
+        parts.append(f"<h3>{html.escape(a.attribute)}{flag}</h3>")
+        parts.append(
+            "<table border=1 cellpadding=4><tr><th></th><th>disparate impact ratio</th><th>95% interval</th>"
+            "<th>statistical parity difference</th><th>95% interval</th><th>note</th></tr>"
+            f"{_figures_row('window', a.current)}{_figures_row('reference', a.reference)}</table>"
+        )
+        if a.change_interval is not None:
+            low, high = a.change_interval
+            parts.append(
+                f"<p>Window ratio / reference ratio, same pair of groups: 95% interval {low:.3f} - {high:.3f}</p>"
+            )
+        ref_by_group = {r.group: r for r in a.reference.groups}
+        # Groups of the reference that the window lacks are listed too: an absent group is a finding.
+        missing = [r.group for r in a.reference.groups if r.group not in {c.group for c in a.current.groups}]
+        rows = "".join(
+            f"<tr><td>{html.escape(r.group)}</td><td>{r.count}</td><td>{r.approval_rate:.1%}</td>"
+            f"<td>{r.mean_probability:.3f}</td><td>{'yes' if r.judged else 'no'}</td>"
+            f"{_ref_cells(ref_by_group.get(r.group))}</tr>"
+            for r in a.current.groups
+        ) + "".join(
+            f"<tr><td>{html.escape(g)}</td><td>0</td><td>n/a</td><td>n/a</td><td>no</td>"
+            f"{_ref_cells(ref_by_group[g])}</tr>"
+            for g in missing
+        )
+        parts.append(
+            "<table border=1 cellpadding=4><tr><th>group</th><th>rows</th><th>approval rate</th>"
+            "<th>mean P(good)</th><th>judged</th><th>reference rows</th><th>reference approval rate</th>"
+            f"<th>reference mean P(good)</th></tr>{rows}</table>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _figures_row(label: str, p: Parity) -> str:
+    def num(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    def ci(v: tuple[float, float] | None) -> str:
+        return "n/a" if v is None else f"{v[0]:.3f} - {v[1]:.3f}"
+
+    return (
+        f"<tr><td>{label}</td><td><b>{num(p.disparate_impact_ratio)}</b></td><td>{ci(p.ratio_interval)}</td>"
+        f"<td>{num(p.statistical_parity_difference)}</td><td>{ci(p.difference_interval)}</td>"
+        f"<td>{html.escape(p.note or '')}</td></tr>"
+    )
+
+
+def _ref_cells(r: GroupRate | None) -> str:
+    if r is None:
+        return "<td>0</td><td>n/a</td><td>n/a</td>"
+    return f"<td>{r.count}</td><td>{r.approval_rate:.1%}</td><td>{r.mean_probability:.3f}</td>"

@@ -1,0 +1,117 @@
+"""Credit-grade population stability: PSI on bins frozen from the reference, per feature (CSI) and on P(good).
+
+PSI = sum over bins of (actual - expected) * ln(actual / expected), shares floored (FLOOR in the bins
+file) so that an empty bin counts as a small share instead of an infinite term. Bands as the credit-risk
+industry reads them: below 0.10 stable, 0.10 to 0.25 moderate, above 0.25 significant.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from creditwatch_drift.models import Band, ColumnStability, Stability
+from creditwatch_model import CreditModel, model_dir
+from creditwatch_model.bins import DECISION, PSI_BINS_FILE, SCORE, FrozenBins, StabilityBins, load_bins
+
+STABLE_BELOW = 0.10
+SIGNIFICANT_ABOVE = 0.25
+
+
+def load_stability_bins(directory: Path | None = None) -> StabilityBins | None:
+    """The bins that ship with the model; None for a model trained before they existed."""
+    path = (directory or model_dir()) / PSI_BINS_FILE
+    return load_bins(path) if path.exists() else None
+
+
+def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, floor: float) -> float:
+    """Population stability index of actual against expected shares (same bins), empty bins floored."""
+    e = np.maximum(np.asarray(expected, dtype=float), floor)
+    a = np.maximum(np.asarray(actual, dtype=float), floor)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def band(value: float) -> Band:
+    """The industry's reading of a PSI."""
+    if value < STABLE_BELOW:
+        return "stable"
+    return "moderate" if value <= SIGNIFICANT_ABOVE else "significant"
+
+
+def column_stability(bins: FrozenBins, values: pd.Series, floor: float, kind: str | None = None) -> ColumnStability:
+    """One column's PSI against its frozen reference shares."""
+    shares = bins.shares(values)
+    value = psi(bins.reference, shares, floor) if shares is not None else None
+    return ColumnStability(
+        name=bins.name,
+        kind=kind or bins.kind,
+        psi=round(value, 6) if value is not None else None,
+        band=band(value) if value is not None else None,
+        bins=bins.labels(),
+        share_reference=list(bins.reference),
+        share_current=[round(float(s), 6) for s in shares] if shares is not None else None,
+        note=None if shares is not None else "no values in the window",
+    )
+
+
+def stability(
+    current: pd.DataFrame, bins: StabilityBins, model: CreditModel, approval_rate_reference: float
+) -> Stability:
+    """PSI of P(good), of the decisions and of every feature, window against the frozen reference."""
+    decisions = current[DECISION].dropna()
+    return Stability(
+        floor=bins.floor,
+        bins_model_version=bins.model_version,
+        score=column_stability(bins.score, current[SCORE], bins.floor, "score"),
+        decision=column_stability(bins.decision, current[DECISION], bins.floor, "decision"),
+        approval_rate_reference=round(approval_rate_reference, 6),
+        approval_rate_current=round(float((decisions == "approve").mean()), 6) if len(decisions) else None,
+        features=[
+            column_stability(bins.features[f.name], current[f.name], bins.floor)
+            for f in model.schema.features
+            if f.name in bins.features
+        ],
+    )
+
+
+def html_section(result: Stability) -> str:
+    """The stability figures as an HTML section for the drift report."""
+
+    def row(c: ColumnStability) -> str:
+        value = "n/a" if c.psi is None else f"{c.psi:.4f}"
+        return (
+            f"<tr><td>{html.escape(c.name)}</td><td>{c.kind}</td><td><b>{value}</b></td>"
+            f"<td>{c.band or html.escape(c.note or '')}</td></tr>"
+        )
+
+    current: list[float | None] = (
+        list(result.score.share_current) if result.score.share_current else [None] * len(result.score.bins)
+    )
+    score_bins = "".join(
+        f"<tr><td>{html.escape(label)}</td><td>{ref:.1%}</td><td>{_pct(cur)}</td></tr>"
+        for label, ref, cur in zip(result.score.bins, result.score.share_reference, current, strict=True)
+    )
+    features = sorted(result.features, key=lambda c: -(c.psi or 0.0))
+    return (
+        '<section id="creditwatch-stability" style="font-family:sans-serif;margin:24px">'
+        f"<h2>Population stability (PSI): score {result.score.band or 'n/a'}</h2>"
+        "<p>PSI on bins frozen from the training reference and shipped with the model "
+        f"(version {html.escape(result.bins_model_version or '?')}): deciles for numbers and P(good), codes for "
+        f"categories; empty bins floored at {result.floor:g}. Below 0.10 stable, 0.10 to 0.25 moderate, "
+        "above 0.25 significant.</p>"
+        f"<p>Approval rate: reference {result.approval_rate_reference:.1%}, window "
+        f"{_pct(result.approval_rate_current)}.</p>"
+        "<table border=1 cellpadding=4><tr><th>column</th><th>kind</th><th>PSI</th><th>band</th></tr>"
+        f"{row(result.score)}{row(result.decision)}{''.join(row(c) for c in features)}</table>"
+        "<h3>P(good) by reference decile</h3>"
+        f"<table border=1 cellpadding=4><tr><th>bin</th><th>reference</th><th>window</th></tr>{score_bins}</table>"
+        "</section>"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
