@@ -205,3 +205,13 @@ def stack_client(local_stack: Any) -> Any:
 def fresh_cli(tmp_path: Path) -> Cli:
     """The `creditwatch` CLI with an empty state folder (no stack running)."""
     return Cli(tmp_path / "state")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parameter_caches() -> Iterator[None]:
+    """Powertools keeps secrets (and its clients) per process: a test never sees another test's moto values."""
+    from aws_lambda_powertools.utilities.parameters import base
+
+    base.clear_caches()
+    yield
+    base.clear_caches()
