@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from creditwatch_common.settings import LogSettings
@@ -22,8 +24,12 @@ class DriftSettings(LogSettings):
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
+    # Empty: no lake, the window is read from the table whatever the engine setting says for auto.
+    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
+    analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
 
-    @field_validator("report_signer_secret", mode="before")
+    @field_validator("report_signer_secret", "lake_bucket", mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
