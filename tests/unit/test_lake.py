@@ -313,3 +313,60 @@ def test_sql_over_the_lake_answers_group_bys(parts, model):
     names, rows = parts.lake.query("SELECT decision, count(*) AS n FROM predictions GROUP BY 1 ORDER BY 1")
     assert names == ["decision", "n"] and rows == [("approve", 10), ("refuse", 10)]
     assert json.loads(parts.s3.get_object(Bucket=parts.bucket, Key="predictions/_exported.json")["Body"].read())
+
+
+def test_the_drift_job_gives_the_same_sample_and_verdict_whichever_engine_reads_the_window(parts, stack, server, model):
+    from creditwatch.simulate import DriftShift, application_pool, generate
+    from creditwatch_common.reports import Publisher
+    from creditwatch_drift.models import DriftEvent
+    from creditwatch_drift.service import DriftJob, load_reference
+    from creditwatch_drift.settings import DriftSettings
+
+    reference = load_reference(model)
+    pool = application_pool(model, reference)
+    apps = [json.loads(r.body) for r in generate(model, pool, {"drift": 300}, 4, DriftShift())]
+    scores = model.score([{k: a.get(k) for k in model.schema.names} for a in apps])
+    start_ms = int((NOW - timedelta(hours=3)).timestamp() * 1000)
+    records = [
+        LogRecord(
+            prediction_id=uuid7(start_ms + i * 30_000),
+            request_id=uuid7(start_ms + i * 30_000),
+            route="/predict",
+            status=200,
+            latency_ms=2.0,
+            model_version=model.version,
+            features=app,
+            probability_good_credit=s.probability_good_credit,
+            decision="approve" if s.probability_good_credit >= model.threshold else "refuse",
+        )
+        for i, (app, s) in enumerate(zip(apps, scores, strict=True))
+    ]
+    parts.log.write(records)
+    parts.exporter.export(4, NOW)
+    settings = DriftSettings().model_copy(update={"max_rows": 120, "min_rows": 50})
+    publisher = Publisher(s3=boto_client("s3", server), bucket=stack.ref("ReportsBucket"), signer=None)
+    event = DriftEvent(start=NOW - timedelta(hours=3), end=NOW.replace(minute=0), notify=False)
+    summaries = {}
+    for name, window in (("dynamodb", parts.dynamo), ("lake", parts.lake)):
+        job = DriftJob(settings, model, reference, parts.log, publisher, window=window)
+        summaries[name] = job.run(event, now=NOW)
+    a, b = summaries["dynamodb"], summaries["lake"]
+    assert a.status == b.status == "ok" and (a.engine, b.engine) == ("dynamodb", "lake")
+    assert a.rows_read == b.rows_read == 300 and a.rows_used == b.rows_used == 120 and a.sampled
+    assert a.dataset_drift == b.dataset_drift and a.drift_share == b.drift_share
+    assert [f.model_dump() for f in a.features] == [f.model_dump() for f in b.features]
+    assert a.outputs == b.outputs
+
+
+def test_a_drift_run_over_a_bad_lake_object_fails_with_its_key_named(parts, stack, server, model):
+    from creditwatch_common.reports import Publisher
+    from creditwatch_drift.models import DriftEvent
+    from creditwatch_drift.service import DriftJob, load_reference
+    from creditwatch_drift.settings import DriftSettings
+
+    key = "predictions/dt=2026-11-20/hour=13/part-0.parquet"
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=b"PAR1 truncated")
+    publisher = Publisher(s3=boto_client("s3", server), bucket=stack.ref("ReportsBucket"), signer=None)
+    job = DriftJob(DriftSettings(), model, load_reference(model), parts.log, publisher, window=parts.lake)
+    summary = job.run(DriftEvent(hours=3, notify=False), now=NOW)
+    assert summary.status == "error" and summary.error == "lake_read_failed" and key in summary.message

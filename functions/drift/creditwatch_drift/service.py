@@ -12,11 +12,12 @@ import pandas as pd
 
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
+from creditwatch_common.lake.schema import LakeError
+from creditwatch_common.lake.window import DynamoWindow, WindowSource
 from creditwatch_common.log import LogReader
-from creditwatch_common.records import ScoredRow
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift import notify
-from creditwatch_drift.analysis import analyse, current_frame, empty_columns, unknown_categories
+from creditwatch_drift.analysis import analyse, empty_columns, sample_frame, unknown_categories
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
@@ -41,6 +42,8 @@ class DriftJob:
     reader: LogReader
     publisher: Publisher
     sqs: Any = None
+    # Where the window is read (dynamodb, lake, auto); None: the table through `reader`.
+    window: WindowSource | None = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
         """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
@@ -72,10 +75,19 @@ class DriftJob:
             "min_rows": self.settings.min_rows,
             "threshold": threshold,
         }
+        source = self.window or DynamoWindow(self.reader)
         try:
-            # Streamed into the sample: memory holds max_rows records, however large the window.
-            rows = self.reader.query_window(start, end, ScoredRow, scored_only=True)
-            current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
+            # Every engine returns the same bottom-k sample: memory holds max_rows records, however
+            # large the window.
+            sample = source.scored_sample(start, end, self.settings.max_rows, self.settings.sample_seed)
+            current = sample_frame(
+                sample.rows, sample.rows_read, sample.model_versions, self.model, self.settings.max_rows
+            )
+        except LakeError as exc:
+            # A bad object in the lake fails the run with its key named: never a silent skip.
+            return DriftSummary(
+                status="error", message=str(exc), error="lake_read_failed", rows_read=0, rows_used=0, **base
+            )
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             code = error_code(exc)
             return DriftSummary(
@@ -87,6 +99,8 @@ class DriftJob:
                 **base,
             )
         base.update(
+            engine=sample.engine,
+            engine_rows=sample.engine_rows,
             rows_read=current.rows_read,
             rows_used=len(current.frame),
             sampled=current.sampled,
