@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,65 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
     for fn in FUNCTIONS:
         sns = [a for st in _statements(resources[f"{fn}Role"]) for a in _as_list(st["Action"]) if "sns:" in a]
         assert not sns, f"{fn} may publish to the alarm topic: {sns}"
+
+
+# ---- the lake ---------------------------------------------------------------------------------------
+
+
+def test_the_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
+    import pyarrow as pa
+
+    from creditwatch_common.lake.export import hour_key
+    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    res = Template().resources
+    table = res["LakePredictionsTable"]["Properties"]["TableInput"]
+    athena = {pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double", pa.int32(): "int"}
+    athena |= {pa.int16(): "smallint", pa.int8(): "tinyint"}
+    written = [
+        (f.name, "timestamp" if pa.types.is_timestamp(f.type) else athena[f.type])
+        for f in LakeSchema.of(feature_schema().features).arrow
+    ]
+    declared = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    assert declared == written
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true" and "Crawler" not in json.dumps(res)
+    location = params["storage.location.template"]["Fn::Sub"].replace("${LakeBucket}", "b")
+    key = hour_key("predictions", datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
+
+
+def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None:
+    res = Template().resources
+    config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    results = config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"]
+    assert results == "s3://${LakeBucket}/athena-results/"
+    rules = {r["Prefix"]: r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["athena-results/"]["ExpirationInDays"] <= 30
+    assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
+    bucket = res["LakeBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
+    policy = json.dumps(res["LakeBucketPolicy"])
+    assert "aws:SecureTransport" in policy
+    # The auditors' grant: read-only on the predictions, write only under the results prefix.
+    statements = res["LakeQueryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    writes = [st for st in statements if any(a.startswith("s3:Put") for a in _as_list(st["Action"]))]
+    assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${LakeBucket.Arn}/athena-results/*"}]
+    for st in statements:
+        assert all("*" not in a for a in _as_list(st["Action"])), st
+
+
+def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:
+    statements = _statements(transformed["Resources"]["LakeExportFunctionRole"])
+    grants = {(a, json.dumps(st["Resource"], sort_keys=True)) for st in statements for a in _as_list(st["Action"])}
+    objects = json.dumps({"Fn::Sub": "${LakeBucket.Arn}/predictions/*"})
+    assert grants == {
+        ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
+        ("s3:GetObject", objects),
+        ("s3:PutObject", objects),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
+    }

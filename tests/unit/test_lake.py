@@ -52,8 +52,10 @@ def empty(stack: Template, server: str) -> None:
     ddb, s3 = boto_client("dynamodb", server), boto_client("s3", server)
     table, bucket = stack.ref("PredictionsTable"), stack.ref("LakeBucket")
     for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
-        for item in page["Items"]:
-            ddb.delete_item(TableName=table, Key=item)
+        items = page["Items"]
+        for i in range(0, len(items), 25):
+            batch = [{"DeleteRequest": {"Key": key}} for key in items[i : i + 25]]
+            ddb.batch_write_item(RequestItems={table: batch})
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
             s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
@@ -258,19 +260,34 @@ def test_an_object_of_an_unknown_schema_version_fails_the_read_with_its_key(part
 # ---- one window, every engine ----------------------------------------------------------------------
 
 
+WINDOWS = [
+    ((-4.5, 0), 7, 100),  # cut mid-hour, another seed: SQL computes the keys from the ids
+    ((-4.5, 0), 0, 100),  # cut mid-hour: the stored keys, SQL for the counts
+    ((-4, 1), 0, 100),  # whole hours: the counts and the key bound from the footers' statistics
+    ((-4, 1), 0, 1000),  # fewer records than the sample: all of them
+]
+
+
 def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
     for hours_ago in range(5):
-        parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago, minutes=5), 80))
+        at = NOW - timedelta(hours=hours_ago, minutes=5)
+        parts.log.write(records_at(model, at, 80))
+        # Unscored records (rejected requests) in the same hours: neither engine counts them.
+        parts.log.write(records_at(model, at + timedelta(seconds=1), 9, status=422, probability_good_credit=None))
     parts.exporter.export(6, NOW + timedelta(hours=1))
-    start, end = NOW - timedelta(hours=4), NOW
-    a = parts.dynamo.scored_sample(start, end, 100, seed=7)
-    b = parts.lake.scored_sample(start, end, 100, seed=7)
-    assert a.rows_read == b.rows_read == 320 and a.model_versions == b.model_versions
-    assert [r.prediction_id for r in a.rows] == [r.prediction_id for r in b.rows]
-    assert [r.features for r in a.rows] == [r.features for r in b.rows]
-    assert [(r.probability_good_credit, r.decision) for r in a.rows] == [
-        (r.probability_good_credit, r.decision) for r in b.rows
-    ]
+    hour = NOW.replace(minute=0)
+    for hours, seed, k in WINDOWS:
+        start, end = hour + timedelta(hours=hours[0]), hour + timedelta(hours=hours[1])
+        a = parts.dynamo.scored_sample(start, end, k, seed=seed)
+        b = parts.lake.scored_sample(start, end, k, seed=seed)
+        assert a.rows_read == b.rows_read and a.model_versions == b.model_versions, (hours, seed, k)
+        assert a.rows_read == {(-4.5, 0): 320, (-4, 1): 400}[hours]
+        assert len(a.rows) == min(k, a.rows_read)
+        assert [r.prediction_id for r in a.rows] == [r.prediction_id for r in b.rows], (hours, seed, k)
+        assert [r.features for r in a.rows] == [r.features for r in b.rows]
+        assert [(r.probability_good_credit, r.decision) for r in a.rows] == [
+            (r.probability_good_credit, r.decision) for r in b.rows
+        ]
 
 
 def test_auto_reads_the_completed_hours_from_the_lake_and_the_rest_from_the_table(parts, model):

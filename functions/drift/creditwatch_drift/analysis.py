@@ -48,19 +48,27 @@ def current_frame(rows: Iterable[ScoredRow], model: CreditModel, max_rows: int, 
 
 
 def sample_frame(
-    kept: list[ScoredRow], rows_read: int, versions: dict[str, int], model: CreditModel, max_rows: int
+    kept: list[ScoredRow] | Any, rows_read: int, versions: dict[str, int], model: CreditModel, max_rows: int
 ) -> CurrentData:
-    """A window's sample as the frame Evidently gets: one column per feature, then the outputs."""
+    """A window's sample as the frame Evidently gets: one column per feature, then the outputs.
+
+    `kept` is rows, or an Arrow table of the same columns (the lake's sample, converted column-wise).
+    """
     sampled = rows_read > max_rows
     names = model.schema.names
-    records = []
-    for r in kept:
-        features = r.features
-        rec = {n: features.get(n) for n in names}
-        rec[PROBABILITY] = r.probability_good_credit
-        rec[DECISION] = r.decision
-        records.append(rec)
-    frame = pd.DataFrame.from_records(records, columns=[*names, PROBABILITY, DECISION])
+    columns = [*names, PROBABILITY, DECISION]
+    if isinstance(kept, list):
+        records = []
+        for r in kept:
+            features = r.features
+            rec = {n: features.get(n) for n in names}
+            rec[PROBABILITY] = r.probability_good_credit
+            rec[DECISION] = r.decision
+            records.append(rec)
+        frame = pd.DataFrame.from_records(records, columns=columns)
+    else:
+        frame = kept.select([c for c in columns if c in kept.column_names]).to_pandas()
+        frame = frame.reindex(columns=columns)  # a feature the lake does not hold: empty, as from the table
     for f in model.schema.features:
         if f.is_categorical:
             frame[f.name] = frame[f.name].astype("object")

@@ -81,7 +81,11 @@ class DriftJob:
             # large the window.
             sample = source.scored_sample(start, end, self.settings.max_rows, self.settings.sample_seed)
             current = sample_frame(
-                sample.rows, sample.rows_read, sample.model_versions, self.model, self.settings.max_rows
+                sample.table if sample.table is not None else sample.rows,
+                sample.rows_read,
+                sample.model_versions,
+                self.model,
+                self.settings.max_rows,
             )
         except LakeError as exc:
             # A bad object in the lake fails the run with its key named: never a silent skip.

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from creditwatch_common.records import LEGACY_PROBABILITY, ScoredRow
+from creditwatch_common.sampling import sample_key, sample_mask
 
 SCHEMA_VERSION = 1
 # Versions this code reads; an object of any other version fails the read with its key named.
@@ -25,6 +26,9 @@ FEATURE_SCHEMA_KEY = b"creditwatch.feature_schema"
 BASE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("prediction_id", pa.string(), nullable=False),
     pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
+    # The record's sample key for seed 0 (sampling.sample_key): an hour's rows are sorted by it, so the
+    # bottom-k sample of a window reads only the first row group of each hour (statistics skip the rest).
+    pa.field("sample_key", pa.int64(), nullable=False),  # 48 bits: a signed 64-bit column every engine reads
     pa.field("request_id", pa.string()),
     pa.field("kind", pa.string()),
     pa.field("route", pa.string()),
@@ -43,7 +47,13 @@ BASE_FIELDS: tuple[pa.Field, ...] = (
 )
 BASE_NAMES = tuple(f.name for f in BASE_FIELDS)
 # What the export reads from the table: every attribute the schema keeps (never raw_body or error_detail).
-TABLE_ATTRIBUTES = (*(n for n in BASE_NAMES if n != "schema_version"), "features", LEGACY_PROBABILITY)
+TABLE_ATTRIBUTES = (
+    *(n for n in BASE_NAMES if n not in ("schema_version", "sample_key")),
+    "features",
+    LEGACY_PROBABILITY,
+)
+# The seed whose sample order the files keep (DRIFT_SAMPLE_SEED's default).
+SAMPLE_KEY_SEED = 0
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "category": pa.string()}
 
 
@@ -104,6 +114,8 @@ class LakeSchema:
                 columns[name].append(cast(feats.get(name)))
         columns["ts"] = [_parse_ts(v) for v in columns["ts"]]
         columns["schema_version"] = [SCHEMA_VERSION] * len(records)
+        mask = sample_mask(SAMPLE_KEY_SEED)
+        columns["sample_key"] = [sample_key(str(pid), mask) for pid in columns["prediction_id"]]
         columns["status"] = [_int(v) for v in columns["status"]]
         columns["prediction"] = [_int(v) for v in columns["prediction"]]
         for name in ("latency_ms", "probability_good_credit"):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from creditwatch_common.lake.export import DEFAULT_PREFIX, HOUR, Watermark, hour_floor, read_watermark
-from creditwatch_common.lake.schema import LakeError, check_version, scored_rows
+from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, LakeError, check_version, scored_rows
 from creditwatch_common.log.reader import LogReader
 from creditwatch_common.records import ScoredRow
 from creditwatch_common.sampling import bottom_k, sample_mask, sorted_by_key
@@ -25,15 +26,37 @@ Engine = Literal["auto", "dynamodb", "lake"]
 OUTPUTS = ("prediction_id", "probability_good_credit", "decision", "model_version")
 
 
-@dataclass
 class WindowSample:
-    """A window's uniform sample (in sample-key order), its scored record count and who read it."""
+    """A window's uniform sample (in sample-key order), its scored record count and who read it.
 
-    rows: list[ScoredRow]
-    rows_read: int
-    model_versions: dict[str, int]
-    engine: str
-    engine_rows: dict[str, int] = field(default_factory=dict)
+    The lake hands its sample as an Arrow table (`table`), made into rows only when asked for.
+    """
+
+    def __init__(
+        self,
+        rows: list[ScoredRow] | None,
+        rows_read: int,
+        model_versions: dict[str, int],
+        engine: str,
+        engine_rows: dict[str, int] | None = None,
+        *,
+        table: Any = None,
+        feature_names: list[str] | None = None,
+    ) -> None:
+        self._rows = rows
+        self.rows_read = rows_read
+        self.model_versions = model_versions
+        self.engine = engine
+        self.engine_rows = engine_rows if engine_rows is not None else {engine: rows_read}
+        self.table = table
+        self.feature_names = feature_names or []
+
+    @property
+    def rows(self) -> list[ScoredRow]:
+        """The sample as rows."""
+        if self._rows is None:
+            self._rows = scored_rows(self.table, self.feature_names) if self.table is not None else []
+        return self._rows
 
 
 class WindowSource(Protocol):
@@ -127,23 +150,33 @@ class LakeWindow:
         return sorted(paths)
 
     def dataset(self, paths: list[str]) -> Any:
-        """One dataset over the objects: each footer checked first, schemas unified (a new model's extra column)."""
+        """One dataset over the objects: each footer checked first, schemas unified (a new model's extra column).
+
+        The footers are read once, in parallel, and kept in the fragments: every later scan of the
+        dataset starts reading data at once (an S3 round trip per object and query saved).
+        """
         import pyarrow as pa
         import pyarrow.dataset as ds
-        import pyarrow.parquet as pq
 
-        schemas = []
-        for path in paths:
+        if not paths:
+            return None
+        fmt = ds.ParquetFileFormat()
+
+        def fragment(path: str) -> Any:
             key = path.split("/", 1)[1]
+            frag = fmt.make_fragment(path, filesystem=self.fs)
             try:
-                schema = pq.read_schema(path, filesystem=self.fs)
+                frag.ensure_complete_metadata()
+                schema = frag.physical_schema
             except (pa.ArrowInvalid, OSError) as exc:
                 raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
             check_version(schema.metadata, key)
-            schemas.append(schema.remove_metadata())
-        if not schemas:
-            return None
-        return ds.dataset(paths, filesystem=self.fs, format="parquet", schema=pa.unify_schemas(schemas))
+            return frag, schema.remove_metadata()
+
+        with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+            done = list(pool.map(fragment, paths))
+        schema = pa.unify_schemas([s for _, s in done])
+        return ds.FileSystemDataset([f for f, _ in done], schema=schema, format=fmt, filesystem=self.fs)
 
     def connect(self, start: datetime | None = None, end: datetime | None = None) -> Any:
         """A DuckDB connection with the view `predictions` over the hours [start, end) (or the whole lake)."""
@@ -158,33 +191,60 @@ class LakeWindow:
         return con
 
     def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
-        """The bottom-k sample and the counts, computed in SQL over the window's hours."""
-        con = self.connect(start, end)
+        """The bottom-k sample and the counts, from the footers' statistics where they suffice, else SQL."""
+        import duckdb
+
+        dataset = self.dataset(self.objects(start, end))
+        if dataset is None:
+            return WindowSample([], 0, {}, self.engine)
+        columns = set(dataset.schema.names)
+        aligned = start == hour_floor(start) and end == hour_floor(end)
+        params: dict[str, Any] = {}
+        where = "probability_good_credit IS NOT NULL"
+        if not aligned:
+            # Whole hours are whole objects: the time filter is only needed for a window cut mid-hour.
+            where += " AND ts >= $start AND ts < $end"
+            params.update(start=start, end=end)
+        # The same key as sampling.sample_key: the id's last 12 hex digits XOR the seed's mask; the
+        # files carry it, and are sorted by it, for the default seed.
+        keyed = seed == SAMPLE_KEY_SEED and "sample_key" in columns
+        if keyed:
+            key = "sample_key"
+        else:
+            key = "xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT)"
+            params["mask"] = sample_mask(seed)
+        con = duckdb.connect()
         try:
-            columns = {d[0] for d in con.execute("SELECT * FROM predictions LIMIT 0").description or []}
-            if "ts" not in columns:
-                return WindowSample([], 0, {}, self.engine, {self.engine: 0})
-            where = "ts >= $start AND ts < $end AND probability_good_credit IS NOT NULL"
-            params = {"start": start, "end": end}
-            versions = {
-                str(v if v is not None else "unknown"): int(n)
-                for v, n in con.execute(
-                    f"SELECT model_version, count(*) FROM predictions WHERE {where} GROUP BY 1", params
+            con.register("predictions", dataset)
+            bound = _bound_from_statistics(dataset, k) if keyed and aligned else None
+            threshold: int | None
+            if bound is not None:
+                # No data read for the counts: every row group's row, null and version statistics.
+                threshold, versions = bound
+            else:
+                # One scan of the small columns: counts per model version and each version's k smallest
+                # keys, hence the window's k-th smallest key.
+                per_version = con.execute(
+                    f"SELECT model_version, count(*), min({key}, $k) FROM predictions WHERE {where} GROUP BY 1",
+                    {**params, "k": k},
                 ).fetchall()
-            }
+                versions = {str(v if v is not None else "unknown"): int(n) for v, n, _ in per_version}
+                keys = sorted(x for _, _, smallest in per_version for x in smallest)
+                threshold = keys[min(k, len(keys)) - 1] if keys else None
+            if threshold is None:
+                return WindowSample([], 0, versions, self.engine)
+            # The rows at or under the threshold with every column the frame needs: the filter is pushed
+            # down to the scan, and with files sorted by key only each hour's first row group is read.
             features = [n for n in self.feature_names if n in columns]
             selected = ", ".join(f'"{c}"' for c in (*OUTPUTS, *features))
-            # The same key as sampling.sample_key: the id's last 12 hex digits XOR the seed's mask.
             table = con.sql(
-                f"SELECT {selected} FROM predictions WHERE {where} "
-                "ORDER BY xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT), prediction_id "
-                "LIMIT $k",
-                params={**params, "mask": sample_mask(seed), "k": k},
+                f"SELECT {selected} FROM predictions WHERE {where} AND {key} <= $threshold "
+                f"ORDER BY {key}, prediction_id LIMIT $k",
+                params={**params, "k": k, "threshold": threshold},
             ).to_arrow_table()
         finally:
             con.close()
-        n = sum(versions.values())
-        return WindowSample(scored_rows(table, features), n, versions, self.engine, {self.engine: n})
+        return WindowSample(None, sum(versions.values()), versions, self.engine, table=table, feature_names=features)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Any SQL over the view `predictions` (the whole lake): column names and rows."""
@@ -244,3 +304,41 @@ def _hour_in(path: str, start: datetime, end: datetime) -> bool:
     except (KeyError, ValueError):
         return True  # not an hour's object: read it, and fail on it if it is not one of ours
     return hour_floor(start) <= hour < end and hour + HOUR > start
+
+
+def _bound_from_statistics(dataset: Any, k: int) -> tuple[int, dict[str, int]] | None:
+    """A key bound under which the window's k smallest scored keys lie, and the scored count per version.
+
+    From the footers alone: a row group's scored rows are its rows less the probability's nulls, all
+    with keys within its min and max. Groups taken by ascending max until they hold k scored rows
+    bound the k smallest keys. None when a statistic is missing or a row group mixes model versions.
+    """
+    groups: list[tuple[int, int]] = []  # (max key, scored rows)
+    versions: Counter[str] = Counter()
+    for frag in dataset.get_fragments():
+        md = frag.metadata
+        names = md.schema.names
+        if not {"sample_key", "probability_good_credit", "model_version"} <= set(names):
+            return None
+        ki, pi, vi = (names.index(n) for n in ("sample_key", "probability_good_credit", "model_version"))
+        for g in range(md.num_row_groups):
+            group = md.row_group(g)
+            ks, ps, vs = (group.column(i).statistics for i in (ki, pi, vi))
+            if ks is None or ps is None or vs is None or not ks.has_min_max or ps.null_count is None:
+                return None
+            scored = group.num_rows - ps.null_count
+            if scored == 0:
+                continue
+            if not vs.has_min_max or vs.min != vs.max or vs.null_count:
+                return None
+            versions[str(vs.min)] += scored
+            groups.append((int(ks.max), scored))
+    if not groups:
+        return None
+    groups.sort()
+    total = 0
+    for high, scored in groups:
+        total += scored
+        if total >= k:
+            return high, dict(versions)
+    return groups[-1][0], dict(versions)
