@@ -19,7 +19,6 @@ Each measurement runs in a fresh interpreter, so its peak RSS is its own; figure
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -214,10 +213,9 @@ def _hour_table(hour: datetime, n: int, seed: int) -> Any:
 
 def write_lake(endpoint: str, bucket: str, days: int) -> float:
     """Write `days` days of hourly Parquet objects directly; returns the MB written."""
-    import pyarrow.parquet as pq
 
     from creditwatch.local.stack import boto_client
-    from creditwatch_common.lake.export import hour_key
+    from creditwatch_common.lake.export import hour_key, parquet_bytes
 
     s3 = boto_client("s3", endpoint)
     with_bucket = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
@@ -226,10 +224,9 @@ def write_lake(endpoint: str, bucket: str, days: int) -> float:
     total = 0
     for h in range(days * 24):
         hour = DAY0 + timedelta(hours=h)
-        buf = io.BytesIO()
-        pq.write_table(_hour_table(hour, PER_HOUR, seed=h), buf, compression="zstd", row_group_size=10_000)
-        s3.put_object(Bucket=bucket, Key=hour_key("predictions", hour), Body=buf.getvalue())
-        total += buf.tell()
+        body = parquet_bytes(_hour_table(hour, PER_HOUR, seed=h))  # as the export writes an hour
+        s3.put_object(Bucket=bucket, Key=hour_key("predictions", hour), Body=body)
+        total += len(body)
     return total / 2**20
 
 

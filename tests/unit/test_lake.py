@@ -387,3 +387,16 @@ def test_a_drift_run_over_a_bad_lake_object_fails_with_its_key_named(parts, stac
     job = DriftJob(DriftSettings(), model, load_reference(model), parts.log, publisher, window=parts.lake)
     summary = job.run(DriftEvent(hours=3, notify=False), now=NOW)
     assert summary.status == "error" and summary.error == "lake_read_failed" and key in summary.message
+
+
+def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model):
+    from creditwatch_common.lake.export import parquet_bytes
+
+    parts.log.write(records_at(model, NOW, 50))
+    parts.exporter.export(1, NOW)
+    (body,) = objects(parts.s3, parts.bucket).values()
+    keys = pq.read_table(io.BytesIO(body)).column("sample_key").to_pylist()
+    assert keys == sorted(keys)
+    table = pq.read_table(io.BytesIO(body))
+    sizes = [pq.ParquetFile(io.BytesIO(parquet_bytes(table, 4))).metadata.row_group(i).num_rows for i in range(4)]
+    assert sizes == [4, 8, 16, 22]

@@ -85,8 +85,8 @@ class LakeExporter:
     bucket: str
     schema: LakeSchema
     prefix: str = DEFAULT_PREFIX
-    # Row groups of this many rows: statistics let a sample read skip all but an hour's first one.
-    row_group_rows: int = 10_000
+    # The first row group's rows; each next one is twice as large (see parquet_bytes).
+    first_row_group: int = 1_000
     workers: int = 8
 
     def export(self, hours: int, now: datetime | None = None) -> ExportResult:
@@ -109,9 +109,7 @@ class LakeExporter:
         # Sorted by sample key: the same records give the same object whatever order the parallel reader
         # used, and a window's sample is in the first row group of each hour.
         table = table.sort_by([("sample_key", "ascending"), ("prediction_id", "ascending")])
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd", row_group_size=self.row_group_rows)
-        body = buf.getvalue()
+        body = parquet_bytes(table, self.first_row_group)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
         return HourExport(hour=iso_utc(hour), key=key, rows=len(records), bytes=len(body))
 
@@ -141,6 +139,22 @@ class LakeExporter:
             ContentType="application/json",
         )
         return mark
+
+
+def parquet_bytes(table: Any, first_row_group: int = 1_000) -> bytes:
+    """An hour's table (sorted by sample key) as Parquet, in row groups of doubling size.
+
+    A window's sample needs the first k/hours rows of each hour: a week's, a few hundred; a day's, two
+    thousand. Small first groups let the footers' statistics skip nearly everything else; doubling
+    keeps the count of groups (and the footer) small for an hour of any size.
+    """
+    buf = io.BytesIO()
+    with pq.ParquetWriter(buf, table.schema, compression="zstd") as writer:
+        offset, size = 0, first_row_group
+        while offset < table.num_rows:
+            writer.write_table(table.slice(offset, size), row_group_size=size)
+            offset, size = offset + size, size * 2
+    return buf.getvalue()
 
 
 def read_watermark(s3: Any, bucket: str, prefix: str = DEFAULT_PREFIX) -> Watermark | None:
