@@ -159,10 +159,11 @@ def parquet_bytes(table: Any, first_row_group: int = 1_000) -> bytes:
 
 def read_watermark(s3: Any, bucket: str, prefix: str = DEFAULT_PREFIX) -> Watermark | None:
     """The watermark the export wrote, or None when there is none yet."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=watermark_key(prefix))["Body"].read()
-    except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
+    key = watermark_key(prefix)
+    # Listed first: a GetObject of a missing key is a 404 only with ListBucket on the whole bucket, and
+    # the roles may list the lake's prefix only (a 403 would then fail every run before the first export).
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(o["Key"] == key for o in listed):
+        return None
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return Watermark.model_validate(json.loads(body))
