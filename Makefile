@@ -45,6 +45,7 @@ typecheck: setup
 bench: setup ## Speed and memory benchmarks (prints figures and ratios)
 	$(BIN)/python bench/predict_bench.py
 	$(BIN)/python bench/drift_bench.py
+	$(BIN)/python bench/window_bench.py
 
 validate: setup ## sam validate --lint
 	sam validate --lint --region eu-west-1

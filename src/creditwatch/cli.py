@@ -822,3 +822,87 @@ def slack(as_json: Annotated[bool, typer.Option("--json", help="Print raw payloa
         typer.echo("the Slack sink has received no message")
     for m in messages:
         typer.echo(f"{m['received_at']}  {m['payload'].get('text', '')}")
+
+
+# ---- the lake: the prediction log as Parquet in the local stack's LakeBucket ----------------------
+
+lake_app = typer.Typer(
+    help="The lake of the local stack: export recent hours, query them with SQL.", no_args_is_help=True
+)
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("export")
+def lake_export(
+    hours: Annotated[
+        int | None, typer.Option(help="Hours to export, the current one included (default: LakeExportHours)")
+    ] = None,
+) -> None:
+    """Rewrite the recent hours of the prediction log as Parquet, as the hourly LakeExportFunction does."""
+    from creditwatch.local import stack
+    from creditwatch.local.template import Template
+    from creditwatch_common.lake.export import LakeExporter
+    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    state = _local_state()
+    template = Template(endpoint=state.endpoint)
+    n = hours if hours is not None else int(template.parameters["LakeExportHours"])
+    if n < 1:
+        _fail("--hours must be at least 1")
+    exporter = LakeExporter(
+        reader=_prediction_log(),
+        s3=stack.boto_client("s3", state.endpoint),
+        bucket=template.ref("LakeBucket"),
+        schema=LakeSchema.of(feature_schema().features),
+    )
+    result = exporter.export(n)
+    for h in result.hours:
+        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}")
+    mark = result.watermark
+    typer.echo(
+        f"exported {result.rows} record(s); the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
+        f"to {mark.complete_through:%Y-%m-%dT%H:%MZ} completely"
+    )
+
+
+@lake_app.command("query")
+def lake_query(
+    sql: Annotated[str, typer.Argument(help='SQL over the view `predictions`, e.g. "SELECT decision, count(*) ..."')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
+) -> None:
+    """Run SQL (DuckDB, in process) over every hour of the local stack's lake: the view is `predictions`."""
+    import boto3
+    import duckdb
+
+    from creditwatch.local import stack
+    from creditwatch.local.template import LOCAL_REGION, Template
+    from creditwatch_common.lake.schema import LakeError
+    from creditwatch_common.lake.window import LakeWindow, s3_filesystem
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    state = _local_state()
+    template = Template(endpoint=state.endpoint)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
+    )
+    lake = LakeWindow(
+        filesystem=lambda: s3_filesystem(session, state.endpoint),
+        s3=stack.boto_client("s3", state.endpoint),
+        bucket=template.ref("LakeBucket"),
+        feature_names=feature_schema().names,
+    )
+    try:
+        names, rows = lake.query(sql)
+    except LakeError as exc:
+        _fail(str(exc))
+    except duckdb.Error as exc:
+        _fail(f"the query failed: {exc}")
+    if as_json:
+        _print_json([dict(zip(names, row, strict=True)) for row in rows])
+        return
+    cells = [names, *([("NULL" if v is None else str(v)) for v in row] for row in rows)]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(names))]
+    for r in cells:
+        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)

@@ -15,7 +15,12 @@ from creditwatch_common.observability import ALERT_METRIC_PREFIX, NAMESPACE, Met
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [ROOT / "functions", ROOT / "layers/common/python"]
-SERVICES = {"PredictFunction": Service.PREDICT, "DriftFunction": Service.DRIFT, "AlertsFunction": Service.ALERTS}
+SERVICES = {
+    "PredictFunction": Service.PREDICT,
+    "DriftFunction": Service.DRIFT,
+    "AlertsFunction": Service.ALERTS,
+    "LakeExportFunction": Service.LAKE_EXPORT,
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,7 @@ def test_every_metric_constant_is_emitted_somewhere_in_the_functions() -> None:
 
 def test_the_dashboard_and_alarms_use_the_service_names_the_functions_log_under(template: Template) -> None:
     text = json.dumps(template.resources)
-    for service in re.findall(r"creditwatch-(?:predict|drift|alerts|[a-z]+)(?=\")", text):
+    for service in re.findall(r"creditwatch-(?:predict|drift|alerts|lake-export|[a-z]+)(?=\")", text):
         assert service in {s.value for s in Service} | {"creditwatch-${Environment}"}, service
 
 

@@ -69,3 +69,28 @@ def test_image_handler_reports_drift_on_shifted_traffic(image: Path, local_stack
     assert b"<html" in html["Body"].read(2000).lower()
     assert '"DriftShare"' in logs  # EMF metrics in the function's log
     assert not short_error and short["status"] == "insufficient_data" and short["report_url"] is None
+
+
+def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
+    image: Path, local_stack: Any, stack_client: Any
+) -> None:
+    template = Template(endpoint=local_stack.endpoint)
+    local_stack.cli("simulate", "--stable", "80", "--seed", "5", "--json")
+    # LakeExportFunction: the drift image with its own ImageConfig.Command.
+    assert template.function("LakeExportFunction").handler == "creditwatch_drift.lake_export.handler.lambda_handler"
+    with rie.emulator(template, "LakeExportFunction", local_stack.endpoint, image) as emu:
+        exported, export_error = emu.invoke(json.loads((ROOT / "events/lake-export.json").read_text()))
+        logs = emu.logs()
+    assert not export_error, (exported, logs[-4000:])
+    assert exported["status"] == "ok" and exported["rows"] >= 80 and '"LakeRowsExported"' in logs
+    listed = stack_client("s3").list_objects_v2(Bucket=template.ref("LakeBucket"), Prefix="predictions/dt=")
+    assert listed["KeyCount"] >= 1
+    # The drift run reads the same hours through the lake engine, in the image (pyarrow S3, DuckDB).
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with rie.emulator(
+        template, "DriftFunction", local_stack.endpoint, image, extra_env={"ANALYTICS_ENGINE": "lake"}
+    ) as emu:
+        result, drift_error = emu.invoke(_window_event(hour - timedelta(hours=1), hour + timedelta(hours=1)))
+        logs = emu.logs()
+    assert not drift_error, (result, logs[-4000:])
+    assert result["engine"] == "lake" and result["rows_read"] >= 80, result["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_VENV = ROOT / ".venv-sam"
-FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction")
+FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction")
 
 
 def _sam_env() -> dict[str, str]:
@@ -73,7 +74,7 @@ def test_each_function_has_its_own_role(transformed: dict[str, Any]) -> None:
         role_ref = resources[fn]["Properties"]["Role"]
         assert role_ref == {"Fn::GetAtt": [f"{fn}Role", "Arn"]}, f"{fn} must get a role of its own"
         roles[fn] = resources[f"{fn}Role"]
-    assert len({json.dumps(r["Properties"]["Policies"], sort_keys=True) for r in roles.values()}) == 3
+    assert len({json.dumps(r["Properties"]["Policies"], sort_keys=True) for r in roles.values()}) == len(FUNCTIONS)
 
 
 def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict[str, Any]) -> None:
@@ -93,9 +94,11 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    assert text.count("*") == 1 and "/drift/" in text and text.endswith('/*"}'), (
+                    # Object keys under a prefix: the drift reports, the lake's hours.
+                    assert text.count("*") == 1 and ("/drift/" in text or "/predictions/" in text), (
                         f"{lid}: wildcard resource {text}"
                     )
+                    assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
 
@@ -273,7 +276,7 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction"}
+    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction"}
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"
@@ -413,3 +416,65 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
     for fn in FUNCTIONS:
         sns = [a for st in _statements(resources[f"{fn}Role"]) for a in _as_list(st["Action"]) if "sns:" in a]
         assert not sns, f"{fn} may publish to the alarm topic: {sns}"
+
+
+# ---- the lake ---------------------------------------------------------------------------------------
+
+
+def test_the_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
+    import pyarrow as pa
+
+    from creditwatch_common.lake.export import hour_key
+    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    res = Template().resources
+    table = res["LakePredictionsTable"]["Properties"]["TableInput"]
+    athena = {pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double", pa.int32(): "int"}
+    athena |= {pa.int16(): "smallint", pa.int8(): "tinyint"}
+    written = [
+        (f.name, "timestamp" if pa.types.is_timestamp(f.type) else athena[f.type])
+        for f in LakeSchema.of(feature_schema().features).arrow
+    ]
+    declared = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    assert declared == written
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true" and "Crawler" not in json.dumps(res)
+    location = params["storage.location.template"]["Fn::Sub"].replace("${LakeBucket}", "b")
+    key = hour_key("predictions", datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
+
+
+def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None:
+    res = Template().resources
+    config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    results = config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"]
+    assert results == "s3://${LakeBucket}/athena-results/"
+    rules = {r["Prefix"]: r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["athena-results/"]["ExpirationInDays"] <= 30
+    assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
+    bucket = res["LakeBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
+    policy = json.dumps(res["LakeBucketPolicy"])
+    assert "aws:SecureTransport" in policy
+    # The auditors' grant: read-only on the predictions, write only under the results prefix.
+    statements = res["LakeQueryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    writes = [st for st in statements if any(a.startswith("s3:Put") for a in _as_list(st["Action"]))]
+    assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${LakeBucket.Arn}/athena-results/*"}]
+    for st in statements:
+        assert all("*" not in a for a in _as_list(st["Action"])), st
+
+
+def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:
+    statements = _statements(transformed["Resources"]["LakeExportFunctionRole"])
+    grants = {(a, json.dumps(st["Resource"], sort_keys=True)) for st in statements for a in _as_list(st["Action"])}
+    objects = json.dumps({"Fn::Sub": "${LakeBucket.Arn}/predictions/*"})
+    assert grants == {
+        ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
+        ("s3:GetObject", objects),
+        ("s3:PutObject", objects),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
+    }

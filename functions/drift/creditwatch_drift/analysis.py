@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
-import random
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -13,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from creditwatch_common.records import ScoredRow
+from creditwatch_common.sampling import bottom_k
 from creditwatch_drift.models import FeatureDrift, OutputDrift
 from creditwatch_model import CreditModel
 
@@ -34,44 +33,49 @@ class CurrentData:
 def sample_stream(rows: Iterable[ScoredRow], k: int, seed: int = 0) -> tuple[list[ScoredRow], int, Counter[str]]:
     """A uniform sample of k records from a stream of any length, the same whatever its order.
 
-    Returns the sample, how many records streamed by, and their model versions.
+    Returns the sample (in sample-key order), how many records streamed by, and their model versions.
     """
     # Bottom-k on the ids' 48 random bits (mixed with the seed): memory is k records, not the
-    # window, and the parallel reader's order does not change which records are kept.
-    mask = random.Random(seed).getrandbits(48)
-    heap: list[tuple[int, int, ScoredRow]] = []  # (-key, arrival, record): the k smallest keys
-    versions: Counter[str] = Counter()
-    n = 0
-    for n, row in enumerate(rows, start=1):
-        versions[row.model_version] += 1
-        key = int(row.prediction_id[-12:], 16) ^ mask
-        if len(heap) < k:
-            heapq.heappush(heap, (-key, n, row))
-        elif key < -heap[0][0]:
-            heapq.heapreplace(heap, (-key, n, row))
-    return [row for _, _, row in sorted(heap, key=lambda e: e[1])], n, versions
+    # window, and the parallel reader's order does not change which records are kept. Every window
+    # engine takes the same sample (creditwatch_common.sampling).
+    return bottom_k(rows, k, seed)
 
 
 def current_frame(rows: Iterable[ScoredRow], model: CreditModel, max_rows: int, seed: int = 0) -> CurrentData:
     """Flatten log records (features map + outputs) into one column per feature, sampled to max_rows."""
     kept, rows_read, versions = sample_stream(rows, max_rows, seed)
+    return sample_frame(kept, rows_read, dict(versions), model, max_rows)
+
+
+def sample_frame(
+    kept: list[ScoredRow] | Any, rows_read: int, versions: dict[str, int], model: CreditModel, max_rows: int
+) -> CurrentData:
+    """A window's sample as the frame Evidently gets: one column per feature, then the outputs.
+
+    `kept` is rows, or an Arrow table of the same columns (the lake's sample, converted column-wise).
+    """
     sampled = rows_read > max_rows
     names = model.schema.names
-    records = []
-    for r in kept:
-        features = r.features
-        rec = {n: features.get(n) for n in names}
-        rec[PROBABILITY] = r.probability_good_credit
-        rec[DECISION] = r.decision
-        records.append(rec)
-    frame = pd.DataFrame.from_records(records, columns=[*names, PROBABILITY, DECISION])
+    columns = [*names, PROBABILITY, DECISION]
+    if isinstance(kept, list):
+        records = []
+        for r in kept:
+            features = r.features
+            rec = {n: features.get(n) for n in names}
+            rec[PROBABILITY] = r.probability_good_credit
+            rec[DECISION] = r.decision
+            records.append(rec)
+        frame = pd.DataFrame.from_records(records, columns=columns)
+    else:
+        frame = kept.select([c for c in columns if c in kept.column_names]).to_pandas()
+        frame = frame.reindex(columns=columns)  # a feature the lake does not hold: empty, as from the table
     for f in model.schema.features:
         if f.is_categorical:
             frame[f.name] = frame[f.name].astype("object")
         else:
             frame[f.name] = pd.to_numeric(frame[f.name], errors="coerce")
     frame[PROBABILITY] = pd.to_numeric(frame[PROBABILITY], errors="coerce")
-    return CurrentData(frame=frame, rows_read=rows_read, sampled=sampled, model_versions=dict(versions))
+    return CurrentData(frame=frame, rows_read=rows_read, sampled=sampled, model_versions=versions)
 
 
 def empty_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import ValidationError
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, signer_from_secret
@@ -102,16 +104,27 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         if settings.report_signer_secret
         else None
     )
+    reader = LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
+    lake = None
+    if settings.lake_bucket:
+        # pyarrow's S3 client is not boto3: it gets the session's credentials and the local endpoint, if any.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        lake = LakeWindow(
+            filesystem=lambda: s3_filesystem(clients.session, endpoint),
+            s3=clients.lazy("s3"),
+            bucket=settings.lake_bucket,
+            feature_names=model.schema.names,
+            prefix=settings.lake_prefix,
+        )
     job = DriftJob(
         settings=settings,
         model=model,
         reference=load_reference(model),
         reference_contributions=load_reference_contributions(model),
         stability_bins=load_stability_bins(),
-        reader=LogReader(
-            dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
-        ),
+        reader=reader,
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer),
         sqs=clients.lazy("sqs"),
+        window=window_source(settings.analytics_engine, DynamoWindow(reader), lake),
     )
     return DriftService(settings=settings, job=job, obs=obs)

@@ -211,6 +211,9 @@ class DriftSummary(BaseModel):
     model_versions_in_window: dict[str, int] = {}
     rows_read: int
     rows_used: int
+    # Who read the window: dynamodb, lake, or lake+dynamodb (auto: the lake's complete hours, the table's rest).
+    engine: str | None = None
+    engine_rows: dict[str, int] = {}
     sampled: bool = False
     reference_rows: int
     min_rows: int
@@ -245,6 +248,8 @@ class DriftSummary(BaseModel):
                 "message",
                 "window_start",
                 "window_end",
+                "engine",
+                "rows_read",
                 "rows_used",
                 "drift_share",
                 "dataset_drift",

@@ -12,13 +12,14 @@ import pandas as pd
 
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
+from creditwatch_common.lake.schema import LakeError
+from creditwatch_common.lake.window import DynamoWindow, WindowSource
 from creditwatch_common.log import LogReader
-from creditwatch_common.records import ScoredRow
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import notify
 from creditwatch_drift import stability as stability_mod
-from creditwatch_drift.analysis import analyse, current_frame, empty_columns, unknown_categories
+from creditwatch_drift.analysis import analyse, empty_columns, sample_frame, unknown_categories
 from creditwatch_drift.attribution import add_to_report, attribution_drift, html_section
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
@@ -49,6 +50,8 @@ class DriftJob:
     reference_contributions: pd.DataFrame | None = None
     # The PSI bins frozen from the reference (shipped with the model); None: no stability figures.
     stability_bins: StabilityBins | None = None
+    # Where the window is read (dynamodb, lake, auto); None: the table through `reader`.
+    window: WindowSource | None = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
         """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
@@ -80,10 +83,23 @@ class DriftJob:
             "min_rows": self.settings.min_rows,
             "threshold": threshold,
         }
+        source = self.window or DynamoWindow(self.reader)
         try:
-            # Streamed into the sample: memory holds max_rows records, however large the window.
-            rows = self.reader.query_window(start, end, ScoredRow, scored_only=True)
-            current = current_frame(rows, self.model, self.settings.max_rows, self.settings.sample_seed)
+            # Every engine returns the same bottom-k sample: memory holds max_rows records, however
+            # large the window.
+            sample = source.scored_sample(start, end, self.settings.max_rows, self.settings.sample_seed)
+            current = sample_frame(
+                sample.table if sample.table is not None else sample.rows,
+                sample.rows_read,
+                sample.model_versions,
+                self.model,
+                self.settings.max_rows,
+            )
+        except LakeError as exc:
+            # A bad object in the lake fails the run with its key named: never a silent skip.
+            return DriftSummary(
+                status="error", message=str(exc), error="lake_read_failed", rows_read=0, rows_used=0, **base
+            )
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             code = error_code(exc)
             return DriftSummary(
@@ -95,6 +111,8 @@ class DriftJob:
                 **base,
             )
         base.update(
+            engine=sample.engine,
+            engine_rows=sample.engine_rows,
             rows_read=current.rows_read,
             rows_used=len(current.frame),
             sampled=current.sampled,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -45,7 +45,12 @@ class DriftSettings(LogSettings):
             raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
         return value
 
-    @field_validator("report_signer_secret", mode="before")
+    # Empty: no lake, the window is read from the table whatever the engine setting says for auto.
+    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
+    analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+
+    @field_validator("report_signer_secret", "lake_bucket", mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value

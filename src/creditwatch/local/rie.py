@@ -152,7 +152,7 @@ def image_function(template: Template, logical_id: str, out: Path | None = None)
     spec = template.function(logical_id)
     return BuiltFunction(
         logical_id=logical_id,
-        handler=image.handler,
+        handler=spec.handler,  # the image's CMD, or the function's ImageConfig.Command
         task_root=image.task_root,
         layer_dirs=[],
         timeout=spec.timeout,

@@ -332,6 +332,10 @@ def _create_bucket(s3: Any, name: str, props: dict[str, Any], template: Template
             out["NoncurrentVersionExpiration"] = {
                 "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
             }
+        if "AbortIncompleteMultipartUpload" in rule:
+            out["AbortIncompleteMultipartUpload"] = {
+                "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+            }
         lifecycle.append(out)
     if lifecycle:
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})

@@ -221,6 +221,10 @@ class Template:
         package_type = props.get("PackageType", "Zip")
         if package_type == "Image":
             handler, code_dir, layer_dirs = self._image_entry(res.get("Metadata", {}))
+            # ImageConfig.Command replaces the image's CMD: two functions can share one image.
+            command = props.get("ImageConfig", {}).get("Command")
+            if command:
+                handler = str(command[0])
         else:
             handler = props["Handler"]
             code_dir = ROOT / props["CodeUri"]

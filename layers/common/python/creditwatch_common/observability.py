@@ -25,6 +25,7 @@ class Service(StrEnum):
     PREDICT = "creditwatch-predict"
     DRIFT = "creditwatch-drift"
     ALERTS = "creditwatch-alerts"
+    LAKE_EXPORT = "creditwatch-lake-export"
 
 
 class Metric(StrEnum):
@@ -60,6 +61,10 @@ class Metric(StrEnum):
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
     LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
+    # lake export: one per run
+    LAKE_ROWS_EXPORTED = "LakeRowsExported"
+    LAKE_HOURS_EXPORTED = "LakeHoursExported"
+    LAKE_EXPORT_FAILED = "LakeExportFailed"
     # Powertools' own
     COLD_START = "ColdStart"
 

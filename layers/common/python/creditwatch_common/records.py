@@ -136,6 +136,42 @@ class RequestRow:
         return cls(status=int(values.get("status", 0)), latency_ms=None if latency is None else float(latency))
 
 
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """A record as the lake export reads it: every attribute but the raw body and the error text."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = (
+        "prediction_id",
+        "ts",
+        "request_id",
+        "kind",
+        "route",
+        "method",
+        "status",
+        "latency_ms",
+        "model_version",
+        "error_class",
+        "batch_size",
+        "batch_index",
+        "probability_good_credit",
+        LEGACY_PROBABILITY,
+        "prediction",
+        "decision",
+        "risk_level",
+        "features",
+    )
+
+    values: dict[str, Any]
+
+    @classmethod
+    def from_attributes(cls, values: dict[str, Any]) -> ExportRow:
+        """From an item's plain values (its time from the id when an old item has no ts)."""
+        v = normalise(values)
+        if not v.get("ts"):
+            v["ts"] = iso_millis(uuid7_millis(str(v["prediction_id"])))
+        return cls(values=v)
+
+
 class FullRow(StoredRecord):
     """Every attribute of a record (what `creditwatch log` prints)."""
 

@@ -1,0 +1,80 @@
+"""Builds the lake export function from its settings and clients: the one place where its parts meet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydantic import ValidationError
+
+from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.lake.export import LakeExporter
+from creditwatch_common.lake.schema import LakeSchema
+from creditwatch_common.log import LogReader
+from creditwatch_common.observability import Metric, Observability, Service
+from creditwatch_drift.lake_export.models import LakeExportEvent
+from creditwatch_drift.lake_export.settings import LakeExportSettings
+from creditwatch_model import METADATA_FILE, FeatureSchema, model_dir
+
+Handler = Any
+
+
+@dataclass(frozen=True)
+class LakeExportService:
+    """The built function: the exporter and its Lambda handler."""
+
+    settings: LakeExportSettings
+    exporter: LakeExporter
+    obs: Observability
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
+        return self.obs.entry(self.handle)
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Export the recent hours; a failure is a function error (Lambda retries, then OnFailure)."""
+        try:
+            request = LakeExportEvent.model_validate(event or {})
+        except ValidationError as exc:
+            errors = json.loads(exc.json(include_url=False))
+            self.obs.logger.warning("invalid lake export event", extra={"errors": errors})
+            return {"status": "invalid_event", "message": "invalid lake export event", "errors": errors}
+        try:
+            result = self.exporter.export(request.hours or self.settings.export_hours, request.at)
+        except Exception:
+            # Flushed with the error: the failed-export alarm pages on it; Lambda retries the run.
+            self.obs.metric(Metric.LAKE_EXPORT_FAILED, 1)
+            raise
+        self.obs.metric(Metric.LAKE_EXPORT_FAILED, 0)
+        self.obs.metric(Metric.LAKE_ROWS_EXPORTED, result.rows)
+        self.obs.metric(Metric.LAKE_HOURS_EXPORTED, len([h for h in result.hours if h.rows]))
+        self.obs.logger.info(
+            f"exported {result.rows} record(s) of {len(result.hours)} hour(s) to s3://{result.bucket}",
+            extra={"hours": [h.model_dump() for h in result.hours]},
+        )
+        return result.model_dump(mode="json")
+
+
+def feature_schema() -> FeatureSchema:
+    """The model's feature schema, from its metadata alone (the forest is not needed here)."""
+    metadata = json.loads((model_dir() / METADATA_FILE).read_text())
+    return FeatureSchema.from_dict(metadata["feature_schema"])
+
+
+def build(settings: LakeExportSettings, clients: AwsClients) -> LakeExportService:
+    """Everything the function needs, from settings and clients given (tests pass their own)."""
+    apply_local_endpoint(settings.local_aws_endpoint)
+    obs = Observability.build(Service.LAKE_EXPORT, settings)
+    exporter = LakeExporter(
+        reader=LogReader(
+            dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
+        ),
+        s3=clients.lazy("s3"),
+        bucket=settings.lake_bucket,
+        schema=LakeSchema.of(feature_schema().features),
+        prefix=settings.lake_prefix,
+    )
+    return LakeExportService(settings=settings, exporter=exporter, obs=obs)

@@ -1,0 +1,17 @@
+"""Typed settings of the lake export function, read once from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from creditwatch_common.settings import LogSettings
+
+
+class LakeExportSettings(LogSettings):
+    """Environment of the lake export function (names as template.yaml sets them)."""
+
+    lake_bucket: str = Field("creditwatch-lake", validation_alias="LAKE_BUCKET")
+    lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
+    # Hours each run rewrites, the current one included: 3 with an hourly schedule puts every record,
+    # late ones (spill replays) included, in the lake within 2 hours, and survives one missed run.
+    export_hours: int = Field(3, ge=1, le=48, validation_alias="LAKE_EXPORT_HOURS")

@@ -1,0 +1,344 @@
+"""One window source for every job: engine `dynamodb` (the table's reader) or `lake` (Parquet in S3, DuckDB).
+
+Each engine returns the same thing for a window: the bottom-k uniform sample on the ids (the same
+records whichever engine, see creditwatch_common.sampling), how many scored records the window holds
+and their model versions. `auto` reads the hours the lake holds completely from the lake and the rest
+(the current hour, or all of it when the lake does not reach back to the window's start) from the table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+from urllib.parse import urlparse
+
+from creditwatch_common.lake.export import DEFAULT_PREFIX, HOUR, Watermark, hour_floor, read_watermark
+from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, LakeError, check_version, scored_rows
+from creditwatch_common.log.reader import LogReader
+from creditwatch_common.records import ScoredRow
+from creditwatch_common.sampling import bottom_k, sample_mask, sorted_by_key
+
+Engine = Literal["auto", "dynamodb", "lake"]
+OUTPUTS = ("prediction_id", "probability_good_credit", "decision", "model_version")
+
+
+class WindowSample:
+    """A window's uniform sample (in sample-key order), its scored record count and who read it.
+
+    The lake hands its sample as an Arrow table (`table`), made into rows only when asked for.
+    """
+
+    def __init__(
+        self,
+        rows: list[ScoredRow] | None,
+        rows_read: int,
+        model_versions: dict[str, int],
+        engine: str,
+        engine_rows: dict[str, int] | None = None,
+        *,
+        table: Any = None,
+        feature_names: list[str] | None = None,
+    ) -> None:
+        self._rows = rows
+        self.rows_read = rows_read
+        self.model_versions = model_versions
+        self.engine = engine
+        self.engine_rows = engine_rows if engine_rows is not None else {engine: rows_read}
+        self.table = table
+        self.feature_names = feature_names or []
+
+    @property
+    def rows(self) -> list[ScoredRow]:
+        """The sample as rows."""
+        if self._rows is None:
+            self._rows = scored_rows(self.table, self.feature_names) if self.table is not None else []
+        return self._rows
+
+
+class WindowSource(Protocol):
+    """Reads the scored records of a window."""
+
+    engine: str
+
+    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
+        """The k records of smallest sample key among the scored records of [start, end), and their count."""
+        ...
+
+
+@dataclass
+class DynamoWindow:
+    """The prediction log's table, read by Query per day and shard (today's reader)."""
+
+    reader: LogReader
+    engine: str = "dynamodb"
+
+    def scored_rows(self, start: datetime, end: datetime) -> Iterator[ScoredRow]:
+        """Every scored record of [start, end), streamed."""
+        return self.reader.query_window(start, end, ScoredRow, scored_only=True)
+
+    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
+        """Streamed into the bottom-k sample: memory holds k records, however large the window."""
+        rows, n, versions = bottom_k(self.scored_rows(start, end), k, seed)
+        return WindowSample(rows, n, dict(versions), self.engine, {self.engine: n})
+
+
+def s3_filesystem(session: Any, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """The pyarrow S3 filesystem with a boto3 session's credentials (and a local endpoint, if given)."""
+    from pyarrow import fs as pafs
+
+    creds = session.get_credentials().get_frozen_credentials()
+    kwargs: dict[str, Any] = {
+        "access_key": creds.access_key,
+        "secret_key": creds.secret_key,
+        "session_token": creds.token,
+        "region": region or session.region_name or "us-east-1",
+    }
+    if endpoint_url:
+        url = urlparse(endpoint_url)
+        kwargs.update(endpoint_override=url.netloc, scheme=url.scheme or "https")
+    return pafs.S3FileSystem(**kwargs)
+
+
+@dataclass
+class LakeWindow:
+    """The lake: Parquet objects per hour read as one pyarrow dataset, queried in process by DuckDB."""
+
+    filesystem: Callable[[], Any]  # a pyarrow FileSystem, built on first use
+    s3: Any  # boto3 S3 client, for the watermark
+    bucket: str
+    feature_names: list[str]
+    prefix: str = DEFAULT_PREFIX
+    engine: str = "lake"
+    _fs: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem."""
+        if self._fs is None:
+            self._fs = self.filesystem()
+        return self._fs
+
+    def watermark(self) -> Watermark | None:
+        """The export's watermark (None before the first export)."""
+        return read_watermark(self.s3, self.bucket, self.prefix)
+
+    def objects(self, start: datetime | None = None, end: datetime | None = None) -> list[str]:
+        """Paths (bucket/key) of every object of the hours [start, end), or of the whole lake."""
+        from pyarrow import fs as pafs
+
+        root = f"{self.bucket}/{self.prefix}"
+        if start is None or end is None:
+            dirs = [root]
+        else:
+            day, last = hour_floor(start).date(), (end - timedelta(milliseconds=1)).date()
+            dirs = []
+            while day <= last:
+                dirs.append(f"{root}/dt={day.isoformat()}")
+                day += timedelta(days=1)
+        paths = []
+        for d in dirs:
+            for info in self.fs.get_file_info(pafs.FileSelector(d, recursive=True, allow_not_found=True)):
+                if info.type != pafs.FileType.File or info.base_name.startswith(("_", ".")):
+                    continue
+                if start is not None and end is not None and not _hour_in(info.path, start, end):
+                    continue
+                paths.append(info.path)
+        return sorted(paths)
+
+    def dataset(self, paths: list[str]) -> Any:
+        """One dataset over the objects: each footer checked first, schemas unified (a new model's extra column).
+
+        The footers are read once, in parallel, and kept in the fragments: every later scan of the
+        dataset starts reading data at once (an S3 round trip per object and query saved).
+        """
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        if not paths:
+            return None
+        fmt = ds.ParquetFileFormat()
+
+        def fragment(path: str) -> Any:
+            key = path.split("/", 1)[1]
+            frag = fmt.make_fragment(path, filesystem=self.fs)
+            try:
+                frag.ensure_complete_metadata()
+                schema = frag.physical_schema
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
+            check_version(schema.metadata, key)
+            return frag, schema.remove_metadata()
+
+        with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+            done = list(pool.map(fragment, paths))
+        schema = pa.unify_schemas([s for _, s in done])
+        return ds.FileSystemDataset([f for f, _ in done], schema=schema, format=fmt, filesystem=self.fs)
+
+    def connect(self, start: datetime | None = None, end: datetime | None = None) -> Any:
+        """A DuckDB connection with the view `predictions` over the hours [start, end) (or the whole lake)."""
+        import duckdb
+
+        con = duckdb.connect()
+        dataset = self.dataset(self.objects(start, end))
+        if dataset is None:
+            con.execute("CREATE VIEW predictions AS SELECT NULL::VARCHAR AS prediction_id WHERE false")
+        else:
+            con.register("predictions", dataset)
+        return con
+
+    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
+        """The bottom-k sample and the counts, from the footers' statistics where they suffice, else SQL."""
+        import duckdb
+
+        dataset = self.dataset(self.objects(start, end))
+        if dataset is None:
+            return WindowSample([], 0, {}, self.engine)
+        columns = set(dataset.schema.names)
+        aligned = start == hour_floor(start) and end == hour_floor(end)
+        params: dict[str, Any] = {}
+        where = "probability_good_credit IS NOT NULL"
+        if not aligned:
+            # Whole hours are whole objects: the time filter is only needed for a window cut mid-hour.
+            where += " AND ts >= $start AND ts < $end"
+            params.update(start=start, end=end)
+        # The same key as sampling.sample_key: the id's last 12 hex digits XOR the seed's mask; the
+        # files carry it, and are sorted by it, for the default seed.
+        keyed = seed == SAMPLE_KEY_SEED and "sample_key" in columns
+        if keyed:
+            key = "sample_key"
+        else:
+            key = "xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT)"
+            params["mask"] = sample_mask(seed)
+        con = duckdb.connect()
+        try:
+            con.register("predictions", dataset)
+            bound = _bound_from_statistics(dataset, k) if keyed and aligned else None
+            threshold: int | None
+            if bound is not None:
+                # No data read for the counts: every row group's row, null and version statistics.
+                threshold, versions = bound
+            else:
+                # One scan of the small columns: counts per model version and each version's k smallest
+                # keys, hence the window's k-th smallest key.
+                per_version = con.execute(
+                    f"SELECT model_version, count(*), min({key}, $k) FROM predictions WHERE {where} GROUP BY 1",
+                    {**params, "k": k},
+                ).fetchall()
+                versions = {str(v if v is not None else "unknown"): int(n) for v, n, _ in per_version}
+                keys = sorted(x for _, _, smallest in per_version for x in smallest)
+                threshold = keys[min(k, len(keys)) - 1] if keys else None
+            if threshold is None:
+                return WindowSample([], 0, versions, self.engine)
+            # The rows at or under the threshold with every column the frame needs: the filter is pushed
+            # down to the scan, and with files sorted by key only each hour's first row group is read.
+            features = [n for n in self.feature_names if n in columns]
+            selected = ", ".join(f'"{c}"' for c in (*OUTPUTS, *features))
+            table = con.sql(
+                f"SELECT {selected} FROM predictions WHERE {where} AND {key} <= $threshold "
+                f"ORDER BY {key}, prediction_id LIMIT $k",
+                params={**params, "k": k, "threshold": threshold},
+            ).to_arrow_table()
+        finally:
+            con.close()
+        return WindowSample(None, sum(versions.values()), versions, self.engine, table=table, feature_names=features)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Any SQL over the view `predictions` (the whole lake): column names and rows."""
+        con = self.connect()
+        try:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description or []]
+            return names, cursor.fetchall()
+        finally:
+            con.close()
+
+
+@dataclass
+class AutoWindow:
+    """The lake for the hours it holds completely, the table for the rest (or for all when it has no lake)."""
+
+    dynamodb: DynamoWindow
+    lake: LakeWindow | None
+    engine: str = "auto"
+
+    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
+        """Bottom-k of the union is the bottom-k of the two parts' bottom-k: exact, whatever the split."""
+        mark = self.lake.watermark() if self.lake is not None else None
+        if self.lake is None or mark is None or not (mark.first_hour <= start < mark.complete_through):
+            return self.dynamodb.scored_sample(start, end, k, seed)
+        split = min(end, mark.complete_through)
+        old = self.lake.scored_sample(start, split, k, seed)
+        if split >= end:
+            return old
+        new = self.dynamodb.scored_sample(split, end, k, seed)
+        versions = Counter(old.model_versions) + Counter(new.model_versions)
+        return WindowSample(
+            rows=sorted_by_key([*old.rows, *new.rows], sample_mask(seed))[:k],
+            rows_read=old.rows_read + new.rows_read,
+            model_versions=dict(versions),
+            engine="lake+dynamodb",
+            engine_rows={"lake": old.rows_read, "dynamodb": new.rows_read},
+        )
+
+
+def window_source(engine: Engine, dynamodb: DynamoWindow, lake: LakeWindow | None) -> WindowSource:
+    """The source an engine setting names; `lake` without a lake bucket is an error."""
+    if engine == "dynamodb":
+        return dynamodb
+    if engine == "lake":
+        if lake is None:
+            raise ValueError("ANALYTICS_ENGINE=lake needs LAKE_BUCKET")
+        return lake
+    return AutoWindow(dynamodb, lake)
+
+
+def _hour_in(path: str, start: datetime, end: datetime) -> bool:
+    """True when a Hive-partitioned path (dt=YYYY-MM-DD/hour=HH) is an hour of [start, end)."""
+    parts = dict(p.split("=", 1) for p in path.split("/") if "=" in p)
+    try:
+        hour = datetime.fromisoformat(f"{parts['dt']}T{int(parts['hour']):02d}:00:00+00:00")
+    except (KeyError, ValueError):
+        return True  # not an hour's object: read it, and fail on it if it is not one of ours
+    return hour_floor(start) <= hour < end and hour + HOUR > start
+
+
+def _bound_from_statistics(dataset: Any, k: int) -> tuple[int, dict[str, int]] | None:
+    """A key bound under which the window's k smallest scored keys lie, and the scored count per version.
+
+    From the footers alone: a row group's scored rows are its rows less the probability's nulls, all
+    with keys within its min and max. Groups taken by ascending max until they hold k scored rows
+    bound the k smallest keys. None when a statistic is missing or a row group mixes model versions.
+    """
+    groups: list[tuple[int, int]] = []  # (max key, scored rows)
+    versions: Counter[str] = Counter()
+    for frag in dataset.get_fragments():
+        md = frag.metadata
+        names = md.schema.names
+        if not {"sample_key", "probability_good_credit", "model_version"} <= set(names):
+            return None
+        ki, pi, vi = (names.index(n) for n in ("sample_key", "probability_good_credit", "model_version"))
+        for g in range(md.num_row_groups):
+            group = md.row_group(g)
+            ks, ps, vs = (group.column(i).statistics for i in (ki, pi, vi))
+            if ks is None or ps is None or vs is None or not ks.has_min_max or ps.null_count is None:
+                return None
+            scored = group.num_rows - ps.null_count
+            if scored == 0:
+                continue
+            if not vs.has_min_max or vs.min != vs.max or vs.null_count:
+                return None
+            versions[str(vs.min)] += scored
+            groups.append((int(ks.max), scored))
+    if not groups:
+        return None
+    groups.sort()
+    total = 0
+    for high, scored in groups:
+        total += scored
+        if total >= k:
+            return high, dict(versions)
+    return groups[-1][0], dict(versions)

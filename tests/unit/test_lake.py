@@ -1,0 +1,402 @@
+"""The lake: the hourly export's guarantees, its schema, bad objects, and one window read by every engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from moto.server import ThreadedMotoServer
+
+from creditwatch.local.stack import boto_client, create_resources
+from creditwatch.local.template import Template
+from creditwatch_common.ids import uuid7
+from creditwatch_common.lake.export import LakeExporter, hour_key
+from creditwatch_common.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
+from creditwatch_common.lake.window import AutoWindow, DynamoWindow, LakeWindow, s3_filesystem
+from creditwatch_common.log import PredictionLog
+from creditwatch_common.records import LogRecord
+
+NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """One moto server for the module (boto3 and pyarrow's S3 both reach it); each test resets it."""
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(server: str) -> Any:
+    """The template's resources on the moto server, once for the module."""
+    urllib.request.urlopen(urllib.request.Request(f"{server}/moto-api/reset", method="POST"), timeout=10)
+    template = Template(endpoint=server)
+    create_resources(template, lambda s: boto_client(s, server), webhook_url="http://127.0.0.1:9/never")
+    return template
+
+
+def empty(stack: Template, server: str) -> None:
+    """Each test starts with an empty table and an empty lake (cheaper than new resources)."""
+    ddb, s3 = boto_client("dynamodb", server), boto_client("s3", server)
+    table, bucket = stack.ref("PredictionsTable"), stack.ref("LakeBucket")
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+        items = page["Items"]
+        for i in range(0, len(items), 25):
+            batch = [{"DeleteRequest": {"Key": key}} for key in items[i : i + 25]]
+            ddb.batch_write_item(RequestItems={table: batch})
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+
+
+@pytest.fixture
+def parts(stack: Template, server: str, model: Any) -> Any:
+    """The log, the exporter and the lake window of the local stack."""
+    from types import SimpleNamespace
+
+    import boto3
+
+    empty(stack, server)
+    s3 = boto_client("s3", server)
+    log = PredictionLog(
+        dynamodb=boto_client("dynamodb", server),
+        table=stack.ref("PredictionsTable"),
+        shards=int(stack.parameters["LogShards"]),
+        sqs=boto_client("sqs", server),
+        spill_queue_url=stack.ref("SpillQueue"),
+        sleep=lambda _s: None,
+    )
+    bucket = stack.ref("LakeBucket")
+    exporter = LakeExporter(reader=log, s3=s3, bucket=bucket, schema=LakeSchema.of(model.schema.features))
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    lake = LakeWindow(
+        filesystem=lambda: s3_filesystem(session, server), s3=s3, bucket=bucket, feature_names=model.schema.names
+    )
+    return SimpleNamespace(log=log, exporter=exporter, lake=lake, s3=s3, bucket=bucket, dynamo=DynamoWindow(log))
+
+
+def application(model: Any, i: int) -> dict[str, Any]:
+    """A valid application, varied by i."""
+    feats: dict[str, Any] = {}
+    for f in model.schema.features:
+        if f.is_categorical:
+            codes = sorted(f.codes)
+            feats[f.name] = codes[i % len(codes)]
+        elif f.dtype == "int":
+            feats[f.name] = 1 + i % 7
+        else:
+            feats[f.name] = 1000.0 + 37.5 * i
+    return feats
+
+
+def records_at(model: Any, at: datetime, n: int, **extra: Any) -> list[LogRecord]:
+    """n scored records at one time (their ids carry it)."""
+    ms = int(at.timestamp() * 1000)
+    out = []
+    for i in range(n):
+        p = (i % 10) / 10 + 0.05
+        fields: dict[str, Any] = {
+            "prediction_id": uuid7(ms + i),
+            "request_id": uuid7(ms + i),
+            "route": "/predict",
+            "status": 200,
+            "latency_ms": 3.5,
+            "model_version": model.version,
+            "features": application(model, i),
+            "probability_good_credit": p,
+            "prediction": int(p >= 0.5),
+            "decision": "approve" if p >= 0.5 else "refuse",
+            "risk_level": "low",
+        }
+        fields.update(extra)
+        out.append(LogRecord(**fields))
+    return out
+
+
+def lake_ids(s3: Any, bucket: str) -> list[str]:
+    """Every prediction id in the lake's hour objects (duplicates kept)."""
+    ids: list[str] = []
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="predictions/dt=").get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        ids += pq.read_table(io.BytesIO(body)).column("prediction_id").to_pylist()
+    return ids
+
+
+def objects(s3: Any, bucket: str) -> dict[str, bytes]:
+    """Key -> bytes of every hour object."""
+    out = {}
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="predictions/dt=").get("Contents", []):
+        out[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return out
+
+
+# ---- the export -----------------------------------------------------------------------------------
+
+
+def test_exporting_twice_rewrites_the_same_objects_with_the_same_rows(parts, model):
+    for hours_ago in (0, 1, 2):
+        parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 30))
+    first = parts.exporter.export(3, NOW)
+    before = objects(parts.s3, parts.bucket)
+    second = parts.exporter.export(3, NOW)
+    after = objects(parts.s3, parts.bucket)
+    assert first.rows == second.rows == 90
+    assert (
+        sorted(before)
+        == sorted(after)
+        == [
+            "predictions/dt=2026-11-20/hour=12/part-0.parquet",
+            "predictions/dt=2026-11-20/hour=13/part-0.parquet",
+            "predictions/dt=2026-11-20/hour=14/part-0.parquet",
+        ]
+    )
+    assert before == after  # byte for byte: the rows are sorted, whatever order the reader saw
+    ids = lake_ids(parts.s3, parts.bucket)
+    assert len(ids) == len(set(ids)) == 90
+
+
+def test_a_late_record_reaches_the_lake_with_the_next_export_of_its_hour(parts, model):
+    parts.log.write(records_at(model, NOW - timedelta(hours=1), 5))
+    parts.exporter.export(3, NOW)
+    # A spill replay, an hour later: the record keeps its own (old) time, the hour's object is done.
+    (late,) = records_at(model, NOW - timedelta(hours=1, minutes=10), 1)
+    parts.log.write([late])
+    assert late.prediction_id not in lake_ids(parts.s3, parts.bucket)
+    parts.exporter.export(3, NOW + timedelta(hours=1))
+    ids = lake_ids(parts.s3, parts.bucket)
+    assert late.prediction_id in ids and len(ids) == len(set(ids)) == 6
+
+
+def test_every_record_of_the_table_is_in_the_lake_after_an_export_of_its_hours(parts, model):
+    written = []
+    for minutes in (0, 15, 61, 119, 150):
+        batch = records_at(model, NOW - timedelta(minutes=minutes), 7)
+        written += [r.prediction_id for r in batch]
+        parts.log.write(batch)
+    # A rejected request, with what it sent: its body and error text stay in the table only.
+    (bad,) = records_at(
+        model, NOW, 1, status=422, raw_body='{"name": "Ada"}', error_class="ValidationError", error_detail="no"
+    )
+    parts.log.write([bad.model_copy(update={"probability_good_credit": None, "decision": None})])
+    result = parts.exporter.export(3, NOW)
+    assert result.rows == len(written) + 1
+    assert sorted(lake_ids(parts.s3, parts.bucket)) == sorted([*written, bad.prediction_id])
+    assert result.watermark.complete_through == datetime(2026, 11, 20, 14, tzinfo=UTC)
+
+
+def test_lake_rows_have_typed_features_versions_and_no_request_body_or_error_text(parts, model):
+    (bad,) = records_at(model, NOW, 1, status=422, raw_body="secret", error_class="ValidationError", error_detail="x")
+    parts.log.write([*records_at(model, NOW, 3), bad])
+    parts.exporter.export(1, NOW)
+    (body,) = objects(parts.s3, parts.bucket).values()
+    table = pq.read_table(io.BytesIO(body))
+    assert "raw_body" not in table.column_names and "error_detail" not in table.column_names
+    assert b"secret" not in body
+    assert set(table.column("schema_version").to_pylist()) == {1}
+    assert set(table.column("model_version").to_pylist()) == {model.version}
+    types = {f.name: f.type for f in table.schema}
+    for f in model.schema.features:
+        expected = {"int": pa.int64(), "float": pa.float64(), "category": pa.string()}[f.dtype]
+        assert types[f.name] == expected, f.name
+    assert types["ts"] == pa.timestamp("ms", tz="UTC")
+    assert table.schema.metadata[SCHEMA_VERSION_KEY] == b"1"
+
+
+def test_hours_without_records_write_nothing_and_keys_name_the_utc_hour(parts, model):
+    result = parts.exporter.export(2, NOW)
+    assert result.rows == 0 and objects(parts.s3, parts.bucket) == {}
+    assert hour_key("predictions", datetime(2026, 1, 2, 3, 59, tzinfo=UTC)) == (
+        "predictions/dt=2026-01-02/hour=03/part-0.parquet"
+    )
+
+
+def test_the_watermark_spans_consecutive_runs_and_restarts_after_a_gap(parts):
+    a = parts.exporter.export(3, NOW).watermark
+    assert (a.first_hour, a.complete_through) == (NOW.replace(minute=0) - timedelta(hours=2), NOW.replace(minute=0))
+    b = parts.exporter.export(3, NOW + timedelta(hours=1)).watermark
+    assert (b.first_hour, b.complete_through) == (a.first_hour, a.complete_through + timedelta(hours=1))
+    c = parts.exporter.export(3, NOW + timedelta(hours=10)).watermark
+    assert c.first_hour == NOW.replace(minute=0) + timedelta(hours=8)
+
+
+# ---- bad objects ------------------------------------------------------------------------------------
+
+
+def test_an_object_that_is_not_parquet_fails_the_read_with_its_key(parts, model):
+    parts.log.write(records_at(model, NOW, 3))
+    parts.exporter.export(1, NOW)
+    key = "predictions/dt=2026-11-20/hour=14/part-1.parquet"
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=b"not parquet at all")
+    with pytest.raises(LakeError, match=key):
+        parts.lake.scored_sample(NOW - timedelta(hours=1), NOW + timedelta(hours=1), 100)
+
+
+def test_an_object_of_an_unknown_schema_version_fails_the_read_with_its_key(parts, model):
+    parts.log.write(records_at(model, NOW, 3))
+    parts.exporter.export(1, NOW)
+    key = hour_key("predictions", NOW)
+    table = pq.read_table(io.BytesIO(parts.s3.get_object(Bucket=parts.bucket, Key=key)["Body"].read()))
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata({SCHEMA_VERSION_KEY: b"99"}), buf)
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=buf.getvalue())
+    with pytest.raises(LakeError, match=f"{key}.*version 99"):
+        parts.lake.scored_sample(NOW - timedelta(hours=1), NOW + timedelta(hours=1), 100)
+
+
+# ---- one window, every engine ----------------------------------------------------------------------
+
+
+WINDOWS = [
+    ((-4.5, 0), 7, 100),  # cut mid-hour, another seed: SQL computes the keys from the ids
+    ((-4.5, 0), 0, 100),  # cut mid-hour: the stored keys, SQL for the counts
+    ((-4, 1), 0, 100),  # whole hours: the counts and the key bound from the footers' statistics
+    ((-4, 1), 0, 1000),  # fewer records than the sample: all of them
+]
+
+
+def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
+    for hours_ago in range(5):
+        at = NOW - timedelta(hours=hours_ago, minutes=5)
+        parts.log.write(records_at(model, at, 80))
+        # Unscored records (rejected requests) in the same hours: neither engine counts them.
+        parts.log.write(records_at(model, at + timedelta(seconds=1), 9, status=422, probability_good_credit=None))
+    parts.exporter.export(6, NOW + timedelta(hours=1))
+    hour = NOW.replace(minute=0)
+    for hours, seed, k in WINDOWS:
+        start, end = hour + timedelta(hours=hours[0]), hour + timedelta(hours=hours[1])
+        a = parts.dynamo.scored_sample(start, end, k, seed=seed)
+        b = parts.lake.scored_sample(start, end, k, seed=seed)
+        assert a.rows_read == b.rows_read and a.model_versions == b.model_versions, (hours, seed, k)
+        assert a.rows_read == {(-4.5, 0): 320, (-4, 1): 400}[hours]
+        assert len(a.rows) == min(k, a.rows_read)
+        assert [r.prediction_id for r in a.rows] == [r.prediction_id for r in b.rows], (hours, seed, k)
+        assert [r.features for r in a.rows] == [r.features for r in b.rows]
+        assert [(r.probability_good_credit, r.decision) for r in a.rows] == [
+            (r.probability_good_credit, r.decision) for r in b.rows
+        ]
+
+
+def test_auto_reads_the_completed_hours_from_the_lake_and_the_rest_from_the_table(parts, model):
+    for hours_ago in range(4):
+        parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 40))
+    parts.exporter.export(4, NOW)  # hours 11-13 complete; 14 is the current one
+    parts.log.write(records_at(model, NOW + timedelta(minutes=20), 10))  # after the export
+    auto = AutoWindow(parts.dynamo, parts.lake)
+    start, end = NOW.replace(minute=0) - timedelta(hours=3), NOW.replace(minute=0) + timedelta(hours=1)
+    got = auto.scored_sample(start, end, 60, seed=3)
+    want = parts.dynamo.scored_sample(start, end, 60, seed=3)
+    assert got.engine == "lake+dynamodb" and got.engine_rows == {"lake": 120, "dynamodb": 50}
+    assert [r.prediction_id for r in got.rows] == [r.prediction_id for r in want.rows]
+    # Before the lake's first hour: the table alone.
+    early = auto.scored_sample(start - timedelta(hours=5), end, 60, seed=3)
+    assert early.engine == "dynamodb" and early.rows_read == 170
+
+
+def test_a_new_model_versions_extra_column_reads_as_a_union_schema(parts, model):
+    parts.log.write(records_at(model, NOW - timedelta(hours=1), 4))
+    parts.exporter.export(2, NOW)
+    key = hour_key("predictions", NOW)
+    older = parts.s3.get_object(Bucket=parts.bucket, Key=hour_key("predictions", NOW - timedelta(hours=1)))
+    table = pq.read_table(io.BytesIO(older["Body"].read()))
+    # The next model's hour: one more feature column, its own ids.
+    ids = [uuid7(int(NOW.timestamp() * 1000) + i) for i in range(len(table))]
+    extra = table.append_column("new_feature", pa.array([1.5] * len(table))).set_column(
+        0, "prediction_id", pa.array(ids)
+    )
+    buf = io.BytesIO()
+    pq.write_table(extra.replace_schema_metadata(table.schema.metadata), buf)
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=buf.getvalue())
+    _, rows = parts.lake.query("SELECT count(*), count(new_feature) FROM predictions")
+    assert rows == [(8, 4)]
+
+
+def test_sql_over_the_lake_answers_group_bys(parts, model):
+    parts.log.write(records_at(model, NOW, 20))
+    parts.exporter.export(1, NOW)
+    names, rows = parts.lake.query("SELECT decision, count(*) AS n FROM predictions GROUP BY 1 ORDER BY 1")
+    assert names == ["decision", "n"] and rows == [("approve", 10), ("refuse", 10)]
+    assert json.loads(parts.s3.get_object(Bucket=parts.bucket, Key="predictions/_exported.json")["Body"].read())
+
+
+def test_the_drift_job_gives_the_same_sample_and_verdict_whichever_engine_reads_the_window(parts, stack, server, model):
+    from creditwatch.simulate import DriftShift, application_pool, generate
+    from creditwatch_common.reports import Publisher
+    from creditwatch_drift.models import DriftEvent
+    from creditwatch_drift.service import DriftJob, load_reference
+    from creditwatch_drift.settings import DriftSettings
+
+    reference = load_reference(model)
+    pool = application_pool(model, reference)
+    apps = [json.loads(r.body) for r in generate(model, pool, {"drift": 300}, 4, DriftShift())]
+    scores = model.score([{k: a.get(k) for k in model.schema.names} for a in apps])
+    start_ms = int((NOW - timedelta(hours=3)).timestamp() * 1000)
+    records = [
+        LogRecord(
+            prediction_id=uuid7(start_ms + i * 30_000),
+            request_id=uuid7(start_ms + i * 30_000),
+            route="/predict",
+            status=200,
+            latency_ms=2.0,
+            model_version=model.version,
+            features=app,
+            probability_good_credit=s.probability_good_credit,
+            decision="approve" if s.probability_good_credit >= model.threshold else "refuse",
+        )
+        for i, (app, s) in enumerate(zip(apps, scores, strict=True))
+    ]
+    parts.log.write(records)
+    parts.exporter.export(4, NOW)
+    settings = DriftSettings().model_copy(update={"max_rows": 120, "min_rows": 50})
+    publisher = Publisher(s3=boto_client("s3", server), bucket=stack.ref("ReportsBucket"), signer=None)
+    event = DriftEvent(start=NOW - timedelta(hours=3), end=NOW.replace(minute=0), notify=False)
+    summaries = {}
+    for name, window in (("dynamodb", parts.dynamo), ("lake", parts.lake)):
+        job = DriftJob(settings, model, reference, parts.log, publisher, window=window)
+        summaries[name] = job.run(event, now=NOW)
+    a, b = summaries["dynamodb"], summaries["lake"]
+    assert a.status == b.status == "ok" and (a.engine, b.engine) == ("dynamodb", "lake")
+    assert a.rows_read == b.rows_read == 300 and a.rows_used == b.rows_used == 120 and a.sampled
+    assert a.dataset_drift == b.dataset_drift and a.drift_share == b.drift_share
+    assert [f.model_dump() for f in a.features] == [f.model_dump() for f in b.features]
+    assert a.outputs == b.outputs
+
+
+def test_a_drift_run_over_a_bad_lake_object_fails_with_its_key_named(parts, stack, server, model):
+    from creditwatch_common.reports import Publisher
+    from creditwatch_drift.models import DriftEvent
+    from creditwatch_drift.service import DriftJob, load_reference
+    from creditwatch_drift.settings import DriftSettings
+
+    key = "predictions/dt=2026-11-20/hour=13/part-0.parquet"
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=b"PAR1 truncated")
+    publisher = Publisher(s3=boto_client("s3", server), bucket=stack.ref("ReportsBucket"), signer=None)
+    job = DriftJob(DriftSettings(), model, load_reference(model), parts.log, publisher, window=parts.lake)
+    summary = job.run(DriftEvent(hours=3, notify=False), now=NOW)
+    assert summary.status == "error" and summary.error == "lake_read_failed" and key in summary.message
+
+
+def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model):
+    from creditwatch_common.lake.export import parquet_bytes
+
+    parts.log.write(records_at(model, NOW, 50))
+    parts.exporter.export(1, NOW)
+    (body,) = objects(parts.s3, parts.bucket).values()
+    keys = pq.read_table(io.BytesIO(body)).column("sample_key").to_pylist()
+    assert keys == sorted(keys)
+    table = pq.read_table(io.BytesIO(body))
+    sizes = [pq.ParquetFile(io.BytesIO(parquet_bytes(table, 4))).metadata.row_group(i).num_rows for i in range(4)]
+    assert sizes == [4, 8, 16, 22]
