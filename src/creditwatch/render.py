@@ -93,6 +93,7 @@ def _render_drift(console: Console, title: str, summary: dict[str, Any]) -> None
     if not summary:
         return
     console.print(f"[bold]{title}[/]: {summary.get('message')} ({summary.get('rows_used')} rows)")
+    _render_monitors(console, summary)
     drifted = [f for f in summary.get("features", []) if f.get("drifted")]
     if not drifted:
         return
@@ -107,3 +108,33 @@ def _render_drift(console: Console, title: str, summary: dict[str, Any]) -> None
             f"{f['threshold']:g}" if f.get("threshold") is not None else "-",
         )
     console.print(table)
+
+
+def _render_monitors(console: Console, summary: dict[str, Any]) -> None:
+    """The run's attribution, refusal reasons, fairness and score stability, one line each."""
+    attribution = summary.get("attribution")
+    if attribution:
+        reasons = [r for r in attribution.get("first_reasons", []) if r.get("share_current")][:3]
+        shown = ", ".join(
+            f"{r['feature']} {_pct(r['share_current'])} (training {_pct(r.get('share_reference'))})" for r in reasons
+        )
+        verdict = "changed" if attribution.get("drifted") else "as in training"
+        console.print(f"  what drives the decisions: {verdict} (NDCG {attribution['ndcg']:.3f})")
+        if shown:
+            console.print(f"  most frequent first reasons of refusals: {shown}")
+    fairness = summary.get("fairness")
+    for a in (fairness or {}).get("attributes", []):
+        cur = a["current"]
+        if not cur.get("judged") or cur.get("disparate_impact_ratio") is None:
+            console.print(f"  fairness by {a['attribute']}: not judged ({cur.get('note') or 'groups too small'})")
+            continue
+        low, high = cur.get("ratio_interval") or (None, None)
+        interval = f" (95% {low:.2f}-{high:.2f})" if low is not None else ""
+        verdict = "ALERT" if a.get("alert") else ("below threshold" if a.get("below_threshold") else "ok")
+        console.print(
+            f"  fairness by {a['attribute']}: disparate impact {cur['disparate_impact_ratio']:.2f}{interval}, "
+            f"{cur.get('lowest_group')} vs {cur.get('highest_group')}: {verdict}"
+        )
+    stability = summary.get("stability")
+    if stability and stability.get("score", {}).get("psi") is not None:
+        console.print(f"  score stability: PSI {stability['score']['psi']:.3f} ({stability['score'].get('band')})")

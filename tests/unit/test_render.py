@@ -1,0 +1,52 @@
+"""What the demo and the drift command print about a drift run's monitors."""
+
+from rich.console import Console
+
+from creditwatch.render import _render_drift
+
+
+def test_a_drift_run_shows_its_refusal_reasons_fairness_and_score_stability():
+    summary = {
+        "message": "dataset drift: 8 of 19 features drifted (share 0.42 >= 0.3)",
+        "rows_used": 400,
+        "features": [],
+        "attribution": {
+            "ndcg": 0.874,
+            "drifted": True,
+            "first_reasons": [
+                {"feature": "status_of_existing_checking_account", "share_current": 0.41, "share_reference": 0.38},
+                {"feature": "credit_amount", "share_current": 0.22, "share_reference": 0.09},
+                {"feature": "duration_in_month", "share_current": 0.15, "share_reference": 0.12},
+                {"feature": "purpose", "share_current": 0.05, "share_reference": 0.07},
+            ],
+        },
+        "fairness": {
+            "attributes": [
+                {
+                    "attribute": "sex",
+                    "alert": True,
+                    "below_threshold": True,
+                    "current": {
+                        "judged": True,
+                        "disparate_impact_ratio": 0.41,
+                        "ratio_interval": [0.22, 0.63],
+                        "lowest_group": "female",
+                        "highest_group": "male",
+                    },
+                },
+                {"attribute": "foreign_worker", "current": {"judged": False, "note": "a group under 30"}},
+            ]
+        },
+        "stability": {"score": {"psi": 0.31, "band": "significant"}},
+    }
+    console = Console(record=True, width=200)
+    _render_drift(console, "drift over the shifted window", summary)
+    text = console.export_text()
+    assert "what drives the decisions: changed (NDCG 0.874)" in text
+    assert (
+        "most frequent first reasons of refusals: status_of_existing_checking_account 41.0% (training 38.0%), "
+        "credit_amount 22.0% (training 9.0%), duration_in_month 15.0% (training 12.0%)"
+    ) in text
+    assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: ALERT" in text
+    assert "fairness by foreign_worker: not judged (a group under 30)" in text
+    assert "score stability: PSI 0.310 (significant)" in text
