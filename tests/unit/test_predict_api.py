@@ -103,8 +103,14 @@ def test_bad_input_gets_a_precise_4xx_that_is_logged(handler, event, prediction_
     assert "Traceback" not in json.dumps(body)
     (record,) = logged(prediction_log)
     assert record["status"] == status and record["error_class"] == code
-    if name.startswith("predict") and event(name)["body"]:
-        assert record["raw_body"] == event(name)["body"][:4096]
+    assert record["raw_body"] is None and "features" not in {k for k, v in record.items() if v is not None}
+    sent = event(name).get("body")
+    if name.startswith("predict") and sent:
+        assert record["body_bytes"] == len(sent.encode())
+    if code == "validation_error":
+        # What was wrong and where, never the values.
+        assert record["rejected_count"] == len(body["error"]["details"])
+        assert [r["type"] for r in record["rejected_fields"]] == [d["type"] for d in body["error"]["details"]]
 
 
 def test_validation_details_name_fields_and_allowed_codes(handler, event):
