@@ -181,6 +181,16 @@ def test_a_rejected_body_leaves_no_value_in_the_table_spill_queue_logs_or_traces
     assert_absent("the trace", repr(provider.sink))
 
 
+def test_a_path_the_app_does_not_serve_is_not_kept_in_the_log(aws, prediction_log, event):
+    service = build_service(prediction_log)
+    ev = event("not-found.json")
+    ev["rawPath"] = ev["requestContext"]["http"]["path"] = f"/applicants/{EMAIL}"
+    status, _, _ = call(service, ev)
+    assert status == 404
+    (record,) = _records(prediction_log)
+    assert record["route"] == "<unknown>" and EMAIL not in json.dumps(record)
+
+
 def test_the_tracer_never_records_an_error_raised_by_the_handler(service, provider):
     # An event Mangum cannot read: the handler itself raises, with the event in hand.
     with pytest.raises(RuntimeError):

@@ -49,8 +49,14 @@ def create_app(
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
-    app.include_router(scoring_router(model, application_model, batch_model, explain=settings.explain_predictions))
-    app.include_router(operations_router(model))
+    routers = [
+        scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
+        operations_router(model),
+    ]
+    for router in routers:
+        app.include_router(router)
+    # The paths the app serves (the routers are included without a prefix), for the request log.
+    paths = frozenset(getattr(r, "path", "") for routes in (app.routes, *(r.routes for r in routers)) for r in routes)
     # Innermost first: the key is claimed after the body is bounded; both inside the request log, so
     # that every refusal is logged like any other answer (and a replay is not logged twice).
     app.add_middleware(IdempotencyMiddleware, store=idempotency)
@@ -61,6 +67,7 @@ def create_app(
         writer=writer,
         obs=obs,
         max_answer_bytes=settings.max_answer_bytes,
+        paths=paths - {""},
         flush_metrics_per_request=settings.flush_metrics_per_request,
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,

@@ -25,6 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Where the request's log records went: written, spilled (replayed later), or logged-only (the
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
+UNKNOWN_PATH = "<unknown>"
 
 
 @dataclass
@@ -93,6 +94,7 @@ class RequestLogMiddleware:
         writer: LogWriter,
         obs: Observability,
         max_answer_bytes: int,
+        paths: frozenset[str],
         flush_metrics_per_request: bool,
         response_reserve_s: float,
         write_budget_s: float,
@@ -102,6 +104,7 @@ class RequestLogMiddleware:
         self.writer = writer
         self.obs = obs
         self.max_answer_bytes = max_answer_bytes
+        self.paths = paths
         self.flush = flush_metrics_per_request
         self.response_reserve_s = response_reserve_s
         self.write_budget_s = write_budget_s
@@ -164,7 +167,9 @@ class RequestLogMiddleware:
             await send(message)
 
     def _record(self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, deadline: float) -> WriteOutcome:
-        route = scope.get("path", "")
+        path = scope.get("path", "")
+        # A path the app does not serve is the client's text (it can hold an e-mail address): not kept.
+        route = path if path in self.paths else UNKNOWN_PATH
         scored = entry.scored if status < 400 else []
         batch = log_records(
             request_id=entry.request_id,
