@@ -39,7 +39,7 @@ app = typer.Typer(
 local_app = typer.Typer(
     help="The local stack: a moto server with the template's resources.", no_args_is_help=True, rich_markup_mode=None
 )
-log_app = typer.Typer(help="Read the prediction log of the local stack.", no_args_is_help=True, rich_markup_mode=None)
+log_app = typer.Typer(help="Read (and erase from) the prediction log.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(local_app, name="local")
 app.add_typer(log_app, name="log")
 
@@ -378,6 +378,34 @@ def log_get(
     if found is None:
         _fail(f"no record with prediction id or request id {record_id} in the local stack's log", errors.FAILED)
     _print_json(found)
+
+
+@log_app.command("erase")
+def log_erase(
+    prediction_id: Annotated[str, typer.Argument(help="The prediction id of the applicant's record")],
+    table: Annotated[
+        str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
+    ] = None,
+    shards: Annotated[int, typer.Option(help="Deployed stack: its LogShards parameter")] = 16,
+) -> None:
+    """Delete one applicant's record from the prediction log; print what was deleted and what else may hold it."""
+    from creditwatch import lookups
+
+    if table:
+        import boto3
+
+        from creditwatch_common.log import LogReader
+
+        # Uses the caller's AWS credentials and region, like the AWS CLI.
+        log = LogReader(dynamodb=boto3.client("dynamodb"), table=table, shards=shards)
+    else:
+        log = _prediction_log()
+    if lookups.millis_of(prediction_id) is None:
+        _fail(f"{prediction_id} is not a prediction id (a UUIDv7)", errors.USAGE)
+    erased = lookups.erase(log, prediction_id)
+    _print_json(erased)
+    if not erased["erased"]:
+        _fail(f"no record with prediction id {prediction_id} in table {log.table}", errors.FAILED)
 
 
 @log_app.command("tail")

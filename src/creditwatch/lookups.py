@@ -62,3 +62,34 @@ def find(log: Any, record_id: str, last: timedelta | None = None) -> Any:
         return None
     rows.sort(key=lambda r: (r.batch_index if r.batch_index is not None else -1, r.sk))
     return [r.model_dump(mode="json", exclude_none=True) for r in rows]
+
+
+# Where a record can still be after its item is deleted (docs/operate.md, "Personal data").
+ALSO_HELD = (
+    "SpillQueue: a record DynamoDB refused waits there up to 14 days; `creditwatch replay-spill` first, then "
+    "erase again, or it comes back",
+    "CloudWatch Logs (the predict function's group): a record neither DynamoDB nor SQS took is logged whole "
+    "as `prediction log record kept in logs only`, kept LogRetentionDays; find it with Logs Insights "
+    "(filter log_record.prediction_id.S = '<id>') and delete the log stream or let it expire",
+    "drift reports (ReportsBucket): per-feature distributions of a window, no record by id; kept ReportRetentionDays",
+    "the lake (LakeBucket): the record's hour holds it until that hour is exported again from the table: "
+    '`creditwatch lake export --hours <hours since the record>` (or the function with {"hours": N}) rewrites '
+    "those hours without it; earlier versions of the object expire after 7 days (bucket versioning)",
+    "any export of the table you made yourself",
+)
+
+
+def erase(log: Any, prediction_id: str) -> dict[str, Any]:
+    """Delete the log record of one prediction id; say what it was and where copies may remain.
+
+    `log` is a `creditwatch_common.log.LogReader`; ValueError if the id is not a prediction id.
+    """
+    from creditwatch_common.log.keys import key_attributes, keys_for
+
+    key = key_attributes(keys_for(prediction_id, log.shards))
+    old = log.dynamodb.delete_item(TableName=log.table, Key=key, ReturnValues="ALL_OLD").get("Attributes")
+    erased: dict[str, Any] = {"prediction_id": prediction_id, "erased": old is not None}
+    if old is not None:
+        erased.update({k: next(iter(old[k].values())) for k in ("request_id", "kind", "ts") if k in old})
+    erased["may_also_be_held_in"] = list(ALSO_HELD)
+    return erased

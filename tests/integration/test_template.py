@@ -478,3 +478,48 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("s3:PutObject", objects),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
     }
+
+
+def test_every_function_log_group_masks_personal_data_as_a_second_net() -> None:
+    template = Template()
+    groups = [
+        res["Properties"]
+        for res in template.resources.values()
+        if res["Type"] == "AWS::Logs::LogGroup" and "/aws/lambda/" in json.dumps(res["Properties"].get("LogGroupName"))
+    ]
+    assert len(groups) == len(FUNCTIONS)
+    for props in groups:
+        policy = props["DataProtectionPolicy"]
+        by_operation = {next(iter(st["Operation"])): st["DataIdentifier"] for st in policy["Statement"]}
+        # CloudWatch Logs wants one Audit and one Deidentify statement over the same identifiers.
+        assert set(by_operation) == {"Audit", "Deidentify"}
+        assert by_operation["Audit"] == by_operation["Deidentify"]
+        names = {arn.rsplit("/", 1)[1] for arn in by_operation["Deidentify"]}
+        assert {"EmailAddress", "Ssn-US"} <= names
+
+
+def test_only_the_predict_role_touches_the_idempotency_table_with_exactly_what_it_needs(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+
+    def grants(fn: str) -> set[str]:
+        return {
+            action
+            for st in _statements(resources[f"{fn}Role"])
+            for action in _as_list(st["Action"])
+            if str(_arn_of(st["Resource"])) == "IdempotencyTable"
+        }
+
+    assert grants("PredictFunction") == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    assert not grants("DriftFunction") and not grants("AlertsFunction")
+    table = Template().resources["IdempotencyTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    env = resources["PredictFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}

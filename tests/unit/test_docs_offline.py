@@ -172,7 +172,7 @@ def test_answers_match_the_response_schemas_the_openapi_document_publishes(servi
         assert not errors, errors
 
     predict = document["paths"]["/predict"]["post"]
-    assert [p["name"] for p in predict["parameters"]] == ["counterfactual"]
+    assert [p["name"] for p in predict["parameters"]] == ["counterfactual", "Idempotency-Key"]
     answer = document["components"]["schemas"]["ExplainedPredictionResponse"]
     assert {"explanation", "reasons", "counterfactual"} <= set(answer["properties"])
     assert "explain" in document["components"]["schemas"]["BatchPredictionRequest"]["properties"]

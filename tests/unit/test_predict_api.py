@@ -103,8 +103,14 @@ def test_bad_input_gets_a_precise_4xx_that_is_logged(handler, event, prediction_
     assert "Traceback" not in json.dumps(body)
     (record,) = logged(prediction_log)
     assert record["status"] == status and record["error_class"] == code
-    if name.startswith("predict") and event(name)["body"]:
-        assert record["raw_body"] == event(name)["body"][:4096]
+    assert record["raw_body"] is None and "features" not in {k for k, v in record.items() if v is not None}
+    sent = event(name).get("body")
+    if name.startswith("predict") and sent:
+        assert record["body_bytes"] == len(sent.encode())
+    if code == "validation_error":
+        # What was wrong and where, never the values.
+        assert record["rejected_count"] == len(body["error"]["details"])
+        assert [r["type"] for r in record["rejected_fields"]] == [d["type"] for d in body["error"]["details"]]
 
 
 def test_validation_details_name_fields_and_allowed_codes(handler, event):
@@ -363,3 +369,34 @@ def test_counterfactual_flips_a_refusal_when_rescored_and_spares_protected_attri
     approved = event("predict-valid-counterfactual.json")
     approved["body"] = json.dumps(sent)
     assert call(handler, approved)[1]["counterfactual"]["status"] == "already_approved"
+
+
+@pytest.mark.parametrize(("value", "status"), [(4.0, 200), (4.5, 422), ("4", 422), (True, 422)])
+def test_integer_fields_take_a_whole_number_written_as_4_0_as_json_schema_says(handler, event, value, status):
+    ev = event("predict-valid.json")
+    ev["body"] = json.dumps({**SEED_EXAMPLE, "Installment rate in percentage of disposable income": value})
+    assert call(handler, ev)[0] == status
+
+
+def test_a_wrong_method_is_a_405_that_says_which_methods_are_allowed(handler, event):
+    ev = event("predict-valid.json")
+    ev["requestContext"]["http"]["method"] = "GET"
+    status, body, resp = call(handler, ev)
+    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    assert resp["headers"]["allow"] == "POST"
+
+
+def test_records_written_with_a_raw_body_by_earlier_versions_still_read_back(prediction_log):
+    from creditwatch_common.ids import uuid7
+    from creditwatch_common.log.items import to_item
+
+    record_id = uuid7()
+    item = to_item(
+        {"prediction_id": record_id, "request_id": "old", "route": "/predict", "status": 422, "latency_ms": 1.0},
+        prediction_log.shards,
+        90,
+    )
+    item.update({"model_version": {"S": "old"}, "raw_body": {"S": '{"Age in years": 7}'}})
+    prediction_log.dynamodb.put_item(TableName=prediction_log.table, Item=item)
+    old = prediction_log.get(record_id)
+    assert old is not None and old.raw_body == '{"Age in years": 7}' and old.rejected_fields is None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
 from creditwatch_common.observability import Observability
 from creditwatch_model import CreditModel
 from creditwatch_predict.docs import install_docs
 from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
+from creditwatch_predict.idempotency import IdempotencyMiddleware
+from creditwatch_predict.limits import BodyLimitMiddleware
 from creditwatch_predict.middleware import RequestLogMiddleware
 from creditwatch_predict.routes import operations_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
@@ -22,7 +25,13 @@ DESCRIPTION = (
 )
 
 
-def create_app(model: CreditModel, settings: PredictSettings, writer: LogWriter, obs: Observability) -> FastAPI:
+def create_app(
+    model: CreditModel,
+    settings: PredictSettings,
+    writer: LogWriter,
+    obs: Observability,
+    idempotency: IdempotencyStore | None = None,
+) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log."""
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size)
@@ -40,14 +49,25 @@ def create_app(model: CreditModel, settings: PredictSettings, writer: LogWriter,
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
-    app.include_router(scoring_router(model, application_model, batch_model, explain=settings.explain_predictions))
-    app.include_router(operations_router(model))
+    routers = [
+        scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
+        operations_router(model),
+    ]
+    for router in routers:
+        app.include_router(router)
+    # The paths the app serves (the routers are included without a prefix), for the request log.
+    paths = frozenset(getattr(r, "path", "") for routes in (app.routes, *(r.routes for r in routers)) for r in routes)
+    # Innermost first: the key is claimed after the body is bounded; both inside the request log, so
+    # that every refusal is logged like any other answer (and a replay is not logged twice).
+    app.add_middleware(IdempotencyMiddleware, store=idempotency)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestLogMiddleware,
         model_version=model.version,
         writer=writer,
         obs=obs,
-        max_raw_body_logged=settings.max_raw_body_logged,
+        max_answer_bytes=settings.max_answer_bytes,
+        paths=paths - {""},
         flush_metrics_per_request=settings.flush_metrics_per_request,
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint, request_path_config
+from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
 from creditwatch_common.observability import Observability, Service
 from creditwatch_model import CreditModel, load_model
@@ -53,7 +54,14 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         on_last_resort=last_resort,
         call_timeout_s=settings.aws_connect_timeout_s + settings.aws_read_timeout_s,
     )
-    app = create_app(model, settings, writer, obs)
+    idempotency = None
+    if settings.idempotency_table:
+        idempotency = IdempotencyStore(
+            dynamodb=clients.lazy("dynamodb", **config),
+            table=settings.idempotency_table,
+            window_s=settings.idempotency_window_hours * 3600,
+        )
+    app = create_app(model, settings, writer, obs, idempotency)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 

@@ -10,19 +10,69 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditwatch_common.observability import Observability
+from creditwatch_common.records import MAX_REJECTED, RejectedField
 from creditwatch_model import FeatureSchema
 from creditwatch_predict.middleware import request_log
 
+# An answer lists the first MAX_ERROR_DETAILS problems and counts them all: 100,000 unknown keys
+# once made a 9.7 MB answer, over Lambda's 6 MB (the client got a gateway 5xx).
+MAX_ERROR_DETAILS = MAX_REJECTED
+# A name the client sent is echoed back at most this long (a 1 MB key is not worth returning).
+MAX_NAME_CHARS = 64
+# Names of the request's structure (not features): kept in the log as they are.
+STRUCTURE = frozenset({"body", "query", "header", "path", "applications", "explain", "counterfactual"})
+REDACTED = "<redacted>"
+
+
+def _clip(part: str | int) -> str | int:
+    """A location part short enough to echo back."""
+    if isinstance(part, int) or len(part) <= MAX_NAME_CHARS:
+        return part
+    return part[:MAX_NAME_CHARS] + "…"
+
+
+def _loggable(part: str | int, known: frozenset[str]) -> str | int:
+    """A location part the log may keep: indexes, the schema's names, else a redaction marker.
+
+    A name the schema does not know is the client's own text (a key can be an e-mail address or an
+    SSN); the log keeps that an unknown field was sent and where, not what it was called.
+    """
+    if isinstance(part, int) or part in known or part in STRUCTURE:
+        return part
+    return REDACTED
+
 
 def error_response(
-    request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    *,
+    known: frozenset[str] = frozenset(),
 ) -> JSONResponse:
-    """Uniform error answer; tells the request log which error it was."""
+    """Uniform error answer, its details capped; tells the request log which error it was (redacted)."""
     entry = request_log(request)
     entry.error_class = code
-    entry.error_detail = message if not details else f"{message}: {details[0].get('message', '')}"[:500]
-    body = {"error": {"code": code, "message": message, "details": details or []}, "request_id": entry.request_id}
-    return JSONResponse(status_code=status, content=body)
+    # Our own message only: the details' messages quote names the client chose.
+    entry.error_detail = message[:500]
+    details = details or []
+    shown = details[:MAX_ERROR_DETAILS]
+    if details:
+        entry.rejected_count = len(details)
+        entry.rejected = [
+            RejectedField(
+                field=d["field"] if d.get("field") in known else (REDACTED if d.get("field") else None),
+                location=[_loggable(p, known) for p in d.get("location", [])],
+                type=str(d.get("type", "invalid")),
+            )
+            for d in shown
+        ]
+    error: dict[str, Any] = {"code": code, "message": message, "details": shown}
+    if len(details) > len(shown):
+        error["details_count"] = len(details)
+        error["details_truncated"] = True
+    return JSONResponse(status_code=status, content={"error": error, "request_id": entry.request_id})
 
 
 def _allowed_codes(schema: FeatureSchema, field: str | None) -> list[str] | None:
@@ -66,22 +116,27 @@ def validation_error(
         if e.get("type") == "too_long" and tuple(e.get("loc", ()))[-1:] == ("applications",):
             message = f"At most {max_batch_size} applications per request; split the batch"
             return error_response(request, 413, "batch_too_large", message)
-    details = []
-    for e in errors:
+    details: list[dict[str, Any]] = []
+    for i, e in enumerate(errors):
         loc = tuple(e.get("loc", ()))
+        if i >= MAX_ERROR_DETAILS:
+            # Counted, not described: only the first ones are answered and logged.
+            details.append({})
+            continue
         name = _field_name(schema, loc)
         detail: dict[str, Any] = {
-            "field": name,
-            "location": [str(p) if not isinstance(p, int) else p for p in loc],
+            "field": _clip(name) if name is not None else None,
+            "location": [_clip(str(p)) if not isinstance(p, int) else p for p in loc],
             "type": e.get("type", "invalid"),
             "message": e.get("msg", "invalid value"),
         }
         if e.get("type") in ("literal_error", "enum") and name:
             detail["allowed"] = _allowed_codes(schema, name)
         if e.get("type") == "extra_forbidden":
-            detail["message"] = f"Unknown field '{loc[-1]}'"
+            detail["message"] = f"Unknown field '{_clip(str(loc[-1]))}'"
         details.append(detail)
-    return error_response(request, 422, "validation_error", f"{len(details)} invalid field(s)", details)
+    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features)
+    return error_response(request, 422, "validation_error", f"{len(details)} invalid field(s)", details, known=known)
 
 
 def install_error_handlers(app: FastAPI, schema: FeatureSchema, max_batch_size: int, obs: Observability) -> None:
@@ -94,7 +149,10 @@ def install_error_handlers(app: FastAPI, schema: FeatureSchema, max_batch_size: 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail))
+        response = error_response(request, exc.status_code, code, str(exc.detail))
+        # Starlette's own headers, e.g. the `Allow` of a 405 (RFC 9110 requires it).
+        response.headers.update(exc.headers or {})
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         obs.logger.exception("unhandled error")

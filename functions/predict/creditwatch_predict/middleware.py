@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.datastructures import State
 from starlette.requests import Request
 
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter, WriteOutcome
 from creditwatch_common.observability import Metric, Observability
+from creditwatch_common.records import RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -23,6 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Where the request's log records went: written, spilled (replayed later), or logged-only (the
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
+UNKNOWN_PATH = "<unknown>"
 
 
 @dataclass
@@ -35,6 +38,14 @@ class RequestLog:
     single: bool = False
     error_class: str | None = None
     error_detail: str | None = None
+    # A rejected request's problems (names, locations, types: never values), and the body's size.
+    rejected: list[RejectedField] | None = None
+    rejected_count: int | None = None
+    body_bytes: int | None = None
+    # Answered from the idempotency store: the first request's records are the log's; none is written.
+    replayed: bool = False
+    # The answer could not be kept for retries (the store failed after the claim): logged, not fatal.
+    idempotency_error: bool = False
 
 
 def request_log(request: Request) -> RequestLog:
@@ -43,6 +54,27 @@ def request_log(request: Request) -> RequestLog:
     if not isinstance(entry, RequestLog):  # pragma: no cover - only if the middleware is missing
         raise TypeError("RequestLogMiddleware is not installed")
     return entry
+
+
+def answer_too_large(entry: RequestLog, size: int, bound: int) -> list[Message]:
+    """The messages of a 500 `answer_too_large`, in place of an answer over the bound."""
+    entry.error_class = "answer_too_large"
+    entry.error_detail = f"answer of {size} bytes over the {bound}-byte bound"
+    body = orjson.dumps(
+        {
+            "error": {
+                "code": "answer_too_large",
+                "message": "The answer would exceed the API's bound; quote the request_id to support",
+                "details": [],
+            },
+            "request_id": entry.request_id,
+        }
+    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return [
+        {"type": "http.response.start", "status": 500, "headers": headers},
+        {"type": "http.response.body", "body": body, "more_body": False},
+    ]
 
 
 def _request_id(scope: Scope) -> str:
@@ -61,7 +93,8 @@ class RequestLogMiddleware:
         model_version: str,
         writer: LogWriter,
         obs: Observability,
-        max_raw_body_logged: int,
+        max_answer_bytes: int,
+        paths: frozenset[str],
         flush_metrics_per_request: bool,
         response_reserve_s: float,
         write_budget_s: float,
@@ -70,7 +103,8 @@ class RequestLogMiddleware:
         self.model_version = model_version
         self.writer = writer
         self.obs = obs
-        self.body_limit = max_raw_body_logged
+        self.max_answer_bytes = max_answer_bytes
+        self.paths = paths
         self.flush = flush_metrics_per_request
         self.response_reserve_s = response_reserve_s
         self.write_budget_s = write_budget_s
@@ -93,43 +127,49 @@ class RequestLogMiddleware:
         entry = RequestLog(request_id=_request_id(scope))
         State(scope.setdefault("state", {})).log = entry
         status = 500
-        body = bytearray()
-        limit = self.body_limit
         # The answer is held until the log write is over, so that its header can say where the record
         # went (Mangum buffers the whole answer anyway).
         held: list[Message] = []
-
-        async def receive_and_keep() -> Message:
-            message = await receive()
-            if message.get("type") == "http.request" and len(body) < limit:
-                body.extend(message.get("body", b"")[: limit - len(body)])
-            return message
+        answer_bytes = 0
 
         async def hold(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answer_bytes
             if message["type"] == "http.response.start":
                 status = message["status"]
+            answer_bytes += len(message.get("body", b""))
             held.append(message)
 
         try:
-            await self.app(scope, receive_and_keep, hold)
+            await self.app(scope, receive, hold)
         except Exception:
             if entry.error_class is None:
                 entry.error_class = "internal_error"
             latency_ms = (time.perf_counter() - started) * 1000.0
-            self._record(scope, entry, status, latency_ms, bytes(body), deadline)
+            self._record(scope, entry, status, latency_ms, deadline)
             raise
+        if answer_bytes > self.max_answer_bytes:
+            # Past Lambda's 6 MB the client would get a gateway 5xx that our metrics never see: say so
+            # here, as a server error (every bound in the code should have kept the answer smaller).
+            status, held = 500, answer_too_large(entry, answer_bytes, self.max_answer_bytes)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        outcome = self._record(scope, entry, status, latency_ms, bytes(body), deadline)
+        if entry.replayed:
+            outcome = WriteOutcome()
+            self._metrics(status, latency_ms, [], outcome)
+            where = b"replayed"
+        else:
+            outcome = self._record(scope, entry, status, latency_ms, deadline)
+            where = outcome.where.encode()
+        if entry.idempotency_error:
+            self.obs.logger.warning("answer not kept for idempotent retries", extra={"request_id": entry.request_id})
         for message in held:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (LOG_HEADER, outcome.where.encode())]}
+                message = {**message, "headers": [*message.get("headers", []), (LOG_HEADER, where)]}
             await send(message)
 
-    def _record(
-        self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, body: bytes, deadline: float
-    ) -> WriteOutcome:
-        route = scope.get("path", "")
+    def _record(self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, deadline: float) -> WriteOutcome:
+        path = scope.get("path", "")
+        # A path the app does not serve is the client's text (it can hold an e-mail address): not kept.
+        route = path if path in self.paths else UNKNOWN_PATH
         scored = entry.scored if status < 400 else []
         batch = log_records(
             request_id=entry.request_id,
@@ -142,7 +182,9 @@ class RequestLogMiddleware:
             single=entry.single,
             error_class=entry.error_class,
             error_detail=entry.error_detail,
-            raw_body=body.decode("utf-8", "replace") if status >= 400 and body else None,
+            rejected_fields=entry.rejected,
+            rejected_count=entry.rejected_count,
+            body_bytes=entry.body_bytes if status >= 400 else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(status, latency_ms, scored, outcome)

@@ -3,11 +3,12 @@
 # No `from __future__ import annotations`: FastAPI must see the schema-built models in signatures.
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from creditwatch_model import CreditModel
+from creditwatch_predict.errors import error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.schemas import (
@@ -20,11 +21,36 @@ from creditwatch_predict.service import add_counterfactual, score_applications, 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON or empty body"},
-    413: {"model": ErrorResponse, "description": "Too many applications in one batch"},
+    413: {"model": ErrorResponse, "description": "Body over the size limit, or too many applications in one batch"},
     415: {"model": ErrorResponse, "description": "Body is not JSON"},
     422: {"model": ErrorResponse, "description": "Invalid application: each problem listed"},
     500: {"model": ErrorResponse, "description": "Internal error (no details leak)"},
 }
+# The scoring routes take an Idempotency-Key (creditwatch_predict/idempotency.py answers these).
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    400: {"model": ErrorResponse, "description": "Malformed JSON, empty body, or a malformed Idempotency-Key"},
+    409: {"model": ErrorResponse, "description": "A request with this Idempotency-Key is still being answered"},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid application (each problem listed), or an Idempotency-Key used with another body",
+    },
+    503: {"model": ErrorResponse, "description": "The idempotency store cannot be reached: retry"},
+}
+IDEMPOTENCY_HELP = (
+    "Any 1 to 255 printable ASCII characters, new for each new request: a retry with the same key and body "
+    "within the window (24 h) gets the first answer again, and makes no second prediction"
+)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$", description=IDEMPOTENCY_HELP
+    ),
+]
+
+# An explained application is ~1.8 kB of answer: 1,000 of them (~1.8 MB) stay well under the answer
+# bound whatever MAX_BATCH_SIZE says (docs/api.md, "Bounds").
+MAX_EXPLAINED_BATCH = 1000
 
 COUNTERFACTUAL_HELP = (
     "For a refusal, also answer the smallest change of actionable features that the model approves "
@@ -38,11 +64,12 @@ def scoring_router(
     """POST /predict and /predict-batch for the request models built from the model's schema."""
     router = APIRouter(route_class=OrjsonRoute, tags=["scoring"])
 
-    @router.post("/predict", response_model=ExplainedPredictionResponse, responses=ERROR_RESPONSES)
+    @router.post("/predict", response_model=ExplainedPredictionResponse, responses=KEYED_RESPONSES)
     async def predict(
         application: application_model,  # type: ignore[valid-type]
         request: Request,
         counterfactual: Annotated[bool, Query(description=COUNTERFACTUAL_HELP)] = False,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Score one credit application, with its explanation and its reasons."""
         scored = score_applications(model, [application.model_dump()], explain=explain)  # type: ignore[attr-defined]
@@ -53,12 +80,19 @@ def scoring_router(
         # Built and typed here (service.py); response_model documents it without re-validating it.
         return OrjsonResponse(scored[0].response(model.version))
 
-    @router.post("/predict-batch", response_model=BatchPredictionResponse, responses=ERROR_RESPONSES)
-    async def predict_batch(batch: batch_model, request: Request) -> JSONResponse:  # type: ignore[valid-type]
+    @router.post("/predict-batch", response_model=BatchPredictionResponse, responses=KEYED_RESPONSES)
+    async def predict_batch(
+        batch: batch_model,  # type: ignore[valid-type]
+        request: Request,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
         """Score up to MAX_BATCH_SIZE applications in one request."""
         # A validated model's __dict__ is its model_dump() for these flat models of scalars, without
         # the copy (nothing mutates it), at a tenth of the cost for a batch.
         apps = [a.__dict__ for a in batch.applications]  # type: ignore[attr-defined]
+        if batch.explain and len(apps) > MAX_EXPLAINED_BATCH:  # type: ignore[attr-defined]
+            message = f"At most {MAX_EXPLAINED_BATCH} applications per request with explain: true; split the batch"
+            return error_response(request, 413, "batch_too_large", message)
         scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
         request_log(request).scored = scored
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from creditwatch_model import FeatureSchema
 
@@ -38,15 +38,21 @@ def documented_example(schema: FeatureSchema) -> dict[str, Any]:
     return {by_alias[k]: v for k, v in SEED_EXAMPLE.items()}
 
 
+def _integral(value: Any) -> Any:
+    """4.0 as 4 (any float without a fraction); everything else as it came, for the strict check."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
     """A strict pydantic model accepting each feature by snake_case name or by the seed's alias."""
     fields: dict[str, Any] = {}
+    ann: Any
     for f in schema.features:
         alias = AliasChoices(f.name, f.alias)
         if f.is_categorical:
             codes = tuple(f.codes)
             described = "; ".join(f"{c} = {m}" for c, m in f.codes.items())
-            ann: Any = Literal[codes]  # type: ignore[valid-type]
+            ann = Literal[codes]
             fields[f.name] = (ann, Field(validation_alias=alias, description=f"{f.alias}. Codes: {described}"))
         else:
             bounds: dict[str, Any] = {}
@@ -56,9 +62,13 @@ def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
                 bounds["le"] = f.maximum
             if f.exclusive_minimum is not None:
                 bounds["gt"] = f.exclusive_minimum
-            base: Any = int if f.dtype == "int" else float
-            # Strict: "12" is a wrong type, not a number to guess at; floats still accept integers.
-            ann = Annotated[base, Field(strict=True, allow_inf_nan=False) if base is float else Field(strict=True)]
+            # Strict: "12" and true are wrong types, not numbers to guess at; floats accept integers, and
+            # integers accept 4.0 (JSON Schema's `integer` is any number without a fraction, so a client
+            # generated from the document may send it); 4.5 stays an error.
+            if f.dtype == "int":
+                ann = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
+            else:
+                ann = Annotated[float, Field(strict=True, allow_inf_nan=False)]
             fields[f.name] = (ann, Field(validation_alias=alias, description=f.alias, **bounds))
     return create_model(  # type: ignore[call-overload,no-any-return]
         "CreditApplication",
@@ -79,7 +89,7 @@ def build_batch_model(application: type[BaseModel], max_batch: int) -> type[Base
         __config__=ConfigDict(extra="forbid"),
         applications=(list[application], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
         explain=(
-            bool,
+            Annotated[bool, Field(strict=True)],
             Field(
                 False,
                 description="Also answer each application's explanation and reasons (slower: off by default)",
@@ -203,7 +213,9 @@ class ErrorBody(BaseModel):
 
     code: str
     message: str
-    details: list[ErrorDetail] = []
+    details: list[ErrorDetail] = Field([], description="The first 20 problems (names clipped to 64 characters)")
+    details_count: int | None = Field(None, description="How many problems in all, when there are more than 20")
+    details_truncated: bool = Field(False, description="True when details lists only the first 20 problems")
 
 
 class ErrorResponse(BaseModel):

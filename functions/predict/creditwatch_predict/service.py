@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 
 from creditwatch_common.ids import iso_millis, uuid7s
-from creditwatch_common.records import LogRecord
+from creditwatch_common.records import LogRecord, RejectedField
 from creditwatch_model import CreditModel, Score
 from creditwatch_model.explain import Reason, reasons
 
@@ -136,7 +136,9 @@ def log_records(
     single: bool,
     error_class: str | None,
     error_detail: str | None,
-    raw_body: str | None = None,
+    rejected_fields: list[RejectedField] | None = None,
+    rejected_count: int | None = None,
+    body_bytes: int | None = None,
 ) -> LogBatch:
     """The log records of one request: one record for a single prediction, else the request plus one per application."""
     common: dict[str, Any] = {
@@ -170,7 +172,9 @@ def log_records(
             latency_ms=latency_ms,
             error_class=error_class,
             error_detail=error_detail,
-            raw_body=raw_body,
+            rejected_fields=rejected_fields,
+            rejected_count=rejected_count,
+            body_bytes=body_bytes,
             batch_size=len(scored) or None,
             **common,
         )

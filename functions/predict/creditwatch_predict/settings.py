@@ -16,7 +16,11 @@ class PredictSettings(LogSettings):
     flush_metrics_per_request: bool = Field(False, validation_alias="FLUSH_METRICS_PER_REQUEST")
     # /predict answers (and logs) each decision's contributions and reasons; off only to measure without them.
     explain_predictions: bool = Field(True, validation_alias="EXPLAIN_PREDICTIONS")
-    max_raw_body_logged: int = Field(4096, ge=0, validation_alias="MAX_RAW_BODY_LOGGED")
+    # Larger bodies get 413 body_too_large before parsing: a 1,000-application batch by the seed's long
+    # names is ~0.6 MB (docs/api.md, "Bounds").
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=6_000_000, validation_alias="MAX_BODY_BYTES")
+    # No answer is larger (a 1,000-application batch with explanations is ~1.8 MB); Lambda's limit is 6 MB.
+    max_answer_bytes: int = Field(4_194_304, ge=65_536, le=5_000_000, validation_alias="MAX_ANSWER_BYTES")
     # The request path's AWS calls: one attempt each (the log writer retries), never longer than this.
     aws_connect_timeout_s: float = Field(1.0, gt=0, le=10, validation_alias="AWS_CONNECT_TIMEOUT_SECONDS")
     aws_read_timeout_s: float = Field(2.0, gt=0, le=30, validation_alias="AWS_READ_TIMEOUT_SECONDS")
@@ -24,3 +28,6 @@ class PredictSettings(LogSettings):
     response_reserve_s: float = Field(0.5, ge=0, le=10, validation_alias="RESPONSE_RESERVE_SECONDS")
     # The log write's budget where there is no Lambda deadline (creditwatch serve).
     write_budget_s: float = Field(10.0, gt=0, le=900, validation_alias="LOG_WRITE_BUDGET_SECONDS")
+    # Idempotency-Key: the table of claims and answers (none: the header is ignored) and how long a key holds.
+    idempotency_table: str | None = Field(None, validation_alias="IDEMPOTENCY_TABLE")
+    idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")

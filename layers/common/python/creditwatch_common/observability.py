@@ -121,5 +121,6 @@ class Observability:
     ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         """The handler with Powertools' context logging, tracing and metrics flushing around it."""
         wrapped = self.metrics.log_metrics(handler, capture_cold_start_metric=cold_start_metric)
-        wrapped = self.tracer.capture_lambda_handler(wrapped)
+        # Never the response or the exception as trace metadata: both can carry applicants' data.
+        wrapped = self.tracer.capture_lambda_handler(wrapped, capture_response=False, capture_error=False)
         return self.logger.inject_lambda_context(wrapped, correlation_id_path=correlation_id_path)

@@ -15,6 +15,18 @@ RecordKind = Literal["request", "application"]
 LEGACY_PROBABILITY = "probability_good"
 
 
+# The most rejected fields one record keeps (the answer's error details are capped the same way).
+MAX_REJECTED = 20
+
+
+class RejectedField(BaseModel):
+    """One problem of a rejected request, as the log keeps it: the field's name, where, and the error type."""
+
+    field: str | None = None
+    location: list[str | int] = []
+    type: str
+
+
 class LogRecord(BaseModel):
     """One line of the prediction log: a request, or one application of a batch request."""
 
@@ -36,7 +48,13 @@ class LogRecord(BaseModel):
     risk_level: str | None = None
     error_class: str | None = None
     error_detail: str | None = None
-    raw_body: str | None = None  # the rejected request body (truncated), so bad input is not lost
+    # A rejected request: which fields were wrong, where and how (never their values), and how big the
+    # body was; `rejected_count` counts every problem, `rejected_fields` keeps the first MAX_REJECTED.
+    rejected_fields: list[RejectedField] | None = None
+    rejected_count: int | None = None
+    body_bytes: int | None = None
+    # Written by versions before 2026-11 (the rejected body verbatim): read back, never written again.
+    raw_body: str | None = None
     batch_size: int | None = None
     batch_index: int | None = None
 
@@ -67,7 +85,7 @@ class StoredRecord(LogRecord):
 
 def normalise(values: dict[str, Any]) -> dict[str, Any]:
     """Plain item values in today's shape: features and contributions decoded from JSON text, old names renamed."""
-    for key in ("features", "contributions"):
+    for key in ("features", "contributions", "rejected_fields"):
         if isinstance(values.get(key), str):
             values[key] = json.loads(values[key])
     if LEGACY_PROBABILITY in values:

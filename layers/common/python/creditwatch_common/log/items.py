@@ -1,8 +1,8 @@
 """Records to DynamoDB items and back.
 
 `features` is stored as one compact JSON string rather than a DynamoDB map, and `contributions` (19
-floats) as one JSON array string rather than a list: nothing queries inside them, they are as small,
-and serialising a 1,000-application batch costs a fraction (bench/).
+floats) and a rejected request's `rejected_fields` as JSON array strings rather than lists: nothing
+queries inside them, they are as small, and serialising a 1,000-application batch costs a fraction (bench/).
 Records written as maps by earlier versions still read back the same.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7_millis
 from creditwatch_common.log.keys import partition_key, shard_of, sort_key
-from creditwatch_common.records import LogRecord, normalise
+from creditwatch_common.records import LogRecord, RejectedField, normalise
 
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -61,6 +61,8 @@ def to_items(
                     item.pop(k, None)
             elif k == "features" or k == "contributions":
                 item[k] = {"S": _compact_json(v)}
+            elif k == "rejected_fields":
+                item[k] = {"S": _compact_json([r.model_dump() if isinstance(r, RejectedField) else r for r in v])}
             else:
                 item[k] = serialize(v)
         prediction_id = fields["prediction_id"]
