@@ -15,7 +15,12 @@ from creditwatch_common.observability import ALERT_METRIC_PREFIX, NAMESPACE, Met
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [ROOT / "functions", ROOT / "layers/common/python"]
-SERVICES = {"PredictFunction": Service.PREDICT, "DriftFunction": Service.DRIFT, "AlertsFunction": Service.ALERTS}
+SERVICES = {
+    "PredictFunction": Service.PREDICT,
+    "DriftFunction": Service.DRIFT,
+    "AlertsFunction": Service.ALERTS,
+    "ReportsFunction": Service.REPORTS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +115,7 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("function", ["predict", "drift", "alerts"])
+@pytest.mark.parametrize("function", ["predict", "drift", "alerts", "reports"])
 def test_what_a_function_ships_is_pinned_to_the_versions_the_tests_run_on(function: str) -> None:
     lock = _pins(ROOT / "requirements/dev.lock")
     shipped = _pins(ROOT / f"functions/{function}/requirements.txt")

@@ -14,7 +14,7 @@ from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_VENV = ROOT / ".venv-sam"
-FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction")
+FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "ReportsFunction")
 
 
 def _sam_env() -> dict[str, str]:
@@ -73,7 +73,7 @@ def test_each_function_has_its_own_role(transformed: dict[str, Any]) -> None:
         role_ref = resources[fn]["Properties"]["Role"]
         assert role_ref == {"Fn::GetAtt": [f"{fn}Role", "Arn"]}, f"{fn} must get a role of its own"
         roles[fn] = resources[f"{fn}Role"]
-    assert len({json.dumps(r["Properties"]["Policies"], sort_keys=True) for r in roles.values()}) == 3
+    assert len({json.dumps(r["Properties"]["Policies"], sort_keys=True) for r in roles.values()}) == len(FUNCTIONS)
 
 
 def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict[str, Any]) -> None:
@@ -186,20 +186,86 @@ def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> N
     assert generated == json.loads((ROOT / "env/local.json").read_text()), "env/local.json is stale"
 
 
-def test_report_links_are_signed_by_a_user_that_can_only_read_reports(transformed: dict[str, Any]) -> None:
+def _created(template: Template) -> dict[str, str]:
+    """Logical id -> type of every resource the template creates with its parameters."""
+    return {
+        lid: res["Type"]
+        for lid, res in template.resources.items()
+        if "Condition" not in res or template.condition(res["Condition"])
+    }
+
+
+def test_default_parameters_create_no_iam_user_or_access_key() -> None:
+    created = set(_created(Template()).values())
+    assert not {"AWS::IAM::User", "AWS::IAM::AccessKey"} & created
+    opted_in = _created(Template(overrides={"ReportLinkSigner": "SignerUser"}))
+    assert {"AWS::IAM::User", "AWS::IAM::AccessKey"} <= set(opted_in.values())
+
+
+def _secrets_read(resources: dict[str, Any], fn: str) -> list[Any]:
+    statements = _statements(resources[f"{fn}Role"])
+    return [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in _as_list(st["Action"])]
+
+
+def test_the_reports_route_has_no_authorizer_and_runs_the_reports_function() -> None:
+    res = Template().resources
+    route = res["ReportsRoute"]["Properties"]
+    assert route["RouteKey"] == "GET /reports/{report_id}"
+    assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+    assert route["Target"] == {"Fn::Sub": "integrations/${ReportsIntegration}"}
+    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Fn::GetAtt": ["ReportsFunction", "Arn"]}
+    # The catch-all route keeps the API's auth: only the token route is open.
+    assert Template().resolve(res["HttpApiDefaultRoute"]["Properties"]["AuthorizationType"]) == "AWS_IAM"
+    permission = res["ReportsInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "ReportsFunction"}
+    assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/GET/reports/*")
+
+
+def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_nothing_else(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    grants = {
+        (action, json.dumps(st["Resource"], sort_keys=True))
+        for st in _statements(resources["ReportsFunctionRole"])
+        for action in _as_list(st["Action"])
+    }
+    param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ReportLinksRevokedParameter}"
+    assert grants == {
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
+        ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
+        ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
+    }
+    env = Template().function("ReportsFunction").environment
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # the 302 holds a pre-signed link
+    assert int(env["REPORT_PRESIGN_SECONDS"]) <= 900
+
+
+def test_report_link_secrets_are_read_only_by_the_functions_that_need_them(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    # The drift role mints tokens (Token, the default) or reads the signer's key (SignerUser), one or the other.
+    assert _secrets_read(resources, "DriftFunction") == [
+        {"Ref": "ReportLinkSignerSecret"},
+        {"Ref": "ReportLinkTokenSecret"},
+    ]
+    drift = resources["DriftFunctionRole"]["Properties"]["Policies"]
+    conditions = [st["Fn::If"][0] for p in drift for st in p["PolicyDocument"]["Statement"] if "Fn::If" in st]
+    assert conditions == ["UseSignerUser", "UseTokenLinks"]
+    assert _secrets_read(resources, "ReportsFunction") == [{"Ref": "ReportLinkTokenSecret"}]
+    assert _secrets_read(resources, "AlertsFunction") == [{"Ref": "SlackWebhookSecret"}]
+    assert _secrets_read(resources, "PredictFunction") == []
+    # The token key is generated by CloudFormation and rotated through a parameter, never typed in.
+    generated = resources["ReportLinkTokenSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "key" and generated["PasswordLength"] >= 32
+    assert "ReportLinkTokenKeyVersion" in json.dumps(generated["SecretStringTemplate"])
+
+
+def test_the_opt_in_signer_user_can_only_read_reports(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     (statement,) = _statements(resources["ReportLinkSignerUser"])
     assert statement["Action"] == "s3:GetObject"
     assert statement["Resource"] == {"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"}
     assert not resources["ReportLinkSignerUser"]["Properties"].get("ManagedPolicyArns")
-
-    # The drift role reads that one secret; no other function can.
-    def secrets_read(fn: str) -> list[Any]:
-        statements = _statements(resources[f"{fn}Role"])
-        return [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in _as_list(st["Action"])]
-
-    assert secrets_read("DriftFunction") == [{"Ref": "ReportLinkSignerSecret"}]
-    assert secrets_read("AlertsFunction") == [{"Ref": "SlackWebhookSecret"}] and secrets_read("PredictFunction") == []
     # The key is rotated through a parameter, never by hand-editing the secret.
     assert resources["ReportLinkSignerKey"]["Properties"]["Serial"] == {"Ref": "ReportLinkSignerKeySerial"}
     for lid in ("ReportLinkSignerUser", "ReportLinkSignerKey", "ReportLinkSignerSecret"):
@@ -207,13 +273,21 @@ def test_report_links_are_signed_by_a_user_that_can_only_read_reports(transforme
 
 
 @pytest.mark.parametrize(
-    ("signer", "expected"), [("SignerUser", "creditwatch/dev/report-link-signer"), ("FunctionRole", "")]
+    ("signer", "signer_secret", "token_secret"),
+    [
+        ("Token", "", "creditwatch/dev/report-link-token"),
+        ("SignerUser", "creditwatch/dev/report-link-signer", ""),
+        ("FunctionRole", "", ""),
+    ],
 )
-def test_report_link_signer_parameter_switches_the_user_off(signer: str, expected: str) -> None:
+def test_report_link_signer_parameter_chooses_the_link_mode(signer: str, signer_secret: str, token_secret: str) -> None:
     template = Template(overrides={"ReportLinkSigner": signer})
-    assert template.function("DriftFunction").environment["REPORT_SIGNER_SECRET"] == expected
+    env = template.function("DriftFunction").environment
+    assert env["REPORT_SIGNER_SECRET"] == signer_secret and env["REPORT_LINK_TOKEN_SECRET"] == token_secret
     local = {lid for lid, _kind, _props in template.data_resources()}
-    assert ("ReportLinkSignerSecret" in local) is bool(expected)
+    assert ("ReportLinkSignerSecret" in local) is bool(signer_secret)
+    # The route and its key exist in every mode: links already posted keep opening after a switch.
+    assert {"ReportLinkTokenSecret", "ReportLinksRevokedParameter"} <= local
 
 
 # ---- failures page someone ------------------------------------------------------------------------

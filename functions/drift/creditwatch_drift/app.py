@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
-from creditwatch_common.reports import Publisher, signer_from_secret
+from creditwatch_common.reports import Publisher, TokenLinks, signer_from_secret, token_key_from_secret
 from creditwatch_drift.attribution import load_reference_contributions
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.service import DriftJob, load_reference
@@ -83,6 +83,16 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         if settings.report_signer_secret
         else None
     )
+    tokens = (
+        TokenLinks(
+            key=token_key_from_secret(
+                parameters.get_secret, settings.report_link_token_secret, settings.secret_max_age_s
+            ),
+            base_url=settings.report_link_base_url,
+        )
+        if settings.report_link_token_secret and settings.report_link_base_url
+        else None
+    )
     job = DriftJob(
         settings=settings,
         model=model,
@@ -91,7 +101,7 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         reader=LogReader(
             dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
         ),
-        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer),
+        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
         sqs=clients.lazy("sqs"),
     )
     return DriftService(settings=settings, job=job, obs=obs)

@@ -23,6 +23,7 @@ DATA_TYPES = (
     "AWS::SecretsManager::Secret",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::SSM::Parameter",
 )
 
 
@@ -83,7 +84,7 @@ class Template:
         """The local name of a resource (what Ref gives for tables, buckets and queue names)."""
         res = self.resources[logical_id]
         props = res.get("Properties", {})
-        if res["Type"] == "AWS::SecretsManager::Secret" and "Name" in props:
+        if res["Type"] in ("AWS::SecretsManager::Secret", "AWS::SSM::Parameter") and "Name" in props:
             return str(self.resolve(props["Name"]))
         name = f"{STACK}-{logical_id}"
         return name.lower() if res["Type"] == "AWS::S3::Bucket" else name

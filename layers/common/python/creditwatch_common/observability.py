@@ -25,6 +25,7 @@ class Service(StrEnum):
     PREDICT = "creditwatch-predict"
     DRIFT = "creditwatch-drift"
     ALERTS = "creditwatch-alerts"
+    REPORTS = "creditwatch-reports"
 
 
 class Metric(StrEnum):
@@ -52,6 +53,9 @@ class Metric(StrEnum):
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
     LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
+    # reports: one per link opened or refused
+    REPORTS_OPENED = "ReportsOpened"
+    REPORT_LINKS_REFUSED = "ReportLinksRefused"
     # Powertools' own
     COLD_START = "ColdStart"
 
