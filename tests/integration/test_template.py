@@ -164,8 +164,105 @@ def test_table_bucket_and_queues_are_encrypted_and_retained() -> None:
     assert any("aws:SecureTransport" in json.dumps(p) for p in policies)
     queues = [lid for lid, r in res.items() if r["Type"] == "AWS::SQS::Queue"]
     assert {"SpillQueue", "NotificationsQueue", "SchedulesDeadLetterQueue", "FailedRunsQueue"} <= set(queues)
+    template = Template()
     for q in queues:
-        assert res[q]["Properties"].get("SqsManagedSseEnabled") is True, q
+        assert template.resolve(res[q]["Properties"]).get("SqsManagedSseEnabled") is True, q
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_the_data_key_parameter_encrypts_tables_queues_secrets_logs_and_environments_when_set() -> None:
+    for key in ("", KEY):
+        template = Template(overrides={"DataKmsKeyArn": key})
+        created = _created(template)
+        of = {kind: [lid for lid, k in created.items() if k == kind] for kind in set(created.values())}
+        kinds = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup")
+        props = {lid: template.resolve(template.resources[lid]["Properties"]) for kind in kinds for lid in of[kind]}
+        for lid in of["AWS::DynamoDB::Table"]:
+            assert props[lid]["SSESpecification"].get("KMSMasterKeyId") == (key or None), lid
+        for lid in of["AWS::SQS::Queue"]:
+            # A key of ours, or SQS-managed encryption: never both, never neither.
+            assert props[lid].get("KmsMasterKeyId") == (key or None), lid
+            assert props[lid].get("SqsManagedSseEnabled") is (None if key else True), lid
+        for lid in of["AWS::SecretsManager::Secret"] + of["AWS::Logs::LogGroup"]:
+            assert props[lid].get("KmsKeyId") == (key or None), lid
+        globals_key = template.resolve(template.doc["Globals"]["Function"]["KmsKeyArn"])
+        assert (None if not isinstance(globals_key, str) else globals_key) == (key or None)
+
+
+def test_every_function_role_may_use_the_data_key_only_when_one_is_given(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    for fn in FUNCTIONS:
+        statements = [
+            st
+            for p in resources[f"{fn}Role"]["Properties"]["Policies"]
+            for st in _as_list(p["PolicyDocument"]["Statement"])
+        ]
+        (use,) = [st for st in statements if "Fn::If" in st and st["Fn::If"][0] == "HasDataKey"]
+        assert use["Fn::If"][1]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert use["Fn::If"][1]["Resource"] == {"Ref": "DataKmsKeyArn"}
+        assert use["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserved() -> None:
+    params = {
+        "PredictFunction": "PredictReservedConcurrency",
+        "ReportsFunction": "ReportsReservedConcurrency",
+        "DriftFunction": "JobsReservedConcurrency",
+        "AlertsFunction": "JobsReservedConcurrency",
+    }
+    default = Template()
+    for fn in FUNCTIONS:
+        raw = default.resources[fn]["Properties"]["ReservedConcurrentExecutions"]
+        assert default.resolve({"x": raw}) == {}, fn  # unreserved by default
+        reserved = Template(overrides={params[fn]: "7"})
+        assert reserved.resolve(raw) == "7", fn
+
+
+def test_reports_bucket_access_is_logged_to_a_private_bucket_that_expires_its_logs() -> None:
+    res = Template().resources
+    logging_config = res["ReportsBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging_config["DestinationBucketName"] == {"Ref": "ReportsAccessLogsBucket"}
+    logs = res["ReportsAccessLogsBucket"]["Properties"]
+    assert all(logs["PublicAccessBlockConfiguration"].values())
+    # S3 server access logging cannot write to an SSE-KMS bucket.
+    assert logs["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    (rule,) = logs["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    policy = res["ReportsAccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (write,) = [st for st in policy if st["Effect"] == "Allow"]
+    assert write["Principal"] == {"Service": "logging.s3.amazonaws.com"} and write["Action"] == "s3:PutObject"
+    assert write["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": ["ReportsBucket", "Arn"]}
+    assert any("aws:SecureTransport" in json.dumps(st) for st in policy)
+
+
+def test_each_secret_has_a_resource_policy_that_lets_only_its_functions_read_it() -> None:
+    res = Template().resources
+    readers = {
+        "SlackWebhookSecret": ["AlertsFunctionRole"],
+        "ReportLinkTokenSecret": ["DriftFunctionRole", "ReportsFunctionRole"],
+        "ReportLinkSignerSecret": ["DriftFunctionRole"],
+    }
+    secrets = [lid for lid, r in res.items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    assert sorted(secrets) == sorted(readers)
+    policies = {
+        r["Properties"]["SecretId"]["Ref"]: r
+        for r in res.values()
+        if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+    }
+    for secret, roles in readers.items():
+        policy = policies[secret]
+        assert policy.get("Condition") == res[secret].get("Condition"), secret
+        assert policy["Properties"]["BlockPublicPolicy"] is True
+        (deny,) = policy["Properties"]["ResourcePolicy"]["Statement"]
+        assert (
+            deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "secretsmanager:GetSecretValue"
+        )
+        allowed = _as_list(deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"])
+        assert allowed == [{"Fn::GetAtt": [role, "Arn"]} for role in roles], secret
 
 
 def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> None:
@@ -235,6 +332,9 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
+        # only with DataKmsKeyArn (the secret's key then)
+        ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
+        ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
     }
     env = Template().function("ReportsFunction").environment
     assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # the 302 holds a pre-signed link
@@ -250,7 +350,7 @@ def test_report_link_secrets_are_read_only_by_the_functions_that_need_them(trans
     ]
     drift = resources["DriftFunctionRole"]["Properties"]["Policies"]
     conditions = [st["Fn::If"][0] for p in drift for st in p["PolicyDocument"]["Statement"] if "Fn::If" in st]
-    assert conditions == ["UseSignerUser", "UseTokenLinks"]
+    assert conditions == ["UseSignerUser", "UseTokenLinks", "HasDataKey"]
     assert _secrets_read(resources, "ReportsFunction") == [{"Ref": "ReportLinkTokenSecret"}]
     assert _secrets_read(resources, "AlertsFunction") == [{"Ref": "SlackWebhookSecret"}]
     assert _secrets_read(resources, "PredictFunction") == []
@@ -359,7 +459,8 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         assert config["MaximumEventAgeInSeconds"] >= 3 * timeout + 180, lid
     assert "FailedRunsQueue" in alarmed
     failed_runs = resources["FailedRunsQueue"]["Properties"]
-    assert failed_runs["MessageRetentionPeriod"] == 1209600 and failed_runs["SqsManagedSseEnabled"] is True
+    resolved = Template().resolve(failed_runs)
+    assert resolved["MessageRetentionPeriod"] == 1209600 and resolved["SqsManagedSseEnabled"] is True
 
 
 def test_every_queue_a_consumer_reads_redrives_to_a_dead_letter_queue(transformed: dict[str, Any]) -> None:

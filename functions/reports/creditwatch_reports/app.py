@@ -30,9 +30,7 @@ class ReportsService:
     @cached_property
     def handler(self) -> Handler:
         """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
-        return self.obs.wrap(
-            lambda event, _context: self.handle(event), correlation_id_path="requestContext.requestId"
-        )
+        return self.obs.wrap(lambda event, _context: self.handle(event), correlation_id_path="requestContext.requestId")
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """`GET /reports/{report_id}?t=<token>`: 302 to the report, or 403 whatever the reason."""
@@ -83,9 +81,7 @@ def build(
         s3=clients.lazy("s3"),
         bucket=settings.reports_bucket,
         prefix=settings.report_prefix,
-        key=token_key_from_secret(
-            get_secret or parameters.get_secret, settings.token_secret, settings.cache_max_age_s
-        ),
+        key=token_key_from_secret(get_secret or parameters.get_secret, settings.token_secret, settings.cache_max_age_s),
         revoked=_revoked(settings, get_parameter or parameters.get_parameter),
         presign_seconds=settings.presign_seconds,
     )
