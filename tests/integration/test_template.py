@@ -338,6 +338,8 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
     }
     env = Template().function("ReportsFunction").environment
     assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # the 302 holds a pre-signed link
+    # The drift run's result holds the token link: not in its traces either.
+    assert Template().function("DriftFunction").environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
     assert int(env["REPORT_PRESIGN_SECONDS"]) <= 900
 
 
