@@ -257,3 +257,22 @@ def test_an_unreadable_key_or_deny_list_fails_closed(aws, published, caplog):
     assert _refused(no_key, report_id, token, caplog) == "key_unavailable"
     no_list = build(base.model_copy(update={"revoked_parameter": "/no/such/parameter"}), AwsClients())
     assert _refused(no_list, report_id, token, caplog) == "deny_list_unavailable"
+
+
+def test_local_up_again_keeps_the_generated_key_and_the_revocations(aws) -> None:
+    from creditwatch import reports
+    from creditwatch.local.stack import create_resources
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    secret = json.loads(sm.get_secret_value(SecretId=aws.ref("ReportLinkTokenSecret"))["SecretString"])
+    # As CloudFormation's GenerateSecretString: letters and digits, the template's fields beside the key.
+    assert secret["key_version"] == "1" and len(secret["key"]) == 64 and secret["key"].isalnum()
+    reports.revoke(ssm, aws.ref("ReportLinksRevokedParameter"), REPORT)
+    create_resources(aws, lambda service: boto3.client(service, region_name="us-east-1"), webhook_url="http://x/y")
+    # A new key on every `local up` would be a rotation: every link minted so far would die.
+    assert json.loads(sm.get_secret_value(SecretId=aws.ref("ReportLinkTokenSecret"))["SecretString"]) == secret
+    value = ssm.get_parameter(Name=aws.ref("ReportLinksRevokedParameter"))["Parameter"]["Value"]
+    assert revoked_ids(value) == {REPORT}
+    slack = json.loads(sm.get_secret_value(SecretId=aws.ref("SlackWebhookSecret"))["SecretString"])
+    assert slack == {"webhook_url": "http://x/y"}  # the webhook is what `up` is told, each time
