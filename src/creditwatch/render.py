@@ -54,7 +54,10 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
         signed_by = result.drift.get("report_url_signed_by") or ""
         until = result.drift.get("report_url_expires_at")
         if signed_by == "link-token":
-            live = "" if kept else " (run with --keep, then `creditwatch serve`, to open it)"
+            serve = f"CREDITWATCH_STATE_DIR={run.state_dir} creditwatch serve"
+            live = (
+                f" (opens while `{serve}` runs)" if kept else " (run with --keep, then `creditwatch serve`, to open it)"
+            )
             console.print(f"report link{live}, opens through GET /reports/{{id}} (recorded), expires {until}:")
         else:
             signer = {"signer-user": "the report signer's key", "function-role": "the function's session"}.get(
