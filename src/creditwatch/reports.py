@@ -59,7 +59,7 @@ def revoke(ssm: Any, parameter: str, report_id: str) -> list[str]:
     """Add report_id to the deny-list parameter (a StringList); the revoked ids, sorted."""
     from creditwatch_common.reports import NO_REVOKED_REPORTS, REPORT_ID, revoked_ids
 
-    if not REPORT_ID.match(report_id):
+    if not REPORT_ID.fullmatch(report_id):
         raise ValueError(f"not a report id: {report_id!r} (the drift summary's report_id, or the link's path)")
     current = revoked_ids(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
     ids = sorted(current | {report_id})

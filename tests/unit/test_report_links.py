@@ -71,6 +71,8 @@ def test_tampered_expired_foreign_and_malformed_tokens_are_refused() -> None:
     for bad in [None, "", "3", f"{version}.{exp}", f"{token}.x", f"0.{exp}.{mac}", f"{version}.-1.{mac}"]:
         assert _refusal(REPORT, bad) is Refusal.MALFORMED, bad
     assert _refusal("../../latest.json", token) is Refusal.MALFORMED
+    # `$` would let a trailing newline through; the whole id and token must match.
+    assert _refusal(REPORT + "\n", token) is Refusal.MALFORMED and _refusal(REPORT, token + "\n") is Refusal.MALFORMED
 
 
 def test_the_token_key_comes_from_the_secret_and_never_shows() -> None:

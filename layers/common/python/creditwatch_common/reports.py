@@ -91,7 +91,7 @@ REPORT_ID = re.compile(
 
 def report_html_key(prefix: str, report_id: str) -> str | None:
     """The HTML key a report id names, or None when it is not a report id."""
-    m = REPORT_ID.match(report_id)
+    m = REPORT_ID.fullmatch(report_id)
     if not m:
         return None
     end = m.group("end")
@@ -173,8 +173,8 @@ _TOKEN = re.compile(r"^(?P<version>[1-9]\d{0,5})\.(?P<expires>\d{1,12})\.(?P<mac
 
 def verify_token(key: TokenKey, report_id: str, token: str | None, now: float) -> TokenClaims:
     """The token's claims if it opens report_id now with this key, else LinkRefused with the reason."""
-    m = _TOKEN.match(token or "")
-    if not m or not REPORT_ID.match(report_id):
+    m = _TOKEN.fullmatch(token or "")
+    if not m or not REPORT_ID.fullmatch(report_id):
         raise LinkRefused(Refusal.MALFORMED)
     version, expires_at = int(m.group("version")), int(m.group("expires"))
     if version != key.version:
