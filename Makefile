@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$(PATH)
@@ -21,7 +22,14 @@ $(SAM_VENV)/.installed: requirements/sam.lock
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.lock
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed ## Install the dev and SAM CLI environments
+# checkov pins boto3 and packaging versions the dev venv cannot take: a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.lock
+	touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Install the dev, SAM CLI and checkov environments
 
 demo: setup ## The main job on the local stack: traffic, drift report, alerts, summary
 	$(BIN)/creditwatch demo
@@ -47,13 +55,16 @@ bench: setup ## Speed and memory benchmarks (prints figures and ratios)
 	$(BIN)/python bench/drift_bench.py
 	$(BIN)/python bench/window_bench.py
 
-validate: setup ## sam validate --lint
+validate: setup ## sam validate --lint, cfn-lint's serverless rules and checkov on template.yaml
 	sam validate --lint --region eu-west-1
+	$(BIN)/cfn-lint -a cfn_lint_serverless.rules -- template.yaml
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 # `sam build <Fn>` replaces its build folder: one folder per function, where `creditwatch invoke --build` looks.
 build: setup ## sam build of the zip functions, each into .aws-sam/functions/<Fn> (the drift image needs Docker)
 	sam build PredictFunction --region eu-west-1 --build-dir .aws-sam/functions/PredictFunction
 	sam build AlertsFunction --region eu-west-1 --build-dir .aws-sam/functions/AlertsFunction
+	sam build ReportsFunction --region eu-west-1 --build-dir .aws-sam/functions/ReportsFunction
 
 train: setup ## Retrain the model and regenerate the layer artifacts
 	$(BIN)/creditwatch train

@@ -261,26 +261,38 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
 ) -> None:
-    """Serve the predict API on http://127.0.0.1:8000 (Swagger UI at /docs) against the local stack."""
+    """Serve the API on http://127.0.0.1:8000 against the local stack: predict (Swagger UI at /docs) and report links.
+
+    GET /reports/{report_id}?t=<token> runs the reports function, as the HTTP API's route does.
+    """
     import os
 
     import uvicorn
 
+    from creditwatch.local.gateway import with_reports_route
     from creditwatch.local.invoke import function_environment
     from creditwatch.local.template import Template
     from creditwatch_common.aws import AwsClients
     from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings
+    from creditwatch_reports.app import build as build_reports
+    from creditwatch_reports.settings import ReportsSettings
 
     state = _local_state()
-    spec = Template(endpoint=state.endpoint).function("PredictFunction")
+    template = Template(endpoint=state.endpoint)
+    spec = template.function("PredictFunction")
     env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"})
     # Powertools and boto3 read these from the process environment (credentials, region, endpoint).
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     service = build(PredictSettings.model_validate(env), AwsClients())
-    typer.echo(f"predict API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs)", err=True)
-    uvicorn.run(service.app, host=host, port=port, log_level="info")
+    reports_env = function_environment(template.function("ReportsFunction"), state.endpoint)
+    reports = build_reports(ReportsSettings.model_validate(reports_env), AwsClients())
+    typer.echo(
+        f"API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs; report links: /reports/<id>?t=...)",
+        err=True,
+    )
+    uvicorn.run(with_reports_route(service.app, reports.handler), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -476,9 +488,20 @@ def report(
         bool, typer.Option("--list", help="List the latest runs instead, reruns of one window side by side")
     ] = False,
     limit: Annotated[int, typer.Option(help="With --list: how many runs")] = 20,
+    revoke: Annotated[
+        str | None, typer.Option(help="Revoke every token link to this report id (adds it to the deny-list)")
+    ] = None,
+    revoked_parameter: Annotated[
+        str | None,
+        typer.Option(help="With --revoke, deployed stack: the ReportLinksRevokedParameterName output"),
+    ] = None,
 ) -> None:
     """The latest drift report (or a given one): its verdict and a fresh link, signed with your credentials."""
     from creditwatch import reports
+
+    if revoke:
+        _revoke(revoke, revoked_parameter, as_json)
+        return
 
     # SigV4: botocore still signs S3 links with SigV2 by default in us-east-1.
     if bucket:
@@ -517,6 +540,31 @@ def report(
     typer.echo(f"report (link valid {expires} s, at most as long as your credentials):\n{link}")
     if saved:
         typer.echo(f"saved: {saved}")
+
+
+def _revoke(report_id: str, parameter: str | None, as_json: bool) -> None:
+    """Add a report id to the deny-list parameter: its token links answer 403 within a minute."""
+    from creditwatch import reports
+
+    if parameter:
+        import boto3
+
+        ssm = boto3.client("ssm")  # the caller's credentials and region
+    else:
+        from creditwatch.local import stack
+        from creditwatch.local.template import Template
+
+        state = _local_state()
+        ssm = stack.boto_client("ssm", state.endpoint)
+        parameter = Template(endpoint=state.endpoint).ref("ReportLinksRevokedParameter")
+    try:
+        revoked = reports.revoke(ssm, parameter, report_id)
+    except ValueError as exc:
+        _fail(str(exc), errors.USAGE)
+    if as_json:
+        _print_json({"revoked": revoked, "parameter": parameter})
+        return
+    typer.echo(f"revoked {report_id}: its links answer 403 within a minute ({len(revoked)} report(s) revoked)")
 
 
 def _print_runs(runs: list[dict[str, Any]], as_json: bool) -> None:

@@ -51,11 +51,19 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
     if result.drift.get("report_url"):
         live = "" if kept else " (served by the local stack: run with --keep to open it)"
-        signer = {"signer-user": "the report signer's key", "function-role": "the function's session"}.get(
-            result.drift.get("report_url_signed_by") or "", "?"
-        )
+        signed_by = result.drift.get("report_url_signed_by") or ""
         until = result.drift.get("report_url_expires_at")
-        console.print(f"pre-signed link{live}, signed with {signer}, expires {until}:")
+        if signed_by == "link-token":
+            serve = f"CREDITWATCH_STATE_DIR={run.state_dir} creditwatch serve"
+            live = (
+                f" (opens while `{serve}` runs)" if kept else " (run with --keep, then `creditwatch serve`, to open it)"
+            )
+            console.print(f"report link{live}, opens through GET /reports/{{id}} (recorded), expires {until}:")
+        else:
+            signer = {"signer-user": "the report signer's key", "function-role": "the function's session"}.get(
+                signed_by, "?"
+            )
+            console.print(f"pre-signed link{live}, signed with {signer}, expires {until}:")
         console.print(result.drift["report_url"], soft_wrap=True, markup=False, highlight=False)  # never wrapped
         for warning in result.drift.get("warnings") or []:
             console.print(f"[yellow]warning:[/] {warning}")

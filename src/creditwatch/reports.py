@@ -55,6 +55,18 @@ def list_runs(s3: Any, bucket: str, prefix: str = "drift", limit: int = 20) -> l
     return runs
 
 
+def revoke(ssm: Any, parameter: str, report_id: str) -> list[str]:
+    """Add report_id to the deny-list parameter (a StringList); the revoked ids, sorted."""
+    from creditwatch_common.reports import NO_REVOKED_REPORTS, REPORT_ID, revoked_ids
+
+    if not REPORT_ID.fullmatch(report_id):
+        raise ValueError(f"not a report id: {report_id!r} (the drift summary's report_id, or the link's path)")
+    current = revoked_ids(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    ids = sorted(current | {report_id})
+    ssm.put_parameter(Name=parameter, Value=",".join(ids) or NO_REVOKED_REPORTS, Type="StringList", Overwrite=True)
+    return ids
+
+
 def _json(s3: Any, bucket: str, key: str, missing: str) -> dict[str, Any]:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

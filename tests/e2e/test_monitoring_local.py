@@ -7,7 +7,9 @@ One stack for the module: the steps build on each other like a day of traffic wo
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -32,7 +34,56 @@ def _now() -> datetime:
 
 
 @pytest.fixture(scope="module")
-def day(local_stack: Any) -> dict[str, Any]:
+def api(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`creditwatch serve` on a free port: the API report links open through; its log is the audit log."""
+    from types import SimpleNamespace
+
+    from conftest import free_port
+
+    cli = local_stack.cli
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    cli.env["CREDITWATCH_API_URL"] = url  # the base of the links the drift function mints
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [cli.exe, "serve", "--port", str(port)], env=cli.env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"{url}health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield SimpleNamespace(url=url, log=log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        cli.env.pop("CREDITWATCH_API_URL", None)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _status(url: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of a GET that does not follow redirects."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=10) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def _audit(api: Any) -> list[dict[str, Any]]:
+    lines = [json.loads(x) for x in api.log.read_text().splitlines() if x.startswith("{") and '"audit"' in x]
+    return [line["audit"] for line in lines]
+
+
+@pytest.fixture(scope="module")
+def day(local_stack: Any, api: Any) -> dict[str, Any]:
     """Traffic in three windows, with marks between them."""
     cli = local_stack.cli
     marks: dict[str, Any] = {"t0": _now() - timedelta(seconds=1)}
@@ -57,7 +108,7 @@ def test_stable_traffic_shows_no_dataset_drift(local_stack: Any, day: dict[str, 
 
 
 def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
-    local_stack: Any, day: dict[str, Any], stack_client: Any
+    local_stack: Any, day: dict[str, Any], stack_client: Any, api: Any
 ) -> None:
     out = local_stack.cli.json(
         "invoke",
@@ -69,22 +120,27 @@ def test_shifted_traffic_is_reported_with_its_features_and_a_working_link(
     assert out["status"] == "ok" and out["dataset_drift"] is True
     assert out["rows_used"] == 300  # scored requests only: the invalid and failed ones are not inputs
     assert {"credit_amount", "duration_in_month", "age_in_years"} <= set(out["drifted_features"])
-    with urllib.request.urlopen(out["report_url"], timeout=10) as resp:
+    # The link opens through our own route (`creditwatch serve` here, the HTTP API deployed).
+    assert out["report_url"].startswith(f"{api.url}reports/{out['report_id']}?t=")
+    assert out["report_url_signed_by"] == "link-token"
+    with urllib.request.urlopen(out["report_url"], timeout=10) as resp:  # follows the 302 to moto
         assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
         html = resp.read()
         assert b"<!DOCTYPE html>" in html[:200] and b"credit_amount" in html
+    status, headers, _ = _status(out["report_url"])
+    assert status == 302 and "X-Amz-Expires=300" in headers["location"]  # minutes, signed by the role
     s3 = stack_client("s3")
     name = Template(endpoint=local_stack.endpoint).ref("ReportsBucket")
     summary = json.loads(s3.get_object(Bucket=name, Key=out["summary_key"])["Body"].read())
     assert summary["dataset_drift"] is True and summary["window_start"] == out["window_start"]
     latest = json.loads(s3.get_object(Bucket=name, Key="drift/latest.json")["Body"].read())
     assert latest["report_html_key"] == out["report_html_key"]
-    # Signed by the local signer user's key (its secret, as `local up` made it), not the session.
-    secret = Template(endpoint=local_stack.endpoint).ref("ReportLinkSignerSecret")
-    key = json.loads(stack_client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(out["report_url"]).query)
-    assert query["X-Amz-Credential"][0].startswith(key["access_key_id"] + "/")
-    assert "X-Amz-Security-Token" not in query and out["report_url_signed_by"] == "signer-user"
+    # The audit log says who opened what.
+    opened = [a for a in _audit(api) if a["event"] == "report_opened" and a["report_id"] == out["report_id"]]
+    assert (
+        len(opened) == 2 and opened[0]["source_ip"] == "127.0.0.1" and opened[0]["html_key"] == out["report_html_key"]
+    )
+    assert opened[0]["token_expires_at"] == out["report_url_expires_at"]
     day["drift_url"] = out["report_url"]
     day["drift_out"] = out
 
@@ -144,6 +200,7 @@ def test_error_rate_alert_fires_once_then_resolves_and_drift_reaches_slack(
     assert len(firing) == 1 and "Server error rate" in firing[0]["payload"]["text"]
     drift_notes = [m for m in _sink(local_stack) if "DRIFT" in m["payload"]["text"]]
     assert len(drift_notes) == 1 and day["drift_url"].split("?")[0] in json.dumps(drift_notes[0]["payload"])
+    day["slack_drift_note"] = drift_notes[0]["payload"]
 
     again = cli.json("invoke", "AlertsFunction", "-e", alerts)
     assert again["posted"] == []
@@ -191,3 +248,53 @@ def test_drift_command_over_the_last_hour_and_its_usage_errors(local_stack: Any)
     assert out["status"] in ("ok", "insufficient_data") and out["window_start"] < out["window_end"]
     both = local_stack.cli("drift", "--last", "1h", "--start", "2026-01-01T00:00:00Z", check=False)
     assert both.returncode == 2 and both.stderr.startswith("error: give either --last")
+
+
+def test_the_report_link_in_slack_opens_the_report_and_the_audit_log_shows_it(
+    local_stack: Any, day: dict[str, Any], api: Any
+) -> None:
+    if "slack_drift_note" not in day:
+        pytest.skip("needs the drift note the alerts test posts")
+    note = day["slack_drift_note"]
+    (button,) = [
+        e for b in note["blocks"] if b["type"] == "actions" for e in b["elements"] if "report" in e["text"]["text"]
+    ]
+    link = button["url"]
+    assert link == day["drift_url"]
+    (context,) = [b for b in note["blocks"] if b["type"] == "context"]
+    assert "report link lasts 7 days" in context["elements"][0]["text"]
+    before = len(_audit(api))
+    with urllib.request.urlopen(
+        urllib.request.Request(link, headers={"User-Agent": "slack-reader/1"}), timeout=10
+    ) as resp:
+        assert resp.status == 200 and b"credit_amount" in resp.read()
+    (entry,) = _audit(api)[before:]
+    assert entry["event"] == "report_opened" and entry["user_agent"] == "slack-reader/1"
+    assert entry["report_id"] == day["drift_out"]["report_id"]
+
+
+def test_tampered_and_revoked_report_links_get_403_and_are_audited(
+    local_stack: Any, day: dict[str, Any], api: Any
+) -> None:
+    link = day["drift_url"]
+    base, token = link.split("?t=")
+    version, expires, mac = token.split(".")
+    for bad in (
+        f"{base}?t={version}.{int(expires) + 3600}.{mac}",
+        f"{base}?t={int(version) + 1}.{expires}.{mac}",
+        base,
+    ):
+        status, headers, body = _status(bad)
+        assert status == 403 and json.loads(body)["error"] == "forbidden" and "location" not in headers
+    reasons = [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-3:]
+    assert reasons == ["bad_signature", "wrong_key_version", "malformed"]
+    # Revocation: the deny-list takes the report id; the same link then answers 403 (the cache is a minute
+    # in Lambda; `creditwatch serve` reads it as the function does).
+    report_id = day["drift_out"]["report_id"]
+    out = local_stack.cli.json("report", "--revoke", report_id, "--json")
+    assert report_id in out["revoked"]
+    deadline = time.monotonic() + 90
+    while _status(link)[0] != 403:
+        assert time.monotonic() < deadline, "the revoked link still opens after 90 s"
+        time.sleep(2)
+    assert [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-1] == "revoked"

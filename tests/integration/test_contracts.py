@@ -20,6 +20,7 @@ SERVICES = {
     "DriftFunction": Service.DRIFT,
     "AlertsFunction": Service.ALERTS,
     "LakeExportFunction": Service.LAKE_EXPORT,
+    "ReportsFunction": Service.REPORTS,
 }
 
 
@@ -115,7 +116,7 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("function", ["predict", "drift", "alerts"])
+@pytest.mark.parametrize("function", ["predict", "drift", "alerts", "reports"])
 def test_what_a_function_ships_is_pinned_to_the_versions_the_tests_run_on(function: str) -> None:
     lock = _pins(ROOT / "requirements/dev.lock")
     shipped = _pins(ROOT / f"functions/{function}/requirements.txt")

@@ -35,7 +35,7 @@ def _size(path: Path) -> int:
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """`sam build` of each zip function into a folder of its own."""
     root = tmp_path_factory.mktemp("sam-build")
-    return {fn: rie.sam_build(fn, root / fn) for fn in ("PredictFunction", "AlertsFunction")}
+    return {fn: rie.sam_build(fn, root / fn) for fn in ("PredictFunction", "AlertsFunction", "ReportsFunction")}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_predict_function_and_layers_fit_lambda_zip_limit(builds: dict[str, Path
     assert not list(fn.task_root.glob("sklearn*")) and not list(fn.task_root.glob("scipy*"))
 
 
-@pytest.mark.parametrize("function", ["PredictFunction", "AlertsFunction"])
+@pytest.mark.parametrize("function", ["PredictFunction", "AlertsFunction", "ReportsFunction"])
 def test_built_functions_ship_valid_bytecode_for_every_module_they_import(
     builds: dict[str, Path], function: str
 ) -> None:
@@ -122,6 +122,15 @@ def test_built_alerts_runs_on_the_scheduled_event(
         result, function_error = emu.invoke(load_event("alerts-scheduled.json"))
     assert not function_error, result
     assert {c["key"] for c in result["conditions"]} >= {"error_rate", "latency"}
+
+
+def test_built_reports_refuses_a_link_whose_token_it_did_not_mint(
+    builds: dict[str, Path], template: Template, local_stack: Any
+) -> None:
+    with rie.emulator(template, "ReportsFunction", local_stack.endpoint, builds["ReportsFunction"]) as emu:
+        result, function_error = emu.invoke(load_event("report-open.json"))
+    assert not function_error, result
+    assert result["statusCode"] == 403 and json.loads(result["body"])["error"] == "forbidden"
 
 
 def test_wrong_handler_string_fails_like_lambda(builds: dict[str, Path], template: Template, local_stack: Any) -> None:

@@ -15,7 +15,7 @@ from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_VENV = ROOT / ".venv-sam"
-FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction")
+FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction", "ReportsFunction")
 
 
 def _sam_env() -> dict[str, str]:
@@ -167,8 +167,111 @@ def test_table_bucket_and_queues_are_encrypted_and_retained() -> None:
     assert any("aws:SecureTransport" in json.dumps(p) for p in policies)
     queues = [lid for lid, r in res.items() if r["Type"] == "AWS::SQS::Queue"]
     assert {"SpillQueue", "NotificationsQueue", "SchedulesDeadLetterQueue", "FailedRunsQueue"} <= set(queues)
+    template = Template()
     for q in queues:
-        assert res[q]["Properties"].get("SqsManagedSseEnabled") is True, q
+        assert template.resolve(res[q]["Properties"]).get("SqsManagedSseEnabled") is True, q
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_the_data_key_parameter_encrypts_tables_queues_secrets_logs_and_environments_when_set() -> None:
+    for key in ("", KEY):
+        template = Template(overrides={"DataKmsKeyArn": key})
+        created = _created(template)
+        of = {kind: [lid for lid, k in created.items() if k == kind] for kind in set(created.values())}
+        kinds = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup")
+        props = {lid: template.resolve(template.resources[lid]["Properties"]) for kind in kinds for lid in of[kind]}
+        for lid in of["AWS::DynamoDB::Table"]:
+            assert props[lid]["SSESpecification"].get("KMSMasterKeyId") == (key or None), lid
+        for lid in of["AWS::SQS::Queue"]:
+            # A key of ours, or SQS-managed encryption: never both, never neither.
+            assert props[lid].get("KmsMasterKeyId") == (key or None), lid
+            assert props[lid].get("SqsManagedSseEnabled") is (None if key else True), lid
+        for lid in of["AWS::SecretsManager::Secret"] + of["AWS::Logs::LogGroup"]:
+            assert props[lid].get("KmsKeyId") == (key or None), lid
+        globals_key = template.resolve(template.doc["Globals"]["Function"]["KmsKeyArn"])
+        assert (None if not isinstance(globals_key, str) else globals_key) == (key or None)
+
+
+def test_every_function_role_may_use_the_data_key_only_when_one_is_given(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    for fn in FUNCTIONS:
+        statements = [
+            st
+            for p in resources[f"{fn}Role"]["Properties"]["Policies"]
+            for st in _as_list(p["PolicyDocument"]["Statement"])
+        ]
+        (use,) = [st for st in statements if "Fn::If" in st and st["Fn::If"][0] == "HasDataKey"]
+        assert use["Fn::If"][1]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert use["Fn::If"][1]["Resource"] == {"Ref": "DataKmsKeyArn"}
+        assert use["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserved() -> None:
+    params = {
+        "PredictFunction": "PredictReservedConcurrency",
+        "ReportsFunction": "ReportsReservedConcurrency",
+        "DriftFunction": "JobsReservedConcurrency",
+        "AlertsFunction": "JobsReservedConcurrency",
+        "LakeExportFunction": "JobsReservedConcurrency",
+    }
+    default = Template()
+    for fn in FUNCTIONS:
+        raw = default.resources[fn]["Properties"]["ReservedConcurrentExecutions"]
+        assert default.resolve({"x": raw}) == {}, fn  # unreserved by default
+        reserved = Template(overrides={params[fn]: "7"})
+        assert reserved.resolve(raw) == "7", fn
+
+
+def test_reports_bucket_access_is_logged_to_a_private_bucket_that_expires_its_logs() -> None:
+    res = Template().resources
+    logging_config = res["ReportsBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging_config["DestinationBucketName"] == {"Ref": "ReportsAccessLogsBucket"}
+    logs = res["ReportsAccessLogsBucket"]["Properties"]
+    assert all(logs["PublicAccessBlockConfiguration"].values())
+    # S3 server access logging cannot write to an SSE-KMS bucket.
+    assert logs["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    (rule,) = logs["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    policy = res["ReportsAccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (write,) = [st for st in policy if st["Effect"] == "Allow"]
+    assert write["Principal"] == {"Service": "logging.s3.amazonaws.com"} and write["Action"] == "s3:PutObject"
+    # The lake's access is logged there too (under its own prefix).
+    assert write["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["ReportsBucket", "Arn"]},
+        {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+    ]
+    assert res["LakeBucket"]["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "lake-bucket/"
+    assert any("aws:SecureTransport" in json.dumps(st) for st in policy)
+
+
+def test_each_secret_has_a_resource_policy_that_lets_only_its_functions_read_it() -> None:
+    res = Template().resources
+    readers = {
+        "SlackWebhookSecret": ["AlertsFunctionRole"],
+        "ReportLinkTokenSecret": ["DriftFunctionRole", "ReportsFunctionRole"],
+        "ReportLinkSignerSecret": ["DriftFunctionRole"],
+    }
+    secrets = [lid for lid, r in res.items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    assert sorted(secrets) == sorted(readers)
+    policies = {
+        r["Properties"]["SecretId"]["Ref"]: r
+        for r in res.values()
+        if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+    }
+    for secret, roles in readers.items():
+        policy = policies[secret]
+        assert policy.get("Condition") == res[secret].get("Condition"), secret
+        assert policy["Properties"]["BlockPublicPolicy"] is True
+        (deny,) = policy["Properties"]["ResourcePolicy"]["Statement"]
+        assert (
+            deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "secretsmanager:GetSecretValue"
+        )
+        allowed = _as_list(deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"])
+        assert allowed == [{"Fn::GetAtt": [role, "Arn"]} for role in roles], secret
 
 
 def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> None:
@@ -189,20 +292,91 @@ def test_env_vars_file_only_sets_what_the_template_declares(tmp_path: Path) -> N
     assert generated == json.loads((ROOT / "env/local.json").read_text()), "env/local.json is stale"
 
 
-def test_report_links_are_signed_by_a_user_that_can_only_read_reports(transformed: dict[str, Any]) -> None:
+def _created(template: Template) -> dict[str, str]:
+    """Logical id -> type of every resource the template creates with its parameters."""
+    return {
+        lid: res["Type"]
+        for lid, res in template.resources.items()
+        if "Condition" not in res or template.condition(res["Condition"])
+    }
+
+
+def test_default_parameters_create_no_iam_user_or_access_key() -> None:
+    created = set(_created(Template()).values())
+    assert not {"AWS::IAM::User", "AWS::IAM::AccessKey"} & created
+    opted_in = _created(Template(overrides={"ReportLinkSigner": "SignerUser"}))
+    assert {"AWS::IAM::User", "AWS::IAM::AccessKey"} <= set(opted_in.values())
+
+
+def _secrets_read(resources: dict[str, Any], fn: str) -> list[Any]:
+    statements = _statements(resources[f"{fn}Role"])
+    return [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in _as_list(st["Action"])]
+
+
+def test_the_reports_route_has_no_authorizer_and_runs_the_reports_function() -> None:
+    res = Template().resources
+    route = res["ReportsRoute"]["Properties"]
+    assert route["RouteKey"] == "GET /reports/{report_id}"
+    assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+    assert route["Target"] == {"Fn::Sub": "integrations/${ReportsIntegration}"}
+    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Fn::GetAtt": ["ReportsFunction", "Arn"]}
+    # The catch-all route keeps the API's auth: only the token route is open.
+    assert Template().resolve(res["HttpApiDefaultRoute"]["Properties"]["AuthorizationType"]) == "AWS_IAM"
+    permission = res["ReportsInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "ReportsFunction"}
+    assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/GET/reports/*")
+
+
+def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_nothing_else(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    grants = {
+        (action, json.dumps(st["Resource"], sort_keys=True))
+        for st in _statements(resources["ReportsFunctionRole"])
+        for action in _as_list(st["Action"])
+    }
+    param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ReportLinksRevokedParameter}"
+    assert grants == {
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
+        ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
+        ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
+        # only with DataKmsKeyArn (the secret's key then)
+        ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
+        ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
+    }
+    env = Template().function("ReportsFunction").environment
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # the 302 holds a pre-signed link
+    # The drift run's result holds the token link: not in its traces either.
+    assert Template().function("DriftFunction").environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert int(env["REPORT_PRESIGN_SECONDS"]) <= 900
+
+
+def test_report_link_secrets_are_read_only_by_the_functions_that_need_them(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    # The drift role mints tokens (Token, the default) or reads the signer's key (SignerUser), one or the other.
+    assert _secrets_read(resources, "DriftFunction") == [
+        {"Ref": "ReportLinkSignerSecret"},
+        {"Ref": "ReportLinkTokenSecret"},
+    ]
+    drift = resources["DriftFunctionRole"]["Properties"]["Policies"]
+    conditions = [st["Fn::If"][0] for p in drift for st in p["PolicyDocument"]["Statement"] if "Fn::If" in st]
+    assert conditions == ["UseSignerUser", "UseTokenLinks", "HasDataKey"]
+    assert _secrets_read(resources, "ReportsFunction") == [{"Ref": "ReportLinkTokenSecret"}]
+    assert _secrets_read(resources, "AlertsFunction") == [{"Ref": "SlackWebhookSecret"}]
+    assert _secrets_read(resources, "PredictFunction") == []
+    # The token key is generated by CloudFormation and rotated through a parameter, never typed in.
+    generated = resources["ReportLinkTokenSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "key" and generated["PasswordLength"] >= 32
+    assert "ReportLinkTokenKeyVersion" in json.dumps(generated["SecretStringTemplate"])
+
+
+def test_the_opt_in_signer_user_can_only_read_reports(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     (statement,) = _statements(resources["ReportLinkSignerUser"])
     assert statement["Action"] == "s3:GetObject"
     assert statement["Resource"] == {"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"}
     assert not resources["ReportLinkSignerUser"]["Properties"].get("ManagedPolicyArns")
-
-    # The drift role reads that one secret; no other function can.
-    def secrets_read(fn: str) -> list[Any]:
-        statements = _statements(resources[f"{fn}Role"])
-        return [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in _as_list(st["Action"])]
-
-    assert secrets_read("DriftFunction") == [{"Ref": "ReportLinkSignerSecret"}]
-    assert secrets_read("AlertsFunction") == [{"Ref": "SlackWebhookSecret"}] and secrets_read("PredictFunction") == []
     # The key is rotated through a parameter, never by hand-editing the secret.
     assert resources["ReportLinkSignerKey"]["Properties"]["Serial"] == {"Ref": "ReportLinkSignerKeySerial"}
     for lid in ("ReportLinkSignerUser", "ReportLinkSignerKey", "ReportLinkSignerSecret"):
@@ -210,13 +384,21 @@ def test_report_links_are_signed_by_a_user_that_can_only_read_reports(transforme
 
 
 @pytest.mark.parametrize(
-    ("signer", "expected"), [("SignerUser", "creditwatch/dev/report-link-signer"), ("FunctionRole", "")]
+    ("signer", "signer_secret", "token_secret"),
+    [
+        ("Token", "", "creditwatch/dev/report-link-token"),
+        ("SignerUser", "creditwatch/dev/report-link-signer", ""),
+        ("FunctionRole", "", ""),
+    ],
 )
-def test_report_link_signer_parameter_switches_the_user_off(signer: str, expected: str) -> None:
+def test_report_link_signer_parameter_chooses_the_link_mode(signer: str, signer_secret: str, token_secret: str) -> None:
     template = Template(overrides={"ReportLinkSigner": signer})
-    assert template.function("DriftFunction").environment["REPORT_SIGNER_SECRET"] == expected
+    env = template.function("DriftFunction").environment
+    assert env["REPORT_SIGNER_SECRET"] == signer_secret and env["REPORT_LINK_TOKEN_SECRET"] == token_secret
     local = {lid for lid, _kind, _props in template.data_resources()}
-    assert ("ReportLinkSignerSecret" in local) is bool(expected)
+    assert ("ReportLinkSignerSecret" in local) is bool(signer_secret)
+    # The route and its key exist in every mode: links already posted keep opening after a switch.
+    assert {"ReportLinkTokenSecret", "ReportLinksRevokedParameter"} <= local
 
 
 # ---- failures page someone ------------------------------------------------------------------------
@@ -288,7 +470,8 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         assert config["MaximumEventAgeInSeconds"] >= 3 * timeout + 180, lid
     assert "FailedRunsQueue" in alarmed
     failed_runs = resources["FailedRunsQueue"]["Properties"]
-    assert failed_runs["MessageRetentionPeriod"] == 1209600 and failed_runs["SqsManagedSseEnabled"] is True
+    resolved = Template().resolve(failed_runs)
+    assert resolved["MessageRetentionPeriod"] == 1209600 and resolved["SqsManagedSseEnabled"] is True
 
 
 def test_every_queue_a_consumer_reads_redrives_to_a_dead_letter_queue(transformed: dict[str, Any]) -> None:
@@ -477,6 +660,9 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("s3:GetObject", objects),
         ("s3:PutObject", objects),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
+        # only when DataKmsKeyArn is set (an Fn::If; AWS::NoValue otherwise)
+        ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
+        ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
     }
 
 

@@ -387,11 +387,19 @@ def test_a_failed_run_notice_reaches_slack_once(job_factory, aws, sqs):
     [
         ("signer-user", "report link valid until 2026-11-30T00:00:00Z"),
         ("function-role", "it may stop working within hours"),
+        ("link-token", "report link lasts 7 days (until 2026-11-30T00:00:00Z); each opening is recorded"),
     ],
 )
-def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says):
+def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says, monkeypatch):
+    from creditwatch_alerts import messages
     from creditwatch_alerts.messages import drift_message
 
+    class Now(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 23, 0, 0, 5, tzinfo=UTC)
+
+    monkeypatch.setattr(messages, "datetime", Now)
     msg = drift_message(drift_note(report_url="https://x.test/r", report_url_signed_by=signed_by), None)
     (context,) = [b for b in msg["blocks"] if b["type"] == "context"]
     assert says in context["elements"][0]["text"]

@@ -9,11 +9,22 @@ import numpy as np
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from creditwatch.local.template import Template
 from creditwatch.simulate import DriftShift, application_pool, generate
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
 from creditwatch_common.records import LogRecord, ScoredRow
-from creditwatch_common.reports import Publisher, SignerUnavailable, report_keys, signer_from_secret
+from creditwatch_common.reports import (
+    LINK_TOKEN,
+    Publisher,
+    SignerUnavailable,
+    TokenKey,
+    TokenLinks,
+    report_keys,
+    signer_from_secret,
+    token_key_from_secret,
+    verify_token,
+)
 from creditwatch_drift.attribution import load_reference_contributions, ndcg
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.service import DriftJob, load_reference
@@ -38,9 +49,32 @@ def job(aws, model, reference, prediction_log, s3, sqs):
         reference=reference,
         reader=prediction_log,
         reference_contributions=load_reference_contributions(model),
-        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), signer=signer(aws)),
+        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=token_links(aws)),
         sqs=sqs,
     )
+
+
+API = "https://api.example.test/"
+
+
+def token_links(aws):
+    """The token links the handler builds by default: the key read from its generated secret (no cache)."""
+    return TokenLinks(
+        key=token_key_from_secret(parameters.get_secret, aws.ref("ReportLinkTokenSecret"), 0), base_url=API
+    )
+
+
+@pytest.fixture
+def signer_user(aws):
+    """The opt-in ReportLinkSigner=SignerUser resources (the IAM user, its key and its secret) in moto too."""
+    from creditwatch.local.stack import create_resources
+    from creditwatch.local.template import Template
+
+    create_resources(
+        Template(overrides={"ReportLinkSigner": "SignerUser"}),
+        lambda service: boto3.client(service, region_name="us-east-1"),
+    )
+    return aws
 
 
 def signer(aws, secret=None):
@@ -117,17 +151,51 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
     assert stored["dataset_drift"] is True and stored["drifted_features"] == summary.drifted_features
     latest = json.loads(s3.get_object(Bucket=bucket, Key="drift/latest.json")["Body"].read())
     assert latest["report_html_key"] == summary.report_html_key
+    # A link to our own route with a token for this report, valid for the configured 7 days.
     url = urllib.parse.urlparse(summary.report_url)
-    query = urllib.parse.parse_qs(url.query)
-    assert query["X-Amz-Expires"] == ["604800"] and url.path.endswith("report.html")
-    # Signed by the signer user's lasting key, not the session's credentials (which would cut it short).
-    key = json.loads(secrets(aws).get_secret_value(SecretId=aws.ref("ReportLinkSignerSecret"))["SecretString"])
-    assert link_credential(summary.report_url) == (key["access_key_id"], False)
-    assert summary.report_url_signed_by == "signer-user" and summary.warnings == []
+    assert f"{url.scheme}://{url.netloc}/" == API and url.path == f"/reports/{summary.report_id}"
+    token = urllib.parse.parse_qs(url.query)["t"][0]
+    secret = json.loads(secrets(aws).get_secret_value(SecretId=aws.ref("ReportLinkTokenSecret"))["SecretString"])
+    claims = verify_token(TokenKey.from_secret(secret), summary.report_id, token, datetime.now(UTC).timestamp())
+    expires = datetime.fromtimestamp(claims.expires_at, UTC)
+    assert summary.report_url_expires_at == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert timedelta(days=7) - timedelta(seconds=60) < expires - datetime.now(UTC) <= timedelta(days=7)
+    assert summary.report_html_key.endswith(f"/{summary.report_id.split('.')[1]}/report.html")
+    assert summary.report_url_signed_by == LINK_TOKEN and summary.warnings == []
     (msg,) = sqs.receive_message(QueueUrl=job.settings.notifications_queue_url)["Messages"]
     note = json.loads(msg["Body"])
     assert note["type"] == "drift_detected" and note["report_url"] == summary.report_url
     assert summary.notified is True
+
+
+def test_signer_user_mode_signs_the_s3_link_with_the_users_lasting_key(
+    job, signer_user, prediction_log, model, reference
+):
+    log_traffic(prediction_log, model, reference, 400, scenario="drift", seed=4)
+    job.publisher = Publisher(s3=AwsClients().s3, bucket=signer_user.ref("ReportsBucket"), signer=signer(signer_user))
+    summary = job.run(DriftEvent(days=1))
+    url = urllib.parse.urlparse(summary.report_url)
+    query = urllib.parse.parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["604800"] and url.path.endswith("report.html")
+    # Signed by the signer user's lasting key, not the session's credentials (which would cut it short).
+    name = Template(overrides={"ReportLinkSigner": "SignerUser"}).ref("ReportLinkSignerSecret")
+    key = json.loads(secrets(signer_user).get_secret_value(SecretId=name)["SecretString"])
+    assert link_credential(summary.report_url) == (key["access_key_id"], False)
+    assert summary.report_url_signed_by == "signer-user" and summary.warnings == []
+
+
+def test_an_unreadable_token_key_still_writes_the_report_with_a_role_link_and_a_warning(
+    job, prediction_log, model, reference, aws
+):
+    log_traffic(prediction_log, model, reference, 400, scenario="drift", seed=4)
+    missing = token_key_from_secret(parameters.get_secret, "no-such-secret", 0)
+    job.publisher = Publisher(
+        s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=TokenLinks(key=missing, base_url=API)
+    )
+    summary = job.run(DriftEvent(days=1))
+    assert summary.status == "ok" and summary.report_url_signed_by == "function-role"
+    assert "X-Amz-Signature" in summary.report_url
+    assert any("valid only for its session" in w and "no-such-secret" in w for w in summary.warnings)
 
 
 def test_rerun_of_the_same_window_keeps_both_reports_side_by_side(job, prediction_log, model, reference, s3, aws):
@@ -306,6 +374,7 @@ def test_without_the_signer_secret_the_link_is_signed_by_the_role_and_says_so(
     job, prediction_log, model, reference, aws
 ):
     log_traffic(prediction_log, model, reference, 100)
+    job.publisher.tokens = None  # ReportLinkSigner=SignerUser
     job.publisher.signer = signer(aws, secret="creditwatch/dev/no-such-secret")
     summary = job.run(DriftEvent(days=1))
     assert summary.status == "ok" and summary.report_url  # the report is not lost for want of a signer
@@ -315,10 +384,11 @@ def test_without_the_signer_secret_the_link_is_signed_by_the_role_and_says_so(
     assert "valid only for its session" in warning and "no-such-secret" in warning
 
 
-def test_a_rotated_signer_key_is_used_from_the_next_run_and_never_shown(aws):
+def test_a_rotated_signer_key_is_used_from_the_next_run_and_never_shown(signer_user):
+    aws = signer_user
     sm = secrets(aws)
-    name = aws.ref("ReportLinkSignerSecret")
-    build = signer(aws)
+    name = Template(overrides={"ReportLinkSigner": "SignerUser"}).ref("ReportLinkSignerSecret")
+    build = signer(aws, name)
     first = build()
     assert build() is first  # one client per key
     rotated = {"access_key_id": "AKIAROTATED", "secret_access_key": "s"}

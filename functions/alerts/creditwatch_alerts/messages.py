@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from creditwatch_alerts.rules import Condition, WindowStats
@@ -186,4 +187,16 @@ def _link_validity(note: DriftDetected | FairnessAlert) -> str:
     # A link signed with the drift function's role dies with its session, whatever its expiry says.
     if note.report_url_signed_by == "function-role":
         return "report link signed with the drift function's session: it may stop working within hours"
+    if note.report_url_signed_by == "link-token":
+        return f"report link lasts {_lasts(note)} (until {note.report_url_expires_at}); each opening is recorded"
     return f"report link valid until {note.report_url_expires_at}"
+
+
+def _lasts(note: DriftDetected | FairnessAlert) -> str:
+    """How long the link lasts from now, in words ("7 days", "5 hours")."""
+    try:
+        left = datetime.fromisoformat(str(note.report_url_expires_at).replace("Z", "+00:00")) - datetime.now(UTC)
+    except ValueError:
+        return "expiry unknown"
+    hours = max(0, round(left.total_seconds() / 3600))
+    return f"{round(hours / 24)} days" if hours >= 48 else f"{hours} hours"

@@ -15,7 +15,7 @@ from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
-from creditwatch_common.reports import Publisher, signer_from_secret
+from creditwatch_common.reports import Publisher, TokenLinks, signer_from_secret, token_key_from_secret
 from creditwatch_drift.attribution import load_reference_contributions
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.service import DriftJob, load_reference
@@ -116,6 +116,16 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
             feature_names=model.schema.names,
             prefix=settings.lake_prefix,
         )
+    tokens = (
+        TokenLinks(
+            key=token_key_from_secret(
+                parameters.get_secret, settings.report_link_token_secret, settings.secret_max_age_s
+            ),
+            base_url=settings.report_link_base_url,
+        )
+        if settings.report_link_token_secret and settings.report_link_base_url
+        else None
+    )
     job = DriftJob(
         settings=settings,
         model=model,
@@ -123,7 +133,7 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         reference_contributions=load_reference_contributions(model),
         stability_bins=load_stability_bins(),
         reader=reader,
-        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer),
+        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
         sqs=clients.lazy("sqs"),
         window=window_source(settings.analytics_engine, DynamoWindow(reader), lake),
     )

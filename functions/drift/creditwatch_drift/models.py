@@ -231,9 +231,12 @@ class DriftSummary(BaseModel):
     stability: Stability | None = None
     report_html_key: str | None = None
     summary_key: str | None = None
+    # What the reports route opens (GET /reports/{report_id}) and what the deny-list names.
+    report_id: str | None = None
     report_url: str | None = None
     report_url_expires_at: str | None = None
-    # signer-user: valid until report_url_expires_at; function-role: only until the role session ends.
+    # link-token (default) and signer-user: valid until report_url_expires_at; function-role: only until
+    # the role session ends.
     report_url_signed_by: str | None = None
     warnings: list[str] = []
     notified: bool = False
@@ -254,6 +257,7 @@ class DriftSummary(BaseModel):
                 "drift_share",
                 "dataset_drift",
                 "drifted_features",
+                "report_id",
                 "report_url_signed_by",
                 "threshold",
                 "warnings",

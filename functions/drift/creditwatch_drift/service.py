@@ -185,10 +185,13 @@ class DriftJob:
             )
         keys = report_keys(self.settings.report_prefix, start, end, run_at=datetime.now(UTC))
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
-        link = self.publisher.presign(keys["html"], self.settings.link_expiry_seconds)
+        summary.report_id = keys["report_id"]
+        link = self.publisher.link(keys, self.settings.link_expiry_seconds)
         expiry = timedelta(seconds=self.settings.link_expiry_seconds)
         summary.report_url, summary.report_url_signed_by = link.url, link.signed_by
-        summary.report_url_expires_at = iso_utc(datetime.now(UTC) + expiry)
+        summary.report_url_expires_at = iso_utc(
+            datetime.fromtimestamp(link.expires_at, UTC) if link.expires_at else datetime.now(UTC) + expiry
+        )
         if link.warning:
             summary.warnings.append(link.warning)
         with tempfile.TemporaryDirectory() as tmp:

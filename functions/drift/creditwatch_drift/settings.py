@@ -22,6 +22,10 @@ class DriftSettings(LogSettings):
     link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
     # Empty (ReportLinkSigner=FunctionRole): links are signed with the function's own role.
     report_signer_secret: str | None = Field(None, validation_alias="REPORT_SIGNER_SECRET")
+    # ReportLinkSigner=Token (the default): links through the reports route, minted with this secret's key.
+    report_link_token_secret: str | None = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
+    # The API's base URL (the stack's ApiUrl output); links are <base>reports/<report_id>?t=<token>.
+    report_link_base_url: str | None = Field(None, validation_alias="REPORT_LINK_BASE_URL")
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
@@ -50,7 +54,9 @@ class DriftSettings(LogSettings):
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
 
-    @field_validator("report_signer_secret", "lake_bucket", mode="before")
+    @field_validator(
+        "report_signer_secret", "lake_bucket", "report_link_token_secret", "report_link_base_url", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value

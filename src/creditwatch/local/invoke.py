@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from creditwatch.local.stack import local_env
+from creditwatch.local.stack import local_api_url, local_env
 from creditwatch.local.template import FunctionSpec, Template
 
 SERVICE_ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
@@ -45,6 +45,9 @@ def function_environment(spec: FunctionSpec, endpoint: str, extra: dict[str, str
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
         }
     )
+    if "REPORT_LINK_BASE_URL" in env:
+        # Locally the API is `creditwatch serve`, not API Gateway: links must open there.
+        env["REPORT_LINK_BASE_URL"] = local_api_url()
     env.update(extra or {})
     return env
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -20,6 +22,9 @@ from creditwatch.local.template import LOCAL_REGION, Template
 from creditwatch.paths import STATE_DIR
 
 DEFAULT_PORT = 4566
+# Where `creditwatch serve` answers: the base of report links minted locally (set it when serving elsewhere).
+API_URL_VAR = "CREDITWATCH_API_URL"
+DEFAULT_API_URL = "http://127.0.0.1:8000/"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -104,6 +109,11 @@ def local_env(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": LOCAL_REGION,
         "AWS_REGION": LOCAL_REGION,
     }
+
+
+def local_api_url() -> str:
+    """The local API's base URL (`creditwatch serve`), ending in a slash."""
+    return (os.environ.get(API_URL_VAR) or DEFAULT_API_URL).rstrip("/") + "/"
 
 
 def _alive(pid: int | None) -> bool:
@@ -265,8 +275,14 @@ def create_resources(template: Template, client: Callable[[str], Any], webhook_u
             _create_bucket(client("s3"), name, props, template)
         elif kind == "AWS::SecretsManager::Secret":
             key = _access_key_in(template, raw)
-            value = _local_access_key(template, client("iam"), key) if key else {"webhook_url": webhook_url}
-            _put_secret(client("secretsmanager"), name, json.dumps(value))
+            if key:
+                _put_secret(client("secretsmanager"), name, json.dumps(_local_access_key(template, client("iam"), key)))
+            elif "webhook_url" in json.dumps(props.get("GenerateSecretString", {})):
+                _put_secret(client("secretsmanager"), name, json.dumps({"webhook_url": webhook_url}))
+            else:
+                _generate_secret(client("secretsmanager"), name, props.get("GenerateSecretString", {}))
+        elif kind == "AWS::SSM::Parameter":
+            _create_parameter(client("ssm"), name, props)
         created.append(f"{kind} {logical_id} -> {name}")
     for url, policy in redrives.items():
         client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
@@ -373,6 +389,33 @@ def _local_access_key(template: Template, iam: Any, key_id: str) -> dict[str, st
         iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
     new = iam.create_access_key(UserName=user)["AccessKey"]
     return {"access_key_id": new["AccessKeyId"], "secret_access_key": new["SecretAccessKey"]}
+
+
+def _generate_secret(sm: Any, name: str, spec: dict[str, Any]) -> None:
+    """Create a secret as CloudFormation's GenerateSecretString does, once: `local up` again keeps its value.
+
+    A new value on every `up` would be a key rotation, and would kill every link already minted.
+    """
+    with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
+        sm.describe_secret(SecretId=name)
+        return
+    length = int(spec.get("PasswordLength", 32))
+    # Letters and digits only, as ExcludePunctuation asks (and what every secret here asks for).
+    alphabet = string.ascii_letters + string.digits
+    generated = "".join(secrets.choice(alphabet) for _ in range(length))
+    if "GenerateStringKey" in spec:
+        value = json.loads(spec.get("SecretStringTemplate") or "{}")
+        value[spec["GenerateStringKey"]] = generated
+        text = json.dumps(value)
+    else:
+        text = generated
+    sm.create_secret(Name=name, SecretString=text)
+
+
+def _create_parameter(ssm: Any, name: str, props: dict[str, Any]) -> None:
+    """Create an SSM parameter with the template's value, once: later edits (a revocation) are kept."""
+    with contextlib.suppress(ssm.exceptions.ParameterAlreadyExists):
+        ssm.put_parameter(Name=name, Type=props.get("Type", "String"), Value=str(props["Value"]), Overwrite=False)
 
 
 def _put_secret(sm: Any, name: str, value: str) -> None:

@@ -23,7 +23,12 @@ DATA_TYPES = (
     "AWS::SecretsManager::Secret",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::SSM::Parameter",
 )
+
+
+# What `!Ref AWS::NoValue` resolves to: dropped from the mapping or list that holds it.
+NO_VALUE: Any = object()
 
 
 class TemplateError(Exception):
@@ -83,7 +88,7 @@ class Template:
         """The local name of a resource (what Ref gives for tables, buckets and queue names)."""
         res = self.resources[logical_id]
         props = res.get("Properties", {})
-        if res["Type"] == "AWS::SecretsManager::Secret" and "Name" in props:
+        if res["Type"] in ("AWS::SecretsManager::Secret", "AWS::SSM::Parameter") and "Name" in props:
             return str(self.resolve(props["Name"]))
         name = f"{STACK}-{logical_id}"
         return name.lower() if res["Type"] == "AWS::S3::Bucket" else name
@@ -137,16 +142,19 @@ class Template:
 
     # ---- intrinsic functions ------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref, GetAtt, Sub, If, Join and Equals enough for environment values and names."""
+        """Resolve Ref, GetAtt, Sub, If, Join and Equals enough for environment values and names.
+
+        `!Ref AWS::NoValue` drops the property or list item it stands for, as CloudFormation does.
+        """
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
         ((key, arg),) = value.items()
         if key == "Ref":
-            return self.ref(arg)
+            return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
         if key == "Fn::GetAtt":
             logical, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
             return self.get_att(logical, attribute)
@@ -172,7 +180,8 @@ class Template:
         if key == "Fn::Equals":
             a, b = self.resolve(arg)
             return str(a) == str(b)
-        return {key: self.resolve(arg)}
+        resolved = self.resolve(arg)
+        return {} if resolved is NO_VALUE else {key: resolved}
 
     def condition(self, name: str) -> bool:
         """Evaluate a named condition."""
@@ -235,7 +244,7 @@ class Template:
             handler=handler,
             code_dir=code_dir,
             layer_dirs=layer_dirs,
-            environment={k: str(self.resolve(v)) for k, v in env.items()},
+            environment={k: str(r) for k, r in ((k, self.resolve(v)) for k, v in env.items()) if r is not NO_VALUE},
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
         )

@@ -37,7 +37,8 @@ class DriftDetected(_Message):
     model_version: str
     report_url: str | None
     report_url_expires_at: str | None
-    # signer-user: valid until report_url_expires_at; function-role: only until the role session ends.
+    # link-token (default) and signer-user: valid until report_url_expires_at; function-role: only until
+    # the role session ends.
     report_url_signed_by: str | None
     summary_key: str | None
     # Attribution drift (what drives the decisions changed): the importance order's NDCG and its verdict.

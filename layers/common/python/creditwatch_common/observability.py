@@ -26,6 +26,7 @@ class Service(StrEnum):
     DRIFT = "creditwatch-drift"
     ALERTS = "creditwatch-alerts"
     LAKE_EXPORT = "creditwatch-lake-export"
+    REPORTS = "creditwatch-reports"
 
 
 class Metric(StrEnum):
@@ -65,6 +66,9 @@ class Metric(StrEnum):
     LAKE_ROWS_EXPORTED = "LakeRowsExported"
     LAKE_HOURS_EXPORTED = "LakeHoursExported"
     LAKE_EXPORT_FAILED = "LakeExportFailed"
+    # reports: one per link opened or refused
+    REPORTS_OPENED = "ReportsOpened"
+    REPORT_LINKS_REFUSED = "ReportLinksRefused"
     # Powertools' own
     COLD_START = "ColdStart"
 

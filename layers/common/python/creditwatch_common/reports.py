@@ -1,24 +1,34 @@
-"""Reports in S3: an HTML + JSON pair under time-sorted keys, the `latest` pointer, and signed links.
+"""Reports in S3: an HTML + JSON pair under time-sorted keys, the `latest` pointer, and report links.
 
-A pre-signed link lasts no longer than the credentials that signed it. The function's role session
-ends within hours, so a link it signs for 7 days stops working the same day. AWS's answer for links
-of up to 7 days is an IAM user's access key: the template creates a user that may only read drift
-reports and keeps its key in Secrets Manager (ReportLinkSigner=SignerUser).
+A pre-signed link lasts no longer than the credentials that signed it, and nobody can tell who opened
+it or take it back. So by default (ReportLinkSigner=Token) a link points at our own route,
+`GET /reports/{report_id}?t=<token>`: the token is an HMAC-SHA256 over the report id, an expiry and
+the key version, with a key kept in Secrets Manager. The reports function checks it, records who
+opened what, and answers 302 to an S3 link it signs with its own role, valid for minutes. Minting
+and checking live here, side by side. The older modes sign S3 links directly: with an IAM user's
+access key (ReportLinkSigner=SignerUser, opt-in) or with the drift function's role (FunctionRole).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 SIGNER_USER = "signer-user"
 FUNCTION_ROLE = "function-role"
+# The link opens through the reports route; its token, not a signature of S3's, is the credential.
+LINK_TOKEN = "link-token"
 
 
 class SignerUnavailable(Exception):
@@ -67,7 +77,151 @@ def report_keys(prefix: str, start: datetime, end: datetime, run_at: datetime | 
         "summary": f"{base}/summary.json",
         "latest": f"{prefix}/latest.json",
         "run_id": run_id,
+        "report_id": f"{stamp}.{run_id}",
     }
+
+
+# <start>_<end>.run-<time>-<hex>: exactly what report_keys makes, so an id can only name a report key
+# (no slashes, no dots beyond the one separator: nothing else of the bucket is reachable through it).
+_STAMP = r"\d{8}T\d{4}(?:\d{2})?Z"
+REPORT_ID = re.compile(
+    rf"^(?P<stamp>{_STAMP}_(?P<end>\d{{8}})T\d{{4}}(?:\d{{2}})?Z)\.(?P<run>run-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}})$"
+)
+
+
+def report_html_key(prefix: str, report_id: str) -> str | None:
+    """The HTML key a report id names, or None when it is not a report id."""
+    m = REPORT_ID.fullmatch(report_id)
+    if not m:
+        return None
+    end = m.group("end")
+    return f"{prefix}/reports/{end[:4]}/{end[4:6]}/{end[6:]}/{m.group('stamp')}/{m.group('run')}/report.html"
+
+
+# ---------------------------------------------------------------------------- link tokens
+
+
+class Refusal(StrEnum):
+    """Why a report link was refused: logged and counted, never told to the caller."""
+
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    WRONG_KEY_VERSION = "wrong_key_version"
+    REVOKED = "revoked"
+    UNKNOWN_REPORT = "unknown_report"
+    KEY_UNAVAILABLE = "key_unavailable"
+    DENY_LIST_UNAVAILABLE = "deny_list_unavailable"
+
+
+class LinkRefused(Exception):
+    """A report link that does not open; `reason` is for the audit log only."""
+
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """The HMAC key of report link tokens and its version (raised at each rotation)."""
+
+    version: int
+    key: bytes
+
+    def __repr__(self) -> str:
+        return f"TokenKey(version={self.version}, key=<redacted>)"
+
+    @classmethod
+    def from_secret(cls, value: Any) -> TokenKey:
+        """The key from the secret's JSON: {"key_version": "1", "key": "<random>"}; ValueError if unusable."""
+        if not isinstance(value, dict):
+            raise ValueError("token secret is not a JSON object")
+        key, version = value.get("key"), value.get("key_version")
+        try:
+            number = int(version)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError("token secret lacks an integer key_version") from None
+        # 32 characters of letters and digits: well over 128 bits; a shorter key is a mistake.
+        if not isinstance(key, str) or len(key) < 32 or number < 1:
+            raise ValueError("token secret lacks a key of at least 32 characters")
+        return cls(version=number, key=key.encode())
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: which key signed it and until when it opens its report."""
+
+    key_version: int
+    expires_at: int
+
+
+def _mac(key: TokenKey, report_id: str, expires_at: int, version: int) -> str:
+    # A fixed label first: a MAC made for anything else with this key can never pass as a link token.
+    message = f"creditwatch-report-link\n{report_id}\n{expires_at}\n{version}".encode()
+    digest = hmac.new(key.key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def mint_token(key: TokenKey, report_id: str, expires_at: int) -> str:
+    """A token `<key version>.<expiry, epoch seconds>.<HMAC-SHA256>` that opens report_id until expires_at."""
+    return f"{key.version}.{expires_at}.{_mac(key, report_id, expires_at, key.version)}"
+
+
+_TOKEN = re.compile(r"^(?P<version>[1-9]\d{0,5})\.(?P<expires>\d{1,12})\.(?P<mac>[A-Za-z0-9_-]{43})$")
+
+
+def verify_token(key: TokenKey, report_id: str, token: str | None, now: float) -> TokenClaims:
+    """The token's claims if it opens report_id now with this key, else LinkRefused with the reason."""
+    m = _TOKEN.fullmatch(token or "")
+    if not m or not REPORT_ID.fullmatch(report_id):
+        raise LinkRefused(Refusal.MALFORMED)
+    version, expires_at = int(m.group("version")), int(m.group("expires"))
+    if version != key.version:
+        # A rotated key: every link minted with the old one is dead.
+        raise LinkRefused(Refusal.WRONG_KEY_VERSION)
+    if not hmac.compare_digest(m.group("mac"), _mac(key, report_id, expires_at, version)):
+        raise LinkRefused(Refusal.BAD_SIGNATURE)
+    if expires_at <= now:
+        raise LinkRefused(Refusal.EXPIRED)
+    return TokenClaims(key_version=version, expires_at=expires_at)
+
+
+# The deny-list parameter cannot be empty (SSM refuses ""): this value, alone, means no report is revoked.
+NO_REVOKED_REPORTS = "none"
+
+
+def revoked_ids(value: str | None) -> frozenset[str]:
+    """Report ids of the deny-list parameter (a StringList: ids separated by commas)."""
+    ids = {part.strip() for part in (value or "").split(",")}
+    return frozenset(i for i in ids if i and i != NO_REVOKED_REPORTS)
+
+
+def token_key_from_secret(
+    get_secret: Callable[..., Any], secret_name: str, max_age_s: int = 300
+) -> Callable[[], TokenKey]:
+    """A reader of the token key kept in `secret_name` (Powertools Parameters, cached for max_age_s)."""
+
+    def read() -> TokenKey:
+        try:
+            return TokenKey.from_secret(get_secret(secret_name, transform="json", max_age=max_age_s))
+        except Exception as exc:  # noqa: BLE001 - no key, no token; the message never holds the key
+            raise SignerUnavailable(f"secret {secret_name} not usable ({type(exc).__name__})") from None
+
+    return read
+
+
+@dataclass(frozen=True)
+class TokenLinks:
+    """Mints `<base_url>reports/<report_id>?t=<token>` links with the key `key` reads."""
+
+    key: Callable[[], TokenKey]
+    base_url: str
+
+    def link(self, report_id: str, expires_at: int) -> str:
+        """The link that opens report_id through the reports route until expires_at (epoch seconds)."""
+        token = mint_token(self.key(), report_id, expires_at)
+        return f"{self.base_url.rstrip('/')}/reports/{report_id}?t={token}"
 
 
 class PublishError(Exception):
@@ -81,6 +235,8 @@ class Link:
     url: str
     signed_by: str
     warning: str | None = None
+    # LINK_TOKEN links open until this moment; S3-signed ones until their signer's credentials end.
+    expires_at: int | None = None
 
 
 @dataclass
@@ -91,6 +247,8 @@ class Publisher:
     bucket: str
     # S3 clients on the signer user's key (see signing.py); None signs with the function's role.
     signer: Callable[[], Any] | None = None
+    # Token links through the reports route (the default mode); wins over `signer` when set.
+    tokens: TokenLinks | None = None
 
     def publish(self, keys: dict[str, str], html: bytes, summary: dict[str, Any]) -> None:
         """Write HTML and summary under their keys, then update the latest pointer."""
@@ -154,6 +312,19 @@ class Publisher:
         except Exception:  # noqa: BLE001 - best effort; the bucket's versions keep the old object
             pass
 
+    def link(self, keys: dict[str, str], expires_in: int, now: float | None = None) -> Link:
+        """The report's link: a token link through the reports route when configured, else a pre-signed one."""
+        if self.tokens is not None:
+            expires_at = int(now if now is not None else datetime.now(UTC).timestamp()) + expires_in
+            try:
+                url = self.tokens.link(keys["report_id"], expires_at)
+            except SignerUnavailable as exc:
+                # The report is written either way: a link that works for hours beats none.
+                link = self.presign(keys["html"], expires_in)
+                return Link(url=link.url, signed_by=FUNCTION_ROLE, warning=f"{_ROLE_WARNING}: {exc}")
+            return Link(url=url, signed_by=LINK_TOKEN, expires_at=expires_at)
+        return self.presign(keys["html"], expires_in)
+
     def presign(self, key: str, expires_in: int) -> Link:
         """A pre-signed HTTPS GET link to key, signed by the signer user when there is one."""
         signer, signed_by, warning = self.s3, FUNCTION_ROLE, None
@@ -162,8 +333,11 @@ class Publisher:
                 signer, signed_by = self.signer(), SIGNER_USER
             except SignerUnavailable as exc:
                 # The report is written either way: a link that works for hours beats none.
-                warning = f"report link signed with the function role, valid only for its session: {exc}"
+                warning = f"{_ROLE_WARNING}: {exc}"
         url = signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
         return Link(url=str(url), signed_by=signed_by, warning=warning)
+
+
+_ROLE_WARNING = "report link signed with the function role, valid only for its session"
