@@ -709,3 +709,22 @@ def test_only_the_predict_role_touches_the_idempotency_table_with_exactly_what_i
     assert table["SSESpecification"]["SSEEnabled"] is True
     env = resources["PredictFunction"]["Properties"]["Environment"]["Variables"]
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+
+
+def test_retention_meets_reg_b_and_the_ai_act_by_default_and_the_lake_can_be_locked_in_compliance_mode() -> None:
+    template = Template()
+    params = template.doc["Parameters"]
+    # 12 CFR 1002.12: 25 months; EU AI Act: logs kept at least six months.
+    assert int(params["LakeRetentionDays"]["Default"]) >= 761 and int(params["LakeRetentionDays"]["MinValue"]) >= 183
+    assert int(params["RejectedTtlDays"]["Default"]) < int(params["PredictionTtlDays"]["Default"])
+    table = template.resources["PredictionsTable"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    env = template.function("PredictFunction").environment
+    assert env["REJECTED_TTL_DAYS"] == params["RejectedTtlDays"]["Default"].__str__()
+    unlocked = template.resolve(template.resources["LakeBucket"]["Properties"])
+    assert "ObjectLockEnabled" not in unlocked and "ObjectLockConfiguration" not in unlocked
+    locked_t = Template(overrides={"LakeObjectLockDays": "800"})
+    locked = locked_t.resolve(locked_t.resources["LakeBucket"]["Properties"])
+    assert locked["ObjectLockEnabled"] is True
+    assert locked["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": "800"}
+    assert locked["VersioningConfiguration"] == {"Status": "Enabled"}

@@ -365,3 +365,18 @@ def test_replay_leaves_a_message_it_cannot_read_in_the_queue(prediction_log, sqs
     assert prediction_log.replay_spilled() == {"replayed": 0, "failed": 1}
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_rejected_requests_expire_sooner_than_answered_ones_and_batch_items_follow_their_request():
+    ms = 1_795_338_000_123
+    answered = _record(prediction_id=uuid7(now_ms=ms), status=200, probability_good_credit=0.9)
+    rejected = _record(prediction_id=uuid7(now_ms=ms), status=422, error_class="validation_error")
+    failed = _record(prediction_id=uuid7(now_ms=ms), status=500, error_class="internal_error")
+    items = to_items([answered, rejected, failed], 16, 762, rejected_ttl_days=30)
+    assert [int(i["expires_at"]["N"]) - ms // 1000 for i in items] == [762 * 86400, 30 * 86400, 30 * 86400]
+    # A batch's items carry their status in the fields they share.
+    common = to_attributes({"status": 200, "route": "/predict-batch"})
+    (item,) = to_items([{"prediction_id": uuid7(now_ms=ms), "batch_index": 0}], 16, 762, common, 30)
+    assert int(item["expires_at"]["N"]) - ms // 1000 == 762 * 86400
+    # Without a rejected TTL every record keeps the one TTL, as before.
+    assert {i["expires_at"]["N"] for i in to_items([answered, rejected], 16, 90)} == {str(ms // 1000 + 90 * 86400)}

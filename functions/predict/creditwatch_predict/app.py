@@ -49,6 +49,7 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         table=settings.predictions_table,
         shards=settings.log_shards,
         ttl_days=settings.log_ttl_days,
+        rejected_ttl_days=settings.rejected_ttl_days,
         sqs=clients.lazy("sqs", **config),
         spill_queue_url=settings.spill_queue_url,
         on_last_resort=last_resort,

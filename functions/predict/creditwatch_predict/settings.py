@@ -12,6 +12,8 @@ class PredictSettings(LogSettings):
 
     spill_queue_url: str | None = Field(None, validation_alias="SPILL_QUEUE_URL")
     log_ttl_days: int = Field(90, ge=1, le=3650, validation_alias="LOG_TTL_DAYS")
+    # Rejected requests (no decision, no personal values: docs/operate.md "Retention") go sooner.
+    rejected_ttl_days: int = Field(30, ge=1, le=3650, validation_alias="REJECTED_TTL_DAYS")
     max_batch_size: int = Field(1000, ge=1, le=5000, validation_alias="MAX_BATCH_SIZE")
     flush_metrics_per_request: bool = Field(False, validation_alias="FLUSH_METRICS_PER_REQUEST")
     # /predict answers (and logs) each decision's contributions and reasons; off only to measure without them.

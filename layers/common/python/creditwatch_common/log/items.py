@@ -25,9 +25,10 @@ def to_item(
     shards: int,
     ttl_days: int,
     common: Mapping[str, Any] | None = None,
+    rejected_ttl_days: int | None = None,
 ) -> dict[str, Any]:
     """DynamoDB item (attribute-value form) for a record, or for a dict of LogRecord's fields."""
-    return to_items([record], shards, ttl_days, common)[0]
+    return to_items([record], shards, ttl_days, common, rejected_ttl_days)[0]
 
 
 def to_items(
@@ -35,13 +36,21 @@ def to_items(
     shards: int,
     ttl_days: int,
     common: Mapping[str, Any] | None = None,
+    rejected_ttl_days: int | None = None,
 ) -> list[dict[str, Any]]:
-    """DynamoDB items for records; `common` holds attribute values every record shares."""
+    """DynamoDB items for records; `common` holds attribute values every record shares.
+
+    A rejected request (status 4xx/5xx) expires after `rejected_ttl_days` (default: `ttl_days`), every
+    other record after `ttl_days`: decisions are kept as long as the law asks, refusals of bad input only
+    as long as operations need them.
+    """
     # A batch builds a thousand items per request, hence the inlined scalar cases and the time
     # attributes built once per millisecond (a batch's ids share one). Attribute values are shared
     # between items: nothing mutates an item once built.
     ttl_s = ttl_days * 86400
-    stamps: dict[str, tuple[str, dict[str, str], dict[str, str], list[dict[str, str] | None]]] = {}
+    rejected_ttl_s = (ttl_days if rejected_ttl_days is None else rejected_ttl_days) * 86400
+    common_status = int(common["status"]["N"]) if common and "status" in common else 0
+    stamps: dict[str, tuple[str, dict[str, str], dict[str, str], list[dict[str, str] | None], dict[str, str]]] = {}
     items = []
     for record in records:
         # The fields as they are (no model_dump copy): serialize() builds new containers anyway.
@@ -72,7 +81,13 @@ def to_items(
         if stamp is None:
             ms = uuid7_millis(prediction_id)
             ts = iso_millis(ms)
-            stamp = stamps[prediction_id[:13]] = (ts, {"S": ts}, {"N": str(ms // 1000 + ttl_s)}, [None] * shards)
+            stamp = stamps[prediction_id[:13]] = (
+                ts,
+                {"S": ts},
+                {"N": str(ms // 1000 + ttl_s)},
+                [None] * shards,
+                {"N": str(ms // 1000 + rejected_ttl_s)},
+            )
         ts = stamp[0]
         shard = shard_of(prediction_id, shards)
         pk = stamp[3][shard]
@@ -81,7 +96,9 @@ def to_items(
         item["pk"] = pk
         item["sk"] = {"S": sort_key(ts, prediction_id)}
         item["ts"] = stamp[1]
-        item["expires_at"] = stamp[2]
+        status = fields.get("status")
+        rejected = (status if type(status) is int else common_status) >= 400
+        item["expires_at"] = stamp[4] if rejected else stamp[2]
         items.append(item)
     return items
 

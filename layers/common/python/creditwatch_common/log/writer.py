@@ -53,6 +53,8 @@ class LogWriter:
     table: str
     shards: int = 16
     ttl_days: int = 90
+    # Rejected requests (4xx/5xx) expire sooner; None: after ttl_days like the rest.
+    rejected_ttl_days: int | None = None
     sqs: Any = None
     spill_queue_url: str | None = None
     max_attempts: int = 5
@@ -84,7 +86,7 @@ class LogWriter:
         `common` fields belong to every record (a batch's request id, route, status...).
         """
         shared = to_attributes(common) if common else None
-        items = to_items(records, self.shards, self.ttl_days, shared)
+        items = to_items(records, self.shards, self.ttl_days, shared, self.rejected_ttl_days)
         outcome = WriteOutcome()
         if not items:
             return outcome
