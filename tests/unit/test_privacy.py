@@ -134,8 +134,9 @@ def assert_absent(where: str, text: str) -> None:
 def test_a_rejected_body_leaves_no_value_in_the_table_spill_queue_logs_or_traces(
     service, event, prediction_log, ddb, sqs, provider, capsys, caplog
 ):
-    # Powertools keeps one handler per service name, on the stdout of the first build: this test's.
-    service.obs.logger.registered_handler.setStream(sys.stdout)
+    # Powertools keeps one handler per service name, on the stdout of the first build: point it at this
+    # test's (not setStream, which would flush an earlier test's capture, closed by now).
+    service.obs.logger.registered_handler.stream = sys.stdout
     status, body, _ = call(service, posted(event, hostile_body()))
     assert status == 422
     # The client is told which fields were wrong, where and why; only the unknown names are echoed.
