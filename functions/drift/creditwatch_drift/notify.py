@@ -47,6 +47,20 @@ def send_failure(sqs: Any, queue_url: str, summary: DriftSummary) -> None:
     sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(failure_notification(summary)))
 
 
+# What every note about a run says of it: where, which window, how many rows, and the report.
+_RUN_FIELDS = {
+    "environment",
+    "window_start",
+    "window_end",
+    "rows_used",
+    "model_version",
+    "report_url",
+    "report_url_expires_at",
+    "report_url_signed_by",
+    "summary_key",
+}
+
+
 def fairness_notifications(summary: DriftSummary) -> list[FairnessAlert]:
     """One alert per protected attribute below the threshold (ratio and interval)."""
     if summary.fairness is None:
@@ -61,9 +75,6 @@ def fairness_notifications(summary: DriftSummary) -> list[FairnessAlert]:
             FairnessAlert(
                 # One alert per window and attribute, however often the run is retried or repeated.
                 dedupe_key=f"fairness#{summary.window_start}#{summary.window_end}#{a.attribute}",
-                environment=summary.environment,
-                window_start=summary.window_start,
-                window_end=summary.window_end,
                 attribute=a.attribute,
                 disparate_impact_ratio=cur.disparate_impact_ratio,
                 ratio_interval=cur.ratio_interval,
@@ -77,12 +88,7 @@ def fairness_notifications(summary: DriftSummary) -> list[FairnessAlert]:
                 highest_count=high.count,
                 reference_ratio=a.reference.disparate_impact_ratio,
                 change_interval=a.change_interval,
-                rows_used=summary.rows_used,
-                model_version=summary.model_version,
-                report_url=summary.report_url,
-                report_url_expires_at=summary.report_url_expires_at,
-                report_url_signed_by=summary.report_url_signed_by,
-                summary_key=summary.summary_key,
+                **summary.model_dump(include=_RUN_FIELDS),
             )
         )
     return notes
