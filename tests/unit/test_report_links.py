@@ -278,3 +278,13 @@ def test_local_up_again_keeps_the_generated_key_and_the_revocations(aws) -> None
     assert revoked_ids(value) == {REPORT}
     slack = json.loads(sm.get_secret_value(SecretId=aws.ref("SlackWebhookSecret"))["SecretString"])
     assert slack == {"webhook_url": "http://x/y"}  # the webhook is what `up` is told, each time
+
+
+def test_a_quality_report_id_names_its_kind_and_maps_to_the_quality_prefix() -> None:
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC)
+    keys = report_keys("quality", start, end, kind="quality")
+    assert keys["report_id"].startswith("quality.20261101T0000Z_20261108T0000Z.run-")
+    assert REPORT_ID.fullmatch(keys["report_id"])
+    assert report_html_key("drift", keys["report_id"]) == keys["html"]
+    assert report_html_key("drift", keys["report_id"], {"quality": "q"}) == "q/" + keys["html"].split("/", 1)[1]
+    assert report_html_key("drift", "fairness." + keys["report_id"].split(".", 1)[1]) is None

@@ -19,12 +19,14 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
+# The kinds of report; `drift` ids carry no kind (they predate the others).
+ReportKind = Literal["drift", "quality"]
 SIGNER_USER = "signer-user"
 FUNCTION_ROLE = "function-role"
 # The link opens through the reports route; its token, not a signature of S3's, is the credential.
@@ -63,8 +65,14 @@ def signer_from_secret(
     return build
 
 
-def report_keys(prefix: str, start: datetime, end: datetime, run_at: datetime | None = None) -> dict[str, str]:
-    """Keys that sort by window, then by run: every run keeps its own report, reruns of a window sit side by side."""
+def report_keys(
+    prefix: str, start: datetime, end: datetime, run_at: datetime | None = None, kind: ReportKind = "drift"
+) -> dict[str, str]:
+    """Keys that sort by window, then by run: every run keeps its own report, reruns of a window sit side by side.
+
+    A drift report's id is `<start>_<end>.run-...` (as before); another kind's is `<kind>.<start>_<end>.run-...`,
+    its objects under that kind's own prefix.
+    """
     # Scheduled windows fall on full hours (short stamps); on-demand ones keep their seconds, so two
     # different windows never share keys.
     fmt = "%Y%m%dT%H%MZ" if start.second == end.second == 0 else "%Y%m%dT%H%M%SZ"
@@ -77,7 +85,7 @@ def report_keys(prefix: str, start: datetime, end: datetime, run_at: datetime | 
         "summary": f"{base}/summary.json",
         "latest": f"{prefix}/latest.json",
         "run_id": run_id,
-        "report_id": f"{stamp}.{run_id}",
+        "report_id": f"{stamp}.{run_id}" if kind == "drift" else f"{kind}.{stamp}.{run_id}",
     }
 
 
@@ -85,15 +93,20 @@ def report_keys(prefix: str, start: datetime, end: datetime, run_at: datetime | 
 # (no slashes, no dots beyond the one separator: nothing else of the bucket is reachable through it).
 _STAMP = r"\d{8}T\d{4}(?:\d{2})?Z"
 REPORT_ID = re.compile(
-    rf"^(?P<stamp>{_STAMP}_(?P<end>\d{{8}})T\d{{4}}(?:\d{{2}})?Z)\.(?P<run>run-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}})$"
+    rf"^(?:(?P<kind>quality)\.)?(?P<stamp>{_STAMP}_(?P<end>\d{{8}})T\d{{4}}(?:\d{{2}})?Z)\.(?P<run>run-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}})$"
 )
 
 
-def report_html_key(prefix: str, report_id: str) -> str | None:
-    """The HTML key a report id names, or None when it is not a report id."""
+def report_html_key(prefix: str, report_id: str, kind_prefixes: Mapping[str, str] | None = None) -> str | None:
+    """The HTML key a report id names, or None when it is not a report id.
+
+    `prefix` is the drift reports' prefix; another kind's reports live under `kind_prefixes[kind]` (default: the kind).
+    """
     m = REPORT_ID.fullmatch(report_id)
     if not m:
         return None
+    if m.group("kind"):
+        prefix = (kind_prefixes or {}).get(m.group("kind"), m.group("kind"))
     end = m.group("end")
     return f"{prefix}/reports/{end[:4]}/{end[4:6]}/{end[6:]}/{m.group('stamp')}/{m.group('run')}/report.html"
 
