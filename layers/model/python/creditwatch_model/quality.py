@@ -131,7 +131,7 @@ class Scored:
         bin_p = np.bincount(bin_id, weights=self.p, minlength=size) / np.maximum(np.bincount(bin_id, minlength=size), 1)
 
         def total(weights: FloatArray) -> FloatArray:
-            return np.bincount(group, weights=weights, minlength=len(keys))
+            return np.bincount(group, weights=weights, minlength=len(keys)).astype(float)
 
         lam_bad, lam_good = total(bad), total(good)
         rows = total(np.ones(n))
