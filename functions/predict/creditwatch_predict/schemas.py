@@ -238,7 +238,7 @@ def _lower(value: Any) -> Any:
 OUTCOME_EXAMPLE: dict[str, Any] = {
     "prediction_id": "019ac4a2-7b3e-7c51-9f0e-2d4b8a6c1e90",
     "outcome": "bad",
-    "observed_at": "2027-05-27T00:00:00Z",
+    "observed_at": "2026-05-27T00:00:00Z",
 }
 
 
