@@ -15,7 +15,10 @@ from starlette.requests import Request
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter, WriteOutcome
 from creditwatch_common.observability import Metric, Observability
-from creditwatch_common.records import RejectedField
+
+# Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
+# alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
+from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -27,9 +30,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
 UNKNOWN_PATH = "<unknown>"
-# Routes that are not scoring traffic: their requests get metrics of their own, so that the error-rate
-# and latency alarms (Requests, ServerErrors, Latency) and the alerts function see scoring only.
-OUTCOME_ROUTES = frozenset({"/outcomes"})
 
 
 @dataclass
