@@ -226,7 +226,8 @@ class OutcomeWriter:
                     return OutcomeResult(o.prediction_id, status, o.outcome)
                 except Exception as exc:
                     code = error_code(exc)
-                    reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])]
+                    response = getattr(exc, "response", None) or {}
+                    reasons = [r.get("Code") for r in response.get("CancellationReasons", [])]
                     if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
                         # Definitely not written: someone else changed the item (or took this event key).
                         recorded_ms = max(recorded_ms + 1, self.now_ms())
