@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from creditwatch_common.aws import error_code, is_permanent
 from creditwatch_common.ids import iso_millis
 from creditwatch_common.log.keys import key_attributes, keys_for
+from creditwatch_common.log.reader import LogReader
 from creditwatch_common.log.writer import NO_DEADLINE
-from creditwatch_common.outcomes import Outcome, OutcomeStatus, outcome_event_keys
+from creditwatch_common.outcomes import Outcome, OutcomeStatus, outcome_event_keys, outcome_partition_key
 
 # The version of the event item's (and the lake row's) fields.
 OUTCOME_SCHEMA_VERSION = 1
@@ -317,3 +318,16 @@ class OutcomeWriter:
 
 # Not read yet (or to be read again): distinct from None, which means "no such item".
 _MISSING = object()
+
+
+def outcome_events(reader: LogReader, start: datetime, end: datetime, workers: int = 8) -> Iterator[dict[str, Any]]:
+    """Every outcome event recorded in [start, end) (plain values), by Query per day and shard, never Scan."""
+    lo = iso_millis(int(start.timestamp() * 1000))
+    hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
+    days = []
+    day = start.astimezone(UTC).date()
+    while day <= (end - timedelta(milliseconds=1)).astimezone(UTC).date():
+        days.append(day.isoformat())
+        day += timedelta(days=1)
+    parts = [outcome_partition_key(d, s) for d in days for s in range(reader.shards)]
+    return reader.query_partitions(parts, lo, hi, workers)
