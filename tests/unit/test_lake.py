@@ -523,3 +523,16 @@ def test_an_outcomes_object_of_an_unknown_schema_version_fails_the_read_with_its
 def test_an_empty_lake_still_has_the_outcomes_view(parts):
     _, rows = parts.lake.query("SELECT count(*) AS n FROM predictions p JOIN outcomes o USING (prediction_id)")
     assert rows == [(0,)]
+
+
+def test_an_hour_whose_outcomes_were_all_erased_loses_its_object_at_the_next_export(parts, model):
+    from creditwatch import lookups
+
+    (pred,) = records_at(model, NOW - timedelta(days=10), 1)
+    parts.log.write([pred])
+    record(parts, NOW - timedelta(minutes=5), [(pred.prediction_id, "good")])
+    parts.exporter.export(1, NOW)
+    assert list(outcome_objects(parts)) == ["outcomes/dt=2026-11-20/hour=14/part-0.parquet"]
+    assert lookups.erase(parts.log, pred.prediction_id)["outcome_events_erased"] == 1
+    assert parts.exporter.export(1, NOW).outcome_rows == 0
+    assert outcome_objects(parts) == {}

@@ -324,3 +324,17 @@ def test_an_idempotency_key_replays_the_first_answer(handler, event, prediction_
     assert json.loads(again["body"]) == json.loads(first["body"])
     assert [r["status"] for r in json.loads(again["body"])["results"]] == ["recorded", "recorded"]
     assert again["headers"].get("idempotent-replayed") == "true"
+
+
+def test_log_erase_also_deletes_the_outcome_events_of_the_id(handler, event, prediction_log):
+    from creditwatch import lookups
+
+    for pid in EVENT_IDS:
+        scored(prediction_log, pid)
+    call(handler, event("outcomes-valid.json"))
+    call(handler, event("outcomes-correction.json"))
+    erased = lookups.erase(prediction_log, EVENT_IDS[0])
+    assert erased["erased"] and erased["outcome_events_erased"] == 2
+    # The other prediction's event stays.
+    remaining = events_of(prediction_log, datetime.now(UTC).date().isoformat())
+    assert [e["prediction_id"]["S"] for e in remaining] == [EVENT_IDS[1]]

@@ -145,9 +145,14 @@ class LakeExporter:
             return None, 0
         hour = hour_floor(hour)
         events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
-        if not events:
-            return None, 0
         key = hour_key(self.outcomes_prefix, hour)
+        if not events:
+            # An hour whose events were all erased (creditwatch log erase) must not keep its old object;
+            # listed first, so that the empty hours of every run leave no delete markers behind.
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+            if any(o["Key"] == key for o in listed):
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            return None, 0
         body = parquet_bytes(outcome_table(events), self.first_row_group)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
         return key, len(events)
