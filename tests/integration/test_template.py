@@ -646,7 +646,7 @@ def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writ
     assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
     # Auditors read it as they read the predictions.
     policy = json.dumps(res["LakeQueryPolicy"]["Properties"]["PolicyDocument"])
-    assert "${LakeDatabase}/outcomes" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
+    assert "${LakeDatabase}/outcome_events" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
 
 
 def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None:

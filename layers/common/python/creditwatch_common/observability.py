@@ -70,6 +70,7 @@ class Metric(StrEnum):
     LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
     # lake export: one per run
     LAKE_ROWS_EXPORTED = "LakeRowsExported"
+    LAKE_OUTCOMES_EXPORTED = "LakeOutcomesExported"
     LAKE_HOURS_EXPORTED = "LakeHoursExported"
     LAKE_EXPORT_FAILED = "LakeExportFailed"
     # reports: one per link opened or refused
