@@ -79,6 +79,11 @@ class StoredRecord(LogRecord):
     sk: str
     ts: str
     expires_at: int | None = None
+    # Set by POST /outcomes (creditwatch_common/outcomes.py): the outcome, and the ones it corrected.
+    outcome: str | None = None
+    outcome_observed_at: str | None = None
+    outcome_recorded_at: str | None = None
+    outcome_history: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> StoredRecord:
