@@ -338,3 +338,32 @@ def test_log_erase_also_deletes_the_outcome_events_of_the_id(handler, event, pre
     # The other prediction's event stays.
     remaining = events_of(prediction_log, datetime.now(UTC).date().isoformat())
     assert [e["prediction_id"]["S"] for e in remaining] == [EVENT_IDS[1]]
+
+
+def test_off_lambda_as_creditwatch_serve_a_thousand_outcomes_get_the_routes_own_budget(handler, prediction_log):
+    from fastapi.testclient import TestClient
+
+    ids = [uuid7() for _ in range(1000)]
+    prediction_log.write(
+        [
+            LogRecord(
+                prediction_id=i,
+                request_id="r",
+                kind="application",
+                route="/predict-batch",
+                status=200,
+                latency_ms=1,
+                model_version="v1",
+                probability_good_credit=0.7,
+                prediction=1,
+                decision="approve",
+                risk_level="LOW",
+            )
+            for i in ids
+        ]
+    )
+    client = TestClient(handler.app)
+    sent = {"outcomes": [{"prediction_id": i, "outcome": "good", "observed_at": now_iso()} for i in ids]}
+    resp = client.post("/outcomes", json=sent)
+    assert resp.status_code == 200 and resp.json()["counts"]["recorded"] == 1000
+    assert resp.headers["x-prediction-log"] == "written"

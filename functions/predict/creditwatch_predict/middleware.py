@@ -30,6 +30,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
 UNKNOWN_PATH = "<unknown>"
+# Off Lambda (creditwatch serve), how long a route's own AWS calls may take: the template's 29 s Timeout
+# less the log write's reserve.
+LOCAL_ROUTE_BUDGET_S = 22.0
 
 
 @dataclass
@@ -131,11 +134,16 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        on_lambda = getattr(scope.get("aws.context"), "get_remaining_time_in_millis", None) is not None
         deadline = self._deadline(scope, time.monotonic())
         entry = RequestLog(request_id=_request_id(scope))
         # The route's own AWS calls stop in time for the log write after them (a DynamoDB attempt, then
         # one SQS attempt, then the last-resort line).
         entry.deadline = deadline - self.writer.call_timeout_s * 2 - self.writer.last_resort_reserve_s
+        if not on_lambda:
+            # creditwatch serve: the route gets what the template's Timeout would leave it, and the log
+            # write its own budget after the route (1,000 outcomes against moto take seconds).
+            entry.deadline = time.monotonic() + LOCAL_ROUTE_BUDGET_S
         State(scope.setdefault("state", {})).log = entry
         status = 500
         # The answer is held until the log write is over, so that its header can say where the record
@@ -156,6 +164,8 @@ class RequestLogMiddleware:
             if entry.error_class is None:
                 entry.error_class = "internal_error"
             latency_ms = (time.perf_counter() - started) * 1000.0
+            if not on_lambda:
+                deadline = self._deadline(scope, time.monotonic())
             self._record(scope, entry, status, latency_ms, deadline)
             raise
         if answer_bytes > self.max_answer_bytes:
@@ -163,6 +173,8 @@ class RequestLogMiddleware:
             # here, as a server error (every bound in the code should have kept the answer smaller).
             status, held = 500, answer_too_large(entry, answer_bytes, self.max_answer_bytes)
         latency_ms = (time.perf_counter() - started) * 1000.0
+        if not on_lambda:
+            deadline = self._deadline(scope, time.monotonic())
         if entry.replayed:
             outcome = WriteOutcome()
             self._metrics(scope, entry, status, latency_ms, [], outcome)
