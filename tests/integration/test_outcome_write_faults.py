@@ -151,10 +151,12 @@ def state(log: PredictionLog, pids: list[str]) -> tuple[dict[str, str | None], d
     return outcomes, counts
 
 
-def test_dynamodb_hanging_gets_a_503_in_time_and_the_retry_stores_each_outcome_once(service, log, event):
+def test_dynamodb_hanging_gets_a_503_in_time_and_the_retry_stores_each_outcome_once(service, log, event, capsys):
     pids = predictions(log, 5)
     with HangingServer() as hanging:
         status, body, headers, elapsed = post(service(hanging.url), event, pids)
+    with capsys.disabled():
+        print(f"\nDynamoDB hanging: {status} {body['error']['code']} in {elapsed:.2f} s of {REMAINING_S:.0f} s")
     assert status == 503 and body["error"]["code"] == "outcomes_unavailable"
     assert headers["retry-after"] == "1" and elapsed < REMAINING_S
     assert [d["location"] for d in body["error"]["details"]] == [["body", "outcomes", i] for i in range(5)]
@@ -166,7 +168,7 @@ def test_dynamodb_hanging_gets_a_503_in_time_and_the_retry_stores_each_outcome_o
     assert state(log, pids) == ({p: "bad" for p in pids}, dict.fromkeys(pids, 1))
 
 
-def test_resets_and_throttling_are_retried_and_no_outcome_is_lost_or_doubled(service, log, event):
+def test_resets_and_throttling_are_retried_and_no_outcome_is_lost_or_doubled(service, log, event, capsys):
     pids = predictions(log, 30)
     answers = []
     with FaultProxy(log.dynamodb.meta.endpoint_url, seed=7) as proxy:
@@ -175,10 +177,12 @@ def test_resets_and_throttling_are_retried_and_no_outcome_is_lost_or_doubled(ser
         proxy.inject("BatchGetItem", "throttle", probability=0.3)
         for _ in range(5):
             status, body, _, elapsed = post(svc, event, pids)
-            answers.append((status, elapsed))
+            answers.append((status, round(elapsed, 2)))
             if status == 200:
                 break
         faulted = proxy.stats("TransactWriteItems").faulted
+    with capsys.disabled():
+        print(f"\nresets p=0.4, throttles p=0.3: answers {answers}, TransactWriteItems faulted {faulted}")
     assert faulted > 0 and answers[-1][0] == 200
     assert all(elapsed < REMAINING_S for _, elapsed in answers)
     # Whatever the attempts answered, each outcome is stored once, with one event.
