@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
-from pydantic import ValidationError
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
@@ -52,12 +51,10 @@ class DriftService:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Scheduled or on-demand drift run; returns the JSON summary."""
         try:
-            request = DriftEvent.model_validate(event or {})
-        except ValidationError as exc:
-            # A bad on-demand event: answer precisely, and do not let the scheduler retry it.
-            errors = json.loads(exc.json(include_url=False))  # plain JSON: ctx may hold exception objects
-            self.obs.logger.warning("invalid drift event", extra={"errors": errors})
-            return {"status": "invalid_event", "message": "invalid drift event", "errors": errors}
+            request = parse_event(DriftEvent, event, "drift event")
+        except InvalidEvent as exc:
+            # A bad on-demand event: answered precisely, never retried by the scheduler.
+            return exc.answer(self.obs.logger)
         summary = self.job.run(request)
         self._metrics(summary)
         log = self.obs.logger.warning if summary.status != "ok" or summary.dataset_drift else self.obs.logger.info

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from pydantic import ValidationError
-
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.lake.export import LakeExporter
 from creditwatch_common.lake.schema import LakeSchema
 from creditwatch_common.log import LogReader
@@ -37,11 +36,10 @@ class LakeExportService:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Export the recent hours; a failure is a function error (Lambda retries, then OnFailure)."""
         try:
-            request = LakeExportEvent.model_validate(event or {})
-        except ValidationError as exc:
-            errors = json.loads(exc.json(include_url=False))
-            self.obs.logger.warning("invalid lake export event", extra={"errors": errors})
-            return {"status": "invalid_event", "message": "invalid lake export event", "errors": errors}
+            request = parse_event(LakeExportEvent, event, "lake export event")
+        except InvalidEvent as exc:
+            # A bad on-demand event: answered precisely, never retried by the scheduler.
+            return exc.answer(self.obs.logger)
         try:
             result = self.exporter.export(request.hours or self.settings.export_hours, request.at)
         except Exception:
