@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from faults import FaultProxy, HangingServer
+from lambda_context import LambdaContext
 from moto.server import ThreadedMotoServer
 
 from creditwatch.local.moto_patches import fast_transactions
@@ -84,20 +85,6 @@ def service(moto_server: str, log: PredictionLog, model: Any, monkeypatch: pytes
     return make
 
 
-class Context:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "fault"
-
-    def __init__(self, remaining_s: float) -> None:
-        self._ends = time.monotonic() + remaining_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._ends - time.monotonic()) * 1000))
-
-
 def post(
     svc: PredictService, event: Any, pids: list[str], outcome: str = "bad"
 ) -> tuple[int, Any, dict[str, str], float]:
@@ -105,7 +92,7 @@ def post(
     now = datetime.now(UTC).isoformat()
     ev["body"] = json.dumps({"outcomes": [{"prediction_id": p, "outcome": outcome, "observed_at": now} for p in pids]})
     started = time.monotonic()
-    resp = svc.handler(ev, Context(REMAINING_S))
+    resp = svc.handler(ev, LambdaContext(remaining_s=REMAINING_S, request_id="fault"))
     headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
     return resp["statusCode"], json.loads(resp["body"]), headers, time.monotonic() - started
 
