@@ -86,6 +86,8 @@ class DriftService:
             worst = summary.stability.max_feature()
             if worst is not None and worst.psi is not None:
                 metric(Metric.MAX_FEATURE_PSI, worst.psi, "None")
+        if summary.history_updated is not None:
+            metric(Metric.HISTORY_UPDATE_FAILED, 0 if summary.history_updated else 1)
         metric(Metric.DRIFT_RUN_FAILED, 1 if summary.status == "error" else 0)
 
 

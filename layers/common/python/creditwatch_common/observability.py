@@ -58,6 +58,8 @@ class Metric(StrEnum):
     # PSI on bins frozen from the reference: P(good), and the feature that moved most.
     SCORE_PSI = "ScorePsi"
     MAX_FEATURE_PSI = "MaxFeaturePsi"
+    # The report history's index was not rewritten after a published report (the report itself is fine).
+    HISTORY_UPDATE_FAILED = "HistoryUpdateFailed"
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
