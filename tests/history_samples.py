@@ -19,7 +19,9 @@ def _window_id(start: datetime, end: datetime, run_at: datetime, kind: str, n: i
     return f"{stamp}.{run}" if kind == "drift" else f"{kind}.{stamp}.{run}"
 
 
-def drift_summary(day: int, *, start: datetime | None = None, drift: float | None = None, **extra: Any) -> dict[str, Any]:
+def drift_summary(
+    day: int, *, start: datetime | None = None, drift: float | None = None, **extra: Any
+) -> dict[str, Any]:
     """A drift summary (DriftSummary's JSON) for day `day` of a slow slide."""
     base = start or datetime(2026, 10, 1, tzinfo=UTC)
     end = base + timedelta(days=day + 1)

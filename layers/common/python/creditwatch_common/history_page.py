@@ -141,12 +141,12 @@ def chart(
                 parts.append(f'<polygon points="{upper} {lower}" fill="{s.color}" fill-opacity="0.18" class="band"/>')
         if len(pts) > 1:
             line = " ".join(f"{x(p.at):.1f},{y(p.value):.1f}" for p in pts)
-            parts.append(f'<polyline points="{line}" stroke="{s.color}" class="line" data-series="{s.key}"/>')
+            parts.append(f'<polyline points="{line}" stroke="{s.color}" class="line" data-series="{esc(s.key)}"/>')
         for p in pts:
             interval = f" ({fmt(p.low)}-{fmt(p.high)})" if p.low is not None and p.high is not None else ""
             tip = f"{s.name} {fmt(p.value)}{interval} · {p.at:%Y-%m-%d %H:%M} · {p.label}"
             parts.append(
-                f'<circle cx="{x(p.at):.1f}" cy="{y(p.value):.1f}" r="3.5" fill="{s.color}" data-series="{s.key}">'
+                f'<circle cx="{x(p.at):.1f}" cy="{y(p.value):.1f}" r="3.5" fill="{s.color}" data-series="{esc(s.key)}">'
                 f"<title>{esc(tip)}</title></circle>"
             )
     svg = (
