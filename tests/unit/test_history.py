@@ -346,3 +346,109 @@ def test_the_token_route_opens_the_index_and_the_index_links_open_their_reports(
 def test_the_index_of_a_bucket_without_history_is_refused_like_any_unknown_report(aws, gate):
     token = mint_token(token_key(aws), INDEX_ID, int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))
     assert gate.handle(route(INDEX_ID, token))["statusCode"] == 403
+
+
+# ---------------------------------------------------------------------------- the drift job
+
+
+@pytest.fixture
+def drift_job(aws, model, prediction_log, s3, sqs):
+    from creditwatch_drift.attribution import load_reference_contributions
+    from creditwatch_drift.service import DriftJob, load_reference
+    from creditwatch_drift.settings import DriftSettings
+    from creditwatch_drift.stability import load_stability_bins
+
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    return DriftJob(
+        settings=DriftSettings().model_copy(update={"notifications_queue_url": url}),
+        model=model,
+        reference=load_reference(model),
+        reader=prediction_log,
+        reference_contributions=load_reference_contributions(model),
+        stability_bins=load_stability_bins(),
+        publisher=publisher(aws),
+        sqs=sqs,
+    )
+
+
+def test_several_drift_runs_are_all_in_the_index_newest_first_and_the_drift_note_links_it(
+    drift_job, prediction_log, model, s3, sqs, aws
+):
+    from test_drift import log_traffic
+
+    from creditwatch_common.notifications import parse_notification
+    from creditwatch_drift.models import DriftEvent
+
+    reference = drift_job.reference
+    log_traffic(prediction_log, model, reference, 120, scenario="stable", seed=2)
+    log_traffic(prediction_log, model, reference, 300, scenario="drift", seed=3)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    event = DriftEvent(start=start, end=start + timedelta(hours=2))
+    summaries = [drift_job.run(event, now=NOW + timedelta(hours=h)) for h in (1, 2, 3)]
+    assert all(s.status == "ok" and s.history_updated is True and not s.warnings for s in summaries)
+    page = read_index(s3, aws)
+    assert index_rows(page) == [s.report_id for s in reversed(summaries)]
+    assert summaries[-1].index_url.startswith(f"{API}reports/index?t=")
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(summaries[-1].index_url).query)["t"][0]
+    assert verify_token(token_key(aws), INDEX_ID, token, datetime.now(UTC).timestamp())
+    # The stored summary holds the index link too; the Slack note carries it.
+    stored = json.loads(s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summaries[0].summary_key)["Body"].read())
+    assert stored["index_url"] == summaries[0].index_url
+    notes = [
+        parse_notification(m["Body"])
+        for m in sqs.receive_message(QueueUrl=drift_job.settings.notifications_queue_url, MaxNumberOfMessages=10)[
+            "Messages"
+        ]
+    ]
+    assert notes and all(n.index_url and n.index_url.startswith(f"{API}reports/index?t=") for n in notes)
+    # Every figure the charts draw came through from the real summary.
+    (entry,) = [
+        e
+        for e in HistoryStore(s3=s3, bucket=aws.ref("ReportsBucket")).entries()[0]
+        if e.report_id == summaries[0].report_id
+    ]
+    assert entry.drift_share == summaries[0].drift_share and entry.score_psi == summaries[0].stability.score.psi
+    assert entry.attribution_ndcg == summaries[0].attribution.ndcg
+    assert {r.attribute for r in entry.disparate_impact} == {"sex", "age", "foreign_worker"}
+
+
+class FailingHistory:
+    """S3 that refuses every write under history/ (the run's report keys work)."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def put_object(self, **kw):
+        if kw["Key"].startswith("history/"):
+            raise RuntimeError("injected: history write refused")
+        return self.real.put_object(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_history_that_cannot_be_written_leaves_the_run_and_its_report_intact_and_is_counted(
+    drift_job, prediction_log, model, s3, aws, capsys
+):
+    from test_drift import log_traffic
+
+    from creditwatch_common.observability import Observability, Service
+    from creditwatch_drift.app import DriftService
+
+    drift_job.publisher = Publisher(
+        s3=FailingHistory(AwsClients().s3), bucket=aws.ref("ReportsBucket"), tokens=drift_job.publisher.tokens
+    )
+    log_traffic(prediction_log, model, drift_job.reference, 120, scenario="stable", seed=5)
+    service = DriftService(drift_job.settings, drift_job, Observability.build(Service.DRIFT, drift_job.settings))
+
+    class Ctx:
+        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
+
+    capsys.readouterr()
+    result = service.handler({"days": 1, "notify": False}, Ctx())
+    assert result["status"] == "ok" and result["history_updated"] is False
+    assert any("report history not updated" in w for w in result["warnings"])
+    assert s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=result["report_html_key"])["ContentLength"] > 1000
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{") and "_aws" in x]
+    assert any(line.get("HistoryUpdateFailed") in ([1.0], 1.0) for line in emf), emf
