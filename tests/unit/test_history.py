@@ -84,7 +84,7 @@ def test_a_quality_summary_per_the_contract_gives_its_verdict_auc_intervals_and_
     )
     assert entry.window_end == quality_summary(21)["cohort"]["end"]
     assert entry.auc_realized.value == pytest.approx(0.676) and entry.auc_realized.high == pytest.approx(0.716)
-    assert entry.auc_estimated.value == pytest.approx(0.686) and entry.auc_validation == 0.78
+    assert entry.auc_estimated.value == pytest.approx(0.711) and entry.auc_validation == 0.78
     assert entry.approval_rate == 0.68 and entry.label_coverage == 0.8
     # Too few labels: no realized figures, still listed with its verdict.
     thin = entry_from_summary(quality_summary(0, verdict="insufficient_labels", realized={}, estimated={}))

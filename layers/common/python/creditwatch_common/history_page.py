@@ -139,6 +139,9 @@ def chart(
                 )
             else:
                 parts.append(f'<polygon points="{upper} {lower}" fill="{s.color}" fill-opacity="0.18" class="band"/>')
+    # Every band under every line: a translucent band over another series' line would change its colour.
+    for s in series:
+        pts = sorted(s.points, key=lambda p: p.at)
         if len(pts) > 1:
             line = " ".join(f"{x(p.at):.1f},{y(p.value):.1f}" for p in pts)
             parts.append(f'<polyline points="{line}" stroke="{s.color}" class="line" data-series="{esc(s.key)}"/>')
@@ -230,7 +233,6 @@ def charts(entries: Sequence[HistoryEntry]) -> list[str]:
         chart(
             "AUC: realized (outcomes) and estimated (CBPE), 95% intervals",
             [
-                Series("auc_realized", "realized", c["auc_realized"], est(quality, lambda e: e.auc_realized), True),
                 Series(
                     "auc_estimated",
                     "estimated (quality)",
@@ -245,6 +247,8 @@ def charts(entries: Sequence[HistoryEntry]) -> list[str]:
                     est(drift, lambda e: e.auc_estimated),
                     True,
                 ),
+                # Drawn last, on top: the outcomes are what the estimates are judged by.
+                Series("auc_realized", "realized", c["auc_realized"], est(quality, lambda e: e.auc_realized), True),
             ],
             [RefLine(validation[0], f"validation {validation[0]:.3f}")] if validation else [],
             fmt=lambda v: f"{v:.3f}",
@@ -356,7 +360,7 @@ svg{display:block;max-width:100%;height:auto}
 .ytick{font-size:10px;text-anchor:end;fill:#555}.xtick{font-size:10px;fill:#555}
 .reflabel{font-size:10px;text-anchor:end;fill:#666}
 .legend{font-size:12px;color:#444}.key{margin-right:12px}
-.key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+.key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px;opacity:.8}
 table{border-collapse:collapse;width:100%;margin-top:20px;font-size:13px}
 th,td{border-bottom:1px solid #e3e3e3;padding:5px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3;position:sticky;top:0}
