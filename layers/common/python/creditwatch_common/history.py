@@ -325,7 +325,7 @@ class HistoryStore:
                 self._backoff(attempt)
                 continue
             shown = {e.key for e in entries}
-            self._write_ledger(entries)
+            self.write_ledger(entries)
             if self.entry_keys() <= shown:
                 return HistoryUpdate(self.index_key, len(entries), attempt, read)
             # An entry arrived while this index was built: its writer may have lost to this one.
@@ -350,7 +350,8 @@ class HistoryStore:
         except Exception:  # noqa: BLE001 - a missing or unreadable cache: every entry is read instead
             return []
 
-    def _write_ledger(self, entries: list[HistoryEntry]) -> None:
+    def write_ledger(self, entries: list[HistoryEntry]) -> None:
+        """Cache the entries the index shows: the next update reads only the ones it lacks."""
         body = json.dumps({"version": 1, "entries": [e.model_dump(mode="json") for e in entries]}).encode()
         # A cache: if it is not written, the next run reads the entries it lacks.
         with contextlib.suppress(Exception):
