@@ -407,7 +407,6 @@ def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says, monk
     assert says in context["elements"][0]["text"]
 
 
-
 def test_drift_message_links_the_report_history_when_the_note_carries_it_and_older_notes_still_parse():
     from creditwatch_alerts.messages import drift_message
     from creditwatch_common.notifications import parse_notification
@@ -425,6 +424,7 @@ def test_drift_message_links_the_report_history_when_the_note_carries_it_and_old
     old = parse_notification(json.dumps(body))
     (actions,) = [b for b in drift_message(old, None)["blocks"] if b["type"] == "actions"]
     assert [e["text"]["text"] for e in actions["elements"]] == ["Open drift report"]
+
 
 def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatch):
     import boto3
