@@ -452,3 +452,11 @@ def test_a_history_that_cannot_be_written_leaves_the_run_and_its_report_intact_a
     assert s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=result["report_html_key"])["ContentLength"] > 1000
     emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{") and "_aws" in x]
     assert any(line.get("HistoryUpdateFailed") in ([1.0], 1.0) for line in emf), emf
+
+
+def test_an_entry_of_a_later_version_is_left_out_without_stalling_the_update(aws, s3):
+    bucket = aws.ref("ReportsBucket")
+    s3.put_object(Bucket=bucket, Key="history/entries/20990101T000000Z.future.json", Body=b'{"version": 2}')
+    result = update_history(publisher(aws), drift_summary(1), link_seconds=60)
+    assert result.attempts == 1 and result.entries == 1
+    assert index_rows(read_index(s3, aws)) == [drift_summary(1)["report_id"]]

@@ -295,6 +295,11 @@ class HistoryStore:
 
     def entries(self) -> tuple[list[HistoryEntry], int]:
         """Every entry, newest first, and how many were read one by one (not from the ledger)."""
+        entries, _, read = self._snapshot()
+        return entries, read
+
+    def _snapshot(self) -> tuple[list[HistoryEntry], set[str], int]:
+        """Every entry this code reads, the names listed (later versions included) and how many were read."""
         names = self.entry_keys()
         cached = {e.key: e for e in self._ledger() if e.key in names}
         missing = sorted(names - set(cached))
@@ -302,13 +307,13 @@ class HistoryStore:
             for entry in pool.map(self._read_entry, missing):
                 if entry is not None:
                     cached[entry.key] = entry
-        return newest_first(cached.values()), len(missing)
+        return newest_first(cached.values()), names, len(missing)
 
     def update(self, render: Callable[[list[HistoryEntry]], bytes]) -> HistoryUpdate:
         """Rebuild the index from every entry, conditionally on the index the rebuild started from."""
         for attempt in range(1, self.max_attempts + 1):
             etag = self._etag(self.index_key)
-            entries, read = self.entries()
+            entries, listed, read = self._snapshot()
             body = render(entries)
             try:
                 self.s3.put_object(
@@ -324,9 +329,9 @@ class HistoryStore:
                     raise
                 self._backoff(attempt)
                 continue
-            shown = {e.key for e in entries}
             self.write_ledger(entries)
-            if self.entry_keys() <= shown:
+            # Against what was listed, not shown: an entry of a later version is listed, never shown.
+            if self.entry_keys() <= listed:
                 return HistoryUpdate(self.index_key, len(entries), attempt, read)
             # An entry arrived while this index was built: its writer may have lost to this one.
             self._backoff(attempt)
