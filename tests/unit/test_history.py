@@ -460,3 +460,15 @@ def test_an_entry_of_a_later_version_is_left_out_without_stalling_the_update(aws
     result = update_history(publisher(aws), drift_summary(1), link_seconds=60)
     assert result.attempts == 1 and result.entries == 1
     assert index_rows(read_index(s3, aws)) == [drift_summary(1)["report_id"]]
+
+
+def test_a_low_ratio_that_did_not_page_is_shown_in_red_and_wide_intervals_are_drawn_clipped():
+    summary = drift_summary(2)
+    age = summary["fairness"]["attributes"][1]
+    age["current"].update(disparate_impact_ratio=0.21, ratio_interval=[0.05, 5.6])
+    age["alert"] = False  # the training reference already had the gap: shown, not paged
+    page = render_index([entry_from_summary(summary)], {}, generated_at="2026-11-27T00:00:00Z").decode()
+    assert '<span class="badge ok">no alert</span>' in page and '<span class="ratio low">age 0.21</span>' in page
+    chart = re.search(r'data-chart="Disparate impact.*?</figure>', page).group(0)
+    ticks = [float(t) for t in re.findall(r'class="ytick">([-\d.]+)<', chart)]
+    assert max(ticks) < 1.4 and "interval 0.05-5.60, drawn clipped" in chart

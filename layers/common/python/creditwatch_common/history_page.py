@@ -78,9 +78,16 @@ def chart(
     fmt: Callable[[float], str] = lambda v: f"{v:.2f}",
     floor: float | None = None,
     ceiling: float | None = None,
+    clip: tuple[float, float] | None = None,
     empty: str = "no data yet",
 ) -> str:
     """A time-series chart as an inline SVG figure, with its legend; a note instead when no series has data."""
+    if clip is not None:
+        # Intervals of small groups can be wide: drawn to the clip, the tooltips keep the true figures.
+        lo_clip, hi_clip = clip
+        series = [
+            Series(s.key, s.name, s.color, [_clipped(p, lo_clip, hi_clip) for p in s.points], s.band) for s in series
+        ]
     points = [p for s in series for p in s.points]
     legend = "".join(
         f'<span class="key"><i style="background:{s.color}"></i>{esc(s.name)} ({len(s.points)})</span>' for s in series
@@ -161,6 +168,19 @@ def chart(
         f'<figure class="chart" data-chart="{esc(title)}"><figcaption>{esc(title)}</figcaption>{svg}'
         f'<div class="legend">{legend}</div></figure>'
     )
+
+
+def _clipped(p: Point, lo: float, hi: float) -> Point:
+    """The point with its value and interval drawn within [lo, hi]; its label says the interval it had."""
+
+    def c(v: float | None) -> float | None:
+        return None if v is None else min(hi, max(lo, v))
+
+    if p.low is not None and p.high is not None and (p.low < lo or p.high > hi):
+        label = f"{p.label} (interval {p.low:.2f}-{p.high:.2f}, drawn clipped)"
+    else:
+        label = p.label
+    return Point(p.at, c(p.value) or 0.0, c(p.low), c(p.high), label)
 
 
 def _pct(v: float) -> str:
@@ -258,7 +278,9 @@ def charts(entries: Sequence[HistoryEntry]) -> list[str]:
             "Disparate impact ratio by protected attribute (judged groups), 95% intervals",
             ratio_series,
             [RefLine(0.8, "four-fifths 0.8")],
+            floor=0.0,
             ceiling=1.0,
+            clip=(0.0, 1.25),
             empty="no fairness figures yet",
         ),
         chart(
@@ -295,8 +317,10 @@ def verdict_cells(e: HistoryEntry) -> tuple[str, str]:
         fairness = _badge("below 0.8: " + ", ".join(e.fairness_alerts), "alert")
     elif e.disparate_impact:
         judged = [r for r in e.disparate_impact if r.judged and r.ratio is not None]
-        fairness = _badge("ok", "ok") + "".join(
-            f' <span class="ratio">{esc(r.attribute)} {r.ratio:.2f}</span>' for r in judged
+        # No alert is not "fair": a ratio below 0.8 the training reference shares is shown, in red, not paged.
+        fairness = _badge("no alert", "ok") + "".join(
+            f' <span class="ratio{" low" if (r.ratio or 0) < 0.8 else ""}">{esc(r.attribute)} {r.ratio:.2f}</span>'
+            for r in judged
         )
     else:
         fairness = _badge("n/a", "na")
@@ -368,7 +392,7 @@ th{background:#f3f3f3;position:sticky;top:0}
 .badge.ok{background:#e3f4e3;color:#1d5e1d}.badge.warn{background:#fff1d6;color:#7a5200}
 .badge.alert{background:#fde2e1;color:#8b1a14}.badge.na{background:#eee;color:#555}
 td.when{white-space:nowrap;font-size:12px}
-.ratio{font-size:12px;color:#444;white-space:nowrap}.na{color:#999}
+.ratio{font-size:12px;color:#444;white-space:nowrap}.ratio.low{color:#b3261e;font-weight:600}.na{color:#999}
 """
 
 
