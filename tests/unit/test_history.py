@@ -12,6 +12,7 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities import parameters
 from history_samples import drift_summary, history, quality_summary
+from lambda_context import LambdaContext
 
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.history import (
@@ -441,12 +442,8 @@ def test_a_history_that_cannot_be_written_leaves_the_run_and_its_report_intact_a
     log_traffic(prediction_log, model, drift_job.reference, 120, scenario="stable", seed=5)
     service = DriftService(drift_job.settings, drift_job, Observability.build(Service.DRIFT, drift_job.settings))
 
-    class Ctx:
-        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
-
     capsys.readouterr()
-    result = service.handler({"days": 1, "notify": False}, Ctx())
+    result = service.handler({"days": 1, "notify": False}, LambdaContext("DriftFunction", memory_limit_in_mb=3008))
     assert result["status"] == "ok" and result["history_updated"] is False
     assert any("report history not updated" in w for w in result["warnings"])
     assert s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=result["report_html_key"])["ContentLength"] > 1000
