@@ -495,6 +495,21 @@ def report(
         str | None,
         typer.Option(help="With --revoke, deployed stack: the ReportLinksRevokedParameterName output"),
     ] = None,
+    index: Annotated[
+        bool,
+        typer.Option(
+            "--index",
+            help="The report history instead: every report newest first with trend charts, opened in a browser "
+            "(or written to --save PATH), the newest reports copied beside it",
+        ),
+    ] = False,
+    copies: Annotated[
+        int, typer.Option("--copies", min=0, help="With --index: how many of the newest reports to copy beside it")
+    ] = 50,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="With --index: recreate the history from every summary in the bucket"),
+    ] = False,
 ) -> None:
     """The latest drift report (or a given one): its verdict and a fresh link, signed with your credentials."""
     from creditwatch import reports
@@ -502,8 +517,11 @@ def report(
     if revoke:
         _revoke(revoke, revoked_parameter, as_json)
         return
+    if rebuild and not index:
+        _fail("--rebuild goes with --index", errors.USAGE)
 
     # SigV4: botocore still signs S3 links with SigV2 by default in us-east-1.
+    deployed = bool(bucket)
     if bucket:
         import boto3
         from botocore.config import Config
@@ -518,6 +536,9 @@ def report(
         bucket = Template(endpoint=state.endpoint).ref("ReportsBucket")
     if list_runs:
         _print_runs(reports.list_runs(s3, bucket, limit=limit), as_json)
+        return
+    if index:
+        _index(s3, bucket, save, copies, rebuild=rebuild, local=not deployed, as_json=as_json)
         return
     try:
         summary = reports.summary_at(s3, bucket, summary_key) if summary_key else reports.latest(s3, bucket)
@@ -540,6 +561,63 @@ def report(
     typer.echo(f"report (link valid {expires} s, at most as long as your credentials):\n{link}")
     if saved:
         typer.echo(f"saved: {saved}")
+
+
+def _index(s3: Any, bucket: str, save: Path | None, copies: int, *, rebuild: bool, local: bool, as_json: bool) -> None:
+    """Save the report history's page locally (and open it unless --save), after a rebuild if asked."""
+    import webbrowser
+
+    from creditwatch import reports
+
+    rebuilt = None
+    if rebuild:
+        # Locally the bucket's page is rewritten too, with links through `creditwatch serve`; a deployed
+        # stack's page is rewritten, with links through its API, by the next job run.
+        rebuilt = reports.rebuild_history(s3, bucket, _local_publisher(s3, bucket) if local else None)
+    path = save or ROOT / "reports" / "index.html"
+    if path.suffix != ".html":
+        path = path / "index.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = reports.save_index(s3, bucket, path, copies)
+    except reports.NoReport as exc:
+        _fail(str(exc))
+    opened = False if save else webbrowser.open(saved.path.resolve().as_uri())
+    if as_json:
+        _print_json({**saved.__dict__, "path": str(saved.path), "opened": opened, "rebuild": rebuilt})
+        return
+    if rebuilt:
+        typer.echo(
+            f"rebuilt: {rebuilt['summaries']} summaries, {rebuilt['added']} new entries, "
+            f"{rebuilt['entries']} in the history"
+            + (
+                "; the bucket's index rewritten"
+                if rebuilt["index_rewritten"]
+                else "; the next job run rewrites the bucket's index"
+            )
+        )
+    typer.echo(
+        f"report history: {saved.entries} report(s), the newest {saved.linked} linked to copies beside it "
+        f"({saved.copied} fetched now)\n{saved.path}"
+    )
+    if not save and not opened:
+        typer.echo(f"open it in a browser: {saved.path.resolve().as_uri()}")
+
+
+def _local_publisher(s3: Any, bucket: str) -> Any:
+    """Mints the local stack's token links (its generated key; links through `creditwatch serve`)."""
+    from creditwatch.local import stack
+    from creditwatch.local.template import Template
+    from creditwatch_common.reports import Publisher, TokenKey, TokenLinks
+
+    state = _local_state()
+    sm = stack.boto_client("secretsmanager", state.endpoint)
+    secret = Template(endpoint=state.endpoint).ref("ReportLinkTokenSecret")
+
+    def key() -> TokenKey:
+        return TokenKey.from_secret(json.loads(sm.get_secret_value(SecretId=secret)["SecretString"]))
+
+    return Publisher(s3=s3, bucket=bucket, tokens=TokenLinks(key=key, base_url=stack.local_api_url()))
 
 
 def _revoke(report_id: str, parameter: str | None, as_json: bool) -> None:

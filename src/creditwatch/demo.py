@@ -58,6 +58,8 @@ class DemoResult:
     drift: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     report_path: str | None = None
+    # The report history's page, saved beside the report (both runs listed, trend charts).
+    index_path: str | None = None
     slack_messages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -75,6 +77,7 @@ class DemoResult:
             "drift": self.drift,
             "alerts": self.alerts,
             "report_path": self.report_path,
+            "index_path": self.index_path,
             "slack_messages": self.slack_messages,
         }
 
@@ -179,6 +182,7 @@ class Demo:
             if summary["status"] != "ok" or not summary["dataset_drift"]:
                 raise StepFailed(f"shifted traffic not judged drifted: {summary['message']}")
             self.result.report_path = str(self._copy_report(summary))
+            self.result.index_path = str(self._save_index())
             return summary["message"]
 
         return go
@@ -186,6 +190,14 @@ class Demo:
     def _copy_report(self, summary: dict[str, Any]) -> Path:
         s3 = stack.boto_client("s3", self.endpoint)
         return reports.download(s3, self.template.ref("ReportsBucket"), summary, self.options.reports_dir)
+
+    def _save_index(self) -> Path:
+        """The history's page beside the report: both drift runs listed, each linked to its local copy."""
+        s3 = stack.boto_client("s3", self.endpoint)
+        saved = reports.save_index(s3, self.template.ref("ReportsBucket"), self.options.reports_dir / "index.html")
+        if saved.entries < 2:
+            raise StepFailed(f"the report history lists {saved.entries} report(s), not both runs")
+        return saved.path
 
     def _alerts(self) -> str:
         result = self.invoke("AlertsFunction", {"source": "creditwatch.demo"})

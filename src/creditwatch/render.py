@@ -49,6 +49,8 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
     _render_drift(console, "drift over the shifted window", result.drift)
     if result.report_path:
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
+    if result.index_path:
+        console.print(f"report history (every report, trend charts) saved beside it: [bold]{result.index_path}[/]")
     if result.drift.get("report_url"):
         live = "" if kept else " (served by the local stack: run with --keep to open it)"
         signed_by = result.drift.get("report_url_signed_by") or ""

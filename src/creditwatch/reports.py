@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +59,9 @@ def list_runs(s3: Any, bucket: str, prefix: str = "drift", limit: int = 20) -> l
 
 def revoke(ssm: Any, parameter: str, report_id: str) -> list[str]:
     """Add report_id to the deny-list parameter (a StringList); the revoked ids, sorted."""
-    from creditwatch_common.reports import NO_REVOKED_REPORTS, REPORT_ID, revoked_ids
+    from creditwatch_common.reports import NO_REVOKED_REPORTS, is_report_id, revoked_ids
 
-    if not REPORT_ID.fullmatch(report_id):
+    if not is_report_id(report_id):
         raise ValueError(f"not a report id: {report_id!r} (the drift summary's report_id, or the link's path)")
     current = revoked_ids(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
     ids = sorted(current | {report_id})
@@ -74,3 +76,91 @@ def _json(s3: Any, bucket: str, key: str, missing: str) -> dict[str, Any]:
         raise NoReport(f"{missing}: s3://{bucket}/{key}") from None
     value: dict[str, Any] = json.loads(body)
     return value
+
+
+# ---------------------------------------------------------------------------- the report history
+
+
+@dataclass(frozen=True)
+class SavedIndex:
+    """The history's page saved locally, and how many reports it lists and links to local copies of."""
+
+    path: Path
+    entries: int
+    copied: int
+    linked: int
+
+
+def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str = "history") -> SavedIndex:
+    """Render the bucket's history into path, the newest `copies` reports saved beside it and linked relatively.
+
+    The page in the bucket links through token links (a deployed API); a saved page links to files, so it
+    works offline, from a laptop or an archive. A report already saved is not fetched again.
+    """
+    from creditwatch_common.history import HistoryStore
+    from creditwatch_common.history_page import render_index
+    from creditwatch_common.ids import iso_utc
+
+    entries, _ = HistoryStore(s3=s3, bucket=bucket, prefix=prefix).entries()
+    if not entries:
+        raise NoReport(
+            f"no report history yet in s3://{bucket}/{prefix}/: run a job, or "
+            "`creditwatch report --index --rebuild` for reports written before the history"
+        )
+    folder = path.parent / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    links, copied = {}, 0
+    for entry in [e for e in entries if e.report_html_key][:copies]:
+        target = folder / f"{entry.report_id}.html"
+        if not target.exists():
+            try:
+                body = s3.get_object(Bucket=bucket, Key=entry.report_html_key)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                continue  # expired with the bucket's lifecycle: listed, not linked
+            target.write_bytes(body)
+            copied += 1
+        links[entry.report_id] = f"history/{target.name}"
+    note = (
+        f"Report links open the copies saved beside this page (the newest {len(links)}); "
+        "others: creditwatch report --summary-key <key>."
+    )
+    path.write_bytes(render_index(entries, links, generated_at=iso_utc(datetime.now(UTC)), note=note))
+    return SavedIndex(path=path, entries=len(entries), copied=copied, linked=len(links))
+
+
+def summary_keys(s3: Any, bucket: str, prefixes: tuple[str, ...] = ("drift", "quality")) -> list[str]:
+    """Every report summary's key under the kinds' prefixes."""
+    keys: list[str] = []
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/reports/"):
+            keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith("/summary.json"))
+    return sorted(keys)
+
+
+def rebuild_history(s3: Any, bucket: str, publisher: Any | None, link_seconds: int = 604_800) -> dict[str, int]:
+    """Recreate the history's entries and ledger from every summary in the bucket.
+
+    The index is rewritten too when a publisher that mints the deployed links is given; else by the next job run.
+    """
+    from creditwatch_common.history import HistoryStore, rebuild, report_links
+    from creditwatch_common.history_page import render_index
+    from creditwatch_common.ids import iso_utc
+    from creditwatch_common.reports import Publisher
+
+    keys = summary_keys(s3, bucket)
+    added = rebuild(Publisher(s3=s3, bucket=bucket), keys)
+    store = HistoryStore(s3=s3, bucket=bucket)
+    now = datetime.now(UTC)
+    if publisher is not None:
+
+        def render(entries: list[Any]) -> bytes:
+            links = report_links(publisher, entries, link_seconds, now.timestamp())
+            expires = int(now.timestamp()) + link_seconds
+            return render_index(entries, links, generated_at=iso_utc(now), links_expire_at=expires)
+
+        entries = store.update(render).entries
+    else:
+        listed, _ = store.entries()
+        store.write_ledger(listed)
+        entries = len(listed)
+    return {"summaries": len(keys), "added": added, "entries": entries, "index_rewritten": int(publisher is not None)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,15 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     report = Path(result["report_path"])
     assert report.parent == reports and report.stat().st_size > 100_000
     assert report.with_suffix(".json").exists()
+    # The report history beside it: both runs, newest first, each linked to its copy.
+    index = Path(result["index_path"])
+    page = index.read_text()
+    assert index.parent == reports
+    assert re.findall(r'<tr data-report-id="([^"]+)"', page) == [
+        result["drift"]["report_id"],
+        result["drift_baseline"]["report_id"],
+    ]
+    assert (reports / "history" / f"{result['drift']['report_id']}.html").stat().st_size > 100_000
     texts = [m["payload"]["text"] for m in result["slack_messages"]]
     assert len(texts) == 2 and any("ALERT" in t for t in texts) and any("DRIFT" in t for t in texts)
     # Its own stack, on another port, reported stopped and really stopped; the user's still runs, untouched.

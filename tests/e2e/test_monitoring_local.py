@@ -298,3 +298,54 @@ def test_tampered_and_revoked_report_links_get_403_and_are_audited(
         assert time.monotonic() < deadline, "the revoked link still opens after 90 s"
         time.sleep(2)
     assert [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-1] == "revoked"
+
+
+def _rows(page: str) -> list[str]:
+    import re
+
+    return re.findall(r'<tr data-report-id="([^"]+)"', page)
+
+
+def test_the_history_link_in_slack_opens_the_index_whose_links_open_their_reports(
+    local_stack: Any, day: dict[str, Any], api: Any
+) -> None:
+    import html
+    import re
+
+    if "slack_drift_note" not in day:
+        pytest.skip("needs the drift note the alerts test posts")
+    note = day["slack_drift_note"]
+    (button,) = [
+        e for b in note["blocks"] if b["type"] == "actions" for e in b["elements"] if "history" in e["text"]["text"]
+    ]
+    assert button["url"].startswith(f"{api.url}reports/index?t=")
+    with urllib.request.urlopen(button["url"], timeout=10) as resp:
+        page = resp.read().decode()
+    rows = _rows(page)
+    # Every drift run of this stack so far, newest first, the shifted window's among them.
+    assert day["drift_out"]["report_id"] in rows and len(rows) >= 2
+    links = dict(re.findall(r'<tr data-report-id="([^"]+)".*?<a href="([^"]+)"', page))
+    revoked = day["drift_out"]["report_id"]  # the revocation test denied it
+    other = next(r for r in rows if r != revoked)
+    with urllib.request.urlopen(html.unescape(links[other]), timeout=10) as resp:
+        assert resp.status == 200 and b"credit_amount" in resp.read()
+    assert _audit(api)[-1]["report_id"] == other
+
+
+def test_report_index_saves_the_history_with_local_copies_and_rebuilds_it_from_the_summaries(
+    local_stack: Any, day: dict[str, Any], tmp_path: Path
+) -> None:
+    cli = local_stack.cli
+    out = cli.json("report", "--index", "--save", str(tmp_path / "h" / "index.html"), "--json", "--copies", "2")
+    assert out["opened"] is False and out["entries"] >= 2 and out["linked"] == 2
+    page = (tmp_path / "h" / "index.html").read_text()
+    rows = _rows(page)
+    assert len(rows) == out["entries"]
+    for report_id in rows[:2]:
+        copy = tmp_path / "h" / "history" / f"{report_id}.html"
+        assert f'href="history/{report_id}.html"' in page and copy.stat().st_size > 100_000
+    rebuilt = cli.json("report", "--index", "--rebuild", "--save", str(tmp_path / "r"), "--json")
+    assert rebuilt["rebuild"]["added"] == 0 and rebuilt["rebuild"]["entries"] == out["entries"]
+    assert rebuilt["rebuild"]["index_rewritten"] == 1 and (tmp_path / "r" / "index.html").exists()
+    usage = cli("report", "--rebuild", check=False)
+    assert usage.returncode == 2 and "--rebuild goes with --index" in usage.stderr

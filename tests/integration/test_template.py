@@ -94,9 +94,9 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: the drift reports, the lake's hours (predictions, outcomes).
+                    # Object keys under a prefix: drift reports, the lake's hours (predictions, outcomes), history.
                     assert text.count("*") == 1 and any(
-                        p in text for p in ("/drift/", "/predictions/", "/outcomes/")
+                        p in text for p in ("/drift/", "/predictions/", "/outcomes/", "/history/")
                     ), f"{lid}: wildcard resource {text}"
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
@@ -339,6 +339,8 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
     param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ReportLinksRevokedParameter}"
     assert grants == {
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
+        # The report history's page (id `index`), not its entries nor its ledger.
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/index.html"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
         # only with DataKmsKeyArn (the secret's key then)

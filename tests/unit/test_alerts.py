@@ -484,6 +484,25 @@ def test_a_critical_drift_note_reaches_slack_once_through_the_queue(job_factory,
     assert "ESTIMATED QUALITY DROP" in msg["blocks"][0]["text"]["text"] and "[critical]" in msg["text"]
 
 
+def test_drift_message_links_the_report_history_when_the_note_carries_it_and_older_notes_still_parse():
+    from creditwatch_alerts.messages import drift_message
+    from creditwatch_common.notifications import parse_notification
+
+    msg = drift_message(drift_note(index_url="https://x.test/reports/index?t=1.2.abc"), None)
+    (actions,) = [b for b in msg["blocks"] if b["type"] == "actions"]
+    buttons = {e["text"]["text"]: e["url"] for e in actions["elements"]}
+    assert buttons == {
+        "Open drift report": "https://example.test/report.html?sig=1",
+        "Report history": "https://x.test/reports/index?t=1.2.abc",
+    }
+    assert msg["text"].endswith("history: https://x.test/reports/index?t=1.2.abc")
+    # A note queued by a drift function that predates the history: no button, no failure.
+    body = drift_note().model_dump(exclude={"index_url"})
+    old = parse_notification(json.dumps(body))
+    (actions,) = [b for b in drift_message(old, None)["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["Open drift report"]
+
+
 def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatch):
     import boto3
 

@@ -140,7 +140,11 @@ def test_traffic_like_the_reference_shows_no_dataset_drift(job, prediction_log, 
     kinds = {f.test for f in summary.features}
     assert any("K-S" in k for k in kinds) and any("chi-square" in k for k in kinds)
     assert summary.notified is False
-    assert len(objects(s3, aws.ref("ReportsBucket"))) == 3  # html, summary, latest
+    keys = objects(s3, aws.ref("ReportsBucket"))
+    assert len([k for k in keys if k.startswith("drift/")]) == 3  # html, summary, latest
+    # And the report history: the run's entry, the ledger and the page.
+    history = [k for k in keys if k.startswith("history/")]
+    assert len(history) == 3 and {"history/index.html", "history/ledger.json"} < set(history)
 
 
 def test_shifted_population_is_drift_with_named_features_report_link_and_notification(
@@ -261,7 +265,9 @@ def test_rerun_of_the_same_window_keeps_both_reports_side_by_side(job, predictio
     assert first.report_html_key != second.report_html_key
     assert first.report_html_key.rsplit("/", 2)[0] == second.report_html_key.rsplit("/", 2)[0]  # one window folder
     keys = objects(s3, aws.ref("ReportsBucket"))
-    assert len(keys) == 5 and all("_staging" not in k for k in keys)  # two pairs and the latest pointer
+    reports = [k for k in keys if k.startswith("drift/")]
+    assert len(reports) == 5 and all("_staging" not in k for k in keys)  # two pairs and the latest pointer
+    assert len([k for k in keys if k.startswith("history/entries/")]) == 2  # both runs in the history
     latest = json.loads(s3.get_object(Bucket=aws.ref("ReportsBucket"), Key="drift/latest.json")["Body"].read())
     assert latest["summary_key"] == second.summary_key
 

@@ -28,12 +28,17 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
-def _links(dashboard_url: str | None, report_url: str | None = None) -> list[dict[str, Any]]:
+def _links(
+    dashboard_url: str | None, report_url: str | None = None, index_url: str | None = None
+) -> list[dict[str, Any]]:
     elements = []
     if report_url:
         elements.append(
             {"type": "button", "text": {"type": "plain_text", "text": "Open drift report"}, "url": report_url}
         )
+    if index_url:
+        # Every report newest first, with the trends: is this window a blip or a slide?
+        elements.append({"type": "button", "text": {"type": "plain_text", "text": "Report history"}, "url": index_url})
     if dashboard_url:
         elements.append(
             {"type": "button", "text": {"type": "plain_text", "text": "CloudWatch dashboard"}, "url": dashboard_url}
@@ -116,7 +121,7 @@ def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
-        *_links(dashboard_url, note.report_url),
+        *_links(dashboard_url, note.report_url, note.index_url),
         {
             "type": "context",
             "elements": [
@@ -128,6 +133,7 @@ def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str
         f"[{env}] FAIRNESS: {note.attribute} disparate impact ratio {note.disparate_impact_ratio:.3f} "
         f"({low:.3f}-{high:.3f}) < {note.threshold}: {note.lowest_group} {note.lowest_rate:.1%} vs "
         f"{note.highest_group} {note.highest_rate:.1%} report: {note.report_url}"
+        + (f" history: {note.index_url}" if note.index_url else "")
     )
     return {"text": text, "blocks": blocks}
 
@@ -170,7 +176,7 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
-        *_links(dashboard_url, note.report_url),
+        *_links(dashboard_url, note.report_url, note.index_url),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
     ]
     ndcg = f" attribution NDCG {note.attribution_ndcg:.3f}" if note.attribution_ndcg is not None else ""
@@ -180,6 +186,8 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
         auc = "n/a" if estimate.auc.value is None else f"{estimate.auc.value:.3f}"
         quality = f" [{severity}] estimated AUC {auc} vs validation {estimate.validation_auc:.3f}: quality {verdict}"
     text = f"[{env}] {kind}: {', '.join(features)} (share {share}){ndcg}{quality} report: {note.report_url}"
+    if note.index_url:
+        text += f" history: {note.index_url}"
     return {"text": text, "blocks": blocks}
 
 

@@ -90,6 +90,8 @@ class DriftService:
         estimate = summary.estimated_quality
         if estimate is not None and estimate.auc.value is not None:
             metric(Metric.ESTIMATED_AUC, estimate.auc.value, "None")
+        if summary.history_updated is not None:
+            metric(Metric.HISTORY_UPDATE_FAILED, 0 if summary.history_updated else 1)
         metric(Metric.DRIFT_RUN_FAILED, 1 if summary.status == "error" else 0)
 
 

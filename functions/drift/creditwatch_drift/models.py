@@ -242,6 +242,10 @@ class DriftSummary(BaseModel):
     # link-token (default) and signer-user: valid until report_url_expires_at; function-role: only until
     # the role session ends.
     report_url_signed_by: str | None = None
+    # The report history's page (every report, trend charts), opened like a report; same validity.
+    index_url: str | None = None
+    # False: the run's report is published but the history was not updated (logged, counted, in warnings).
+    history_updated: bool | None = None
     warnings: list[str] = []
     notified: bool = False
     evidently_version: str | None = None
@@ -263,6 +267,7 @@ class DriftSummary(BaseModel):
                 "drifted_features",
                 "report_id",
                 "report_url_signed_by",
+                "history_updated",
                 "threshold",
                 "warnings",
                 "estimated_quality",

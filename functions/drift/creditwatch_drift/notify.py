@@ -58,6 +58,7 @@ _RUN_FIELDS = {
     "report_url_expires_at",
     "report_url_signed_by",
     "summary_key",
+    "index_url",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from creditwatch_common.aws import error_code
+from creditwatch_common.history import index_link, update_history
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.lake.schema import LakeError
 from creditwatch_common.lake.window import DynamoWindow, WindowSource
@@ -210,6 +211,9 @@ class DriftJob:
         )
         if link.warning:
             summary.warnings.append(link.warning)
+        summary.index_url = index_link(
+            self.publisher, self.settings.link_expiry_seconds, self.settings.history_prefix
+        ).url
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "report.html"
             analysis.snapshot.save_html(str(path))  # save_html wants a path
@@ -237,6 +241,7 @@ class DriftJob:
                     "report_url_signed_by": None,
                 }
             )
+        self._record_history(summary)
         worth_a_note = summary.dataset_drift or (summary.attribution is not None and summary.attribution.drifted)
         can_notify = event.notify and self.sqs is not None and bool(self.settings.notifications_queue_url)
         if worth_a_note and can_notify:
@@ -245,6 +250,24 @@ class DriftJob:
         if can_notify and notify.send_fairness(self.sqs, self.settings.notifications_queue_url or "", summary):
             summary.notified = True
         return summary
+
+    def _record_history(self, summary: DriftSummary) -> None:
+        """Add the published report to the history and rewrite the index; a failure leaves the run intact."""
+        try:
+            update_history(
+                self.publisher,
+                summary.model_dump(mode="json"),
+                link_seconds=self.settings.link_expiry_seconds,
+                prefix=self.settings.history_prefix,
+            )
+        except Exception as exc:  # noqa: BLE001 - the report is published; the next run's update adds it
+            summary.history_updated = False
+            summary.warnings.append(
+                f"report history not updated ({type(exc).__name__}: {error_code(exc)}); "
+                "the report is published and the next run's update lists it"
+            )
+            return
+        summary.history_updated = True
 
 
 def _evidently_version() -> str:

@@ -28,6 +28,8 @@ class DriftSettings(LogSettings):
     report_link_base_url: str | None = Field(None, validation_alias="REPORT_LINK_BASE_URL")
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
+    # The report history (index.html and its entries) every run updates after publishing its report.
+    history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
     # Attribution drift fires below this NDCG of the importance order (SageMaker Model Monitor's default).
     attribution_threshold: float = Field(0.9, gt=0, le=1, validation_alias="ATTRIBUTION_NDCG_THRESHOLD")

@@ -44,11 +44,12 @@ class ReportGate:
     key: Callable[[], TokenKey]
     revoked: Callable[[], frozenset[str]]
     presign_seconds: int = 300
+    history_prefix: str = "history"
 
     def open(self, request: ReportRequest, now: datetime | None = None) -> Opened:
         """The S3 link and audit record of a request whose token opens its report, else LinkRefused."""
         now = now or datetime.now(UTC)
-        html_key = report_html_key(self.prefix, request.report_id)
+        html_key = report_html_key(self.prefix, request.report_id, {"history": self.history_prefix})
         if html_key is None:
             raise LinkRefused(Refusal.MALFORMED)
         claims = verify_token(self._key(), request.report_id, request.token, now.timestamp())

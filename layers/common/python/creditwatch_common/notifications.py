@@ -71,6 +71,8 @@ class DriftDetected(_Message):
     # the role session ends.
     report_url_signed_by: str | None
     summary_key: str | None
+    # The report history (every report, trend charts); None from senders that predate it.
+    index_url: str | None = None
     # Attribution drift (what drives the decisions changed): the importance order's NDCG and its verdict.
     attribution_ndcg: float | None = None
     attribution_threshold: float | None = None
@@ -118,6 +120,7 @@ class FairnessAlert(_Message):
     report_url_expires_at: str | None
     report_url_signed_by: str | None
     summary_key: str | None
+    index_url: str | None = None
 
 
 AnyNotification = DriftDetected | RunFailed | FairnessAlert

@@ -66,6 +66,8 @@ class Metric(StrEnum):
     MAX_FEATURE_PSI = "MaxFeaturePsi"
     # CBPE on the window's scores: estimated ROC AUC before outcomes (creditwatch_model.estimate).
     ESTIMATED_AUC = "EstimatedAuc"
+    # The report history's index was not rewritten after a published report (the report itself is fine).
+    HISTORY_UPDATE_FAILED = "HistoryUpdateFailed"
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"

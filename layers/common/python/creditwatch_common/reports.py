@@ -97,11 +97,23 @@ REPORT_ID = re.compile(
 )
 
 
+# The report history's page (creditwatch_common.history): opened through the same route, with its own tokens.
+INDEX_ID = "index"
+
+
+def is_report_id(report_id: str) -> bool:
+    """True for what the reports route may open: a report's id or the history index's."""
+    return report_id == INDEX_ID or REPORT_ID.fullmatch(report_id) is not None
+
+
 def report_html_key(prefix: str, report_id: str, kind_prefixes: Mapping[str, str] | None = None) -> str | None:
     """The HTML key a report id names, or None when it is not a report id.
 
-    `prefix` is the drift reports' prefix; another kind's reports live under `kind_prefixes[kind]` (default: the kind).
+    `prefix` is the drift reports' prefix; another kind's reports live under `kind_prefixes[kind]` (default: the kind);
+    the index (id `index`) is `<kind_prefixes["history"]>/index.html` (default: history/index.html).
     """
+    if report_id == INDEX_ID:
+        return f"{(kind_prefixes or {}).get('history', 'history')}/index.html"
     m = REPORT_ID.fullmatch(report_id)
     if not m:
         return None
@@ -187,7 +199,7 @@ _TOKEN = re.compile(r"^(?P<version>[1-9]\d{0,5})\.(?P<expires>\d{1,12})\.(?P<mac
 def verify_token(key: TokenKey, report_id: str, token: str | None, now: float) -> TokenClaims:
     """The token's claims if it opens report_id now with this key, else LinkRefused with the reason."""
     m = _TOKEN.fullmatch(token or "")
-    if not m or not REPORT_ID.fullmatch(report_id):
+    if not m or not is_report_id(report_id):
         raise LinkRefused(Refusal.MALFORMED)
     version, expires_at = int(m.group("version")), int(m.group("expires"))
     if version != key.version:
