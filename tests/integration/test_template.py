@@ -15,7 +15,14 @@ from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_VENV = ROOT / ".venv-sam"
-FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction", "ReportsFunction")
+FUNCTIONS = (
+    "PredictFunction",
+    "DriftFunction",
+    "AlertsFunction",
+    "LakeExportFunction",
+    "ReportsFunction",
+    "QualityFunction",
+)
 
 
 def _sam_env() -> dict[str, str]:
@@ -94,8 +101,8 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: the drift reports, the lake's hours.
-                    assert text.count("*") == 1 and ("/drift/" in text or "/predictions/" in text), (
+                    # Object keys under a prefix: the drift and quality reports, the lake's hours.
+                    assert text.count("*") == 1 and any(p in text for p in ("/drift/", "/quality/", "/predictions/")), (
                         f"{lid}: wildcard resource {text}"
                     )
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
@@ -458,7 +465,7 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction"}
+    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction", "QualityFunction"}
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"
@@ -583,6 +590,10 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
     assert sqs_grants("PredictFunction") == {("sqs:SendMessage", "SpillQueue")}
     # SAM adds the OnFailure destination's sqs:SendMessage itself (Type: SQS); nothing more.
     assert sqs_grants("DriftFunction") == {
+        ("sqs:SendMessage", "NotificationsQueue"),
+        ("sqs:SendMessage", "FailedRunsQueue"),
+    }
+    assert sqs_grants("QualityFunction") == {
         ("sqs:SendMessage", "NotificationsQueue"),
         ("sqs:SendMessage", "FailedRunsQueue"),
     }
