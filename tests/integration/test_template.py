@@ -222,6 +222,7 @@ def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserve
         "DriftFunction": "JobsReservedConcurrency",
         "AlertsFunction": "JobsReservedConcurrency",
         "LakeExportFunction": "JobsReservedConcurrency",
+        "QualityFunction": "JobsReservedConcurrency",
     }
     default = Template()
     for fn in FUNCTIONS:
@@ -346,6 +347,7 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
     param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ReportLinksRevokedParameter}"
     assert grants == {
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/reports/*"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
         # only with DataKmsKeyArn (the secret's key then)
@@ -659,6 +661,26 @@ def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None
     assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${LakeBucket.Arn}/athena-results/*"}]
     for st in statements:
         assert all("*" not in a for a in _as_list(st["Action"])), st
+
+
+def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_notifies(
+    transformed: dict[str, Any],
+) -> None:
+    statements = _statements(transformed["Resources"]["QualityFunctionRole"])
+    grants = {(a, json.dumps(st["Resource"], sort_keys=True)) for st in statements for a in _as_list(st["Action"])}
+    objects = json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/*"})
+    assert grants == {
+        ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ReportsBucket", "Arn"]})),
+        *((a, objects) for a in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["NotificationsQueue", "Arn"]})),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
+        ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
+        ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
+        ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
+    }
+    command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
+    assert command == ["creditwatch_drift.quality.handler.lambda_handler"]
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:
