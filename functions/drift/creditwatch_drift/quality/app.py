@@ -94,7 +94,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         if settings.report_link_token_secret and settings.report_link_base_url
         else None
     )
-    estimator, why_not = load_estimator(model.threshold, settings.resamples, settings.seed)
+    estimator, note = load_estimator(model.threshold, settings.resamples, settings.seed)
     job = QualityJob(
         settings=settings,
         model_version=model.version,
@@ -106,6 +106,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
         sqs=clients.lazy("sqs"),
         estimator=estimator,
-        warnings=[why_not] if why_not else [],
+        assumption=note if estimator else None,
+        warnings=[] if estimator else [note],
     )
     return QualityService(settings=settings, job=job, obs=obs)

@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from creditwatch_drift.quality.figures import COST_FALSE_APPROVE, COST_FALSE_REFUSE
 from creditwatch_drift.quality.models import Figure
+from creditwatch_model.quality import COST_FALSE_APPROVE, COST_FALSE_REFUSE
 
 Estimator = Callable[[np.ndarray], dict[str, Figure]]
 ASSUMPTION = (
-    "Estimated figures (confidence-based performance estimation, as NannyML's CBPE) take the model's calibrated "
-    "probabilities as the truth: they hold while the relation between inputs and outcome is as in training (no "
-    "concept drift). Realized figures below the estimate mean that relation changed."
+    "Estimated figures (confidence-based performance estimation, as NannyML's CBPE, on every scored prediction of "
+    "the cohort) assume {assumption}. Realized figures clearly below the estimate mean that relation changed."
 )
 
 
@@ -44,11 +43,12 @@ def validation_figures(metadata: Mapping[str, Any]) -> dict[str, Figure]:
     return out
 
 
-def load_estimator(threshold: float, resamples: int, seed: int) -> tuple[Estimator | None, str | None]:
-    """The CBPE estimator of the model layer with its calibration map, or None and why not."""
+def load_estimator(threshold: float, resamples: int, seed: int) -> tuple[Estimator | None, str]:
+    """The CBPE estimator of the model layer with its calibration map and its assumption, or None and why not."""
     try:
         from creditwatch_model import model_dir
         from creditwatch_model.calibration import Calibration
+        from creditwatch_model.estimate import ASSUMPTION as ESTIMATOR_ASSUMPTION
         from creditwatch_model.estimate import estimate_quality
     except ImportError:
         return None, "no estimator in this model layer: estimated figures not computed"
@@ -61,4 +61,4 @@ def load_estimator(threshold: float, resamples: int, seed: int) -> tuple[Estimat
         raw = estimate_quality(p_good, calibration, threshold, n_boot=resamples, seed=seed)
         return {k: Figure(value=v.get("value"), low=v.get("low"), high=v.get("high")) for k, v in raw.items()}
 
-    return estimate, None
+    return estimate, ASSUMPTION.format(assumption=ESTIMATOR_ASSUMPTION)

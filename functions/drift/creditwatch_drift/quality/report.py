@@ -10,7 +10,6 @@ from creditwatch_drift.attribution import add_to_report
 from creditwatch_drift.quality import fairness as fairness_mod
 from creditwatch_drift.quality.cohort import Cohort
 from creditwatch_drift.quality.models import Figure, QualitySummary
-from creditwatch_drift.quality.reference import ASSUMPTION
 
 TARGET, PROBA = "outcome", "probability_good_credit"
 LABELS = {
@@ -78,7 +77,7 @@ def sections(summary: QualitySummary) -> str:
         f"below validation with its interval's upper bound below validation too, or the expected cost rises more "
         f"than {summary.thresholds.cost_rise} over validation with its interval's lower bound above it (noise "
         f"alone never pages); at least {summary.thresholds.min_labelled_rows} labelled rows are needed to judge.</p>",
-        f"<p><i>{html.escape(summary.estimator or ASSUMPTION)}</i></p>",
+        f"<p><i>{html.escape(summary.estimator or 'No estimate: ' + '; '.join(summary.warnings))}</i></p>",
         "<table border=1 cellpadding=4><tr><th>figure</th><th>realized (labelled rows)</th>"
         "<th>estimated (CBPE, whole cohort)</th><th>validation (holdout)</th></tr>" + rows + "</table>",
         f"<p>95% intervals: {html.escape(summary.interval_method or 'n/a')}.</p>",

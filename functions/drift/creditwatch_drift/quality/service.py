@@ -16,12 +16,11 @@ from creditwatch_drift.quality import notify
 from creditwatch_drift.quality.cohort import Cohort, cohort_of
 from creditwatch_drift.quality.fairness import outcome_fairness
 from creditwatch_drift.quality.models import Figure, QualityEvent, QualitySummary, Thresholds
-from creditwatch_drift.quality.reference import ASSUMPTION, Estimator
+from creditwatch_drift.quality.reference import Estimator
 from creditwatch_drift.quality.report import render
 from creditwatch_drift.quality.rules import judge
 from creditwatch_drift.quality.settings import QualitySettings
 
-INTERVAL_METHOD = "Poisson bootstrap of the labelled rows ({n} resamples), percentile interval"
 # Quality reports' latest pointer: what a reader of the pointer needs to know of the run.
 POINTER_FIELDS = ("kind", "cohort", "generated_at", "verdict", "labelled_rows", "label_coverage", "report_id")
 
@@ -48,6 +47,8 @@ class QualityJob:
     publisher: Publisher
     sqs: Any = None
     estimator: Estimator | None = None
+    # What the estimate assumes (stated in the summary and the report beside the figures).
+    assumption: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def run(self, event: QualityEvent, now: datetime | None = None) -> QualitySummary:
@@ -80,7 +81,7 @@ class QualityJob:
                 resamples=s.resamples,
             ),
             "validation": self.validation,
-            "interval_method": INTERVAL_METHOD.format(n=s.resamples),
+            "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
             "warnings": list(self.warnings),
         }
         try:
@@ -109,7 +110,7 @@ class QualityJob:
         summary = QualitySummary(verdict="ok", message="", **base)
         if self.estimator is not None:
             summary.estimated = self.estimator(cohort.p_good)
-            summary.estimator = ASSUMPTION
+            summary.estimator = self.assumption
         if labelled >= s.min_labelled_rows:
             self._realized(summary, cohort)
         summary.verdict, summary.reasons = judge(
