@@ -124,10 +124,10 @@ def attribute_fairness(
     far = [r.false_approval_rate for r in judged.values() if r.false_approval_rate is not None]
     rng = np.random.default_rng(seed)
     lo, hi = judged[lowest], judged[highest]
-    n = np.array([lo.goods, hi.goods], dtype=float)
-    k = np.round(np.array([lo.true_positive_rate or 0.0, hi.true_positive_rate or 0.0]) * n)
+    pair_goods = np.array([lo.goods, hi.goods], dtype=float)
+    pair_tps = np.round(np.array([lo.true_positive_rate or 0.0, hi.true_positive_rate or 0.0]) * pair_goods)
     # The pair the point figures compare, held fixed (re-picking min and max per draw biases the gap up).
-    draws = rng.beta(k + 0.5, n - k + 0.5, size=(resamples, 2))
+    draws = rng.beta(pair_tps + 0.5, pair_goods - pair_tps + 0.5, size=(resamples, 2))
     return OutcomeFairness(
         rows=len(yk),
         groups=out,
