@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from labelled import seed_cohort as seed_labelled
 from sklearn.metrics import brier_score_loss, confusion_matrix, log_loss, roc_auc_score
 
 from creditwatch_common.aws import AwsClients
-from creditwatch_common.ids import uuid7
-from creditwatch_common.log.keys import key_attributes, keys_for
 from creditwatch_common.notifications import QualityAlert, parse_notification
-from creditwatch_common.records import LogRecord
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
 from creditwatch_drift.quality import fairness as qf
 from creditwatch_drift.quality.app import QualityService
@@ -24,9 +22,6 @@ from creditwatch_drift.quality.reference import load_estimator, validation_figur
 from creditwatch_drift.quality.rules import judge
 from creditwatch_drift.quality.service import QualityJob
 from creditwatch_drift.quality.settings import QualitySettings
-from creditwatch_drift.service import load_reference
-from creditwatch_model import model_dir
-from creditwatch_model.calibration import Calibration
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
 API = "https://api.example.test/"
@@ -189,49 +184,10 @@ def test_the_invalid_event_file_is_refused_and_the_others_parse(event, quality_s
 # ---------------------------------------------------------------- runs on moto
 
 
-def seed_cohort(prediction_log, ddb, aws, model, *, n, start, end, concept_drift=False, coverage=1.0, seed=0):
-    """n scored predictions spread over [start, end), outcomes recorded on a share of them (as /outcomes does).
-
-    Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
-    independently of the score at the same bad rate (the relation between inputs and outcome is gone).
-    """
-    reference = load_reference(model)
-    rng = np.random.default_rng(seed)
-    rows = reference.sample(n=n, replace=True, random_state=seed).to_dict("records")
-    names = model.schema.names
-    p = np.array([r["probability_good_credit"] for r in rows])
-    p_bad = Calibration.load(model_dir()).bad_probability(p)
-    bad = rng.uniform(size=n) < (np.full(n, p_bad.mean()) if concept_drift else p_bad)
-    span = (end - start).total_seconds() * 1000
-    records = []
-    for i, row in enumerate(rows):
-        ms = int(start.timestamp() * 1000 + span * (i + 0.5) / n)
-        records.append(
-            LogRecord(
-                prediction_id=uuid7(ms),
-                request_id=uuid7(ms),
-                route="/predict",
-                status=200,
-                latency_ms=1.0,
-                model_version=model.version,
-                features={k: row[k] for k in names},
-                probability_good_credit=float(row["probability_good_credit"]),
-                decision=row["decision"],
-            )
-        )
-    prediction_log.write(records)
-    shards = int(aws.parameters["LogShards"])
-    table = aws.ref("PredictionsTable")
-    for i, rec in enumerate(records):
-        if rng.uniform() >= coverage:
-            continue
-        ddb.update_item(
-            TableName=table,
-            Key=key_attributes(keys_for(rec.prediction_id, shards)),
-            UpdateExpression="SET outcome = :o, outcome_observed_at = :t",
-            ExpressionAttributeValues={":o": {"S": "bad" if bad[i] else "good"}, ":t": {"S": "2026-11-01T00:00:00Z"}},
-        )
-    return records
+def seed_cohort(prediction_log, ddb, aws, model, **kwargs):
+    """The shared seeding helper on the moto table."""
+    table, shards = aws.ref("PredictionsTable"), int(aws.parameters["LogShards"])
+    return seed_labelled(prediction_log, ddb, table, shards, model, **kwargs)
 
 
 @pytest.fixture
