@@ -98,7 +98,13 @@ def test_validation_figures_come_from_the_metadata_with_their_intervals(model):
 
 
 def test_outcome_fairness_matches_fairlearn_metric_frame_and_judges_only_large_groups():
-    from fairlearn.metrics import MetricFrame, equal_opportunity_difference, false_positive_rate, true_positive_rate
+    from fairlearn.metrics import (
+        MetricFrame,
+        equal_opportunity_difference,
+        equal_opportunity_ratio,
+        false_positive_rate,
+        true_positive_rate,
+    )
 
     rng = np.random.default_rng(5)
     n = 800
@@ -133,6 +139,9 @@ def test_outcome_fairness_matches_fairlearn_metric_frame_and_judges_only_large_g
     assert sex_result.judged and sex_result.lowest_group == "female"
     assert sex_result.equal_opportunity_difference == pytest.approx(
         equal_opportunity_difference(y, approved.astype(int), sensitive_features=sex), abs=1e-6
+    )
+    assert sex_result.equal_opportunity_ratio == pytest.approx(
+        equal_opportunity_ratio(y, approved.astype(int), sensitive_features=sex), abs=1e-6
     )
     low, high = sex_result.difference_interval
     assert low < sex_result.equal_opportunity_difference < high
