@@ -23,6 +23,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from faults import FaultProxy
+from lambda_context import LambdaContext
 
 from creditwatch.local.template import Template
 from creditwatch_common.aws import AwsClients
@@ -82,22 +83,6 @@ INVALID = [
     ("predict-batch-empty.json", 422),
     ("predict-batch-invalid-item.json", 422),
 ]
-
-
-class Context:
-    """A Lambda context whose remaining time runs down from `remaining_s` as the clock does."""
-
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-
-    def __init__(self, remaining_s: float, request_id: str) -> None:
-        self.aws_request_id = request_id
-        self._ends = time.monotonic() + remaining_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._ends - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -247,7 +232,7 @@ def test_a_thousand_requests_under_random_faults_lose_no_record_and_write_none_t
             ev, route, applications, status = make_event(event, rng, f"faults-{SEED}-{n:04d}")
             one = Sent(ev["requestContext"]["requestId"], current, route, applications, status)
             t0 = time.monotonic()
-            resp = service.handler(ev, Context(timeout_s, one.request_id))
+            resp = service.handler(ev, LambdaContext(remaining_s=timeout_s, request_id=one.request_id))
             one.elapsed_s = time.monotonic() - t0
             one.status, one.where = resp["statusCode"], resp["headers"].get("x-prediction-log", "")
             body = json.loads(resp["body"])

@@ -3,6 +3,7 @@ Manager throttling through a proxy), then a healthy run that posts exactly once.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from faults import FaultProxy, SlackWebhook
+from lambda_context import LambdaContext
 from moto.server import ThreadedMotoServer
 
 from creditwatch.local.stack import create_resources
@@ -36,9 +38,7 @@ def client(service: str, endpoint: str) -> Any:
     ).client(service, endpoint_url=endpoint, config=Config(retries={"total_max_attempts": 1}))
 
 
-class Ctx:
-    function_name, memory_limit_in_mb, aws_request_id = "AlertsFunction", 512, "r"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AlertsFunction"
+Ctx = functools.partial(LambdaContext, "AlertsFunction", memory_limit_in_mb=512, request_id="r")
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from faults import FaultProxy, HangingServer, ResettingServer
+from lambda_context import LambdaContext
 from moto.server import ThreadedMotoServer
 
 from creditwatch.local.stack import create_resources
@@ -140,22 +141,6 @@ def stack(moto_stack: Stack) -> Stack:
     return moto_stack
 
 
-class Context:
-    """A Lambda context whose remaining time runs down from `remaining_s` as the clock does."""
-
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-
-    def __init__(self, remaining_s: float, request_id: str) -> None:
-        self.aws_request_id = request_id
-        self._ends = time.monotonic() + remaining_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._ends - time.monotonic()) * 1000))
-
-
 @dataclass
 class Answer:
     status: int
@@ -165,7 +150,7 @@ class Answer:
 
 
 def call(service: PredictService, event: dict[str, Any], remaining_s: float = REMAINING_S) -> Answer:
-    context = Context(remaining_s, event["requestContext"]["requestId"])
+    context = LambdaContext(remaining_s=remaining_s, request_id=event["requestContext"]["requestId"])
     started = time.monotonic()
     resp = service.handler(event, context)
     elapsed = time.monotonic() - started

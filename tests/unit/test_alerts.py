@@ -1,6 +1,7 @@
 """Alert rules at their boundaries, the Slack client against a real local HTTP server, state hygiene."""
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from lambda_context import LambdaContext
 
 from creditwatch_alerts.rules import WindowStats, evaluate, percentile
 from creditwatch_alerts.service import AlertsEvent, AlertsJob
@@ -421,9 +423,7 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
     log = PredictionLog(dynamodb=boto3.client("dynamodb", region_name="us-east-1"), table=aws.ref("PredictionsTable"))
     traffic(log, 10, 30)
 
-    class Ctx:
-        function_name, memory_limit_in_mb, aws_request_id = "AlertsFunction", 512, "r"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AlertsFunction"
+    Ctx = functools.partial(LambdaContext, "AlertsFunction", memory_limit_in_mb=512, request_id="r")
 
     # Everything at INFO (what Lambda keeps), and the function's own logger at DEBUG.
     caplog.set_level(logging.INFO)

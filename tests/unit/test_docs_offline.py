@@ -11,17 +11,7 @@ import threading
 import time
 
 import pytest
-
-
-class Ctx:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "test-request"
-
-    def get_remaining_time_in_millis(self):
-        return 29_000
+from lambda_context import LambdaContext as Ctx
 
 
 def call(service, event):

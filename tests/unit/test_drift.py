@@ -1,5 +1,6 @@
 """The drift job on moto: verdicts, report objects, links, notifications and failure modes."""
 
+import functools
 import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ import boto3
 import numpy as np
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from lambda_context import LambdaContext
 
 from creditwatch.local.template import Template
 from creditwatch.simulate import DriftShift, application_pool, generate
@@ -412,9 +414,7 @@ def test_a_failed_run_is_a_function_error_with_its_metric_and_one_notice_for_sla
     settings = DriftSettings().model_copy(update={"predictions_table": "no-such-table", "notifications_queue_url": url})
     service = build(settings, AwsClients(), model=model)
 
-    class Ctx:
-        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
+    Ctx = functools.partial(LambdaContext, "DriftFunction", memory_limit_in_mb=3008, request_id="r")
 
     event = {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}
     with pytest.raises(DriftRunError, match="log_read_failed"):

@@ -1,11 +1,13 @@
 """Decision fairness: figures against fairlearn, the minimum-group rule, the alert rule, the bias scenario on moto."""
 
+import functools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, demographic_parity_difference, demographic_parity_ratio, selection_rate
+from lambda_context import LambdaContext
 
 from creditwatch.simulate import FEMALE, PRESETS, BiasShift, application_pool, generate, plan_counts
 from creditwatch_alerts.service import AlertsEvent, AlertsJob
@@ -259,9 +261,7 @@ def test_the_handler_emits_the_ratio_per_attribute_the_score_psi_and_the_alert_c
     url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
     service = build(DriftSettings().model_copy(update={"notifications_queue_url": url}), AwsClients(), model=model)
 
-    class Ctx:
-        function_name, memory_limit_in_mb, aws_request_id = "DriftFunction", 3008, "r"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriftFunction"
+    Ctx = functools.partial(LambdaContext, "DriftFunction", memory_limit_in_mb=3008, request_id="r")
 
     result = service.handler({"days": 1}, Ctx())
     emf = {

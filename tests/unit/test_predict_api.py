@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lambda_context import LambdaContext as Ctx
 
 from creditwatch_common.records import FullRow
 from creditwatch_predict.schemas import SEED_EXAMPLE
@@ -19,17 +20,6 @@ def handler(aws, prediction_log, model):
 
     settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
     return build(settings, AwsClients(), model=model)
-
-
-class Ctx:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "test-request"
-
-    def get_remaining_time_in_millis(self):
-        return 29_000
 
 
 def call(handler, event):

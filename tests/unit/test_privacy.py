@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
+from lambda_context import LambdaContext as Ctx
 
 from creditwatch_predict.schemas import SEED_EXAMPLE
 
@@ -18,17 +19,6 @@ EMAIL = "jane@example.com"
 AGE = 987654321
 SECRETS = (SSN, EMAIL, str(AGE))
 MB = 1024 * 1024
-
-
-class Ctx:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 class RecordingSegment(BaseSegment):

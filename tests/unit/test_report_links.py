@@ -1,5 +1,6 @@
 """Report links without a long-lived key: tokens minted and checked, and the reports function on moto."""
 
+import functools
 import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ import boto3
 import pytest
 import requests
 from aws_lambda_powertools.utilities import parameters
+from lambda_context import LambdaContext
 
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.reports import (
@@ -118,9 +120,7 @@ def service(aws, caplog):
     return build(settings, AwsClients())
 
 
-class Ctx:
-    function_name, function_version, memory_limit_in_mb, aws_request_id = "ReportsFunction", "$LATEST", 256, "r-1"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ReportsFunction"
+Ctx = functools.partial(LambdaContext, "ReportsFunction", memory_limit_in_mb=256, request_id="r-1")
 
 
 def event(report_id: str, token: str | None) -> dict:
