@@ -105,7 +105,7 @@ def test_the_same_image_runs_the_quality_job_by_its_own_command(image: Path, loc
         invalid, invalid_error = emu.invoke(json.loads((ROOT / "events/quality-invalid.json").read_text()))
         logs = emu.logs()
     assert not error, (result, logs[-4000:])
-    # Nothing logged 90..30 days ago on a fresh stack: no data, and the run's metrics in its log.
+    # Nothing logged 84..28 days ago on a fresh stack: no data, and the run's metrics in its log.
     assert result["kind"] == "quality" and result["verdict"] == "no_data" and '"QualityRunFailed"' in logs
     assert result["validation"]["auc"]["value"] > 0.7  # the model's metadata, read in the image
     assert not invalid_error and invalid["status"] == "invalid_event"

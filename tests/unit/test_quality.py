@@ -183,10 +183,12 @@ def test_invalid_events_get_a_precise_invalid_event_answer(body, needle, quality
 def test_the_invalid_event_file_is_refused_and_the_others_parse(event, quality_service):
     assert quality_service.handle(event("quality-invalid.json"))["status"] == "invalid_event"
     now = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
-    days = QualityEvent.model_validate(event("quality-days-ago.json")).cohort(90, 30, now)
-    assert days == (datetime(2026, 8, 29, tzinfo=UTC), datetime(2026, 10, 28, tzinfo=UTC))
-    assert QualityEvent.model_validate(event("quality-scheduled.json")).cohort(90, 30, now) == days
-    window = QualityEvent.model_validate(event("quality-window.json")).cohort(90, 30, now)
+    days = QualityEvent.model_validate(event("quality-days-ago.json")).cohort(84, 28, now)
+    assert days == (datetime(2026, 9, 4, tzinfo=UTC), datetime(2026, 10, 30, tzinfo=UTC))
+    settings = QualitySettings()
+    scheduled = QualityEvent.model_validate(event("quality-scheduled.json"))
+    assert scheduled.cohort(settings.cohort_days_from, settings.cohort_days_to, now) == days
+    window = QualityEvent.model_validate(event("quality-window.json")).cohort(84, 28, now)
     assert window == (datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
 
 

@@ -16,12 +16,12 @@ class QualitySettings(LogSettings):
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
     notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
-    # The scheduled cohort: predictions made between 90 and 30 days ago. A German Credit "bad" is a
-    # missed repayment, known a month or more after the decision at the earliest; the cohort's labels
-    # are mostly in by day 30, and 60 days of decisions give enough rows to judge. Older cohorts
-    # (beyond 90 days) were judged by earlier runs.
-    cohort_days_from: int = Field(90, ge=2, le=760, validation_alias="QUALITY_COHORT_DAYS_FROM")
-    cohort_days_to: int = Field(30, ge=0, le=759, validation_alias="QUALITY_COHORT_DAYS_TO")
+    # The scheduled cohort: predictions made between 84 and 28 days ago (12 and 4 whole weeks). A German
+    # Credit "bad" is a missed repayment, known a month or more after the decision; younger predictions
+    # have too few outcomes. 84 stays inside the table's 90-day TTL (PredictionTtlDays) with a margin:
+    # the cohort is read from the table, whose items expire from day 90.
+    cohort_days_from: int = Field(84, ge=2, le=760, validation_alias="QUALITY_COHORT_DAYS_FROM")
+    cohort_days_to: int = Field(28, ge=0, le=759, validation_alias="QUALITY_COHORT_DAYS_TO")
     # Fewer labelled rows: the figures' intervals are too wide to judge anything (insufficient_labels).
     min_labelled_rows: int = Field(200, ge=10, le=1_000_000, validation_alias="QUALITY_MIN_LABELLED_ROWS")
     # Degraded: AUC more than this below validation (absolute) and its interval's upper bound below validation.
