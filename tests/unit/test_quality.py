@@ -367,3 +367,34 @@ def test_the_handler_raises_on_error_so_lambda_retries_and_returns_the_summary_o
 
     with pytest.raises(QualityRunError, match="log_read_failed"):
         quality_service.handle(with_window)
+
+
+def test_the_slack_message_reads_concept_drift_from_realized_under_estimated_and_says_when_there_is_no_estimate():
+    from creditwatch_alerts.messages import notification_message
+    from creditwatch_common.notifications import Interval
+
+    base = {
+        "dedupe_key": "quality#a#b",
+        "environment": "prod",
+        "cohort_start": "2026-08-01T00:00:00Z",
+        "cohort_end": "2026-09-01T00:00:00Z",
+        "reasons": ["AUC 0.600 (95% 0.560-0.640) < validation 0.782 - 0.05"],
+        "rows": 1000,
+        "labelled_rows": 800,
+        "label_coverage": 0.8,
+        "realized": {"auc": Interval(value=0.6, low=0.56, high=0.64), "bad_rate_approved": Interval(value=0.2)},
+        "validation": {"auc": Interval(value=0.782, low=0.718, high=0.836)},
+        "model_version": "m1",
+        "report_url": "https://api.example.test/reports/quality.x?t=1",
+        "report_url_expires_at": "2026-12-04T00:00:00Z",
+        "report_url_signed_by": "link-token",
+        "summary_key": "quality/reports/x/summary.json",
+    }
+    kind, message = notification_message(
+        QualityAlert(**base, estimated={"auc": Interval(value=0.78, low=0.74, high=0.81)}), None
+    )
+    body = json.dumps(message["blocks"])
+    assert kind == "quality" and "concept drift" in body and "20.0%" in body and "0.600 (0.560-0.640)" in body
+    assert "800 of 1000 (80%)" in body and "Open quality report" in body
+    _, no_estimate = notification_message(QualityAlert(**base, estimated={}), None)
+    assert "No estimate to compare with" in json.dumps(no_estimate["blocks"])

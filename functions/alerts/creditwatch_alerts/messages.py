@@ -149,6 +149,8 @@ _QUALITY_LABELS = {
     "approval_rate": "Approval rate",
 }
 
+_SHARES = {"approval_rate", "bad_rate_approved"}
+
 
 def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, Any]:
     """A cohort on which the model degraded: realized against estimated against validation, with the report link."""
@@ -156,19 +158,20 @@ def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, 
     auc = note.realized.get("auc")
     headline = f":warning: [{env}] MODEL QUALITY DEGRADED: AUC {_fig(auc).split(' ')[0]} on outcomes"
     table = "\n".join(
-        f"*{label}*: realized {_fig(note.realized.get(k), k != 'expected_cost' and k != 'auc')} · "
-        f"estimated {_fig(note.estimated.get(k), k != 'expected_cost' and k != 'auc')} · "
-        f"validation {_fig(note.validation.get(k), k != 'expected_cost' and k != 'auc')}"
+        f"*{label}*: realized {_fig(note.realized.get(k), k in _SHARES)} · "
+        f"estimated {_fig(note.estimated.get(k), k in _SHARES)} · "
+        f"validation {_fig(note.validation.get(k), k in _SHARES)}"
         for k, label in _QUALITY_LABELS.items()
         if k in note.realized or k in note.validation
     )
     est, real = note.estimated.get("auc"), note.realized.get("auc")
     # The estimate assumes no concept drift: realized well under it means the relation to outcomes changed.
-    hint = (
-        "Realized below the estimate: the inputs look as expected but outcomes differ (concept drift)."
-        if est and real and est.value is not None and real.value is not None and real.value < est.value - 0.02
-        else "The estimate (no labels needed) sees the fall too: the inputs moved; read the drift report."
-    )
+    if est is None or est.value is None or real is None or real.value is None:
+        hint = "No estimate to compare with."
+    elif real.value < est.value - 0.02:
+        hint = "Realized below the estimate: the inputs look as expected but outcomes differ (concept drift)."
+    else:
+        hint = "The estimate (no labels needed) sees the fall too: the inputs moved; read the drift report."
     body = "\n".join(note.reasons) + "\n" + table + "\n" + hint
     coverage = f"{note.label_coverage:.0%}" if note.label_coverage is not None else "n/a"
     fields = [
