@@ -935,19 +935,28 @@ def lake_export(
     result = exporter.export(n)
     for h in result.hours:
         typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}")
+        if h.outcome_key:
+            typer.echo(f"  {h.hour}  {h.outcome_rows:>8} outcomes  s3://{result.bucket}/{h.outcome_key}")
     mark = result.watermark
     typer.echo(
-        f"exported {result.rows} record(s); the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
+        f"exported {result.rows} record(s) and {result.outcome_rows} outcome(s); "
+        f"the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
         f"to {mark.complete_through:%Y-%m-%dT%H:%MZ} completely"
     )
 
 
 @lake_app.command("query")
 def lake_query(
-    sql: Annotated[str, typer.Argument(help='SQL over the view `predictions`, e.g. "SELECT decision, count(*) ..."')],
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help="SQL over the views `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`, "
+            'e.g. "SELECT decision, count(*) ..."'
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
 ) -> None:
-    """Run SQL (DuckDB, in process) over every hour of the local stack's lake: the view is `predictions`."""
+    """Run SQL (DuckDB, in process) over the local stack's lake: `predictions`, `outcomes`, `outcome_events`."""
     import boto3
     import duckdb
 

@@ -74,7 +74,9 @@ ALSO_HELD = (
     "drift reports (ReportsBucket): per-feature distributions of a window, no record by id; kept ReportRetentionDays",
     "the lake (LakeBucket): the record's hour holds it until that hour is exported again from the table: "
     '`creditwatch lake export --hours <hours since the record>` (or the function with {"hours": N}) rewrites '
-    "those hours without it; earlier versions of the object expire after 7 days (bucket versioning)",
+    "those hours without it; earlier versions of the object expire after 7 days (bucket versioning); the same "
+    "holds for its outcomes under outcomes/, in the hours they were recorded (outcome_recorded_at, "
+    "outcome_history)",
     "any export of the table you made yourself",
 )
 
@@ -91,5 +93,20 @@ def erase(log: Any, prediction_id: str) -> dict[str, Any]:
     erased: dict[str, Any] = {"prediction_id": prediction_id, "erased": old is not None}
     if old is not None:
         erased.update({k: next(iter(old[k].values())) for k in ("request_id", "kind", "ts") if k in old})
+        # Its outcome events, keyed by the times they were recorded: the current one and each corrected.
+        recorded = [old["outcome_recorded_at"]["S"]] if "outcome_recorded_at" in old else []
+        recorded += [h["M"]["recorded_at"]["S"] for h in old.get("outcome_history", {}).get("L", [])]
+        erased["outcome_events_erased"] = sum(_erase_outcome_event(log, prediction_id, at) for at in recorded if at)
     erased["may_also_be_held_in"] = list(ALSO_HELD)
     return erased
+
+
+def _erase_outcome_event(log: Any, prediction_id: str, recorded_at: str) -> int:
+    """Delete the outcome event of one recorded time; 1 if there was one."""
+    from creditwatch_common.log.keys import key_attributes
+    from creditwatch_common.outcomes import outcome_event_keys
+
+    ms = round(datetime.fromisoformat(recorded_at.replace("Z", "+00:00")).timestamp() * 1000)
+    key = key_attributes(outcome_event_keys(prediction_id, ms, log.shards))
+    old = log.dynamodb.delete_item(TableName=log.table, Key=key, ReturnValues="ALL_OLD").get("Attributes")
+    return 1 if old else 0

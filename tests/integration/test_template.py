@@ -101,10 +101,10 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: the drift and quality reports, the lake's hours.
-                    assert text.count("*") == 1 and any(p in text for p in ("/drift/", "/quality/", "/predictions/")), (
-                        f"{lid}: wildcard resource {text}"
-                    )
+                    # Object keys under a prefix: drift and quality reports, the lake's hours (predictions, outcomes).
+                    assert text.count("*") == 1 and any(
+                        p in text for p in ("/drift/", "/quality/", "/predictions/", "/outcomes/")
+                    ), f"{lid}: wildcard resource {text}"
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
@@ -641,6 +641,27 @@ def test_the_glue_table_declares_the_columns_and_layout_the_export_writes() -> N
     assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
 
 
+def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
+    import pyarrow as pa
+
+    from creditwatch_common.lake.export import hour_key
+    from creditwatch_common.lake.outcomes import OUTCOME_SCHEMA
+
+    res = Template().resources
+    table = res["LakeOutcomesTable"]["Properties"]["TableInput"]
+    athena = {pa.string(): "string", pa.bool_(): "boolean", pa.int16(): "smallint"}
+    written = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else athena[f.type]) for f in OUTCOME_SCHEMA]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == written
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true"
+    location = params["storage.location.template"]["Fn::Sub"].replace("${LakeBucket}", "b")
+    key = hour_key("outcomes", datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
+    # Auditors read it as they read the predictions.
+    policy = json.dumps(res["LakeQueryPolicy"]["Properties"]["PolicyDocument"])
+    assert "${LakeDatabase}/outcome_events" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
+
+
 def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None:
     res = Template().resources
     config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
@@ -651,6 +672,7 @@ def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None
     rules = {r["Prefix"]: r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["athena-results/"]["ExpirationInDays"] <= 30
     assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
+    assert rules["outcomes/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     bucket = res["LakeBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
     policy = json.dumps(res["LakeBucketPolicy"])
@@ -692,6 +714,9 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
         ("s3:GetObject", objects),
         ("s3:PutObject", objects),
+        ("s3:PutObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
+        # an hour whose outcome events were all erased loses its object
+        ("s3:DeleteObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         # only when DataKmsKeyArn is set (an Fn::If; AWS::NoValue otherwise)
         ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
@@ -761,3 +786,26 @@ def test_retention_meets_reg_b_and_the_ai_act_by_default_and_the_lake_can_be_loc
     assert locked["ObjectLockEnabled"] is True
     assert locked["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": "800"}
     assert locked["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_the_predict_role_has_exactly_the_log_actions_scoring_and_outcomes_use(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    grants = {
+        action
+        for st in _statements(resources["PredictFunctionRole"])
+        for action in _as_list(st["Action"])
+        if str(_arn_of(st["Resource"])) == "PredictionsTable"
+    }
+    # Writes of the log (PutItem, BatchWriteItem); POST /outcomes reads (BatchGetItem, GetItem) and sends
+    # one TransactWriteItems per outcome, which IAM authorises as its UpdateItem and PutItem actions.
+    assert grants == {
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    # One catch-all route with the API's authorisation: /outcomes is authorised as /predict is.
+    routes = _of_type(resources, "AWS::ApiGatewayV2::Route")
+    default = next(r for r in routes.values() if r["Properties"]["RouteKey"] == "$default")
+    assert default["Properties"]["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}

@@ -14,13 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
+from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import boto_client, create_resources
 from creditwatch.local.template import Template
 from creditwatch_common.ids import uuid7
 from creditwatch_common.lake.export import LakeExporter, hour_key
+from creditwatch_common.lake.outcomes import OUTCOME_SCHEMA
 from creditwatch_common.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
 from creditwatch_common.lake.window import AutoWindow, DynamoWindow, LakeWindow, s3_filesystem
 from creditwatch_common.log import PredictionLog
+from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
+from creditwatch_common.outcomes import LabelledRow
 from creditwatch_common.records import LogRecord
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -400,3 +404,135 @@ def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model)
     table = pq.read_table(io.BytesIO(body))
     sizes = [pq.ParquetFile(io.BytesIO(parquet_bytes(table, 4))).metadata.row_group(i).num_rows for i in range(4)]
     assert sizes == [4, 8, 16, 22]
+
+
+# ---- outcomes: exported by the hour they were recorded, joined to predictions by id ----------------
+
+# The moto server of test_lake runs in this process: its transactions copy only the items they name.
+fast_transactions()
+
+
+def record(parts: Any, at: datetime, outcomes: list[tuple[str, str]], correction: bool = False) -> list[str]:
+    """Record outcomes (prediction id, value) as of `at` through the outcome writer; their statuses."""
+    writer = OutcomeWriter(
+        dynamodb=parts.log.dynamodb,
+        table=parts.log.table,
+        shards=parts.log.shards,
+        now_ms=lambda: int(at.timestamp() * 1000),
+        sleep=lambda _s: None,
+    )
+    results = writer.record([OutcomeInput(pid, value, at, correction) for pid, value in outcomes])  # type: ignore[arg-type]
+    return [r.status for r in results]
+
+
+def outcome_objects(parts: Any) -> dict[str, bytes]:
+    listed = parts.s3.list_objects_v2(Bucket=parts.bucket, Prefix="outcomes/").get("Contents", [])
+    return {o["Key"]: parts.s3.get_object(Bucket=parts.bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+def test_an_outcome_for_a_three_month_old_prediction_lands_in_the_hour_it_was_recorded(parts, model):
+    old = records_at(model, NOW - timedelta(days=92), 3)
+    parts.log.write(old)
+    recorded_at = NOW - timedelta(minutes=20)  # 14:10
+    assert record(parts, recorded_at, [(old[0].prediction_id, "bad")]) == ["recorded"]
+    result = parts.exporter.export(3, NOW)
+    assert result.outcome_rows == 1
+    (key,) = outcome_objects(parts)
+    assert key == "outcomes/dt=2026-11-20/hour=14/part-0.parquet"
+    assert [h.outcome_key for h in result.hours] == [None, None, key]
+    table = pq.read_table(io.BytesIO(outcome_objects(parts)[key]))
+    assert table.schema.remove_metadata() == OUTCOME_SCHEMA.remove_metadata()
+    row = table.to_pylist()[0]
+    assert row["prediction_id"] == old[0].prediction_id and row["outcome"] == "bad"
+    assert row["recorded_at"] == recorded_at.replace(microsecond=0) and row["schema_version"] == 1
+    assert row["correction"] is False and row["previous"] is None
+
+
+def test_exporting_twice_writes_the_same_outcome_objects_byte_for_byte(parts, model):
+    preds = records_at(model, NOW - timedelta(days=30), 40)
+    parts.log.write(preds)
+    record(parts, NOW - timedelta(hours=1, minutes=5), [(p.prediction_id, "good") for p in preds[:20]])
+    record(parts, NOW - timedelta(minutes=5), [(p.prediction_id, "bad") for p in preds[20:]])
+    first = parts.exporter.export(3, NOW)
+    before = outcome_objects(parts)
+    second = parts.exporter.export(3, NOW)
+    assert first.outcome_rows == second.outcome_rows == 40
+    assert outcome_objects(parts) == before and len(before) == 2
+    ids = [
+        pid for body in before.values() for pid in pq.read_table(io.BytesIO(body)).column("prediction_id").to_pylist()
+    ]
+    assert len(ids) == len(set(ids)) == 40
+
+
+def test_a_correction_is_a_new_row_and_the_view_shows_the_latest(parts, model):
+    (pred,) = records_at(model, NOW - timedelta(days=60), 1)
+    parts.log.write([pred])
+    record(parts, NOW - timedelta(hours=2), [(pred.prediction_id, "good")])
+    assert record(parts, NOW - timedelta(minutes=30), [(pred.prediction_id, "bad")], correction=True) == ["corrected"]
+    parts.exporter.export(3, NOW)
+    parts.exporter.export_hour(datetime.fromtimestamp(pred.millis / 1000, UTC))
+    _, events = parts.lake.query("SELECT outcome, correction, previous FROM outcome_events ORDER BY recorded_at")
+    assert events == [("good", False, None), ("bad", True, "good")]
+    _, latest = parts.lake.query("SELECT prediction_id, outcome FROM outcomes")
+    assert latest == [(pred.prediction_id, "bad")]
+    names, rows = parts.lake.query(
+        "SELECT p.decision, o.outcome, count(*) FROM predictions p JOIN outcomes o USING (prediction_id) GROUP BY 1,2"
+    )
+    assert names == ["decision", "outcome", "count_star()"] and rows == [(pred.decision, "bad", 1)]
+
+
+def test_the_labelled_frame_gives_a_cohort_by_prediction_time_with_its_latest_outcomes(parts, model):
+    at = NOW - timedelta(days=90)
+    preds = records_at(model, at, 10)
+    parts.log.write(preds)
+    parts.log.write(records_at(model, at + timedelta(days=1), 5))  # outside the cohort
+    record(parts, NOW - timedelta(minutes=10), [(p.prediction_id, "bad") for p in preds[:6]])
+    parts.exporter.export(1, NOW)
+    parts.exporter.export_hour(at)
+    parts.exporter.export_hour(at + timedelta(days=1))
+    frame = parts.lake.labelled_frame(at - timedelta(hours=1), at + timedelta(hours=1))
+    assert isinstance(frame, pa.Table) and frame.num_rows == 10
+    assert frame.column_names[:8] == [
+        "prediction_id",
+        "ts",
+        "probability_good_credit",
+        "prediction",
+        "decision",
+        "model_version",
+        "outcome",
+        "outcome_observed_at",
+    ]
+    assert set(model.schema.names) <= set(frame.column_names)
+    by_id = {r["prediction_id"]: r["outcome"] for r in frame.to_pylist()}
+    assert by_id == {p.prediction_id: ("bad" if i < 6 else None) for i, p in enumerate(preds)}
+    # The same cohort as the table's reader sees it (labels from the prediction items).
+    rows = parts.log.query_window(at - timedelta(hours=1), at + timedelta(hours=1), LabelledRow, scored_only=True)
+    assert {r.prediction_id: r.outcome for r in rows} == by_id
+
+
+def test_an_outcomes_object_of_an_unknown_schema_version_fails_the_read_with_its_key(parts, model):
+    table = pa.table({"prediction_id": ["x"]}).replace_schema_metadata({SCHEMA_VERSION_KEY: b"99"})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    key = "outcomes/dt=2026-11-20/hour=09/part-0.parquet"
+    parts.s3.put_object(Bucket=parts.bucket, Key=key, Body=buf.getvalue())
+    with pytest.raises(LakeError, match=key):
+        parts.lake.query("SELECT count(*) FROM outcomes")
+
+
+def test_an_empty_lake_still_has_the_outcomes_view(parts):
+    _, rows = parts.lake.query("SELECT count(*) AS n FROM predictions p JOIN outcomes o USING (prediction_id)")
+    assert rows == [(0,)]
+
+
+def test_an_hour_whose_outcomes_were_all_erased_loses_its_object_at_the_next_export(parts, model):
+    from creditwatch import lookups
+
+    (pred,) = records_at(model, NOW - timedelta(days=10), 1)
+    parts.log.write([pred])
+    record(parts, NOW - timedelta(minutes=5), [(pred.prediction_id, "good")])
+    parts.exporter.export(1, NOW)
+    assert list(outcome_objects(parts)) == ["outcomes/dt=2026-11-20/hour=14/part-0.parquet"]
+    assert lookups.erase(parts.log, pred.prediction_id)["outcome_events_erased"] == 1
+    assert parts.exporter.export(1, NOW).outcome_rows == 0
+    assert outcome_objects(parts) == {}

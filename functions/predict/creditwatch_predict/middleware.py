@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ from starlette.requests import Request
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter, WriteOutcome
 from creditwatch_common.observability import Metric, Observability
-from creditwatch_common.records import RejectedField
+
+# Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
+# alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
+from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -26,6 +30,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
 UNKNOWN_PATH = "<unknown>"
+# Off Lambda (creditwatch serve), how long a route's own AWS calls may take: the template's 29 s Timeout
+# less the log write's reserve.
+LOCAL_ROUTE_BUDGET_S = 22.0
 
 
 @dataclass
@@ -46,6 +53,10 @@ class RequestLog:
     replayed: bool = False
     # The answer could not be kept for retries (the store failed after the claim): logged, not fatal.
     idempotency_error: bool = False
+    # When the request's own work must be over (time.monotonic()): the log write's time comes after it.
+    deadline: float = math.inf
+    # POST /outcomes: results per status (its metrics; none of the scoring ones).
+    outcome_counts: dict[str, int] | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -123,8 +134,16 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        on_lambda = getattr(scope.get("aws.context"), "get_remaining_time_in_millis", None) is not None
         deadline = self._deadline(scope, time.monotonic())
         entry = RequestLog(request_id=_request_id(scope))
+        # The route's own AWS calls stop in time for the log write after them (a DynamoDB attempt, then
+        # one SQS attempt, then the last-resort line).
+        entry.deadline = deadline - self.writer.call_timeout_s * 2 - self.writer.last_resort_reserve_s
+        if not on_lambda:
+            # creditwatch serve: the route gets what the template's Timeout would leave it, and the log
+            # write its own budget after the route (1,000 outcomes against moto take seconds).
+            entry.deadline = time.monotonic() + LOCAL_ROUTE_BUDGET_S
         State(scope.setdefault("state", {})).log = entry
         status = 500
         # The answer is held until the log write is over, so that its header can say where the record
@@ -145,6 +164,8 @@ class RequestLogMiddleware:
             if entry.error_class is None:
                 entry.error_class = "internal_error"
             latency_ms = (time.perf_counter() - started) * 1000.0
+            if not on_lambda:
+                deadline = self._deadline(scope, time.monotonic())
             self._record(scope, entry, status, latency_ms, deadline)
             raise
         if answer_bytes > self.max_answer_bytes:
@@ -152,9 +173,11 @@ class RequestLogMiddleware:
             # here, as a server error (every bound in the code should have kept the answer smaller).
             status, held = 500, answer_too_large(entry, answer_bytes, self.max_answer_bytes)
         latency_ms = (time.perf_counter() - started) * 1000.0
+        if not on_lambda:
+            deadline = self._deadline(scope, time.monotonic())
         if entry.replayed:
             outcome = WriteOutcome()
-            self._metrics(status, latency_ms, [], outcome)
+            self._metrics(scope, entry, status, latency_ms, [], outcome)
             where = b"replayed"
         else:
             outcome = self._record(scope, entry, status, latency_ms, deadline)
@@ -187,7 +210,7 @@ class RequestLogMiddleware:
             body_bytes=entry.body_bytes if status >= 400 else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
-        self._metrics(status, latency_ms, scored, outcome)
+        self._metrics(scope, entry, status, latency_ms, scored, outcome)
         if status >= 400:
             self.obs.logger.info(
                 "request rejected",
@@ -200,12 +223,28 @@ class RequestLogMiddleware:
             )
         return outcome
 
-    def _metrics(self, status: int, latency_ms: float, scored: list[ScoredApplication], outcome: WriteOutcome) -> None:
+    def _metrics(
+        self,
+        scope: Scope,
+        entry: RequestLog,
+        status: int,
+        latency_ms: float,
+        scored: list[ScoredApplication],
+        outcome: WriteOutcome,
+    ) -> None:
         metric = self.obs.metric
-        metric(Metric.REQUESTS, 1)
-        metric(Metric.CLIENT_ERRORS, 1 if 400 <= status < 500 else 0)
-        metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
-        metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
+        if scope.get("path", "") in OUTCOME_ROUTES:
+            metric(Metric.OUTCOME_REQUESTS, 1)
+            metric(Metric.OUTCOME_SERVER_ERRORS, 1 if status >= 500 else 0)
+            metric(Metric.OUTCOME_LATENCY, round(latency_ms, 3), "Milliseconds")
+            counts = entry.outcome_counts or {}
+            metric(Metric.OUTCOMES_RECORDED, counts.get("recorded", 0) + counts.get("corrected", 0))
+            metric(Metric.OUTCOME_CONFLICTS, counts.get("conflict", 0))
+        else:
+            metric(Metric.REQUESTS, 1)
+            metric(Metric.CLIENT_ERRORS, 1 if 400 <= status < 500 else 0)
+            metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
+            metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
         if scored:
             approved = sum(1 for s in scored if s.score.decision == "approve")
             metric(Metric.PREDICTIONS, len(scored))

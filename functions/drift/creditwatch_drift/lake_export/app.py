@@ -48,9 +48,11 @@ class LakeExportService:
             raise
         self.obs.metric(Metric.LAKE_EXPORT_FAILED, 0)
         self.obs.metric(Metric.LAKE_ROWS_EXPORTED, result.rows)
+        self.obs.metric(Metric.LAKE_OUTCOMES_EXPORTED, result.outcome_rows)
         self.obs.metric(Metric.LAKE_HOURS_EXPORTED, len([h for h in result.hours if h.rows]))
         self.obs.logger.info(
-            f"exported {result.rows} record(s) of {len(result.hours)} hour(s) to s3://{result.bucket}",
+            f"exported {result.rows} record(s) and {result.outcome_rows} outcome(s) of {len(result.hours)} hour(s) "
+            f"to s3://{result.bucket}",
             extra={"hours": [h.model_dump() for h in result.hours]},
         )
         return result.model_dump(mode="json")

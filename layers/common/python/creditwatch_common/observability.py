@@ -44,6 +44,12 @@ class Metric(StrEnum):
     PROBABILITY_GOOD = "ProbabilityGood"
     LOG_RECORDS_SPILLED = "LogRecordsSpilled"
     LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
+    # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
+    OUTCOME_REQUESTS = "OutcomeRequests"
+    OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
+    OUTCOME_LATENCY = "OutcomeLatency"
+    OUTCOMES_RECORDED = "OutcomesRecorded"
+    OUTCOME_CONFLICTS = "OutcomeConflicts"
     # drift: one per run
     ROWS_ANALYSED = "RowsAnalysed"
     DRIFT_SHARE = "DriftShare"
@@ -65,6 +71,7 @@ class Metric(StrEnum):
     LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
     # lake export: one per run
     LAKE_ROWS_EXPORTED = "LakeRowsExported"
+    LAKE_OUTCOMES_EXPORTED = "LakeOutcomesExported"
     LAKE_HOURS_EXPORTED = "LakeHoursExported"
     LAKE_EXPORT_FAILED = "LakeExportFailed"
     # reports: one per link opened or refused

@@ -3,6 +3,8 @@
 An hour's object has one key (`predictions/dt=YYYY-MM-DD/hour=HH/part-0.parquet`) and is rewritten
 whole from the table on every export that covers the hour: a re-run replaces, never duplicates, and a
 record that reached the table late (a spill replay) is in the lake after the next export of its hour.
+The outcome events recorded in the same hour go to `outcomes/dt=.../hour=.../part-0.parquet` the same
+way (creditwatch_common/lake/outcomes.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from creditwatch_common.ids import iso_utc
+from creditwatch_common.lake.outcomes import OUTCOMES_PREFIX, outcome_table
 from creditwatch_common.lake.schema import SCHEMA_VERSION, LakeSchema
+from creditwatch_common.log.outcomes import outcome_events
 from creditwatch_common.log.reader import LogReader
 from creditwatch_common.records import ExportRow
 
@@ -64,6 +68,9 @@ class HourExport(BaseModel):
     key: str
     rows: int
     bytes: int
+    # The outcome events recorded in the hour (0 and no object when none).
+    outcome_key: str | None = None
+    outcome_rows: int = 0
 
 
 class ExportResult(BaseModel):
@@ -74,6 +81,7 @@ class ExportResult(BaseModel):
     hours: list[HourExport]
     rows: int
     watermark: Watermark
+    outcome_rows: int = 0
 
 
 @dataclass
@@ -85,6 +93,8 @@ class LakeExporter:
     bucket: str
     schema: LakeSchema
     prefix: str = DEFAULT_PREFIX
+    # Where the outcome events go (None: not exported).
+    outcomes_prefix: str | None = OUTCOMES_PREFIX
     # The first row group's rows; each next one is twice as large (see parquet_bytes).
     first_row_group: int = 1_000
     workers: int = 8
@@ -96,22 +106,56 @@ class LakeExporter:
         first = current - (hours - 1) * HOUR
         done = [self.export_hour(first + i * HOUR) for i in range(hours)]
         watermark = self._advance(first, current, now, done)
-        return ExportResult(bucket=self.bucket, hours=done, rows=sum(h.rows for h in done), watermark=watermark)
+        return ExportResult(
+            bucket=self.bucket,
+            hours=done,
+            rows=sum(h.rows for h in done),
+            watermark=watermark,
+            outcome_rows=sum(h.outcome_rows for h in done),
+        )
 
     def export_hour(self, hour: datetime) -> HourExport:
         """Rewrite one hour's object from the table (nothing written for an hour without records)."""
         hour = hour_floor(hour)
         records = [r.values for r in self.reader.query_window(hour, hour + HOUR, ExportRow, workers=self.workers)]
         key = hour_key(self.prefix, hour)
+        outcome_key, outcome_rows = self.export_outcomes_hour(hour)
         if not records:
-            return HourExport(hour=iso_utc(hour), key=key, rows=0, bytes=0)
+            return HourExport(
+                hour=iso_utc(hour), key=key, rows=0, bytes=0, outcome_key=outcome_key, outcome_rows=outcome_rows
+            )
         table = self.schema.table(records)
         # Sorted by sample key: the same records give the same object whatever order the parallel reader
         # used, and a window's sample is in the first row group of each hour.
         table = table.sort_by([("sample_key", "ascending"), ("prediction_id", "ascending")])
         body = parquet_bytes(table, self.first_row_group)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
-        return HourExport(hour=iso_utc(hour), key=key, rows=len(records), bytes=len(body))
+        return HourExport(
+            hour=iso_utc(hour),
+            key=key,
+            rows=len(records),
+            bytes=len(body),
+            outcome_key=outcome_key,
+            outcome_rows=outcome_rows,
+        )
+
+    def export_outcomes_hour(self, hour: datetime) -> tuple[str | None, int]:
+        """Rewrite the object of the outcome events recorded in one hour: its key and rows (none when empty)."""
+        if self.outcomes_prefix is None:
+            return None, 0
+        hour = hour_floor(hour)
+        events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
+        key = hour_key(self.outcomes_prefix, hour)
+        if not events:
+            # An hour whose events were all erased (creditwatch log erase) must not keep its old object;
+            # listed first, so that the empty hours of every run leave no delete markers behind.
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+            if any(o["Key"] == key for o in listed):
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            return None, 0
+        body = parquet_bytes(outcome_table(events), self.first_row_group)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+        return key, len(events)
 
     def read_watermark(self) -> Watermark | None:
         """The lake's watermark, or None before the first export."""

@@ -17,6 +17,12 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from creditwatch_common.lake.export import DEFAULT_PREFIX, HOUR, Watermark, hour_floor, read_watermark
+from creditwatch_common.lake.outcomes import (
+    EMPTY_OUTCOME_EVENTS_SQL,
+    LATEST_OUTCOMES_SQL,
+    OUTCOMES_PREFIX,
+    check_outcome_version,
+)
 from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, LakeError, check_version, scored_rows
 from creditwatch_common.log.reader import LogReader
 from creditwatch_common.records import ScoredRow
@@ -113,6 +119,7 @@ class LakeWindow:
     feature_names: list[str]
     prefix: str = DEFAULT_PREFIX
     engine: str = "lake"
+    outcomes_prefix: str = OUTCOMES_PREFIX
     _fs: Any = field(default=None, init=False, repr=False)
 
     @property
@@ -126,11 +133,13 @@ class LakeWindow:
         """The export's watermark (None before the first export)."""
         return read_watermark(self.s3, self.bucket, self.prefix)
 
-    def objects(self, start: datetime | None = None, end: datetime | None = None) -> list[str]:
-        """Paths (bucket/key) of every object of the hours [start, end), or of the whole lake."""
+    def objects(
+        self, start: datetime | None = None, end: datetime | None = None, prefix: str | None = None
+    ) -> list[str]:
+        """Paths (bucket/key) of the objects of the hours [start, end), or all, under a prefix (predictions')."""
         from pyarrow import fs as pafs
 
-        root = f"{self.bucket}/{self.prefix}"
+        root = f"{self.bucket}/{prefix or self.prefix}"
         if start is None or end is None:
             dirs = [root]
         else:
@@ -149,7 +158,7 @@ class LakeWindow:
                 paths.append(info.path)
         return sorted(paths)
 
-    def dataset(self, paths: list[str]) -> Any:
+    def dataset(self, paths: list[str], check: Callable[[Any, str], int] = check_version) -> Any:
         """One dataset over the objects: each footer checked first, schemas unified (a new model's extra column).
 
         The footers are read once, in parallel, and kept in the fragments: every later scan of the
@@ -170,7 +179,7 @@ class LakeWindow:
                 schema = frag.physical_schema
             except (pa.ArrowInvalid, OSError) as exc:
                 raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
-            check_version(schema.metadata, key)
+            check(schema.metadata, key)
             return frag, schema.remove_metadata()
 
         with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
@@ -179,7 +188,12 @@ class LakeWindow:
         return ds.FileSystemDataset([f for f, _ in done], schema=schema, format=fmt, filesystem=self.fs)
 
     def connect(self, start: datetime | None = None, end: datetime | None = None) -> Any:
-        """A DuckDB connection with the view `predictions` over the hours [start, end) (or the whole lake)."""
+        """A DuckDB connection with the view `predictions` over the hours [start, end) (or the whole lake).
+
+        Beside it, `outcome_events` (every outcome event of the lake, whenever recorded: an outcome
+        arrives months after its prediction) and `outcomes`, the latest recorded outcome per prediction,
+        so that `predictions JOIN outcomes USING (prediction_id)` labels the predictions.
+        """
         import duckdb
 
         con = duckdb.connect()
@@ -188,7 +202,39 @@ class LakeWindow:
             con.execute("CREATE VIEW predictions AS SELECT NULL::VARCHAR AS prediction_id WHERE false")
         else:
             con.register("predictions", dataset)
+        events = self.dataset(self.objects(prefix=self.outcomes_prefix), check=check_outcome_version)
+        if events is None:
+            con.execute(EMPTY_OUTCOME_EVENTS_SQL)
+        else:
+            con.register("outcome_events", events)
+        con.execute(LATEST_OUTCOMES_SQL)
         return con
+
+    def labelled_frame(self, start: datetime, end: datetime, feature_names: list[str] | None = None) -> Any:
+        """The scored predictions of [start, end) with their latest outcome, if any (a pyarrow Table).
+
+        Columns as LabelledRow's: prediction_id, ts, probability_good_credit, prediction, decision,
+        model_version, outcome (null when none yet), outcome_observed_at, then one column per feature
+        (the lake's typed columns rather than LabelledRow's dict). Ordered by prediction_id.
+        """
+        con = self.connect(start, end)
+        try:
+            columns = set(con.sql("SELECT * FROM predictions LIMIT 0").columns)
+            if "probability_good_credit" not in columns:
+                return _empty_labelled([n for n in (feature_names or self.feature_names)])
+            features = [n for n in (feature_names or self.feature_names) if n in columns]
+            selected = ", ".join(f'p."{n}"' for n in features)
+            return con.sql(
+                "SELECT p.prediction_id, p.ts, p.probability_good_credit, p.prediction, p.decision, "
+                "p.model_version, o.outcome, o.observed_at AS outcome_observed_at"
+                + (f", {selected}" if selected else "")
+                + " FROM predictions p LEFT JOIN outcomes o USING (prediction_id)"
+                " WHERE p.probability_good_credit IS NOT NULL AND p.ts >= $start AND p.ts < $end"
+                " ORDER BY p.prediction_id",
+                params={"start": start, "end": end},
+            ).to_arrow_table()
+        finally:
+            con.close()
 
     def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
         """The bottom-k sample and the counts, from the footers' statistics where they suffice, else SQL."""
@@ -247,7 +293,7 @@ class LakeWindow:
         return WindowSample(None, sum(versions.values()), versions, self.engine, table=table, feature_names=features)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Any SQL over the view `predictions` (the whole lake): column names and rows."""
+        """Any SQL over the views `predictions`, `outcomes` and `outcome_events` (the whole lake): names and rows."""
         con = self.connect()
         try:
             cursor = con.execute(sql)
@@ -294,6 +340,24 @@ def window_source(engine: Engine, dynamodb: DynamoWindow, lake: LakeWindow | Non
             raise ValueError("ANALYTICS_ENGINE=lake needs LAKE_BUCKET")
         return lake
     return AutoWindow(dynamodb, lake)
+
+
+LABELLED_COLUMNS = (
+    "prediction_id",
+    "ts",
+    "probability_good_credit",
+    "prediction",
+    "decision",
+    "model_version",
+    "outcome",
+    "outcome_observed_at",
+)
+
+
+def _empty_labelled(feature_names: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({n: pa.array([], pa.string()) for n in (*LABELLED_COLUMNS, *feature_names)})
 
 
 def _hour_in(path: str, start: datetime, end: datetime) -> bool:

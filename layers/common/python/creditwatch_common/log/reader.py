@@ -82,6 +82,16 @@ class LogReader:
         for values_of_item in self._stream_pages(base, values, parts, workers):
             yield build(values_of_item)
 
+    def query_partitions(self, partitions: list[str], lo: str, hi: str, workers: int = 8) -> Iterator[dict[str, Any]]:
+        """Every item with lo <= sk <= hi of the partitions given (plain values), by Query, pages followed."""
+        base: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+        }
+        values = {":lo": {"S": lo}, ":hi": {"S": hi}}
+        return self._stream_pages(base, values, partitions, workers)
+
     def _stream_pages(
         self, base: dict[str, Any], values: dict[str, Any], partitions: list[str], workers: int
     ) -> Iterator[dict[str, Any]]:
