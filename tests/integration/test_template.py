@@ -700,6 +700,15 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
         ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
+        # the lake, read only: ListBucket on the reports bucket is above, this one is the lake's
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
+        (
+            "s3:GetObject",
+            json.dumps(
+                [{"Fn::Sub": "${LakeBucket.Arn}/predictions/*"}, {"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"}],
+                sort_keys=True,
+            ),
+        ),
     }
     command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
     assert command == ["creditwatch_drift.quality.handler.lambda_handler"]

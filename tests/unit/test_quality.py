@@ -16,6 +16,7 @@ from creditwatch_common.notifications import QualityAlert, parse_notification
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
 from creditwatch_drift.quality import fairness as qf
 from creditwatch_drift.quality.app import QualityService
+from creditwatch_drift.quality.cohort import TableCohorts
 from creditwatch_drift.quality.figures import Labelled, calibration_table, confusion, realized
 from creditwatch_drift.quality.models import Figure, QualityEvent
 from creditwatch_drift.quality.reference import load_estimator, validation_figures
@@ -218,7 +219,7 @@ def quality_job(aws, model, prediction_log, sqs):
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
-        source=prediction_log,
+        source=TableCohorts(prediction_log),
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=tokens),
         sqs=sqs,
         estimator=estimator,
@@ -347,9 +348,7 @@ def test_a_quality_alert_carries_realized_estimated_and_validation_figures(
 
 
 def test_a_log_read_failure_is_an_error_with_a_run_failed_notice(quality_job, aws, sqs):
-    quality_job.source = type(
-        "Broken", (), {"query_window": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
-    )()
+    quality_job.source = type("Broken", (), {"read": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))})()
     summary = quality_job.run(QualityEvent(start=START, end=END))
     assert summary.verdict == "error" and summary.error == "log_read_failed" and summary.notified
     (note,) = queued(sqs, aws)
@@ -361,7 +360,7 @@ def test_the_handler_raises_on_error_so_lambda_retries_and_returns_the_summary_o
     answer = quality_service.handle(with_window)
     assert answer["verdict"] == "no_data" and answer["kind"] == "quality"
     quality_service.job.source = type(
-        "Broken", (), {"query_window": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
+        "Broken", (), {"read": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
     )()
     from creditwatch_drift.quality.app import QualityRunError
 

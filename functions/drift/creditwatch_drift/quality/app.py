@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -10,9 +11,11 @@ from aws_lambda_powertools.utilities import parameters
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
+from creditwatch_common.lake.window import LakeWindow, s3_filesystem
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, TokenLinks, token_key_from_secret
+from creditwatch_drift.quality.cohort import AutoCohorts, CohortSource, LakeCohorts, TableCohorts
 from creditwatch_drift.quality.models import QualityEvent, QualitySummary
 from creditwatch_drift.quality.reference import load_estimator, validation_figures
 from creditwatch_drift.quality.service import QualityJob
@@ -100,9 +103,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
-        source=LogReader(
-            dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
-        ),
+        source=cohort_source(settings, clients, model),
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
         sqs=clients.lazy("sqs"),
         estimator=estimator,
@@ -110,3 +111,24 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         warnings=[] if estimator else [note],
     )
     return QualityService(settings=settings, job=job, obs=obs)
+
+
+def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
+    """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says."""
+    table = TableCohorts(
+        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
+    )
+    if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
+        return table
+    # pyarrow's S3 client is not boto3: it gets the session's credentials and the local endpoint, if any.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    lake = LakeCohorts(
+        LakeWindow(
+            filesystem=lambda: s3_filesystem(clients.session, endpoint),
+            s3=clients.lazy("s3"),
+            bucket=settings.lake_bucket,
+            feature_names=model.schema.names,
+            prefix=settings.lake_prefix,
+        )
+    )
+    return lake if settings.analytics_engine == "lake" else AutoCohorts(table, lake)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from creditwatch_common.log import LogReader
 from creditwatch_common.outcomes import LabelledRow, label_of
 from creditwatch_drift.quality.figures import Labelled
 
@@ -75,3 +78,72 @@ def cohort_of(rows: Iterable[LabelledRow], threshold: float) -> Cohort:
         protected=pd.DataFrame(protected, columns=list(PROTECTED_COLUMNS)),
         model_versions=dict(versions),
     )
+
+
+def cohort_of_table(table: Any, threshold: float) -> Cohort:
+    """Arrays of the lake's labelled frame (a pyarrow Table: LakeWindow.labelled_frame), column by column."""
+    frame = table.to_pandas()
+    p = pd.to_numeric(frame["probability_good_credit"], errors="coerce")
+    frame = frame[p.notna()].reset_index(drop=True)
+    p = p[p.notna()].to_numpy(dtype=float)
+    decision = frame["decision"]
+    approved = np.where(decision.notna(), decision == "approve", p >= threshold).astype(bool)
+    outcome = frame["outcome"].map({"good": 1, "bad": 0}).fillna(-1).astype(int).to_numpy()
+    protected = pd.DataFrame(
+        {c: (frame[c] if c in frame else pd.Series([None] * len(frame), dtype=object)) for c in PROTECTED_COLUMNS}
+    )
+    versions = frame["model_version"].fillna("unknown").astype(str).value_counts()
+    return Cohort(
+        rows=len(p),
+        p_good=p,
+        approved=approved,
+        outcome=outcome,
+        protected=protected,
+        model_versions={str(k): int(v) for k, v in versions.items()},
+    )
+
+
+class CohortSource(Protocol):
+    """Where a cohort is read: the table, the lake, or the lake where its watermark covers the cohort."""
+
+    def read(self, start: datetime, end: datetime, threshold: float) -> tuple[Cohort, str]:
+        """The cohort of [start, end) and the engine that read it."""
+        ...
+
+
+@dataclass(frozen=True)
+class TableCohorts:
+    """The cohort from the table: one Query per day and shard, rows streamed (items expire after the TTL)."""
+
+    reader: LogReader
+
+    def read(self, start: datetime, end: datetime, threshold: float) -> tuple[Cohort, str]:
+        """The cohort's rows with the outcomes on their items."""
+        rows = self.reader.query_window(start, end, LabelledRow, scored_only=True)
+        return cohort_of(rows, threshold), "dynamodb"
+
+
+@dataclass(frozen=True)
+class LakeCohorts:
+    """The cohort from the lake: predictions joined to their latest outcome by DuckDB (kept LakeRetentionDays)."""
+
+    lake: Any  # creditwatch_common.lake.window.LakeWindow
+
+    def read(self, start: datetime, end: datetime, threshold: float) -> tuple[Cohort, str]:
+        """The cohort's rows with their outcomes, from the exported hours."""
+        return cohort_of_table(self.lake.labelled_frame(start, end, list(PROTECTED_COLUMNS)), threshold), "lake"
+
+
+@dataclass(frozen=True)
+class AutoCohorts:
+    """The lake when its watermark covers the whole cohort (older than the table keeps), else the table."""
+
+    table: TableCohorts
+    lake: LakeCohorts | None
+
+    def read(self, start: datetime, end: datetime, threshold: float) -> tuple[Cohort, str]:
+        """The cohort, from the lake when it holds every hour of it."""
+        mark = self.lake.lake.watermark() if self.lake is not None else None
+        if self.lake is not None and mark is not None and mark.first_hour <= start and end <= mark.complete_through:
+            return self.lake.read(start, end, threshold)
+        return self.table.read(start, end, threshold)

@@ -133,6 +133,8 @@ class QualitySummary(BaseModel):
     environment: str
     model_version: str
     model_versions_in_cohort: dict[str, int] = {}
+    # Who read the cohort: dynamodb (the table, within its TTL) or lake (the exported hours and outcomes).
+    engine: str | None = None
     cohort: dict[str, str]
     rows: int
     labelled_rows: int

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
-from creditwatch_common.outcomes import LabelledRow
+from creditwatch_common.lake.schema import LakeError
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift.quality import figures as figures_mod
 from creditwatch_drift.quality import notify
-from creditwatch_drift.quality.cohort import Cohort, cohort_of
+from creditwatch_drift.quality.cohort import Cohort, CohortSource
 from creditwatch_drift.quality.fairness import outcome_fairness
 from creditwatch_drift.quality.models import Figure, QualityEvent, QualitySummary, Thresholds
 from creditwatch_drift.quality.reference import Estimator
@@ -23,16 +22,6 @@ from creditwatch_drift.quality.settings import QualitySettings
 
 # Quality reports' latest pointer: what a reader of the pointer needs to know of the run.
 POINTER_FIELDS = ("kind", "cohort", "generated_at", "verdict", "labelled_rows", "label_coverage", "report_id")
-
-
-class CohortSource(Protocol):
-    """Where a cohort's rows are read: the table (LogReader) or the lake, same rows."""
-
-    def query_window(
-        self, start: datetime, end: datetime, row: type[LabelledRow], *, scored_only: bool = ...
-    ) -> Iterable[LabelledRow]:
-        """Every scored row with start <= time < end, outcome attributes included."""
-        ...
 
 
 @dataclass
@@ -85,7 +74,18 @@ class QualityJob:
             "warnings": list(self.warnings),
         }
         try:
-            cohort = cohort_of(self.source.query_window(start, end, LabelledRow, scored_only=True), self.threshold)
+            cohort, engine = self.source.read(start, end, self.threshold)
+        except LakeError as exc:
+            # A bad object in the lake fails the run with its key named: never a silent skip.
+            return QualitySummary(
+                verdict="error",
+                message=str(exc),
+                error="lake_read_failed",
+                rows=0,
+                labelled_rows=0,
+                label_coverage=None,
+                **base,
+            )
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             return QualitySummary(
                 verdict="error",
@@ -102,6 +102,7 @@ class QualityJob:
             labelled_rows=labelled,
             label_coverage=round(labelled / cohort.rows, 6) if cohort.rows else None,
             model_versions_in_cohort=cohort.model_versions,
+            engine=engine,
         )
         if cohort.rows == 0:
             return QualitySummary(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -39,6 +39,11 @@ class QualitySettings(LogSettings):
     fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
 
+    # Empty: no lake, the cohort is read from the table. auto: the lake when its watermark covers the cohort.
+    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
+    analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+
     @field_validator("fairness_age_cuts", mode="before")
     @classmethod
     def _cuts(cls, value: object) -> object:
@@ -48,7 +53,9 @@ class QualitySettings(LogSettings):
             raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
         return value
 
-    @field_validator("report_link_token_secret", "report_link_base_url", "notifications_queue_url", mode="before")
+    @field_validator(
+        "report_link_token_secret", "report_link_base_url", "notifications_queue_url", "lake_bucket", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
