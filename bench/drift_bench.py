@@ -4,8 +4,10 @@
 
 Report: each size runs in a fresh interpreter (so peak RSS is that run's own), timing the steps the
 drift function takes after reading the log: log records -> DataFrame, Evidently Report.run (current
-first) and the HTML rendering. The baseline in the same run is the same pipeline on 10,000 rows, and
-the cap the function applies by default (DRIFT_MAX_ROWS=50,000, a uniform sample).
+first), the HTML rendering, attribution drift and estimated quality (CBPE; its baseline in the same run:
+each row's resampled copies and their outcomes drawn one by one instead of per score group). The
+baseline in the same run is the same pipeline on 10,000 rows, and the cap the function applies by
+default (DRIFT_MAX_ROWS=50,000, a uniform sample).
 
 Read: a moto server in its own process with the template's table, 100,000 records written through
 the prediction log, then read back with the drift function's query (projection, every shard of every
@@ -102,7 +104,9 @@ def report_child(n: int, max_rows: int) -> dict[str, float]:
         current.frame, reference, load_reference_contributions(model), model, 0.9, ATTRIBUTION_ROWS
     )
     attribution_s = time.perf_counter() - t
+    estimate = estimate_timings(current.frame[PROBABILITY].to_numpy(dtype=float), model)
     return {
+        **estimate,
         "attribution_s": attribution_s,
         "attribution_rows": attribution.rows,
         "attribution_ndcg": attribution.ndcg,
@@ -119,6 +123,38 @@ def report_child(n: int, max_rows: int) -> dict[str, float]:
         "rss_before_report_mb": rss_before,
         "import_s": import_s,
     }
+
+
+def estimate_timings(p_good: Any, model: Any) -> dict[str, float]:
+    """Estimated quality (CBPE) on the window's scores: the drift function's 1,000 resamples, and at 200
+    resamples the default (outcomes drawn per score group) against every row's copies and outcomes drawn
+    one by one (the baseline)."""
+    import numpy as np
+
+    from creditwatch_model import model_dir
+    from creditwatch_model.calibration import Calibration
+    from creditwatch_model.estimate import ESTIMATED, estimate_quality
+    from creditwatch_model.quality import Scored, resample_figures
+
+    calibration = Calibration.load(model_dir())
+    out = {}
+    for key, resamples in (("estimate_s", 1000), ("estimate_200_s", 200)):
+        t = time.perf_counter()
+        estimate_quality(p_good, calibration, model.threshold, n_boot=resamples)
+        out[key] = time.perf_counter() - t
+    t = time.perf_counter()
+    scored = Scored(p_good, threshold=model.threshold)
+    q = calibration.bad_probability(scored.p)
+
+    def per_row(rng: np.random.Generator, k: int) -> tuple[Any, Any]:
+        copies = rng.poisson(1.0, size=(k, scored.n))
+        bad = rng.binomial(copies, q).astype(float)
+        return bad, copies - bad
+
+    resample_figures(scored, per_row, 200, 0, ESTIMATED)
+    out["estimate_200_per_row_s"] = time.perf_counter() - t
+    out["distinct_scores"] = float(len(np.unique(p_good)))
+    return out
 
 
 def run_report(n: int, max_rows: int, repeats: int) -> list[dict[str, float]]:
@@ -240,6 +276,13 @@ def main() -> None:
             f"drift share {median(runs, 'drift_share'):.2f}; attribution drift over "
             f"{median(runs, 'attribution_rows'):,.0f} rows {median(runs, 'attribution_s'):.2f} s "
             f"(NDCG {median(runs, 'attribution_ndcg'):.3f}, first use builds the tables)"
+        )
+        print(
+            f"  {'':<34} estimated quality (CBPE) on {median(runs, 'rows_used'):,.0f} scores: "
+            f"{median(runs, 'estimate_s'):.2f} s at 1,000 resamples; at 200 resamples pooled "
+            f"{median(runs, 'estimate_200_s'):.2f} s vs row by row {median(runs, 'estimate_200_per_row_s'):.2f} s "
+            f"(baseline; {median(runs, 'estimate_200_per_row_s') / median(runs, 'estimate_200_s'):.1f}x; "
+            f"{median(runs, 'distinct_scores'):,.0f} distinct scores)"
         )
     base, full = results[configs[0][0]], results[configs[1][0]]
     print(f"  Evidently import (once per cold start): {median(full, 'evidently_import_s'):.2f} s")

@@ -119,7 +119,7 @@ def _render_drift(console: Console, title: str, summary: dict[str, Any]) -> None
 
 
 def _render_monitors(console: Console, summary: dict[str, Any]) -> None:
-    """The run's attribution, refusal reasons, fairness and score stability, one line each."""
+    """The run's attribution, refusal reasons, fairness, score stability and estimated quality, one line each."""
     attribution = summary.get("attribution")
     if attribution:
         reasons = [r for r in attribution.get("first_reasons", []) if r.get("share_current")][:3]
@@ -146,3 +146,12 @@ def _render_monitors(console: Console, summary: dict[str, Any]) -> None:
     stability = summary.get("stability")
     if stability and stability.get("score", {}).get("psi") is not None:
         console.print(f"  score stability: PSI {stability['score']['psi']:.3f} ({stability['score'].get('band')})")
+    estimate = summary.get("estimated_quality")
+    if estimate and estimate.get("auc", {}).get("value") is not None:
+        auc = estimate["auc"]
+        interval = f" (95% {auc['low']:.3f}-{auc['high']:.3f})" if auc.get("low") is not None else ""
+        verdict = "holds" if estimate.get("holds") else "[red]does not hold[/]"
+        console.print(
+            f"  estimated quality (no outcomes yet, assumes no concept drift): AUC {auc['value']:.3f}{interval} "
+            f"vs validation {estimate['validation_auc']:.3f}: {verdict}"
+        )

@@ -19,7 +19,14 @@ from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
 from creditwatch_alerts.state import StateStore
 from creditwatch_common.ids import uuid7
-from creditwatch_common.notifications import DriftDetected, RunFailed, dump_notification
+from creditwatch_common.notifications import (
+    DriftDetected,
+    Estimate,
+    EstimatedQuality,
+    RunFailed,
+    dump_notification,
+    parse_notification,
+)
 from creditwatch_common.records import LogRecord, RequestRow
 
 RULES = {
@@ -405,6 +412,76 @@ def test_drift_message_says_how_long_the_link_really_lasts(signed_by, says, monk
     msg = drift_message(drift_note(report_url="https://x.test/r", report_url_signed_by=signed_by), None)
     (context,) = [b for b in msg["blocks"] if b["type"] == "context"]
     assert says in context["elements"][0]["text"]
+
+
+def estimated(holds: bool, auc: float = 0.77) -> EstimatedQuality:
+    return EstimatedQuality(
+        auc=Estimate(value=auc, low=auc - 0.03, high=auc + 0.03),
+        holds=holds,
+        validation_auc=0.782,
+        rows=400,
+        reasons=["estimated AUC vs validation"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("estimate", "headline", "severity", "says"),
+    [
+        (
+            estimated(True),
+            ":warning: [dev] DATA DRIFT (warning): 1 of 19 features drifted; estimated quality holds",
+            "severity warning",
+            "estimated quality *holds*",
+        ),
+        (
+            estimated(False, 0.65),
+            ":rotating_light: [dev] DATA DRIFT + ESTIMATED QUALITY DROP: 1 of 19 features drifted",
+            "severity critical",
+            "estimated quality *does not hold*",
+        ),
+    ],
+    ids=["holds-warning", "dropped-critical"],
+)
+def test_the_drift_note_reads_as_a_warning_while_estimated_quality_holds_and_critical_when_it_drops(
+    estimate, headline, severity, says
+):
+    from creditwatch_alerts.messages import drift_message
+
+    msg = drift_message(drift_note(estimated_quality=estimate), None)
+    header, section = msg["blocks"][0], msg["blocks"][1]
+    (context,) = [b for b in msg["blocks"] if b["type"] == "context"]
+    assert header["text"]["text"] == headline
+    assert says in section["text"]["text"] and f"Estimated AUC *{estimate.auc.value:.3f}*" in section["text"]["text"]
+    assert severity in context["elements"][0]["text"] and "no concept drift" in context["elements"][0]["text"]
+    assert f"[{severity.split()[1]}] estimated AUC {estimate.auc.value:.3f} vs validation 0.782" in msg["text"]
+
+
+def test_a_drift_note_from_a_sender_without_the_estimate_still_parses_and_reads_as_before():
+    from creditwatch_alerts.messages import drift_message
+
+    body = json.loads(dump_notification(drift_note()))
+    body.pop("estimated_quality")
+    note = parse_notification(json.dumps(body))
+    assert isinstance(note, DriftDetected) and note.estimated_quality is None
+    msg = drift_message(note, None)
+    assert msg["blocks"][0]["text"]["text"] == ":chart_with_upwards_trend: [dev] DATA DRIFT: 1 of 19 features drifted"
+    assert "severity" not in json.dumps(msg)
+    # And the new field survives the queue both ways.
+    rich = parse_notification(dump_notification(drift_note(estimated_quality=estimated(False, 0.6))))
+    assert isinstance(rich, DriftDetected) and rich.estimated_quality == estimated(False, 0.6)
+
+
+def test_a_critical_drift_note_reaches_slack_once_through_the_queue(job_factory, aws, sqs):
+    make, srv = job_factory
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    job = make(notifications_queue_url=url, expect_traffic=False)
+    job.sqs = sqs
+    note = drift_note(estimated_quality=estimated(False, 0.6))
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody=dump_notification(note))
+    assert job.run(AlertsEvent()).notifications_delivered == 1
+    (msg,) = srv.received
+    assert "ESTIMATED QUALITY DROP" in msg["blocks"][0]["text"]["text"] and "[critical]" in msg["text"]
 
 
 def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatch):

@@ -1,5 +1,6 @@
 """The drift job on moto: verdicts, report objects, links, notifications and failure modes."""
 
+import copy
 import functools
 import json
 import urllib.parse
@@ -15,6 +16,7 @@ from creditwatch.local.template import Template
 from creditwatch.simulate import DriftShift, application_pool, generate
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
+from creditwatch_common.notifications import parse_notification
 from creditwatch_common.records import LogRecord, ScoredRow
 from creditwatch_common.reports import (
     LINK_TOKEN,
@@ -31,6 +33,9 @@ from creditwatch_drift.attribution import load_reference_contributions, ndcg
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
+from creditwatch_model import ARTIFACTS_DIR, CreditModel
+from creditwatch_model.calibration import Calibration
+from creditwatch_model.estimate import estimate_quality
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +173,53 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
     note = json.loads(msg["Body"])
     assert note["type"] == "drift_detected" and note["report_url"] == summary.report_url
     assert summary.notified is True
+
+
+def test_the_run_estimates_quality_on_its_window_and_says_it_holds_for_traffic_like_training(
+    job, prediction_log, model, reference, s3, aws
+):
+    job.calibration = Calibration.load(ARTIFACTS_DIR)
+    log_traffic(prediction_log, model, reference, 500, seed=3)
+    summary = job.run(DriftEvent(days=1))
+    estimate = summary.estimated_quality
+    assert estimate is not None and estimate.rows == 500 and estimate.holds is True
+    validation = model.metadata["metrics"]["validation"]["auc"]["value"]
+    assert estimate.validation_auc == validation and estimate.auc.low < estimate.auc.value < estimate.auc.high
+    assert abs(estimate.auc.value - validation) < 0.05
+    assert "estimated quality holds" in summary.message and "no concept drift" in estimate.assumption
+    # The same estimate as the model layer gives on the window's scores (the sample the run already read).
+    rows = prediction_log.query_window(*DriftEvent(days=1).window(7), ScoredRow)
+    scores = np.array([r.probability_good_credit for r in rows])
+    direct = estimate_quality(scores, job.calibration, model.threshold, seed=job.settings.sample_seed)
+    assert (
+        estimate.auc.model_dump() == direct["auc"]
+        and estimate.figures["expected_cost"].value == (direct["expected_cost"]["value"])
+    )
+    bucket = aws.ref("ReportsBucket")
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=summary.summary_key)["Body"].read())
+    assert stored["estimated_quality"]["holds"] is True and stored["estimated_quality"]["auc"]["value"] == (
+        estimate.auc.value
+    )
+    html = s3.get_object(Bucket=bucket, Key=summary.report_html_key)["Body"].read().decode()
+    assert 'id="creditwatch-estimated-quality"' in html and "Estimated quality (no outcomes yet): holds" in html
+
+
+@pytest.mark.parametrize(("validation_auc", "holds"), [(0.5, True), (0.99, False)], ids=["warning", "critical"])
+def test_the_drift_note_carries_whether_estimated_quality_holds(
+    job, prediction_log, model, reference, sqs, validation_auc, holds
+):
+    # The same drifted window judged against a low and an unreachable validation AUC: both severities.
+    metadata = copy.deepcopy(model.metadata)
+    metadata["metrics"]["validation"]["auc"]["value"] = validation_auc
+    job.model = CreditModel(metadata, model.forest, cover=ARTIFACTS_DIR / "explain.npz")
+    job.calibration = Calibration.load(ARTIFACTS_DIR)
+    log_traffic(prediction_log, model, reference, 400, scenario="drift", seed=4)
+    summary = job.run(DriftEvent(days=1))
+    assert summary.dataset_drift is True and summary.estimated_quality.holds is holds
+    (msg,) = sqs.receive_message(QueueUrl=job.settings.notifications_queue_url)["Messages"]
+    note = parse_notification(msg["Body"])
+    assert note.estimated_quality == summary.estimated_quality
+    assert ("estimated quality holds" if holds else "estimated quality does not hold") in summary.message
 
 
 def test_signer_user_mode_signs_the_s3_link_with_the_users_lasting_key(

@@ -125,3 +125,29 @@ def test_the_model_layer_needs_only_numpy_to_estimate_quality():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_pooling_near_distinct_scores_into_bins_keeps_the_intervals_of_resampling_every_score():
+    rng = np.random.default_rng(21)
+    p = rng.beta(4, 2, size=20_000)
+    good = (rng.random(len(p)) < p).astype(int)
+    scored = quality.Scored(p, threshold=THRESHOLD)
+    y = good[scored.order].astype(float)
+    pooled_draws, exact_draws = (
+        quality.resample_figures(pooled, quality.poisson_draw(bad, good_), 600, seed=1)
+        for pooled, bad, good_ in (scored.grouped(1 - y, y), scored.grouped(1 - y, y, max_groups=10**9))
+    )
+    assert scored.grouped(1 - y, y)[0].n < 2 * quality.MAX_GROUPS < scored.grouped(1 - y, y, max_groups=10**9)[0].n
+    for name in ("auc", "ks", "brier", "log_loss", "ece", "expected_cost", "bad_rate_approved"):
+        pooled, exact = np.percentile(pooled_draws[name], [2.5, 97.5]), np.percentile(exact_draws[name], [2.5, 97.5])
+        width = exact[1] - exact[0]
+        assert np.all(np.abs(pooled - exact) < 0.2 * width), (name, pooled, exact)
+
+
+def test_decisions_that_do_not_follow_the_score_keep_their_own_bootstrap(cohort):
+    p, good = cohort
+    approved = np.random.default_rng(1).random(len(p)) < 0.3
+    figures = quality.realized(p, good, approved=approved, resamples=300)
+    assert figures["approval_rate"]["value"] == pytest.approx(approved.mean(), abs=1e-6)
+    for name, figure in figures.items():
+        assert figure["low"] <= figure["value"] <= figure["high"], name

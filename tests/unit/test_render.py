@@ -5,7 +5,7 @@ from rich.console import Console
 from creditwatch.render import _render_drift
 
 
-def test_a_drift_run_shows_its_refusal_reasons_fairness_and_score_stability():
+def test_a_drift_run_shows_its_refusal_reasons_fairness_score_stability_and_estimated_quality():
     summary = {
         "message": "dataset drift: 8 of 19 features drifted (share 0.42 >= 0.3)",
         "rows_used": 400,
@@ -38,6 +38,11 @@ def test_a_drift_run_shows_its_refusal_reasons_fairness_and_score_stability():
             ]
         },
         "stability": {"score": {"psi": 0.31, "band": "significant"}},
+        "estimated_quality": {
+            "auc": {"value": 0.69, "low": 0.64, "high": 0.74},
+            "holds": False,
+            "validation_auc": 0.782,
+        },
     }
     console = Console(record=True, width=200)
     _render_drift(console, "drift over the shifted window", summary)
@@ -50,3 +55,7 @@ def test_a_drift_run_shows_its_refusal_reasons_fairness_and_score_stability():
     assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: ALERT" in text
     assert "fairness by foreign_worker: not judged (a group under 30)" in text
     assert "score stability: PSI 0.310 (significant)" in text
+    assert (
+        "estimated quality (no outcomes yet, assumes no concept drift): AUC 0.690 (95% 0.640-0.740) "
+        "vs validation 0.782: does not hold"
+    ) in text

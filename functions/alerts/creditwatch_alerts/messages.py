@@ -9,6 +9,7 @@ from creditwatch_alerts.rules import Condition, WindowStats
 from creditwatch_common.notifications import (
     AnyNotification,
     DriftDetected,
+    EstimatedQuality,
     FairnessAlert,
     Interval,
     QualityAlert,
@@ -199,15 +200,22 @@ def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, 
 
 
 def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, Any]:
-    """A drift finding from the drift function, with its report link."""
+    """A drift finding from the drift function, with its report link and whether estimated quality holds."""
     env = note.environment
     features = note.drifted_features
     share = note.drift_share
     count = f"{len(features)} of {note.n_features if note.n_features is not None else '?'}"
-    if note.dataset_drift:
-        headline = f":chart_with_upwards_trend: [{env}] DATA DRIFT: {count} features drifted"
+    estimate = note.estimated_quality
+    kind = "DATA DRIFT" if note.dataset_drift else "ATTRIBUTION DRIFT"
+    # Input drift with intact estimated performance is a warning; with estimated performance down, an emergency.
+    severity = "n/a" if estimate is None else ("warning" if estimate.holds else "critical")
+    what = f"{count} features drifted" if note.dataset_drift else "the decisions' drivers changed"
+    if estimate is None:
+        headline = f":chart_with_upwards_trend: [{env}] {kind}: {what}"
+    elif estimate.holds:
+        headline = f":warning: [{env}] {kind} (warning): {what}; estimated quality holds"
     else:
-        headline = f":chart_with_upwards_trend: [{env}] ATTRIBUTION DRIFT: the decisions' drivers changed"
+        headline = f":rotating_light: [{env}] {kind} + ESTIMATED QUALITY DROP: {what}"
     body = f"Drift share *{share:.2f}* against threshold {note.threshold}" if share is not None else "Drift share n/a"
     if note.attribution_ndcg is not None:
         verdict = "changed" if note.attribution_drifted else "unchanged"
@@ -215,27 +223,49 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
             f"\nFeature importance order {verdict}: NDCG *{note.attribution_ndcg:.3f}* "
             f"against threshold {note.attribution_threshold}"
         )
+    if estimate is not None:
+        body += "\n" + _estimate_line(estimate)
     fields = [
         {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
         {"type": "mrkdwn", "text": f"*Rows analysed*\n{note.rows_used}"},
         {"type": "mrkdwn", "text": f"*Drifted features*\n{', '.join(features) or '-'}"[:1900]},
         {"type": "mrkdwn", "text": f"*Model*\n{note.model_version}"},
     ]
+    context = f"creditwatch · {env} · {_link_validity(note)}"
+    if estimate is not None:
+        context += f" · severity {severity} · estimate assumes no concept drift (docs/operate.md)"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}, "fields": fields},
         *_links(dashboard_url, note.report_url),
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"creditwatch · {env} · {_link_validity(note)}"},
-            ],
-        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
     ]
-    kind = "DATA DRIFT" if note.dataset_drift else "ATTRIBUTION DRIFT"
     ndcg = f" attribution NDCG {note.attribution_ndcg:.3f}" if note.attribution_ndcg is not None else ""
-    text = f"[{env}] {kind}: {', '.join(features)} (share {share}){ndcg} report: {note.report_url}"
+    quality = ""
+    if estimate is not None:
+        verdict = "holds" if estimate.holds else "DROPPED"
+        auc = "n/a" if estimate.auc.value is None else f"{estimate.auc.value:.3f}"
+        quality = f" [{severity}] estimated AUC {auc} vs validation {estimate.validation_auc:.3f}: quality {verdict}"
+    text = f"[{env}] {kind}: {', '.join(features)} (share {share}){ndcg}{quality} report: {note.report_url}"
     return {"text": text, "blocks": blocks}
+
+
+def _estimate_line(estimate: EstimatedQuality) -> str:
+    """The estimated AUC with its interval against validation, and what it means for the reader."""
+    auc = estimate.auc
+    if auc.value is None:
+        return "Estimated quality: n/a (no scores to estimate on)"
+    interval = f" (95% {auc.low:.3f}-{auc.high:.3f})" if auc.low is not None and auc.high is not None else ""
+    figure = f"Estimated AUC *{auc.value:.3f}*{interval} vs validation {estimate.validation_auc:.3f}"
+    if estimate.holds:
+        return (
+            f"{figure}: estimated quality *holds* (within {estimate.max_auc_drop:g}). The inputs moved but the "
+            "model is expected to rank them as well as at validation: review the shift, no emergency."
+        )
+    return (
+        f"{figure}: estimated quality *does not hold* (more than {estimate.max_auc_drop:g} below). The model is "
+        "expected to perform worse on this population: act now (docs/operate.md)."
+    )
 
 
 def run_failed_message(note: RunFailed, dashboard_url: str | None) -> dict[str, Any]:

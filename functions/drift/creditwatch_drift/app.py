@@ -16,6 +16,7 @@ from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, TokenLinks, signer_from_secret, token_key_from_secret
 from creditwatch_drift.attribution import load_reference_contributions
+from creditwatch_drift.estimated import load_calibration
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings
@@ -86,6 +87,9 @@ class DriftService:
             worst = summary.stability.max_feature()
             if worst is not None and worst.psi is not None:
                 metric(Metric.MAX_FEATURE_PSI, worst.psi, "None")
+        estimate = summary.estimated_quality
+        if estimate is not None and estimate.auc.value is not None:
+            metric(Metric.ESTIMATED_AUC, estimate.auc.value, "None")
         metric(Metric.DRIFT_RUN_FAILED, 1 if summary.status == "error" else 0)
 
 
@@ -129,6 +133,7 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         reference=load_reference(model),
         reference_contributions=load_reference_contributions(model),
         stability_bins=load_stability_bins(),
+        calibration=load_calibration(),
         reader=reader,
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
         sqs=clients.lazy("sqs"),

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from creditwatch_common.notifications import EstimatedQuality
+
 Status = Literal["ok", "insufficient_data", "error"]
 
 
@@ -229,6 +231,8 @@ class DriftSummary(BaseModel):
     attribution: AttributionDrift | None = None
     fairness: Fairness | None = None
     stability: Stability | None = None
+    # CBPE on the window's P(good): whether the drift is expected to hurt quality (None: no calibration shipped).
+    estimated_quality: EstimatedQuality | None = None
     report_html_key: str | None = None
     summary_key: str | None = None
     # What the reports route opens (GET /reports/{report_id}) and what the deny-list names.
@@ -261,5 +265,6 @@ class DriftSummary(BaseModel):
                 "report_url_signed_by",
                 "threshold",
                 "warnings",
+                "estimated_quality",
             }
         )

@@ -16,15 +16,17 @@ from creditwatch_common.lake.schema import LakeError
 from creditwatch_common.lake.window import DynamoWindow, WindowSource
 from creditwatch_common.log import LogReader
 from creditwatch_common.reports import Publisher, PublishError, report_keys
+from creditwatch_drift import estimated as estimated_mod
 from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import notify
 from creditwatch_drift import stability as stability_mod
-from creditwatch_drift.analysis import analyse, empty_columns, sample_frame, unknown_categories
+from creditwatch_drift.analysis import PROBABILITY, analyse, empty_columns, sample_frame, unknown_categories
 from creditwatch_drift.attribution import add_to_report, attribution_drift, html_section
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
 from creditwatch_model.bins import StabilityBins
+from creditwatch_model.calibration import Calibration
 
 
 def load_reference(model: CreditModel, directory: Path | None = None) -> pd.DataFrame:
@@ -52,6 +54,8 @@ class DriftJob:
     stability_bins: StabilityBins | None = None
     # Where the window is read (dynamodb, lake, auto); None: the table through `reader`.
     window: WindowSource | None = None
+    # The model's calibration map (shipped with it); None: no estimated quality.
+    calibration: Calibration | None = None
 
     def run(self, event: DriftEvent, now: datetime | None = None) -> DriftSummary:
         """Analyse the event's window; never raises for data problems, only reports them (and tells people)."""
@@ -183,6 +187,18 @@ class DriftJob:
             summary.stability = stability_mod.stability(
                 current.frame, self.stability_bins, self.model, analysis.outputs.approval_share_reference
             )
+        if self.calibration is not None:
+            # The sample the run already holds: its scores are all CBPE needs.
+            summary.estimated_quality = estimated_mod.estimated_quality(
+                current.frame[PROBABILITY].to_numpy(dtype=float),
+                self.model,
+                self.calibration,
+                max_auc_drop=self.settings.estimate_max_auc_drop,
+                resamples=self.settings.estimate_resamples,
+                seed=self.settings.sample_seed,
+            )
+            if summary.estimated_quality is not None:
+                summary.message += "; " + estimated_mod.headline(summary.estimated_quality)
         keys = report_keys(self.settings.report_prefix, start, end, run_at=datetime.now(UTC))
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
         summary.report_id = keys["report_id"]
@@ -203,6 +219,11 @@ class DriftJob:
         html = add_to_report(html, fairness_mod.html_section(summary.fairness))
         if summary.stability is not None:
             html = add_to_report(html, stability_mod.html_section(summary.stability))
+        if summary.estimated_quality is not None:
+            html = add_to_report(
+                html,
+                estimated_mod.html_section(summary.estimated_quality, estimated_mod.validation_figures(self.model)),
+            )
         try:
             self.publisher.publish(keys, html, summary.model_dump(mode="json"))
         except PublishError as exc:

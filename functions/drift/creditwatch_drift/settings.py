@@ -39,6 +39,9 @@ class DriftSettings(LogSettings):
     # Smaller groups are shown but not judged: their approval rate is too noisy to compare.
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
     fairness_resamples: int = Field(2000, ge=100, le=100_000, validation_alias="FAIRNESS_BOOTSTRAP_RESAMPLES")
+    # Estimated quality (CBPE) "holds" while estimated AUC stays within this of the validation AUC.
+    estimate_max_auc_drop: float = Field(0.05, ge=0, le=0.5, validation_alias="ESTIMATE_MAX_AUC_DROP")
+    estimate_resamples: int = Field(1000, ge=100, le=100_000, validation_alias="ESTIMATE_BOOTSTRAP_RESAMPLES")
 
     @field_validator("fairness_age_cuts", mode="before")
     @classmethod

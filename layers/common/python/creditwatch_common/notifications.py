@@ -23,6 +23,36 @@ class _Message(BaseModel):
     environment: str
 
 
+class Estimate(BaseModel):
+    """One estimated figure and its 95% interval (None where undefined)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+class EstimatedQuality(BaseModel):
+    """Quality estimated from a window's own P(good) before outcomes arrive (CBPE; creditwatch_model.estimate).
+
+    `holds`: estimated AUC within `max_auc_drop` of the validation AUC. It assumes no concept drift, so it says
+    whether input drift is expected to hurt the model, not that outcomes will bear it out.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    auc: Estimate
+    holds: bool
+    validation_auc: float
+    max_auc_drop: float = 0.05
+    rows: int = 0
+    reasons: list[str] = []
+    # Every estimated figure (auc, gini, brier, log_loss, accuracy, approval_rate, bad_rate_approved, expected_cost).
+    figures: dict[str, Estimate] = {}
+    assumption: str = "no concept drift"
+
+
 class DriftDetected(_Message):
     """The drift job found dataset drift in a window; the report is published."""
 
@@ -46,6 +76,8 @@ class DriftDetected(_Message):
     attribution_threshold: float | None = None
     attribution_drifted: bool = False
     dataset_drift: bool = True
+    # Added within version 1 (optional both ways): senders before it send none; readers before it ignore it.
+    estimated_quality: EstimatedQuality | None = None
 
 
 class RunFailed(_Message):

@@ -65,6 +65,8 @@ class Metric(StrEnum):
     # PSI on bins frozen from the reference: P(good), and the feature that moved most.
     SCORE_PSI = "ScorePsi"
     MAX_FEATURE_PSI = "MaxFeaturePsi"
+    # CBPE on the window's scores: estimated ROC AUC before outcomes (creditwatch_model.estimate).
+    ESTIMATED_AUC = "EstimatedAuc"
     # alerts: one per run
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"

@@ -12,18 +12,18 @@ order of the served scores (ties as one step), integrated by the trapezoid rule.
 
 Intervals: a parametric bootstrap of the realized figure. Each resample reweighs the window's rows by
 Poisson(1) counts (another cohort of this size from this population) and draws each copy's outcome from its
-calibrated P(bad) (the outcomes still to come); the figures of each resample are computed exactly as the
-realized ones (creditwatch_model.quality), and the 2.5% and 97.5% percentiles bound them. So the interval
-says where the realized figure should fall once outcomes are known, and is comparable with the realized
-figure's own bootstrap interval. (NannyML instead scales a standard error measured on reference data by
-1/sqrt(n); the resampling here needs no reference data at run time and covers every figure the same way.)
+calibrated P(bad) (the outcomes still to come), drawn per score group as quality.py explains; the figures
+of each resample are computed exactly as the realized ones (creditwatch_model.quality), and the 2.5% and
+97.5% percentiles bound them. So the interval says where the realized figure should fall once outcomes are
+known, and is comparable with the realized figure's own bootstrap interval. (NannyML instead scales a
+standard error measured on reference data by 1/sqrt(n); the resampling here needs no reference data at run
+time and covers every figure the same way.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from creditwatch_model.calibration import Calibration
@@ -33,9 +33,9 @@ from creditwatch_model.quality import (
     COST_FALSE_REFUSE,
     RESAMPLES,
     Figure,
-    FloatArray,
     Scored,
     interval_summary,
+    poisson_draw,
     resample_figures,
 )
 
@@ -65,13 +65,10 @@ def estimate_quality(
     scored = Scored(p_good, threshold=threshold, cost_false_approve=cost_fn, cost_false_refuse=cost_fp)
     q = calibration.bad_probability(scored.p)
     values = scored.figures(q[None, :], (1 - q)[None, :])
-
-    def draw(rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
-        w = rng.poisson(1.0, size=(k, scored.n))
-        bad = rng.binomial(w, q).astype(float)
-        return bad, w - bad
-
-    draws = resample_figures(scored, draw, n_boot, seed, ESTIMATED)
+    # A row's copies in a resample (Poisson(1)) that turn out bad (each with P(bad) = q) are Poisson(q) by
+    # thinning, independent of the good ones (Poisson(1 - q)): so each score group's draws are Poisson too.
+    pooled, bad, good = scored.grouped(q, 1 - q)
+    draws = resample_figures(pooled, poisson_draw(bad, good), n_boot, seed, ESTIMATED)
     return {name: interval_summary(float(values[name][0]), draws[name], confidence) for name in ESTIMATED}
 
 

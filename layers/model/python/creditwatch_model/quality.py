@@ -11,8 +11,12 @@ from calibrated probabilities). Rows are sorted by P(good) once: AUC and KS of a
 over the distinct scores, the other figures matrix products.
 
 The bootstrap is the Poisson bootstrap (each row weighed by a Poisson(1) count per resample: the large-n
-limit of resampling n rows with replacement, and drawn without a sort or gather per resample), 95%
-percentile intervals, fixed seed.
+limit of resampling n rows with replacement), 95% percentile intervals, fixed seed. A sum of independent
+Poisson counts is Poisson, so a resample's bad (good) outcomes among the rows of one score are drawn at once
+as Poisson(how many there are): exact, and the work per resample is the number of distinct scores, not of
+rows. When nearly every score is distinct (over MAX_GROUPS of them), rows are pooled into narrow quantile
+bins of P(good) that never straddle a P(bad) band or a decision (the resamples then treat a bin as one
+score: its losses are the bin's means; point values are always exact, from every row).
 """
 
 from __future__ import annotations
@@ -44,8 +48,10 @@ RESAMPLES = 1000
 # UCI German Credit cost matrix: approving a bad applicant costs 5, refusing a good one 1.
 COST_FALSE_APPROVE = 5.0
 COST_FALSE_REFUSE = 1.0
-# Cells (resamples x rows) per block of resamples: ~2 M floats, ~16 MB per weight matrix.
+# Cells (resamples x groups) per block of resamples: ~2 M floats, ~16 MB per weight matrix.
 _BLOCK_CELLS = 2_000_000
+# Distinct scores resampled one by one up to this many; beyond, pooled into about this many bins.
+MAX_GROUPS = 2048
 
 
 def band_labels(bands: int = BANDS) -> list[str]:
@@ -101,6 +107,51 @@ class Scored:
         self.bands = np.zeros((self.n, BANDS))
         self.bands[np.arange(self.n), band_index(p_bad)] = 1.0
         self.p_bad_bands = self.bands * p_bad[:, None]
+
+    def grouped(
+        self, bad: FloatArray, good: FloatArray, max_groups: int = MAX_GROUPS
+    ) -> tuple[Scored, FloatArray, FloatArray]:
+        """These rows pooled by score for resampling, with each group's expected bad and good outcomes.
+
+        bad, good: each row's outcome weights (sorted order): the outcome itself, or calibrated P(bad) and
+        1 - P(bad). A group's losses are their means over its outcomes, weighted alike.
+        """
+        n = self.n
+        new = np.r_[True, self.p[1:] != self.p[:-1]] if n else np.zeros(0, dtype=bool)
+        if int(new.sum()) > max_groups:
+            new = np.zeros(n, dtype=bool)
+            new[:: -(-n // max_groups)] = True
+        band = self.bands.argmax(1)
+        new[1:] |= band[1:] != band[:-1]
+        bin_id = np.cumsum(new) - 1
+        # Decisions taken need not follow the score: a bin splits into its approved and refused rows.
+        key = bin_id * 2 + self.approved.astype(np.intp)
+        keys, group = np.unique(key, return_inverse=True)
+        size = int(bin_id[-1]) + 1 if n else 0
+        bin_p = np.bincount(bin_id, weights=self.p, minlength=size) / np.maximum(np.bincount(bin_id, minlength=size), 1)
+
+        def total(weights: FloatArray) -> FloatArray:
+            return np.bincount(group, weights=weights, minlength=len(keys)).astype(float)
+
+        lam_bad, lam_good = total(bad), total(good)
+        rows = total(np.ones(n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled = object.__new__(Scored)
+            pooled.n = len(keys)
+            pooled.order = np.arange(len(keys))
+            pooled.p = bin_p[keys // 2]
+            pooled.starts = np.flatnonzero(np.r_[True, pooled.p[1:] != pooled.p[:-1]]) if len(keys) else self.starts[:0]
+            pooled.approved = (keys % 2).astype(float)
+            pooled.refused = 1.0 - pooled.approved
+            pooled.cost_false_approve, pooled.cost_false_refuse = self.cost_false_approve, self.cost_false_refuse
+            pooled.sq_bad = np.nan_to_num(total(bad * self.sq_bad) / lam_bad)
+            pooled.ll_bad = np.nan_to_num(total(bad * self.ll_bad) / lam_bad)
+            pooled.sq_good = np.nan_to_num(total(good * self.sq_good) / lam_good)
+            pooled.ll_good = np.nan_to_num(total(good * self.ll_good) / lam_good)
+            pooled.bands = np.zeros((len(keys), BANDS))
+            pooled.bands[group, band] = 1.0
+            pooled.p_bad_bands = pooled.bands * (total(1 - self.p) / rows)[:, None]
+        return pooled, lam_bad, lam_good
 
     def figures(self, bad: FloatArray, good: FloatArray) -> dict[str, FloatArray]:
         """Every figure for each resample (row of the weight matrices, in the sorted order of the rows)."""
@@ -192,6 +243,20 @@ def resample_figures(
     return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in out.items()}
 
 
+def poisson_draw(
+    bad: FloatArray, good: FloatArray
+) -> Callable[[np.random.Generator, int], tuple[FloatArray, FloatArray]]:
+    """Draws of each group's bad and good outcomes in a resample: Poisson of their expected counts."""
+
+    def draw(rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
+        return (
+            rng.poisson(bad, size=(k, len(bad))).astype(float),
+            rng.poisson(good, size=(k, len(good))).astype(float),
+        )
+
+    return draw
+
+
 def realized(
     p_good: npt.ArrayLike,
     good: npt.ArrayLike,
@@ -205,12 +270,8 @@ def realized(
     scored = Scored(p_good, approved, threshold)
     y = _outcomes(good, scored.n)[scored.order]
     values = scored.figures((1 - y)[None, :], y[None, :])
-
-    def draw(rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
-        w = rng.poisson(1.0, size=(k, scored.n)).astype(float)
-        return w * (1 - y), w * y
-
-    draws = resample_figures(scored, draw, resamples, seed)
+    pooled, bad, good_ = scored.grouped(1 - y, y)
+    draws = resample_figures(pooled, poisson_draw(bad, good_), resamples, seed)
     return {name: interval_summary(float(values[name][0]), draws[name], confidence) for name in METRICS}
 
 
