@@ -94,3 +94,18 @@ def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
         logs = emu.logs()
     assert not drift_error, (result, logs[-4000:])
     assert result["engine"] == "lake" and result["rows_read"] >= 80, result["message"]
+
+
+def test_the_same_image_runs_the_quality_job_by_its_own_command(image: Path, local_stack: Any) -> None:
+    template = Template(endpoint=local_stack.endpoint)
+    # QualityFunction: the drift image with its own ImageConfig.Command.
+    assert template.function("QualityFunction").handler == "creditwatch_drift.quality.handler.lambda_handler"
+    with rie.emulator(template, "QualityFunction", local_stack.endpoint, image) as emu:
+        result, error = emu.invoke(json.loads((ROOT / "events/quality-days-ago.json").read_text()))
+        invalid, invalid_error = emu.invoke(json.loads((ROOT / "events/quality-invalid.json").read_text()))
+        logs = emu.logs()
+    assert not error, (result, logs[-4000:])
+    # Nothing logged 84..28 days ago on a fresh stack: no data, and the run's metrics in its log.
+    assert result["kind"] == "quality" and result["verdict"] == "no_data" and '"QualityRunFailed"' in logs
+    assert result["validation"]["auc"]["value"] > 0.7  # the model's metadata, read in the image
+    assert not invalid_error and invalid["status"] == "invalid_event"

@@ -80,6 +80,7 @@ def test_checkov_skips_are_the_reviewed_ones_each_with_its_reason() -> None:
         **{fn: {"CKV_AWS_116", "CKV_AWS_117"} for fn in ("PredictFunction", "DriftFunction", "AlertsFunction")},
         "ReportsFunction": {"CKV_AWS_116", "CKV_AWS_117"},
         "LakeExportFunction": {"CKV_AWS_116", "CKV_AWS_117"},
+        "QualityFunction": {"CKV_AWS_116", "CKV_AWS_117"},
         # Idempotency keys live a day and are rebuilt by the next request: nothing to restore.
         "IdempotencyTable": {"CKV_AWS_28"},
         # The access-log bucket does not log itself.

@@ -288,3 +288,20 @@ def test_a_quality_report_id_names_its_kind_and_maps_to_the_quality_prefix() -> 
     assert report_html_key("drift", keys["report_id"]) == keys["html"]
     assert report_html_key("drift", keys["report_id"], {"quality": "q"}) == "q/" + keys["html"].split("/", 1)[1]
     assert report_html_key("drift", "fairness." + keys["report_id"].split(".", 1)[1]) is None
+
+
+def test_a_quality_report_link_opens_the_quality_report_under_its_own_prefix(service, aws, s3):
+    keys = report_keys("quality", datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC), kind="quality")
+    assert keys["report_id"].startswith("quality.") and keys["html"].startswith("quality/reports/2026/10/01/")
+    s3.put_object(Bucket=aws.ref("ReportsBucket"), Key=keys["html"], Body=b"<p>Model quality: OK</p>")
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    key = TokenKey.from_secret(
+        json.loads(sm.get_secret_value(SecretId=aws.ref("ReportLinkTokenSecret"))["SecretString"])
+    )
+    token = mint_token(key, keys["report_id"], int((datetime.now(UTC) + timedelta(days=1)).timestamp()))
+    answer = service.handler(event(keys["report_id"], token), Ctx())
+    assert answer["statusCode"] == 302
+    location = answer["headers"]["Location"]
+    assert urllib.parse.urlparse(location).path.endswith(keys["html"])
+    resp = requests.get(location, timeout=5)  # moto serves the pre-signed GET in process
+    assert resp.status_code == 200 and resp.content == b"<p>Model quality: OK</p>"

@@ -14,6 +14,7 @@ class ReportsSettings(FunctionSettings):
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     # The report history's index (id `index`) is <history_prefix>/index.html.
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
+    quality_report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
     token_secret: str = Field("creditwatch/dev/report-link-token", validation_alias="REPORT_LINK_TOKEN_SECRET")
     # Report ids that no token opens any more (an SSM StringList); empty: no deny-list.
     revoked_parameter: str | None = Field(None, validation_alias="REPORT_LINKS_REVOKED_PARAMETER")

@@ -1,0 +1,74 @@
+"""Labelled history for tests: scored predictions backdated into a cohort, with outcomes on their items.
+
+Imported by tests as `from labelled import seed_cohort` (pytest puts tests/ on sys.path, beside faults.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from creditwatch_common.ids import uuid7
+from creditwatch_common.log.keys import key_attributes, keys_for
+from creditwatch_common.records import LogRecord
+
+
+def seed_cohort(
+    log: Any,
+    dynamodb: Any,
+    table: str,
+    shards: int,
+    model: Any,
+    *,
+    n: int,
+    start: datetime,
+    end: datetime,
+    concept_drift: bool = False,
+    coverage: float = 1.0,
+    seed: int = 0,
+) -> list[LogRecord]:
+    """n scored predictions spread over [start, end), outcomes set on a share of their items (as /outcomes does).
+
+    Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
+    independently of the score at the same bad rate (the relation between inputs and outcome is gone).
+    """
+    from creditwatch_drift.service import load_reference
+    from creditwatch_model import model_dir
+    from creditwatch_model.calibration import Calibration
+
+    reference = load_reference(model)
+    rng = np.random.default_rng(seed)
+    rows = reference.sample(n=n, replace=True, random_state=seed).to_dict("records")
+    p = np.array([r["probability_good_credit"] for r in rows])
+    p_bad = Calibration.load(model_dir()).bad_probability(p)
+    bad = rng.uniform(size=n) < (np.full(n, p_bad.mean()) if concept_drift else p_bad)
+    span = (end - start).total_seconds() * 1000
+    records = []
+    for i, row in enumerate(rows):
+        ms = int(start.timestamp() * 1000 + span * (i + 0.5) / n)
+        records.append(
+            LogRecord(
+                prediction_id=uuid7(ms),
+                request_id=uuid7(ms),
+                route="/predict",
+                status=200,
+                latency_ms=1.0,
+                model_version=model.version,
+                features={k: row[k] for k in model.schema.names},
+                probability_good_credit=float(row["probability_good_credit"]),
+                decision=row["decision"],
+            )
+        )
+    log.write(records)
+    for i, rec in enumerate(records):
+        if rng.uniform() >= coverage:
+            continue
+        dynamodb.update_item(
+            TableName=table,
+            Key=key_attributes(keys_for(rec.prediction_id, shards)),
+            UpdateExpression="SET outcome = :o, outcome_observed_at = :t",
+            ExpressionAttributeValues={":o": {"S": "bad" if bad[i] else "good"}, ":t": {"S": "2026-11-01T00:00:00Z"}},
+        )
+    return records
