@@ -697,6 +697,8 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
         ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ReportsBucket", "Arn"]})),
         *((a, objects) for a in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),
+        # the report history: its entries, ledger and page (listing scoped to history/ like the drift role's)
+        *((a, json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/*"})) for a in ("s3:GetObject", "s3:PutObject")),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["NotificationsQueue", "Arn"]})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),

@@ -190,7 +190,7 @@ def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, 
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}, "fields": fields},
-        *_links(dashboard_url, note.report_url, label="Open quality report"),
+        *_links(dashboard_url, note.report_url, note.index_url, label="Open quality report"),
         {
             "type": "context",
             "elements": [

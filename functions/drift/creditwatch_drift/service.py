@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from creditwatch_common.aws import error_code
-from creditwatch_common.history import index_link, update_history
+from creditwatch_common.history import index_link, record_run
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.lake.schema import LakeError
 from creditwatch_common.lake.window import DynamoWindow, WindowSource
@@ -253,21 +253,15 @@ class DriftJob:
 
     def _record_history(self, summary: DriftSummary) -> None:
         """Add the published report to the history and rewrite the index; a failure leaves the run intact."""
-        try:
-            update_history(
-                self.publisher,
-                summary.model_dump(mode="json"),
-                link_seconds=self.settings.link_expiry_seconds,
-                prefix=self.settings.history_prefix,
-            )
-        except Exception as exc:  # noqa: BLE001 - the report is published; the next run's update adds it
-            summary.history_updated = False
-            summary.warnings.append(
-                f"report history not updated ({type(exc).__name__}: {error_code(exc)}); "
-                "the report is published and the next run's update lists it"
-            )
-            return
-        summary.history_updated = True
+        warning = record_run(
+            self.publisher,
+            summary.model_dump(mode="json"),
+            link_seconds=self.settings.link_expiry_seconds,
+            prefix=self.settings.history_prefix,
+        )
+        summary.history_updated = warning is None
+        if warning:
+            summary.warnings.append(warning)
 
 
 def _evidently_version() -> str:

@@ -63,6 +63,8 @@ class QualityService:
         metric(Metric.QUALITY_RUN_FAILED, 1 if summary.verdict == "error" else 0)
         if summary.verdict == "error":
             return
+        if summary.history_updated is not None:
+            metric(Metric.HISTORY_UPDATE_FAILED, 0 if summary.history_updated else 1)
         metric(Metric.QUALITY_LABELLED_ROWS, summary.labelled_rows)
         if summary.label_coverage is not None:
             metric(Metric.QUALITY_LABEL_COVERAGE, summary.label_coverage, "None")

@@ -156,6 +156,9 @@ class QualitySummary(BaseModel):
     report_url_signed_by: str | None = None
     report_html_key: str | None = None
     summary_key: str | None = None
+    index_url: str | None = None
+    # False: the run's report is published but the history was not updated (logged, counted, in warnings).
+    history_updated: bool | None = None
     warnings: list[str] = []
     notified: bool = False
     evidently_version: str | None = None

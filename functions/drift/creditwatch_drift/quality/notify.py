@@ -35,6 +35,7 @@ def quality_alert(summary: QualitySummary) -> QualityAlert:
         report_url_expires_at=summary.report_url_expires_at,
         report_url_signed_by=summary.report_url_signed_by,
         summary_key=summary.summary_key,
+        index_url=summary.index_url,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from creditwatch_common.aws import error_code
+from creditwatch_common.history import index_link, record_run
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.lake.schema import LakeError
 from creditwatch_common.reports import Publisher, PublishError, report_keys
@@ -160,6 +161,7 @@ class QualityJob:
         )
         if link.warning:
             summary.warnings.append(link.warning)
+        summary.index_url = index_link(self.publisher, s.link_expiry_seconds, s.history_prefix).url
         html, warning = render(summary, cohort, self.threshold)
         if warning:
             summary.warnings.append(warning)
@@ -176,6 +178,12 @@ class QualityJob:
                     "report_url_signed_by": None,
                 }
             )
+        warning = record_run(
+            self.publisher, summary.model_dump(mode="json"), link_seconds=s.link_expiry_seconds, prefix=s.history_prefix
+        )
+        summary.history_updated = warning is None
+        if warning:
+            summary.warnings.append(warning)
         if summary.verdict == "degraded" and event.notify and self._can_notify():
             notify.send(self.sqs, s.notifications_queue_url or "", summary)
             summary.notified = True

@@ -16,6 +16,8 @@ class QualitySettings(LogSettings):
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
     notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
+    # The report history (creditwatch_common.history) every run adds its report to.
+    history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
     # The scheduled cohort: predictions made between 84 and 28 days ago (12 and 4 whole weeks). A German
     # Credit "bad" is a missed repayment, known a month or more after the decision; younger predictions
     # have too few outcomes. 84 stays inside the table's 90-day TTL (PredictionTtlDays) with a margin:

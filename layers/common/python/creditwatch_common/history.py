@@ -449,3 +449,17 @@ def rebuild(publisher: Publisher, summary_keys: Iterable[str], prefix: str = HIS
         except NotAnEntry:
             continue
     return added
+
+
+def record_run(
+    publisher: Publisher, summary: Mapping[str, Any], *, link_seconds: int, prefix: str = HISTORY_PREFIX
+) -> str | None:
+    """Add a published report to the history: None when done, else the warning the (intact) run carries."""
+    try:
+        update_history(publisher, summary, link_seconds=link_seconds, prefix=prefix)
+    except Exception as exc:  # noqa: BLE001 - the report is published; the next run's update adds it
+        return (
+            f"report history not updated ({type(exc).__name__}: {error_code(exc)}); "
+            "the report is published and the next run's update lists it"
+        )
+    return None

@@ -153,6 +153,8 @@ class QualityAlert(_Message):
     report_url_expires_at: str | None
     report_url_signed_by: str | None
     summary_key: str | None
+    # The report history page (optional: senders before it omit it).
+    index_url: str | None = None
 
 
 AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert
