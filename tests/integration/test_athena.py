@@ -158,10 +158,19 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
         (sql.GroupSpec("foreign_worker", "foreign_worker", mapping=(("A201", "yes"), ("A202", "no"))),),
     )
     seed_results(server, [("model_version", "varchar"), ("n", "bigint")], [["v1", "5"]])
-    counts = ["5", "1", "3", "1", "4", "1", "0", "4", "3", "2.5", None, None, None]
-    # The P(good) sums (c9, c12) are doubles; the rest bigint.
-    types = ["double" if i in (9, 12) else "bigint" for i in range(len(counts))]
-    seed_results(server, [(f"c{i}", t) for i, t in enumerate(types)], [counts])
+    # The grouping sets' rows: (age bin, decision bin, group) keys, one set a row, then rows, approvals, P(good) sum.
+    keyed = [
+        [None, None, None, "5", "4", "3.5"],
+        ["0", None, None, "1", "1", "0.7"],
+        ["1", None, None, "3", "2", "2.1"],
+        ["2", None, None, "1", "1", "0.7"],
+        [None, "0", None, "4", "4", "2.8"],
+        [None, "1", None, "1", "0", "0.7"],
+        [None, None, "0", "4", "3", "2.5"],
+        [None, None, "-1", "1", "1", "1.0"],  # a code no group maps to: not counted
+    ]
+    types = ["integer", "integer", "integer", "bigint", "bigint", "double"]
+    seed_results(server, [(n, t) for n, t in zip(["k0", "k1", "k2", "n", "a", "p"], types, strict=True)], keyed)
     features = model.schema.names
     sample_columns = [("prediction_id", "varchar"), ("probability_good_credit", "double"), ("decision", "varchar")]
     sample_columns += [("model_version", "varchar")] + [(n, "varchar") for n in features]

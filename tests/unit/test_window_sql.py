@@ -100,7 +100,7 @@ def test_the_duckdb_counts_equal_pandas_on_the_same_rows(spec, model):
     con.register("predictions", rows)
     for partitions in (True, False):
         where = sql.window_filter(START, END, partitions=partitions)
-        got = sql.parse_counts(con.execute(sql.render(sql.counts_query(where, spec), "duckdb")).fetchall()[0], spec)
+        got = sql.parse_counts(con.execute(sql.render(sql.counts_query(where, spec), "duckdb")).fetchall(), spec)
         in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()]
         want = sql.counts_from_frame(in_window, spec)
         assert got.rows == want.rows == len(in_window) > 500

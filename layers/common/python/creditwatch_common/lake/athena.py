@@ -220,7 +220,7 @@ class AthenaWindow:
         window_counts = None
         if counts is not None:
             result = self._run(counts_query(where, counts))
-            window_counts = parse_counts(result.rows[0] if result.rows else (), counts)
+            window_counts = parse_counts(result.rows, counts)
         total = sum(versions.values())
         if total == 0:
             return WindowSample([], 0, versions, self.engine, counts=window_counts)

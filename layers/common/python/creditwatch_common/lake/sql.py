@@ -57,19 +57,14 @@ class BinSpec:
             return None
         return None if x != x else bisect.bisect_left(self.edges, x)
 
-    def predicates(self) -> list[str]:
-        """One SQL predicate per bin."""
+    def index_expression(self) -> str:
+        """The bin of the column's value in SQL (-1 when missing): a CASE over the frozen edges or codes."""
         col = _ident(self.column)
         if self.codes is not None:
-            preds = [f"{col} = {_str(c)}" for c in self.codes]
-            known = ", ".join(_str(c) for c in self.codes) or "NULL"
-            return [*preds, f"{col} IS NOT NULL AND {col} NOT IN ({known})"]
-        if not self.edges:
-            return [f"{col} IS NOT NULL"]
-        e = [_num(x) for x in self.edges]
-        preds = [f"{col} <= {e[0]}"]
-        preds += [f"{col} > {lo} AND {col} <= {hi}" for lo, hi in itertools.pairwise(e)]
-        return [*preds, f"{col} > {e[-1]}"]
+            whens = " ".join(f"WHEN {col} = {_str(c)} THEN {i}" for i, c in enumerate(self.codes))
+            return f"CASE WHEN {col} IS NULL THEN -1 {whens} ELSE {len(self.codes)} END"
+        whens = " ".join(f"WHEN {col} <= {_num(e)} THEN {i}" for i, e in enumerate(self.edges))
+        return f"CASE WHEN {col} IS NULL THEN -1 {whens} ELSE {len(self.edges)} END"
 
 
 @dataclass(frozen=True)
@@ -99,6 +94,11 @@ class GroupSpec:
         except (TypeError, ValueError):
             return None
         return None if x != x else self.labels[bisect.bisect_right(self.cuts, x)]
+
+    def index_expression(self) -> str:
+        """The group of the column's value in SQL (-1 when missing or unknown), in groups() order."""
+        whens = " ".join(f"WHEN {p} THEN {i}" for i, p in enumerate(self.predicates()))
+        return f"CASE {whens} ELSE -1 END"
 
     def predicates(self) -> list[str]:
         """One SQL predicate per group."""
@@ -188,39 +188,47 @@ def sample_query(where: str, features: Sequence[str], k: int, seed: int = 0) -> 
 
 
 def counts_query(where: str, spec: CountSpec) -> str:
-    """One scan, one row: the scored rows, every bin's count and every group's rows, approvals and P(good) sum."""
-    cols = ["count(*)"]
-    for b in spec.bins:
-        cols += [f"sum(CASE WHEN {p} THEN 1 ELSE 0 END)" for p in b.predicates()]
-    approved = f"{_ident(DECISION)} = {_str(APPROVE)}"
-    for g in spec.groups:
-        for p in g.predicates():
-            cols += [
-                f"sum(CASE WHEN {p} THEN 1 ELSE 0 END)",
-                f"sum(CASE WHEN {p} AND {approved} THEN 1 ELSE 0 END)",
-                f"sum(CASE WHEN {p} THEN {SCORE} ELSE 0.0E0 END)",
-            ]
-    selected = ", ".join(f"{c} AS c{i}" for i, c in enumerate(cols))
-    return f"SELECT {selected} FROM predictions WHERE {where}"
+    """One scan: each row's bin per column and group per attribute (-1: missing), counted by GROUPING SETS.
+
+    A result row per (column, bin) and per (attribute, group) with its rows, approvals and P(good) sum,
+    and one row (every key NULL) for the whole window. Measured in DuckDB, a grouping set per column
+    costs about half of one wide row of sum(CASE ...) per bin.
+    """
+    keys = [b.index_expression() for b in spec.bins] + [g.index_expression() for g in spec.groups]
+    if not keys:
+        return f"SELECT count(*) AS n, 0 AS a, 0.0E0 AS p FROM predictions WHERE {where}"
+    names = [f"k{i}" for i in range(len(keys))]
+    inner = ", ".join(f"{k} AS {n}" for k, n in zip(keys, names, strict=True))
+    approved = f"CASE WHEN {_ident(DECISION)} = {_str(APPROVE)} THEN 1 ELSE 0 END"
+    sets = ", ".join(f"({n})" for n in names)
+    return (
+        f"SELECT {', '.join(names)}, count(*) AS n, sum(a) AS a, sum(p) AS p "
+        f"FROM (SELECT {inner}, {approved} AS a, {SCORE} AS p FROM predictions WHERE {where}) AS w "
+        f"GROUP BY GROUPING SETS ({sets}, ())"
+    )
 
 
-def parse_counts(row: Sequence[Any], spec: CountSpec) -> WindowCounts:
-    """The counts query's one row as WindowCounts (empty sums are NULL: zero)."""
-    values = list(row)
-    at = 1
-    bins = {}
-    for b in spec.bins:
-        bins[b.column] = [int(v or 0) for v in values[at : at + b.size]]
-        at += b.size
-    groups: dict[str, dict[str, GroupCount]] = {}
-    for g in spec.groups:
-        mine = groups.setdefault(g.attribute, {})
-        for name in g.groups():
-            n, a, p = values[at : at + 3]
-            at += 3
-            if n:
-                mine[name] = GroupCount(int(n), int(a or 0), float(p or 0.0))
-    return WindowCounts(int(values[0] or 0), bins, groups)
+def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts:
+    """The counts query's rows as WindowCounts: the key that is set names the column or attribute."""
+    width = len(spec.bins) + len(spec.groups)
+    bins = {b.column: [0] * b.size for b in spec.bins}
+    groups: dict[str, dict[str, GroupCount]] = {g.attribute: {} for g in spec.groups}
+    total = 0
+    for row in rows:
+        keys, (n, approved, p_sum) = list(row[:width]), row[width : width + 3]
+        at = next((i for i, k in enumerate(keys) if k is not None), None)
+        if at is None:
+            total = int(n or 0)
+            continue
+        index = int(keys[at])
+        if index < 0:
+            continue  # a missing value, or a group no code maps to
+        if at < len(spec.bins):
+            bins[spec.bins[at].column][index] = int(n)
+        else:
+            g = spec.groups[at - len(spec.bins)]
+            groups[g.attribute][g.groups()[index]] = GroupCount(int(n), int(approved or 0), float(p_sum or 0.0))
+    return WindowCounts(total, bins, groups)
 
 
 @lru_cache(maxsize=64)

@@ -258,7 +258,7 @@ class LakeWindow:
             if counts is not None:
                 # The window's objects are the view: only a window cut mid-hour needs the ts filter.
                 query = counts_query(window_filter(start, end, partitions=False, cut=not aligned), counts)
-                window_counts = parse_counts(con.execute(render(query, "duckdb")).fetchall()[0], counts)
+                window_counts = parse_counts(con.execute(render(query, "duckdb")).fetchall(), counts)
             bound = _bound_from_statistics(dataset, k) if keyed and aligned else None
             threshold: int | None
             if bound is not None:
