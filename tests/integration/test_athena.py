@@ -200,3 +200,24 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
     assert got.counts.groups["foreign_worker"]["yes"].approved == 3
     assert got.counts.groups["foreign_worker"]["yes"].probability_sum == 2.5
     assert "no" not in got.counts.groups["foreign_worker"]  # an empty group: NULL sums
+
+
+def test_lake_query_on_a_deployed_stack_goes_through_the_workgroup(server, proxy):
+    from typer.testing import CliRunner
+
+    from creditwatch.cli import app
+
+    seed_results(server, [("decision", "varchar"), ("n", "bigint")], [["approve", "7"], ["refuse", "3"]])
+    query = "SELECT decision, count(*) AS n FROM predictions GROUP BY 1"
+    args = ["lake", "query", query, "--workgroup", WORKGROUP, "--database", DATABASE, "--json"]
+    result = CliRunner().invoke(app, args, env={"AWS_ENDPOINT_URL": proxy.url})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"decision": "approve", "n": 7}, {"decision": "refuse", "n": 3}]
+    athena = boto_client("athena", server)
+    (qid,) = athena.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+    assert athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Query"] == query
+    # The cutoff, as the user sees it: the CLI's one-line error naming it (exit 1).
+    proxy.end_next("CANCELLED", "Query cancelled! : Bytes scanned limit was exceeded")
+    failed = CliRunner().invoke(app, args, env={"AWS_ENDPOINT_URL": proxy.url})
+    assert failed.exit_code == 1 and type(failed.exception).__name__ == "CliError"
+    assert f"BytesScannedCutoffPerQuery {CUTOFF:,} bytes" in str(failed.exception)
