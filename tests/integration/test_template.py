@@ -94,8 +94,9 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: the drift reports, the lake's hours.
-                    assert text.count("*") == 1 and ("/drift/" in text or "/predictions/" in text), (
+                    # Object keys under a prefix: the drift reports, the lake's hours, the lake workgroup's results.
+                    prefixes = ("/drift/", "/predictions/", "/athena-results/")
+                    assert text.count("*") == 1 and any(p in text for p in prefixes), (
                         f"{lid}: wildcard resource {text}"
                     )
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
