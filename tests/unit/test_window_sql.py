@@ -167,3 +167,41 @@ def test_stability_and_fairness_from_counts_equal_todays_figures_from_the_rows(s
             0,
         )
         assert fairness_mod.counted_parity(counts.groups[name], 30, 500, 0) == rowwise, name
+
+
+def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(model):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operate.md").read_text()
+    section = text.split("## The lake: queries an auditor needs", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    rows = lake_rows(model, n=400, seed=4)
+    pid = "0193a000-0000-7000-8000-000000000000"
+    rows.loc[0, "prediction_id"] = pid
+    rows["ts"] = rows["ts"] - pd.Timedelta(days=31)  # in the documented October cohort
+    for column, value in (("request_id", "r"), ("route", "/predict"), ("status", 200), ("risk_level", "low")):
+        rows[column] = value
+    outcomes = pd.DataFrame(
+        {
+            "prediction_id": [pid, pid, rows.prediction_id[1]],
+            "outcome": ["good", "bad", "good"],
+            "observed_at": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-01"], utc=True),
+            "recorded_at": pd.to_datetime(["2026-11-01", "2026-11-03", "2026-11-01"], utc=True),
+        }
+    )
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    con.register("outcomes", outcomes)
+    answers = []
+    for block in blocks:
+        sqlglot.parse_one(block, read="trino")  # Athena's dialect
+        answers.append(con.execute(block).fetchall())
+    assert len(answers[0]) == 1
+    assert sum(r[4] for r in answers[1]) == rows.decision.notna().sum()
+    # The cohort: the later of the two outcomes of one prediction counts, once.
+    by_outcome = {(d, o): n for d, o, n, _ in answers[2]}
+    assert sum(by_outcome.values()) == rows.decision.notna().sum()
+    assert sum(n for (_, o), n in by_outcome.items() if o is not None) == int(rows.decision[:2].notna().sum())
+    if pd.notna(rows.decision[0]):
+        assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
