@@ -130,7 +130,7 @@ def dynamodb_child(records: int) -> dict[str, float]:
     sample = window.scored_sample(DAY0, DAY0 + timedelta(days=1), MAX_ROWS, 0, spec)
     current = sample_frame(sample.rows, sample.rows_read, sample.model_versions, model, MAX_ROWS)
     seconds = time.perf_counter() - t
-    assert sample.rows_read == served == sample.counts.rows, (sample.rows_read, served)
+    assert sample.counts is not None and sample.rows_read == served == sample.counts.rows, (sample.rows_read, served)
     return {
         "records": served,
         "seconds": seconds,
@@ -273,7 +273,7 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
     # As the drift job does: the lake's sample goes to the frame column-wise.
     current = sample_frame(sample.table, sample.rows_read, sample.model_versions, model, MAX_ROWS)
     seconds = time.perf_counter() - t
-    assert sample.rows_read == days * 24 * PER_HOUR == sample.counts.rows, sample.rows_read
+    assert sample.counts is not None and sample.rows_read == days * 24 * PER_HOUR == sample.counts.rows
     return {
         "records": sample.rows_read,
         "seconds": seconds,
