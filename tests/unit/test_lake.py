@@ -441,3 +441,19 @@ def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model)
     table = pq.read_table(io.BytesIO(body))
     sizes = [pq.ParquetFile(io.BytesIO(parquet_bytes(table, 4))).metadata.row_group(i).num_rows for i in range(4)]
     assert sizes == [4, 8, 16, 22]
+
+
+def test_auto_hands_the_lakes_part_to_athena_above_the_crossover(parts, model, server):
+    from creditwatch_common.lake.athena import AthenaClient, AthenaWindow
+
+    for hours_ago in range(1, 4):
+        parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 50 + 10 * hours_ago))
+    parts.exporter.export(4, NOW)
+    start, end = NOW.replace(minute=0) - timedelta(hours=3), NOW.replace(minute=0)
+    # Estimated from the objects' sizes and the newest one's rows per byte: close to the 180 records.
+    estimate = parts.lake.estimate_rows(start, end)
+    assert 150 <= estimate <= 215, estimate
+    athena = AthenaWindow(AthenaClient(boto_client("athena", server), "wg", "db"), model.schema.names)
+    assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=100).lake_part(start, end) is athena
+    assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=1000).lake_part(start, end) is parts.lake
+    assert AutoWindow(parts.dynamo, parts.lake, None, athena_above_rows=100).lake_part(start, end) is parts.lake
