@@ -96,9 +96,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                 if "*" in text:
                     # Object keys under a prefix: the drift reports, the lake's hours, the lake workgroup's results.
                     prefixes = ("/drift/", "/predictions/", "/athena-results/")
-                    assert text.count("*") == 1 and any(p in text for p in prefixes), (
-                        f"{lid}: wildcard resource {text}"
-                    )
+                    assert text.count("*") == 1 and any(p in text for p in prefixes), f"{lid}: wildcard resource {text}"
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
