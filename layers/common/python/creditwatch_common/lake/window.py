@@ -1,9 +1,11 @@
-"""One window source for every job: engine `dynamodb` (the table's reader) or `lake` (Parquet in S3, DuckDB).
+"""One window source for every job: engine `dynamodb` (the table), `lake` (S3 Parquet, DuckDB) or `athena`.
 
 Each engine returns the same thing for a window: the bottom-k uniform sample on the ids (the same
 records whichever engine, see creditwatch_common.sampling), how many scored records the window holds
-and their model versions. `auto` reads the hours the lake holds completely from the lake and the rest
-(the current hour, or all of it when the lake does not reach back to the window's start) from the table.
+and their model versions, and, given a CountSpec, the counts over every scored record (frozen bins,
+protected groups: creditwatch_common.lake.sql). `auto` reads the hours the lake holds completely from
+the lake (through Athena above the crossover) and the rest (the current hour, or all of it when the
+lake does not reach back to the window's start) from the table.
 """
 
 from __future__ import annotations
