@@ -95,6 +95,18 @@ def _items(n: int, seed: int) -> list[dict[str, Any]]:
     return [{k: item[k] for k in keep} for item in items]
 
 
+def _count_spec() -> Any:
+    """What the drift job counts over the whole window: the shipped PSI bins and the protected groups."""
+    from creditwatch_common.lake.sql import CountSpec
+    from creditwatch_drift.fairness import group_specs
+    from creditwatch_drift.stability import bin_specs, load_stability_bins
+    from creditwatch_model import load_model
+
+    bins = load_stability_bins()
+    assert bins is not None
+    return CountSpec(bin_specs(bins, load_model()), group_specs((25,)))
+
+
 def dynamodb_child(records: int) -> dict[str, float]:
     """Time the dynamodb path over a window of about `records` records (one day, 16 shards)."""
     from creditwatch_common.lake.window import DynamoWindow
@@ -112,12 +124,13 @@ def dynamodb_child(records: int) -> dict[str, float]:
     served = shards * per_partition * per_page
     reader = LogReader(dynamodb=InstantPages(pool, per_partition), table="bench", shards=shards)
     window = DynamoWindow(reader)
+    spec = _count_spec()
     rss_before = _rss_mb()
     t = time.perf_counter()
-    sample = window.scored_sample(DAY0, DAY0 + timedelta(days=1), MAX_ROWS, 0)
+    sample = window.scored_sample(DAY0, DAY0 + timedelta(days=1), MAX_ROWS, 0, spec)
     current = sample_frame(sample.rows, sample.rows_read, sample.model_versions, model, MAX_ROWS)
     seconds = time.perf_counter() - t
-    assert sample.rows_read == served, (sample.rows_read, served)
+    assert sample.counts is not None and sample.rows_read == served == sample.counts.rows, (sample.rows_read, served)
     return {
         "records": served,
         "seconds": seconds,
@@ -253,13 +266,14 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
         bucket=bucket,
         feature_names=model.schema.names,
     )
+    spec = _count_spec()
     rss_before = _rss_mb()
     t = time.perf_counter()
-    sample = lake.scored_sample(DAY0, DAY0 + timedelta(days=days), MAX_ROWS, 0)
+    sample = lake.scored_sample(DAY0, DAY0 + timedelta(days=days), MAX_ROWS, 0, spec)
     # As the drift job does: the lake's sample goes to the frame column-wise.
     current = sample_frame(sample.table, sample.rows_read, sample.model_versions, model, MAX_ROWS)
     seconds = time.perf_counter() - t
-    assert sample.rows_read == days * 24 * PER_HOUR, sample.rows_read
+    assert sample.counts is not None and sample.rows_read == days * 24 * PER_HOUR == sample.counts.rows
     return {
         "records": sample.rows_read,
         "seconds": seconds,
@@ -268,6 +282,44 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
         "peak_rss_mb": _rss_mb(),
         "rss_before_mb": rss_before,
     }
+
+
+# ---- the crossover: where `auto` hands a lake window to Athena --------------------------------------------
+
+# Athena cannot run here: its time is modelled from documented and commonly reported figures, stated:
+ATHENA_QUERIES = 3  # versions, counts, sample (creditwatch_common.lake.athena.AthenaWindow)
+ATHENA_OVERHEAD_S = 1.5  # per query: queueing and planning, ~1-2 s on an idle account
+ATHENA_SCAN_MB_S = 1000.0  # MB of Parquet a query scans per second (distributed; ~1 GB/s is typical)
+ATHENA_PAGE_S = 0.15  # one GetQueryResults round trip of up to 1,000 rows
+FUNCTION_MEMORY_MB = 2048  # DriftFunction's MemorySize in template.yaml
+READ_BUDGET_S = 480.0  # of its 600 s timeout, what the window read may take (creditwatch_drift.app)
+
+
+def athena_seconds(records: float, mb_per_record: float) -> float:
+    """Modelled Athena time of the drift job's three queries over a window of `records` records."""
+    pages = -(-MAX_ROWS // 1000)
+    return ATHENA_QUERIES * ATHENA_OVERHEAD_S + 2 * records * mb_per_record / ATHENA_SCAN_MB_S + pages * ATHENA_PAGE_S
+
+
+def crossover(day: dict[str, float], week: dict[str, float], mb_per_record: float) -> dict[str, float]:
+    """Records where the in-function lake engine (a line through the day and the week) stops winning.
+
+    The lake's time and peak memory are taken as linear in the records (two measured points); the
+    crossover is the smallest of: its time equals Athena's modelled time, its time reaches the read
+    budget, its memory reaches the function's.
+    """
+    n1, n2 = day["records"], week["records"]
+    slope = (week["seconds"] - day["seconds"]) / (n2 - n1)
+    base = day["seconds"] - slope * n1
+    mem_slope = max((week["peak_rss_mb"] - day["peak_rss_mb"]) / (n2 - n1), 1e-12)
+    mem_base = day["peak_rss_mb"] - mem_slope * n1
+    # Lake time = base + slope*n; Athena = fixed + per*n: equal where n = (fixed - base) / (slope - per).
+    fixed = athena_seconds(0, mb_per_record)
+    per = athena_seconds(1, mb_per_record) - fixed
+    equal = (fixed - base) / (slope - per) if slope > per else float("inf")
+    by_time = (READ_BUDGET_S - base) / slope if slope > 0 else float("inf")
+    by_memory = (FUNCTION_MEMORY_MB - mem_base) / mem_slope
+    return {"equal_time": equal, "read_budget": by_time, "memory": by_memory, "athena_fixed_s": fixed}
 
 
 # ---- the run -----------------------------------------------------------------------------------------
@@ -354,6 +406,25 @@ def main() -> None:
         print(
             f"a week through the lake: {_median(lake_week, 'seconds'):.1f} s, "
             f"{_median(lake_week, 'peak_rss_mb'):.0f} MB peak (goal: under 60 s and 2 GB)"
+        )
+        mb_per_record = week_mb / (168 * PER_HOUR)
+        med = {k: _median(lake_week, k) for k in ("records", "seconds", "peak_rss_mb")}
+        med_day = {k: _median(lake_day, k) for k in ("records", "seconds", "peak_rss_mb")}
+        cross = crossover(med_day, med, mb_per_record)
+        n = min(cross["equal_time"], cross["read_budget"], cross["memory"])
+        print(
+            f"\nauto -> athena crossover (Athena modelled: {ATHENA_QUERIES} queries x {ATHENA_OVERHEAD_S} s queue and "
+            f"planning, {ATHENA_SCAN_MB_S:.0f} MB/s scan, {ATHENA_PAGE_S} s a result page; "
+            f"{cross['athena_fixed_s']:.1f} s fixed; {mb_per_record * 1e6:.0f} B/record of Parquet)"
+        )
+        print(
+            f"  lake time = Athena time at {cross['equal_time'] / 1e6:,.0f} M records; lake reaches the "
+            f"{READ_BUDGET_S:.0f} s read budget at {cross['read_budget'] / 1e6:,.0f} M, "
+            f"{FUNCTION_MEMORY_MB} MB at {cross['memory'] / 1e6:,.0f} M"
+        )
+        print(
+            f"  crossover: {n / 1e6:,.0f} M records (~{n / (PER_HOUR * 24):,.0f} days at 1,000 requests a minute): "
+            "AnalyticsAthenaAboveRows"
         )
 
 

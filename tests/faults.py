@@ -693,6 +693,78 @@ def _error_response(call: _Call, status: int, fault: str) -> tuple[int, list[tup
     return status, _with_crc32(headers, body), body
 
 
+# ---- Athena as the service answers where moto does not ------------------------------------------------
+
+
+class AthenaProxy(FaultProxy):
+    """A FaultProxy in front of moto's Athena that answers two things moto cannot, on the real call path.
+
+    moto records queries and moves them QUEUED -> RUNNING -> SUCCEEDED (or CANCELLED when stopped),
+    but never fails one and serves every result row in one page. `end_next(state, reason, scanned)`
+    rewrites the next GetQueryExecution answer of a query into Athena's FAILED or CANCELLED status
+    with its StateChangeReason (as the service reports a failed query or one cancelled at the
+    workgroup's bytes-scanned cutoff); `page_size` makes GetQueryResults honour MaxResults and
+    NextToken as the service does (moto's full answer sliced, the token an offset).
+    """
+
+    def __init__(self, upstream: str, *, page_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(upstream, **kwargs)
+        self.page_size = page_size
+        self._ending: dict[str, Any] | None = None
+
+    def end_next(self, state: str, reason: str, scanned: int | None = None) -> None:
+        """The next GetQueryExecution answer reports `state` with `reason` (and bytes scanned)."""
+        with self._lock:
+            self._ending = {"State": state, "StateChangeReason": reason, "scanned": scanned}
+
+    def _handler_class(self) -> type[_QuietHandler]:
+        proxy = self
+        base = super()._handler_class()
+
+        class Handler(base):  # type: ignore[valid-type,misc]
+            def _handle(self) -> None:
+                target = self.headers.get("X-Amz-Target", "")
+                op = target.rpartition(".")[2]
+                if op not in ("GetQueryExecution", "GetQueryResults"):
+                    super()._handle()
+                    return
+                body = self._read_body()
+                request = json.loads(body or b"{}")
+                forwarded = body
+                if op == "GetQueryResults":
+                    forwarded = json.dumps(
+                        {k: v for k, v in request.items() if k not in ("MaxResults", "NextToken")}
+                    ).encode()
+                status, headers, answer = proxy._forward(self.command, self.path, self.headers, forwarded)
+                proxy._decide(op)
+                proxy._count(op, forwarded=1)
+                if status == 200:
+                    doc = json.loads(answer)
+                    if op == "GetQueryExecution":
+                        with proxy._lock:
+                            ending, proxy._ending = proxy._ending, None
+                        if ending is not None:
+                            execution = doc["QueryExecution"]
+                            execution["Status"].update(
+                                State=ending["State"], StateChangeReason=ending["StateChangeReason"]
+                            )
+                            if ending["scanned"] is not None:
+                                execution.setdefault("Statistics", {})["DataScannedInBytes"] = ending["scanned"]
+                    elif proxy.page_size is not None:
+                        rows = doc["ResultSet"]["Rows"]
+                        size = min(int(request.get("MaxResults") or proxy.page_size), proxy.page_size)
+                        at = int(request.get("NextToken") or 0)
+                        doc["ResultSet"]["Rows"] = rows[at : at + size]
+                        if at + size < len(rows):
+                            doc["NextToken"] = str(at + size)
+                    answer = json.dumps(doc).encode()
+                self._relay(status, headers, answer)
+
+            do_GET = do_POST = _handle
+
+        return Handler
+
+
 # ---- a Slack-like incoming webhook -----------------------------------------------------------------
 
 SlackMode = Literal["ok", "drop", "reset", "hang"]

@@ -993,23 +993,15 @@ def lake_export(
     ] = None,
 ) -> None:
     """Rewrite the recent hours of the prediction log as Parquet, as the hourly LakeExportFunction does."""
-    from creditwatch.local import stack
+    from creditwatch import lake
     from creditwatch.local.template import Template
-    from creditwatch_common.lake.export import LakeExporter
-    from creditwatch_common.lake.schema import LakeSchema
-    from creditwatch_drift.lake_export.app import feature_schema
 
     state = _local_state()
     template = Template(endpoint=state.endpoint)
     n = hours if hours is not None else int(template.parameters["LakeExportHours"])
     if n < 1:
         _fail("--hours must be at least 1")
-    exporter = LakeExporter(
-        reader=_prediction_log(),
-        s3=stack.boto_client("s3", state.endpoint),
-        bucket=template.ref("LakeBucket"),
-        schema=LakeSchema.of(feature_schema().features),
-    )
+    exporter = lake.exporter(state.endpoint)
     result = exporter.export(n)
     for h in result.hours:
         typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}")
@@ -1033,34 +1025,70 @@ def lake_query(
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
+    workgroup: Annotated[
+        str | None, typer.Option(help="Deployed stack, through Athena: the LakeWorkGroupName output")
+    ] = None,
+    database: Annotated[str | None, typer.Option(help="Deployed stack: the LakeDatabaseName output")] = None,
+    timeout: Annotated[int, typer.Option(min=10, help="Deployed stack: stop the query after this many seconds")] = 300,
 ) -> None:
-    """Run SQL (DuckDB, in process) over the local stack's lake: `predictions`, `outcomes`, `outcome_events`."""
-    import boto3
+    """SQL over the lake's `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`.
+
+    DuckDB in process on the local stack, Athena on a deployed one. With no local stack running, the
+    lake the demo left behind (copied when its stack stopped) answers.
+    """
     import duckdb
 
+    from creditwatch import lake as local_lake
+    from creditwatch.demo import demo_state_dir
     from creditwatch.local import stack
-    from creditwatch.local.template import LOCAL_REGION, Template
     from creditwatch_common.lake.schema import LakeError
-    from creditwatch_common.lake.window import LakeWindow, s3_filesystem
-    from creditwatch_drift.lake_export.app import feature_schema
 
-    state = _local_state()
-    template = Template(endpoint=state.endpoint)
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-    )
-    lake = LakeWindow(
-        filesystem=lambda: s3_filesystem(session, state.endpoint),
-        s3=stack.boto_client("s3", state.endpoint),
-        bucket=template.ref("LakeBucket"),
-        feature_names=feature_schema().names,
-    )
+    if (workgroup is None) != (database is None):
+        _fail("give both --workgroup and --database (a deployed stack), or neither (the local stack)")
+    if workgroup and database:
+        names, rows = _athena_query(sql, workgroup, database, timeout)
+        _print_rows(names, rows, as_json)
+        return
+    state = stack.load_state()
+    if state is not None:
+        lake = local_lake.window(state.endpoint)
+    else:
+        lake = local_lake.saved_window(stack.state_dir()) or local_lake.saved_window(demo_state_dir())
+        if lake is None:
+            _fail("the local stack is not running: start it with `creditwatch local up`", errors.STACK_DOWN)
+        typer.echo(f"no local stack runs: querying the lake the demo left in {lake.bucket}", err=True)
     try:
         names, rows = lake.query(sql)
     except LakeError as exc:
         _fail(str(exc))
     except duckdb.Error as exc:
         _fail(f"the query failed: {exc}")
+    _print_rows(names, rows, as_json)
+
+
+def _athena_query(sql: str, workgroup: str, database: str, timeout: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """One query through the deployed lake's Athena workgroup, with the caller's credentials and region."""
+    import time
+
+    import boto3
+
+    from creditwatch_common.lake.athena import AthenaClient, AthenaError
+
+    end = time.monotonic() + timeout
+    client = AthenaClient(
+        boto3.client("athena"), workgroup, database, remaining=lambda: end - time.monotonic(), margin=0
+    )
+    try:
+        result = client.run(sql)
+    except AthenaError as exc:
+        _fail(str(exc))
+    if result.bytes_scanned is not None:
+        typer.echo(f"athena query {result.query_id}: {result.bytes_scanned:,} bytes scanned", err=True)
+    return result.columns, result.rows
+
+
+def _print_rows(names: list[str], rows: list[tuple[Any, ...]], as_json: bool) -> None:
+    """Query rows as a table (or JSON objects), the row count on stderr."""
     if as_json:
         _print_json([dict(zip(names, row, strict=True)) for row in rows])
         return

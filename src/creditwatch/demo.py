@@ -8,6 +8,7 @@ any step that fails makes the run fail.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from creditwatch import reports
+from creditwatch import lake, reports
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
 from creditwatch.local.invoke import invoke as invoke_function
@@ -57,6 +58,7 @@ class DemoResult:
     drift_baseline: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
+    lake: dict[str, Any] = field(default_factory=dict)
     report_path: str | None = None
     # The report history's page, saved beside the report (both runs listed, trend charts).
     index_path: str | None = None
@@ -75,6 +77,7 @@ class DemoResult:
             "traffic": self.traffic,
             "drift_baseline": self.drift_baseline,
             "drift": self.drift,
+            "lake": self.lake,
             "alerts": self.alerts,
             "report_path": self.report_path,
             "index_path": self.index_path,
@@ -88,6 +91,12 @@ class StepFailed(Exception):
 
 def _window_event(start: datetime, end: datetime) -> dict[str, Any]:
     return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def _read_by(summary: dict[str, Any]) -> str:
+    """Which engine read the drift window, and how many records each part held."""
+    parts = ", ".join(f"{engine} {rows}" for engine, rows in (summary.get("engine_rows") or {}).items())
+    return f"window read by {summary.get('engine')} ({summary.get('rows_read')} rows: {parts})"
 
 
 def _checked(outcome: InvokeResult, name: str) -> Any:
@@ -152,6 +161,7 @@ class Demo:
             "server errors and slow requests (local fault scenario)",
             traffic("faults", {"errors": o.errors, "slow": o.slow}),
         )
+        self.step("export the traffic to the lake (creditwatch lake export)", self._export(tallies))
         self.step("drift job over the shifted window", self._drift_shifted(marks))
         self.step("alerts job (error rate, latency, drift note)", self._alerts)
         self.step("alerts job again (no repeat)", self._alerts_again)
@@ -169,7 +179,7 @@ class Demo:
                 raise StepFailed(f"status {summary['status']}: {summary['message']}")
             if summary["dataset_drift"]:
                 raise StepFailed(f"traffic drawn like the reference was judged drifted: {summary['message']}")
-            return summary["message"]
+            return f"{summary['message']}; {_read_by(summary)}"
 
         return go
 
@@ -183,7 +193,22 @@ class Demo:
                 raise StepFailed(f"shifted traffic not judged drifted: {summary['message']}")
             self.result.report_path = str(self._copy_report(summary))
             self.result.index_path = str(self._save_index())
-            return summary["message"]
+            return f"{summary['message']}; {_read_by(summary)}"
+
+        return go
+
+    def _export(self, tallies: dict[str, Tally]) -> Callable[[], str]:
+        def go() -> str:
+            result = lake.exporter(self.endpoint).export(2)
+            _, rows = lake.window(self.endpoint).query(
+                "SELECT decision, count(*) AS n FROM predictions WHERE decision IS NOT NULL GROUP BY 1 ORDER BY 1"
+            )
+            decided = {str(d): int(n) for d, n in rows}
+            predictions = sum(sum(t.decisions.values()) for t in tallies.values())
+            self.result.lake = {"records": result.rows, "decisions": decided, "bucket": result.bucket}
+            if sum(decided.values()) != predictions:
+                raise StepFailed(f"the lake holds {sum(decided.values())} decisions, the traffic made {predictions}")
+            return f"{result.rows} records in {len(result.hours)} hour object(s); decisions {decided}"
 
         return go
 
@@ -278,6 +303,9 @@ def run_demo(options: DemoOptions, keep: bool, progress: Callable[[str], None], 
         state = stack.up(port=chosen, sink_port=sink)  # PortTaken when --port is busy: the demo refuses
         try:
             result = Demo(state.endpoint, options, progress).run()
+            # The demo's lake outlives its stack: `creditwatch lake query` reads this copy when no stack runs.
+            shutil.rmtree(folder / lake.SAVED_LAKE, ignore_errors=True)
+            lake.save(state.endpoint, folder)
         finally:
             if not keep:
                 stack.down()

@@ -47,6 +47,15 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     demo_cli = copy.copy(cli)
     demo_cli.env = {**cli.env, "CREDITWATCH_STATE_DIR": result["stack"]["state_dir"]}
     assert demo_cli("local", "status", check=False).returncode == 3
+    # Its traffic went to the lake, and the drift runs say which engine read their window.
+    assert sum(result["lake"]["decisions"].values()) >= result["traffic"]["predictions"] == 800
+    shifted = next(s for s in result["steps"] if s["name"] == "drift job over the shifted window")
+    assert f"window read by {result['drift']['engine']} ({result['drift']['rows_read']} rows" in shifted["detail"]
+    # The demo's stack has stopped: `lake query` answers from the lake it left behind.
+    proc = demo_cli("lake", "query", "SELECT decision, count(*) AS n FROM predictions GROUP BY 1", "--json")
+    by_decision = {r["decision"]: r["n"] for r in json.loads(proc.stdout)}
+    assert {d: n for d, n in by_decision.items() if d} == result["lake"]["decisions"]
+    assert "the lake the demo left" in proc.stderr
     assert local_stack.endpoint in cli("local", "status").stdout
     assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink
 

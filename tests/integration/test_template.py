@@ -101,10 +101,10 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history.
-                    assert text.count("*") == 1 and any(
-                        p in text for p in ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
-                    ), f"{lid}: wildcard resource {text}"
+                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history, the
+                    # lake workgroup's results.
+                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/", "/athena-results/")
+                    assert text.count("*") == 1 and any(p in text for p in prefixes), f"{lid}: wildcard resource {text}"
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10

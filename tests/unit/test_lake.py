@@ -272,7 +272,11 @@ WINDOWS = [
 ]
 
 
-def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
+def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model, monkeypatch):
+    import creditwatch_common.lake.window as window_mod
+
+    # The lake counts a few objects at a time (memory bounded): here two hours per DuckDB query.
+    monkeypatch.setattr(window_mod, "COUNT_CHUNK_ROWS", 150)
     for hours_ago in range(5):
         at = NOW - timedelta(hours=hours_ago, minutes=5)
         parts.log.write(records_at(model, at, 80))
@@ -280,11 +284,16 @@ def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
         parts.log.write(records_at(model, at + timedelta(seconds=1), 9, status=422, probability_good_credit=None))
     parts.exporter.export(6, NOW + timedelta(hours=1))
     hour = NOW.replace(minute=0)
+    spec = count_spec(model)
     for hours, seed, k in WINDOWS:
         start, end = hour + timedelta(hours=hours[0]), hour + timedelta(hours=hours[1])
-        a = parts.dynamo.scored_sample(start, end, k, seed=seed)
-        b = parts.lake.scored_sample(start, end, k, seed=seed)
+        a = parts.dynamo.scored_sample(start, end, k, seed=seed, counts=spec)
+        b = parts.lake.scored_sample(start, end, k, seed=seed, counts=spec)
         assert a.rows_read == b.rows_read and a.model_versions == b.model_versions, (hours, seed, k)
+        # The counts cover the whole window, not the sample, and are the same whichever engine.
+        assert a.counts is not None and b.counts is not None
+        assert a.counts.rows == b.counts.rows == a.rows_read
+        assert a.counts.bins == b.counts.bins and _groups(a.counts) == _groups(b.counts), (hours, seed, k)
         assert a.rows_read == {(-4.5, 0): 320, (-4, 1): 400}[hours]
         assert len(a.rows) == min(k, a.rows_read)
         assert [r.prediction_id for r in a.rows] == [r.prediction_id for r in b.rows], (hours, seed, k)
@@ -294,6 +303,25 @@ def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
         ]
 
 
+def count_spec(model: Any) -> Any:
+    """The drift job's counts: the shipped PSI bins and the protected groups."""
+    from creditwatch_common.lake.sql import CountSpec
+    from creditwatch_drift.fairness import group_specs
+    from creditwatch_drift.stability import bin_specs, load_stability_bins
+
+    bins = load_stability_bins()
+    assert bins is not None
+    return CountSpec(bin_specs(bins, model), group_specs((25,)))
+
+
+def _groups(counts: Any) -> dict[str, Any]:
+    """Group counts with the P(good) sums rounded (summation order differs between engines)."""
+    return {
+        a: {n: (g.rows, g.approved, round(g.probability_sum, 9)) for n, g in gs.items()}
+        for a, gs in counts.groups.items()
+    }
+
+
 def test_auto_reads_the_completed_hours_from_the_lake_and_the_rest_from_the_table(parts, model):
     for hours_ago in range(4):
         parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 40))
@@ -301,10 +329,14 @@ def test_auto_reads_the_completed_hours_from_the_lake_and_the_rest_from_the_tabl
     parts.log.write(records_at(model, NOW + timedelta(minutes=20), 10))  # after the export
     auto = AutoWindow(parts.dynamo, parts.lake)
     start, end = NOW.replace(minute=0) - timedelta(hours=3), NOW.replace(minute=0) + timedelta(hours=1)
-    got = auto.scored_sample(start, end, 60, seed=3)
-    want = parts.dynamo.scored_sample(start, end, 60, seed=3)
+    spec = count_spec(model)
+    got = auto.scored_sample(start, end, 60, seed=3, counts=spec)
+    want = parts.dynamo.scored_sample(start, end, 60, seed=3, counts=spec)
     assert got.engine == "lake+dynamodb" and got.engine_rows == {"lake": 120, "dynamodb": 50}
     assert [r.prediction_id for r in got.rows] == [r.prediction_id for r in want.rows]
+    # The two parts' counts add up to the table's over the whole window.
+    assert got.counts is not None and want.counts is not None and got.counts.rows == want.counts.rows == 170
+    assert got.counts.bins == want.counts.bins and _groups(got.counts) == _groups(want.counts)
     # Before the lake's first hour: the table alone.
     early = auto.scored_sample(start - timedelta(hours=5), end, 60, seed=3)
     assert early.engine == "dynamodb" and early.rows_read == 170
@@ -368,15 +400,24 @@ def test_the_drift_job_gives_the_same_sample_and_verdict_whichever_engine_reads_
     publisher = Publisher(s3=boto_client("s3", server), bucket=stack.ref("ReportsBucket"), signer=None)
     event = DriftEvent(start=NOW - timedelta(hours=3), end=NOW.replace(minute=0), notify=False)
     summaries = {}
-    for name, window in (("dynamodb", parts.dynamo), ("lake", parts.lake)):
-        job = DriftJob(settings, model, reference, parts.log, publisher, window=window)
+    from creditwatch_drift.stability import load_stability_bins
+
+    bins = load_stability_bins()
+    engines = (("dynamodb", parts.dynamo), ("lake", parts.lake), ("auto", AutoWindow(parts.dynamo, parts.lake)))
+    for name, window in engines:
+        job = DriftJob(settings, model, reference, parts.log, publisher, window=window, stability_bins=bins)
         summaries[name] = job.run(event, now=NOW)
-    a, b = summaries["dynamodb"], summaries["lake"]
-    assert a.status == b.status == "ok" and (a.engine, b.engine) == ("dynamodb", "lake")
+    a, b, c = summaries["dynamodb"], summaries["lake"], summaries["auto"]
+    assert a.status == b.status == c.status == "ok" and (a.engine, b.engine, c.engine) == ("dynamodb", "lake", "lake")
     assert a.rows_read == b.rows_read == 300 and a.rows_used == b.rows_used == 120 and a.sampled
-    assert a.dataset_drift == b.dataset_drift and a.drift_share == b.drift_share
+    assert a.dataset_drift == b.dataset_drift == c.dataset_drift and a.drift_share == b.drift_share
     assert [f.model_dump() for f in a.features] == [f.model_dump() for f in b.features]
-    assert a.outputs == b.outputs
+    assert a.outputs == b.outputs == c.outputs
+    # PSI and fairness count the whole window (300 records), not the 120 of the sample: same verdicts.
+    assert a.stability is not None and a.fairness is not None
+    assert a.stability == b.stability == c.stability
+    assert a.fairness == b.fairness == c.fairness
+    assert sum(g.count for g in a.fairness.attributes[2].current.groups) == 300
 
 
 def test_a_drift_run_over_a_bad_lake_object_fails_with_its_key_named(parts, stack, server, model):
@@ -536,3 +577,19 @@ def test_an_hour_whose_outcomes_were_all_erased_loses_its_object_at_the_next_exp
     assert lookups.erase(parts.log, pred.prediction_id)["outcome_events_erased"] == 1
     assert parts.exporter.export(1, NOW).outcome_rows == 0
     assert outcome_objects(parts) == {}
+
+
+def test_auto_hands_the_lakes_part_to_athena_above_the_crossover(parts, model, server):
+    from creditwatch_common.lake.athena import AthenaClient, AthenaWindow
+
+    for hours_ago in range(1, 4):
+        parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 50 + 10 * hours_ago))
+    parts.exporter.export(4, NOW)
+    start, end = NOW.replace(minute=0) - timedelta(hours=3), NOW.replace(minute=0)
+    # Estimated from the objects' sizes and the newest one's rows per byte: close to the 180 records.
+    estimate = parts.lake.estimate_rows(start, end)
+    assert 150 <= estimate <= 215, estimate
+    athena = AthenaWindow(AthenaClient(boto_client("athena", server), "wg", "db"), model.schema.names)
+    assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=100).lake_part(start, end) is athena
+    assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=1000).lake_part(start, end) is parts.lake
+    assert AutoWindow(parts.dynamo, parts.lake, None, athena_above_rows=100).lake_part(start, end) is parts.lake

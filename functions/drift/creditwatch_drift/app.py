@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
+from creditwatch_common.lake.athena import AthenaClient, AthenaWindow
 from creditwatch_common.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
@@ -32,6 +34,26 @@ DISPARATE_IMPACT_METRICS = {
 }
 
 
+# Of the function's 600 s, what the window's Athena queries may take: the analysis and report need the rest.
+WINDOW_READ_SECONDS = 480.0
+
+
+@dataclass
+class Deadline:
+    """When the current run's window read must end: restarted by every invocation."""
+
+    seconds: float = WINDOW_READ_SECONDS
+    end: float = 0.0
+
+    def restart(self) -> None:
+        """From now."""
+        self.end = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        """Seconds left (the full budget before the first restart)."""
+        return self.end - time.monotonic() if self.end else self.seconds
+
+
 class DriftRunError(Exception):
     """The run could not do its work (the log could not be read, the report could not be written)."""
 
@@ -43,6 +65,7 @@ class DriftService:
     settings: DriftSettings
     job: DriftJob
     obs: Observability
+    deadline: Deadline = field(default_factory=Deadline)
 
     @cached_property
     def handler(self) -> Handler:
@@ -56,6 +79,7 @@ class DriftService:
         except InvalidEvent as exc:
             # A bad on-demand event: answered precisely, never retried by the scheduler.
             return exc.answer(self.obs.logger)
+        self.deadline.restart()
         summary = self.job.run(request)
         self._metrics(summary)
         log = self.obs.logger.warning if summary.status != "ok" or summary.dataset_drift else self.obs.logger.info
@@ -119,6 +143,18 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
             feature_names=model.schema.names,
             prefix=settings.lake_prefix,
         )
+    deadline = Deadline()
+    athena = None
+    if settings.lake_bucket and settings.athena_workgroup and settings.lake_database:
+        athena = AthenaWindow(
+            AthenaClient(
+                clients.lazy("athena"),
+                settings.athena_workgroup,
+                settings.lake_database,
+                remaining=deadline.remaining,
+            ),
+            feature_names=model.schema.names,
+        )
     tokens = (
         TokenLinks(
             key=token_key_from_secret(
@@ -139,6 +175,6 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         reader=reader,
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
         sqs=clients.lazy("sqs"),
-        window=window_source(settings.analytics_engine, DynamoWindow(reader), lake),
+        window=window_source(settings.analytics_engine, DynamoWindow(reader), lake, athena, settings.athena_above_rows),
     )
-    return DriftService(settings=settings, job=job, obs=obs)
+    return DriftService(settings=settings, job=job, obs=obs, deadline=deadline)

@@ -1,9 +1,11 @@
 """Decision fairness by protected group: approval rates, disparate impact ratio and statistical parity difference.
 
-No labels needed: only who was approved. Per group, fairlearn's MetricFrame gives the approval rate
-(selection_rate) and count; its demographic_parity_ratio (lowest group rate / highest) and
-demographic_parity_difference (highest - lowest) give the point figures, over the groups of at least
-the minimum size (smaller ones are shown, not judged). The 95% interval, for the pair of groups the
+No labels needed: only who was approved. Per group, the approval rate and count, from the group's
+rows and approvals (counted by an engine's SQL over the whole window, or from a frame); the
+demographic parity ratio (lowest group rate / highest) and difference (highest - lowest) give the
+point figures, over the groups of at least the minimum size (smaller ones are shown, not judged):
+the figures of fairlearn's MetricFrame, selection_rate and demographic_parity_* (tested equal).
+The 95% interval, for the pair of groups the
 point figures compare (it may pass 1: the gap could be reversed), comes from seeded draws of each
 group's approval rate from its Jeffreys posterior Beta(k + 1/2, n - k + 1/2), a smoothed
 parametric bootstrap: resampling rows would redraw approvals as Binomial(n, k/n), which collapses to
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from creditwatch_common.lake.sql import CountSpec, GroupCount, GroupSpec, WindowCounts, counts_from_frame
 from creditwatch_drift.models import AttributeFairness, Fairness, GroupRate, Parity
 
 PROBABILITY = "probability_good_credit"
@@ -55,6 +58,15 @@ def protected_groups(frame: pd.DataFrame, age_cuts: Sequence[int]) -> dict[str, 
     }
 
 
+def group_specs(age_cuts: Sequence[int]) -> tuple[GroupSpec, ...]:
+    """The protected attributes as the window engines count them (lake.sql), in ATTRIBUTES order."""
+    return (
+        GroupSpec("sex", "personal_status_and_sex", mapping=tuple(SEX.items())),
+        GroupSpec("age", "age_in_years", cuts=tuple(age_cuts), labels=tuple(age_band_labels(age_cuts))),
+        GroupSpec("foreign_worker", "foreign_worker", mapping=tuple(FOREIGN_WORKER.items())),
+    )
+
+
 def parity(
     approved: np.ndarray,
     probability: np.ndarray,
@@ -63,51 +75,49 @@ def parity(
     resamples: int,
     seed: int,
 ) -> Parity:
-    """Approval rates by group and the parity figures between the groups large enough to judge."""
-    # Imported on first use, like Evidently: fairlearn costs ~1.5 s of import, which init need not pay.
-    from fairlearn.metrics import (
-        MetricFrame,
-        count,
-        demographic_parity_difference,
-        demographic_parity_ratio,
-        selection_rate,
-    )
-
+    """Approval rates by group and the parity figures between the groups large enough to judge (from rows)."""
     known = groups.notna().to_numpy()
     y, p, g = approved[known], probability[known], groups[known].astype(str).to_numpy()
-    if len(y) == 0:
+    counts = {
+        str(name): GroupCount(int(mask.sum()), int(y[mask].sum()), float(p[mask].sum()))
+        for name in np.unique(g)
+        for mask in [g == name]
+    }
+    return counted_parity(counts, min_group_size, resamples, seed)
+
+
+def counted_parity(counts: dict[str, GroupCount], min_group_size: int, resamples: int, seed: int) -> Parity:
+    """Approval rates by group and the parity figures, from each group's rows, approvals and P(good) sum."""
+    rows = sum(c.rows for c in counts.values())
+    if rows == 0:
         return Parity(rows=0, groups=[], judged=False, note="no rows with this attribute: not judged")
-    frame = MetricFrame(
-        metrics={"approval_rate": selection_rate, "count": count}, y_true=y, y_pred=y, sensitive_features=g
-    ).by_group
-    mean_p = pd.Series(p).groupby(g).mean()
     rates = [
         GroupRate(
-            group=str(name),
-            count=int(row["count"]),
-            approval_rate=round(float(row["approval_rate"]), 6),
-            mean_probability=round(float(mean_p[name]), 6),
-            judged=int(row["count"]) >= min_group_size,
+            group=name,
+            count=c.rows,
+            approval_rate=round(c.approved / c.rows, 6),
+            mean_probability=round(c.probability_sum / c.rows, 6),
+            judged=c.rows >= min_group_size,
         )
-        for name, row in frame.iterrows()
+        for name, c in sorted(counts.items())
+        if c.rows
     ]
     judged = [r for r in rates if r.judged]
     if len(judged) < 2:
         return Parity(
-            rows=len(y),
+            rows=rows,
             groups=rates,
             judged=False,
             note=f"fewer than two groups of at least {min_group_size} rows: not judged",
         )
-    keep = np.isin(g, [r.group for r in judged])
-    yk, gk = y[keep], g[keep]
+    exact = [counts[r.group].approved / counts[r.group].rows for r in judged]
     highest = max(judged, key=lambda r: r.approval_rate)
     lowest = min(judged, key=lambda r: r.approval_rate)
-    difference = float(demographic_parity_difference(yk, yk, sensitive_features=gk))
-    ratio = float(demographic_parity_ratio(yk, yk, sensitive_features=gk)) if highest.approval_rate > 0 else None
+    difference = max(exact) - min(exact)
+    ratio = min(exact) / max(exact) if highest.approval_rate > 0 else None
     ratio_ci, diff_ci = _bootstrap(lowest, highest, resamples, seed)
     return Parity(
-        rows=len(y),
+        rows=rows,
         groups=rates,
         judged=ratio is not None,
         note=None if ratio is not None else "no group was approved: the ratio is undefined",
@@ -159,20 +169,20 @@ def _change(window: Parity, reference: Parity, resamples: int, seed: int) -> tup
 
 
 def population_parity(
-    frame: pd.DataFrame, age_cuts: Sequence[int], min_group_size: int, resamples: int, seed: int
+    population: pd.DataFrame | WindowCounts, age_cuts: Sequence[int], min_group_size: int, resamples: int, seed: int
 ) -> dict[str, Parity]:
-    """Each protected attribute's parity in one population (the window or the reference)."""
-    approved = (frame[DECISION] == "approve").to_numpy()
-    probability = pd.to_numeric(frame[PROBABILITY], errors="coerce").to_numpy(dtype=float)
-    return {
-        name: parity(approved, probability, groups.reset_index(drop=True), min_group_size, resamples, seed)
-        for name, groups in protected_groups(frame, age_cuts).items()
-    }
+    """Each protected attribute's parity in one population (the window's counts, or a frame: the reference)."""
+    counts = (
+        population
+        if isinstance(population, WindowCounts)
+        else counts_from_frame(population, CountSpec(groups=group_specs(age_cuts)))
+    )
+    return {name: counted_parity(counts.groups.get(name, {}), min_group_size, resamples, seed) for name in ATTRIBUTES}
 
 
 def fairness(
-    current: pd.DataFrame,
-    reference: pd.DataFrame,
+    current: pd.DataFrame | WindowCounts,
+    reference: pd.DataFrame | WindowCounts,
     *,
     threshold: float,
     age_cuts: Sequence[int],

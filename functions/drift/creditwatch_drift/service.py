@@ -13,7 +13,9 @@ import pandas as pd
 from creditwatch_common.aws import error_code
 from creditwatch_common.history import index_link, record_run
 from creditwatch_common.ids import iso_utc
+from creditwatch_common.lake.athena import AthenaError
 from creditwatch_common.lake.schema import LakeError
+from creditwatch_common.lake.sql import CountSpec, WindowCounts, counts_from_frame
 from creditwatch_common.lake.window import DynamoWindow, WindowSource
 from creditwatch_common.log import LogReader
 from creditwatch_common.reports import Publisher, PublishError, report_keys
@@ -65,6 +67,11 @@ class DriftJob:
             self._tell_failure(summary)
         return summary
 
+    def count_spec(self) -> CountSpec:
+        """What the window's engine counts over the whole window: the frozen PSI bins and the protected groups."""
+        bins = stability_mod.bin_specs(self.stability_bins, self.model) if self.stability_bins is not None else ()
+        return CountSpec(bins=bins, groups=fairness_mod.group_specs(self.settings.fairness_age_cuts))
+
     def _tell_failure(self, summary: DriftSummary) -> None:
         """Queue a run-failed notice for Slack (deduplicated over Lambda's retries of the same window)."""
         if self.sqs is None or not self.settings.notifications_queue_url:
@@ -89,10 +96,11 @@ class DriftJob:
             "threshold": threshold,
         }
         source = self.window or DynamoWindow(self.reader)
+        spec = self.count_spec()
         try:
             # Every engine returns the same bottom-k sample: memory holds max_rows records, however
-            # large the window.
-            sample = source.scored_sample(start, end, self.settings.max_rows, self.settings.sample_seed)
+            # large the window; and the same counts (PSI bins, protected groups) over the whole window.
+            sample = source.scored_sample(start, end, self.settings.max_rows, self.settings.sample_seed, spec)
             current = sample_frame(
                 sample.table if sample.table is not None else sample.rows,
                 sample.rows_read,
@@ -105,6 +113,11 @@ class DriftJob:
             return DriftSummary(
                 status="error", message=str(exc), error="lake_read_failed", rows_read=0, rows_used=0, **base
             )
+        except AthenaError as exc:
+            # Athena's own reason (the scan cutoff named, when it cancelled the query).
+            return DriftSummary(
+                status="error", message=str(exc), error="athena_query_failed", rows_read=0, rows_used=0, **base
+            )
         except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
             code = error_code(exc)
             return DriftSummary(
@@ -115,6 +128,8 @@ class DriftJob:
                 rows_used=0,
                 **base,
             )
+        # A source that counts nothing (a custom one): the sample's own counts.
+        counts: WindowCounts = sample.counts if sample.counts is not None else counts_from_frame(current.frame, spec)
         base.update(
             engine=sample.engine,
             engine_rows=sample.engine_rows,
@@ -171,7 +186,7 @@ class DriftJob:
                     f"; attribution drift: NDCG {summary.attribution.ndcg:.3f} < {summary.attribution.threshold}"
                 )
         summary.fairness = fairness_mod.fairness(
-            current.frame,
+            counts,
             self.reference,
             threshold=self.settings.fairness_threshold,
             age_cuts=self.settings.fairness_age_cuts,
@@ -186,7 +201,7 @@ class DriftJob:
             )
         if self.stability_bins is not None:
             summary.stability = stability_mod.stability(
-                current.frame, self.stability_bins, self.model, analysis.outputs.approval_share_reference
+                counts, self.stability_bins, self.model, analysis.outputs.approval_share_reference
             )
         if self.calibration is not None:
             # The sample the run already holds: its scores are all CBPE needs.

@@ -57,10 +57,21 @@ class DriftSettings(LogSettings):
     # Empty: no lake, the window is read from the table whatever the engine setting says for auto.
     lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
-    analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+    analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+    # auto reads a lake window above this many records through Athena (bench/window_bench.py's crossover).
+    athena_above_rows: int = Field(9_000_000, ge=1, validation_alias="ANALYTICS_ATHENA_ABOVE_ROWS")
+    # The lake's Athena workgroup and Glue database; empty: no athena engine (auto stays in the function).
+    athena_workgroup: str | None = Field(None, validation_alias="ATHENA_WORKGROUP")
+    lake_database: str | None = Field(None, validation_alias="LAKE_DATABASE")
 
     @field_validator(
-        "report_signer_secret", "lake_bucket", "report_link_token_secret", "report_link_base_url", mode="before"
+        "report_signer_secret",
+        "lake_bucket",
+        "report_link_token_secret",
+        "report_link_base_url",
+        "athena_workgroup",
+        "lake_database",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from creditwatch_common.lake.sql import BinSpec, CountSpec, WindowCounts, counts_from_frame
 from creditwatch_drift.models import Band, ColumnStability, Stability
 from creditwatch_model import CreditModel, model_dir
 from creditwatch_model.bins import DECISION, PSI_BINS_FILE, SCORE, FrozenBins, StabilityBins, load_bins
@@ -44,7 +45,16 @@ def band(value: float) -> Band:
 
 def column_stability(bins: FrozenBins, values: pd.Series, floor: float, kind: str | None = None) -> ColumnStability:
     """One column's PSI against its frozen reference shares."""
-    shares = bins.shares(values)
+    return counted_stability(bins, bins.counts(values), floor, kind)
+
+
+def counted_stability(
+    bins: FrozenBins, counts: Sequence[int] | np.ndarray, floor: float, kind: str | None = None
+) -> ColumnStability:
+    """One column's PSI from the window's counts in its frozen bins."""
+    counted = np.asarray(counts, dtype=float)
+    total = counted.sum()
+    shares = counted / total if total else None
     value = psi(bins.reference, shares, floor) if shares is not None else None
     return ColumnStability(
         name=bins.name,
@@ -58,20 +68,37 @@ def column_stability(bins: FrozenBins, values: pd.Series, floor: float, kind: st
     )
 
 
+def bin_specs(bins: StabilityBins, model: CreditModel) -> tuple[BinSpec, ...]:
+    """The frozen bins as the window engines count them (lake.sql): score, decision, then the features."""
+
+    def spec(b: FrozenBins) -> BinSpec:
+        return BinSpec(b.name, edges=b.edges, codes=b.codes if b.kind == "categorical" else None)
+
+    features = [bins.features[f.name] for f in model.schema.features if f.name in bins.features]
+    return tuple(spec(b) for b in (bins.score, bins.decision, *features))
+
+
 def stability(
-    current: pd.DataFrame, bins: StabilityBins, model: CreditModel, approval_rate_reference: float
+    current: pd.DataFrame | WindowCounts, bins: StabilityBins, model: CreditModel, approval_rate_reference: float
 ) -> Stability:
-    """PSI of P(good), of the decisions and of every feature, window against the frozen reference."""
-    decisions = current[DECISION].dropna()
+    """PSI of P(good), of the decisions and of every feature, window against the frozen reference.
+
+    The window is its counts in the frozen bins (an engine's SQL over the whole window), or a frame to count.
+    """
+    counts = (
+        current if isinstance(current, WindowCounts) else counts_from_frame(current, CountSpec(bin_specs(bins, model)))
+    )
+    decided = counts.bins[DECISION]
+    approved = decided[bins.decision.codes.index("approve")] if "approve" in bins.decision.codes else 0
     return Stability(
         floor=bins.floor,
         bins_model_version=bins.model_version,
-        score=column_stability(bins.score, current[SCORE], bins.floor, "score"),
-        decision=column_stability(bins.decision, current[DECISION], bins.floor, "decision"),
+        score=counted_stability(bins.score, counts.bins[SCORE], bins.floor, "score"),
+        decision=counted_stability(bins.decision, decided, bins.floor, "decision"),
         approval_rate_reference=round(approval_rate_reference, 6),
-        approval_rate_current=round(float((decisions == "approve").mean()), 6) if len(decisions) else None,
+        approval_rate_current=round(approved / sum(decided), 6) if sum(decided) else None,
         features=[
-            column_stability(bins.features[f.name], current[f.name], bins.floor)
+            counted_stability(bins.features[f.name], counts.bins[f.name], bins.floor)
             for f in model.schema.features
             if f.name in bins.features
         ],

@@ -1,9 +1,11 @@
-"""One window source for every job: engine `dynamodb` (the table's reader) or `lake` (Parquet in S3, DuckDB).
+"""One window source for every job: engine `dynamodb` (the table), `lake` (S3 Parquet, DuckDB) or `athena`.
 
 Each engine returns the same thing for a window: the bottom-k uniform sample on the ids (the same
 records whichever engine, see creditwatch_common.sampling), how many scored records the window holds
-and their model versions. `auto` reads the hours the lake holds completely from the lake and the rest
-(the current hour, or all of it when the lake does not reach back to the window's start) from the table.
+and their model versions, and, given a CountSpec, the counts over every scored record (frozen bins,
+protected groups: creditwatch_common.lake.sql). `auto` reads the hours the lake holds completely from
+the lake (through Athena above the crossover) and the rest (the current hour, or all of it when the
+lake does not reach back to the window's start) from the table.
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ from creditwatch_common.lake.outcomes import (
     check_outcome_version,
 )
 from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, LakeError, check_version, scored_rows
+from creditwatch_common.lake.sql import (
+    CountingStream,
+    CountSpec,
+    WindowCounts,
+    counts_query,
+    parse_counts,
+    render,
+    window_filter,
+)
 from creditwatch_common.log.reader import LogReader
 from creditwatch_common.records import ScoredRow
 from creditwatch_common.sampling import bottom_k, sample_mask, sorted_by_key
 
-Engine = Literal["auto", "dynamodb", "lake"]
+Engine = Literal["auto", "dynamodb", "lake", "athena"]
 OUTPUTS = ("prediction_id", "probability_good_credit", "decision", "model_version")
 
 
@@ -48,6 +59,7 @@ class WindowSample:
         *,
         table: Any = None,
         feature_names: list[str] | None = None,
+        counts: WindowCounts | None = None,
     ) -> None:
         self._rows = rows
         self.rows_read = rows_read
@@ -56,6 +68,8 @@ class WindowSample:
         self.engine_rows = engine_rows if engine_rows is not None else {engine: rows_read}
         self.table = table
         self.feature_names = feature_names or []
+        # Counts over every scored record of the window (not the sample), when a CountSpec was asked for.
+        self.counts = counts
 
     @property
     def rows(self) -> list[ScoredRow]:
@@ -70,8 +84,13 @@ class WindowSource(Protocol):
 
     engine: str
 
-    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
-        """The k records of smallest sample key among the scored records of [start, end), and their count."""
+    def scored_sample(
+        self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
+    ) -> WindowSample:
+        """The k records of smallest sample key among the scored records of [start, end), and their count.
+
+        With a CountSpec, also the window's bin and group counts over all its scored records.
+        """
         ...
 
 
@@ -86,10 +105,16 @@ class DynamoWindow:
         """Every scored record of [start, end), streamed."""
         return self.reader.query_window(start, end, ScoredRow, scored_only=True)
 
-    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
-        """Streamed into the bottom-k sample: memory holds k records, however large the window."""
-        rows, n, versions = bottom_k(self.scored_rows(start, end), k, seed)
-        return WindowSample(rows, n, dict(versions), self.engine, {self.engine: n})
+    def scored_sample(
+        self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
+    ) -> WindowSample:
+        """Streamed into the bottom-k sample (memory holds k records, however large the window), counted on the way."""
+        stream = CountingStream(counts) if counts is not None else None
+        rows_in = self.scored_rows(start, end)
+        rows, n, versions = bottom_k(stream.over(rows_in) if stream is not None else rows_in, k, seed)
+        return WindowSample(
+            rows, n, dict(versions), self.engine, {self.engine: n}, counts=stream.counts if stream else None
+        )
 
 
 def s3_filesystem(session: Any, endpoint_url: str | None = None, region: str | None = None) -> Any:
@@ -137,6 +162,19 @@ class LakeWindow:
         self, start: datetime | None = None, end: datetime | None = None, prefix: str | None = None
     ) -> list[str]:
         """Paths (bucket/key) of the objects of the hours [start, end), or all, under a prefix (predictions')."""
+        return sorted(info.path for info in self._files(start, end, prefix))
+
+    def estimate_rows(self, start: datetime, end: datetime) -> int:
+        """The window's records, estimated from its objects' sizes and the newest object's rows per byte."""
+        files = sorted(self._files(start, end), key=lambda info: info.path)
+        total = sum(info.size or 0 for info in files)
+        if not files or not total:
+            return 0
+        newest = files[-1]
+        rows = self.dataset([newest.path]).count_rows()
+        return round(total * rows / max(newest.size or 1, 1))
+
+    def _files(self, start: datetime | None, end: datetime | None, prefix: str | None = None) -> list[Any]:
         from pyarrow import fs as pafs
 
         root = f"{self.bucket}/{prefix or self.prefix}"
@@ -148,15 +186,15 @@ class LakeWindow:
             while day <= last:
                 dirs.append(f"{root}/dt={day.isoformat()}")
                 day += timedelta(days=1)
-        paths = []
+        files = []
         for d in dirs:
             for info in self.fs.get_file_info(pafs.FileSelector(d, recursive=True, allow_not_found=True)):
                 if info.type != pafs.FileType.File or info.base_name.startswith(("_", ".")):
                     continue
                 if start is not None and end is not None and not _hour_in(info.path, start, end):
                     continue
-                paths.append(info.path)
-        return sorted(paths)
+                files.append(info)
+        return files
 
     def dataset(self, paths: list[str], check: Callable[[Any, str], int] = check_version) -> Any:
         """One dataset over the objects: each footer checked first, schemas unified (a new model's extra column).
@@ -236,13 +274,15 @@ class LakeWindow:
         finally:
             con.close()
 
-    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
+    def scored_sample(
+        self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
+    ) -> WindowSample:
         """The bottom-k sample and the counts, from the footers' statistics where they suffice, else SQL."""
         import duckdb
 
         dataset = self.dataset(self.objects(start, end))
         if dataset is None:
-            return WindowSample([], 0, {}, self.engine)
+            return WindowSample([], 0, {}, self.engine, counts=WindowCounts() if counts is not None else None)
         columns = set(dataset.schema.names)
         aligned = start == hour_floor(start) and end == hour_floor(end)
         params: dict[str, Any] = {}
@@ -260,8 +300,13 @@ class LakeWindow:
             key = "xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT)"
             params["mask"] = sample_mask(seed)
         con = duckdb.connect()
+        window_counts = None
         try:
             con.register("predictions", dataset)
+            if counts is not None:
+                # The window's objects are the view: only a window cut mid-hour needs the ts filter.
+                query = counts_query(window_filter(start, end, partitions=False, cut=not aligned), counts)
+                window_counts = _chunked_counts(dataset, render(query, "duckdb"), counts)
             bound = _bound_from_statistics(dataset, k) if keyed and aligned else None
             threshold: int | None
             if bound is not None:
@@ -278,7 +323,7 @@ class LakeWindow:
                 keys = sorted(x for _, _, smallest in per_version for x in smallest)
                 threshold = keys[min(k, len(keys)) - 1] if keys else None
             if threshold is None:
-                return WindowSample([], 0, versions, self.engine)
+                return WindowSample([], 0, versions, self.engine, counts=window_counts)
             # The rows at or under the threshold with every column the frame needs: the filter is pushed
             # down to the scan, and with files sorted by key only each hour's first row group is read.
             features = [n for n in self.feature_names if n in columns]
@@ -290,7 +335,15 @@ class LakeWindow:
             ).to_arrow_table()
         finally:
             con.close()
-        return WindowSample(None, sum(versions.values()), versions, self.engine, table=table, feature_names=features)
+        return WindowSample(
+            None,
+            sum(versions.values()),
+            versions,
+            self.engine,
+            table=table,
+            feature_names=features,
+            counts=window_counts,
+        )
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Any SQL over the views `predictions`, `outcomes` and `outcome_events` (the whole lake): names and rows."""
@@ -303,43 +356,104 @@ class LakeWindow:
             con.close()
 
 
+# Records above which `auto` reads a lake window through Athena rather than in the function: measured
+# by bench/window_bench.py (the in-function lake engine's time against Athena's modelled time): 9 M
+# records, about 6 days at 1,000 requests a minute.
+ATHENA_ABOVE_ROWS = 9_000_000
+
+
 @dataclass
 class AutoWindow:
-    """The lake for the hours it holds completely, the table for the rest (or for all when it has no lake)."""
+    """The lake for the hours it holds completely (through Athena above the crossover), the table for the rest."""
 
     dynamodb: DynamoWindow
     lake: LakeWindow | None
+    athena: WindowSource | None = None
+    athena_above_rows: int = ATHENA_ABOVE_ROWS
     engine: str = "auto"
 
-    def scored_sample(self, start: datetime, end: datetime, k: int, seed: int = 0) -> WindowSample:
-        """Bottom-k of the union is the bottom-k of the two parts' bottom-k: exact, whatever the split."""
+    def lake_part(self, start: datetime, end: datetime) -> WindowSource:
+        """The engine for the lake's part of a window: the function's DuckDB up to the crossover, Athena above."""
+        assert self.lake is not None
+        if self.athena is not None and self.lake.estimate_rows(start, end) > self.athena_above_rows:
+            return self.athena
+        return self.lake
+
+    def scored_sample(
+        self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
+    ) -> WindowSample:
+        """Bottom-k of the union is the bottom-k of the two parts' bottom-k: exact, whatever the split; counts add."""
         mark = self.lake.watermark() if self.lake is not None else None
         if self.lake is None or mark is None or not (mark.first_hour <= start < mark.complete_through):
-            return self.dynamodb.scored_sample(start, end, k, seed)
+            return self.dynamodb.scored_sample(start, end, k, seed, counts)
         split = min(end, mark.complete_through)
-        old = self.lake.scored_sample(start, split, k, seed)
+        old = self.lake_part(start, split).scored_sample(start, split, k, seed, counts)
         if split >= end:
             return old
-        new = self.dynamodb.scored_sample(split, end, k, seed)
+        new = self.dynamodb.scored_sample(split, end, k, seed, counts)
         versions = Counter(old.model_versions) + Counter(new.model_versions)
         return WindowSample(
             rows=sorted_by_key([*old.rows, *new.rows], sample_mask(seed))[:k],
             rows_read=old.rows_read + new.rows_read,
             model_versions=dict(versions),
-            engine="lake+dynamodb",
-            engine_rows={"lake": old.rows_read, "dynamodb": new.rows_read},
+            engine=f"{old.engine}+dynamodb",
+            engine_rows={old.engine: old.rows_read, "dynamodb": new.rows_read},
+            counts=old.counts + new.counts if old.counts is not None and new.counts is not None else None,
         )
 
 
-def window_source(engine: Engine, dynamodb: DynamoWindow, lake: LakeWindow | None) -> WindowSource:
-    """The source an engine setting names; `lake` without a lake bucket is an error."""
+def window_source(
+    engine: Engine,
+    dynamodb: DynamoWindow,
+    lake: LakeWindow | None,
+    athena: WindowSource | None = None,
+    athena_above_rows: int = ATHENA_ABOVE_ROWS,
+) -> WindowSource:
+    """The source an engine setting names; `lake` or `athena` without what it reads is an error."""
     if engine == "dynamodb":
         return dynamodb
     if engine == "lake":
         if lake is None:
             raise ValueError("ANALYTICS_ENGINE=lake needs LAKE_BUCKET")
         return lake
-    return AutoWindow(dynamodb, lake)
+    if engine == "athena":
+        if athena is None:
+            raise ValueError("ANALYTICS_ENGINE=athena needs LAKE_BUCKET, ATHENA_WORKGROUP and LAKE_DATABASE")
+        return athena
+    return AutoWindow(dynamodb, lake, athena, athena_above_rows)
+
+
+# Records counted per DuckDB query: its grouping sets hold ~125 bytes a record until the query ends
+# (measured), so a window is counted a few hours of objects at a time and the counts added.
+COUNT_CHUNK_ROWS = 400_000
+
+
+def _chunked_counts(dataset: Any, query: str, spec: CountSpec) -> WindowCounts:
+    """The counts query over the dataset's objects a chunk at a time: memory bounded, whatever the window."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    total = WindowCounts()
+    chunk: list[Any] = []
+    rows = 0
+    fragments = list(dataset.get_fragments())
+    con = duckdb.connect()
+    try:
+        for i, frag in enumerate(fragments):
+            chunk.append(frag)
+            rows += frag.metadata.num_rows
+            if rows < COUNT_CHUNK_ROWS and i + 1 < len(fragments):
+                continue
+            part = ds.FileSystemDataset(
+                chunk, schema=dataset.schema, format=dataset.format, filesystem=dataset.filesystem
+            )
+            con.register("predictions", part)
+            total = total + parse_counts(con.execute(query).fetchall(), spec)
+            con.unregister("predictions")
+            chunk, rows = [], 0
+    finally:
+        con.close()
+    return total
 
 
 LABELLED_COLUMNS = (

@@ -1,0 +1,87 @@
+"""The local stack's lake for the CLI and the demo: export recent hours, keep a copy, query it with DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from creditwatch.local import stack
+from creditwatch.local.template import LOCAL_REGION, Template
+
+# Where a stack's lake is copied when it stops (the demo's): `lake query` reads it when no stack runs.
+SAVED_LAKE = "lake"
+
+
+def exporter(endpoint: str) -> Any:
+    """The LakeExporter of the local stack at endpoint (what the hourly LakeExportFunction runs)."""
+    from creditwatch_common.lake.export import LakeExporter
+    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_common.log import PredictionLog
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    template = Template(endpoint=endpoint)
+    log = PredictionLog(
+        dynamodb=stack.boto_client("dynamodb", endpoint),
+        table=template.ref("PredictionsTable"),
+        shards=int(template.parameters["LogShards"]),
+        sqs=stack.boto_client("sqs", endpoint),
+        spill_queue_url=template.ref("SpillQueue"),
+    )
+    return LakeExporter(
+        reader=log,
+        s3=stack.boto_client("s3", endpoint),
+        bucket=template.ref("LakeBucket"),
+        schema=LakeSchema.of(feature_schema().features),
+    )
+
+
+def window(endpoint: str) -> Any:
+    """The lake of the local stack at endpoint, read through pyarrow's S3 (moto) and DuckDB."""
+    import boto3
+
+    from creditwatch_common.lake.window import LakeWindow, s3_filesystem
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
+    )
+    return LakeWindow(
+        filesystem=lambda: s3_filesystem(session, endpoint),
+        s3=stack.boto_client("s3", endpoint),
+        bucket=Template(endpoint=endpoint).ref("LakeBucket"),
+        feature_names=feature_schema().names,
+    )
+
+
+def save(endpoint: str, folder: Path) -> int:
+    """Copy the stack's lake objects (predictions/... and outcomes/...) into folder/lake; returns how many."""
+    s3 = stack.boto_client("s3", endpoint)
+    bucket = Template(endpoint=endpoint).ref("LakeBucket")
+    n = 0
+    pages = s3.get_paginator("list_objects_v2")
+    for prefix in ("predictions/", "outcomes/"):
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                target = folder / SAVED_LAKE / obj["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                n += 1
+    return n
+
+
+def saved_window(folder: Path) -> Any:
+    """A lake copied by `save`, read from local files the same way (None when folder holds none)."""
+    from pyarrow import fs as pafs
+
+    from creditwatch_common.lake.window import LakeWindow
+    from creditwatch_drift.lake_export.app import feature_schema
+
+    root = folder / SAVED_LAKE
+    if not (root / "predictions").is_dir():
+        return None
+    return LakeWindow(
+        filesystem=pafs.LocalFileSystem,
+        s3=None,
+        bucket=str(root.resolve()),
+        feature_names=feature_schema().names,
+    )

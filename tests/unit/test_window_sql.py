@@ -1,0 +1,207 @@
+"""The window queries, written once: the Athena text is Trino, the DuckDB text gives pandas' figures."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+
+from creditwatch_common.ids import uuid7
+from creditwatch_common.lake import sql
+from creditwatch_common.sampling import sample_key, sample_mask
+from creditwatch_drift import fairness as fairness_mod
+from creditwatch_drift import stability as stability_mod
+from creditwatch_drift.stability import load_stability_bins
+
+START = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)
+END = datetime(2026, 11, 3, 3, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def spec(model: Any) -> sql.CountSpec:
+    """The drift job's own spec: the shipped frozen bins and the protected groups."""
+    bins = load_stability_bins()
+    assert bins is not None
+    return sql.CountSpec(stability_mod.bin_specs(bins, model), fairness_mod.group_specs((25, 60)))
+
+
+def lake_rows(model: Any, n: int = 3000, seed: int = 1) -> pd.DataFrame:
+    """Rows with the lake's columns: values on the bins' edges, unknown codes, missing values, unscored rows."""
+    rng = np.random.default_rng(seed)
+    bins = load_stability_bins()
+    assert bins is not None
+    t0 = int((START - timedelta(hours=2)).timestamp() * 1000)
+    ms = np.sort(t0 + rng.integers(0, 9 * 3_600_000, n))
+    ids = [uuid7(int(m)) for m in ms]
+    frame: dict[str, Any] = {
+        "prediction_id": ids,
+        "ts": pd.to_datetime(ms, unit="ms", utc=True),
+        "sample_key": [sample_key(i, sample_mask(0)) for i in ids],
+        "model_version": rng.choice(["v1", "v2"], n),
+    }
+    frame["dt"] = frame["ts"].strftime("%Y-%m-%d")
+    for f in model.schema.features:
+        b = bins.features[f.name]
+        if f.is_categorical:
+            values = rng.choice([*f.codes, "A999"], n).astype(object)
+        else:
+            # A third of the values exactly on an edge: the right-closed bins must agree there.
+            values = np.where(rng.random(n) < 0.33, rng.choice(b.edges, n), rng.normal(np.mean(b.edges), 10, n))
+            if f.dtype == "int":
+                values = np.round(values)
+            values = values.astype(object)
+        values[rng.random(n) < 0.05] = None
+        frame[f.name] = values
+    p = np.where(rng.random(n) < 0.2, rng.choice(bins.score.edges, n), rng.random(n)).astype(object)
+    p[rng.random(n) < 0.1] = None  # rejected requests: not scored
+    frame["probability_good_credit"] = p
+    frame["decision"] = [None if x is None else ("approve" if x >= 0.5 else "refuse") for x in p]
+    out = pd.DataFrame(frame)
+    for f in model.schema.features:
+        if not f.is_categorical:
+            out[f.name] = pd.to_numeric(out[f.name]).astype("float64" if f.dtype == "float" else "Int64")
+    out["probability_good_credit"] = pd.to_numeric(out["probability_good_credit"]).astype("float64")
+    return out
+
+
+def queries(spec: sql.CountSpec, model: Any) -> list[str]:
+    where = sql.window_filter(START, END, partitions=True)
+    return [
+        sql.versions_query(where),
+        sql.counts_query(where, spec),
+        sql.sample_query(where, model.schema.names, 500, 0),
+        sql.sample_query(where, model.schema.names, 500, 7),
+    ]
+
+
+def test_the_athena_text_parses_as_trino_and_holds_no_duckdb_only_function(spec, model):
+    for text in queries(spec, model):
+        athena = sql.render(text, "trino")
+        tree = sqlglot.parse_one(athena, read="trino")
+        assert tree.find(sqlglot.exp.Select) is not None
+        names = {f.sql_name().lower() for f in tree.find_all(sqlglot.exp.Func)}
+        names |= {str(f.name).lower() for f in tree.find_all(sqlglot.exp.Anonymous)}
+        for bad in sql.DUCKDB_ONLY:
+            assert bad not in names and not re.search(rf"\b{bad}\s*\(", athena, re.I), (bad, athena[:200])
+        # Athena prunes on the projected partitions: every window query names them.
+        assert "dt BETWEEN '2026-11-02' AND '2026-11-03'" in athena
+        assert "width_bucket" not in athena.lower()
+
+
+def test_the_duckdb_counts_equal_pandas_on_the_same_rows(spec, model):
+    rows = lake_rows(model)
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    for partitions in (True, False):
+        where = sql.window_filter(START, END, partitions=partitions)
+        got = sql.parse_counts(con.execute(sql.render(sql.counts_query(where, spec), "duckdb")).fetchall(), spec)
+        in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()]
+        want = sql.counts_from_frame(in_window, spec)
+        assert got.rows == want.rows == len(in_window) > 500
+        assert got.bins == want.bins
+        assert got.groups.keys() == want.groups.keys()
+        for attribute, groups in want.groups.items():
+            assert got.groups[attribute].keys() == groups.keys(), attribute
+            for name, g in groups.items():
+                mine = got.groups[attribute][name]
+                assert (mine.rows, mine.approved) == (g.rows, g.approved), (attribute, name)
+                assert mine.probability_sum == pytest.approx(g.probability_sum, rel=1e-12)
+        # Values on the edges land in the right-closed bin, as FrozenBins.counts puts them.
+        bins = load_stability_bins()
+        assert bins is not None
+        assert got.bins["credit_amount"] == list(bins.features["credit_amount"].counts(in_window["credit_amount"]))
+
+
+def test_the_duckdb_sample_and_versions_equal_the_python_bottom_k(spec, model):
+    rows = lake_rows(model, n=2000, seed=2)
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    where = sql.window_filter(START, END, partitions=True)
+    in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()]
+    versions = dict(con.execute(sql.render(sql.versions_query(where), "duckdb")).fetchall())
+    assert versions == in_window.model_version.value_counts().to_dict()
+    for seed in (0, 7):
+        mask = sample_mask(seed)
+        want = sorted(in_window.prediction_id, key=lambda i: (sample_key(i, mask), i))[:100]
+        got = con.execute(sql.render(sql.sample_query(where, model.schema.names, 100, seed), "duckdb")).fetchall()
+        assert [r[0] for r in got] == want, seed
+
+
+def test_counts_add_across_parts_of_a_window(spec, model):
+    rows = lake_rows(model, n=1500, seed=3)
+    rows = rows[rows.probability_good_credit.notna()]
+    whole = sql.counts_from_frame(rows, spec)
+    halves = sql.counts_from_frame(rows.iloc[:700], spec) + sql.counts_from_frame(rows.iloc[700:], spec)
+    assert halves.rows == whole.rows and halves.bins == whole.bins
+    for attribute, groups in whole.groups.items():
+        for name, g in groups.items():
+            h = halves.groups[attribute][name]
+            assert (h.rows, h.approved) == (g.rows, g.approved)
+
+
+def test_stability_and_fairness_from_counts_equal_todays_figures_from_the_rows(spec, model):
+    from creditwatch_drift.service import load_reference
+
+    reference = load_reference(model)
+    bins = load_stability_bins()
+    assert bins is not None
+    counts = sql.counts_from_frame(reference, spec)
+    approval = float((reference["decision"] == "approve").mean())
+    assert stability_mod.stability(counts, bins, model, approval) == stability_mod.stability(
+        reference, bins, model, approval
+    )
+    # Today's per-row path (fairlearn's figures, tested in test_fairness) and the counted one agree.
+    for name, groups in fairness_mod.protected_groups(reference, (25, 60)).items():
+        rowwise = fairness_mod.parity(
+            (reference["decision"] == "approve").to_numpy(),
+            reference["probability_good_credit"].to_numpy(),
+            groups.reset_index(drop=True),
+            30,
+            500,
+            0,
+        )
+        assert fairness_mod.counted_parity(counts.groups[name], 30, 500, 0) == rowwise, name
+
+
+def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(model):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operate.md").read_text()
+    section = text.split("## The lake: queries an auditor needs", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    rows = lake_rows(model, n=400, seed=4)
+    pid = "0193a000-0000-7000-8000-000000000000"
+    rows.loc[0, "prediction_id"] = pid
+    rows["ts"] = rows["ts"] - pd.Timedelta(days=31)  # in the documented October cohort
+    for column, value in (("request_id", "r"), ("route", "/predict"), ("status", 200), ("risk_level", "low")):
+        rows[column] = value
+    outcomes = pd.DataFrame(
+        {
+            "prediction_id": [pid, pid, rows.prediction_id[1]],
+            "outcome": ["good", "bad", "good"],
+            "observed_at": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-01"], utc=True),
+            "recorded_at": pd.to_datetime(["2026-11-01", "2026-11-03", "2026-11-01"], utc=True),
+        }
+    )
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    con.register("outcomes", outcomes)
+    answers = []
+    for block in blocks:
+        sqlglot.parse_one(block, read="trino")  # Athena's dialect
+        answers.append(con.execute(block).fetchall())
+    assert len(answers[0]) == 1
+    assert sum(r[4] for r in answers[1]) == rows.decision.notna().sum()
+    # The cohort: the later of the two outcomes of one prediction counts, once.
+    by_outcome = {(d, o): n for d, o, n, _ in answers[2]}
+    assert sum(by_outcome.values()) == rows.decision.notna().sum()
+    assert sum(n for (_, o), n in by_outcome.items() if o is not None) == int(rows.decision[:2].notna().sum())
+    if pd.notna(rows.decision[0]):
+        assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
