@@ -6,7 +6,7 @@ import json
 import random
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,7 +147,10 @@ def application_pool(model: CreditModel, reference: pd.DataFrame) -> list[dict[s
     ]
 
 
-def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: CreditModel) -> dict[str, Any]:
+def shift_application(
+    app: dict[str, Any], shift: DriftShift, model: CreditModel, draws: Sequence[float]
+) -> dict[str, Any]:
+    """The application moved by `shift`; the i-th recode applies when draws[i] < shift.recode_share."""
     bounds = {f.name: f for f in model.schema.features}
     out = dict(app)
     out["credit_amount"] = min(
@@ -158,10 +161,14 @@ def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: Cr
     )
     age = bounds["age_in_years"]
     out["age_in_years"] = max(int(age.minimum or 18), min(int(age.maximum or 100), out["age_in_years"] + shift.age_add))
-    for name, code in shift.recodes:
-        if rng.random() < shift.recode_share:
+    for (name, code), draw in zip(shift.recodes, draws, strict=True):
+        if draw < shift.recode_share:
             out[name] = code
     return out
+
+
+def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: CreditModel) -> dict[str, Any]:
+    return shift_application(app, shift, model, [rng.random() for _ in shift.recodes])
 
 
 def _invalid(app: dict[str, Any], rng: random.Random) -> tuple[str, str]:
