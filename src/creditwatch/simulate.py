@@ -284,8 +284,14 @@ def _event_template() -> dict[str, Any]:
     return event
 
 
-def handler_sender(endpoint: str) -> Sender:
-    """Send through the predict function's Lambda handler in this process, configured for the local stack."""
+Call = Callable[[str, str], tuple[int, float, dict[str, Any]]]
+
+
+def local_handler(endpoint: str) -> Call:
+    """A call of the predict function's Lambda handler in this process, configured for the local stack.
+
+    The call takes a route and a body and gives the status, the latency (ms) and the JSON answer.
+    """
     import contextlib
     import copy
     import io
@@ -316,20 +322,54 @@ def handler_sender(endpoint: str) -> Sender:
     template = _event_template()
     context = LocalContext("PredictFunction", spec.memory, spec.timeout)
 
-    def send(req: Request) -> tuple[int, float, str | None]:
+    def call(route: str, body: str) -> tuple[int, float, dict[str, Any]]:
         event = copy.deepcopy(template)
-        event["rawPath"] = event["requestContext"]["http"]["path"] = req.route
+        event["rawPath"] = event["requestContext"]["http"]["path"] = route
         event["requestContext"]["requestId"] = uuid7()  # time-ordered: `log get <request id>` finds it
-        event["body"] = req.body
+        event["body"] = body
         started = time.perf_counter()
         # The handler prints EMF metrics on stdout, as in Lambda; here they would drown the summary.
         with contextlib.redirect_stdout(io.StringIO()):
             resp = lambda_handler(event, context)
         latency = (time.perf_counter() - started) * 1000
-        body = json.loads(resp.get("body") or "{}")
-        return int(resp["statusCode"]), latency, body.get("decision")
+        return int(resp["statusCode"]), latency, json.loads(resp.get("body") or "{}")
+
+    return call
+
+
+def handler_sender(endpoint: str) -> Sender:
+    """Send through the predict function's Lambda handler in this process, configured for the local stack."""
+    call = local_handler(endpoint)
+
+    def send(req: Request) -> tuple[int, float, str | None]:
+        status, latency, body = call(req.route, req.body or "")
+        return status, latency, body.get("decision")
 
     return send
+
+
+def outcome_poster(
+    endpoint: str, target: str = "handler", url: str = "http://127.0.0.1:8000"
+) -> Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]:
+    """POST /outcomes through the in-process handler (target handler) or a running API (target http)."""
+    if target == "handler":
+        call = local_handler(endpoint)
+
+        def post(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+            status, _, body = call("/outcomes", json.dumps({"outcomes": items}))
+            return status, body
+
+        return post
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=120)
+
+    def post_http(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        resp = client.post("/outcomes", json={"outcomes": items})
+        ok_json = resp.headers.get("content-type", "").startswith("application/json")
+        return resp.status_code, resp.json() if ok_json else {"body": resp.text[:300]}
+
+    return post_http
 
 
 def http_sender(base_url: str) -> Sender:
