@@ -79,9 +79,12 @@ def aws() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
+    from creditwatch.local.moto_patches import fast_transactions
     from creditwatch.local.stack import create_resources
     from creditwatch.local.template import Template
 
+    # As the local stack's moto server: a transaction copies the items it names, not the whole table.
+    fast_transactions()
     with mock_aws():
         template = Template()
         create_resources(

@@ -728,3 +728,26 @@ def test_retention_meets_reg_b_and_the_ai_act_by_default_and_the_lake_can_be_loc
     assert locked["ObjectLockEnabled"] is True
     assert locked["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": "800"}
     assert locked["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_the_predict_role_has_exactly_the_log_actions_scoring_and_outcomes_use(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    grants = {
+        action
+        for st in _statements(resources["PredictFunctionRole"])
+        for action in _as_list(st["Action"])
+        if str(_arn_of(st["Resource"])) == "PredictionsTable"
+    }
+    # Writes of the log (PutItem, BatchWriteItem); POST /outcomes reads (BatchGetItem, GetItem) and sends
+    # one TransactWriteItems per outcome, which IAM authorises as its UpdateItem and PutItem actions.
+    assert grants == {
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    # One catch-all route with the API's authorisation: /outcomes is authorised as /predict is.
+    routes = _of_type(resources, "AWS::ApiGatewayV2::Route")
+    default = next(r for r in routes.values() if r["Properties"]["RouteKey"] == "$default")
+    assert default["Properties"]["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}

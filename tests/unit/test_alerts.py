@@ -454,3 +454,28 @@ def test_window_excludes_older_traffic(job_factory, prediction_log):
     )
     r = make().run(AlertsEvent())
     assert r.stats.requests == 0 and [c.key for c in r.conditions if c.firing] == ["no_traffic"]
+
+
+def test_outcome_requests_count_apart_and_never_move_the_error_rate_or_latency():
+    scoring = [RequestRow(200, 10.0, "/predict")] * 95 + [RequestRow(500, 10.0, "/predict-batch")] * 5
+    outcomes = [RequestRow(503, 9000.0, "/outcomes")] * 50
+    s = WindowStats.from_records(scoring + outcomes, "s", "e")
+    assert s.requests == 100 and s.server_errors == 5 and s.outcome_requests == 50
+    assert s.latency_ms["p99"] == 10.0
+    assert firing(s) == set()
+    # The same 50 slow 5xx on a scoring route would fire both.
+    assert firing(stats_of([200] * 95 + [500] * 5 + [503] * 50)) == {"error_rate"}
+
+
+def test_the_alerts_job_reads_the_route_and_leaves_outcome_traffic_out(job_factory, prediction_log):
+    make, srv = job_factory
+    traffic(prediction_log, 100, 0)
+    prediction_log.write(
+        [
+            LogRecord(request_id=uuid7(), route="/outcomes", status=503, latency_ms=8000.0, model_version="v")
+            for _ in range(40)
+        ]
+    )
+    r = make().run(AlertsEvent())
+    assert r.stats.requests == 100 and r.stats.outcome_requests == 40
+    assert r.stats.server_errors == 0 and r.posted == [] and srv.received == []

@@ -35,13 +35,19 @@ class WindowStats(BaseModel):
     server_error_rate: float | None
     client_error_rate: float | None
     latency_ms: dict[str, float | None]
+    # Requests of POST /outcomes in the window: left out of everything above.
+    outcome_requests: int = 0
 
     @classmethod
     def from_records(cls, records: Iterable[RequestRow], window_start: str, window_end: str) -> WindowStats:
         """Count statuses and latencies of request records."""
         latencies: list[float] = []
-        server = client = 0
+        server = client = outcomes = 0
         for r in records:
+            if not r.scoring:
+                # POST /outcomes is not scoring traffic: counted apart, never in the rates or latencies.
+                outcomes += 1
+                continue
             server += r.status >= 500
             client += 400 <= r.status < 500
             if r.latency_ms is not None:
@@ -62,6 +68,7 @@ class WindowStats(BaseModel):
             server_error_rate=server / n if n else None,
             client_error_rate=client / n if n else None,
             latency_ms={k: round(v, 3) if v is not None else None for k, v in stats.items()},
+            outcome_requests=outcomes,
         )
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
+from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_common.observability import Observability
 from creditwatch_model import CreditModel
 from creditwatch_predict.docs import install_docs
@@ -14,7 +15,7 @@ from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
 from creditwatch_predict.middleware import RequestLogMiddleware
-from creditwatch_predict.routes import operations_router, scoring_router
+from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
 
@@ -31,8 +32,9 @@ def create_app(
     writer: LogWriter,
     obs: Observability,
     idempotency: IdempotencyStore | None = None,
+    outcomes: OutcomeWriter | None = None,
 ) -> FastAPI:
-    """The API around a loaded model, writing every request to the prediction log."""
+    """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size)
     app = FastAPI(
@@ -53,6 +55,8 @@ def create_app(
         scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
         operations_router(model),
     ]
+    if outcomes is not None:
+        routers.append(outcomes_router(outcomes))
     for router in routers:
         app.include_router(router)
     # The paths the app serves (the routers are included without a prefix), for the request log.

@@ -12,6 +12,7 @@ from mangum import Mangum
 from creditwatch_common.aws import AwsClients, apply_local_endpoint, request_path_config
 from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
+from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_common.observability import Observability, Service
 from creditwatch_model import CreditModel, load_model
 from creditwatch_predict.api import create_app
@@ -62,7 +63,15 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
             table=settings.idempotency_table,
             window_s=settings.idempotency_window_hours * 3600,
         )
-    app = create_app(model, settings, writer, obs, idempotency)
+    # Outcomes go to the same table, through clients as short-lived as the writer's (it retries itself).
+    outcomes = OutcomeWriter(
+        dynamodb=clients.lazy("dynamodb", **config),
+        table=settings.predictions_table,
+        shards=settings.log_shards,
+        ttl_days=settings.log_ttl_days,
+        call_timeout_s=settings.aws_connect_timeout_s + settings.aws_read_timeout_s,
+    )
+    app = create_app(model, settings, writer, obs, idempotency, outcomes)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 

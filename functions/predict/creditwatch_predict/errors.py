@@ -20,7 +20,9 @@ MAX_ERROR_DETAILS = MAX_REJECTED
 # A name the client sent is echoed back at most this long (a 1 MB key is not worth returning).
 MAX_NAME_CHARS = 64
 # Names of the request's structure (not features): kept in the log as they are.
-STRUCTURE = frozenset({"body", "query", "header", "path", "applications", "explain", "counterfactual"})
+# The fields of POST /outcomes (names of ours, not features).
+OUTCOME_FIELDS = frozenset({"outcomes", "prediction_id", "outcome", "observed_at", "correction"})
+STRUCTURE = frozenset({"body", "query", "header", "path", "applications", "explain", "counterfactual"}) | OUTCOME_FIELDS
 REDACTED = "<redacted>"
 
 
@@ -116,6 +118,9 @@ def validation_error(
         if e.get("type") == "too_long" and tuple(e.get("loc", ()))[-1:] == ("applications",):
             message = f"At most {max_batch_size} applications per request; split the batch"
             return error_response(request, 413, "batch_too_large", message)
+        if e.get("type") == "too_long" and tuple(e.get("loc", ())) == ("body", "outcomes"):
+            limit = (e.get("ctx") or {}).get("max_length", "1000")
+            return error_response(request, 413, "batch_too_large", f"At most {limit} outcomes per request; split them")
     details: list[dict[str, Any]] = []
     for i, e in enumerate(errors):
         loc = tuple(e.get("loc", ()))
@@ -131,11 +136,11 @@ def validation_error(
             "message": e.get("msg", "invalid value"),
         }
         if e.get("type") in ("literal_error", "enum") and name:
-            detail["allowed"] = _allowed_codes(schema, name)
+            detail["allowed"] = ["good", "bad"] if loc[:2] == ("body", "outcomes") else _allowed_codes(schema, name)
         if e.get("type") == "extra_forbidden":
             detail["message"] = f"Unknown field '{_clip(str(loc[-1]))}'"
         details.append(detail)
-    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features)
+    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features) | OUTCOME_FIELDS
     return error_response(request, 422, "validation_error", f"{len(details)} invalid field(s)", details, known=known)
 
 

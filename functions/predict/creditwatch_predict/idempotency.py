@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on the scoring routes: a retry gets the first answer again, and no second prediction."""
+"""`Idempotency-Key` on the scoring and outcome routes: a retry gets the first answer again, and nothing twice."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from creditwatch_predict.errors import error_response
 from creditwatch_predict.middleware import ASGIApp, Message, Receive, Scope, Send, request_log
 
 HEADER = b"idempotency-key"
-ROUTES = frozenset({"/predict", "/predict-batch"})
+ROUTES = frozenset({"/predict", "/predict-batch", "/outcomes"})
 MAX_KEY_CHARS = 255
 REPLAYED_HEADER = b"idempotent-replayed"
 

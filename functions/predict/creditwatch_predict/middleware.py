@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ from starlette.requests import Request
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter, WriteOutcome
 from creditwatch_common.observability import Metric, Observability
-from creditwatch_common.records import RejectedField
+
+# Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
+# alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
+from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -46,6 +50,10 @@ class RequestLog:
     replayed: bool = False
     # The answer could not be kept for retries (the store failed after the claim): logged, not fatal.
     idempotency_error: bool = False
+    # When the request's own work must be over (time.monotonic()): the log write's time comes after it.
+    deadline: float = math.inf
+    # POST /outcomes: results per status (its metrics; none of the scoring ones).
+    outcome_counts: dict[str, int] | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -125,6 +133,9 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         deadline = self._deadline(scope, time.monotonic())
         entry = RequestLog(request_id=_request_id(scope))
+        # The route's own AWS calls stop in time for the log write after them (a DynamoDB attempt, then
+        # one SQS attempt, then the last-resort line).
+        entry.deadline = deadline - self.writer.call_timeout_s * 2 - self.writer.last_resort_reserve_s
         State(scope.setdefault("state", {})).log = entry
         status = 500
         # The answer is held until the log write is over, so that its header can say where the record
@@ -154,7 +165,7 @@ class RequestLogMiddleware:
         latency_ms = (time.perf_counter() - started) * 1000.0
         if entry.replayed:
             outcome = WriteOutcome()
-            self._metrics(status, latency_ms, [], outcome)
+            self._metrics(scope, entry, status, latency_ms, [], outcome)
             where = b"replayed"
         else:
             outcome = self._record(scope, entry, status, latency_ms, deadline)
@@ -187,7 +198,7 @@ class RequestLogMiddleware:
             body_bytes=entry.body_bytes if status >= 400 else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
-        self._metrics(status, latency_ms, scored, outcome)
+        self._metrics(scope, entry, status, latency_ms, scored, outcome)
         if status >= 400:
             self.obs.logger.info(
                 "request rejected",
@@ -200,12 +211,28 @@ class RequestLogMiddleware:
             )
         return outcome
 
-    def _metrics(self, status: int, latency_ms: float, scored: list[ScoredApplication], outcome: WriteOutcome) -> None:
+    def _metrics(
+        self,
+        scope: Scope,
+        entry: RequestLog,
+        status: int,
+        latency_ms: float,
+        scored: list[ScoredApplication],
+        outcome: WriteOutcome,
+    ) -> None:
         metric = self.obs.metric
-        metric(Metric.REQUESTS, 1)
-        metric(Metric.CLIENT_ERRORS, 1 if 400 <= status < 500 else 0)
-        metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
-        metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
+        if scope.get("path", "") in OUTCOME_ROUTES:
+            metric(Metric.OUTCOME_REQUESTS, 1)
+            metric(Metric.OUTCOME_SERVER_ERRORS, 1 if status >= 500 else 0)
+            metric(Metric.OUTCOME_LATENCY, round(latency_ms, 3), "Milliseconds")
+            counts = entry.outcome_counts or {}
+            metric(Metric.OUTCOMES_RECORDED, counts.get("recorded", 0) + counts.get("corrected", 0))
+            metric(Metric.OUTCOME_CONFLICTS, counts.get("conflict", 0))
+        else:
+            metric(Metric.REQUESTS, 1)
+            metric(Metric.CLIENT_ERRORS, 1 if 400 <= status < 500 else 0)
+            metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
+            metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
         if scored:
             approved = sum(1 for s in scored if s.score.decision == "approve")
             metric(Metric.PREDICTIONS, len(scored))

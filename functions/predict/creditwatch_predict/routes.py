@@ -1,4 +1,4 @@
-"""The routes: scoring one application or a batch, health and model metadata."""
+"""The routes: scoring one application or a batch, outcomes of logged predictions, health and model metadata."""
 
 # No `from __future__ import annotations`: FastAPI must see the schema-built models in signatures.
 from typing import Annotated, Any
@@ -7,8 +7,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_model import CreditModel
-from creditwatch_predict.errors import error_response
+from creditwatch_predict.errors import OUTCOME_FIELDS, error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.schemas import (
@@ -16,8 +17,16 @@ from creditwatch_predict.schemas import (
     ErrorResponse,
     ExplainedPredictionResponse,
     HealthResponse,
+    OutcomesRequest,
+    OutcomesResponse,
 )
-from creditwatch_predict.service import add_counterfactual, score_applications, utc_now_iso
+from creditwatch_predict.service import (
+    add_counterfactual,
+    outcome_problems,
+    record_outcomes,
+    score_applications,
+    utc_now_iso,
+)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON or empty body"},
@@ -128,5 +137,58 @@ def operations_router(model: CreditModel) -> APIRouter:
     async def model_info() -> dict[str, Any]:
         """The model's metadata: schema, metrics, threshold, risk bands."""
         return model.metadata
+
+    return router
+
+
+OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **KEYED_RESPONSES,
+    413: {"model": ErrorResponse, "description": "Body over the size limit, or more than 1,000 outcomes"},
+    422: {
+        "model": ErrorResponse,
+        "description": (
+            "Invalid outcomes (each problem listed: a malformed id, an unknown outcome value, observed_at in the "
+            "future or before the prediction, an id sent twice), or an Idempotency-Key used with another body"
+        ),
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": (
+            "Some outcomes could not be stored in time (each listed), or the idempotency store cannot be "
+            "reached: retry the whole request (outcomes already stored then answer unchanged)"
+        ),
+    },
+}
+
+
+def outcomes_router(outcomes: OutcomeWriter) -> APIRouter:
+    """POST /outcomes: ground truth attached to logged predictions."""
+    router = APIRouter(route_class=OrjsonRoute, tags=["outcomes"])
+
+    @router.post("/outcomes", response_model=OutcomesResponse, responses=OUTCOME_RESPONSES)
+    async def post_outcomes(
+        body: OutcomesRequest, request: Request, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        """Record the observed outcome (good or bad) of logged predictions: one status per item, always 200.
+
+        A different outcome already stored is the item's `conflict` (its 409, nothing changed) unless the
+        item says `correction: true`. 503 when some outcomes could not be stored in time: retry.
+        """
+        problems = outcome_problems(body.outcomes)
+        if problems:
+            message = f"{len(problems)} invalid outcome(s)"
+            return error_response(request, 422, "validation_error", message, problems, known=OUTCOME_FIELDS)
+        entry = request_log(request)
+        answer, unavailable = record_outcomes(outcomes, body.outcomes, entry.deadline)
+        entry.outcome_counts = answer["counts"]
+        if unavailable:
+            message = (
+                f"{len(unavailable)} of {len(body.outcomes)} outcome(s) could not be stored in time; retry the "
+                "request (outcomes already stored answer unchanged)"
+            )
+            response = error_response(request, 503, "outcomes_unavailable", message, unavailable, known=OUTCOME_FIELDS)
+            response.headers["retry-after"] = "1"
+            return response
+        return OrjsonResponse(answer)
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from creditwatch_model import FeatureSchema
 
@@ -223,3 +223,72 @@ class ErrorResponse(BaseModel):
 
     error: ErrorBody
     request_id: str
+
+
+# ---- outcomes (issue 13: ground truth for the quality job) ------------------------------------------
+MAX_OUTCOMES = 1000
+# A UUIDv7 as /predict answers it (lower-case; upper-case is accepted and lowered).
+PREDICTION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+OUTCOME_EXAMPLE: dict[str, Any] = {
+    "prediction_id": "019ac4a2-7b3e-7c51-9f0e-2d4b8a6c1e90",
+    "outcome": "bad",
+    "observed_at": "2026-05-27T00:00:00Z",
+}
+
+
+class OutcomeItem(BaseModel):
+    """The observed outcome of one logged prediction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: Annotated[str, BeforeValidator(_lower), Field(pattern=PREDICTION_ID_PATTERN)] = Field(
+        description="The prediction_id /predict or /predict-batch answered (a UUIDv7)"
+    )
+    outcome: Literal["good", "bad"] = Field(description="good: repaid as agreed; bad: defaulted (the model's target)")
+    observed_at: AwareDatetime = Field(
+        description=(
+            "When the outcome was observed, with a time zone; not before the prediction and not in the future "
+            "(5 minutes of clock skew allowed)"
+        )
+    )
+    correction: Annotated[bool, Field(strict=True)] = Field(
+        False,
+        description="Replace a different outcome already recorded (the old one is kept in the item's history); "
+        "without it a different outcome is a `conflict` and changes nothing",
+    )
+
+
+class OutcomesRequest(BaseModel):
+    """Outcomes of logged predictions, 1 to 1,000, each prediction_id at most once."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcomes": [OUTCOME_EXAMPLE]}]})
+
+    outcomes: list[OutcomeItem] = Field(min_length=1, max_length=MAX_OUTCOMES)
+
+
+class OutcomeResultResponse(BaseModel):
+    """What happened to one outcome, in request order."""
+
+    prediction_id: str
+    status: Literal["recorded", "unchanged", "conflict", "corrected", "unknown_prediction"] = Field(
+        description=(
+            "recorded: stored; unchanged: the same outcome was stored already (nothing written); conflict: a "
+            "different outcome is stored and the item did not say correction: true (nothing written: the 409 "
+            "of this item); corrected: replaced, the old value kept in the history; unknown_prediction: no "
+            "scored prediction has this id (never logged, expired, or a rejected request)"
+        )
+    )
+    outcome: Literal["good", "bad"] | None = Field(description="The outcome the prediction holds now; null if none")
+
+
+class OutcomesResponse(BaseModel):
+    """One result per outcome sent, and how many of each status."""
+
+    results: list[OutcomeResultResponse]
+    counts: dict[str, int] = Field(description="Results per status (every status, zeros included)")

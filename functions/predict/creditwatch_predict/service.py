@@ -5,15 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
 import numpy as np
 import orjson
 
-from creditwatch_common.ids import iso_millis, uuid7s
+from creditwatch_common.ids import iso_millis, uuid7_millis, uuid7s
+from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
+from creditwatch_common.outcomes import OutcomeStatus
 from creditwatch_common.records import LogRecord, RejectedField
 from creditwatch_model import CreditModel, Score
 from creditwatch_model.explain import Reason, reasons
+
+if TYPE_CHECKING:
+    from creditwatch_predict.schemas import OutcomeItem
 
 # Contributions are logged, and reasons ranked, to 1e-6 of probability: a notice never needs more.
 LOGGED_DECIMALS = 6
@@ -212,3 +217,73 @@ def _outputs(s: Score) -> dict[str, Any]:
         "decision": s.decision,
         "risk_level": s.risk_level,
     }
+
+
+# observed_at may be this far in the future, or before the prediction's own time: the clocks of the
+# lender's systems and ours are not the same clock.
+CLOCK_SKEW_S = 300
+
+
+def outcome_problems(items: Sequence[OutcomeItem], now: datetime | None = None) -> list[dict[str, Any]]:
+    """What the outcome schema cannot say: ids sent twice, observed_at in the future or before the prediction."""
+    now = now or datetime.now(UTC)
+    latest_ms = int(now.timestamp() * 1000) + CLOCK_SKEW_S * 1000
+    first: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        at = ["body", "outcomes", i]
+        if item.prediction_id in first:
+            problems.append(
+                {
+                    "field": "prediction_id",
+                    "location": [*at, "prediction_id"],
+                    "type": "duplicate",
+                    "message": f"This prediction_id is also item {first[item.prediction_id]}: send each once",
+                }
+            )
+        first.setdefault(item.prediction_id, i)
+        observed_ms = int(item.observed_at.timestamp() * 1000)
+        if observed_ms > latest_ms:
+            message = f"observed_at is in the future (more than {CLOCK_SKEW_S} s ahead of the server's clock)"
+            problems.append(
+                {"field": "observed_at", "location": [*at, "observed_at"], "type": "in_future", "message": message}
+            )
+        elif observed_ms < uuid7_millis(item.prediction_id) - CLOCK_SKEW_S * 1000:
+            message = f"observed_at is before the prediction was made ({iso_millis(uuid7_millis(item.prediction_id))})"
+            problems.append(
+                {
+                    "field": "observed_at",
+                    "location": [*at, "observed_at"],
+                    "type": "before_prediction",
+                    "message": message,
+                }
+            )
+    return problems
+
+
+def record_outcomes(
+    writer: OutcomeWriter, items: Sequence[OutcomeItem], deadline: float
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The answer of POST /outcomes, and the items that could not be stored in time (as error details)."""
+    results = writer.record(
+        [OutcomeInput(i.prediction_id, i.outcome, i.observed_at, i.correction) for i in items], deadline
+    )
+    counts = dict.fromkeys(get_args(OutcomeStatus), 0)
+    unavailable = []
+    for n, r in enumerate(results):
+        if r.status == "unavailable":
+            unavailable.append(
+                {
+                    "field": "prediction_id",
+                    "location": ["body", "outcomes", n],
+                    "type": "unavailable",
+                    "message": f"{r.prediction_id}: not stored in time",
+                }
+            )
+        else:
+            counts[r.status] += 1
+    answer = {
+        "results": [{"prediction_id": r.prediction_id, "status": r.status, "outcome": r.outcome} for r in results],
+        "counts": counts,
+    }
+    return answer, unavailable

@@ -179,7 +179,10 @@ def up(
         port = port or DEFAULT_PORT
         if not port_free(host, port):
             raise PortTaken(f"port {port} on {host} is taken: choose another with --port")
-        moto_pid = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], state_dir() / "moto.log")
+        moto_pid = _spawn(
+            [sys.executable, "-m", "creditwatch.local.moto_patches", "-H", host, "-p", str(port)],
+            state_dir() / "moto.log",
+        )
         state = StackState(host=host, port=port, moto_pid=moto_pid)
         try:
             _wait_http(f"{state.endpoint}/moto-api/")

@@ -43,6 +43,12 @@ class Metric(StrEnum):
     PROBABILITY_GOOD = "ProbabilityGood"
     LOG_RECORDS_SPILLED = "LogRecordsSpilled"
     LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
+    # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
+    OUTCOME_REQUESTS = "OutcomeRequests"
+    OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
+    OUTCOME_LATENCY = "OutcomeLatency"
+    OUTCOMES_RECORDED = "OutcomesRecorded"
+    OUTCOME_CONFLICTS = "OutcomeConflicts"
     # drift: one per run
     ROWS_ANALYSED = "RowsAnalysed"
     DRIFT_SHARE = "DriftShare"

@@ -11,6 +11,9 @@ from pydantic import BaseModel, Field
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
 
 RecordKind = Literal["request", "application"]
+# Routes whose requests are not scoring traffic: ground truth posted by the lender's systems, in
+# bursts, with their own latency; the error-rate and latency alerts leave them out.
+OUTCOME_ROUTES = frozenset({"/outcomes"})
 # Items written before the field took the API's name carry the old attribute (TTL: 90 days by default).
 LEGACY_PROBABILITY = "probability_good"
 
@@ -142,16 +145,27 @@ class ScoredRow:
 class RequestRow:
     """A request's outcome as the alerts job reads it."""
 
-    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = ("status", "latency_ms")
+    ATTRIBUTES: ClassVar[tuple[str, ...] | None] = ("status", "latency_ms", "route")
 
     status: int
     latency_ms: float | None
+    # Which route answered: the alerts judge scoring traffic, not POST /outcomes (OUTCOME_ROUTES).
+    route: str | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> RequestRow:
         """From an item's plain values."""
         latency = values.get("latency_ms")
-        return cls(status=int(values.get("status", 0)), latency_ms=None if latency is None else float(latency))
+        return cls(
+            status=int(values.get("status", 0)),
+            latency_ms=None if latency is None else float(latency),
+            route=values.get("route"),
+        )
+
+    @property
+    def scoring(self) -> bool:
+        """Whether the request counts as scoring traffic (every route but the outcomes route)."""
+        return self.route not in OUTCOME_ROUTES
 
 
 @dataclass(frozen=True, slots=True)
