@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
@@ -32,8 +40,10 @@ from creditwatch_model import (
     Feature,
     FeatureSchema,
     PackedForest,
+    quality,
 )
 from creditwatch_model.bins import PSI_BINS_FILE, build_bins, dump_bins
+from creditwatch_model.calibration import CALIBRATION_FILE, Calibration, logit
 from creditwatch_model.explain import ForestCover, first_reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +62,11 @@ RF_PARAMS: dict[str, Any] = {
     "random_state": RANDOM_STATE,
 }
 # UCI cost matrix: approving a bad applicant costs 5, refusing a good one costs 1.
-COST_FALSE_APPROVE = 5.0
-COST_FALSE_REFUSE = 1.0
+COST_FALSE_APPROVE = quality.COST_FALSE_APPROVE
+COST_FALSE_REFUSE = quality.COST_FALSE_REFUSE
+# Validation intervals: Poisson bootstrap of the holdout, percentile, fixed seed.
+VALIDATION_RESAMPLES = 1000
+VALIDATION_SEED = 0
 RISK_BANDS = {"low": 0.7, "medium": 0.4}
 
 # (name, seed alias, kind, dtype, bounds) in the seed's API contract order per kind.
@@ -226,6 +239,66 @@ def class_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     }
 
 
+def fit_calibration(p_good: np.ndarray, y_true: np.ndarray) -> Calibration:
+    """Sigmoid (Platt) map from P(good) to P(bad), fitted on out-of-fold predictions; isotonic compared by CV."""
+    bad = 1 - y_true
+    sigmoid = LogisticRegression(C=np.inf).fit(logit(p_good)[:, None], bad)
+    cv = StratifiedKFold(n_splits=10, shuffle=True, random_state=RANDOM_STATE)
+    losses: dict[str, list[float]] = {"sigmoid": [], "isotonic": []}
+    for fit_rows, check_rows in cv.split(p_good, bad):
+        s = LogisticRegression(C=np.inf).fit(logit(p_good[fit_rows])[:, None], bad[fit_rows])
+        losses["sigmoid"].append(log_loss(bad[check_rows], s.predict_proba(logit(p_good[check_rows])[:, None])[:, 1]))
+        iso = IsotonicRegression(out_of_bounds="clip", increasing=False).fit(p_good[fit_rows], bad[fit_rows])
+        losses["isotonic"].append(log_loss(bad[check_rows], iso.predict(p_good[check_rows]), labels=[0, 1]))
+    full = IsotonicRegression(out_of_bounds="clip", increasing=False).fit(p_good, bad)
+    return Calibration(
+        method="sigmoid",
+        slope=float(sigmoid.coef_[0, 0]),
+        intercept=float(sigmoid.intercept_[0]),
+        info={
+            "maps": "P(bad) = 1 / (1 + exp(-(slope * logit(P(good)) + intercept)))",
+            "fitted_on": f"5-fold out-of-fold P(good) of the training split ({len(y_true)} rows)",
+            "why": (
+                "two parameters, monotone, never exactly 0 or 1, and the lower 10-fold cross-validated log loss "
+                "on the out-of-fold predictions; isotonic regression (NannyML's default) overfits a few hundred "
+                "rows: its end steps claim certainty (isotonic_end_steps), so a window of confident scores "
+                "would be estimated with no bad outcomes at all"
+            ),
+            "cv_log_loss": {name: round(float(np.mean(v)), 6) for name, v in losses.items()},
+            "isotonic_end_steps": {
+                "p_bad_at_lowest_p_good": round(float(full.predict(p_good.min(keepdims=True))[0]), 6),
+                "p_bad_at_highest_p_good": round(float(full.predict(p_good.max(keepdims=True))[0]), 6),
+            },
+        },
+    )
+
+
+def calibration_check(calibration: Calibration, p_good: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
+    """Served vs calibrated P(bad) on the holdout: mean, Brier and ECE against the observed bad rate."""
+    bad = 1 - y_true
+    served, calibrated = 1 - p_good, calibration.bad_probability(p_good)
+
+    def ece(p_bad: np.ndarray) -> float:
+        band = quality.band_index(p_bad)
+        gaps = np.bincount(band, weights=p_bad - bad, minlength=quality.BANDS)
+        return float(np.abs(gaps).sum() / len(bad))
+
+    return {
+        "rows": len(bad),
+        "observed_bad_rate": round(float(bad.mean()), 6),
+        "served": {
+            "mean_p_bad": round(float(served.mean()), 6),
+            "brier": round(float(np.mean((served - bad) ** 2)), 6),
+            "ece": round(ece(served), 6),
+        },
+        "calibrated": {
+            "mean_p_bad": round(float(calibrated.mean()), 6),
+            "brier": round(float(np.mean((calibrated - bad) ** 2)), 6),
+            "ece": round(ece(calibrated), 6),
+        },
+    }
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     """What a training run wrote and measured."""
@@ -247,7 +320,7 @@ def _numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
-    """Fit, evaluate, pack and write pipeline.joblib, forest.npz, metadata.json and reference.csv."""
+    """Fit, evaluate, pack and write pipeline.joblib, forest.npz, calibration.json, metadata.json and reference.csv."""
     codes = read_codes()
     schema = build_schema(codes)
     df = load_data()
@@ -259,6 +332,8 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=RANDOM_STATE)
     oof = cross_val_predict(build_pipeline(schema), x_train, y_train, cv=cv, method="predict_proba")[:, 1]
     threshold, oof_cost = choose_threshold(y_train, oof)
+    # The estimator's calibration map, on the same out-of-fold predictions: served P(good) stays as it is.
+    calibration = fit_calibration(oof, y_train)
 
     pipeline = build_pipeline(schema)
     pipeline.fit(x_train, y_train)
@@ -279,6 +354,9 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
         "expected_cost_at_threshold": round(expected_cost(y_test, p_test, threshold), 6),
         "expected_cost_at_0_5": round(expected_cost(y_test, p_test, 0.5), 6),
     }
+    validation = quality.realized(
+        p_test, y_test, threshold=threshold, resamples=VALIDATION_RESAMPLES, seed=VALIDATION_SEED
+    )
     version = _content_version(out_dir / FOREST_FILE, schema, threshold)
     metadata: dict[str, Any] = {
         "name": MODEL_NAME,
@@ -309,7 +387,24 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
         },
         "risk_bands": RISK_BANDS,
         "confidence": "HIGH if |P(good) - 0.5| > 0.2, MEDIUM if > 0.1, else LOW (seed 000)",
-        "metrics": {"holdout": holdout},
+        "metrics": {
+            "holdout": holdout,
+            # The figures the quality job compares a cohort with (creditwatch_model.quality's definitions).
+            "validation": validation,
+            "validation_method": {
+                "rows": len(y_test),
+                "what": "holdout split at the decision threshold; positive = good, approved = P(good) >= threshold",
+                "interval": f"{quality.CONFIDENCE:.0%} percentile, Poisson bootstrap",
+                "resamples": VALIDATION_RESAMPLES,
+                "seed": VALIDATION_SEED,
+            },
+        },
+        "calibration": {
+            "artifact": CALIBRATION_FILE,
+            "method": calibration.method,
+            "what": "calibrated P(bad) from the served P(good), for estimated quality before outcomes (CBPE)",
+            "holdout_check": calibration_check(calibration, p_test, y_test),
+        },
         "serving": {
             "artifact": FOREST_FILE,
             "engine": "numpy tree traversal (float32 inputs vs float64 thresholds, as scikit-learn)",
@@ -356,6 +451,7 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
             "codes for categories"
         ),
     }
+    calibration.save(out_dir)
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=False) + "\n")
     return TrainingResult(out_dir=out_dir, metadata=metadata)
 

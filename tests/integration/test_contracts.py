@@ -21,6 +21,7 @@ SERVICES = {
     "AlertsFunction": Service.ALERTS,
     "LakeExportFunction": Service.LAKE_EXPORT,
     "ReportsFunction": Service.REPORTS,
+    "QualityFunction": Service.QUALITY,
 }
 
 

@@ -15,7 +15,14 @@ from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_VENV = ROOT / ".venv-sam"
-FUNCTIONS = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction", "ReportsFunction")
+FUNCTIONS = (
+    "PredictFunction",
+    "DriftFunction",
+    "AlertsFunction",
+    "LakeExportFunction",
+    "ReportsFunction",
+    "QualityFunction",
+)
 
 
 def _sam_env() -> dict[str, str]:
@@ -94,8 +101,8 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: the drift reports, the lake's hours.
-                    assert text.count("*") == 1 and ("/drift/" in text or "/predictions/" in text), (
+                    # Object keys under a prefix: the drift and quality reports, the lake's hours.
+                    assert text.count("*") == 1 and any(p in text for p in ("/drift/", "/quality/", "/predictions/")), (
                         f"{lid}: wildcard resource {text}"
                     )
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
@@ -215,6 +222,7 @@ def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserve
         "DriftFunction": "JobsReservedConcurrency",
         "AlertsFunction": "JobsReservedConcurrency",
         "LakeExportFunction": "JobsReservedConcurrency",
+        "QualityFunction": "JobsReservedConcurrency",
     }
     default = Template()
     for fn in FUNCTIONS:
@@ -339,6 +347,7 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
     param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ReportLinksRevokedParameter}"
     assert grants == {
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/drift/reports/*"})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/reports/*"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
         # only with DataKmsKeyArn (the secret's key then)
@@ -458,7 +467,7 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction"}
+    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction", "QualityFunction"}
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"
@@ -586,6 +595,10 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
         ("sqs:SendMessage", "NotificationsQueue"),
         ("sqs:SendMessage", "FailedRunsQueue"),
     }
+    assert sqs_grants("QualityFunction") == {
+        ("sqs:SendMessage", "NotificationsQueue"),
+        ("sqs:SendMessage", "FailedRunsQueue"),
+    }
     assert sqs_grants("AlertsFunction") == {
         ("sqs:ReceiveMessage", "NotificationsQueue"),
         ("sqs:DeleteMessage", "NotificationsQueue"),
@@ -648,6 +661,26 @@ def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None
     assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${LakeBucket.Arn}/athena-results/*"}]
     for st in statements:
         assert all("*" not in a for a in _as_list(st["Action"])), st
+
+
+def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_notifies(
+    transformed: dict[str, Any],
+) -> None:
+    statements = _statements(transformed["Resources"]["QualityFunctionRole"])
+    grants = {(a, json.dumps(st["Resource"], sort_keys=True)) for st in statements for a in _as_list(st["Action"])}
+    objects = json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/*"})
+    assert grants == {
+        ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ReportsBucket", "Arn"]})),
+        *((a, objects) for a in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["NotificationsQueue", "Arn"]})),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
+        ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
+        ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
+        ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
+    }
+    command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
+    assert command == ["creditwatch_drift.quality.handler.lambda_handler"]
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:

@@ -68,10 +68,17 @@ def test_metadata_describes_the_seed_contract(model):
 def test_training_is_deterministic_and_reproduces_the_committed_artifacts(tmp_path: Path, model):
     first = train(tmp_path / "a", trained_at="2026-01-01T00:00:00Z")
     train(tmp_path / "b", trained_at="2026-01-01T00:00:00Z")
-    for name in ("forest.npz", "pipeline.joblib", "reference.csv", "metadata.json", "psi_bins.json"):
+    for name in (
+        "forest.npz",
+        "pipeline.joblib",
+        "reference.csv",
+        "metadata.json",
+        "psi_bins.json",
+        "calibration.json",
+    ):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert first.metadata["version"] == model.version
-    for name in ("forest.npz", "reference.csv", "psi_bins.json"):
+    for name in ("forest.npz", "reference.csv", "psi_bins.json", "calibration.json"):
         assert (tmp_path / "a" / name).read_bytes() == (ARTIFACTS_DIR / name).read_bytes(), name
     committed = json.loads((ARTIFACTS_DIR / "metadata.json").read_text())
     fresh = json.loads((tmp_path / "a" / "metadata.json").read_text())

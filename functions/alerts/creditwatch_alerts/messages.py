@@ -1,4 +1,4 @@
-"""Slack Block Kit messages: an alert starting, still firing, resolved, a drift finding, a fairness alert."""
+"""Slack Block Kit messages: an alert starting, still firing, resolved, a drift finding, a fairness or quality alert."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from creditwatch_alerts.rules import Condition, WindowStats
-from creditwatch_common.notifications import AnyNotification, DriftDetected, FairnessAlert, RunFailed
+from creditwatch_common.notifications import (
+    AnyNotification,
+    DriftDetected,
+    FairnessAlert,
+    Interval,
+    QualityAlert,
+    RunFailed,
+)
 
 Kind = Literal["firing", "reminder", "resolved"]
 _ICON = {"firing": ":rotating_light:", "reminder": ":hourglass:", "resolved": ":white_check_mark:"}
@@ -22,12 +29,12 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
-def _links(dashboard_url: str | None, report_url: str | None = None) -> list[dict[str, Any]]:
+def _links(
+    dashboard_url: str | None, report_url: str | None = None, label: str = "Open drift report"
+) -> list[dict[str, Any]]:
     elements = []
     if report_url:
-        elements.append(
-            {"type": "button", "text": {"type": "plain_text", "text": "Open drift report"}, "url": report_url}
-        )
+        elements.append({"type": "button", "text": {"type": "plain_text", "text": label}, "url": report_url})
     if dashboard_url:
         elements.append(
             {"type": "button", "text": {"type": "plain_text", "text": "CloudWatch dashboard"}, "url": dashboard_url}
@@ -84,6 +91,8 @@ def notification_message(note: AnyNotification, dashboard_url: str | None) -> tu
         return "drift", drift_message(note, dashboard_url)
     if isinstance(note, FairnessAlert):
         return "fairness", fairness_message(note, dashboard_url)
+    if isinstance(note, QualityAlert):
+        return "quality", quality_message(note, dashboard_url)
     return "run_failed", run_failed_message(note, dashboard_url)
 
 
@@ -122,6 +131,66 @@ def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str
         f"[{env}] FAIRNESS: {note.attribute} disparate impact ratio {note.disparate_impact_ratio:.3f} "
         f"({low:.3f}-{high:.3f}) < {note.threshold}: {note.lowest_group} {note.lowest_rate:.1%} vs "
         f"{note.highest_group} {note.highest_rate:.1%} report: {note.report_url}"
+    )
+    return {"text": text, "blocks": blocks}
+
+
+def _fig(f: Interval | None, pct: bool = False) -> str:
+    if f is None or f.value is None:
+        return "n/a"
+    fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
+    return fmt(f.value) + (f" ({fmt(f.low)}-{fmt(f.high)})" if f.low is not None and f.high is not None else "")
+
+
+_QUALITY_LABELS = {
+    "auc": "ROC AUC",
+    "expected_cost": "Expected cost / applicant",
+    "bad_rate_approved": "Bad rate among approved",
+    "approval_rate": "Approval rate",
+}
+
+
+def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, Any]:
+    """A cohort on which the model degraded: realized against estimated against validation, with the report link."""
+    env = note.environment
+    auc = note.realized.get("auc")
+    headline = f":warning: [{env}] MODEL QUALITY DEGRADED: AUC {_fig(auc).split(' ')[0]} on outcomes"
+    table = "\n".join(
+        f"*{label}*: realized {_fig(note.realized.get(k), k != 'expected_cost' and k != 'auc')} · "
+        f"estimated {_fig(note.estimated.get(k), k != 'expected_cost' and k != 'auc')} · "
+        f"validation {_fig(note.validation.get(k), k != 'expected_cost' and k != 'auc')}"
+        for k, label in _QUALITY_LABELS.items()
+        if k in note.realized or k in note.validation
+    )
+    est, real = note.estimated.get("auc"), note.realized.get("auc")
+    # The estimate assumes no concept drift: realized well under it means the relation to outcomes changed.
+    hint = (
+        "Realized below the estimate: the inputs look as expected but outcomes differ (concept drift)."
+        if est and real and est.value is not None and real.value is not None and real.value < est.value - 0.02
+        else "The estimate (no labels needed) sees the fall too: the inputs moved; read the drift report."
+    )
+    body = "\n".join(note.reasons) + "\n" + table + "\n" + hint
+    coverage = f"{note.label_coverage:.0%}" if note.label_coverage is not None else "n/a"
+    fields = [
+        {"type": "mrkdwn", "text": f"*Cohort (prediction times)*\n{note.cohort_start} → {note.cohort_end}"},
+        {"type": "mrkdwn", "text": f"*Labelled rows*\n{note.labelled_rows} of {note.rows} ({coverage})"},
+        {"type": "mrkdwn", "text": f"*Model*\n{note.model_version}"},
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}, "fields": fields},
+        *_links(dashboard_url, note.report_url, "Open quality report"),
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"creditwatch · {env} · {_link_validity(note)} · see docs/operate.md"},
+            ],
+        },
+    ]
+    text = (
+        f"[{env}] MODEL QUALITY DEGRADED ({note.cohort_start} to {note.cohort_end}): {'; '.join(note.reasons)}; "
+        f"AUC realized {_fig(auc)} estimated {_fig(note.estimated.get('auc'))} validation "
+        f"{_fig(note.validation.get('auc'))} report: {note.report_url}"
     )
     return {"text": text, "blocks": blocks}
 
@@ -183,7 +252,7 @@ def run_failed_message(note: RunFailed, dashboard_url: str | None) -> dict[str, 
     return {"text": f"[{env}] {note.job} run failed: {note.error}: {note.message}", "blocks": blocks}
 
 
-def _link_validity(note: DriftDetected | FairnessAlert) -> str:
+def _link_validity(note: DriftDetected | FairnessAlert | QualityAlert) -> str:
     # A link signed with the drift function's role dies with its session, whatever its expiry says.
     if note.report_url_signed_by == "function-role":
         return "report link signed with the drift function's session: it may stop working within hours"
@@ -192,7 +261,7 @@ def _link_validity(note: DriftDetected | FairnessAlert) -> str:
     return f"report link valid until {note.report_url_expires_at}"
 
 
-def _lasts(note: DriftDetected | FairnessAlert) -> str:
+def _lasts(note: DriftDetected | FairnessAlert | QualityAlert) -> str:
     """How long the link lasts from now, in words ("7 days", "5 hours")."""
     try:
         left = datetime.fromisoformat(str(note.report_url_expires_at).replace("Z", "+00:00")) - datetime.now(UTC)

@@ -84,5 +84,6 @@ def build(
         key=token_key_from_secret(get_secret or parameters.get_secret, settings.token_secret, settings.cache_max_age_s),
         revoked=_revoked(settings, get_parameter or parameters.get_parameter),
         presign_seconds=settings.presign_seconds,
+        kind_prefixes={"quality": settings.quality_report_prefix},
     )
     return ReportsService(settings=settings, gate=gate, obs=obs)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,11 +44,13 @@ class ReportGate:
     key: Callable[[], TokenKey]
     revoked: Callable[[], frozenset[str]]
     presign_seconds: int = 300
+    # Prefixes of the other kinds of report (quality.<...> ids); drift ids use `prefix`.
+    kind_prefixes: Mapping[str, str] = field(default_factory=dict)
 
     def open(self, request: ReportRequest, now: datetime | None = None) -> Opened:
         """The S3 link and audit record of a request whose token opens its report, else LinkRefused."""
         now = now or datetime.now(UTC)
-        html_key = report_html_key(self.prefix, request.report_id)
+        html_key = report_html_key(self.prefix, request.report_id, self.kind_prefixes)
         if html_key is None:
             raise LinkRefused(Refusal.MALFORMED)
         claims = verify_token(self._key(), request.report_id, request.token, now.timestamp())

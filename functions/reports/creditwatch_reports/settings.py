@@ -12,6 +12,7 @@ class ReportsSettings(FunctionSettings):
 
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
+    quality_report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
     token_secret: str = Field("creditwatch/dev/report-link-token", validation_alias="REPORT_LINK_TOKEN_SECRET")
     # Report ids that no token opens any more (an SSM StringList); empty: no deny-list.
     revoked_parameter: str | None = Field(None, validation_alias="REPORT_LINKS_REVOKED_PARAMETER")

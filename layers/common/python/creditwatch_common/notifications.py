@@ -1,6 +1,6 @@
 """Messages one function sends another through the notifications queue: typed, versioned, dispatched by type.
 
-The drift function (and later jobs) send; the alerts function, the one path to Slack, receives. A
+The drift and quality functions send; the alerts function, the one path to Slack, receives. A
 message of a type or version this code does not know is rejected (dead-lettered by the queue's
 redrive policy), never guessed at.
 """
@@ -88,7 +88,39 @@ class FairnessAlert(_Message):
     summary_key: str | None
 
 
-AnyNotification = DriftDetected | RunFailed | FairnessAlert
+class Interval(BaseModel):
+    """A figure and its 95% interval (None where it has none)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+class QualityAlert(_Message):
+    """A quality run found the model degraded on a cohort with outcomes (AUC or expected cost past validation)."""
+
+    type: Literal["quality_alert"] = "quality_alert"
+    cohort_start: str
+    cohort_end: str
+    reasons: list[str]
+    rows: int
+    labelled_rows: int
+    label_coverage: float | None
+    # Per figure (auc, gini, expected_cost, bad_rate_approved, approval_rate): realized on the labelled
+    # rows, estimated (CBPE) on the whole cohort, and the model's validation figure.
+    realized: dict[str, Interval]
+    estimated: dict[str, Interval]
+    validation: dict[str, Interval]
+    model_version: str
+    report_url: str | None
+    report_url_expires_at: str | None
+    report_url_signed_by: str | None
+    summary_key: str | None
+
+
+AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert
 Notification = Annotated[AnyNotification, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[AnyNotification] = TypeAdapter(Notification)
 

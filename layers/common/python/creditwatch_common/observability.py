@@ -27,6 +27,7 @@ class Service(StrEnum):
     ALERTS = "creditwatch-alerts"
     LAKE_EXPORT = "creditwatch-lake-export"
     REPORTS = "creditwatch-reports"
+    QUALITY = "creditwatch-quality"
 
 
 class Metric(StrEnum):
@@ -75,6 +76,16 @@ class Metric(StrEnum):
     # reports: one per link opened or refused
     REPORTS_OPENED = "ReportsOpened"
     REPORT_LINKS_REFUSED = "ReportLinksRefused"
+    # quality: one per run (figures only when the cohort has enough labelled rows, or an estimator)
+    QUALITY_AUC = "QualityAuc"
+    QUALITY_ESTIMATED_AUC = "QualityEstimatedAuc"
+    QUALITY_EXPECTED_COST = "QualityExpectedCost"
+    QUALITY_LABEL_COVERAGE = "QualityLabelCoverage"
+    QUALITY_LABELLED_ROWS = "QualityLabelledRows"
+    QUALITY_DEGRADED = "QualityDegraded"
+    QUALITY_RUN_FAILED = "QualityRunFailed"
+    # Highest group's true-positive rate - lowest's, among good applicants (only when judged).
+    QUALITY_EQUAL_OPPORTUNITY_DIFFERENCE = "QualityEqualOpportunityDifference"
     # Powertools' own
     COLD_START = "ColdStart"
 

@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -237,6 +237,10 @@ class TokenLinks:
         return f"{self.base_url.rstrip('/')}/reports/{report_id}?t={token}"
 
 
+# What a drift report's latest pointer repeats of its summary (another kind names its own).
+DRIFT_POINTER_FIELDS = ("window_start", "window_end", "generated_at", "status", "dataset_drift", "drift_share")
+
+
 class PublishError(Exception):
     """The report could not be written; earlier reports are as they were."""
 
@@ -263,8 +267,14 @@ class Publisher:
     # Token links through the reports route (the default mode); wins over `signer` when set.
     tokens: TokenLinks | None = None
 
-    def publish(self, keys: dict[str, str], html: bytes, summary: dict[str, Any]) -> None:
-        """Write HTML and summary under their keys, then update the latest pointer."""
+    def publish(
+        self,
+        keys: dict[str, str],
+        html: bytes,
+        summary: dict[str, Any],
+        pointer_fields: Sequence[str] = DRIFT_POINTER_FIELDS,
+    ) -> None:
+        """Write HTML and summary under their keys, then update the latest pointer (the summary's pointer_fields)."""
         staging = f"{keys['html'].split('/reports/')[0]}/_staging/{uuid.uuid4()}"
         staged = {"html": f"{staging}/report.html", "summary": f"{staging}/summary.json"}
         body = json.dumps(summary, indent=2).encode()
@@ -281,10 +291,7 @@ class Publisher:
             except Exception:
                 self._restore(keys["html"], previous_html)
                 raise
-            pointer = {
-                k: summary.get(k)
-                for k in ("window_start", "window_end", "generated_at", "status", "dataset_drift", "drift_share")
-            }
+            pointer = {k: summary.get(k) for k in pointer_fields}
             pointer.update({"report_html_key": keys["html"], "summary_key": keys["summary"]})
             self.s3.put_object(
                 Bucket=self.bucket,

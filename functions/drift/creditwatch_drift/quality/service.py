@@ -1,0 +1,203 @@
+"""One quality run: read the cohort and its outcomes, compute the figures, judge, publish, notify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from creditwatch_common.aws import error_code
+from creditwatch_common.ids import iso_utc
+from creditwatch_common.outcomes import LabelledRow
+from creditwatch_common.reports import Publisher, PublishError, report_keys
+from creditwatch_drift.quality import figures as figures_mod
+from creditwatch_drift.quality import notify
+from creditwatch_drift.quality.cohort import Cohort, cohort_of
+from creditwatch_drift.quality.fairness import outcome_fairness
+from creditwatch_drift.quality.models import Figure, QualityEvent, QualitySummary, Thresholds
+from creditwatch_drift.quality.reference import Estimator
+from creditwatch_drift.quality.report import render
+from creditwatch_drift.quality.rules import judge
+from creditwatch_drift.quality.settings import QualitySettings
+
+# Quality reports' latest pointer: what a reader of the pointer needs to know of the run.
+POINTER_FIELDS = ("kind", "cohort", "generated_at", "verdict", "labelled_rows", "label_coverage", "report_id")
+
+
+class CohortSource(Protocol):
+    """Where a cohort's rows are read: the table (LogReader) or the lake, same rows."""
+
+    def query_window(
+        self, start: datetime, end: datetime, row: type[LabelledRow], *, scored_only: bool = ...
+    ) -> Iterable[LabelledRow]:
+        """Every scored row with start <= time < end, outcome attributes included."""
+        ...
+
+
+@dataclass
+class QualityJob:
+    """Everything a run needs, passed in (clients included) so tests can swap any part."""
+
+    settings: QualitySettings
+    model_version: str
+    threshold: float
+    validation: dict[str, Figure]
+    source: CohortSource
+    publisher: Publisher
+    sqs: Any = None
+    estimator: Estimator | None = None
+    # What the estimate assumes (stated in the summary and the report beside the figures).
+    assumption: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def run(self, event: QualityEvent, now: datetime | None = None) -> QualitySummary:
+        """Judge the event's cohort; never raises for data problems, only reports them (and tells people)."""
+        summary = self._run(event, now)
+        if summary.verdict == "error" and event.notify and self._can_notify():
+            try:
+                notify.send_failure(self.sqs, self.settings.notifications_queue_url or "", summary)
+                summary.notified = True
+            except Exception:  # noqa: BLE001 - the run fails either way; the failed-runs alarm still pages
+                pass
+        return summary
+
+    def _can_notify(self) -> bool:
+        return self.sqs is not None and bool(self.settings.notifications_queue_url)
+
+    def _run(self, event: QualityEvent, now: datetime | None) -> QualitySummary:
+        s = self.settings
+        start, end = event.cohort(s.cohort_days_from, s.cohort_days_to, now)
+        base: dict[str, Any] = {
+            "generated_at": iso_utc(now or datetime.now(UTC)),
+            "environment": s.environment,
+            "model_version": self.model_version,
+            "cohort": {"start": iso_utc(start), "end": iso_utc(end)},
+            "thresholds": Thresholds(
+                min_labelled_rows=s.min_labelled_rows,
+                auc_drop=s.auc_drop,
+                cost_rise=s.cost_rise,
+                min_group_size=s.fairness_min_group_size,
+                resamples=s.resamples,
+            ),
+            "validation": self.validation,
+            "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
+            "warnings": list(self.warnings),
+        }
+        try:
+            cohort = cohort_of(self.source.query_window(start, end, LabelledRow, scored_only=True), self.threshold)
+        except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
+            return QualitySummary(
+                verdict="error",
+                message=f"cannot read the cohort from the prediction log: {error_code(exc)}",
+                error="log_read_failed",
+                rows=0,
+                labelled_rows=0,
+                label_coverage=None,
+                **base,
+            )
+        labelled = cohort.labelled_rows
+        base.update(
+            rows=cohort.rows,
+            labelled_rows=labelled,
+            label_coverage=round(labelled / cohort.rows, 6) if cohort.rows else None,
+            model_versions_in_cohort=cohort.model_versions,
+        )
+        if cohort.rows == 0:
+            return QualitySummary(
+                verdict="no_data", message="no scored predictions in the cohort; no report written", **base
+            )
+        summary = QualitySummary(verdict="ok", message="", **base)
+        if self.estimator is not None:
+            summary.estimated = self.estimator(cohort.p_good)
+            summary.estimator = self.assumption
+        if labelled >= s.min_labelled_rows:
+            self._realized(summary, cohort)
+        summary.verdict, summary.reasons = judge(
+            cohort.rows,
+            labelled,
+            summary.realized,
+            self.validation,
+            min_labelled_rows=s.min_labelled_rows,
+            auc_drop=s.auc_drop,
+            cost_rise=s.cost_rise,
+        )
+        summary.message = _message(summary)
+        return self._publish(summary, cohort, event, start, end)
+
+    def _realized(self, summary: QualitySummary, cohort: Cohort) -> None:
+        s = self.settings
+        data = cohort.labelled()
+        summary.realized = figures_mod.realized(data, s.resamples, s.seed)
+        summary.calibration = figures_mod.calibration_table(data)
+        summary.confusion = figures_mod.confusion(data, self.threshold)
+        summary.fairness = outcome_fairness(
+            cohort.labelled_protected(),
+            data.y,
+            data.approved,
+            data.p,
+            age_cuts=s.fairness_age_cuts,
+            min_group_size=s.fairness_min_group_size,
+            resamples=s.resamples,
+            seed=s.seed,
+        )
+        summary.evidently_version = _evidently_version()
+
+    def _publish(
+        self, summary: QualitySummary, cohort: Cohort, event: QualityEvent, start: datetime, end: datetime
+    ) -> QualitySummary:
+        s = self.settings
+        keys = report_keys(s.report_prefix, start, end, run_at=datetime.now(UTC), kind="quality")
+        summary.run_id, summary.report_id = keys["run_id"], keys["report_id"]
+        summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
+        link = self.publisher.link(keys, s.link_expiry_seconds)
+        summary.report_url, summary.report_url_signed_by = link.url, link.signed_by
+        summary.report_url_expires_at = iso_utc(
+            datetime.fromtimestamp(link.expires_at, UTC)
+            if link.expires_at
+            else datetime.now(UTC) + timedelta(seconds=s.link_expiry_seconds)
+        )
+        if link.warning:
+            summary.warnings.append(link.warning)
+        html, warning = render(summary, cohort, self.threshold)
+        if warning:
+            summary.warnings.append(warning)
+        try:
+            self.publisher.publish(keys, html, summary.model_dump(mode="json"), pointer_fields=POINTER_FIELDS)
+        except PublishError as exc:
+            return summary.model_copy(
+                update={
+                    "verdict": "error",
+                    "message": str(exc),
+                    "error": "publish_failed",
+                    "report_url": None,
+                    "report_url_expires_at": None,
+                    "report_url_signed_by": None,
+                }
+            )
+        if summary.verdict == "degraded" and event.notify and self._can_notify():
+            notify.send(self.sqs, s.notifications_queue_url or "", summary)
+            summary.notified = True
+        return summary
+
+
+def _message(summary: QualitySummary) -> str:
+    auc = summary.realized.get("auc")
+    est = summary.estimated.get("auc")
+    val = summary.validation.get("auc")
+
+    def v(f: Figure | None) -> str:
+        return "n/a" if f is None or f.value is None else f"{f.value:.3f}"
+
+    figures = f"AUC realized {v(auc)}, estimated {v(est)}, validation {v(val)}"
+    if summary.verdict == "insufficient_labels":
+        return f"insufficient labels: {summary.reasons[0]}; {figures}"
+    if summary.verdict == "degraded":
+        return "quality degraded: " + "; ".join(summary.reasons)
+    return f"quality holds: {figures} on {summary.labelled_rows} labelled row(s)"
+
+
+def _evidently_version() -> str:
+    from importlib.metadata import version
+
+    return version("evidently")

@@ -1,0 +1,60 @@
+"""Typed settings of the quality function, read once from the environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from creditwatch_common.settings import LogSettings
+
+
+class QualitySettings(LogSettings):
+    """Environment of the quality function (names as template.yaml sets them)."""
+
+    reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
+    notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
+    # The scheduled cohort: predictions made between 90 and 30 days ago. A German Credit "bad" is a
+    # missed repayment, known a month or more after the decision at the earliest; the cohort's labels
+    # are mostly in by day 30, and 60 days of decisions give enough rows to judge. Older cohorts
+    # (beyond 90 days) were judged by earlier runs.
+    cohort_days_from: int = Field(90, ge=2, le=760, validation_alias="QUALITY_COHORT_DAYS_FROM")
+    cohort_days_to: int = Field(30, ge=0, le=759, validation_alias="QUALITY_COHORT_DAYS_TO")
+    # Fewer labelled rows: the figures' intervals are too wide to judge anything (insufficient_labels).
+    min_labelled_rows: int = Field(200, ge=10, le=1_000_000, validation_alias="QUALITY_MIN_LABELLED_ROWS")
+    # Degraded: AUC more than this below validation (absolute) and its interval's upper bound below validation.
+    auc_drop: float = Field(0.05, gt=0, le=0.5, validation_alias="QUALITY_AUC_DROP")
+    # Degraded: expected cost per applicant more than this above validation (absolute, UCI 5:1 units)
+    # and its interval's lower bound above validation.
+    cost_rise: float = Field(0.15, gt=0, le=5, validation_alias="QUALITY_COST_RISE")
+    resamples: int = Field(1000, ge=100, le=20_000, validation_alias="QUALITY_BOOTSTRAP_RESAMPLES")
+    seed: int = Field(0, validation_alias="QUALITY_SEED")
+    link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
+    report_link_token_secret: str | None = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
+    report_link_base_url: str | None = Field(None, validation_alias="REPORT_LINK_BASE_URL")
+    secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
+    # Outcome fairness: the same groups and minimum group size as the drift run's decision fairness.
+    fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
+    fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
+
+    @field_validator("fairness_age_cuts", mode="before")
+    @classmethod
+    def _cuts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(v) for v in value.replace(" ", "").split(",") if v]
+        if isinstance(value, list | tuple) and list(value) != sorted(set(value)):
+            raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
+        return value
+
+    @field_validator("report_link_token_secret", "report_link_base_url", "notifications_queue_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _cohort(self) -> QualitySettings:
+        if self.cohort_days_to >= self.cohort_days_from:
+            raise ValueError("QUALITY_COHORT_DAYS_TO must be below QUALITY_COHORT_DAYS_FROM")
+        return self

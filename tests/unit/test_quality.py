@@ -1,0 +1,402 @@
+"""The quality job: figures against scikit-learn, outcome fairness against fairlearn, the verdict rules,
+events, and whole runs on moto (report objects, latest pointer, one QualityAlert, deduplicated in Slack)."""
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from sklearn.metrics import brier_score_loss, confusion_matrix, log_loss, roc_auc_score
+
+from creditwatch_common.aws import AwsClients
+from creditwatch_common.ids import uuid7
+from creditwatch_common.log.keys import key_attributes, keys_for
+from creditwatch_common.notifications import QualityAlert, parse_notification
+from creditwatch_common.records import LogRecord
+from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
+from creditwatch_drift.quality import fairness as qf
+from creditwatch_drift.quality.app import QualityService
+from creditwatch_drift.quality.figures import Labelled, calibration_table, confusion, realized
+from creditwatch_drift.quality.models import Figure, QualityEvent
+from creditwatch_drift.quality.reference import load_estimator, validation_figures
+from creditwatch_drift.quality.rules import judge
+from creditwatch_drift.quality.service import QualityJob
+from creditwatch_drift.quality.settings import QualitySettings
+from creditwatch_drift.service import load_reference
+from creditwatch_model import model_dir
+from creditwatch_model.calibration import Calibration
+
+START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
+API = "https://api.example.test/"
+
+
+# ---------------------------------------------------------------- figures and rules
+
+
+def test_the_realized_figures_match_scikit_learn_on_the_same_rows():
+    rng = np.random.default_rng(3)
+    p = np.round(rng.uniform(size=3000), 2)  # ties, as a forest's scores have
+    y = (rng.uniform(size=3000) < p).astype(int)
+    approved = p >= 0.795
+    data = Labelled(y=y, p=p, approved=approved)
+    figures = realized(data, resamples=200, seed=0)
+    assert figures["auc"].value == pytest.approx(roc_auc_score(y, p), abs=1e-6)
+    assert figures["gini"].value == pytest.approx(2 * roc_auc_score(y, p) - 1, abs=1e-6)
+    assert figures["brier"].value == pytest.approx(brier_score_loss(y, p), abs=1e-6)
+    assert figures["log_loss"].value == pytest.approx(log_loss(y, p), abs=1e-6)
+    tn, fp, fn, tp = confusion_matrix(y, approved.astype(int)).ravel()
+    assert confusion(data, 0.795).model_dump() == {"threshold": 0.795, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    assert figures["expected_cost"].value == pytest.approx((5 * fp + fn) / len(y), abs=1e-6)
+    assert figures["approval_rate"].value == pytest.approx(approved.mean(), abs=1e-6)
+    assert figures["bad_rate_approved"].value == pytest.approx(fp / (tp + fp), abs=1e-6)
+    # ECE sums absolute gaps: its resamples sit above a well-calibrated point, so it is left out here.
+    for name, f in figures.items():
+        if name == "ece":
+            continue
+        assert f.low is not None and f.high is not None and f.low <= f.value <= f.high
+    bands = calibration_table(data)
+    assert sum(b.rows for b in bands) == len(y) and [b.band for b in bands][:2] == ["0.0-0.1", "0.1-0.2"]
+
+
+def figure(value, low=None, high=None):
+    return Figure(value=value, low=low, high=high)
+
+
+VALIDATION = {"auc": figure(0.78, 0.72, 0.84), "expected_cost": figure(0.60, 0.50, 0.69)}
+RULES = {"min_labelled_rows": 200, "auc_drop": 0.05, "cost_rise": 0.15}
+
+
+@pytest.mark.parametrize(
+    ("rows", "labelled", "realized_figures", "verdict"),
+    [
+        (0, 0, {}, "no_data"),
+        (1000, 199, {}, "insufficient_labels"),
+        # AUC 0.70 is past the drop, but its interval reaches validation: noise, not a page.
+        (1000, 300, {"auc": figure(0.70, 0.60, 0.79), "expected_cost": figure(0.6, 0.5, 0.7)}, "ok"),
+        (1000, 300, {"auc": figure(0.70, 0.64, 0.77), "expected_cost": figure(0.6, 0.5, 0.7)}, "degraded"),
+        # Exactly validation - drop is not below it.
+        (1000, 300, {"auc": figure(0.73, 0.70, 0.77), "expected_cost": figure(0.6, 0.5, 0.7)}, "ok"),
+        (1000, 300, {"auc": figure(0.78, 0.75, 0.8), "expected_cost": figure(0.80, 0.70, 0.9)}, "degraded"),
+        (1000, 300, {"auc": figure(0.78, 0.75, 0.8), "expected_cost": figure(0.80, 0.58, 0.9)}, "ok"),
+    ],
+)
+def test_the_verdict_needs_labels_and_a_fall_beyond_threshold_and_noise(rows, labelled, realized_figures, verdict):
+    got, reasons = judge(rows, labelled, realized_figures, VALIDATION, **RULES)
+    assert got == verdict
+    assert bool(reasons) == (verdict in ("degraded", "insufficient_labels"))
+    if verdict == "degraded":
+        assert any("validation" in r for r in reasons)
+
+
+def test_validation_figures_come_from_the_metadata_with_their_intervals(model):
+    figures = validation_figures(model.metadata)
+    assert figures["auc"].value == pytest.approx(model.metadata["metrics"]["holdout"]["roc_auc"])
+    assert figures["auc"].low < figures["auc"].value < figures["auc"].high
+    old = {"metrics": {"holdout": model.metadata["metrics"]["holdout"]}}
+    points = validation_figures(old)
+    assert points["expected_cost"].value == pytest.approx(0.596667, abs=1e-6) and points["auc"].low is None
+
+
+# ---------------------------------------------------------------- outcome fairness
+
+
+def test_outcome_fairness_matches_fairlearn_metric_frame_and_judges_only_large_groups():
+    from fairlearn.metrics import MetricFrame, equal_opportunity_difference, false_positive_rate, true_positive_rate
+
+    rng = np.random.default_rng(5)
+    n = 800
+    frame = pd.DataFrame(
+        {
+            "personal_status_and_sex": rng.choice(["A91", "A92", "A93"], size=n),
+            "age_in_years": rng.integers(19, 70, size=n),
+            "foreign_worker": np.where(np.arange(n) < 20, "A202", "A201"),  # 20 rows: too small to judge
+        }
+    )
+    y = rng.integers(0, 2, size=n)
+    p = rng.uniform(size=n)
+    approved = (p > 0.5) & ((frame["personal_status_and_sex"] != "A92") | (rng.uniform(size=n) < 0.5))
+    result = qf.outcome_fairness(frame, y, approved.to_numpy(), p, age_cuts=(25,), min_group_size=30, resamples=500)
+    sex = frame["personal_status_and_sex"].map(qf.protected_groups(frame, (25,))["sex"].to_dict().get)
+    sex = qf.protected_groups(frame, (25,))["sex"]
+    mf = MetricFrame(
+        metrics={"tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=y,
+        y_pred=approved.astype(int),
+        sensitive_features=sex,
+    ).by_group
+    for group, row in mf.iterrows():
+        got = result["sex"].groups[group]
+        assert got.true_positive_rate == pytest.approx(row["tpr"], abs=1e-6)
+        assert got.false_approval_rate == pytest.approx(row["fpr"], abs=1e-6)
+        assert got.tpr_interval[0] <= got.true_positive_rate <= got.tpr_interval[1]
+        mask = (sex == group).to_numpy()
+        assert got.mean_probability == pytest.approx(p[mask].mean(), abs=1e-6)
+        assert got.observed_good_rate == pytest.approx(y[mask].mean(), abs=1e-6)
+    sex_result = result["sex"]
+    assert sex_result.judged and sex_result.lowest_group == "female"
+    assert sex_result.equal_opportunity_difference == pytest.approx(
+        equal_opportunity_difference(y, approved.astype(int), sensitive_features=sex), abs=1e-6
+    )
+    low, high = sex_result.difference_interval
+    assert low < sex_result.equal_opportunity_difference < high
+    assert result["foreign_worker"].judged is False and "not judged" in result["foreign_worker"].note
+    assert result["foreign_worker"].groups["not a foreign worker"].judged is False
+
+
+def test_jeffreys_interval_is_the_beta_posterior_quantiles_and_never_collapses():
+    from scipy.stats import beta
+
+    assert qf.jeffreys(3, 10) == pytest.approx((beta.ppf(0.025, 3.5, 7.5), beta.ppf(0.975, 3.5, 7.5)), abs=1e-6)
+    low, high = qf.jeffreys(0, 40)
+    assert low == 0.0 and 0 < high < 0.1
+
+
+# ---------------------------------------------------------------- events
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"days_ago_from": 30, "days_ago_to": 90}, "days_ago_from must be larger"),
+        ({"start": "2026-08-01T00:00:00Z"}, "both start and end"),
+        ({"start": "2026-08-01T00:00:00", "end": "2026-09-01T00:00:00"}, "time zone"),
+        ({"start": "2026-09-01T00:00:00Z", "end": "2026-08-01T00:00:00Z"}, "start must be before end"),
+        (
+            {"start": "2026-08-01T00:00:00Z", "end": "2026-09-01T00:00:00Z", "days_ago_from": 9, "days_ago_to": 1},
+            "not both",
+        ),
+        ({"days_ago_from": "many", "days_ago_to": 1}, "valid integer"),
+    ],
+)
+def test_invalid_events_get_a_precise_invalid_event_answer(body, needle, quality_service):
+    answer = quality_service.handle(body)
+    assert answer["status"] == "invalid_event" and answer["message"] == "invalid quality event"
+    assert needle in json.dumps(answer["errors"])
+
+
+def test_the_invalid_event_file_is_refused_and_the_others_parse(event, quality_service):
+    assert quality_service.handle(event("quality-invalid.json"))["status"] == "invalid_event"
+    now = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+    days = QualityEvent.model_validate(event("quality-days-ago.json")).cohort(90, 30, now)
+    assert days == (datetime(2026, 8, 29, tzinfo=UTC), datetime(2026, 10, 28, tzinfo=UTC))
+    assert QualityEvent.model_validate(event("quality-scheduled.json")).cohort(90, 30, now) == days
+    window = QualityEvent.model_validate(event("quality-window.json")).cohort(90, 30, now)
+    assert window == (datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
+
+
+# ---------------------------------------------------------------- runs on moto
+
+
+def seed_cohort(prediction_log, ddb, aws, model, *, n, start, end, concept_drift=False, coverage=1.0, seed=0):
+    """n scored predictions spread over [start, end), outcomes recorded on a share of them (as /outcomes does).
+
+    Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
+    independently of the score at the same bad rate (the relation between inputs and outcome is gone).
+    """
+    reference = load_reference(model)
+    rng = np.random.default_rng(seed)
+    rows = reference.sample(n=n, replace=True, random_state=seed).to_dict("records")
+    names = model.schema.names
+    p = np.array([r["probability_good_credit"] for r in rows])
+    p_bad = Calibration.load(model_dir()).bad_probability(p)
+    bad = rng.uniform(size=n) < (np.full(n, p_bad.mean()) if concept_drift else p_bad)
+    span = (end - start).total_seconds() * 1000
+    records = []
+    for i, row in enumerate(rows):
+        ms = int(start.timestamp() * 1000 + span * (i + 0.5) / n)
+        records.append(
+            LogRecord(
+                prediction_id=uuid7(ms),
+                request_id=uuid7(ms),
+                route="/predict",
+                status=200,
+                latency_ms=1.0,
+                model_version=model.version,
+                features={k: row[k] for k in names},
+                probability_good_credit=float(row["probability_good_credit"]),
+                decision=row["decision"],
+            )
+        )
+    prediction_log.write(records)
+    shards = int(aws.parameters["LogShards"])
+    table = aws.ref("PredictionsTable")
+    for i, rec in enumerate(records):
+        if rng.uniform() >= coverage:
+            continue
+        ddb.update_item(
+            TableName=table,
+            Key=key_attributes(keys_for(rec.prediction_id, shards)),
+            UpdateExpression="SET outcome = :o, outcome_observed_at = :t",
+            ExpressionAttributeValues={":o": {"S": "bad" if bad[i] else "good"}, ":t": {"S": "2026-11-01T00:00:00Z"}},
+        )
+    return records
+
+
+@pytest.fixture
+def quality_job(aws, model, prediction_log, sqs):
+    settings = QualitySettings().model_copy(
+        update={
+            "notifications_queue_url": sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"],
+            "resamples": 200,
+        }
+    )
+    estimator, assumption = load_estimator(model.threshold, 200, 0)
+    tokens = TokenLinks(
+        key=token_key_from_secret(parameters.get_secret, aws.ref("ReportLinkTokenSecret"), 0), base_url=API
+    )
+    return QualityJob(
+        settings=settings,
+        model_version=model.version,
+        threshold=model.threshold,
+        validation=validation_figures(model.metadata),
+        source=prediction_log,
+        publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=tokens),
+        sqs=sqs,
+        estimator=estimator,
+        assumption=assumption,
+    )
+
+
+@pytest.fixture
+def quality_service(quality_job):
+    from creditwatch_common.observability import Observability, Service
+
+    return QualityService(
+        settings=quality_job.settings, job=quality_job, obs=Observability.build(Service.QUALITY, quality_job.settings)
+    )
+
+
+def queued(sqs, aws):
+    url = sqs.get_queue_url(QueueName=aws.physical_name("NotificationsQueue"))["QueueUrl"]
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(parse_notification(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_an_empty_cohort_is_no_data_and_writes_nothing(quality_job, s3, aws):
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "no_data" and summary.rows == 0 and summary.report_id is None
+    assert s3.list_objects_v2(Bucket=aws.ref("ReportsBucket")).get("KeyCount", 0) == 0
+
+
+def test_a_cohort_with_few_outcomes_is_insufficient_labels_with_the_estimate_and_coverage(
+    quality_job, prediction_log, ddb, aws, model
+):
+    seed_cohort(prediction_log, ddb, aws, model, n=300, start=START, end=END, coverage=0.2, seed=2)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "insufficient_labels" and summary.rows == 300
+    assert 30 < summary.labelled_rows < 100 and summary.label_coverage == round(summary.labelled_rows / 300, 6)
+    assert summary.realized == {} and summary.estimated["auc"].value is not None
+    assert "200 needed" in summary.message and summary.report_id.startswith("quality.")
+
+
+def test_a_cohort_performing_as_validated_is_ok_with_every_figure_and_the_report_published(
+    quality_job, prediction_log, ddb, aws, model, s3, sqs
+):
+    seed_cohort(prediction_log, ddb, aws, model, n=600, start=START, end=END, seed=3)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "ok", summary.reasons
+    assert summary.rows == summary.labelled_rows == 600 and summary.label_coverage == 1.0
+    assert set(summary.realized) >= {"auc", "gini", "ks", "brier", "log_loss", "ece", "expected_cost"}
+    assert set(summary.estimated) >= {"auc", "expected_cost", "approval_rate"}
+    assert "no concept drift" in summary.estimator
+    c = summary.confusion
+    assert c.tp + c.fp + c.tn + c.fn == 600 and c.threshold == model.threshold
+    assert set(summary.fairness) == {"sex", "age", "foreign_worker"} and summary.fairness["sex"].judged
+    bucket = aws.ref("ReportsBucket")
+    body = json.loads(s3.get_object(Bucket=bucket, Key=summary.summary_key)["Body"].read())
+    assert body["kind"] == "quality" and body["verdict"] == "ok" and body["cohort"]["start"] == "2026-08-01T00:00:00Z"
+    assert body["realized"]["auc"]["value"] == summary.realized["auc"].value
+    latest = json.loads(s3.get_object(Bucket=bucket, Key="quality/latest.json")["Body"].read())
+    assert latest["summary_key"] == summary.summary_key and latest["verdict"] == "ok"
+    html = s3.get_object(Bucket=bucket, Key=summary.report_html_key)["Body"].read().decode()
+    assert "Model quality: OK" in html, html[-3000:]
+    assert "Outcome fairness by protected group" in html
+    # Evidently's classification preset is the report's body (its scripts make it megabytes).
+    assert not [w for w in summary.warnings if "Evidently" in w] and len(html) > 1_000_000
+    assert summary.evidently_version
+    # The token link names the quality id, and the reports route maps it to this report's HTML.
+    assert summary.report_url.startswith(f"{API}reports/{summary.report_id}?t=")
+    assert report_html_key("drift", summary.report_id, {"quality": "quality"}) == summary.report_html_key
+    assert queued(sqs, aws) == []
+
+
+def test_a_concept_drift_cohort_is_degraded_and_queues_one_quality_alert_deduplicated_in_slack(
+    quality_job, prediction_log, ddb, aws, model, sqs
+):
+    from faults import SlackWebhook
+
+    from creditwatch_alerts.models import AlertsEvent
+    from creditwatch_alerts.service import AlertsJob
+    from creditwatch_alerts.settings import AlertsSettings
+    from creditwatch_alerts.slack import SlackClient
+    from creditwatch_alerts.state import StateStore
+
+    seed_cohort(prediction_log, ddb, aws, model, n=600, start=START, end=END, concept_drift=True, seed=4)
+    first = quality_job.run(QualityEvent(start=START, end=END))
+    assert first.verdict == "degraded" and first.notified
+    assert any(r.startswith("AUC") for r in first.reasons)
+    # The estimate cannot see concept drift: it stays near validation while the realized AUC falls.
+    assert first.estimated["auc"].value - first.realized["auc"].value > 0.1
+    again = quality_job.run(QualityEvent(start=START, end=END))  # a rerun of the same cohort
+    assert again.verdict == "degraded" and again.report_id != first.report_id
+    url = quality_job.settings.notifications_queue_url
+    with SlackWebhook() as slack:
+        alerts = AlertsJob(
+            settings=AlertsSettings().model_copy(update={"notifications_queue_url": url, "expect_traffic": False}),
+            reader=prediction_log,
+            state=StateStore(dynamodb=ddb, table=aws.ref("AlertStateTable"), environment="test"),
+            slack=lambda: SlackClient(webhook_url=slack.url, timeout_s=2, max_attempts=1, sleep=lambda _s: None),
+            sqs=sqs,
+        )
+        result = alerts.run(AlertsEvent())
+        assert [p.kind for p in result.posted] == ["quality"]
+        assert any("already delivered" in s for s in result.skipped)
+        (payload,) = slack.payloads
+    assert "MODEL QUALITY DEGRADED" in payload["text"] and first.cohort["start"] in payload["text"]
+    blocks = json.dumps(payload["blocks"])
+    assert "realized" in blocks and "estimated" in blocks and "validation" in blocks and "concept drift" in blocks
+    assert "Open quality report" in blocks
+
+
+def test_a_quality_alert_carries_realized_estimated_and_validation_figures(
+    quality_job, prediction_log, ddb, aws, model, sqs
+):
+    seed_cohort(prediction_log, ddb, aws, model, n=400, start=START, end=END, concept_drift=True, seed=6)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    (note,) = queued(sqs, aws)
+    assert isinstance(note, QualityAlert)
+    assert note.dedupe_key == "quality#2026-08-01T00:00:00Z#2026-09-01T00:00:00Z"
+    assert note.realized["auc"].value == summary.realized["auc"].value
+    assert note.validation["auc"].value == pytest.approx(model.metadata["metrics"]["holdout"]["roc_auc"])
+    assert note.estimated["auc"].value is not None and note.report_url == summary.report_url
+
+
+def test_a_log_read_failure_is_an_error_with_a_run_failed_notice(quality_job, aws, sqs):
+    quality_job.source = type(
+        "Broken", (), {"query_window": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
+    )()
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "error" and summary.error == "log_read_failed" and summary.notified
+    (note,) = queued(sqs, aws)
+    assert note.type == "run_failed" and note.job == "quality"
+
+
+def test_the_handler_raises_on_error_so_lambda_retries_and_returns_the_summary_otherwise(quality_service):
+    with_window = {"start": START.isoformat(), "end": END.isoformat()}
+    answer = quality_service.handle(with_window)
+    assert answer["verdict"] == "no_data" and answer["kind"] == "quality"
+    quality_service.job.source = type(
+        "Broken", (), {"query_window": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
+    )()
+    from creditwatch_drift.quality.app import QualityRunError
+
+    with pytest.raises(QualityRunError, match="log_read_failed"):
+        quality_service.handle(with_window)
