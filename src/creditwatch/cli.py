@@ -771,8 +771,12 @@ def _simulate_history(
 
 
 def _render_history(summary: dict[str, Any]) -> None:
+    from datetime import datetime, timedelta
+
     from rich.console import Console
     from rich.table import Table
+
+    from creditwatch_common.ids import iso_utc
 
     table = Table(title=f"simulated history: {summary['scenario']}", show_header=True)
     table.add_column("figure")
@@ -807,29 +811,13 @@ def _render_history(summary: dict[str, Any]) -> None:
     Console().print(table)
     typer.echo(f"records are marked by their request id: {summary['request_id_prefix']}<prediction id>")
     for name, period in summary["periods"].items():
-        typer.echo(
-            f"quality of {name.replace('_', ' ')}: creditwatch invoke QualityFunction -e - <<< "
-            f'\'{{"start": "{period["start"]}", "end": "{_next_second(period["end"])}"}}\''
-        )
+        cohort = json.dumps({k: period[k] for k in ("days_ago_from", "days_ago_to")})
+        typer.echo(f"quality {name.replace('_', ' ')}: echo '{cohort}' | creditwatch invoke QualityFunction -e -")
+    end = datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
     typer.echo(
-        f"input drift over the last week: creditwatch drift --end {window['end']} --start {_week_before(window['end'])}"
+        f"input drift of the last week: creditwatch drift --start {iso_utc(end - timedelta(days=7))} "
+        f"--end {window['end']}"
     )
-
-
-def _next_second(iso: str) -> str:
-    from datetime import datetime, timedelta
-
-    from creditwatch_common.ids import iso_utc
-
-    return iso_utc(datetime.fromisoformat(iso.replace("Z", "+00:00")) + timedelta(seconds=1))
-
-
-def _week_before(iso: str) -> str:
-    from datetime import datetime, timedelta
-
-    from creditwatch_common.ids import iso_utc
-
-    return iso_utc(datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(days=7))
 
 
 def _render_tally(summary: dict[str, Any]) -> None:

@@ -556,23 +556,26 @@ class HistoryResult:
 
 
 def _periods(result: HistoryResult, apps: Sequence[Simulated], p_good: np.ndarray, now: datetime) -> None:
-    """Realized figures of the posted outcomes before and after the change (what the quality job should find)."""
+    """Realized figures of the posted outcomes before and after the change: the cohorts to give the quality job.
+
+    Each is whole UTC days, as the quality job's `days_ago_from`/`days_ago_to` cohorts (0 = today 00:00 UTC).
+    """
     now_ms = int(now.timestamp() * 1000)
     posted = np.array([a.reported and a.observed_ms <= now_ms for a in apps])
-    changed = np.array([a.changed for a in apps])
     good = np.array([a.outcome == "good" for a in apps], dtype=float)
     at = np.array([a.at_ms for a in apps])
-    parts = (
-        {"before_change": ~changed, "after_change": changed} if result.change_at else {"all": np.ones(len(apps), bool)}
-    )
-    for name, mask in parts.items():
-        if not mask.any():
-            continue
+    days, change = result.plan.days, result.plan.change_ago
+    parts = {"all": (days, 0)} if change is None else {"before_change": (days, change), "after_change": (change, 0)}
+    for name, (days_from, days_to) in parts.items():
+        start, stop = result.end - timedelta(days=days_from), result.end - timedelta(days=days_to)
+        mask = (at >= int(start.timestamp() * 1000)) & (at < int(stop.timestamp() * 1000))
         labelled = mask & posted
         auc = sample_auc(p_good[labelled], good[labelled]) if labelled.any() else None
         result.periods[name] = {
-            "start": iso_millis(int(at[mask].min()))[:19] + "Z",
-            "end": iso_millis(int(at[mask].max()))[:19] + "Z",
+            "start": iso_utc(start),
+            "end": iso_utc(stop),
+            "days_ago_from": days_from,
+            "days_ago_to": days_to,
             "records": int(mask.sum()),
             "labelled": int(labelled.sum()),
             "bad_rate": round(float(1 - good[labelled].mean()), 4) if labelled.any() else None,

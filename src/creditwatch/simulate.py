@@ -327,6 +327,9 @@ def local_handler(endpoint: str) -> Call:
         event["rawPath"] = event["requestContext"]["http"]["path"] = route
         event["requestContext"]["requestId"] = uuid7()  # time-ordered: `log get <request id>` finds it
         event["body"] = body
+        # Each call is one invocation, with the whole timeout before it: a clock started once would run
+        # out after the first 29 s of a long simulation and every later write would meet its deadline.
+        context.start()
         started = time.perf_counter()
         # The handler prints EMF metrics on stdout, as in Lambda; here they would drown the summary.
         with contextlib.redirect_stdout(io.StringIO()):
