@@ -218,6 +218,33 @@ def test_covariate_shift_moves_the_inputs_and_keeps_the_truth(model: Any, world:
     assert world.truth.bad_probability([probe])[0] == pytest.approx(after[0].p_bad)
 
 
+def test_the_estimate_misses_concept_drift_and_follows_covariate_shift(model: Any, world: h.World) -> None:
+    from creditwatch_model import model_dir
+    from creditwatch_model.calibration import Calibration
+    from creditwatch_model.estimate import estimate_quality
+
+    calibration = Calibration.load(model_dir())
+
+    def figures(apps: list[h.Simulated]) -> tuple[float, float]:
+        scores = _scores(model, apps)
+        estimated = estimate_quality(scores, calibration, model.threshold, n_boot=20)["auc"]["value"]
+        realized = h.sample_auc(scores, _good(apps))
+        assert realized is not None and estimated is not None
+        return realized, estimated
+
+    validation = model.metadata["metrics"]["holdout"]["roc_auc"]
+    concept = h.generate(h.HistoryPlan("concept-drift", days=40, per_day=200, change_days_ago=20), world, END)
+    realized, estimated = figures([a for a in concept if a.changed])
+    assert estimated == pytest.approx(validation, abs=0.03) and realized < estimated - 0.15
+    realized, estimated = figures([a for a in concept if not a.changed])
+    assert estimated == pytest.approx(realized, abs=0.03)
+    shifted = h.generate(h.HistoryPlan("covariate-shift", days=40, per_day=200, change_days_ago=20), world, END)
+    realized, estimated = figures([a for a in shifted if a.changed])
+    # Both fall below validation, and the estimate stays within a few points of what outcomes show.
+    assert realized < validation - 0.01 and estimated < validation - 0.03
+    assert estimated == pytest.approx(realized, abs=0.05)
+
+
 def test_outcomes_are_posted_only_once_observed_and_only_for_covered_loans(world: h.World) -> None:
     plan = h.HistoryPlan("stable", days=90, per_day=40, coverage=0.8, delay_days=(30, 60))
     apps = h.generate(plan, world, END)
