@@ -733,7 +733,7 @@ def _simulate_history(
     from rich.console import Console
     from rich.progress import Progress
 
-    from creditwatch.history import HISTORY_SCENARIOS, HistoryPlan, parse_delay, run_history
+    from creditwatch.history import HISTORY_SCENARIOS, HistoryError, HistoryPlan, parse_delay, run_history
     from creditwatch.simulate import outcome_poster
 
     if scenario is None:
@@ -762,7 +762,12 @@ def _simulate_history(
             "records": bar.add_task("records", total=plan.total),
             "outcomes": bar.add_task("outcomes", total=None),
         }
-        result = run_history(plan, state.endpoint, poster, progress=lambda kind, n: bar.advance(tasks[kind], n))
+        try:
+            result = run_history(plan, state.endpoint, poster, progress=lambda kind, n: bar.advance(tasks[kind], n))
+        except HistoryError as exc:
+            _fail(str(exc), errors.FAILED)
+        except ValueError as exc:  # an endpoint not on this machine
+            _fail(str(exc), errors.USAGE)
     summary = result.as_dict()
     if as_json:
         _print_json(summary)

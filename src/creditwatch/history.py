@@ -60,12 +60,17 @@ CONCEPT_FEATURE = "status_of_existing_checking_account"
 COVARIATE_SHIFT = DriftShift(amount_factor=1.5, duration_add=6, age_add=-5, recode_share=0.5)
 # /outcomes takes up to this many items per request.
 OUTCOME_BATCH = 1000
+OUTCOME_ATTEMPTS = 3
 DAY_MS = 86_400_000
 RIDGE = 3.0
 # Each feature of a simulated applicant comes from another training applicant with this probability.
 RECOMBINE = 0.35
 # Applicants the truth is calibrated on (drawn with seed 0, whatever the plan's seed).
 CALIBRATION_SAMPLE = 4000
+
+
+class HistoryError(Exception):
+    """The local stack refused part of the history (records or outcomes); the message says which."""
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -666,10 +671,18 @@ def run_history(
     result.outcomes_pending = sum(a.reported for a in apps) - len(due)
     for begin in range(0, len(due), OUTCOME_BATCH):
         chunk = due[begin : begin + OUTCOME_BATCH]
-        status, body = poster(chunk)
-        result.outcome_http[status] += len(chunk)
+        # A 503 means some outcomes could not be stored in the request's time: the route asks for the
+        # same request again (those stored meanwhile answer `unchanged`).
+        for _ in range(OUTCOME_ATTEMPTS):
+            status, body = poster(chunk)
+            result.outcome_http[status] += len(chunk)
+            if status != 503:
+                break
         if status != 200:
-            raise RuntimeError(f"POST /outcomes answered {status}: {str(body)[:300]}")
+            raise HistoryError(
+                f"POST /outcomes answered {status} after {begin} of {len(due)} outcomes were posted: "
+                f"{str(body)[:300]}; rerun the same command: stored outcomes answer unchanged"
+            )
         result.outcome_statuses.update(body.get("counts", {}))
         if progress:
             progress("outcomes", len(chunk))
@@ -681,7 +694,7 @@ def run_history(
 def _write(writer: Any, batch: list[Any], result: HistoryResult, progress: Callable[[str, int], None] | None) -> None:
     outcome = writer.write(batch)
     if outcome.spilled or outcome.logged_only or outcome.written != len(batch):
-        raise RuntimeError(f"the local log refused records: {outcome.errors[:5]}")
+        raise HistoryError(f"the local log refused records ({outcome.errors[:5]}); is the stack up? rerun the command")
     result.records_written += outcome.written
     if progress:
         progress("records", len(batch))
