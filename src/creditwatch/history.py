@@ -101,6 +101,8 @@ class HistoryPlan:
         low, high = self.delay_days
         if not 0 <= low <= high <= 365:
             raise ValueError(f"--outcome-delay-days takes MIN..MAX days with 0 <= MIN <= MAX <= 365, not {low}..{high}")
+        if self.scenario != "stable" and self.days < 2:
+            raise ValueError(f"{self.scenario} needs --history 2 or more: a day before its change and one after")
         if self.change_days_ago is not None:
             if self.scenario == "stable":
                 raise ValueError("--change-days-ago is for concept-drift and covariate-shift: stable changes nothing")

@@ -47,6 +47,8 @@ def test_plans_refuse_what_cannot_be_simulated_with_the_flag_to_change() -> None
         h.HistoryPlan("stable", days=5, delay_days=(60, 30))
     with pytest.raises(ValueError, match="stable changes nothing"):
         h.HistoryPlan("stable", days=10, change_days_ago=3)
+    with pytest.raises(ValueError, match="2 or more"):
+        h.HistoryPlan("covariate-shift", days=1)
     with pytest.raises(ValueError, match="1 to 9"):
         h.HistoryPlan("concept-drift", days=10, change_days_ago=10)
     assert h.HistoryPlan("concept-drift", days=90).change_ago == 60
