@@ -680,7 +680,33 @@ def main() -> None:
 @app.command()
 def simulate(
     scenario: Annotated[
-        str | None, typer.Option(help="stable, drift, bias, invalid, faults or day (counts below replace its own)")
+        str | None,
+        typer.Option(
+            help="stable, drift, bias, invalid, faults or day (counts below replace its own); "
+            "with --history: stable, concept-drift or covariate-shift"
+        ),
+    ] = None,
+    history: Annotated[
+        int | None,
+        typer.Option(
+            help="Write DAYS whole UTC days of past, scored traffic (before today) to the local log and post "
+            "their matured outcomes through POST /outcomes (needs --scenario stable|concept-drift|covariate-shift)"
+        ),
+    ] = None,
+    per_day: Annotated[int | None, typer.Option(help="--history: applications per day [default: 200]")] = None,
+    outcome_coverage: Annotated[
+        float | None, typer.Option(help="--history: share of loans whose outcome is ever reported [default: 0.85]")
+    ] = None,
+    outcome_delay_days: Annotated[
+        str | None,
+        typer.Option(help="--history: days from decision to observed outcome, MIN..MAX, uniform [default: 30..60]"),
+    ] = None,
+    change_days_ago: Annotated[
+        int | None,
+        typer.Option(
+            help="--history concept-drift or covariate-shift: the change starts this many days before today "
+            "(default: two thirds of the way back)"
+        ),
     ] = None,
     stable: Annotated[int | None, typer.Option(help="Applications drawn like the training data")] = None,
     drift: Annotated[int | None, typer.Option(help="Applications from a shifted population")] = None,
@@ -704,6 +730,8 @@ def simulate(
     """Send traffic through the predict function of the local stack; prints the window it covered.
 
     Only what you ask for is sent: a --scenario, explicit counts, or both (counts replace the scenario's).
+    With --history DAYS it writes a labelled past instead (marked simulated by the request id prefix
+    `simulated-history-`): e.g. --history 90 --scenario concept-drift --per-day 200.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -712,11 +740,37 @@ def simulate(
 
     if target not in ("handler", "http"):
         _fail("--target is handler or http", errors.USAGE)
-    try:
-        counts = plan_counts(
+    explicit = {"stable": stable, "drift": drift, "bias": bias, "invalid": invalid, "errors": errors_, "slow": slow}
+    history_options = {
+        "--per-day": per_day is not None,
+        "--outcome-coverage": outcome_coverage is not None,
+        "--outcome-delay-days": outcome_delay_days is not None,
+        "--change-days-ago": change_days_ago is not None,
+    }
+    if history is not None:
+        counts_given = [f"--{k}" for k, v in explicit.items() if v is not None]
+        if counts_given:
+            _fail(f"--history writes its own traffic: drop {', '.join(counts_given)}", errors.USAGE)
+        _simulate_history(
+            history,
             scenario,
-            {"stable": stable, "drift": drift, "bias": bias, "invalid": invalid, "errors": errors_, "slow": slow},
+            200 if per_day is None else per_day,
+            0.85 if outcome_coverage is None else outcome_coverage,
+            outcome_delay_days or "30..60",
+            change_days_ago,
+            seed,
+            target,
+            url,
+            as_json,
         )
+        return
+    if any(history_options.values()):
+        given = ", ".join(k for k, v in history_options.items() if v)
+        _fail(f"{given} only apply with --history DAYS", errors.USAGE)
+    if scenario in ("concept-drift", "covariate-shift"):
+        _fail(f"{scenario} is a history scenario: add --history DAYS (e.g. --history 90)", errors.USAGE)
+    try:
+        counts = plan_counts(scenario, explicit)
     except ValueError as exc:
         _fail(str(exc), errors.USAGE)
     state = _local_state()
@@ -739,6 +793,114 @@ def simulate(
     window = summary["window"]
     typer.echo(f"window {window['start']} .. {window['end']}")
     typer.echo(f"drift over it: creditwatch drift --start {window['start']} --end {window['end']}")
+
+
+def _simulate_history(
+    days: int,
+    scenario: str | None,
+    per_day: int,
+    coverage: float,
+    delay: str,
+    change_days_ago: int | None,
+    seed: int,
+    target: str,
+    url: str,
+    as_json: bool,
+) -> None:
+    """`simulate --history`: a labelled past on the local stack (creditwatch/labelled_history.py)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from creditwatch.labelled_history import HISTORY_SCENARIOS, HistoryError, HistoryPlan, parse_delay, run_history
+    from creditwatch.simulate import outcome_poster
+
+    if scenario is None:
+        _fail(f"--history needs --scenario {'|'.join(HISTORY_SCENARIOS)}", errors.USAGE)
+    if scenario not in HISTORY_SCENARIOS:
+        _fail(
+            f"{scenario} is not a history scenario: with --history choose {', '.join(HISTORY_SCENARIOS)}", errors.USAGE
+        )
+    try:
+        plan = HistoryPlan(
+            scenario=scenario,
+            days=days,
+            per_day=per_day,
+            change_days_ago=change_days_ago,
+            coverage=coverage,
+            delay_days=parse_delay(delay),
+            seed=seed,
+        )
+    except ValueError as exc:
+        _fail(str(exc), errors.USAGE)
+    state = _local_state()
+    poster = outcome_poster(state.endpoint, target, url)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        tasks = {
+            "records": bar.add_task("records", total=plan.total),
+            "outcomes": bar.add_task("outcomes", total=None),
+        }
+        try:
+            result = run_history(plan, state.endpoint, poster, progress=lambda kind, n: bar.advance(tasks[kind], n))
+        except HistoryError as exc:
+            _fail(str(exc), errors.FAILED)
+        except ValueError as exc:  # an endpoint not on this machine
+            _fail(str(exc), errors.USAGE)
+    summary = result.as_dict()
+    if as_json:
+        _print_json(summary)
+        return
+    _render_history(summary)
+
+
+def _render_history(summary: dict[str, Any]) -> None:
+    from datetime import datetime, timedelta
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from creditwatch_common.ids import iso_utc
+
+    table = Table(title=f"simulated history: {summary['scenario']}", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    window = summary["window"]
+    table.add_row("days", f"{summary['days']} ({window['start']} .. {window['end']})")
+    table.add_row("records", f"{summary['records']} ({summary['per_day']} a day)")
+    table.add_row("  written now", str(summary["records_written"]))
+    table.add_row("  already in the log", str(summary["records_existing"]))
+    for k, v in summary["decisions"].items():
+        table.add_row(f"  {k}", str(v))
+    if summary["change_at"]:
+        table.add_row("change from", summary["change_at"])
+    out = summary["outcomes"]
+    table.add_row("outcomes posted", str(out["posted"]))
+    for k, v in out["by_status"].items():
+        table.add_row(f"  {k}", str(v))
+    table.add_row("outcomes not yet observed", str(out["not_yet_observed"]))
+    table.add_row("outcomes never reported", str(out["never_reported"]))
+    for name, period in summary["periods"].items():
+        auc = period["realized_auc"]
+        table.add_row(
+            f"{name.replace('_', ' ')}",
+            f"{period['labelled']} labelled of {period['records']}, realized AUC "
+            + (f"{auc:.3f}" if auc is not None else "-"),
+        )
+    table.add_row(
+        "truth", f"temperature {summary['truth']['temperature']}, validation AUC {summary['truth']['target_auc']}"
+    )
+    if summary["truth"]["change"]:
+        table.add_row("change", summary["truth"]["change"])
+    Console().print(table)
+    typer.echo(f"records are marked by their request id: {summary['request_id_prefix']}<prediction id>")
+    for name, period in summary["periods"].items():
+        cohort = json.dumps({k: period[k] for k in ("days_ago_from", "days_ago_to")})
+        typer.echo(f"quality {name.replace('_', ' ')}: echo '{cohort}' | creditwatch invoke QualityFunction -e -")
+    end = datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
+    typer.echo(
+        f"input drift of the last week: creditwatch drift --start {iso_utc(end - timedelta(days=7))} "
+        f"--end {window['end']}"
+    )
 
 
 def _render_tally(summary: dict[str, Any]) -> None:

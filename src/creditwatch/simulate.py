@@ -6,7 +6,7 @@ import json
 import random
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,7 +147,10 @@ def application_pool(model: CreditModel, reference: pd.DataFrame) -> list[dict[s
     ]
 
 
-def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: CreditModel) -> dict[str, Any]:
+def shift_application(
+    app: dict[str, Any], shift: DriftShift, model: CreditModel, draws: Sequence[float]
+) -> dict[str, Any]:
+    """The application moved by `shift`; the i-th recode applies when draws[i] < shift.recode_share."""
     bounds = {f.name: f for f in model.schema.features}
     out = dict(app)
     out["credit_amount"] = min(
@@ -158,10 +161,14 @@ def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: Cr
     )
     age = bounds["age_in_years"]
     out["age_in_years"] = max(int(age.minimum or 18), min(int(age.maximum or 100), out["age_in_years"] + shift.age_add))
-    for name, code in shift.recodes:
-        if rng.random() < shift.recode_share:
+    for (name, code), draw in zip(shift.recodes, draws, strict=True):
+        if draw < shift.recode_share:
             out[name] = code
     return out
+
+
+def _shift(app: dict[str, Any], shift: DriftShift, rng: random.Random, model: CreditModel) -> dict[str, Any]:
+    return shift_application(app, shift, model, [rng.random() for _ in shift.recodes])
 
 
 def _invalid(app: dict[str, Any], rng: random.Random) -> tuple[str, str]:
@@ -277,8 +284,14 @@ def _event_template() -> dict[str, Any]:
     return event
 
 
-def handler_sender(endpoint: str) -> Sender:
-    """Send through the predict function's Lambda handler in this process, configured for the local stack."""
+Call = Callable[[str, str], tuple[int, float, dict[str, Any]]]
+
+
+def local_handler(endpoint: str) -> Call:
+    """A call of the predict function's Lambda handler in this process, configured for the local stack.
+
+    The call takes a route and a body and gives the status, the latency (ms) and the JSON answer.
+    """
     import contextlib
     import copy
     import io
@@ -309,20 +322,57 @@ def handler_sender(endpoint: str) -> Sender:
     template = _event_template()
     context = LocalContext("PredictFunction", spec.memory, spec.timeout)
 
-    def send(req: Request) -> tuple[int, float, str | None]:
+    def call(route: str, body: str) -> tuple[int, float, dict[str, Any]]:
         event = copy.deepcopy(template)
-        event["rawPath"] = event["requestContext"]["http"]["path"] = req.route
+        event["rawPath"] = event["requestContext"]["http"]["path"] = route
         event["requestContext"]["requestId"] = uuid7()  # time-ordered: `log get <request id>` finds it
-        event["body"] = req.body
+        event["body"] = body
+        # Each call is one invocation, with the whole timeout before it: a clock started once would run
+        # out after the first 29 s of a long simulation and every later write would meet its deadline.
+        context.start()
         started = time.perf_counter()
         # The handler prints EMF metrics on stdout, as in Lambda; here they would drown the summary.
         with contextlib.redirect_stdout(io.StringIO()):
             resp = lambda_handler(event, context)
         latency = (time.perf_counter() - started) * 1000
-        body = json.loads(resp.get("body") or "{}")
-        return int(resp["statusCode"]), latency, body.get("decision")
+        return int(resp["statusCode"]), latency, json.loads(resp.get("body") or "{}")
+
+    return call
+
+
+def handler_sender(endpoint: str) -> Sender:
+    """Send through the predict function's Lambda handler in this process, configured for the local stack."""
+    call = local_handler(endpoint)
+
+    def send(req: Request) -> tuple[int, float, str | None]:
+        status, latency, body = call(req.route, req.body or "")
+        return status, latency, body.get("decision")
 
     return send
+
+
+def outcome_poster(
+    endpoint: str, target: str = "handler", url: str = "http://127.0.0.1:8000"
+) -> Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]:
+    """POST /outcomes through the in-process handler (target handler) or a running API (target http)."""
+    if target == "handler":
+        call = local_handler(endpoint)
+
+        def post(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+            status, _, body = call("/outcomes", json.dumps({"outcomes": items}))
+            return status, body
+
+        return post
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=120)
+
+    def post_http(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        resp = client.post("/outcomes", json={"outcomes": items})
+        ok_json = resp.headers.get("content-type", "").startswith("application/json")
+        return resp.status_code, resp.json() if ok_json else {"body": resp.text[:300]}
+
+    return post_http
 
 
 def http_sender(base_url: str) -> Sender:
