@@ -175,7 +175,7 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     text = (Path(__file__).resolve().parents[2] / "docs" / "operate.md").read_text()
     section = text.split("## The lake: queries an auditor needs", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     rows = lake_rows(model, n=400, seed=4)
     pid = "0193a000-0000-7000-8000-000000000000"
     rows.loc[0, "prediction_id"] = pid
@@ -188,11 +188,13 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
             "outcome": ["good", "bad", "good"],
             "observed_at": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-01"], utc=True),
             "recorded_at": pd.to_datetime(["2026-11-01", "2026-11-03", "2026-11-01"], utc=True),
+            "correction": [False, True, False],
+            "previous": [None, "good", None],
         }
     )
     con = duckdb.connect()
     con.register("predictions", rows)
-    con.register("outcomes", outcomes)
+    con.register("outcome_events", outcomes)
     answers = []
     for block in blocks:
         sqlglot.parse_one(block, read="trino")  # Athena's dialect
@@ -205,3 +207,5 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     assert sum(n for (_, o), n in by_outcome.items() if o is not None) == int(rows.decision[:2].notna().sum())
     if pd.notna(rows.decision[0]):
         assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
+    # Every label of one prediction, the correction last.
+    assert [(o, c, prev) for _, o, _, c, prev in answers[4]] == [("good", False, None), ("bad", True, "good")]
