@@ -35,6 +35,11 @@ class DemoOptions:
     errors: int = 60
     slow: int = 20
     seed: int = 42
+    # The labelled past the quality job judges: days of backdated traffic with outcomes, the model's
+    # relation to repayment inverted from `history_change_days_ago` on (concept drift).
+    history_days: int = 120
+    history_per_day: int = 25
+    history_change_days_ago: int = 75
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
 
@@ -59,6 +64,9 @@ class DemoResult:
     drift: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     lake: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    quality_stable: dict[str, Any] = field(default_factory=dict)
+    quality_drifted: dict[str, Any] = field(default_factory=dict)
     report_path: str | None = None
     # The report history's page, saved beside the report (both runs listed, trend charts).
     index_path: str | None = None
@@ -78,11 +86,18 @@ class DemoResult:
             "drift_baseline": self.drift_baseline,
             "drift": self.drift,
             "lake": self.lake,
+            "history": self.history,
+            "quality_stable": self.quality_stable,
+            "quality_drifted": self.quality_drifted,
             "alerts": self.alerts,
             "report_path": self.report_path,
             "index_path": self.index_path,
             "slack_messages": self.slack_messages,
         }
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 class StepFailed(Exception):
@@ -163,7 +178,11 @@ class Demo:
         )
         self.step("export the traffic to the lake (creditwatch lake export)", self._export(tallies))
         self.step("drift job over the shifted window", self._drift_shifted(marks))
-        self.step("alerts job (error rate, latency, drift note)", self._alerts)
+        self.step("labelled history: backdated traffic, outcomes through /outcomes", self._history)
+        self.step("quality job over the cohort before the change", self._quality("before_change"))
+        self.step("quality job over the concept-drift cohort", self._quality("after_change"))
+        self.step("report history saved beside the report (creditwatch report --index)", self._index)
+        self.step("alerts job (error rate, latency, drift note, quality alert)", self._alerts)
         self.step("alerts job again (no repeat)", self._alerts_again)
         self._summarise_traffic(tallies)
         self.result.slack_messages = self._slack_messages()
@@ -192,7 +211,6 @@ class Demo:
             if summary["status"] != "ok" or not summary["dataset_drift"]:
                 raise StepFailed(f"shifted traffic not judged drifted: {summary['message']}")
             self.result.report_path = str(self._copy_report(summary))
-            self.result.index_path = str(self._save_index())
             return f"{summary['message']}; {_read_by(summary)}"
 
         return go
@@ -212,17 +230,67 @@ class Demo:
 
         return go
 
+    def _history(self) -> str:
+        from creditwatch.labelled_history import HistoryPlan, run_history
+        from creditwatch.simulate import outcome_poster
+
+        o = self.options
+        plan = HistoryPlan(
+            scenario="concept-drift",
+            days=o.history_days,
+            per_day=o.history_per_day,
+            change_days_ago=o.history_change_days_ago,
+            seed=o.seed,
+        )
+        result = run_history(plan, self.endpoint, outcome_poster(self.endpoint)).as_dict()
+        self.result.history = result
+        posted = result["outcomes"]["by_status"]
+        if posted.get("recorded", 0) + posted.get("unchanged", 0) != result["outcomes"]["posted"]:
+            raise StepFailed(f"outcomes not all recorded: {posted}")
+        return (
+            f"{result['records']} records over {result['days']} days, {result['outcomes']['posted']} outcomes "
+            f"recorded; {result['truth']['change']} from {result['change_at']}"
+        )
+
+    def _quality(self, period: str) -> Callable[[], str]:
+        def go() -> str:
+            cohort = self.result.history.get("periods", {}).get(period)
+            if not cohort:
+                raise StepFailed("no labelled history to judge")
+            event = {"days_ago_from": cohort["days_ago_from"], "days_ago_to": cohort["days_ago_to"]}
+            summary = self.invoke("QualityFunction", event)
+            expected = "ok" if period == "before_change" else "degraded"
+            if period == "before_change":
+                self.result.quality_stable = summary
+            else:
+                self.result.quality_drifted = summary
+            verdict = summary.get("verdict")
+            realized = (summary.get("realized") or {}).get("auc") or {}
+            estimated = (summary.get("estimated") or {}).get("auc") or {}
+            said = (
+                f"{verdict}: AUC realized {_num(realized.get('value'))} vs estimated {_num(estimated.get('value'))} "
+                f"on {summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
+            )
+            if verdict != expected:
+                raise StepFailed(f"expected {expected}, got {said} ({'; '.join(summary.get('reasons') or [])})")
+            return said
+
+        return go
+
     def _copy_report(self, summary: dict[str, Any]) -> Path:
         s3 = stack.boto_client("s3", self.endpoint)
         return reports.download(s3, self.template.ref("ReportsBucket"), summary, self.options.reports_dir)
 
-    def _save_index(self) -> Path:
-        """The history's page beside the report: both drift runs listed, each linked to its local copy."""
+    def _index(self) -> str:
+        """The history's page beside the report: every run listed (drift and quality), each linked to its local copy."""
         s3 = stack.boto_client("s3", self.endpoint)
         saved = reports.save_index(s3, self.template.ref("ReportsBucket"), self.options.reports_dir / "index.html")
-        if saved.entries < 2:
-            raise StepFailed(f"the report history lists {saved.entries} report(s), not both runs")
-        return saved.path
+        runs = sum(1 for r in (self.result.drift_baseline, self.result.drift) if r.get("report_id"))
+        runs += sum(1 for r in (self.result.quality_stable, self.result.quality_drifted) if r.get("report_id"))
+        if saved.entries < runs:
+            raise StepFailed(f"the report history lists {saved.entries} report(s), not the {runs} runs")
+        self.result.index_path = str(saved.path)
+        return f"{saved.entries} report(s), newest first, with the trend charts: {saved.path}"
 
     def _alerts(self) -> str:
         result = self.invoke("AlertsFunction", {"source": "creditwatch.demo"})
@@ -233,6 +301,8 @@ class Demo:
             raise StepFailed(f"the error rate did not breach its threshold: {result['stats']}")
         if not any(k.startswith("drift") for k in posted):
             raise StepFailed(f"the drift notification was not posted (posted: {posted})")
+        if posted.count("quality") != 1:
+            raise StepFailed(f"the quality alert was not posted once (posted: {posted})")
         return f"firing: {', '.join(firing)}; posted: {', '.join(posted)}"
 
     def _alerts_again(self) -> str:

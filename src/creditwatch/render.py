@@ -47,6 +47,8 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
 
     _render_drift(console, "drift over the stable window", result.drift_baseline)
     _render_drift(console, "drift over the shifted window", result.drift)
+    _render_quality(console, "quality over the cohort before the change", result.quality_stable)
+    _render_quality(console, "quality over the concept-drift cohort", result.quality_drifted)
     if result.report_path:
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
     if result.index_path:
@@ -97,6 +99,31 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
         state = "stopped"
     console.print(f"demo stack {endpoint}: {state}", soft_wrap=True)
     console.print("[green]demo passed[/]" if result.ok else "[red]demo FAILED[/]: see the steps above")
+
+
+def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> None:
+    """A quality run: its verdict, then each figure realized (with outcomes), estimated (CBPE) and at validation."""
+    if not summary:
+        return
+    cohort = summary.get("cohort") or {}
+    console.print(
+        f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{summary.get('verdict')}[/], "
+        f"{summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
+    )
+    for reason in summary.get("reasons") or []:
+        console.print(f"  {reason}")
+    table = Table(show_header=True)
+    table.add_column("figure")
+    for column in ("realized", "estimated", "validation"):
+        table.add_column(column, justify="right")
+    for figure in ("auc", "expected_cost", "bad_rate_approved", "approval_rate"):
+        cells = []
+        for column in ("realized", "estimated", "validation"):
+            f = (summary.get(column) or {}).get(figure) or {}
+            value, low, high = f.get("value"), f.get("low"), f.get("high")
+            cells.append("-" if value is None else f"{value:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})"))
+        table.add_row(figure, *cells)
+    console.print(table)
 
 
 def _render_drift(console: Console, title: str, summary: dict[str, Any]) -> None:

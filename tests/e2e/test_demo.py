@@ -31,17 +31,26 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     report = Path(result["report_path"])
     assert report.parent == reports and report.stat().st_size > 100_000
     assert report.with_suffix(".json").exists()
-    # The report history beside it: both runs, newest first, each linked to its copy.
+    # The quality job over the labelled history: as validated before the change, degraded by the concept
+    # drift after it, which the estimate (from the scores alone) cannot see.
+    stable, drifted = result["quality_stable"], result["quality_drifted"]
+    assert stable["verdict"] == "ok" and drifted["verdict"] == "degraded", (stable["reasons"], drifted["reasons"])
+    assert drifted["realized"]["auc"]["high"] < drifted["validation"]["auc"]["value"] - 0.05
+    assert abs(drifted["estimated"]["auc"]["value"] - drifted["validation"]["auc"]["value"]) < 0.05
+    # The report history beside it: every run, newest first, each linked to its copy.
     index = Path(result["index_path"])
     page = index.read_text()
     assert index.parent == reports
     assert re.findall(r'<tr data-report-id="([^"]+)"', page) == [
+        drifted["report_id"],
+        stable["report_id"],
         result["drift"]["report_id"],
         result["drift_baseline"]["report_id"],
     ]
     assert (reports / "history" / f"{result['drift']['report_id']}.html").stat().st_size > 100_000
     texts = [m["payload"]["text"] for m in result["slack_messages"]]
-    assert len(texts) == 2 and any("ALERT" in t for t in texts) and any("DRIFT" in t for t in texts)
+    assert len(texts) == 3 and any("ALERT" in t for t in texts) and any("DRIFT" in t for t in texts)
+    assert sum("MODEL QUALITY DEGRADED" in t for t in texts) == 1
     # Its own stack, on another port, reported stopped and really stopped; the user's still runs, untouched.
     assert result["stack"]["endpoint"] != local_stack.endpoint and result["stack"]["state"] == "stopped"
     demo_cli = copy.copy(cli)
