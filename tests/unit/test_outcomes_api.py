@@ -41,6 +41,28 @@ def scored(prediction_log, prediction_id=None, status=200):
     return record.prediction_id
 
 
+def batch_applications(prediction_log, ids):
+    """Scored applications of a batch request, one per id, in the log."""
+    prediction_log.write(
+        [
+            LogRecord(
+                prediction_id=i,
+                request_id="r",
+                kind="application",
+                route="/predict-batch",
+                status=200,
+                latency_ms=1,
+                model_version="v1",
+                probability_good_credit=0.7,
+                prediction=1,
+                decision="approve",
+                risk_level="LOW",
+            )
+            for i in ids
+        ]
+    )
+
+
 def post(handler, event, outcomes, request_id="evt-outcomes-valid"):
     ev = event("outcomes-valid.json")
     ev["body"] = json.dumps({"outcomes": outcomes})
@@ -178,24 +200,7 @@ def test_a_batch_request_item_is_not_a_prediction_but_its_applications_are(handl
 
 def test_a_thousand_outcomes_are_accepted_and_a_thousand_and_one_are_413(handler, event, prediction_log):
     ids = [uuid7() for _ in range(1000)]
-    prediction_log.write(
-        [
-            LogRecord(
-                prediction_id=i,
-                request_id="r",
-                kind="application",
-                route="/predict-batch",
-                status=200,
-                latency_ms=1,
-                model_version="v1",
-                probability_good_credit=0.7,
-                prediction=1,
-                decision="approve",
-                risk_level="LOW",
-            )
-            for i in ids[:900]
-        ]
-    )
+    batch_applications(prediction_log, ids[:900])
     outcomes = [{"prediction_id": i, "outcome": "bad", "observed_at": now_iso()} for i in ids]
     status, body = post(handler, event, outcomes)
     assert status == 200 and len(body["results"]) == 1000
@@ -334,24 +339,7 @@ def test_off_lambda_as_creditwatch_serve_a_thousand_outcomes_get_the_routes_own_
     from fastapi.testclient import TestClient
 
     ids = [uuid7() for _ in range(1000)]
-    prediction_log.write(
-        [
-            LogRecord(
-                prediction_id=i,
-                request_id="r",
-                kind="application",
-                route="/predict-batch",
-                status=200,
-                latency_ms=1,
-                model_version="v1",
-                probability_good_credit=0.7,
-                prediction=1,
-                decision="approve",
-                risk_level="LOW",
-            )
-            for i in ids
-        ]
-    )
+    batch_applications(prediction_log, ids)
     client = TestClient(handler.app)
     sent = {"outcomes": [{"prediction_id": i, "outcome": "good", "observed_at": now_iso()} for i in ids]}
     resp = client.post("/outcomes", json=sent)
