@@ -21,9 +21,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from faults import FaultProxy, HangingServer, ResettingServer
+from faults import FaultProxy, HangingServer, ResettingServer, threaded_moto
 from lambda_context import LambdaContext
-from moto.server import ThreadedMotoServer
 
 from creditwatch.local.stack import create_resources
 from creditwatch.local.template import Template
@@ -112,15 +111,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     """A moto server in a thread on a free port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        if server._server is not None:
-            server._server.server_close()
+    with threaded_moto() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from faults import FaultProxy, HangingServer
+from faults import FaultProxy, HangingServer, threaded_moto
 from lambda_context import LambdaContext
-from moto.server import ThreadedMotoServer
 
 from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import create_resources
@@ -43,15 +42,8 @@ def aws_client(service: str, endpoint: str) -> Any:
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     fast_transactions()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        if server._server is not None:
-            server._server.server_close()
+    with threaded_moto() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
