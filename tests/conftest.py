@@ -73,6 +73,18 @@ def model() -> Any:
     return load_model()
 
 
+@pytest.fixture(scope="session")
+def drift_counts(model: Any) -> Any:
+    """What the drift job counts over a whole window: the shipped PSI bins and the protected groups."""
+    from creditwatch_common.lake.sql import CountSpec
+    from creditwatch_drift.fairness import group_specs
+    from creditwatch_drift.stability import bin_specs, load_stability_bins
+
+    bins = load_stability_bins()
+    assert bins is not None
+    return CountSpec(bin_specs(bins, model), group_specs((25,)))
+
+
 @pytest.fixture
 def aws() -> Iterator[Any]:
     """moto with every data resource of template.yaml created, as `creditwatch local up` creates them."""

@@ -275,8 +275,8 @@ WINDOWS = [
 def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model, monkeypatch):
     import creditwatch_common.lake.window as window_mod
 
-    # The lake counts a few objects at a time (memory bounded): here two hours per DuckDB query.
-    monkeypatch.setattr(window_mod, "COUNT_CHUNK_ROWS", 150)
+    # The lake reads a batch of objects at a time (memory bounded): here one hour per DuckDB pass.
+    monkeypatch.setattr(window_mod, "FETCH_BATCH_BYTES", 1)
     for hours_ago in range(5):
         at = NOW - timedelta(hours=hours_ago, minutes=5)
         parts.log.write(records_at(model, at, 80))

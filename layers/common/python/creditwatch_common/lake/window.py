@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -115,6 +115,13 @@ class DynamoWindow:
         return WindowSample(
             rows, n, dict(versions), self.engine, {self.engine: n}, counts=stream.counts if stream else None
         )
+
+
+def duckdb_connection(**config: Any) -> Any:
+    """An in-process DuckDB that never installs or loads an extension on its own (no download at run time)."""
+    import duckdb
+
+    return duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, **config})
 
 
 def s3_filesystem(session: Any, endpoint_url: str | None = None, region: str | None = None) -> Any:
@@ -232,9 +239,7 @@ class LakeWindow:
         arrives months after its prediction) and `outcomes`, the latest recorded outcome per prediction,
         so that `predictions JOIN outcomes USING (prediction_id)` labels the predictions.
         """
-        import duckdb
-
-        con = duckdb.connect()
+        con = duckdb_connection()
         dataset = self.dataset(self.objects(start, end))
         if dataset is None:
             con.execute("CREATE VIEW predictions AS SELECT NULL::VARCHAR AS prediction_id WHERE false")
@@ -277,73 +282,58 @@ class LakeWindow:
     def scored_sample(
         self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
     ) -> WindowSample:
-        """The bottom-k sample and the counts, from the footers' statistics where they suffice, else SQL."""
-        import duckdb
+        """The bottom-k sample and the counts: the window's objects fetched whole, DuckDB over each batch of them.
 
-        dataset = self.dataset(self.objects(start, end))
-        if dataset is None:
+        The counts read most columns of every record, so an object comes in one GET (a GET per column
+        chunk costs more than the bytes it skips), the next batch arriving while one is counted. Each
+        object's footer is checked from its bytes; DuckDB's own Parquet reader reads them from memory.
+        """
+        infos = sorted(self._files(start, end), key=lambda info: info.path)
+        if not infos:
             return WindowSample([], 0, {}, self.engine, counts=WindowCounts() if counts is not None else None)
-        columns = set(dataset.schema.names)
         aligned = start == hour_floor(start) and end == hour_floor(end)
-        params: dict[str, Any] = {}
-        where = "probability_good_credit IS NOT NULL"
-        if not aligned:
+        counted = None
+        if counts is not None:
             # Whole hours are whole objects: the time filter is only needed for a window cut mid-hour.
-            where += " AND ts >= $start AND ts < $end"
-            params.update(start=start, end=end)
-        # The same key as sampling.sample_key: the id's last 12 hex digits XOR the seed's mask; the
-        # files carry it, and are sorted by it, for the default seed.
-        keyed = seed == SAMPLE_KEY_SEED and "sample_key" in columns
-        if keyed:
-            key = "sample_key"
-        else:
-            key = "xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT)"
-            params["mask"] = sample_mask(seed)
-        con = duckdb.connect()
-        window_counts = None
-        try:
-            con.register("predictions", dataset)
-            if counts is not None:
-                # The window's objects are the view: only a window cut mid-hour needs the ts filter.
-                query = counts_query(window_filter(start, end, partitions=False, cut=not aligned), counts)
-                window_counts = _chunked_counts(dataset, render(query, "duckdb"), counts)
-            bound = _bound_from_statistics(dataset, k) if keyed and aligned else None
-            threshold: int | None
-            if bound is not None:
-                # No data read for the counts: every row group's row, null and version statistics.
-                threshold, versions = bound
-            else:
-                # One scan of the small columns: counts per model version and each version's k smallest
-                # keys, hence the window's k-th smallest key.
-                per_version = con.execute(
-                    f"SELECT model_version, count(*), min({key}, $k) FROM predictions WHERE {where} GROUP BY 1",
-                    {**params, "k": k},
-                ).fetchall()
-                versions = {str(v if v is not None else "unknown"): int(n) for v, n, _ in per_version}
-                keys = sorted(x for _, _, smallest in per_version for x in smallest)
-                threshold = keys[min(k, len(keys)) - 1] if keys else None
-            if threshold is None:
-                return WindowSample([], 0, versions, self.engine, counts=window_counts)
-            # The rows at or under the threshold with every column the frame needs: the filter is pushed
-            # down to the scan, and with files sorted by key only each hour's first row group is read.
-            features = [n for n in self.feature_names if n in columns]
-            selected = ", ".join(f'"{c}"' for c in (*OUTPUTS, *features))
-            table = con.sql(
-                f"SELECT {selected} FROM predictions WHERE {where} AND {key} <= $threshold "
-                f"ORDER BY {key}, prediction_id LIMIT $k",
-                params={**params, "k": k, "threshold": threshold},
-            ).to_arrow_table()
-        finally:
-            con.close()
+            counted = render(
+                counts_query(window_filter(start, end, partitions=False, cut=not aligned), counts), "duckdb"
+            )
+        window_counts = WindowCounts() if counts is not None else None
+        versions: Counter[str] = Counter()
+        best: Any = None  # the k smallest keys so far (an Arrow table in key order)
+        store = _ObjectStore()
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            for batch in _batches(infos, FETCH_BATCH_BYTES, lambda info: pool.submit(self._fetch, info)):
+                # The objects are in memory already (no second copy in DuckDB's cache of remote files), and
+                # every query that hands rows back orders them itself.
+                con = duckdb_connection(enable_external_file_cache=False, preserve_insertion_order=False)
+                try:
+                    paths, metadata = store.put(batch)
+                    del batch
+                    columns = _create_view(con, store, paths, metadata, counts)
+                    if counted is not None and counts is not None and window_counts is not None:
+                        window_counts = window_counts + parse_counts(con.execute(counted).fetchall(), counts)
+                    sampler = _BatchSample(con, columns, start, end, aligned, k, seed)
+                    found, best = sampler.merge(metadata, self.feature_names, best)
+                    versions.update(found)
+                finally:
+                    con.close()
+                    store.clear()
+        table = best.drop_columns([SAMPLE_ORDER]) if best is not None else None
         return WindowSample(
-            None,
+            None if table is not None else [],
             sum(versions.values()),
-            versions,
+            dict(versions),
             self.engine,
             table=table,
-            feature_names=features,
+            feature_names=[n for n in self.feature_names if table is not None and n in table.column_names],
             counts=window_counts,
         )
+
+    def _fetch(self, info: Any) -> tuple[str, bytes]:
+        """One object, whole: its key and bytes."""
+        with self.fs.open_input_file(info.path) as f:
+            return info.path.split("/", 1)[1], f.read()
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Any SQL over the views `predictions`, `outcomes` and `outcome_events` (the whole lake): names and rows."""
@@ -423,37 +413,195 @@ def window_source(
     return AutoWindow(dynamodb, lake, athena, athena_above_rows)
 
 
-# Records counted per DuckDB query: its grouping sets hold ~125 bytes a record until the query ends
-# (measured), so a window is counted a few hours of objects at a time and the counts added.
-COUNT_CHUNK_ROWS = 400_000
+# Bytes of objects a DuckDB pass reads from memory: a pass holds its batch, and the next one arriving,
+# so a window of any size reads in bounded memory (a day at 1,000 requests a minute is ~100 MB); a pass
+# costs ~0.1 s of its own (measured), so fewer, larger ones are faster.
+FETCH_BATCH_BYTES = 128 << 20
+FETCH_THREADS = 16
+SAMPLE_ORDER = "_sample_order"
 
 
-def _chunked_counts(dataset: Any, query: str, spec: CountSpec) -> WindowCounts:
-    """The counts query over the dataset's objects a chunk at a time: memory bounded, whatever the window."""
-    import duckdb
-    import pyarrow.dataset as ds
+def _batches(
+    infos: list[Any], limit: int, submit: Callable[[Any], Future[tuple[str, bytes]]]
+) -> Iterator[list[tuple[str, bytes]]]:
+    """The objects in batches of about `limit` bytes, each batch fetched while the one before it is used."""
+    groups: list[list[Any]] = [[]]
+    size = 0
+    for info in infos:
+        if groups[-1] and size + (info.size or 0) > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(info)
+        size += info.size or 0
+    pending = [submit(info) for info in groups[0]]
+    for i in range(len(groups)):
+        following = [submit(info) for info in groups[i + 1]] if i + 1 < len(groups) else []
+        yield [f.result() for f in pending]
+        pending = following
 
-    total = WindowCounts()
-    chunk: list[Any] = []
-    rows = 0
-    fragments = list(dataset.get_fragments())
-    con = duckdb.connect()
-    try:
-        for i, frag in enumerate(fragments):
-            chunk.append(frag)
-            rows += frag.metadata.num_rows
-            if rows < COUNT_CHUNK_ROWS and i + 1 < len(fragments):
-                continue
-            part = ds.FileSystemDataset(
-                chunk, schema=dataset.schema, format=dataset.format, filesystem=dataset.filesystem
-            )
-            con.register("predictions", part)
-            total = total + parse_counts(con.execute(query).fetchall(), spec)
-            con.unregister("predictions")
-            chunk, rows = [], 0
-    finally:
-        con.close()
-    return total
+
+class _ObjectStore:
+    """A batch of fetched objects, served to DuckDB from memory (an fsspec filesystem of this read's own)."""
+
+    def __init__(self) -> None:
+        self.fs = _memory_objects()
+        self.batches = 0
+
+    def put(self, batch: list[tuple[str, bytes]]) -> tuple[list[str], list[Any]]:
+        """Each object's footer checked (Parquet, a schema version this code reads), then stored: paths, footers."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        paths, footers = [], []
+        # A path is never reused: no cache of DuckDB's can answer for an earlier batch's object.
+        self.batches += 1
+        for i, (key, body) in enumerate(batch):
+            try:
+                footer = pq.read_metadata(pa.BufferReader(body))
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
+            check_version(footer.metadata, key)
+            name = f"batch-{self.batches}/{i}.parquet"
+            self.fs.objects[name] = body
+            paths.append(f"{OBJECTS_PROTOCOL}://{name}")
+            footers.append(footer)
+        return paths, footers
+
+    def clear(self) -> None:
+        """Forget the batch."""
+        self.fs.objects.clear()
+
+
+OBJECTS_PROTOCOL = "creditwatch-lake"
+
+
+def _memory_objects() -> Any:
+    """A read-only fsspec filesystem over bytes held in memory, each open a reader of its own.
+
+    fsspec's MemoryFileSystem copies an object whenever its size is asked and hands every open of a
+    path one shared file object ("each path should only be active once"), while DuckDB's threads each
+    open the file they scan: here no copy is made and every open gets its own position.
+    """
+    import io
+    from datetime import UTC
+
+    from fsspec import AbstractFileSystem
+
+    class MemoryObjects(AbstractFileSystem):  # type: ignore[misc]
+        protocol = OBJECTS_PROTOCOL
+        cachable = False
+        created = datetime.now(UTC)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.objects: dict[str, bytes] = {}
+
+        def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+            name = self._strip_protocol(path)
+            if name not in self.objects:
+                raise FileNotFoundError(path)
+            return {"name": name, "size": len(self.objects[name]), "type": "file"}
+
+        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+            name = self._strip_protocol(path).rstrip("/")
+            names = [name] if name in self.objects else [n for n in self.objects if n.startswith(f"{name}/")]
+            return [self.info(n) for n in names] if detail else names
+
+        def modified(self, path: str) -> datetime:
+            self.info(path)
+            return self.created
+
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.BytesIO:
+            if mode != "rb":
+                raise PermissionError(f"{path}: read-only")
+            self.info(path)
+            return io.BytesIO(self.objects[self._strip_protocol(path)])
+
+    return MemoryObjects()
+
+
+def _create_view(
+    con: Any, store: _ObjectStore, paths: list[str], footers: list[Any], spec: CountSpec | None
+) -> set[str]:
+    """The view `predictions` over a batch (its objects' schemas unified by name); the columns it has.
+
+    A column the counts read that no object of the batch holds (a feature older hours predate) reads as null.
+    """
+    con.register_filesystem(store.fs)
+    columns: set[str] = set()
+    for footer in footers:
+        columns.update(footer.schema.to_arrow_schema().names)
+    missing = []
+    if spec is not None:
+        wanted = {b.column: "VARCHAR" if b.codes is not None else "DOUBLE" for b in spec.bins}
+        wanted.update({g.column: "VARCHAR" if g.mapping else "DOUBLE" for g in spec.groups})
+        missing = [f'NULL::{t} AS "{c}"' for c, t in wanted.items() if c not in columns]
+    files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    extra = "".join(f", {m}" for m in missing)
+    con.execute(f"CREATE VIEW predictions AS SELECT *{extra} FROM read_parquet([{files}], union_by_name = true)")
+    return columns
+
+
+@dataclass
+class _BatchSample:
+    """One batch's part of the bottom-k sample, in DuckDB: the same key as sampling.sample_key."""
+
+    con: Any
+    columns: set[str]
+    start: datetime
+    end: datetime
+    aligned: bool
+    k: int
+    seed: int
+
+    def merge(self, footers: list[Any], feature_names: list[str], best: Any) -> tuple[Counter[str], Any]:
+        """The batch's scored rows per model version, and the k smallest keys of the batch and `best` together."""
+        import pyarrow as pa
+
+        params: dict[str, Any] = {}
+        where = "probability_good_credit IS NOT NULL"
+        if not self.aligned:
+            where += " AND ts >= $start AND ts < $end"
+            params.update(start=self.start, end=self.end)
+        # The files carry the key of the default seed (the id's last 12 hex digits XOR its mask), sorted by it.
+        keyed = self.seed == SAMPLE_KEY_SEED and "sample_key" in self.columns
+        if keyed:
+            key = "sample_key"
+        else:
+            key = "xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT)"
+            params["mask"] = sample_mask(self.seed)
+        bound = _bound_from_statistics(footers, self.k) if keyed and self.aligned else None
+        threshold: int | None
+        if bound is not None:
+            # No data read for these: every row group's row, null and version statistics.
+            threshold, found = bound[0], Counter(bound[1])
+        else:
+            # One scan of the small columns: counts per model version and each version's k smallest keys.
+            per_version = self.con.execute(
+                f"SELECT model_version, count(*), min({key}, $k) FROM predictions WHERE {where} GROUP BY 1",
+                {**params, "k": self.k},
+            ).fetchall()
+            found = Counter({str(v if v is not None else "unknown"): int(n) for v, n, _ in per_version})
+            keys = sorted(x for _, _, smallest in per_version for x in smallest)
+            threshold = keys[min(self.k, len(keys)) - 1] if keys else None
+        if best is not None and best.num_rows >= self.k:
+            # Only a key under the k-th kept so far can enter the sample.
+            kth = best.column(SAMPLE_ORDER)[self.k - 1].as_py()
+            threshold = kth if threshold is None else min(threshold, kth)
+        if threshold is None:
+            return found, best
+        features = [n for n in feature_names if n in self.columns]
+        selected = ", ".join(f'"{c}"' for c in (*OUTPUTS, *features))
+        # The filter reaches DuckDB's Parquet reader: in files sorted by key, row groups above it are skipped.
+        rows = self.con.sql(
+            f"SELECT {selected}, CAST({key} AS BIGINT) AS {SAMPLE_ORDER} FROM predictions "
+            f"WHERE {where} AND {key} <= $threshold ORDER BY {SAMPLE_ORDER}, prediction_id LIMIT $k",
+            params={**params, "k": self.k, "threshold": threshold},
+        ).to_arrow_table()
+        if best is None:
+            return found, rows
+        merged = pa.concat_tables([best, rows], promote_options="permissive")
+        return found, merged.sort_by([(SAMPLE_ORDER, "ascending"), ("prediction_id", "ascending")]).slice(0, self.k)
 
 
 LABELLED_COLUMNS = (
@@ -484,7 +632,7 @@ def _hour_in(path: str, start: datetime, end: datetime) -> bool:
     return hour_floor(start) <= hour < end and hour + HOUR > start
 
 
-def _bound_from_statistics(dataset: Any, k: int) -> tuple[int, dict[str, int]] | None:
+def _bound_from_statistics(footers: list[Any], k: int) -> tuple[int, dict[str, int]] | None:
     """A key bound under which the window's k smallest scored keys lie, and the scored count per version.
 
     From the footers alone: a row group's scored rows are its rows less the probability's nulls, all
@@ -493,8 +641,7 @@ def _bound_from_statistics(dataset: Any, k: int) -> tuple[int, dict[str, int]] |
     """
     groups: list[tuple[int, int]] = []  # (max key, scored rows)
     versions: Counter[str] = Counter()
-    for frag in dataset.get_fragments():
-        md = frag.metadata
+    for md in footers:
         names = md.schema.names
         if not {"sample_key", "probability_good_credit", "model_version"} <= set(names):
             return None
