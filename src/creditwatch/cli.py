@@ -399,10 +399,23 @@ def log_erase(
         str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
     ] = None,
     shards: Annotated[int, typer.Option(help="Deployed stack: its LogShards parameter")] = 16,
+    lake_bucket: Annotated[
+        str | None,
+        typer.Option(
+            help="Deployed stack: the LakeBucketName output, whose objects holding the record are rewritten "
+            "without it (default: the local stack's lake; with --table and no --lake-bucket the lake is not touched)"
+        ),
+    ] = None,
 ) -> None:
-    """Delete one applicant's record from the prediction log; print what was deleted and what else may hold it."""
+    """Delete one applicant's record from the log and the lake; print what was deleted and what else may hold it.
+
+    The record's hour in the lake (and the hours of its outcome events) is rewritten even when the table
+    no longer holds the record (after its TTL): its outcomes are then found by reading every object under
+    outcomes/.
+    """
     from creditwatch import lookups
 
+    lake_s3: Any = None
     if table:
         import boto3
 
@@ -410,14 +423,30 @@ def log_erase(
 
         # Uses the caller's AWS credentials and region, like the AWS CLI.
         log = LogReader(dynamodb=boto3.client("dynamodb"), table=table, shards=shards)
+        if lake_bucket:
+            lake_s3 = boto3.client("s3")
     else:
+        from creditwatch import lake
+
         log = _prediction_log()
+        lake_s3, local_bucket = lake.bucket(_local_state().endpoint)
+        lake_bucket = lake_bucket or local_bucket
     if lookups.millis_of(prediction_id) is None:
         _fail(f"{prediction_id} is not a prediction id (a UUIDv7)", errors.USAGE)
-    erased = lookups.erase(log, prediction_id)
+    erased = lookups.erase(log, prediction_id, lake_s3=lake_s3, lake_bucket=lake_bucket)
     _print_json(erased)
+    in_lake = erased["lake"].get("rows_removed", 0)
+    if "error" in erased["lake"]:
+        _fail(f"the lake was not fully rewritten: {erased['lake']['error']}", errors.FAILED)
+    if not erased["erased"] and not in_lake:
+        where = f" nor in lake bucket {lake_bucket}" if lake_bucket else ""
+        _fail(f"no record with prediction id {prediction_id} in table {log.table}{where}", errors.FAILED)
     if not erased["erased"]:
-        _fail(f"no record with prediction id {prediction_id} in table {log.table}", errors.FAILED)
+        typer.echo(
+            f"table {log.table} no longer holds {prediction_id} (past its TTL?): erased {in_lake} row(s) from the "
+            "lake, its outcomes found by scanning outcomes/",
+            err=True,
+        )
 
 
 @log_app.command("tail")

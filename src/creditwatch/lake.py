@@ -35,6 +35,11 @@ def exporter(endpoint: str) -> Any:
     )
 
 
+def bucket(endpoint: str) -> tuple[Any, str]:
+    """The S3 client and the LakeBucket of the local stack at endpoint (what `log erase` rewrites)."""
+    return stack.boto_client("s3", endpoint), Template(endpoint=endpoint).ref("LakeBucket")
+
+
 def window(endpoint: str) -> Any:
     """The lake of the local stack at endpoint, read through pyarrow's S3 (moto) and DuckDB."""
     import boto3

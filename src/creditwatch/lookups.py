@@ -72,33 +72,81 @@ ALSO_HELD = (
     "as `prediction log record kept in logs only`, kept LogRetentionDays; find it with Logs Insights "
     "(filter log_record.prediction_id.S = '<id>') and delete the log stream or let it expire",
     "drift reports (ReportsBucket): per-feature distributions of a window, no record by id; kept ReportRetentionDays",
-    "the lake (LakeBucket): the record's hour holds it until that hour is exported again from the table: "
-    '`creditwatch lake export --hours <hours since the record>` (or the function with {"hours": N}) rewrites '
-    "those hours without it; earlier versions of the object expire after 7 days (bucket versioning); the same "
-    "holds for its outcomes under outcomes/, in the hours they were recorded (outcome_recorded_at, "
-    "outcome_history)",
+    "the lake (LakeBucket): `creditwatch log erase` rewrites the record's hour under predictions/ and the hours "
+    "of its outcome events under outcomes/ without them (deployed stack: with --lake-bucket, the LakeBucketName "
+    "output), also after the table's TTL removed the record; the versions those rewrites replaced stay as "
+    "noncurrent versions until they expire 7 days later (bucket versioning, noncurrent expiry); with Object Lock "
+    "on (LakeObjectLockDays > 0) a locked version cannot be deleted by anyone and stays until its retention ends; "
+    "Athena results under athena-results/ that returned the record expire after 7 days",
     "any export of the table you made yourself",
 )
 
 
-def erase(log: Any, prediction_id: str) -> dict[str, Any]:
-    """Delete the log record of one prediction id; say what it was and where copies may remain.
+def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | None = None) -> dict[str, Any]:
+    """Delete the log record of one prediction id and its rows in the lake; say what it was and where copies may remain.
 
-    `log` is a `creditwatch_common.log.LogReader`; ValueError if the id is not a prediction id.
+    `log` is a `creditwatch_common.log.LogReader`; `lake_s3` and `lake_bucket` the lake's S3 client and
+    bucket (None: the lake is not rewritten). ValueError if the id is not a prediction id.
     """
     from creditwatch_common.log.keys import key_attributes, keys_for
 
     key = key_attributes(keys_for(prediction_id, log.shards))
     old = log.dynamodb.delete_item(TableName=log.table, Key=key, ReturnValues="ALL_OLD").get("Attributes")
     erased: dict[str, Any] = {"prediction_id": prediction_id, "erased": old is not None}
+    recorded: list[str] = []
     if old is not None:
         erased.update({k: next(iter(old[k].values())) for k in ("request_id", "kind", "ts") if k in old})
         # Its outcome events, keyed by the times they were recorded: the current one and each corrected.
         recorded = [old["outcome_recorded_at"]["S"]] if "outcome_recorded_at" in old else []
         recorded += [h["M"]["recorded_at"]["S"] for h in old.get("outcome_history", {}).get("L", [])]
-        erased["outcome_events_erased"] = sum(_erase_outcome_event(log, prediction_id, at) for at in recorded if at)
+        recorded = [at for at in recorded if at]
+        erased["outcome_events_erased"] = sum(_erase_outcome_event(log, prediction_id, at) for at in recorded)
+    if lake_bucket is None:
+        erased["lake"] = {
+            "rewritten": False,
+            "why": "no lake bucket given (deployed stack: --lake-bucket, the LakeBucketName output)",
+        }
+    else:
+        erased["lake"] = _erase_from_lake(log, prediction_id, lake_s3, lake_bucket, None if old is None else recorded)
+        if old is None:
+            erased["outcome_events_erased"] = erased["lake"].pop("table_outcome_events_erased")
     erased["may_also_be_held_in"] = list(ALSO_HELD)
     return erased
+
+
+def _erase_from_lake(log: Any, prediction_id: str, s3: Any, bucket: str, recorded: list[str] | None) -> dict[str, Any]:
+    """Rewrite the lake's objects that hold the id; recorded None: the table no longer knew its outcomes."""
+    from creditwatch_common.lake.erase import erase_from_lake
+    from creditwatch_common.lake.schema import LakeError
+
+    found_by = (
+        "the recorded times of the table item (outcome_recorded_at, outcome_history)"
+        if recorded is not None
+        else "a scan of every object under outcomes/: the table no longer holds the record (past its TTL, or "
+        "erased before), so the hours its outcomes were recorded in are not known"
+    )
+    done: dict[str, Any] = {"bucket": bucket, "rewritten": False, "outcomes_found_by": found_by}
+    try:
+        result = erase_from_lake(
+            s3, bucket, [prediction_id], outcome_recorded_at=recorded or (), scan_outcomes=recorded is None
+        )
+    except LakeError as exc:
+        done["error"] = str(exc)
+        if recorded is None:
+            done["table_outcome_events_erased"] = 0
+        return done
+    done.update(
+        rewritten=True,
+        rows_removed=result.rows_removed,
+        objects=[o.model_dump(exclude={"removed_recorded_at"}) for o in result.objects],
+        objects_read=result.objects_read,
+    )
+    if recorded is None:
+        # The events the lake held may outlive the record in the table (their own TTL runs from when they
+        # were recorded): delete them there too.
+        times = {at for o in result.objects for at in o.removed_recorded_at}
+        done["table_outcome_events_erased"] = sum(_erase_outcome_event(log, prediction_id, at) for at in sorted(times))
+    return done
 
 
 def _erase_outcome_event(log: Any, prediction_id: str, recorded_at: str) -> int:

@@ -345,3 +345,32 @@ def test_log_erase_deletes_one_applicants_record_and_says_where_copies_may_remai
     assert prediction_log.get(second["prediction_id"]) is not None
     again = CliRunner().invoke(app, args)
     assert again.exit_code != 0 and '"erased": false' in again.stdout
+    # Without --lake-bucket a deployed stack's lake is not touched, and the answer says so.
+    assert erased["lake"]["rewritten"] is False and "--lake-bucket" in erased["lake"]["why"]
+
+
+def test_log_erase_with_the_lake_bucket_rewrites_the_records_hour_in_the_lake(aws, prediction_log, event, s3, model):
+    import io
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from creditwatch.cli import app
+    from creditwatch_common.lake.erase import prediction_hour_key
+    from creditwatch_common.lake.export import LakeExporter
+    from creditwatch_common.lake.schema import LakeSchema
+
+    service = build_service(prediction_log)
+    _, first, _ = call(service, event("predict-valid.json"))
+    _, second, _ = call(service, event("predict-valid.json"))
+    bucket = aws.ref("LakeBucket")
+    LakeExporter(reader=prediction_log, s3=s3, bucket=bucket, schema=LakeSchema.of(model.schema.features)).export(2)
+    key = prediction_hour_key(first["prediction_id"])
+    args = ["log", "erase", first["prediction_id"], "--table", prediction_log.table, "--lake-bucket", bucket]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    erased = json.loads(result.stdout)
+    assert erased["erased"] is True and erased["lake"]["rows_removed"] == 1
+    assert [o["key"] for o in erased["lake"]["objects"]] == [key]
+    ids = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).column("prediction_id")
+    assert ids.to_pylist() == [second["prediction_id"]]
