@@ -787,3 +787,17 @@ def test_the_cli_refuses_an_export_past_the_ttl_with_one_line_naming_the_limit(p
     message = str(result.exception) if isinstance(result.exception, cli.CliError) else result.output
     assert "--hours 721" in message and "RejectedTtlDays (REJECTED_TTL_DAYS)=30" in message
     assert objects(parts.s3, parts.bucket) == {}
+
+
+def test_a_run_rewrites_at_most_its_share_of_marked_hours_and_leaves_the_rest_marked(parts, model):
+    then = NOW - timedelta(days=5)
+    pending = PendingHours(parts.log.dynamodb, parts.log.table)
+    for i in range(3):
+        parts.log.write(records_at(model, then + i * timedelta(hours=1), 2))
+        pending.mark(then + i * timedelta(hours=1))
+    first = exporter_of(parts, late_hours_per_run=2).export(1, NOW)
+    assert [h.hour for h in first.late_hours] == ["2026-11-15T14:00:00Z", "2026-11-15T15:00:00Z"]
+    assert marked(parts) == [hour_floor(then + timedelta(hours=2))]
+    second = exporter_of(parts, late_hours_per_run=2).export(1, NOW)
+    assert [h.hour for h in second.late_hours] == ["2026-11-15T16:00:00Z"] and marked(parts) == []
+    assert len(lake_ids(parts.s3, parts.bucket)) == 6

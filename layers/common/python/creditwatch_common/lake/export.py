@@ -133,8 +133,10 @@ class LakeExporter:
     # older than the shorter one may have lost records, so it is never rebuilt from the table alone.
     ttl_days: int | None = None
     rejected_ttl_days: int | None = None
-    # The hours the spill replay marked (None: marks are not read).
+    # The hours the spill replay marked (None: marks are not read), at most this many a run, oldest
+    # first (a replay after a long outage may mark days of hours; the rest wait for the next runs).
     pending: PendingHours | None = None
+    late_hours_per_run: int = 48
     # The wall clock, for the TTL limit (an export's `now` may be a backfill's past time).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -205,7 +207,7 @@ class LakeExporter:
         late: list[HourExport] = []
         failed: list[str] = []
         written = set(recent)
-        for hour in sorted({m.hour for m in marks} - written):
+        for hour in sorted({m.hour for m in marks} - written)[: self.late_hours_per_run]:
             try:
                 late.append(self.export_hour(hour) if self.rebuildable(hour) else self.merge_hour(hour))
             except Exception as exc:  # noqa: BLE001 - the others still go; the run fails after them
