@@ -1192,12 +1192,20 @@ def lake_export(
     n = hours if hours is not None else int(template.parameters["LakeExportHours"])
     if n < 1:
         _fail("--hours must be at least 1")
+    from creditwatch_common.lake.export import RewriteRefused
+
     exporter = lake.exporter(state.endpoint)
-    result = exporter.export(n)
+    try:
+        result = exporter.export(n)
+    except RewriteRefused as exc:
+        _fail(f"--hours {n}: {exc}")
     for h in result.hours:
         typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}")
         if h.outcome_key:
             typer.echo(f"  {h.hour}  {h.outcome_rows:>8} outcomes  s3://{result.bucket}/{h.outcome_key}")
+    for h in result.late_hours:
+        how = "merged into the lake's object (past the table's TTL)" if h.merged else "marked by a spill replay"
+        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}  {how}")
     mark = result.watermark
     typer.echo(
         f"exported {result.rows} record(s) and {result.outcome_rows} outcome(s); "

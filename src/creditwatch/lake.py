@@ -17,6 +17,7 @@ def exporter(endpoint: str) -> Any:
     from creditwatch_common.lake.export import LakeExporter
     from creditwatch_common.lake.schema import LakeSchema
     from creditwatch_common.log import PredictionLog
+    from creditwatch_common.log.pending import PendingHours
     from creditwatch_drift.lake_export.app import feature_schema
 
     template = Template(endpoint=endpoint)
@@ -32,6 +33,9 @@ def exporter(endpoint: str) -> Any:
         s3=stack.boto_client("s3", endpoint),
         bucket=template.ref("LakeBucket"),
         schema=LakeSchema.of(feature_schema().features),
+        ttl_days=int(template.parameters["PredictionTtlDays"]),
+        rejected_ttl_days=int(template.parameters["RejectedTtlDays"]),
+        pending=PendingHours(log.dynamodb, log.table),
     )
 
 

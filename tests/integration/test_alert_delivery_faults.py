@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ from creditwatch_alerts.slack import SlackError
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter
+from creditwatch_common.log.pending import PendingHours
 from creditwatch_common.notifications import DriftDetected, dump_notification
 from creditwatch_common.records import LogRecord
 
@@ -195,7 +197,8 @@ def test_every_alerts_run_replays_the_spill_and_a_failing_delete_loses_and_dupli
 
     def stored() -> list[str]:
         items = client("dynamodb", stack.endpoint).scan(TableName=table, ConsistentRead=True)["Items"]
-        return sorted(i["prediction_id"]["S"] for i in items)
+        # The records, not the replay's marks of the hours it wrote into (for the lake export).
+        return sorted(i["prediction_id"]["S"] for i in items if i["pk"]["S"].startswith("LOG#"))
 
     first = alerts_run()
     # The first receive's ten were all written; two deletes failed: those two stay queued, and the run
@@ -209,3 +212,7 @@ def test_every_alerts_run_replays_the_spill_and_a_failing_delete_loses_and_dupli
     assert stored() == sorted(r.prediction_id for r in records)
     attrs = client("sqs", stack.endpoint).get_queue_attributes(QueueUrl=spill, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+    # The hour the records were written in is marked for the next lake export (the alerts role's PutItem).
+    marks = PendingHours(client("dynamodb", stack.endpoint), table).list()
+    hours = {datetime.fromtimestamp(r.millis // 3_600_000 * 3600, UTC) for r in records}
+    assert [m.hour for m in marks] == sorted(hours)

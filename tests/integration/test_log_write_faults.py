@@ -59,7 +59,7 @@ class Stack:
 
     def empty(self) -> None:
         """Empty the table and the spill queue: each test starts from nothing."""
-        for start in range(0, len(items := self.table_items()), 25):
+        for start in range(0, len(items := self.table_items(records_only=False)), 25):
             deletes = [{"DeleteRequest": {"Key": {k: i[k] for k in ("pk", "sk")}}} for i in items[start : start + 25]]
             self.ddb.batch_write_item(RequestItems={self.table: deletes})
         # Received and deleted (PurgeQueue is allowed once a minute).
@@ -69,13 +69,14 @@ class Stack:
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
 
-    def table_items(self) -> list[dict[str, Any]]:
-        """Every item of the prediction log table (a Scan: fine on a test table)."""
+    def table_items(self, records_only: bool = True) -> list[dict[str, Any]]:
+        """Every record of the prediction log table (a Scan: fine on a test table); with records_only=False,
+        the replay's marks of hours for the lake export (log/pending.py) too."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
         while True:
             page = self.ddb.scan(**kwargs)
-            items.extend(page["Items"])
+            items.extend(i for i in page["Items"] if not records_only or i["pk"]["S"].startswith("LOG#"))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

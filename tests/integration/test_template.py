@@ -724,6 +724,8 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
     objects = json.dumps({"Fn::Sub": "${LakeBucket.Arn}/predictions/*"})
     assert grants == {
         ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
+        # the marks of hours a spill replay wrote into, in their one partition (never a record)
+        ("dynamodb:DeleteItem", json.dumps({"Fn::GetAtt": ["PredictionsTable", "Arn"]})),
         ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
         ("s3:GetObject", objects),
         ("s3:PutObject", objects),
@@ -735,6 +737,8 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),
         ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
     }
+    (delete,) = [st for st in statements if "dynamodb:DeleteItem" in _as_list(st["Action"])]
+    assert delete["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["LAKE#PENDING"]}}
 
 
 def test_every_function_log_group_masks_personal_data_as_a_second_net() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import urllib.request
@@ -18,12 +19,14 @@ from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import boto_client, create_resources
 from creditwatch.local.template import Template
 from creditwatch_common.ids import uuid7
-from creditwatch_common.lake.export import LakeExporter, hour_key
+from creditwatch_common.lake.export import LakeExporter, RewriteRefused, hour_floor, hour_key
 from creditwatch_common.lake.outcomes import OUTCOME_SCHEMA
 from creditwatch_common.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
 from creditwatch_common.lake.window import AutoWindow, DynamoWindow, LakeWindow, s3_filesystem
 from creditwatch_common.log import PredictionLog
+from creditwatch_common.log.items import to_item
 from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
+from creditwatch_common.log.pending import PENDING_PK, PendingHour, PendingHours
 from creditwatch_common.outcomes import LabelledRow
 from creditwatch_common.records import LogRecord
 
@@ -593,3 +596,208 @@ def test_auto_hands_the_lakes_part_to_athena_above_the_crossover(parts, model, s
     assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=100).lake_part(start, end) is athena
     assert AutoWindow(parts.dynamo, parts.lake, athena, athena_above_rows=1000).lake_part(start, end) is parts.lake
     assert AutoWindow(parts.dynamo, parts.lake, None, athena_above_rows=100).lake_part(start, end) is parts.lake
+
+
+# ---- late records (spill replays) and the table's TTL -----------------------------------------------
+
+
+def spill(parts: Any, records: list[LogRecord]) -> None:
+    """Records as the predict function spills what DynamoDB refused: in the spill queue, not the table."""
+    for r in records:
+        item = to_item(r, parts.log.shards, parts.log.ttl_days)
+        parts.log.sqs.send_message(QueueUrl=parts.log.spill_queue_url, MessageBody=json.dumps(item))
+
+
+def marked(parts: Any) -> list[datetime]:
+    """The hours a spill replay marked for the export."""
+    return [m.hour for m in PendingHours(parts.log.dynamodb, parts.log.table).list()]
+
+
+def exporter_of(parts: Any, clock: datetime = NOW, **changes: Any) -> LakeExporter:
+    """The exporter as the function builds it: the table's TTLs, the replay's marks, the clock at `clock`."""
+    settings: dict[str, Any] = {
+        "ttl_days": 90,
+        "rejected_ttl_days": 30,
+        "pending": PendingHours(parts.log.dynamodb, parts.log.table),
+        "clock": lambda: clock,
+    }
+    return dataclasses.replace(parts.exporter, **{**settings, **changes})
+
+
+def test_a_record_replayed_days_after_its_time_reaches_the_lake_at_the_next_export_exactly_once(parts, model):
+    then = NOW - timedelta(days=3)
+    exporter = exporter_of(parts)
+    parts.log.write(records_at(model, then, 5))
+    exporter.export(3, then)
+    # Spilled then, replayed three days later: far outside the hours each export rewrites.
+    (late,) = records_at(model, then + timedelta(minutes=10), 1)
+    spill(parts, [late])
+    exporter.export(3, NOW)
+    assert late.prediction_id not in lake_ids(parts.s3, parts.bucket)
+    assert parts.log.replay_spilled() == {"replayed": 1, "failed": 0}
+    assert marked(parts) == [hour_floor(then)]
+    result = exporter.export(3, NOW)
+    assert [(h.hour, h.rows, h.merged) for h in result.late_hours] == [("2026-11-17T14:00:00Z", 6, False)]
+    ids = lake_ids(parts.s3, parts.bucket)
+    assert late.prediction_id in ids and len(ids) == len(set(ids)) == 6
+    assert marked(parts) == []
+    # The mark is gone: the next run rewrites only its recent hours.
+    before = objects(parts.s3, parts.bucket)
+    assert exporter.export(3, NOW).late_hours == []
+    assert objects(parts.s3, parts.bucket) == before
+
+
+def test_a_failure_between_writing_a_marked_hour_and_clearing_its_mark_rewrites_it_the_same_next_run(parts, model):
+    then = NOW - timedelta(days=2, hours=5)
+    spill(parts, records_at(model, then, 4))
+    assert parts.log.replay_spilled() == {"replayed": 4, "failed": 0}
+
+    class ClearFails(PendingHours):
+        def clear(self, pending: PendingHour) -> bool:
+            raise RuntimeError("cut short after the hour was written")
+
+    with pytest.raises(RuntimeError, match="cut short"):
+        exporter_of(parts, pending=ClearFails(parts.log.dynamodb, parts.log.table)).export(3, NOW)
+    first = objects(parts.s3, parts.bucket)
+    assert list(first) == [hour_key("predictions", then)] and marked(parts) == [hour_floor(then)]
+    result = exporter_of(parts).export(3, NOW)
+    assert [h.rows for h in result.late_hours] == [4]
+    assert objects(parts.s3, parts.bucket) == first  # byte for byte: the same object, no duplicate
+    assert marked(parts) == []
+
+
+def test_an_hour_marked_again_while_the_export_runs_keeps_its_mark(parts, model):
+    then = NOW - timedelta(days=4)
+    spill(parts, records_at(model, then, 2))
+    parts.log.replay_spilled()
+    pending = PendingHours(parts.log.dynamodb, parts.log.table)
+
+    class ReplayMeanwhile(PendingHours):
+        def list(self) -> list[PendingHour]:
+            seen = super().list()
+            # A replay writes a record of the hour after the export read its marks: marked anew.
+            pending.mark(then)
+            return seen
+
+    exporter_of(parts, pending=ReplayMeanwhile(parts.log.dynamodb, parts.log.table)).export(1, NOW)
+    assert marked(parts) == [hour_floor(then)]
+    exporter_of(parts).export(1, NOW)
+    assert marked(parts) == []
+
+
+def test_a_replay_that_cannot_mark_the_hour_leaves_its_records_queued(parts, model):
+    then = NOW - timedelta(days=1)
+    spill(parts, records_at(model, then, 3))
+
+    class NoMarks:
+        def __init__(self, ddb: Any) -> None:
+            self.ddb = ddb
+
+        def put_item(self, TableName: str, Item: dict[str, Any]) -> Any:
+            if Item["pk"]["S"] == PENDING_PK:
+                raise RuntimeError("throttled")
+            return self.ddb.put_item(TableName=TableName, Item=Item)
+
+    ddb = parts.log.dynamodb
+    parts.log.dynamodb, parts.log.replay_visibility_s = NoMarks(ddb), 0
+    assert parts.log.replay_spilled() == {"replayed": 0, "failed": 3}
+    parts.log.dynamodb = ddb
+    assert parts.log.replay_spilled() == {"replayed": 3, "failed": 0}
+    assert marked(parts) == [hour_floor(then)]
+
+
+def test_a_marked_hour_past_the_tables_ttl_gets_its_late_records_merged_and_loses_no_row(parts, model):
+    then = NOW - timedelta(days=3)
+    first = records_at(model, then, 5)
+    parts.log.write(first)
+    exporter_of(parts, clock=then, rejected_ttl_days=1).export(1, then)
+    outcomes_key = hour_key("outcomes", then)
+    parts.s3.put_object(Bucket=parts.bucket, Key=outcomes_key, Body=b"the audit trail")
+    # The table's TTL took two of the hour's records; a third is replayed late.
+    ddb = parts.log.dynamodb
+    for r in first[:2]:
+        item = to_item(r, parts.log.shards, parts.log.ttl_days)
+        ddb.delete_item(TableName=parts.log.table, Key={"pk": item["pk"], "sk": item["sk"]})
+    (late,) = records_at(model, then + timedelta(minutes=20), 1)
+    spill(parts, [late])
+    parts.log.replay_spilled()
+    result = exporter_of(parts, rejected_ttl_days=1).export(1, NOW)
+    assert [(h.rows, h.merged) for h in result.late_hours] == [(6, True)]
+    ids = lake_ids(parts.s3, parts.bucket)
+    assert sorted(ids) == sorted([r.prediction_id for r in first] + [late.prediction_id])
+    assert parts.s3.get_object(Bucket=parts.bucket, Key=outcomes_key)["Body"].read() == b"the audit trail"
+    assert marked(parts) == []
+
+
+def test_an_export_of_hours_past_the_tables_shortest_ttl_is_refused_before_writing(parts, model):
+    exporter = exporter_of(parts)
+    parts.log.write(records_at(model, NOW - timedelta(days=30), 3))
+    with pytest.raises(RewriteRefused, match=r"RejectedTtlDays \(REJECTED_TTL_DAYS\)=30") as refused:
+        exporter.export(1, NOW - timedelta(days=30))
+    assert refused.value.limit_days == 30
+    with pytest.raises(RewriteRefused, match="older than 30 day"):
+        exporter.export(24 * 30 + 1, NOW)
+    assert objects(parts.s3, parts.bucket) == {} and exporter.read_watermark() is None
+    # The newest hour the limit allows: its first records are 29 days 23 hours old.
+    assert exporter.export(1, NOW - timedelta(days=30) + timedelta(hours=1)).rows == 0
+    # Without a rejected-request TTL, the predictions' one is the limit.
+    with pytest.raises(RewriteRefused, match=r"PredictionTtlDays \(LOG_TTL_DAYS\)=90"):
+        exporter_of(parts, rejected_ttl_days=None).export(1, NOW - timedelta(days=91))
+
+
+def test_the_function_answers_an_export_past_the_ttl_and_fails_a_schedule_that_reaches_past_it(
+    parts, model, monkeypatch
+):
+    from creditwatch_common.observability import Observability, Service
+    from creditwatch_drift.lake_export.app import LakeExportService
+    from creditwatch_drift.lake_export.settings import LakeExportSettings
+
+    settings = LakeExportSettings()
+    service = LakeExportService(
+        settings=settings, exporter=exporter_of(parts), obs=Observability.build(Service.LAKE_EXPORT, settings)
+    )
+    answer = service.handle({"hours": 3, "at": (NOW - timedelta(days=40)).isoformat()})
+    assert answer["status"] == "refused" and answer["limit_days"] == 30
+    assert "RejectedTtlDays (REJECTED_TTL_DAYS)=30" in answer["message"]
+    assert service.handle({"hours": 24 * 30 + 1, "at": NOW.isoformat()})["status"] == "refused"
+    assert objects(parts.s3, parts.bucket) == {}
+    # The schedule's own hours past the TTL (LakeExportHours 48, RejectedTtlDays 1): every run fails loudly.
+    monkeypatch.setenv("LAKE_EXPORT_HOURS", "48")
+    settings = LakeExportSettings()
+    service = LakeExportService(
+        settings=settings,
+        exporter=exporter_of(parts, rejected_ttl_days=1, clock=datetime.now(UTC)),
+        obs=Observability.build(Service.LAKE_EXPORT, settings),
+    )
+    with pytest.raises(RewriteRefused, match=r"RejectedTtlDays \(REJECTED_TTL_DAYS\)=1"):
+        service.handle({"source": "creditwatch.schedule"})
+
+
+def test_the_cli_refuses_an_export_past_the_ttl_with_one_line_naming_the_limit(parts, server, monkeypatch):
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from creditwatch import cli
+
+    monkeypatch.setattr(cli, "_local_state", lambda: SimpleNamespace(endpoint=server))
+    result = CliRunner().invoke(cli.app, ["lake", "export", "--hours", str(24 * 30 + 1)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, cli.CliError) or "RejectedTtlDays" in result.output
+    message = str(result.exception) if isinstance(result.exception, cli.CliError) else result.output
+    assert "--hours 721" in message and "RejectedTtlDays (REJECTED_TTL_DAYS)=30" in message
+    assert objects(parts.s3, parts.bucket) == {}
+
+
+def test_a_run_rewrites_at_most_its_share_of_marked_hours_and_leaves_the_rest_marked(parts, model):
+    then = NOW - timedelta(days=5)
+    pending = PendingHours(parts.log.dynamodb, parts.log.table)
+    for i in range(3):
+        parts.log.write(records_at(model, then + i * timedelta(hours=1), 2))
+        pending.mark(then + i * timedelta(hours=1))
+    first = exporter_of(parts, late_hours_per_run=2).export(1, NOW)
+    assert [h.hour for h in first.late_hours] == ["2026-11-15T14:00:00Z", "2026-11-15T15:00:00Z"]
+    assert marked(parts) == [hour_floor(then + timedelta(hours=2))]
+    second = exporter_of(parts, late_hours_per_run=2).export(1, NOW)
+    assert [h.hour for h in second.late_hours] == ["2026-11-15T16:00:00Z"] and marked(parts) == []
+    assert len(lake_ids(parts.s3, parts.bucket)) == 6

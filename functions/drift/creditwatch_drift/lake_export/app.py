@@ -9,9 +9,10 @@ from typing import Any
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
-from creditwatch_common.lake.export import LakeExporter
+from creditwatch_common.lake.export import LakeExporter, RewriteRefused
 from creditwatch_common.lake.schema import LakeSchema
 from creditwatch_common.log import LogReader
+from creditwatch_common.log.pending import PendingHours
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_drift.lake_export.models import LakeExportEvent
 from creditwatch_drift.lake_export.settings import LakeExportSettings
@@ -42,6 +43,14 @@ class LakeExportService:
             return exc.answer(self.obs.logger)
         try:
             result = self.exporter.export(request.hours or self.settings.export_hours, request.at)
+        except RewriteRefused as exc:
+            if request.hours is None and request.at is None:
+                # The schedule's own hours past the TTL: a configuration error, failed loudly every run.
+                self.obs.metric(Metric.LAKE_EXPORT_FAILED, 1)
+                raise
+            # An on-demand export of hours the table may have lost records of: answered, never retried.
+            self.obs.logger.warning(str(exc))
+            return {"status": "refused", "message": str(exc), "limit_days": exc.limit_days}
         except Exception:
             # Flushed with the error: the failed-export alarm pages on it; Lambda retries the run.
             self.obs.metric(Metric.LAKE_EXPORT_FAILED, 1)
@@ -49,11 +58,14 @@ class LakeExportService:
         self.obs.metric(Metric.LAKE_EXPORT_FAILED, 0)
         self.obs.metric(Metric.LAKE_ROWS_EXPORTED, result.rows)
         self.obs.metric(Metric.LAKE_OUTCOMES_EXPORTED, result.outcome_rows)
-        self.obs.metric(Metric.LAKE_HOURS_EXPORTED, len([h for h in result.hours if h.rows]))
+        self.obs.metric(Metric.LAKE_HOURS_EXPORTED, len([h for h in (*result.hours, *result.late_hours) if h.rows]))
         self.obs.logger.info(
             f"exported {result.rows} record(s) and {result.outcome_rows} outcome(s) of {len(result.hours)} hour(s) "
-            f"to s3://{result.bucket}",
-            extra={"hours": [h.model_dump() for h in result.hours]},
+            f"and {len(result.late_hours)} hour(s) a spill replay marked to s3://{result.bucket}",
+            extra={
+                "hours": [h.model_dump() for h in result.hours],
+                "late_hours": [h.model_dump() for h in result.late_hours],
+            },
         )
         return result.model_dump(mode="json")
 
@@ -68,13 +80,15 @@ def build(settings: LakeExportSettings, clients: AwsClients) -> LakeExportServic
     """Everything the function needs, from settings and clients given (tests pass their own)."""
     apply_local_endpoint(settings.local_aws_endpoint)
     obs = Observability.build(Service.LAKE_EXPORT, settings)
+    dynamodb = clients.lazy("dynamodb")
     exporter = LakeExporter(
-        reader=LogReader(
-            dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
-        ),
+        reader=LogReader(dynamodb=dynamodb, table=settings.predictions_table, shards=settings.log_shards),
         s3=clients.lazy("s3"),
         bucket=settings.lake_bucket,
         schema=LakeSchema.of(feature_schema().features),
         prefix=settings.lake_prefix,
+        ttl_days=settings.log_ttl_days,
+        rejected_ttl_days=settings.rejected_ttl_days,
+        pending=PendingHours(dynamodb, settings.predictions_table),
     )
     return LakeExportService(settings=settings, exporter=exporter, obs=obs)

@@ -1,27 +1,42 @@
 """The hourly export: each recent hour of the table read by its time-sorted keys, written whole as Parquet.
 
 An hour's object has one key (`predictions/dt=YYYY-MM-DD/hour=HH/part-0.parquet`) and is rewritten
-whole from the table on every export that covers the hour: a re-run replaces, never duplicates, and a
-record that reached the table late (a spill replay) is in the lake after the next export of its hour.
-The outcome events recorded in the same hour go to `outcomes/dt=.../hour=.../part-0.parquet` the same
-way (creditwatch_common/lake/outcomes.py).
+whole from the table on every export that covers the hour: a re-run replaces, never duplicates. The
+outcome events recorded in the same hour go to `outcomes/dt=.../hour=.../part-0.parquet` the same way
+(creditwatch_common/lake/outcomes.py).
+
+A record that reaches the table late (a spill replay keeps the record's own time, up to the spill
+queue's 14 days back) lands in an hour the recent hours may no longer cover: the replay marks that hour
+(creditwatch_common/log/pending.py) and every export also rewrites the marked hours, then clears each
+mark it saw, only once the hour is written (a run that fails in between rewrites the hour again next
+time: the same object).
+
+The table forgets: its TTL removes a rejected request after RejectedTtlDays and every other record after
+PredictionTtlDays. An hour older than the shorter of the two is never rebuilt from the table alone: an
+export asked for one is refused (`RewriteRefused`, naming the limit), and a marked hour that old gets
+its late records merged into the object the lake holds (no row of it dropped, its outcomes object left
+as it is).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.lake.outcomes import OUTCOMES_PREFIX, outcome_table
-from creditwatch_common.lake.schema import SCHEMA_VERSION, LakeSchema
+from creditwatch_common.lake.schema import SCHEMA_VERSION, LakeError, LakeSchema, check_version
 from creditwatch_common.log.outcomes import outcome_events
+from creditwatch_common.log.pending import PendingHour, PendingHours
 from creditwatch_common.log.reader import LogReader
 from creditwatch_common.records import ExportRow
 
@@ -61,6 +76,18 @@ class Watermark(BaseModel):
         return self.first_hour <= start and end <= self.complete_through
 
 
+class RewriteRefused(ValueError):
+    """An export asked to rebuild hours the table may have lost records of (older than its shortest TTL)."""
+
+    def __init__(self, message: str, limit_days: int) -> None:
+        super().__init__(message)
+        self.limit_days = limit_days
+
+
+class LateHoursFailed(RuntimeError):
+    """Marked hours that could not be written (their marks stay: the next export tries them again)."""
+
+
 class HourExport(BaseModel):
     """One hour written."""
 
@@ -71,6 +98,8 @@ class HourExport(BaseModel):
     # The outcome events recorded in the hour (0 and no object when none).
     outcome_key: str | None = None
     outcome_rows: int = 0
+    # A marked hour older than the table's shortest TTL: its late records merged into the lake's object.
+    merged: bool = False
 
 
 class ExportResult(BaseModel):
@@ -82,6 +111,8 @@ class ExportResult(BaseModel):
     rows: int
     watermark: Watermark
     outcome_rows: int = 0
+    # Hours outside the recent ones, rewritten because a spill replay marked them (rows counted above).
+    late_hours: list[HourExport] = []
 
 
 @dataclass
@@ -98,21 +129,136 @@ class LakeExporter:
     # The first row group's rows; each next one is twice as large (see parquet_bytes).
     first_row_group: int = 1_000
     workers: int = 8
+    # The table's TTLs in days (PredictionTtlDays, RejectedTtlDays; None: records never expire). An hour
+    # older than the shorter one may have lost records, so it is never rebuilt from the table alone.
+    ttl_days: int | None = None
+    rejected_ttl_days: int | None = None
+    # The hours the spill replay marked (None: marks are not read), at most this many a run, oldest
+    # first (a replay after a long outage may mark days of hours; the rest wait for the next runs).
+    pending: PendingHours | None = None
+    late_hours_per_run: int = 48
+    # The wall clock, for the TTL limit (an export's `now` may be a backfill's past time).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def export(self, hours: int, now: datetime | None = None) -> ExportResult:
-        """Export the last `hours` hours, the current one included, then move the watermark."""
+        """Export the last `hours` hours, the current one included, then move the watermark; then the marked hours.
+
+        RewriteRefused, before anything is written, when the first hour is older than the table's
+        shortest TTL. A marked hour that fails to write fails the run (LateHoursFailed) after every
+        other hour and the watermark are written; its mark stays for the next run.
+        """
         now = (now or datetime.now(UTC)).astimezone(UTC)
         current = hour_floor(now)
         first = current - (hours - 1) * HOUR
-        done = [self.export_hour(first + i * HOUR) for i in range(hours)]
+        self.check_rebuildable(first, hours)
+        # Read before any hour: a mark written after this read is kept for the next run.
+        marks = self.pending.list() if self.pending is not None else []
+        recent = [first + i * HOUR for i in range(hours)]
+        done = [self.export_hour(h) for h in recent]
         watermark = self._advance(first, current, now, done)
-        return ExportResult(
+        late, failed = self._export_marked(marks, set(recent))
+        result = ExportResult(
             bucket=self.bucket,
             hours=done,
-            rows=sum(h.rows for h in done),
+            rows=sum(h.rows for h in (*done, *late)),
             watermark=watermark,
-            outcome_rows=sum(h.outcome_rows for h in done),
+            outcome_rows=sum(h.outcome_rows for h in (*done, *late)),
+            late_hours=late,
         )
+        if failed:
+            raise LateHoursFailed(f"marked hour(s) not exported, kept for the next run: {'; '.join(failed)}")
+        return result
+
+    # ---- the table's TTL ----------------------------------------------------------------------
+    def rebuild_limit(self) -> tuple[int, str] | None:
+        """The shortest TTL of the table in days and the parameter that sets it (None: no TTL)."""
+        limits = [
+            (days, name)
+            for days, name in (
+                (self.rejected_ttl_days, "RejectedTtlDays (REJECTED_TTL_DAYS)"),
+                (self.ttl_days, "PredictionTtlDays (LOG_TTL_DAYS)"),
+            )
+            if days is not None
+        ]
+        return min(limits, key=lambda limit: limit[0]) if limits else None
+
+    def rebuildable(self, hour: datetime) -> bool:
+        """Whether every record of the hour is still in the table (its earliest one has not reached its TTL)."""
+        limit = self.rebuild_limit()
+        return limit is None or hour_floor(hour) + timedelta(days=limit[0]) > self.clock().astimezone(UTC)
+
+    def check_rebuildable(self, first: datetime, hours: int) -> None:
+        """RewriteRefused (naming the limit) if the first of the hours asked for is past the table's shortest TTL."""
+        limit = self.rebuild_limit()
+        if limit is None or self.rebuildable(first):
+            return
+        days, name = limit
+        raise RewriteRefused(
+            f"refused: the {hours} hour(s) asked for start at {iso_utc(first)}, older than {days} day(s) ago "
+            f"({name}={days}, the shortest TTL of the table): records of such an hour may have expired from "
+            "the table, and rebuilding it would drop them from the lake; export only hours less than "
+            f"{days} day(s) old",
+            days,
+        )
+
+    # ---- marked hours (spill replays) -----------------------------------------------------------
+    def _export_marked(self, marks: list[PendingHour], recent: set[datetime]) -> tuple[list[HourExport], list[str]]:
+        """Write the marked hours not among the recent ones, then clear the mark of every hour written."""
+        late: list[HourExport] = []
+        failed: list[str] = []
+        written = set(recent)
+        for hour in sorted({m.hour for m in marks} - written)[: self.late_hours_per_run]:
+            try:
+                late.append(self.export_hour(hour) if self.rebuildable(hour) else self.merge_hour(hour))
+            except Exception as exc:  # noqa: BLE001 - the others still go; the run fails after them
+                failed.append(f"{iso_utc(hour)}: {type(exc).__name__}: {exc}")
+                continue
+            written.add(hour)
+        for mark in marks:
+            if mark.hour in written and self.pending is not None:
+                # False: marked again since it was read (a record this run may have missed): next run.
+                self.pending.clear(mark)
+        return late, failed
+
+    def merge_hour(self, hour: datetime) -> HourExport:
+        """Add the table's records of an hour past its TTL to the lake's object of it; no row of the object is lost.
+
+        The table may have forgotten records of the hour, so its rows replace the object's rows of the
+        same prediction id and the object's other rows stay. The hour's outcomes object is left alone.
+        """
+        hour = hour_floor(hour)
+        key = hour_key(self.prefix, hour)
+        records = [r.values for r in self.reader.query_window(hour, hour + HOUR, ExportRow, workers=self.workers)]
+        table = self.schema.table(records)
+        old = self._read_object(key)
+        if old is not None:
+            fresh = pa.array(table.column("prediction_id").to_pylist(), pa.string())
+            kept = old.filter(pc.invert(pc.is_in(old.column("prediction_id"), value_set=fresh)))
+            if kept.num_rows:
+                table = pa.concat_tables([table, kept], promote_options="default").replace_schema_metadata(
+                    table.schema.metadata
+                )
+        if table.num_rows == 0:
+            return HourExport(hour=iso_utc(hour), key=key, rows=0, bytes=0, merged=True)
+        table = table.sort_by([("sample_key", "ascending"), ("prediction_id", "ascending")])
+        body = parquet_bytes(table, self.first_row_group)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+        return HourExport(hour=iso_utc(hour), key=key, rows=table.num_rows, bytes=len(body), merged=True)
+
+    def _read_object(self, key: str) -> pa.Table | None:
+        """The lake's object at key (its schema version checked), or None when there is none."""
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not any(o["Key"] == key for o in listed):
+            return None
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            table = pq.read_table(io.BytesIO(body))
+        except pa.ArrowInvalid as exc:
+            raise LakeError(f"s3 object {key} is not a readable Parquet file: {exc}") from exc
+        check_version(table.schema.metadata, key)
+        return table
+
+    # ---- one hour -------------------------------------------------------------------------------
 
     def export_hour(self, hour: datetime) -> HourExport:
         """Rewrite one hour's object from the table (nothing written for an hour without records)."""

@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from creditwatch_common.aws import error_code, is_permanent
 from creditwatch_common.log.items import to_attributes, to_items
+from creditwatch_common.log.pending import PendingHours, hour_of_log_item
 from creditwatch_common.records import LogRecord
 
 BATCH_WRITE_LIMIT = 25
@@ -72,6 +74,8 @@ class LogWriter:
     write_workers: int = 8
     # How long a spilled record being replayed stays hidden from other replays.
     replay_visibility_s: int = 60
+    # Mark the hours a replay wrote into for the lake export (log/pending.py); False: no lake to tell.
+    mark_replayed_hours: bool = True
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     # ---- writes -------------------------------------------------------------------------
@@ -226,9 +230,15 @@ class LogWriter:
         Idempotent: a record replayed twice lands on the same key, so it stays one item. A message that
         cannot be written, or whose delete fails, stays in the queue (and comes back, or goes to the
         queue's dead-letter queue after its receive count); the others go on.
+
+        A replayed record keeps its own time, often hours before the lake export's recent hours: each
+        batch marks the hours it wrote into (`PendingHours`, items of this same table) after writing
+        the records and before deleting their messages, and the next export rewrites those hours. A
+        record whose hour could not be marked stays queued too, so no replayed record misses the lake.
         """
         if self.sqs is None or not self.spill_queue_url:
             raise ValueError("no spill queue configured")
+        pending = PendingHours(self.dynamodb, self.table) if self.mark_replayed_hours else None
         replayed = failed = 0
         while replayed + failed < max_messages and self._fits(deadline):
             resp = self.sqs.receive_message(
@@ -240,10 +250,24 @@ class LogWriter:
             messages = resp.get("Messages", [])
             if not messages:
                 break
+            written: list[tuple[dict[str, Any], datetime | None]] = []
             for msg in messages:
                 try:
-                    self.dynamodb.put_item(TableName=self.table, Item=json.loads(msg["Body"]))
+                    item = json.loads(msg["Body"])
+                    self.dynamodb.put_item(TableName=self.table, Item=item)
                 except Exception:  # noqa: BLE001 - left in the queue (14 days), counted as failed
+                    failed += 1
+                    continue
+                written.append((msg, hour_of_log_item(item)))
+            unmarked: set[datetime] = set()
+            if pending is not None:
+                for marked in sorted({h for _, h in written if h is not None}):
+                    try:
+                        pending.mark(marked)
+                    except Exception:  # noqa: BLE001 - its records stay queued: the next replay marks again
+                        unmarked.add(marked)
+            for msg, hour in written:
+                if hour is not None and hour in unmarked:
                     failed += 1
                     continue
                 try:
