@@ -1219,8 +1219,10 @@ def lake_query(
     sql: Annotated[
         str,
         typer.Argument(
-            help="SQL over the views `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`, "
-            'e.g. "SELECT decision, count(*) ..."'
+            help="SQL. Locally (DuckDB): the views `predictions`, `outcomes` (latest per prediction_id) and "
+            "`outcome_events`. With --workgroup (Athena): the Glue tables `predictions` and `outcome_events` "
+            "only (no `outcomes`: take the latest recorded_at per prediction_id), partitioned by `dt`: filter "
+            'on it. E.g. "SELECT decision, count(*) FROM predictions GROUP BY 1"'
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
@@ -1230,10 +1232,12 @@ def lake_query(
     database: Annotated[str | None, typer.Option(help="Deployed stack: the LakeDatabaseName output")] = None,
     timeout: Annotated[int, typer.Option(min=10, help="Deployed stack: stop the query after this many seconds")] = 300,
 ) -> None:
-    """SQL over the lake's `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`.
+    """SQL over the lake: DuckDB on the local stack, Athena on a deployed one (--workgroup, --database).
 
-    DuckDB in process on the local stack, Athena on a deployed one. With no local stack running, the
-    lake the demo left behind (copied when its stack stopped) answers.
+    Locally the views are `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`;
+    with no local stack running, the lake the demo left behind (copied when its stack stopped) answers.
+    In Athena the Glue tables are `predictions` and `outcome_events` (no `outcomes` view), partitioned
+    by `dt` and `hour`.
     """
     import duckdb
 

@@ -101,10 +101,13 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history, the
-                    # lake workgroup's results.
-                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/", "/athena-results/")
-                    assert text.count("*") == 1 and any(p in text for p in prefixes), f"{lid}: wildcard resource {text}"
+                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history; or
+                    # any key of the bucket that holds the lake workgroup's query results and nothing else.
+                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
+                    results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
+                    assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
+                        f"{lid}: wildcard resource {text}"
+                    )
                     assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
@@ -247,12 +250,16 @@ def test_reports_bucket_access_is_logged_to_a_private_bucket_that_expires_its_lo
     policy = res["ReportsAccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (write,) = [st for st in policy if st["Effect"] == "Allow"]
     assert write["Principal"] == {"Service": "logging.s3.amazonaws.com"} and write["Action"] == "s3:PutObject"
-    # The lake's access is logged there too (under its own prefix).
+    # The lake's and the query results' access is logged there too (each under its own prefix).
     assert write["Condition"]["ArnLike"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["ReportsBucket", "Arn"]},
         {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+        {"Fn::GetAtt": ["AthenaResultsBucket", "Arn"]},
     ]
     assert res["LakeBucket"]["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "lake-bucket/"
+    results = res["AthenaResultsBucket"]["Properties"]["LoggingConfiguration"]
+    assert results["LogFilePrefix"] == "athena-results-bucket/"
+    assert {"Fn::Sub": "${ReportsAccessLogsBucket.Arn}/athena-results-bucket/*"} in write["Resource"]
     assert any("aws:SecureTransport" in json.dumps(st) for st in policy)
 
 
@@ -664,27 +671,70 @@ def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writ
     assert "${LakeDatabase}/outcome_events" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
 
 
-def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results() -> None:
+def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results_in_a_bucket_without_object_lock() -> None:
     res = Template().resources
     config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert config["EnforceWorkGroupConfiguration"] is True
     assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
     results = config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"]
-    assert results == "s3://${LakeBucket}/athena-results/"
-    rules = {r["Prefix"]: r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert rules["athena-results/"]["ExpirationInDays"] <= 30
+    assert results == "s3://${AthenaResultsBucket}/"
+    rules = {r.get("Prefix"): r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"predictions/", "outcomes/"}
     assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     assert rules["outcomes/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     bucket = res["LakeBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
     policy = json.dumps(res["LakeBucketPolicy"])
     assert "aws:SecureTransport" in policy
-    # The auditors' grant: read-only on the predictions, write only under the results prefix.
+    # The results' bucket: private, encrypted, TLS only, every object (and old version) gone after a week,
+    # and never locked, whatever LakeObjectLockDays locks the lake for.
+    locked = Template(overrides={"LakeObjectLockDays": "800"})
+    assert "ObjectLockConfiguration" in locked.resolve(locked.resources["LakeBucket"]["Properties"])
+    props = locked.resolve(locked.resources["AthenaResultsBucket"]["Properties"])
+    assert "ObjectLockEnabled" not in props and "ObjectLockConfiguration" not in props
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert "Prefix" not in rule and rule["Status"] == "Enabled"
+    assert int(rule["ExpirationInDays"]) == 7 and int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) <= 7
+    tls = res["AthenaResultsBucketPolicy"]["Properties"]
+    assert tls["Bucket"] == {"Ref": "AthenaResultsBucket"} and "aws:SecureTransport" in json.dumps(tls)
+    assert Template().doc["Outputs"]["AthenaResultsBucketName"]["Value"] == {"Ref": "AthenaResultsBucket"}
+    # The auditors' grant: read-only on the predictions, write only in the results' bucket.
     statements = res["LakeQueryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     writes = [st for st in statements if any(a.startswith("s3:Put") for a in _as_list(st["Action"]))]
-    assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${LakeBucket.Arn}/athena-results/*"}]
+    assert [st["Resource"] for st in writes] == [{"Fn::Sub": "${AthenaResultsBucket.Arn}/*"}]
     for st in statements:
         assert all("*" not in a for a in _as_list(st["Action"])), st
+
+
+def test_only_the_roles_that_run_athena_queries_touch_the_results_bucket(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    objects = json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
+
+    def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        return {
+            (a, json.dumps(r))
+            for st in statements
+            for a in _as_list(st["Action"])
+            for r in _as_list(st["Resource"])
+            if "AthenaResultsBucket" in json.dumps(r)
+        }
+
+    needed = {
+        ("s3:GetBucketLocation", json.dumps({"Fn::GetAtt": ["AthenaResultsBucket", "Arn"]})),
+        *((a, objects) for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")),
+    }
+    # The drift job (the athena engine) and the auditors' managed policy run queries; no other role does.
+    assert grants(_statements(resources["DriftFunctionRole"])) == needed
+    auditors = resources["LakeQueryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grants(auditors) == needed
+    for fn in FUNCTIONS:
+        if fn != "DriftFunction":
+            assert not grants(_statements(resources[f"{fn}Role"])), fn
+    # Athena reads the lake as the caller: the drift role still locates the lake's bucket.
+    locate = [st for st in _statements(resources["DriftFunctionRole"]) if "s3:GetBucketLocation" in st["Action"]]
+    assert {"Fn::GetAtt": ["LakeBucket", "Arn"]} in [r for st in locate for r in _as_list(st["Resource"])]
 
 
 def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_notifies(

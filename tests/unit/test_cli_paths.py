@@ -121,3 +121,30 @@ def test_links_are_never_wrapped_when_the_output_is_piped() -> None:
     render_demo(DemoRun(result, "http://127.0.0.1:4566", "stopped", Path("/tmp/x")), Console(file=out, width=80))
     assert url in out.getvalue().splitlines()
     assert "demo stack http://127.0.0.1:4566: stopped" in out.getvalue()
+
+
+def test_lake_query_help_offers_in_athena_only_the_tables_glue_defines() -> None:
+    # Locally DuckDB has the views predictions, outcomes and outcome_events; a deployed stack's Athena
+    # has only the Glue tables of template.yaml (no outcomes view): the help must say which is which.
+    import re
+    from typing import get_type_hints
+
+    from creditwatch.cli import lake_query
+    from creditwatch.local.template import Template
+
+    glue = {
+        res["Properties"]["TableInput"]["Name"]
+        for res in Template().resources.values()
+        if res["Type"] == "AWS::Glue::Table"
+    }
+    assert glue == {"predictions", "outcome_events"}
+    texts = [lake_query.__doc__ or ""]
+    sql = get_type_hints(lake_query, include_extras=True)["sql"]
+    texts += [str(m.help) for m in sql.__metadata__ if getattr(m, "help", None)]
+    assert len(texts) == 2
+    for text in texts:
+        text = " ".join(text.split())
+        local, athena = re.split(r"(?:With --workgroup \(Athena\)|In Athena)", text, maxsplit=1)
+        assert {"predictions", "outcomes", "outcome_events"} <= set(re.findall(r"`(\w+)`", local)), local
+        offered = re.search(r"the Glue tables (.*?)(?:\(|$)", athena)
+        assert offered is not None and set(re.findall(r"`(\w+)`", offered.group(1))) == glue, athena

@@ -1,10 +1,13 @@
 from datetime import UTC, datetime, timedelta, timezone
+from typing import get_args
 
 import pytest
 from pydantic import ValidationError
 
+from creditwatch.local.template import Template
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_common.ids import iso_utc
+from creditwatch_drift.quality.settings import QualitySettings
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_predict.settings import PredictSettings
 
@@ -34,3 +37,26 @@ def test_iso_utc_writes_utc_to_the_second():
     paris = timezone(timedelta(hours=1))
     assert iso_utc(datetime(2026, 11, 23, 1, 30, 15, 999_000, tzinfo=paris)) == "2026-11-23T00:30:15Z"
     assert iso_utc(datetime(2026, 11, 23, tzinfo=UTC)) == "2026-11-23T00:00:00Z"
+
+
+# The functions template.yaml gives ANALYTICS_ENGINE, and the settings that read it.
+ENGINE_READERS = {"DriftFunction": DriftSettings, "QualityFunction": QualitySettings}
+
+
+def test_every_analytics_engine_the_template_allows_starts_every_function_it_is_given_to(monkeypatch):
+    # One parameter, AnalyticsEngine, sets the drift and the quality jobs: a value one of them refuses
+    # is a function that fails at init (a ValidationError) in a stack that deployed fine.
+    template = Template()
+    allowed = template.doc["Parameters"]["AnalyticsEngine"]["AllowedValues"]
+    given = {
+        name
+        for name in template.functions()
+        if template.resources[name]["Properties"].get("Environment", {}).get("Variables", {}).get("ANALYTICS_ENGINE")
+        == {"Ref": "AnalyticsEngine"}
+    }
+    assert given == set(ENGINE_READERS), "a function reads ANALYTICS_ENGINE: add its settings here"
+    for settings in ENGINE_READERS.values():
+        assert set(get_args(settings.model_fields["analytics_engine"].annotation)) == set(allowed), settings
+        for value in allowed:
+            monkeypatch.setenv("ANALYTICS_ENGINE", value)
+            assert settings().analytics_engine == value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from creditwatch_common.ids import uuid7
+from creditwatch_common.ids import uuid7, uuid7_millis
 from creditwatch_common.lake import sql
 from creditwatch_common.sampling import sample_key, sample_mask
 from creditwatch_drift import fairness as fairness_mod
@@ -177,8 +178,20 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
     assert len(blocks) == 5
     rows = lake_rows(model, n=400, seed=4)
-    pid = "0193a000-0000-7000-8000-000000000000"
+    pid = "01a2027b-d680-7a3c-8d2e-5b7c9e1f4a60"
+    # The lookups by id name the id's partition: the UTC day of its 48-bit millisecond prefix, which the
+    # documented one-liner prints (the record is in that day's partition: the export keys hours by it).
+    day = datetime.fromtimestamp(uuid7_millis(pid) / 1000, UTC).date().isoformat()
+    one_liner = re.search(r"```bash\n(python3 -c .*?)\n# (\S+)\n```", section, re.S)
+    assert one_liner is not None and one_liner.group(2) == day
+    printed = subprocess.run(
+        ["bash", "-c", one_liner.group(1)], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+    assert printed == day
+    for block in (blocks[0], blocks[4]):
+        assert pid in block and re.search(rf"AND dt >?= '{day}'", block), block
     rows.loc[0, "prediction_id"] = pid
+    rows.loc[0, "dt"] = day
     rows["ts"] = rows["ts"] - pd.Timedelta(days=31)  # in the documented October cohort
     for column, value in (("request_id", "r"), ("route", "/predict"), ("status", 200), ("risk_level", "low")):
         rows[column] = value
@@ -186,12 +199,13 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
         {
             "prediction_id": [pid, pid, rows.prediction_id[1]],
             "outcome": ["good", "bad", "good"],
-            "observed_at": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-01"], utc=True),
-            "recorded_at": pd.to_datetime(["2026-11-01", "2026-11-03", "2026-11-01"], utc=True),
+            "observed_at": pd.to_datetime(["2026-12-01", "2026-12-02", "2026-11-01"], utc=True),
+            "recorded_at": pd.to_datetime(["2026-12-01", "2026-12-03", "2026-11-01"], utc=True),
             "correction": [False, True, False],
             "previous": [None, "good", None],
         }
     )
+    outcomes["dt"] = outcomes["recorded_at"].dt.strftime("%Y-%m-%d")  # the day each was recorded
     con = duckdb.connect()
     con.register("predictions", rows)
     con.register("outcome_events", outcomes)

@@ -100,6 +100,12 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         else None
     )
     estimator, note = load_estimator(model.threshold, settings.resamples, settings.seed)
+    warnings = [] if estimator else [note]
+    engine = engine_note(settings)
+    if engine:
+        # Once per cold start in the log, and in every run's summary (its warnings).
+        obs.logger.info(engine, extra={"analytics_engine": settings.analytics_engine})
+        warnings.append(engine)
     job = QualityJob(
         settings=settings,
         model_version=model.version,
@@ -110,13 +116,28 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         sqs=clients.lazy("sqs"),
         estimator=estimator,
         assumption=note if estimator else None,
-        warnings=[] if estimator else [note],
+        warnings=warnings,
     )
     return QualityService(settings=settings, job=job, obs=obs)
 
 
+def engine_note(settings: QualitySettings) -> str | None:
+    """What ANALYTICS_ENGINE=athena means for this job, which has no Athena reader (None for the others)."""
+    if settings.analytics_engine != "athena":
+        return None
+    if not settings.lake_bucket:
+        return "ANALYTICS_ENGINE=athena without LAKE_BUCKET: the quality cohort is read from the table"
+    return (
+        "ANALYTICS_ENGINE=athena: the quality job has no Athena reader; its cohort is read from the lake "
+        "by DuckDB in the function, as with lake"
+    )
+
+
 def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
-    """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says."""
+    """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says.
+
+    athena (the drift job's engine for big windows) reads the lake as lake does: see engine_note.
+    """
     table = TableCohorts(
         LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
     )
@@ -133,4 +154,4 @@ def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditM
             prefix=settings.lake_prefix,
         )
     )
-    return lake if settings.analytics_engine == "lake" else AutoCohorts(table, lake)
+    return lake if settings.analytics_engine in ("lake", "athena") else AutoCohorts(table, lake)

@@ -44,7 +44,10 @@ class QualitySettings(LogSettings):
     # Empty: no lake, the cohort is read from the table. auto: the lake when its watermark covers the cohort.
     lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
-    analytics_engine: Literal["auto", "dynamodb", "lake"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+    # Every value of the template's AnalyticsEngine (one parameter sets the drift and quality jobs). The
+    # quality job has no Athena reader: athena reads the cohort from the lake with DuckDB, as lake does,
+    # and says so (app.engine_note: logged at init, in every summary's warnings).
+    analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
 
     @field_validator("fairness_age_cuts", mode="before")
     @classmethod
