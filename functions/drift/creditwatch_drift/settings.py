@@ -59,7 +59,7 @@ class DriftSettings(LogSettings):
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
     # auto reads a lake window above this many records through Athena (bench/window_bench.py's crossover).
-    athena_above_rows: int = Field(9_000_000, ge=1, validation_alias="ANALYTICS_ATHENA_ABOVE_ROWS")
+    athena_above_rows: int = Field(32_000_000, ge=1, validation_alias="ANALYTICS_ATHENA_ABOVE_ROWS")
     # The lake's Athena workgroup and Glue database; empty: no athena engine (auto stays in the function).
     athena_workgroup: str | None = Field(None, validation_alias="ATHENA_WORKGROUP")
     lake_database: str | None = Field(None, validation_alias="LAKE_DATABASE")

@@ -347,9 +347,9 @@ class LakeWindow:
 
 
 # Records above which `auto` reads a lake window through Athena rather than in the function: measured
-# by bench/window_bench.py (the in-function lake engine's time against Athena's modelled time): 9 M
-# records, about 6 days at 1,000 requests a minute.
-ATHENA_ABOVE_ROWS = 9_000_000
+# by bench/window_bench.py (the in-function lake engine's time against Athena's modelled time): 32 M
+# records, about 22 days at 1,000 requests a minute.
+ATHENA_ABOVE_ROWS = 32_000_000
 
 
 @dataclass
