@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faults import AthenaProxy
-from moto.server import ThreadedMotoServer
+from faults import AthenaProxy, threaded_moto
 
 from creditwatch.local.stack import boto_client
 from creditwatch_common.lake import sql
@@ -37,13 +36,8 @@ START = datetime(2026, 11, 2, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """One moto server for the module."""
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        srv.stop()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 def moto_api(server: str, path: str, body: dict[str, Any]) -> None:

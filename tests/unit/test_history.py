@@ -234,17 +234,10 @@ def test_a_writer_whose_view_went_stale_gets_412_and_starts_again(aws, s3):
 
 @pytest.fixture
 def moto_server():
-    from moto.server import ThreadedMotoServer
+    from faults import threaded_moto
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        if server._server is not None:
-            server._server.server_close()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 def test_concurrent_updates_from_threads_against_the_moto_server_lose_nothing(moto_server):

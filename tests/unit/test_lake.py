@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
+from faults import threaded_moto
 
 from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import boto_client, create_resources
@@ -36,13 +36,8 @@ NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """One moto server for the module (boto3 and pyarrow's S3 both reach it); each test resets it."""
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        srv.stop()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from moto.server import ThreadedMotoServer
+from faults import threaded_moto
 
 from creditwatch.local.stack import boto_client
 from creditwatch_common.lake.export import hour_key, parquet_bytes
-from creditwatch_common.lake.schema import LakeSchema
+from creditwatch_common.lake.schema import LakeError, LakeSchema
 from creditwatch_common.lake.sql import counts_from_frame
 from creditwatch_common.lake.window import LakeWindow, duckdb_connection, s3_filesystem
 from creditwatch_common.sampling import sample_key, sample_mask
@@ -28,11 +28,7 @@ def lake(model: Any) -> Iterator[tuple[LakeWindow, pa.Table]]:
     """Three hours written to a moto server as the export writes them; the lake window and every row."""
     import boto3
 
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
+    with threaded_moto() as endpoint:
         s3 = boto_client("s3", endpoint)
         s3.create_bucket(Bucket=BUCKET)
         schema = LakeSchema.of(model.schema.features)
@@ -50,8 +46,6 @@ def lake(model: Any) -> Iterator[tuple[LakeWindow, pa.Table]]:
             filesystem=lambda: s3_filesystem(session, endpoint), s3=s3, bucket=BUCKET, feature_names=model.schema.names
         )
         yield window, pa.concat_tables(tables)
-    finally:
-        srv.stop()
 
 
 def _hour(schema: LakeSchema, model: Any, hour: datetime, seed: int) -> pa.Table:
@@ -167,3 +161,14 @@ def test_the_lake_connection_never_installs_or_loads_an_extension_by_itself() ->
     # An https URL needs the httpfs extension: refused at once, nothing downloaded.
     with pytest.raises(duckdb.Error, match="httpfs"):
         con.execute("SELECT * FROM read_parquet('https://127.0.0.1:9/x.parquet')")
+
+
+def test_an_outcomes_object_that_is_not_parquet_fails_a_lake_query_with_its_key(lake: Any) -> None:
+    window, _ = lake
+    key = "outcomes/dt=2026-11-02/hour=05/part-0.parquet"
+    window.s3.put_object(Bucket=BUCKET, Key=key, Body=b"not parquet at all")
+    try:
+        with pytest.raises(LakeError, match=key):
+            window.query("SELECT count(*) FROM outcomes")
+    finally:
+        window.s3.delete_object(Bucket=BUCKET, Key=key)
