@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from creditwatch_common.lake.export import DEFAULT_PREFIX, HOUR, Watermark, hour_floor, read_watermark
+from creditwatch_common.lake.labelled import DEFAULT_MAX_ROWS, LabelledFrame, read_labelled
 from creditwatch_common.lake.outcomes import (
     EMPTY_OUTCOME_EVENTS_SQL,
     LATEST_OUTCOMES_SQL,
@@ -253,29 +254,30 @@ class LakeWindow:
         con.execute(LATEST_OUTCOMES_SQL)
         return con
 
-    def labelled_frame(self, start: datetime, end: datetime, feature_names: list[str] | None = None) -> Any:
-        """The scored predictions of [start, end) with their latest outcome, if any (a pyarrow Table).
+    def labelled_frame(
+        self,
+        start: datetime,
+        end: datetime,
+        feature_names: list[str] | None = None,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        seed: int = SAMPLE_KEY_SEED,
+    ) -> LabelledFrame:
+        """The scored predictions of [start, end) with their latest outcome, if any, and the cohort's totals.
 
-        Columns as LabelledRow's: prediction_id, ts, probability_good_credit, prediction, decision,
-        model_version, outcome (null when none yet), outcome_observed_at, then one column per feature
-        (the lake's typed columns rather than LabelledRow's dict). Ordered by prediction_id.
+        `table` (a pyarrow Table) has LabelledRow's columns: prediction_id, ts, probability_good_credit,
+        prediction, decision, model_version, outcome (null when none yet), outcome_observed_at, then one
+        column per feature (the lake's typed columns rather than LabelledRow's dict), ordered by
+        prediction_id. Over `max_rows` scored predictions it holds the uniform bottom-`max_rows` sample
+        on the sample key (the drift sample's), only its ids' outcome events are read, and the totals
+        (scored, labelled, bad, per model version) still count the whole cohort (in SQL, not as rows).
         """
         con = self.connect(start, end)
         try:
             columns = set(con.sql("SELECT * FROM predictions LIMIT 0").columns)
             if "probability_good_credit" not in columns:
-                return _empty_labelled([n for n in (feature_names or self.feature_names)])
+                return LabelledFrame(_empty_labelled(list(feature_names or self.feature_names)), 0, 0, 0)
             features = [n for n in (feature_names or self.feature_names) if n in columns]
-            selected = ", ".join(f'p."{n}"' for n in features)
-            return con.sql(
-                "SELECT p.prediction_id, p.ts, p.probability_good_credit, p.prediction, p.decision, "
-                "p.model_version, o.outcome, o.observed_at AS outcome_observed_at"
-                + (f", {selected}" if selected else "")
-                + " FROM predictions p LEFT JOIN outcomes o USING (prediction_id)"
-                " WHERE p.probability_good_credit IS NOT NULL AND p.ts >= $start AND p.ts < $end"
-                " ORDER BY p.prediction_id",
-                params={"start": start, "end": end},
-            ).to_arrow_table()
+            return read_labelled(con, start, end, columns, features, max_rows, seed)
         finally:
             con.close()
 
