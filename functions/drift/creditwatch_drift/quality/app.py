@@ -118,7 +118,8 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
 def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
     """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says."""
     table = TableCohorts(
-        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
+        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards),
+        max_rows=settings.max_rows,
     )
     if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
         return table
@@ -131,6 +132,7 @@ def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditM
             bucket=settings.lake_bucket,
             feature_names=model.schema.names,
             prefix=settings.lake_prefix,
-        )
+        ),
+        max_rows=settings.max_rows,
     )
     return lake if settings.analytics_engine == "lake" else AutoCohorts(table, lake)
