@@ -529,7 +529,9 @@ def test_the_labelled_frame_gives_a_cohort_by_prediction_time_with_its_latest_ou
     parts.exporter.export(1, NOW)
     parts.exporter.export_hour(at)
     parts.exporter.export_hour(at + timedelta(days=1))
-    frame = parts.lake.labelled_frame(at - timedelta(hours=1), at + timedelta(hours=1))
+    labelled = parts.lake.labelled_frame(at - timedelta(hours=1), at + timedelta(hours=1))
+    frame = labelled.table
+    assert (labelled.rows, labelled.labelled_rows, labelled.bad_rows, labelled.sampled) == (10, 6, 6, False)
     assert isinstance(frame, pa.Table) and frame.num_rows == 10
     assert frame.column_names[:8] == [
         "prediction_id",

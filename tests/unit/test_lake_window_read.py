@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from faults import threaded_moto
 
@@ -172,3 +173,19 @@ def test_an_outcomes_object_that_is_not_parquet_fails_a_lake_query_with_its_key(
             window.query("SELECT count(*) FROM outcomes")
     finally:
         window.s3.delete_object(Bucket=BUCKET, Key=key)
+
+
+def test_the_quality_cohort_reads_no_outcome_recorded_before_its_predictions(lake: Any) -> None:
+    window, rows = lake
+    before = "outcomes/dt=2026-11-01/hour=05/part-0.parquet"  # recorded before the cohort: never read
+    after = "outcomes/dt=2026-11-02/hour=01/part-0.parquet"  # recorded within it: read, and refused
+    window.s3.put_object(Bucket=BUCKET, Key=before, Body=b"not parquet at all")
+    try:
+        frame = window.labelled_frame(START, START + timedelta(hours=3))
+        assert frame.rows == rows.filter(pa.compute.is_valid(rows["probability_good_credit"])).num_rows
+        window.s3.put_object(Bucket=BUCKET, Key=after, Body=b"not parquet at all")
+        with pytest.raises(LakeError, match=after):
+            window.labelled_frame(START, START + timedelta(hours=3))
+    finally:
+        window.s3.delete_object(Bucket=BUCKET, Key=before)
+        window.s3.delete_object(Bucket=BUCKET, Key=after)

@@ -296,6 +296,39 @@ def test_a_cohort_performing_as_validated_is_ok_with_every_figure_and_the_report
     assert queued(sqs, aws) == []
 
 
+def test_a_cohort_over_max_rows_is_judged_on_a_uniform_sample_and_the_report_states_sample_and_population(
+    quality_job, prediction_log, ddb, aws, model, s3
+):
+    seed_cohort(prediction_log, ddb, aws, model, n=600, start=START, end=END, coverage=0.8, seed=4)
+    whole = quality_job.run(QualityEvent(start=START, end=END))
+    quality_job.source = TableCohorts(prediction_log, max_rows=400)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    # The totals are the whole cohort's, as an unsampled run counts them; the figures' rows are the sample's.
+    assert (summary.rows, summary.labelled_rows, summary.bad_rows, summary.label_coverage) == (
+        whole.rows,
+        whole.labelled_rows,
+        whole.bad_rows,
+        whole.label_coverage,
+    )
+    assert whole.rows_sampled is None and whole.labelled_rows_sampled is None
+    assert summary.rows == 600 and summary.rows_sampled == 400
+    assert 0 < summary.labelled_rows_sampled < summary.labelled_rows
+    c = summary.confusion
+    assert c.tp + c.fp + c.tn + c.fn == summary.labelled_rows_sampled
+    assert f"uniform sample of {summary.labelled_rows_sampled} of {summary.labelled_rows} labelled row" in (
+        summary.message
+    )
+    html = s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summary.report_html_key)["Body"].read().decode()
+    assert (
+        f"Figures on a uniform sample of {summary.labelled_rows_sampled} of {summary.labelled_rows} labelled rows"
+        in html
+    )
+    assert (
+        "creditwatch-quality-sample"
+        not in s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=whole.report_html_key)["Body"].read().decode()
+    )
+
+
 def test_a_concept_drift_cohort_is_degraded_and_queues_one_quality_alert_deduplicated_in_slack(
     quality_job, prediction_log, ddb, aws, model, sqs
 ):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
 from creditwatch_common.ids import uuid7
+from creditwatch_common.lake.labelled import sample_sql
+from creditwatch_common.lake.window import LABELLED_COLUMNS, duckdb_connection
 from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
+from creditwatch_common.outcomes import Outcome
 from creditwatch_common.records import LogRecord
-from creditwatch_drift.quality.cohort import AutoCohorts, LakeCohorts, TableCohorts
+from creditwatch_common.sampling import sample_key, sample_mask
+from creditwatch_drift.quality.cohort import PROTECTED_COLUMNS, AutoCohorts, LakeCohorts, Population, TableCohorts
 
 
 def scored_hour(lake_parts: Any, model: Any, start: datetime, now: datetime) -> list[LogRecord]:
@@ -127,3 +133,119 @@ def empty_table(lake_parts: Any) -> None:
     for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
         for item in page["Items"]:
             ddb.delete_item(TableName=table, Key=item)
+
+
+def scored_records(model: Any, start: datetime, n: int, seed: int) -> list[LogRecord]:
+    """n scored predictions within the hour from start."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.2, 0.95, size=n)
+    return [
+        LogRecord(
+            prediction_id=uuid7(int((start + timedelta(seconds=20 * i + 1)).timestamp() * 1000)),
+            request_id=uuid7(),
+            route="/predict",
+            status=200,
+            latency_ms=1.0,
+            model_version=model.version,
+            features={"personal_status_and_sex": "A92" if i % 3 else "A93", "age_in_years": 20 + i % 40},
+            probability_good_credit=float(p[i]),
+            decision="approve" if p[i] >= model.threshold else "refuse",
+        )
+        for i in range(n)
+    ]
+
+
+def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_count_the_whole_cohort_as_pandas_does(
+    parts: Any,  # noqa: F811
+    model: Any,
+) -> None:
+    now = datetime.now(UTC)
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    end = start + timedelta(hours=1)
+    records = scored_records(model, start, 150, seed=2)
+    parts.log.write(records)
+    labelled = records[:110]  # 40 predictions without an outcome yet
+    first: dict[str, Outcome] = {r.prediction_id: "good" if i % 4 else "bad" for i, r in enumerate(labelled)}
+    writer = OutcomeWriter(
+        dynamodb=parts.log.dynamodb, table=parts.log.table, shards=parts.log.shards, sleep=lambda _s: None
+    )
+    assert {r.status for r in writer.record([OutcomeInput(pid, v, now) for pid, v in first.items()])} == {"recorded"}
+    # Corrections: the latest outcome is the one that counts, in the totals and in the sample.
+    corrected: dict[str, Outcome] = {pid: ("bad" if v == "good" else "good") for pid, v in list(first.items())[:12]}
+    statuses = {r.status for r in writer.record([OutcomeInput(pid, v, now, True) for pid, v in corrected.items()])}
+    assert statuses == {"corrected"}
+    parts.exporter.export(3, now + timedelta(hours=1))
+
+    latest = {**first, **corrected}
+    frame = pd.DataFrame({"prediction_id": [r.prediction_id for r in records]})
+    frame["outcome"] = frame["prediction_id"].map(latest)
+    expected = (len(frame), int(frame["outcome"].notna().sum()), int((frame["outcome"] == "bad").sum()))
+    mask = sample_mask(0)
+    bottom = sorted(frame["prediction_id"], key=lambda pid: (sample_key(pid, mask), pid))[:50]
+
+    lake = parts.lake.labelled_frame(start, end, list(PROTECTED_COLUMNS), max_rows=50)
+    assert lake.sampled and lake.table.num_rows == 50
+    assert lake.table.column("prediction_id").to_pylist() == sorted(bottom)
+    assert (lake.rows, lake.labelled_rows, lake.bad_rows) == expected == (150, 110, expected[2])
+    assert lake.table.column_names[:8] == list(LABELLED_COLUMNS)
+    outcomes = {r["prediction_id"]: r["outcome"] for r in lake.table.to_pylist()}
+    assert outcomes == {pid: latest.get(pid) for pid in bottom}
+
+    from_lake, engine_l = LakeCohorts(parts.lake, max_rows=50).read(start, end, model.threshold)
+    from_table, engine_t = TableCohorts(parts.log, max_rows=50).read(start, end, model.threshold)
+    assert (engine_l, engine_t) == ("lake", "dynamodb")
+    for cohort in (from_lake, from_table):
+        assert cohort.sampled and cohort.rows == 50
+        assert cohort.totals == Population(*expected)
+        assert cohort.model_versions == {model.version: 150}
+    # Both in id order: the same rows, scores, outcomes and groups.
+    by_id = {r.prediction_id: r for r in records}
+    assert np.array_equal(from_lake.p_good, np.array([by_id[pid].probability_good_credit for pid in sorted(bottom)]))
+    for a, b in ((from_lake.p_good, from_table.p_good), (from_lake.outcome, from_table.outcome)):
+        assert np.array_equal(a, b)
+    assert from_lake.protected.equals(from_table.protected)
+
+    # At or over the cohort's size nothing is sampled: every row, the same totals.
+    whole = parts.lake.labelled_frame(start, end, list(PROTECTED_COLUMNS), max_rows=150)
+    assert not whole.sampled and whole.table.num_rows == 150 and (whole.rows, whole.labelled_rows) == (150, 110)
+    assert not TableCohorts(parts.log, max_rows=150).read(start, end, model.threshold)[0].sampled
+
+
+def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
+    con = duckdb_connection()
+    con.execute(
+        "CREATE TABLE predictions AS SELECT uuid()::VARCHAR AS prediction_id, i::BIGINT AS sample_key, "
+        "0.5 AS probability_good_credit, 1 AS prediction, 'approve' AS decision, 'v1' AS model_version, "
+        "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS ts FROM range(5000) t(i)"
+    )
+    # Two events per prediction (an outcome and its correction).
+    con.execute(
+        "CREATE TABLE outcome_events AS SELECT prediction_id, o AS outcome, ts AS observed_at, "
+        "ts + to_seconds(n) AS recorded_at FROM predictions, (VALUES ('good', 1), ('bad', 2)) v(o, n)"
+    )
+    params = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
+    sql = sample_sql("sample_key", [], sampled=True)
+    plan = json.loads(
+        con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, {**params, "k": 50, "threshold": 49}).fetchall()[0][1]
+    )
+
+    def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [node, *(n for child in node.get("children", []) for n in nodes(child))]
+
+    def info(node: dict[str, Any]) -> str:
+        return json.dumps(node.get("extra_info", {}))
+
+    def rows_out(node: dict[str, Any]) -> int:
+        return int(node.get("operator_cardinality", node.get("intermediate_rows", -1)))
+
+    everything = [n for root in plan["operator"] for n in nodes(root)]
+    # The latest-per-id step: the window function, or the arg_max aggregate DuckDB rewrites row_number() = 1 into.
+    (latest,) = [n for n in everything if n.get("name") == "WINDOW" or "arg_max" in info(n)]
+    semi = [n for n in nodes(latest)[1:] if '"SEMI"' in info(n)]
+    assert semi, "the outcome events are not semi-joined to the sample below the latest-per-id step"
+    assert any("outcome_events" in info(n) for n in nodes(semi[0]))
+    # It sees the sampled ids' 100 events (the semi join's output), not the lake's 10,000.
+    assert rows_out(semi[0]) == 100
+    assert sum(rows_out(c) for c in latest["children"]) == 100
+    rows = con.execute(sql, {**params, "k": 50, "threshold": 49}).fetchall()
+    assert len(rows) == 50 and {r[6] for r in rows} == {"bad"}

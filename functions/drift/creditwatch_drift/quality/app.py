@@ -139,7 +139,8 @@ def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditM
     athena (the drift job's engine for big windows) reads the lake as lake does: see engine_note.
     """
     table = TableCohorts(
-        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
+        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards),
+        max_rows=settings.max_rows,
     )
     if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
         return table
@@ -152,6 +153,7 @@ def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditM
             bucket=settings.lake_bucket,
             feature_names=model.schema.names,
             prefix=settings.lake_prefix,
-        )
+        ),
+        max_rows=settings.max_rows,
     )
     return lake if settings.analytics_engine in ("lake", "athena") else AutoCohorts(table, lake)

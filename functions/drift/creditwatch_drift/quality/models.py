@@ -136,9 +136,21 @@ class QualitySummary(BaseModel):
     # Who read the cohort: dynamodb (the table, within its TTL) or lake (the exported hours and outcomes).
     engine: str | None = None
     cohort: dict[str, str]
-    rows: int
-    labelled_rows: int
-    label_coverage: float | None
+    rows: int = Field(description="Scored predictions of the cohort (all of it, also when the figures use a sample)")
+    labelled_rows: int = Field(description="Of them, with an outcome (all of the cohort, also when sampled)")
+    label_coverage: float | None = Field(description="labelled_rows / rows; None when the cohort is empty")
+    bad_rows: int | None = Field(
+        None, description="Of the labelled rows, those whose latest outcome is bad (all of the cohort)"
+    )
+    rows_sampled: int | None = Field(
+        None,
+        description="Scored predictions of the uniform sample the figures, calibration, confusion and fairness "
+        "are computed on (bottom-k on the sample key), when the cohort holds more than QUALITY_MAX_ROWS; "
+        "None when they use every row",
+    )
+    labelled_rows_sampled: int | None = Field(
+        None, description="Of the sampled rows, those with an outcome (the figures' rows); None when not sampled"
+    )
     verdict: Verdict
     message: str
     reasons: list[str] = []

@@ -56,6 +56,22 @@ def _fig(f: Figure | None, pct: bool = False) -> str:
     return fmt(f.value) + ci
 
 
+def sample_note(summary: QualitySummary) -> str:
+    """When the cohort was sampled: which rows the figures are computed on, and why the intervals still hold."""
+    if summary.rows_sampled is None:
+        return ""
+    bad = f", {summary.bad_rows} of them bad" if summary.bad_rows is not None else ""
+    return (
+        '<p id="creditwatch-quality-sample"><b>Figures on a uniform sample of '
+        f"{summary.labelled_rows_sampled} of {summary.labelled_rows} labelled rows</b> "
+        f"({summary.rows_sampled} of {summary.rows} scored predictions{bad} in the cohort): the cohort holds more "
+        "scored predictions than QUALITY_MAX_ROWS, so the realized figures, calibration, decisions and fairness "
+        "are computed on the predictions of smallest sample key (random bits of the prediction id, the drift "
+        "sample's key); the counts above are the whole cohort's. The bootstrap intervals are those of the "
+        "sample, which hold for the cohort.</p>"
+    )
+
+
 def sections(summary: QualitySummary) -> str:
     """Our sections: verdict, figures realized / estimated / validation, calibration, confusion, fairness."""
     pct = {"approval_rate", "bad_rate_approved"}
@@ -77,6 +93,7 @@ def sections(summary: QualitySummary) -> str:
         f"below validation with its interval's upper bound below validation too, or the expected cost rises more "
         f"than {summary.thresholds.cost_rise} over validation with its interval's lower bound above it (noise "
         f"alone never pages); at least {summary.thresholds.min_labelled_rows} labelled rows are needed to judge.</p>",
+        sample_note(summary),
         f"<p><i>{html.escape(summary.estimator or 'No estimate: ' + '; '.join(summary.warnings))}</i></p>",
         "<table border=1 cellpadding=4><tr><th>figure</th><th>realized (labelled rows)</th>"
         "<th>estimated (CBPE, whole cohort)</th><th>validation (holdout)</th></tr>" + rows + "</table>",

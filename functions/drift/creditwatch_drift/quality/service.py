@@ -97,15 +97,20 @@ class QualityJob:
                 label_coverage=None,
                 **base,
             )
+        # The figures' labelled rows (the sample's, when the cohort is sampled); the totals count the cohort.
         labelled = cohort.labelled_rows
+        totals = cohort.totals
         base.update(
-            rows=cohort.rows,
-            labelled_rows=labelled,
-            label_coverage=round(labelled / cohort.rows, 6) if cohort.rows else None,
+            rows=totals.rows,
+            labelled_rows=totals.labelled_rows,
+            label_coverage=round(totals.labelled_rows / totals.rows, 6) if totals.rows else None,
+            bad_rows=totals.bad_rows,
+            rows_sampled=cohort.rows if cohort.sampled else None,
+            labelled_rows_sampled=labelled if cohort.sampled else None,
             model_versions_in_cohort=cohort.model_versions,
             engine=engine,
         )
-        if cohort.rows == 0:
+        if totals.rows == 0:
             return QualitySummary(
                 verdict="no_data", message="no scored predictions in the cohort; no report written", **base
             )
@@ -203,6 +208,11 @@ def _message(summary: QualitySummary) -> str:
         return f"insufficient labels: {summary.reasons[0]}; {figures}"
     if summary.verdict == "degraded":
         return "quality degraded: " + "; ".join(summary.reasons)
+    if summary.labelled_rows_sampled is not None:
+        return (
+            f"quality holds: {figures} on a uniform sample of {summary.labelled_rows_sampled} "
+            f"of {summary.labelled_rows} labelled row(s)"
+        )
     return f"quality holds: {figures} on {summary.labelled_rows} labelled row(s)"
 
 

@@ -26,6 +26,9 @@ class QualitySettings(LogSettings):
     cohort_days_to: int = Field(28, ge=0, le=759, validation_alias="QUALITY_COHORT_DAYS_TO")
     # Fewer labelled rows: the figures' intervals are too wide to judge anything (insufficient_labels).
     min_labelled_rows: int = Field(200, ge=10, le=1_000_000, validation_alias="QUALITY_MIN_LABELLED_ROWS")
+    # More scored predictions in the cohort: the figures are computed on a uniform sample of this many (the
+    # bottom-k on the lake's sample key, the same rows from the table or the lake); the totals stay exact.
+    max_rows: int = Field(500_000, ge=10_000, le=2_000_000, validation_alias="QUALITY_MAX_ROWS")
     # Degraded: AUC more than this below validation (absolute) and its interval's upper bound below validation.
     auc_drop: float = Field(0.05, gt=0, le=0.5, validation_alias="QUALITY_AUC_DROP")
     # Degraded: expected cost per applicant more than this above validation (absolute, UCI 5:1 units)

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from creditwatch_common.lake.export import DEFAULT_PREFIX, HOUR, Watermark, hour_floor, read_watermark
+from creditwatch_common.lake.labelled import DEFAULT_MAX_ROWS, LabelledFrame, read_labelled
 from creditwatch_common.lake.outcomes import (
     EMPTY_OUTCOME_EVENTS_SQL,
     LATEST_OUTCOMES_SQL,
@@ -232,12 +233,15 @@ class LakeWindow:
         schema = pa.unify_schemas([s for _, s in done])
         return ds.FileSystemDataset([f for f, _ in done], schema=schema, format=fmt, filesystem=self.fs)
 
-    def connect(self, start: datetime | None = None, end: datetime | None = None) -> Any:
+    def connect(
+        self, start: datetime | None = None, end: datetime | None = None, outcomes_from: datetime | None = None
+    ) -> Any:
         """A DuckDB connection with the view `predictions` over the hours [start, end) (or the whole lake).
 
-        Beside it, `outcome_events` (every outcome event of the lake, whenever recorded: an outcome
-        arrives months after its prediction) and `outcomes`, the latest recorded outcome per prediction,
-        so that `predictions JOIN outcomes USING (prediction_id)` labels the predictions.
+        Beside it, `outcome_events` (the outcome events of the lake recorded from the hour of
+        `outcomes_from` on, or all: an outcome arrives months after its prediction, never before it)
+        and `outcomes`, the latest recorded outcome per prediction, so that
+        `predictions JOIN outcomes USING (prediction_id)` labels the predictions.
         """
         con = duckdb_connection()
         dataset = self.dataset(self.objects(start, end))
@@ -245,7 +249,11 @@ class LakeWindow:
             con.execute("CREATE VIEW predictions AS SELECT NULL::VARCHAR AS prediction_id WHERE false")
         else:
             con.register("predictions", dataset)
-        events = self.dataset(self.objects(prefix=self.outcomes_prefix), check=check_outcome_version)
+        paths = self.objects(prefix=self.outcomes_prefix)
+        if outcomes_from is not None:
+            first = hour_floor(outcomes_from)
+            paths = [p for p in paths if (hour := _hour_of(p)) is None or hour >= first]
+        events = self.dataset(paths, check=check_outcome_version)
         if events is None:
             con.execute(EMPTY_OUTCOME_EVENTS_SQL)
         else:
@@ -253,29 +261,31 @@ class LakeWindow:
         con.execute(LATEST_OUTCOMES_SQL)
         return con
 
-    def labelled_frame(self, start: datetime, end: datetime, feature_names: list[str] | None = None) -> Any:
-        """The scored predictions of [start, end) with their latest outcome, if any (a pyarrow Table).
+    def labelled_frame(
+        self,
+        start: datetime,
+        end: datetime,
+        feature_names: list[str] | None = None,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        seed: int = SAMPLE_KEY_SEED,
+    ) -> LabelledFrame:
+        """The scored predictions of [start, end) with their latest outcome, if any, and the cohort's totals.
 
-        Columns as LabelledRow's: prediction_id, ts, probability_good_credit, prediction, decision,
-        model_version, outcome (null when none yet), outcome_observed_at, then one column per feature
-        (the lake's typed columns rather than LabelledRow's dict). Ordered by prediction_id.
+        `table` (a pyarrow Table) has LabelledRow's columns: prediction_id, ts, probability_good_credit,
+        prediction, decision, model_version, outcome (null when none yet), outcome_observed_at, then one
+        column per feature (the lake's typed columns rather than LabelledRow's dict), ordered by
+        prediction_id. Over `max_rows` scored predictions it holds the uniform bottom-`max_rows` sample
+        on the sample key (the drift sample's), only its ids' outcome events are read, and the totals
+        (scored, labelled, bad, per model version) still count the whole cohort (in SQL, not as rows).
         """
-        con = self.connect(start, end)
+        # An outcome is recorded after its prediction: events recorded before the cohort are not read.
+        con = self.connect(start, end, outcomes_from=start)
         try:
             columns = set(con.sql("SELECT * FROM predictions LIMIT 0").columns)
             if "probability_good_credit" not in columns:
-                return _empty_labelled([n for n in (feature_names or self.feature_names)])
+                return LabelledFrame(_empty_labelled(list(feature_names or self.feature_names)), 0, 0, 0)
             features = [n for n in (feature_names or self.feature_names) if n in columns]
-            selected = ", ".join(f'p."{n}"' for n in features)
-            return con.sql(
-                "SELECT p.prediction_id, p.ts, p.probability_good_credit, p.prediction, p.decision, "
-                "p.model_version, o.outcome, o.observed_at AS outcome_observed_at"
-                + (f", {selected}" if selected else "")
-                + " FROM predictions p LEFT JOIN outcomes o USING (prediction_id)"
-                " WHERE p.probability_good_credit IS NOT NULL AND p.ts >= $start AND p.ts < $end"
-                " ORDER BY p.prediction_id",
-                params={"start": start, "end": end},
-            ).to_arrow_table()
+            return read_labelled(con, start, end, columns, features, max_rows, seed)
         finally:
             con.close()
 
@@ -622,12 +632,19 @@ def _empty_labelled(feature_names: list[str]) -> Any:
     return pa.table({n: pa.array([], pa.string()) for n in (*LABELLED_COLUMNS, *feature_names)})
 
 
-def _hour_in(path: str, start: datetime, end: datetime) -> bool:
-    """True when a Hive-partitioned path (dt=YYYY-MM-DD/hour=HH) is an hour of [start, end)."""
+def _hour_of(path: str) -> datetime | None:
+    """The hour of a Hive-partitioned path (dt=YYYY-MM-DD/hour=HH), None when it names none."""
     parts = dict(p.split("=", 1) for p in path.split("/") if "=" in p)
     try:
-        hour = datetime.fromisoformat(f"{parts['dt']}T{int(parts['hour']):02d}:00:00+00:00")
+        return datetime.fromisoformat(f"{parts['dt']}T{int(parts['hour']):02d}:00:00+00:00")
     except (KeyError, ValueError):
+        return None
+
+
+def _hour_in(path: str, start: datetime, end: datetime) -> bool:
+    """True when a Hive-partitioned path (dt=YYYY-MM-DD/hour=HH) is an hour of [start, end)."""
+    hour = _hour_of(path)
+    if hour is None:
         return True  # not an hour's object: read it, and fail on it if it is not one of ours
     return hour_floor(start) <= hour < end and hour + HOUR > start
 
