@@ -721,9 +721,14 @@ def test_only_the_roles_that_run_athena_queries_touch_the_results_bucket(transfo
             if "AthenaResultsBucket" in json.dumps(r)
         }
 
+    bucket = json.dumps({"Fn::GetAtt": ["AthenaResultsBucket", "Arn"]})
+    # What AmazonAthenaFullAccess grants on a results location (Athena writes the results as the caller).
     needed = {
-        ("s3:GetBucketLocation", json.dumps({"Fn::GetAtt": ["AthenaResultsBucket", "Arn"]})),
-        *((a, objects) for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")),
+        *((a, bucket) for a in ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")),
+        *(
+            (a, objects)
+            for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+        ),
     }
     # The drift job (the athena engine) and the auditors' managed policy run queries; no other role does.
     assert grants(_statements(resources["DriftFunctionRole"])) == needed
