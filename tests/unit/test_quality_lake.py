@@ -22,22 +22,7 @@ from creditwatch_drift.quality.cohort import PROTECTED_COLUMNS, AutoCohorts, Lak
 
 def scored_hour(lake_parts: Any, model: Any, start: datetime, now: datetime) -> list[LogRecord]:
     """120 scored predictions in the hour from start, in the table; outcomes recorded on the first 90."""
-    rng = np.random.default_rng(1)
-    p = rng.uniform(0.2, 0.95, size=120)
-    records = [
-        LogRecord(
-            prediction_id=uuid7(int((start + timedelta(seconds=20 * i + 1)).timestamp() * 1000)),
-            request_id=uuid7(),
-            route="/predict",
-            status=200,
-            latency_ms=1.0,
-            model_version=model.version,
-            features={"personal_status_and_sex": "A92" if i % 3 else "A93", "age_in_years": 20 + i % 40},
-            probability_good_credit=float(p[i]),
-            decision="approve" if p[i] >= model.threshold else "refuse",
-        )
-        for i in range(120)
-    ]
+    records = scored_records(model, start, 120, seed=1)
     lake_parts.log.write(records)
     writer = OutcomeWriter(dynamodb=lake_parts.log.dynamodb, table=lake_parts.log.table, shards=lake_parts.log.shards)
     labelled = records[:90]  # 30 predictions without an outcome yet
