@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from creditwatch_common.ids import iso_millis, uuid7_millis
 from creditwatch_common.lake.export import DEFAULT_PREFIX, hour_key, parquet_bytes
 from creditwatch_common.lake.outcomes import OUTCOMES_PREFIX, check_outcome_version
-from creditwatch_common.lake.schema import LakeError, check_version
+from creditwatch_common.lake.schema import LakeError, check_version, not_parquet
 
 PARQUET = "application/vnd.apache.parquet"
 # Answers to a conditional write or delete whose object changed (or vanished) since it was read.
@@ -196,7 +196,7 @@ def _read(body: bytes, key: str, check: Callable[[Any, str], int]) -> tuple[pa.T
         check(file.schema_arrow.metadata, key)
         table = file.read()
     except (pa.ArrowInvalid, OSError) as exc:
-        raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
+        raise not_parquet(key, exc) from exc
     meta = file.metadata
     # The export's groups double from the first one: the same first size gives the same layout (a
     # single group is at least as large as the rows left, which then stay one group).

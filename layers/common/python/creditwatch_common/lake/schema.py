@@ -75,6 +75,11 @@ class LakeError(Exception):
     """An object of the lake cannot be read (not Parquet, or a schema version this code does not know)."""
 
 
+def not_parquet(key: str, exc: Exception) -> LakeError:
+    """The error for an object Parquet readers refuse: its key named, with the reader's reason."""
+    return LakeError(f"s3 object {key}: not a valid Parquet file ({exc})")
+
+
 @dataclass(frozen=True)
 class LakeSchema:
     """The Parquet schema of one feature set."""

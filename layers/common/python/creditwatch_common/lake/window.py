@@ -26,7 +26,7 @@ from creditwatch_common.lake.outcomes import (
     OUTCOMES_PREFIX,
     check_outcome_version,
 )
-from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, LakeError, check_version, scored_rows
+from creditwatch_common.lake.schema import SAMPLE_KEY_SEED, check_version, not_parquet, scored_rows
 from creditwatch_common.lake.sql import (
     CountingStream,
     CountSpec,
@@ -224,7 +224,7 @@ class LakeWindow:
                 frag.ensure_complete_metadata()
                 schema = frag.physical_schema
             except (pa.ArrowInvalid, OSError) as exc:
-                raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
+                raise not_parquet(key, exc) from exc
             check(schema.metadata, key)
             return frag, schema.remove_metadata()
 
@@ -469,7 +469,7 @@ class _ObjectStore:
             try:
                 footer = pq.read_metadata(pa.BufferReader(body))
             except (pa.ArrowInvalid, OSError) as exc:
-                raise LakeError(f"s3 object {key}: not a valid Parquet file ({exc})") from exc
+                raise not_parquet(key, exc) from exc
             check_version(footer.metadata, key)
             name = f"batch-{self.batches}/{i}.parquet"
             self.fs.objects[name] = body
