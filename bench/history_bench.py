@@ -27,7 +27,7 @@ import boto3  # noqa: E402
 from history_samples import drift_summary, quality_summary  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from creditwatch_common.history import HistoryStore, entry_from_summary, update_history  # noqa: E402
+from creditwatch_analytics.history import HistoryStore, entry_from_summary, update_history  # noqa: E402
 from creditwatch_common.reports import Publisher, TokenKey, TokenLinks  # noqa: E402
 
 

@@ -45,12 +45,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from creditwatch_drift.quality.fairness import outcome_fairness  # noqa: E402
-from creditwatch_drift.quality.figures import Labelled, calibration_table, confusion, realized  # noqa: E402
-from creditwatch_drift.quality.reference import load_estimator  # noqa: E402
 from creditwatch_drift.service import load_reference  # noqa: E402
 from creditwatch_model import load_model, model_dir  # noqa: E402
 from creditwatch_model.calibration import Calibration  # noqa: E402
+from creditwatch_quality.fairness import outcome_fairness  # noqa: E402
+from creditwatch_quality.figures import Labelled, calibration_table, confusion, realized  # noqa: E402
+from creditwatch_quality.reference import load_estimator  # noqa: E402
 
 
 def synthetic(rows: int, seed: int = 0) -> tuple[pd.DataFrame, Any]:

@@ -101,8 +101,8 @@ def _items(n: int, seed: int) -> list[dict[str, Any]]:
 
 def _count_spec() -> Any:
     """What the drift job counts over the whole window: the shipped PSI bins and the protected groups."""
-    from creditwatch_common.lake.sql import CountSpec
-    from creditwatch_drift.fairness import group_specs
+    from creditwatch_analytics.groups import group_specs
+    from creditwatch_analytics.lake.sql import CountSpec
     from creditwatch_drift.stability import bin_specs, load_stability_bins
     from creditwatch_model import load_model
 
@@ -113,7 +113,7 @@ def _count_spec() -> Any:
 
 def dynamodb_child(records: int) -> dict[str, float]:
     """Time the dynamodb path over a window of about `records` records (one day, 16 shards)."""
-    from creditwatch_common.lake.window import DynamoWindow
+    from creditwatch_analytics.lake.window import DynamoWindow
     from creditwatch_common.log import LogReader
     from creditwatch_drift.analysis import sample_frame
     from creditwatch_model import load_model
@@ -152,7 +152,7 @@ _FEATURES: Any = None
 
 
 def _feature_names() -> list[str]:
-    from creditwatch_drift.lake_export.app import feature_schema
+    from creditwatch_analytics.lake.schema import feature_schema
 
     return feature_schema().names
 
@@ -164,8 +164,7 @@ def _reference_table() -> Any:
         import pandas as pd
         import pyarrow as pa
 
-        from creditwatch_common.lake.schema import LakeSchema
-        from creditwatch_drift.lake_export.app import feature_schema
+        from creditwatch_analytics.lake.schema import LakeSchema, feature_schema
         from creditwatch_model import REFERENCE_FILE, model_dir
 
         schema = feature_schema()
@@ -183,8 +182,7 @@ def _hour_table(hour: datetime, n: int, seed: int) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    from creditwatch_common.lake.schema import SCHEMA_VERSION, LakeSchema
-    from creditwatch_drift.lake_export.app import feature_schema
+    from creditwatch_analytics.lake.schema import SCHEMA_VERSION, LakeSchema, feature_schema
 
     rng = np.random.default_rng(seed)
     lake = LakeSchema.of(feature_schema().features)
@@ -199,7 +197,7 @@ def _hour_table(hour: datetime, n: int, seed: int) -> Any:
     ]
     p = rng.random(n)
     approve = p >= 0.5
-    from creditwatch_common.sampling import sample_mask
+    from creditwatch_analytics.sampling import sample_mask
 
     cols: dict[str, Any] = {
         "prediction_id": ids,
@@ -232,7 +230,7 @@ def write_lake(endpoint: str, bucket: str, days: int) -> float:
     """Write `days` days of hourly Parquet objects directly; returns the MB written."""
 
     from creditwatch.local.stack import boto_client
-    from creditwatch_common.lake.export import hour_key, parquet_bytes
+    from creditwatch_analytics.lake.export import hour_key, parquet_bytes
 
     s3 = boto_client("s3", endpoint)
     with_bucket = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
@@ -259,7 +257,7 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
     import sqlglot  # noqa: F401
 
     from creditwatch.local.stack import boto_client
-    from creditwatch_common.lake.window import LakeWindow, s3_filesystem
+    from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
     from creditwatch_drift.analysis import sample_frame
     from creditwatch_model import load_model
 
@@ -295,7 +293,7 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
 # ---- the crossover: where `auto` hands a lake window to Athena --------------------------------------------
 
 # Athena cannot run here: its time is modelled from documented and commonly reported figures, stated:
-ATHENA_QUERIES = 3  # versions, counts, sample (creditwatch_common.lake.athena.AthenaWindow)
+ATHENA_QUERIES = 3  # versions, counts, sample (creditwatch_analytics.lake.athena.AthenaWindow)
 ATHENA_OVERHEAD_S = 1.5  # per query: queueing and planning, ~1-2 s on an idle account
 ATHENA_SCAN_MB_S = 1000.0  # MB of Parquet a query scans per second (distributed; ~1 GB/s is typical)
 ATHENA_PAGE_S = 0.15  # one GetQueryResults round trip of up to 1,000 rows

@@ -76,8 +76,8 @@ def model() -> Any:
 @pytest.fixture(scope="session")
 def drift_counts(model: Any) -> Any:
     """What the drift job counts over a whole window: the shipped PSI bins and the protected groups."""
-    from creditwatch_common.lake.sql import CountSpec
-    from creditwatch_drift.fairness import group_specs
+    from creditwatch_analytics.groups import group_specs
+    from creditwatch_analytics.lake.sql import CountSpec
     from creditwatch_drift.stability import bin_specs, load_stability_bins
 
     bins = load_stability_bins()

@@ -1192,7 +1192,7 @@ def lake_export(
     n = hours if hours is not None else int(template.parameters["LakeExportHours"])
     if n < 1:
         _fail("--hours must be at least 1")
-    from creditwatch_common.lake.export import RewriteRefused
+    from creditwatch_analytics.lake.export import RewriteRefused
 
     exporter = lake.exporter(state.endpoint)
     try:
@@ -1244,7 +1244,7 @@ def lake_query(
     from creditwatch import lake as local_lake
     from creditwatch.demo import demo_state_dir
     from creditwatch.local import stack
-    from creditwatch_common.lake.schema import LakeError
+    from creditwatch_analytics.lake.schema import LakeError
 
     if (workgroup is None) != (database is None):
         _fail("give both --workgroup and --database (a deployed stack), or neither (the local stack)")
@@ -1275,7 +1275,7 @@ def _athena_query(sql: str, workgroup: str, database: str, timeout: int) -> tupl
 
     import boto3
 
-    from creditwatch_common.lake.athena import AthenaClient, AthenaError
+    from creditwatch_analytics.lake.athena import AthenaClient, AthenaError
 
     end = time.monotonic() + timeout
     client = AthenaClient(

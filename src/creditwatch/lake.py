@@ -14,11 +14,10 @@ SAVED_LAKE = "lake"
 
 def exporter(endpoint: str) -> Any:
     """The LakeExporter of the local stack at endpoint (what the hourly LakeExportFunction runs)."""
-    from creditwatch_common.lake.export import LakeExporter
-    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_analytics.lake.export import LakeExporter
+    from creditwatch_analytics.lake.schema import LakeSchema, feature_schema
     from creditwatch_common.log import PredictionLog
     from creditwatch_common.log.pending import PendingHours
-    from creditwatch_drift.lake_export.app import feature_schema
 
     template = Template(endpoint=endpoint)
     log = PredictionLog(
@@ -48,8 +47,8 @@ def window(endpoint: str) -> Any:
     """The lake of the local stack at endpoint, read through pyarrow's S3 (moto) and DuckDB."""
     import boto3
 
-    from creditwatch_common.lake.window import LakeWindow, s3_filesystem
-    from creditwatch_drift.lake_export.app import feature_schema
+    from creditwatch_analytics.lake.schema import feature_schema
+    from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
 
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
@@ -82,8 +81,8 @@ def saved_window(folder: Path) -> Any:
     """A lake copied by `save`, read from local files the same way (None when folder holds none)."""
     from pyarrow import fs as pafs
 
-    from creditwatch_common.lake.window import LakeWindow
-    from creditwatch_drift.lake_export.app import feature_schema
+    from creditwatch_analytics.lake.schema import feature_schema
+    from creditwatch_analytics.lake.window import LakeWindow
 
     root = folder / SAVED_LAKE
     if not (root / "predictions").is_dir():

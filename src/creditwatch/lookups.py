@@ -116,8 +116,8 @@ def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | 
 
 def _erase_from_lake(log: Any, prediction_id: str, s3: Any, bucket: str, recorded: list[str] | None) -> dict[str, Any]:
     """Rewrite the lake's objects that hold the id; recorded None: the table no longer knew its outcomes."""
-    from creditwatch_common.lake.erase import erase_from_lake
-    from creditwatch_common.lake.schema import LakeError
+    from creditwatch_analytics.lake.erase import erase_from_lake
+    from creditwatch_analytics.lake.schema import LakeError
 
     found_by = (
         "the recorded times of the table item (outcome_recorded_at, outcome_history)"

@@ -97,8 +97,8 @@ def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str =
     The page in the bucket links through token links (a deployed API); a saved page links to files, so it
     works offline, from a laptop or an archive. A report already saved is not fetched again.
     """
-    from creditwatch_common.history import HistoryStore
-    from creditwatch_common.history_page import render_index
+    from creditwatch_analytics.history import HistoryStore
+    from creditwatch_analytics.history_page import render_index
     from creditwatch_common.ids import iso_utc
 
     entries, _ = HistoryStore(s3=s3, bucket=bucket, prefix=prefix).entries()
@@ -142,8 +142,8 @@ def rebuild_history(s3: Any, bucket: str, publisher: Any | None, link_seconds: i
 
     The index is rewritten too when a publisher that mints the deployed links is given; else by the next job run.
     """
-    from creditwatch_common.history import HistoryStore, rebuild, report_links
-    from creditwatch_common.history_page import render_index
+    from creditwatch_analytics.history import HistoryStore, rebuild, report_links
+    from creditwatch_analytics.history_page import render_index
     from creditwatch_common.ids import iso_utc
     from creditwatch_common.reports import Publisher
 

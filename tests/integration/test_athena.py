@@ -18,8 +18,8 @@ import pytest
 from faults import AthenaProxy, threaded_moto
 
 from creditwatch.local.stack import boto_client
-from creditwatch_common.lake import sql
-from creditwatch_common.lake.athena import (
+from creditwatch_analytics.lake import sql
+from creditwatch_analytics.lake.athena import (
     AthenaClient,
     AthenaError,
     AthenaScanLimitError,

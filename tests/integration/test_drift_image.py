@@ -47,7 +47,14 @@ def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
     assert int(versions["pandas"].split(".")[0]) < 3  # Evidently 0.7 breaks on pandas 3
     assert "scikit_learn" in versions  # Evidently needs it; the image has room, the zip functions do not
     # The code copied in ships bytecode Python uses as is (pip compiles the dependencies).
-    packages = ("creditwatch_drift", "creditwatch_model", "creditwatch_common")
+    packages = (
+        "creditwatch_drift",
+        "creditwatch_quality",
+        "creditwatch_lake_export",
+        "creditwatch_model",
+        "creditwatch_common",
+        "creditwatch_analytics",
+    )
     ours = [p for pkg in packages for p in (task / pkg).glob("*.py")]
     bad = {str(p): unusable(str(p), f"{p.parent.name}.{p.stem}") for p in ours}
     assert {p: why for p, why in bad.items() if why} == {} and len(ours) > 10
@@ -77,7 +84,7 @@ def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
     template = Template(endpoint=local_stack.endpoint)
     local_stack.cli("simulate", "--stable", "80", "--seed", "5", "--json")
     # LakeExportFunction: the drift image with its own ImageConfig.Command.
-    assert template.function("LakeExportFunction").handler == "creditwatch_drift.lake_export.handler.lambda_handler"
+    assert template.function("LakeExportFunction").handler == "creditwatch_lake_export.handler.lambda_handler"
     with rie.emulator(template, "LakeExportFunction", local_stack.endpoint, image) as emu:
         exported, export_error = emu.invoke(json.loads((ROOT / "events/lake-export.json").read_text()))
         logs = emu.logs()
@@ -99,7 +106,7 @@ def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
 def test_the_same_image_runs_the_quality_job_by_its_own_command(image: Path, local_stack: Any) -> None:
     template = Template(endpoint=local_stack.endpoint)
     # QualityFunction: the drift image with its own ImageConfig.Command.
-    assert template.function("QualityFunction").handler == "creditwatch_drift.quality.handler.lambda_handler"
+    assert template.function("QualityFunction").handler == "creditwatch_quality.handler.lambda_handler"
     with rie.emulator(template, "QualityFunction", local_stack.endpoint, image) as emu:
         result, error = emu.invoke(json.loads((ROOT / "events/quality-days-ago.json").read_text()))
         invalid, invalid_error = emu.invoke(json.loads((ROOT / "events/quality-invalid.json").read_text()))

@@ -629,9 +629,8 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
 def test_the_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
     import pyarrow as pa
 
-    from creditwatch_common.lake.export import hour_key
-    from creditwatch_common.lake.schema import LakeSchema
-    from creditwatch_drift.lake_export.app import feature_schema
+    from creditwatch_analytics.lake.export import hour_key
+    from creditwatch_analytics.lake.schema import LakeSchema, feature_schema
 
     res = Template().resources
     table = res["LakePredictionsTable"]["Properties"]["TableInput"]
@@ -653,8 +652,8 @@ def test_the_glue_table_declares_the_columns_and_layout_the_export_writes() -> N
 def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
     import pyarrow as pa
 
-    from creditwatch_common.lake.export import hour_key
-    from creditwatch_common.lake.outcomes import OUTCOME_SCHEMA
+    from creditwatch_analytics.lake.export import hour_key
+    from creditwatch_analytics.lake.outcomes import OUTCOME_SCHEMA
 
     res = Template().resources
     table = res["LakeOutcomesTable"]["Properties"]["TableInput"]
@@ -770,7 +769,7 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         ),
     }
     command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
-    assert command == ["creditwatch_drift.quality.handler.lambda_handler"]
+    assert command == ["creditwatch_quality.handler.lambda_handler"]
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:

@@ -328,8 +328,8 @@ def test_max_rows_takes_a_uniform_sample(job, prediction_log, model, reference):
 def test_stream_sample_is_uniform_bounded_and_independent_of_order():
     import random
 
+    from creditwatch_analytics.sampling import sample_mask, sorted_by_key
     from creditwatch_common.ids import uuid7
-    from creditwatch_common.sampling import sample_mask, sorted_by_key
     from creditwatch_drift.analysis import sample_stream
 
     rows = [ScoredRow(uuid7(), {"x": i}, 0.5, "approve", "v1" if i % 4 else "v0") for i in range(20_000)]

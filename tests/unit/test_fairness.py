@@ -13,12 +13,13 @@ from creditwatch.simulate import FEMALE, PRESETS, BiasShift, application_pool, g
 from creditwatch_alerts.service import AlertsEvent, AlertsJob
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.state import StateStore
+from creditwatch_analytics.groups import age_band_labels, age_bands, protected_groups
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.ids import uuid7
 from creditwatch_common.notifications import FairnessAlert, parse_notification
 from creditwatch_common.records import LogRecord
 from creditwatch_common.reports import Publisher
-from creditwatch_drift.fairness import age_band_labels, age_bands, fairness, parity, protected_groups
+from creditwatch_drift.fairness import fairness, parity
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.service import DriftJob, load_reference
 from creditwatch_drift.settings import DriftSettings

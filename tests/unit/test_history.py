@@ -14,8 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from history_samples import drift_summary, history, quality_summary
 from lambda_context import LambdaContext
 
-from creditwatch_common.aws import AwsClients
-from creditwatch_common.history import (
+from creditwatch_analytics.history import (
     HistoryStore,
     NotAnEntry,
     entry_from_summary,
@@ -24,7 +23,8 @@ from creditwatch_common.history import (
     rebuild,
     update_history,
 )
-from creditwatch_common.history_page import render_index
+from creditwatch_analytics.history_page import render_index
+from creditwatch_common.aws import AwsClients
 from creditwatch_common.reports import (
     INDEX_ID,
     Publisher,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from history_samples import history
 
-from creditwatch_common.history import entry_from_summary, newest_first
-from creditwatch_common.history_page import ATTRIBUTE_COLORS, COLORS, render_index
+from creditwatch_analytics.history import entry_from_summary, newest_first
+from creditwatch_analytics.history_page import ATTRIBUTE_COLORS, COLORS, render_index
 
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "report-index.png"
 

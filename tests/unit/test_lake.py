@@ -18,11 +18,11 @@ from faults import threaded_moto
 from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import boto_client, create_resources
 from creditwatch.local.template import Template
+from creditwatch_analytics.lake.export import LakeExporter, RewriteRefused, hour_floor, hour_key
+from creditwatch_analytics.lake.outcomes import OUTCOME_SCHEMA
+from creditwatch_analytics.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
+from creditwatch_analytics.lake.window import AutoWindow, DynamoWindow, LakeWindow, s3_filesystem
 from creditwatch_common.ids import uuid7
-from creditwatch_common.lake.export import LakeExporter, RewriteRefused, hour_floor, hour_key
-from creditwatch_common.lake.outcomes import OUTCOME_SCHEMA
-from creditwatch_common.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
-from creditwatch_common.lake.window import AutoWindow, DynamoWindow, LakeWindow, s3_filesystem
 from creditwatch_common.log import PredictionLog
 from creditwatch_common.log.items import to_item
 from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
@@ -271,7 +271,7 @@ WINDOWS = [
 
 
 def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model, monkeypatch):
-    import creditwatch_common.lake.window as window_mod
+    import creditwatch_analytics.lake.window as window_mod
 
     # The lake reads a batch of objects at a time (memory bounded): here one hour per DuckDB pass.
     monkeypatch.setattr(window_mod, "FETCH_BATCH_BYTES", 1)
@@ -303,8 +303,8 @@ def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model, m
 
 def count_spec(model: Any) -> Any:
     """The drift job's counts: the shipped PSI bins and the protected groups."""
-    from creditwatch_common.lake.sql import CountSpec
-    from creditwatch_drift.fairness import group_specs
+    from creditwatch_analytics.groups import group_specs
+    from creditwatch_analytics.lake.sql import CountSpec
     from creditwatch_drift.stability import bin_specs, load_stability_bins
 
     bins = load_stability_bins()
@@ -433,7 +433,7 @@ def test_a_drift_run_over_a_bad_lake_object_fails_with_its_key_named(parts, stac
 
 
 def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model):
-    from creditwatch_common.lake.export import parquet_bytes
+    from creditwatch_analytics.lake.export import parquet_bytes
 
     parts.log.write(records_at(model, NOW, 50))
     parts.exporter.export(1, NOW)
@@ -580,7 +580,7 @@ def test_an_hour_whose_outcomes_were_all_erased_loses_its_object_at_the_next_exp
 
 
 def test_auto_hands_the_lakes_part_to_athena_above_the_crossover(parts, model, server):
-    from creditwatch_common.lake.athena import AthenaClient, AthenaWindow
+    from creditwatch_analytics.lake.athena import AthenaClient, AthenaWindow
 
     for hours_ago in range(1, 4):
         parts.log.write(records_at(model, NOW - timedelta(hours=hours_ago), 50 + 10 * hours_ago))
@@ -746,8 +746,8 @@ def test_the_function_answers_an_export_past_the_ttl_and_fails_a_schedule_that_r
     parts, model, monkeypatch
 ):
     from creditwatch_common.observability import Observability, Service
-    from creditwatch_drift.lake_export.app import LakeExportService
-    from creditwatch_drift.lake_export.settings import LakeExportSettings
+    from creditwatch_lake_export.app import LakeExportService
+    from creditwatch_lake_export.settings import LakeExportSettings
 
     settings = LakeExportSettings()
     service = LakeExportService(

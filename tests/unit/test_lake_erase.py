@@ -14,9 +14,9 @@ import test_lake
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
 from creditwatch import lookups
-from creditwatch_common.lake.erase import erase_from_lake, prediction_hour_key
-from creditwatch_common.lake.export import hour_key
-from creditwatch_common.lake.schema import FEATURE_SCHEMA_KEY, SCHEMA_VERSION_KEY, LakeError, check_version
+from creditwatch_analytics.lake.erase import erase_from_lake, prediction_hour_key
+from creditwatch_analytics.lake.export import hour_key
+from creditwatch_analytics.lake.schema import FEATURE_SCHEMA_KEY, SCHEMA_VERSION_KEY, LakeError, check_version
 
 NOW, outcome_objects, record, records_at = (
     test_lake.NOW,

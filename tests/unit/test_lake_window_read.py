@@ -13,11 +13,11 @@ import pytest
 from faults import threaded_moto
 
 from creditwatch.local.stack import boto_client
-from creditwatch_common.lake.export import hour_key, parquet_bytes
-from creditwatch_common.lake.schema import LakeError, LakeSchema
-from creditwatch_common.lake.sql import counts_from_frame
-from creditwatch_common.lake.window import LakeWindow, duckdb_connection, s3_filesystem
-from creditwatch_common.sampling import sample_key, sample_mask
+from creditwatch_analytics.lake.export import hour_key, parquet_bytes
+from creditwatch_analytics.lake.schema import LakeError, LakeSchema
+from creditwatch_analytics.lake.sql import counts_from_frame
+from creditwatch_analytics.lake.window import LakeWindow, duckdb_connection, s3_filesystem
+from creditwatch_analytics.sampling import sample_key, sample_mask
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 BUCKET = "lake-read-test"
@@ -109,7 +109,7 @@ def _expected(rows: pa.Table, spec: Any, k: int, seed: int) -> tuple[Any, list[s
 def test_the_lake_reads_the_same_counts_and_sample_as_pandas_on_the_same_rows(
     lake: Any, model: Any, drift_counts: Any, monkeypatch: pytest.MonkeyPatch, batch_bytes: int, seed: int
 ) -> None:
-    import creditwatch_common.lake.window as window_mod
+    import creditwatch_analytics.lake.window as window_mod
 
     monkeypatch.setattr(window_mod, "FETCH_BATCH_BYTES", batch_bytes)
     window, rows = lake

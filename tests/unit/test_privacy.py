@@ -356,9 +356,9 @@ def test_log_erase_with_the_lake_bucket_rewrites_the_records_hour_in_the_lake(aw
     from typer.testing import CliRunner
 
     from creditwatch.cli import app
-    from creditwatch_common.lake.erase import prediction_hour_key
-    from creditwatch_common.lake.export import LakeExporter
-    from creditwatch_common.lake.schema import LakeSchema
+    from creditwatch_analytics.lake.erase import prediction_hour_key
+    from creditwatch_analytics.lake.export import LakeExporter
+    from creditwatch_analytics.lake.schema import LakeSchema
 
     service = build_service(prediction_log)
     _, first, _ = call(service, event("predict-valid.json"))

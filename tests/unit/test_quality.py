@@ -14,15 +14,15 @@ from sklearn.metrics import brier_score_loss, confusion_matrix, log_loss, roc_au
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.notifications import QualityAlert, parse_notification
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
-from creditwatch_drift.quality import fairness as qf
-from creditwatch_drift.quality.app import QualityService
-from creditwatch_drift.quality.cohort import TableCohorts
-from creditwatch_drift.quality.figures import Labelled, calibration_table, confusion, realized
-from creditwatch_drift.quality.models import Figure, QualityEvent
-from creditwatch_drift.quality.reference import load_estimator, validation_figures
-from creditwatch_drift.quality.rules import judge
-from creditwatch_drift.quality.service import QualityJob
-from creditwatch_drift.quality.settings import QualitySettings
+from creditwatch_quality import fairness as qf
+from creditwatch_quality.app import QualityService
+from creditwatch_quality.cohort import TableCohorts
+from creditwatch_quality.figures import Labelled, calibration_table, confusion, realized
+from creditwatch_quality.models import Figure, QualityEvent
+from creditwatch_quality.reference import load_estimator, validation_figures
+from creditwatch_quality.rules import judge
+from creditwatch_quality.service import QualityJob
+from creditwatch_quality.settings import QualitySettings
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
 API = "https://api.example.test/"
@@ -395,7 +395,7 @@ def test_the_handler_raises_on_error_so_lambda_retries_and_returns_the_summary_o
     quality_service.job.source = type(
         "Broken", (), {"read": lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))}
     )()
-    from creditwatch_drift.quality.app import QualityRunError
+    from creditwatch_quality.app import QualityRunError
 
     with pytest.raises(QualityRunError, match="log_read_failed"):
         quality_service.handle(with_window)

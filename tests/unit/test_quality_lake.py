@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
+from creditwatch_analytics.lake.labelled import sample_sql
+from creditwatch_analytics.lake.window import LABELLED_COLUMNS, duckdb_connection
+from creditwatch_analytics.sampling import sample_key, sample_mask
 from creditwatch_common.ids import uuid7
-from creditwatch_common.lake.labelled import sample_sql
-from creditwatch_common.lake.window import LABELLED_COLUMNS, duckdb_connection
 from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
 from creditwatch_common.outcomes import Outcome
 from creditwatch_common.records import LogRecord
-from creditwatch_common.sampling import sample_key, sample_mask
-from creditwatch_drift.quality.cohort import PROTECTED_COLUMNS, AutoCohorts, LakeCohorts, Population, TableCohorts
+from creditwatch_quality.cohort import PROTECTED_COLUMNS, AutoCohorts, LakeCohorts, Population, TableCohorts
 
 
 def scored_hour(lake_parts: Any, model: Any, start: datetime, now: datetime) -> list[LogRecord]:
@@ -75,9 +75,9 @@ def test_analytics_engine_athena_reads_the_cohort_from_the_lake_and_says_so(
     import boto3
 
     from creditwatch_common.aws import AwsClients
-    from creditwatch_drift.quality.app import build, engine_note
-    from creditwatch_drift.quality.models import QualityEvent
-    from creditwatch_drift.quality.settings import QualitySettings
+    from creditwatch_quality.app import build, engine_note
+    from creditwatch_quality.models import QualityEvent
+    from creditwatch_quality.settings import QualitySettings
 
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)

@@ -7,9 +7,9 @@ from pydantic import ValidationError
 from creditwatch.local.template import Template
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_common.ids import iso_utc
-from creditwatch_drift.quality.settings import QualitySettings
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_predict.settings import PredictSettings
+from creditwatch_quality.settings import QualitySettings
 
 FUNCTIONS = [PredictSettings, DriftSettings, AlertsSettings]
 

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import sqlglot
 
+from creditwatch_analytics import groups as groups_mod
+from creditwatch_analytics.lake import sql
+from creditwatch_analytics.sampling import sample_key, sample_mask
 from creditwatch_common.ids import uuid7, uuid7_millis
-from creditwatch_common.lake import sql
-from creditwatch_common.sampling import sample_key, sample_mask
 from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import stability as stability_mod
 from creditwatch_drift.stability import load_stability_bins
@@ -29,7 +30,7 @@ def spec(model: Any) -> sql.CountSpec:
     """The drift job's own spec: the shipped frozen bins and the protected groups."""
     bins = load_stability_bins()
     assert bins is not None
-    return sql.CountSpec(stability_mod.bin_specs(bins, model), fairness_mod.group_specs((25, 60)))
+    return sql.CountSpec(stability_mod.bin_specs(bins, model), groups_mod.group_specs((25, 60)))
 
 
 def lake_rows(model: Any, n: int = 3000, seed: int = 1) -> pd.DataFrame:
@@ -158,7 +159,7 @@ def test_stability_and_fairness_from_counts_equal_todays_figures_from_the_rows(s
         reference, bins, model, approval
     )
     # Today's per-row path (fairlearn's figures, tested in test_fairness) and the counted one agree.
-    for name, groups in fairness_mod.protected_groups(reference, (25, 60)).items():
+    for name, groups in groups_mod.protected_groups(reference, (25, 60)).items():
         rowwise = fairness_mod.parity(
             (reference["decision"] == "approve").to_numpy(),
             reference["probability_good_credit"].to_numpy(),

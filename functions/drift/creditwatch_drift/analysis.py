@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from creditwatch_analytics.sampling import bottom_k
 from creditwatch_common.records import ScoredRow
-from creditwatch_common.sampling import bottom_k
 from creditwatch_drift.models import FeatureDrift, OutputDrift
 from creditwatch_model import CreditModel
 
@@ -37,7 +37,7 @@ def sample_stream(rows: Iterable[ScoredRow], k: int, seed: int = 0) -> tuple[lis
     """
     # Bottom-k on the ids' 48 random bits (mixed with the seed): memory is k records, not the
     # window, and the parallel reader's order does not change which records are kept. Every window
-    # engine takes the same sample (creditwatch_common.sampling).
+    # engine takes the same sample (creditwatch_analytics.sampling).
     return bottom_k(rows, k, seed)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
+from creditwatch_analytics.lake.athena import AthenaClient, AthenaWindow
+from creditwatch_analytics.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
-from creditwatch_common.lake.athena import AthenaClient, AthenaWindow
-from creditwatch_common.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, TokenLinks, signer_from_secret, token_key_from_secret

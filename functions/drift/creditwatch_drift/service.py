@@ -10,13 +10,15 @@ from typing import Any
 
 import pandas as pd
 
+from creditwatch_analytics.groups import group_specs
+from creditwatch_analytics.history import index_link, record_run
+from creditwatch_analytics.lake.athena import AthenaError
+from creditwatch_analytics.lake.schema import LakeError
+from creditwatch_analytics.lake.sql import CountSpec, WindowCounts, counts_from_frame
+from creditwatch_analytics.lake.window import DynamoWindow, WindowSource
+from creditwatch_analytics.report_page import add_to_report
 from creditwatch_common.aws import error_code
-from creditwatch_common.history import index_link, record_run
 from creditwatch_common.ids import iso_utc
-from creditwatch_common.lake.athena import AthenaError
-from creditwatch_common.lake.schema import LakeError
-from creditwatch_common.lake.sql import CountSpec, WindowCounts, counts_from_frame
-from creditwatch_common.lake.window import DynamoWindow, WindowSource
 from creditwatch_common.log import LogReader
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_drift import estimated as estimated_mod
@@ -24,7 +26,7 @@ from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import notify
 from creditwatch_drift import stability as stability_mod
 from creditwatch_drift.analysis import PROBABILITY, analyse, empty_columns, sample_frame, unknown_categories
-from creditwatch_drift.attribution import add_to_report, attribution_drift, html_section
+from creditwatch_drift.attribution import attribution_drift, html_section
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
@@ -70,7 +72,7 @@ class DriftJob:
     def count_spec(self) -> CountSpec:
         """What the window's engine counts over the whole window: the frozen PSI bins and the protected groups."""
         bins = stability_mod.bin_specs(self.stability_bins, self.model) if self.stability_bins is not None else ()
-        return CountSpec(bins=bins, groups=fairness_mod.group_specs(self.settings.fairness_age_cuts))
+        return CountSpec(bins=bins, groups=group_specs(self.settings.fairness_age_cuts))
 
     def _tell_failure(self, summary: DriftSummary) -> None:
         """Queue a run-failed notice for Slack (deduplicated over Lambda's retries of the same window)."""

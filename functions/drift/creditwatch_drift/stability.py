@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditwatch_common.lake.sql import BinSpec, CountSpec, WindowCounts, counts_from_frame
+from creditwatch_analytics.lake.sql import BinSpec, CountSpec, WindowCounts, counts_from_frame
 from creditwatch_drift.models import Band, ColumnStability, Stability
 from creditwatch_model import CreditModel, model_dir
 from creditwatch_model.bins import DECISION, PSI_BINS_FILE, SCORE, FrozenBins, StabilityBins, load_bins

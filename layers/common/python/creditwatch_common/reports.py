@@ -97,7 +97,7 @@ REPORT_ID = re.compile(
 )
 
 
-# The report history's page (creditwatch_common.history): opened through the same route, with its own tokens.
+# The report history's page (creditwatch_analytics.history): opened through the same route, with its own tokens.
 INDEX_ID = "index"
 
 

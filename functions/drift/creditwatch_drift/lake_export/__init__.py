@@ -1,1 +1,0 @@
-"""The lake export function: recent hours of the prediction log rewritten as Parquet (built from the drift image)."""

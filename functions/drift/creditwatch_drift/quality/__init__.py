@@ -1,1 +1,0 @@
-"""The quality function: realized model quality on a cohort with outcomes (built from the drift image)."""

@@ -1,0 +1,159 @@
+"""Builds the quality function from its settings and clients: the one place where its parts meet."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
+from creditwatch_common.aws import AwsClients, apply_local_endpoint
+from creditwatch_common.events import InvalidEvent, parse_event
+from creditwatch_common.log import LogReader
+from creditwatch_common.observability import Metric, Observability, Service
+from creditwatch_common.reports import Publisher, TokenLinks, token_key_from_secret
+from creditwatch_model import CreditModel, load_model
+from creditwatch_quality.cohort import AutoCohorts, CohortSource, LakeCohorts, TableCohorts
+from creditwatch_quality.models import QualityEvent, QualitySummary
+from creditwatch_quality.reference import load_estimator, validation_figures
+from creditwatch_quality.service import QualityJob
+from creditwatch_quality.settings import QualitySettings
+
+Handler = Any
+
+
+class QualityRunError(Exception):
+    """The run could not do its work (the log could not be read, the report could not be written)."""
+
+
+@dataclass(frozen=True)
+class QualityService:
+    """The built function: the job and its Lambda handler."""
+
+    settings: QualitySettings
+    job: QualityJob
+    obs: Observability
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
+        return self.obs.entry(self.handle)
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Scheduled or on-demand quality run; returns the JSON summary."""
+        try:
+            request = parse_event(QualityEvent, event, "quality event")
+        except InvalidEvent as exc:
+            # A bad on-demand event: answer precisely, and do not let the scheduler retry it.
+            return exc.answer(self.obs.logger)
+        summary = self.job.run(request)
+        self._metrics(summary)
+        log = self.obs.logger.info if summary.verdict in ("ok", "no_data") else self.obs.logger.warning
+        log(summary.message, extra={"quality": summary.brief()})
+        if summary.verdict == "error":
+            # A function error: Lambda retries the run, then its OnFailure destination keeps the event.
+            raise QualityRunError(f"{summary.error}: {summary.message}")
+        return summary.model_dump(mode="json")
+
+    def _metrics(self, summary: QualitySummary) -> None:
+        metric = self.obs.metric
+        metric(Metric.QUALITY_RUN_FAILED, 1 if summary.verdict == "error" else 0)
+        if summary.verdict == "error":
+            return
+        if summary.history_updated is not None:
+            metric(Metric.HISTORY_UPDATE_FAILED, 0 if summary.history_updated else 1)
+        metric(Metric.QUALITY_LABELLED_ROWS, summary.labelled_rows)
+        if summary.label_coverage is not None:
+            metric(Metric.QUALITY_LABEL_COVERAGE, summary.label_coverage, "None")
+        # Judged runs only: a cohort without enough labels has no verdict to graph.
+        if summary.verdict in ("ok", "degraded"):
+            metric(Metric.QUALITY_DEGRADED, 1 if summary.verdict == "degraded" else 0)
+        for name, key in ((Metric.QUALITY_AUC, "auc"), (Metric.QUALITY_EXPECTED_COST, "expected_cost")):
+            figure = summary.realized.get(key)
+            if figure is not None and figure.value is not None:
+                metric(name, figure.value, "None")
+        estimated = summary.estimated.get("auc")
+        if estimated is not None and estimated.value is not None:
+            metric(Metric.QUALITY_ESTIMATED_AUC, estimated.value, "None")
+        gaps = [f.equal_opportunity_difference for f in summary.fairness.values()]
+        judged = [g for g in gaps if g is not None]
+        if judged:
+            metric(Metric.QUALITY_EQUAL_OPPORTUNITY_DIFFERENCE, max(judged), "None")
+
+
+def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel | None = None) -> QualityService:
+    """Everything the function needs, from settings and clients given (tests pass their own)."""
+    apply_local_endpoint(settings.local_aws_endpoint)
+    obs = Observability.build(Service.QUALITY, settings)
+    model = model or load_model()
+    tokens = (
+        TokenLinks(
+            key=token_key_from_secret(
+                parameters.get_secret, settings.report_link_token_secret, settings.secret_max_age_s
+            ),
+            base_url=settings.report_link_base_url,
+        )
+        if settings.report_link_token_secret and settings.report_link_base_url
+        else None
+    )
+    estimator, note = load_estimator(model.threshold, settings.resamples, settings.seed)
+    warnings = [] if estimator else [note]
+    engine = engine_note(settings)
+    if engine:
+        # Once per cold start in the log, and in every run's summary (its warnings).
+        obs.logger.info(engine, extra={"analytics_engine": settings.analytics_engine})
+        warnings.append(engine)
+    job = QualityJob(
+        settings=settings,
+        model_version=model.version,
+        threshold=model.threshold,
+        validation=validation_figures(model.metadata),
+        source=cohort_source(settings, clients, model),
+        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
+        sqs=clients.lazy("sqs"),
+        estimator=estimator,
+        assumption=note if estimator else None,
+        warnings=warnings,
+    )
+    return QualityService(settings=settings, job=job, obs=obs)
+
+
+def engine_note(settings: QualitySettings) -> str | None:
+    """What ANALYTICS_ENGINE=athena means for this job, which has no Athena reader (None for the others)."""
+    if settings.analytics_engine != "athena":
+        return None
+    if not settings.lake_bucket:
+        return "ANALYTICS_ENGINE=athena without LAKE_BUCKET: the quality cohort is read from the table"
+    return (
+        "ANALYTICS_ENGINE=athena: the quality job has no Athena reader; its cohort is read from the lake "
+        "by DuckDB in the function, as with lake"
+    )
+
+
+def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
+    """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says.
+
+    athena (the drift job's engine for big windows) reads the lake as lake does: see engine_note.
+    """
+    table = TableCohorts(
+        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards),
+        max_rows=settings.max_rows,
+    )
+    if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
+        return table
+    # pyarrow's S3 client is not boto3: it gets the session's credentials and the local endpoint, if any.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    lake = LakeCohorts(
+        LakeWindow(
+            filesystem=lambda: s3_filesystem(clients.session, endpoint),
+            s3=clients.lazy("s3"),
+            bucket=settings.lake_bucket,
+            feature_names=model.schema.names,
+            prefix=settings.lake_prefix,
+        ),
+        max_rows=settings.max_rows,
+    )
+    return lake if settings.analytics_engine in ("lake", "athena") else AutoCohorts(table, lake)

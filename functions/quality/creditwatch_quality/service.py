@@ -1,0 +1,222 @@
+"""One quality run: read the cohort and its outcomes, compute the figures, judge, publish, notify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from creditwatch_analytics.history import index_link, record_run
+from creditwatch_analytics.lake.schema import LakeError
+from creditwatch_common.aws import error_code
+from creditwatch_common.ids import iso_utc
+from creditwatch_common.reports import Publisher, PublishError, report_keys
+from creditwatch_quality import figures as figures_mod
+from creditwatch_quality import notify
+from creditwatch_quality.cohort import Cohort, CohortSource
+from creditwatch_quality.fairness import outcome_fairness
+from creditwatch_quality.models import Figure, QualityEvent, QualitySummary, Thresholds
+from creditwatch_quality.reference import Estimator
+from creditwatch_quality.report import render
+from creditwatch_quality.rules import judge
+from creditwatch_quality.settings import QualitySettings
+
+# Quality reports' latest pointer: what a reader of the pointer needs to know of the run.
+POINTER_FIELDS = ("kind", "cohort", "generated_at", "verdict", "labelled_rows", "label_coverage", "report_id")
+
+
+@dataclass
+class QualityJob:
+    """Everything a run needs, passed in (clients included) so tests can swap any part."""
+
+    settings: QualitySettings
+    model_version: str
+    threshold: float
+    validation: dict[str, Figure]
+    source: CohortSource
+    publisher: Publisher
+    sqs: Any = None
+    estimator: Estimator | None = None
+    # What the estimate assumes (stated in the summary and the report beside the figures).
+    assumption: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def run(self, event: QualityEvent, now: datetime | None = None) -> QualitySummary:
+        """Judge the event's cohort; never raises for data problems, only reports them (and tells people)."""
+        summary = self._run(event, now)
+        if summary.verdict == "error" and event.notify and self._can_notify():
+            try:
+                notify.send_failure(self.sqs, self.settings.notifications_queue_url or "", summary)
+                summary.notified = True
+            except Exception:  # noqa: BLE001 - the run fails either way; the failed-runs alarm still pages
+                pass
+        return summary
+
+    def _can_notify(self) -> bool:
+        return self.sqs is not None and bool(self.settings.notifications_queue_url)
+
+    def _run(self, event: QualityEvent, now: datetime | None) -> QualitySummary:
+        s = self.settings
+        start, end = event.cohort(s.cohort_days_from, s.cohort_days_to, now)
+        base: dict[str, Any] = {
+            "generated_at": iso_utc(now or datetime.now(UTC)),
+            "environment": s.environment,
+            "model_version": self.model_version,
+            "cohort": {"start": iso_utc(start), "end": iso_utc(end)},
+            "thresholds": Thresholds(
+                min_labelled_rows=s.min_labelled_rows,
+                auc_drop=s.auc_drop,
+                cost_rise=s.cost_rise,
+                min_group_size=s.fairness_min_group_size,
+                resamples=s.resamples,
+            ),
+            "validation": self.validation,
+            "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
+            "warnings": list(self.warnings),
+        }
+        try:
+            cohort, engine = self.source.read(start, end, self.threshold)
+        except LakeError as exc:
+            # A bad object in the lake fails the run with its key named: never a silent skip.
+            return QualitySummary(
+                verdict="error",
+                message=str(exc),
+                error="lake_read_failed",
+                rows=0,
+                labelled_rows=0,
+                label_coverage=None,
+                **base,
+            )
+        except Exception as exc:  # noqa: BLE001 - any AWS failure becomes a clear status, not a crash loop
+            return QualitySummary(
+                verdict="error",
+                message=f"cannot read the cohort from the prediction log: {error_code(exc)}",
+                error="log_read_failed",
+                rows=0,
+                labelled_rows=0,
+                label_coverage=None,
+                **base,
+            )
+        # The figures' labelled rows (the sample's, when the cohort is sampled); the totals count the cohort.
+        labelled = cohort.labelled_rows
+        totals = cohort.totals
+        base.update(
+            rows=totals.rows,
+            labelled_rows=totals.labelled_rows,
+            label_coverage=round(totals.labelled_rows / totals.rows, 6) if totals.rows else None,
+            bad_rows=totals.bad_rows,
+            rows_sampled=cohort.rows if cohort.sampled else None,
+            labelled_rows_sampled=labelled if cohort.sampled else None,
+            model_versions_in_cohort=cohort.model_versions,
+            engine=engine,
+        )
+        if totals.rows == 0:
+            return QualitySummary(
+                verdict="no_data", message="no scored predictions in the cohort; no report written", **base
+            )
+        summary = QualitySummary(verdict="ok", message="", **base)
+        if self.estimator is not None:
+            summary.estimated = self.estimator(cohort.p_good)
+            summary.estimator = self.assumption
+        if labelled >= s.min_labelled_rows:
+            self._realized(summary, cohort)
+        summary.verdict, summary.reasons = judge(
+            cohort.rows,
+            labelled,
+            summary.realized,
+            self.validation,
+            min_labelled_rows=s.min_labelled_rows,
+            auc_drop=s.auc_drop,
+            cost_rise=s.cost_rise,
+        )
+        summary.message = _message(summary)
+        return self._publish(summary, cohort, event, start, end)
+
+    def _realized(self, summary: QualitySummary, cohort: Cohort) -> None:
+        s = self.settings
+        data = cohort.labelled()
+        summary.realized = figures_mod.realized(data, s.resamples, s.seed)
+        summary.calibration = figures_mod.calibration_table(data)
+        summary.confusion = figures_mod.confusion(data, self.threshold)
+        summary.fairness = outcome_fairness(
+            cohort.labelled_protected(),
+            data.y,
+            data.approved,
+            data.p,
+            age_cuts=s.fairness_age_cuts,
+            min_group_size=s.fairness_min_group_size,
+            resamples=s.resamples,
+            seed=s.seed,
+        )
+        summary.evidently_version = _evidently_version()
+
+    def _publish(
+        self, summary: QualitySummary, cohort: Cohort, event: QualityEvent, start: datetime, end: datetime
+    ) -> QualitySummary:
+        s = self.settings
+        keys = report_keys(s.report_prefix, start, end, run_at=datetime.now(UTC), kind="quality")
+        summary.run_id, summary.report_id = keys["run_id"], keys["report_id"]
+        summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
+        link = self.publisher.link(keys, s.link_expiry_seconds)
+        summary.report_url, summary.report_url_signed_by = link.url, link.signed_by
+        summary.report_url_expires_at = iso_utc(
+            datetime.fromtimestamp(link.expires_at, UTC)
+            if link.expires_at
+            else datetime.now(UTC) + timedelta(seconds=s.link_expiry_seconds)
+        )
+        if link.warning:
+            summary.warnings.append(link.warning)
+        summary.index_url = index_link(self.publisher, s.link_expiry_seconds, s.history_prefix).url
+        html, warning = render(summary, cohort, self.threshold)
+        if warning:
+            summary.warnings.append(warning)
+        try:
+            self.publisher.publish(keys, html, summary.model_dump(mode="json"), pointer_fields=POINTER_FIELDS)
+        except PublishError as exc:
+            return summary.model_copy(
+                update={
+                    "verdict": "error",
+                    "message": str(exc),
+                    "error": "publish_failed",
+                    "report_url": None,
+                    "report_url_expires_at": None,
+                    "report_url_signed_by": None,
+                }
+            )
+        warning = record_run(
+            self.publisher, summary.model_dump(mode="json"), link_seconds=s.link_expiry_seconds, prefix=s.history_prefix
+        )
+        summary.history_updated = warning is None
+        if warning:
+            summary.warnings.append(warning)
+        if summary.verdict == "degraded" and event.notify and self._can_notify():
+            notify.send(self.sqs, s.notifications_queue_url or "", summary)
+            summary.notified = True
+        return summary
+
+
+def _message(summary: QualitySummary) -> str:
+    auc = summary.realized.get("auc")
+    est = summary.estimated.get("auc")
+    val = summary.validation.get("auc")
+
+    def v(f: Figure | None) -> str:
+        return "n/a" if f is None or f.value is None else f"{f.value:.3f}"
+
+    figures = f"AUC realized {v(auc)}, estimated {v(est)}, validation {v(val)}"
+    if summary.verdict == "insufficient_labels":
+        return f"insufficient labels: {summary.reasons[0]}; {figures}"
+    if summary.verdict == "degraded":
+        return "quality degraded: " + "; ".join(summary.reasons)
+    if summary.labelled_rows_sampled is not None:
+        return (
+            f"quality holds: {figures} on a uniform sample of {summary.labelled_rows_sampled} "
+            f"of {summary.labelled_rows} labelled row(s)"
+        )
+    return f"quality holds: {figures} on {summary.labelled_rows} labelled row(s)"
+
+
+def _evidently_version() -> str:
+    from importlib.metadata import version
+
+    return version("evidently")
