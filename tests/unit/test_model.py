@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -6,8 +7,18 @@ import pandas as pd
 import pytest
 from artifacts import assert_same_artifact
 
-from creditwatch.training import DATA_CSV, NOMINAL, NUMERICAL, ORDINAL, load_data, perturbed_rows, train
+from creditwatch.training import (
+    DATA_CSV,
+    NOMINAL,
+    NUMERICAL,
+    ORDINAL,
+    content_version,
+    load_data,
+    perturbed_rows,
+    train,
+)
 from creditwatch_model import ARTIFACTS_DIR, PIPELINE_FILE, confidence_level, risk_level
+from creditwatch_model.canonical import canonical_json
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +134,21 @@ def test_every_float_in_the_json_artifacts_has_at_most_12_significant_digits():
         values = list(floats(json.loads((ARTIFACTS_DIR / name).read_text())))
         assert values, name
         assert all(float(f"{v:.12g}") == v for v in values), name
+
+
+def test_floats_a_last_bit_apart_are_written_alike():
+    # The calibration slope on the authoring machine and on an AMD EPYC CI runner.
+    here, there = -1.8491562217539435, -1.8491562217539432
+    assert canonical_json({"slope": here}) == canonical_json({"slope": np.float64(there)})
+    assert canonical_json({"slope": here}) != canonical_json({"slope": here * (1 + 1e-9)})
+
+
+def test_the_version_does_not_see_a_last_bit_difference_in_the_forest(model):
+    nudged = dataclasses.replace(model.forest, value=model.forest.value * (1 + np.finfo(float).eps))
+    assert not np.array_equal(nudged.value, model.forest.value, equal_nan=True)
+    assert content_version(nudged, model.schema, model.threshold) == model.version
+    moved = dataclasses.replace(model.forest, threshold=model.forest.threshold + 1.0)
+    assert content_version(moved, model.schema, model.threshold) != model.version
 
 
 def test_reference_sample_is_the_training_split_with_outputs(model):
