@@ -1,12 +1,24 @@
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from artifacts import assert_same_artifact
 
-from creditwatch.training import DATA_CSV, NOMINAL, NUMERICAL, ORDINAL, load_data, perturbed_rows, train
+from creditwatch.training import (
+    DATA_CSV,
+    NOMINAL,
+    NUMERICAL,
+    ORDINAL,
+    content_version,
+    load_data,
+    perturbed_rows,
+    train,
+)
 from creditwatch_model import ARTIFACTS_DIR, PIPELINE_FILE, confidence_level, risk_level
+from creditwatch_model.canonical import canonical_json
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +77,78 @@ def test_metadata_describes_the_seed_contract(model):
     assert sum(map(sum, cm)) == 300
 
 
-def test_training_is_deterministic_and_reproduces_the_committed_artifacts(tmp_path: Path, model):
-    first = train(tmp_path / "a", trained_at="2026-01-01T00:00:00Z")
-    train(tmp_path / "b", trained_at="2026-01-01T00:00:00Z")
-    for name in (
-        "forest.npz",
-        "pipeline.joblib",
-        "reference.csv",
-        "metadata.json",
-        "psi_bins.json",
-        "calibration.json",
-    ):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    assert first.metadata["version"] == model.version
-    for name in ("forest.npz", "reference.csv", "psi_bins.json", "calibration.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (ARTIFACTS_DIR / name).read_bytes(), name
-    committed = json.loads((ARTIFACTS_DIR / "metadata.json").read_text())
-    fresh = json.loads((tmp_path / "a" / "metadata.json").read_text())
-    for meta in (committed, fresh):
-        meta.pop("trained_at")
-        meta["training"].pop("libraries")
-    assert fresh == committed
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """Two training runs with the committed trained_at, so that every byte of metadata.json can be compared."""
+    trained_at = json.loads((ARTIFACTS_DIR / "metadata.json").read_text())["trained_at"]
+    first = tmp_path_factory.mktemp("first")
+    second = tmp_path_factory.mktemp("second")
+    result = train(first, trained_at=trained_at)
+    train(second, trained_at=trained_at)
+    return first, second, result.metadata
+
+
+ARTIFACTS = (
+    "forest.npz",
+    "explain.npz",
+    "pipeline.joblib",
+    "reference.csv",
+    "reference_contributions.csv",
+    "metadata.json",
+    "psi_bins.json",
+    "calibration.json",
+)
+
+
+def test_training_twice_on_one_machine_writes_the_same_bytes(retrained):
+    first, second, _ = retrained
+    for name in ARTIFACTS:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_regenerated_json_artifacts_are_byte_identical_to_the_committed_ones(retrained):
+    first, _, _ = retrained
+    for name in ("metadata.json", "psi_bins.json", "calibration.json"):
+        assert_same_artifact(first / name, ARTIFACTS_DIR / name)
+
+
+def test_regenerated_arrays_and_tables_match_the_committed_ones_within_what_another_cpu_can_change(retrained):
+    first, _, _ = retrained
+    for name in ("forest.npz", "explain.npz", "reference.csv", "reference_contributions.csv"):
+        assert_same_artifact(first / name, ARTIFACTS_DIR / name)
+
+
+def test_regenerated_model_has_the_committed_version(retrained, model):
+    assert retrained[2]["version"] == model.version
+
+
+def test_every_float_in_the_json_artifacts_has_at_most_12_significant_digits():
+    def floats(value):
+        if isinstance(value, float):
+            yield value
+        elif isinstance(value, dict | list):
+            for v in value.values() if isinstance(value, dict) else value:
+                yield from floats(v)
+
+    for name in ("metadata.json", "psi_bins.json", "calibration.json"):
+        values = list(floats(json.loads((ARTIFACTS_DIR / name).read_text())))
+        assert values, name
+        assert all(float(f"{v:.12g}") == v for v in values), name
+
+
+def test_floats_a_last_bit_apart_are_written_alike():
+    # The calibration slope on the authoring machine and on an AMD EPYC CI runner.
+    here, there = -1.8491562217539435, -1.8491562217539432
+    assert canonical_json({"slope": here}) == canonical_json({"slope": np.float64(there)})
+    assert canonical_json({"slope": here}) != canonical_json({"slope": here * (1 + 1e-9)})
+
+
+def test_the_version_does_not_see_a_last_bit_difference_in_the_forest(model):
+    nudged = dataclasses.replace(model.forest, value=model.forest.value * (1 + np.finfo(float).eps))
+    assert not np.array_equal(nudged.value, model.forest.value, equal_nan=True)
+    assert content_version(nudged, model.schema, model.threshold) == model.version
+    moved = dataclasses.replace(model.forest, threshold=model.forest.threshold + 1.0)
+    assert content_version(moved, model.schema, model.threshold) != model.version
 
 
 def test_reference_sample_is_the_training_split_with_outputs(model):

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from creditwatch_model.canonical import write_json
 from creditwatch_model.schema import FeatureSchema
 
 PSI_BINS_FILE = "psi_bins.json"
@@ -125,7 +126,7 @@ def build_bins(reference: pd.DataFrame, schema: FeatureSchema) -> StabilityBins:
 
 
 def dump_bins(bins: StabilityBins, path: Path, model_version: str) -> None:
-    """Write psi_bins.json (sorted keys, fixed rounding: the same reference gives the same bytes)."""
+    """Write psi_bins.json (fixed rounding, canonical floats: the same reference gives the same bytes)."""
     doc = {
         "model_version": model_version,
         "floor": bins.floor,
@@ -134,7 +135,7 @@ def dump_bins(bins: StabilityBins, path: Path, model_version: str) -> None:
         "score": bins.score.to_dict(),
         "decision": bins.decision.to_dict(),
     }
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    write_json(path, doc, indent=1)
 
 
 def load_bins(path: Path) -> StabilityBins:

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from creditwatch_model.canonical import write_json
+
 CALIBRATION_FILE = "calibration.json"
 METHODS = ("sigmoid", "isotonic")
 # P(good) is clipped this far from 0 and 1 before its logit (the forest's scores never get that close).
@@ -87,5 +89,5 @@ class Calibration:
         return cls.from_dict(json.loads((Path(directory) / CALIBRATION_FILE).read_text()))
 
     def save(self, directory: Path | str) -> None:
-        """Write calibration.json into an artifacts folder."""
-        (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write calibration.json into an artifacts folder (canonical floats)."""
+        write_json(Path(directory) / CALIBRATION_FILE, self.to_dict())
