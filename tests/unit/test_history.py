@@ -165,7 +165,9 @@ def test_updates_list_every_report_newest_first_with_token_links_for_the_index_v
     assert index_rows(page) == expected and len(expected) == 15 + 3
     assert "Report links on this page open until 2026-11-27T13:00:00Z" in page
     key = token_key(aws)
-    for report_id, href in re.findall(r'<tr data-report-id="([^"]+)".*?<a href="([^"]+)"', page):
+    linked = re.findall(r'<tr data-report-id="([^"]+)".*?<a href="([^"]+)"', page)
+    assert [r for r, _ in linked] == expected
+    for report_id, href in linked:
         url = urllib.parse.urlparse(href.replace("&amp;", "&"))
         assert f"{url.scheme}://{url.netloc}/" == API and url.path == f"/reports/{report_id}"
         token = urllib.parse.parse_qs(url.query)["t"][0]
