@@ -1,4 +1,4 @@
-"""The quality report's HTML: Evidently's classification preset on the labelled cohort, then our sections."""
+"""The quality report's HTML: our sections (the verdict and its figures first), then Evidently's preset."""
 
 from __future__ import annotations
 
