@@ -157,7 +157,12 @@ def test_shifted_population_is_drift_with_named_features_report_link_and_notific
     assert summary.outputs.approval_share_reference == pytest.approx(float((reference["decision"] == "approve").mean()))
     bucket = aws.ref("ReportsBucket")
     html = s3.get_object(Bucket=bucket, Key=summary.report_html_key)
-    assert html["ContentType"].startswith("text/html") and b"<html" in html["Body"].read()[:2000].lower()
+    page = html["Body"].read().decode()
+    assert html["ContentType"].startswith("text/html") and "<html" in page[:2000].lower()
+    # The verdict in words leads, then the drifted features by effect, all before Evidently's scripts.
+    body = page[page.lower().index("<body") :]
+    verdict = f"dataset drift: {len(summary.drifted_features)} of {summary.n_features} features (paged)"
+    assert body.index(verdict) < body.index('id="creditwatch-drifted"') < body.index("<script")
     stored = json.loads(s3.get_object(Bucket=bucket, Key=summary.summary_key)["Body"].read())
     assert stored["dataset_drift"] is True and stored["drifted_features"] == summary.drifted_features
     latest = json.loads(s3.get_object(Bucket=bucket, Key="drift/latest.json")["Body"].read())

@@ -1,5 +1,6 @@
 """The report history: entries per report, the index rebuilt from them, its links, races and hostile strings."""
 
+import itertools
 import json
 import math
 import re
@@ -117,14 +118,17 @@ def test_every_string_from_a_summary_is_escaped_and_the_page_cannot_run_script()
         drifted_features=[HOSTILE, "credit_amount"],
     )
     summary["fairness"]["attributes"][0]["attribute"] = HOSTILE
-    quality = quality_summary(7, verdict=HOSTILE, reasons=[HOSTILE], model_version=HOSTILE)
+    summary["fairness"]["attributes"][1]["current"]["lowest_group"] = HOSTILE
+    quality = quality_summary(21, reasons=[HOSTILE], model_version=HOSTILE, message=HOSTILE)
+    quality["fairness"]["sex"]["lowest_group"] = HOSTILE
     entries = newest_first([entry_from_summary(summary), entry_from_summary(quality)])
     links = {e.report_id: f"https://x.test/r?a=1&b={HOSTILE}" for e in entries}
     page = render_index(entries, links, generated_at=HOSTILE).decode()
     assert (
         "<script" not in page and "<img" not in page and "onerror=alert" not in page.replace("onerror=alert(2)&gt;", "")
     )
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;"
+    assert page.count(escaped) >= 6, page.count(escaped)
     assert 'href="https://x.test/r?a=1&amp;b=&lt;script&gt;' in page
     # A second net: the page allows no script at all, nor any remote load.
     assert "default-src 'none'; style-src 'unsafe-inline'; img-src data:" in page
@@ -161,7 +165,9 @@ def test_updates_list_every_report_newest_first_with_token_links_for_the_index_v
     assert index_rows(page) == expected and len(expected) == 15 + 3
     assert "Report links on this page open until 2026-11-27T13:00:00Z" in page
     key = token_key(aws)
-    for report_id, href in re.findall(r'<tr data-report-id="([^"]+)".*?<a href="([^"]+)"', page):
+    linked = re.findall(r'<tr data-report-id="([^"]+)".*?<a href="([^"]+)"', page)
+    assert [r for r, _ in linked] == expected
+    for report_id, href in linked:
         url = urllib.parse.urlparse(href.replace("&amp;", "&"))
         assert f"{url.scheme}://{url.netloc}/" == API and url.path == f"/reports/{report_id}"
         token = urllib.parse.parse_qs(url.query)["t"][0]
@@ -452,13 +458,94 @@ def test_an_entry_of_a_later_version_is_left_out_without_stalling_the_update(aws
     assert index_rows(read_index(s3, aws)) == [drift_summary(1)["report_id"]]
 
 
-def test_a_low_ratio_that_did_not_page_is_shown_in_red_and_wide_intervals_are_drawn_clipped():
+def test_a_low_ratio_that_did_not_page_says_so_beside_its_figures_and_wide_intervals_are_drawn_clipped():
     summary = drift_summary(2)
     age = summary["fairness"]["attributes"][1]
     age["current"].update(disparate_impact_ratio=0.21, ratio_interval=[0.05, 5.6])
-    age["alert"] = False  # the training reference already had the gap: shown, not paged
+    age.update(alert=False, below_threshold=True)  # the training reference already had the gap: shown, not paged
     page = render_index([entry_from_summary(summary)], {}, generated_at="2026-11-27T00:00:00Z").decode()
-    assert '<span class="badge ok">no alert</span>' in page and '<span class="ratio low">age 0.21</span>' in page
-    chart = re.search(r'data-chart="Disparate impact.*?</figure>', page).group(0)
+    assert (
+        '<span class="badge warn">age: disparate impact 0.21 (95% 0.05-5.60), under 25 vs 25 and over: '
+        "below 0.8 (as in training; not paged)</span>"
+    ) in page
+    assert ">ok<" not in page and "no alert" not in page
+    chart = _chart(page, "Disparate impact")
     ticks = [float(t) for t in re.findall(r'class="ytick">([-\d.]+)<', chart)]
-    assert max(ticks) < 1.4 and "interval 0.05-5.60, drawn clipped" in chart
+    assert min(ticks) == 0.0 and max(ticks) <= 1.25 and "(95% 0.050-5.600) (drawn clipped)" in chart
+
+
+# ---------------------------------------------------------------------------- typed summaries, words, charts
+
+
+def test_the_entry_is_built_from_the_typed_summary_and_a_summary_that_is_not_one_is_not_an_entry():
+    from creditwatch_analytics.summaries import DriftSummary, QualitySummary
+
+    assert entry_from_summary(DriftSummary.model_validate(drift_summary(20))) == entry_from_summary(drift_summary(20))
+    assert entry_from_summary(QualitySummary.model_validate(quality_summary(7))) == entry_from_summary(
+        quality_summary(7)
+    )
+    broken = drift_summary(20)
+    del broken["rows_used"]
+    with pytest.raises(NotAnEntry):
+        entry_from_summary(broken)
+
+
+def _chart(page: str, title: str) -> str:
+    return re.search(rf'data-chart="{re.escape(title)}.*?</figure>', page, re.S).group(0)
+
+
+def test_shares_rates_and_ratios_are_drawn_from_zero_and_no_axis_goes_below_it():
+    entries = newest_first(entry_from_summary(s) for s in history(12))
+    page = render_index(entries, {}, generated_at="2026-11-27T00:00:00Z").decode()
+    for title in ("Drift share", "Score PSI", "Attribution drift", "Disparate impact", "Approval rate"):
+        ticks = re.findall(r'class="ytick">([^<]+)<', _chart(page, title))
+        assert ticks[0] in ("0%", "0.00"), (title, ticks)
+    for tick in re.findall(r'class="ytick">([^<]+)<', page):
+        assert not tick.startswith("-"), tick
+
+
+def test_runs_over_windows_of_different_lengths_are_separate_series():
+    week = [drift_summary(d) for d in range(4)]
+    hour = [
+        drift_summary(d, window_start=s["window_end"].replace("T00:00:00Z", "T23:00:00Z")) for d, s in enumerate(week)
+    ]
+    for s, w in zip(hour, week, strict=True):
+        end = datetime.fromisoformat(w["window_end"].replace("Z", "+00:00"))
+        s["window_start"] = (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        s["report_id"] = s["report_id"].replace("-0000", "-1000")
+    entries = newest_first(entry_from_summary(s) for s in week + hour)
+    chart = _chart(render_index(entries, {}, generated_at="2026-11-27T00:00:00Z").decode(), "Drift share")
+    assert set(re.findall(r'<polyline[^>]*data-series="([^"]+)"', chart)) == {"drift_share", "drift_share_1h"}
+    assert "drift share, 7 d window (4)" in chart and "drift share, 1 h window (4)" in chart
+
+
+def test_intervals_are_whiskers_of_their_own_series_set_apart_never_overlapping_bands():
+    entries = newest_first(entry_from_summary(s) for s in history(8))
+    page = render_index(entries, {}, generated_at="2026-11-27T00:00:00Z").decode()
+    assert "<polygon" not in page
+    chart = _chart(page, "Disparate impact")
+    whiskers = re.findall(r'<g class="whisker" stroke="[^"]+" data-series="([^"]+)"><line x1="([\d.]+)"', chart)
+    # At one window end, each attribute's whisker stands at its own x.
+    first = {series: float(x) for series, x in whiskers[::8]} if whiskers else {}
+    by_series: dict[str, list[float]] = {}
+    for series, x in whiskers:
+        by_series.setdefault(series, []).append(float(x))
+    assert set(by_series) == {"di_age", "di_foreign_worker", "di_sex"} and first
+    xs = sorted(min(v) for v in by_series.values())
+    assert all(b - a >= 8 for a, b in itertools.pairwise(xs)), xs
+
+
+def test_a_row_shows_when_its_report_was_written_its_verdict_in_words_and_outcome_fairness():
+    drifted, quality = drift_summary(25, drift=0.5), quality_summary(21)
+    page = render_index(
+        newest_first([entry_from_summary(drifted), entry_from_summary(quality)]), {}, generated_at="x"
+    ).decode()
+    rows = dict(re.findall(r'<tr data-report-id="([^"]+)".*?>(.*?)</tr>', page, re.S))
+    drift_row, quality_row = rows[drifted["report_id"]], rows[quality["report_id"]]
+    assert f'<td class="when">{drifted["written_at"]}</td>' in drift_row
+    assert drifted["written_at"] != drifted["generated_at"]
+    assert '<span class="badge alert">dataset drift: 2 of 19 features (paged)</span>' in drift_row
+    assert ">ok<" not in drift_row and ">no alert<" not in drift_row
+    assert "quality degraded (paged)" in quality_row
+    assert "sex: equal opportunity 0.90 (95% 0.80-0.99), female vs male (reported; not paged)" in quality_row
+    assert "n/a" not in quality_row

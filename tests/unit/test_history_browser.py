@@ -5,13 +5,16 @@ import shutil
 import struct
 import subprocess
 import zlib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from history_samples import history
+from history_samples import drift_summary, history, quality_summary
 
 from creditwatch_analytics.history import entry_from_summary, newest_first
-from creditwatch_analytics.history_page import ATTRIBUTE_COLORS, COLORS, render_index
+from creditwatch_analytics.history_page import ATTRIBUTE_COLORS, COLORS, WINDOW_COLORS, render_index
+from creditwatch_analytics.report_page import add_to_report, drift_sections, quality_sections
+from creditwatch_analytics.summaries import DriftSummary, QualitySummary
 
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "report-index.png"
 
@@ -98,9 +101,24 @@ def colour_counts(rows: list[bytes], colours: list[str]) -> dict[str, int]:
     return counts
 
 
+def hourly(days: int) -> list[dict]:
+    """Drift runs over a 1-hour window on demand, beside the scheduled 7-day ones."""
+    out = []
+    for d in range(0, days, 3):
+        s = drift_summary(d, drift=0.12)
+        end = datetime.fromisoformat(s["window_end"].replace("Z", "+00:00")) - timedelta(hours=6)
+        s["window_start"], s["window_end"] = (
+            (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        s["report_id"] = s["report_id"].replace("-0000", "-1000")
+        out.append(s)
+    return out
+
+
 def test_the_index_opened_as_a_file_in_headless_chromium_draws_every_trend(tmp_path):
     browser = chromium()
-    entries = newest_first(entry_from_summary(s) for s in history(30))
+    entries = newest_first(entry_from_summary(s) for s in history(30) + hourly(30))
     links = {e.report_id: f"reports/{e.report_id}.html" for e in entries}
     page = tmp_path / "index.html"
     page.write_bytes(render_index(entries, links, generated_at="2026-10-31T01:00:00Z"))
@@ -109,8 +127,8 @@ def test_the_index_opened_as_a_file_in_headless_chromium_draws_every_trend(tmp_p
     width, height, rows = pixels(png.read_bytes())
     assert (width, height) == (1400, 1500)
     # Each series' own colour is on screen: its line and points were drawn, not just written (the legend's
-    # swatches are lighter, so they do not count).
-    series = [*COLORS.values(), *ATTRIBUTE_COLORS[:3]]
+    # swatches are lighter, so they do not count). The 1-hour windows are a series of their own colour.
+    series = [*COLORS.values(), WINDOW_COLORS[0], *ATTRIBUTE_COLORS[:3]]
     counts = colour_counts(rows, series)
     assert all(n >= 40 for n in counts.values()), counts
     # And the page is not blank: most rows hold more than the background.
@@ -119,3 +137,27 @@ def test_the_index_opened_as_a_file_in_headless_chromium_draws_every_trend(tmp_p
     if os.environ.get("UPDATE_DOCS_IMAGES"):
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, DOCS_IMAGE)
+
+
+EVIDENTLY = b"<!doctype html><html><head><title>report</title></head><body><h1>Evidently</h1></body></html>"
+# The verdict's red background (section.cw .verdict.alert in the report style).
+ALERT = "#fde2e1"
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        lambda: drift_sections(DriftSummary.model_validate(drift_summary(25, drift=0.5)), {}),
+        lambda: quality_sections(QualitySummary.model_validate(quality_summary(21)), {"auc": "ROC AUC"}),
+    ],
+    ids=["drift", "quality"],
+)
+def test_a_report_shows_its_verdict_on_the_first_screen(tmp_path, sections):
+    browser = chromium()
+    page = tmp_path / "report.html"
+    page.write_bytes(add_to_report(EVIDENTLY, sections()))
+    png = tmp_path / "report.png"
+    screenshot(browser, page, png, size="1280,400")
+    _, _, rows = pixels(png.read_bytes())
+    # The verdict's badge is drawn within the first 400 px: nobody scrolls to find the verdict.
+    assert colour_counts(rows, [ALERT])[ALERT] > 2000

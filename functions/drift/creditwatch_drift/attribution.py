@@ -8,7 +8,6 @@ reference's importances as relevance), and the mix of first reasons among refusa
 
 from __future__ import annotations
 
-import html
 import math
 from collections import Counter
 from pathlib import Path
@@ -95,33 +94,3 @@ def attribution_drift(
         refusals_current=cur_refused,
         refusals_reference=ref_refused,
     )
-
-
-def html_section(result: AttributionDrift) -> str:
-    """The attribution drift as an HTML section for the drift report."""
-    verdict = "ATTRIBUTION DRIFT" if result.drifted else "no attribution drift"
-    rows = "".join(
-        f"<tr><td>{html.escape(f.name)}</td><td>{f.rank_reference}</td><td>{f.rank_current}</td>"
-        f"<td>{f.mean_abs_reference:.4f}</td><td>{f.mean_abs_current:.4f}</td></tr>"
-        for f in result.features
-    )
-    reasons = "".join(
-        f"<tr><td>{html.escape(r.feature)}</td><td>{_pct(r.share_reference)}</td><td>{_pct(r.share_current)}</td></tr>"
-        for r in result.first_reasons
-    )
-    return (
-        '<section id="creditwatch-attribution" style="font-family:sans-serif;margin:24px">'
-        f"<h2>Attribution drift: {verdict}</h2>"
-        f"<p>NDCG of the window's feature importance order against the reference's: <b>{result.ndcg:.3f}</b> "
-        f"(threshold {result.threshold}); mean |exact Shapley contribution| to P(good) over {result.rows} rows.</p>"
-        "<table border=1 cellpadding=4><tr><th>feature</th><th>rank (reference)</th><th>rank (window)</th>"
-        f"<th>mean |contribution| (reference)</th><th>(window)</th></tr>{rows}</table>"
-        f"<h3>First reason of refusals ({result.refusals_reference} in the reference, "
-        f"{result.refusals_current} in the window)</h3>"
-        f"<table border=1 cellpadding=4><tr><th>feature</th><th>reference</th><th>window</th></tr>{reasons}</table>"
-        "</section>"
-    )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"

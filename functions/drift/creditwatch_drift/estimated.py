@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from creditwatch_model.calibration import CALIBRATION_FILE, Calibration
 from creditwatch_model.estimate import ASSUMPTION, estimate_quality, quality_holds
 
 # Figures in the order the report lists them, with how each is shown.
-_SHOWN = (
+SHOWN = (
     ("auc", "ROC AUC", "{:.3f}"),
     ("gini", "Gini", "{:.3f}"),
     ("accuracy", "accuracy at the threshold", "{:.1%}"),
@@ -76,42 +75,6 @@ def headline(result: EstimatedQuality) -> str:
     return (
         f"estimated AUC {auc.value:.3f} [{_num(auc.low)}, {_num(auc.high)}] vs validation "
         f"{result.validation_auc:.3f}: estimated quality {verdict}"
-    )
-
-
-def html_section(result: EstimatedQuality, validation: dict[str, Any]) -> str:
-    """The estimate beside the validation figures, as an HTML section for the drift report."""
-
-    def cell(figure: Estimate | dict[str, Any] | None, fmt: str) -> str:
-        if figure is None:
-            return "<td>n/a</td>"
-        value, low, high = (
-            (figure.value, figure.low, figure.high)
-            if isinstance(figure, Estimate)
-            else (figure.get("value"), figure.get("low"), figure.get("high"))
-        )
-        if value is None:
-            return "<td>n/a</td>"
-        interval = f" ({fmt.format(low)} - {fmt.format(high)})" if low is not None and high is not None else ""
-        return f"<td><b>{fmt.format(value)}</b>{interval}</td>"
-
-    rows = "".join(
-        f"<tr><td>{label}</td>{cell(result.figures.get(name), fmt)}{cell(validation.get(name), fmt)}</tr>"
-        for name, label, fmt in _SHOWN
-    )
-    verdict = "holds" if result.holds else "does NOT hold"
-    return (
-        '<section id="creditwatch-estimated-quality" style="font-family:sans-serif;margin:24px">'
-        f"<h2>Estimated quality (no outcomes yet): {verdict}</h2>"
-        f"<p>Confidence-based performance estimation (as NannyML's CBPE) on the window's {result.rows} scores: "
-        "each score's calibrated P(bad) (fitted on out-of-fold training predictions, shipped with the model) "
-        "stands for its outcome. Intervals are 95%: where the realized figure should fall once outcomes arrive. "
-        f"Quality holds while estimated AUC stays within {result.max_auc_drop:g} of validation "
-        f"({html.escape('; '.join(result.reasons))}).</p>"
-        f"<p><b>Assumption:</b> {html.escape(result.assumption)}. Realized figures come from the quality job "
-        "once outcomes are recorded.</p>"
-        "<table border=1 cellpadding=4><tr><th>figure</th><th>estimated (95%)</th><th>validation (95%)</th></tr>"
-        f"{rows}</table></section>"
     )
 
 

@@ -14,7 +14,6 @@ a zero-width interval when a group has no approvals and would page on noise when
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -198,74 +197,3 @@ def _adverse(p: Parity, threshold: float) -> bool:
         and p.disparate_impact_ratio < threshold
         and p.ratio_interval[1] < threshold
     )
-
-
-def html_section(result: Fairness) -> str:
-    """The fairness figures as an HTML section for the drift report."""
-    alerts = result.alerts()
-    verdict = "ALERT for " + ", ".join(a.attribute for a in alerts) if alerts else "no alert"
-    parts = [
-        '<section id="creditwatch-fairness" style="font-family:sans-serif;margin:24px">',
-        f"<h2>Decision fairness: {html.escape(verdict)}</h2>",
-        "<p>Approval rate by protected group, window beside the training reference. Disparate impact ratio = "
-        "lowest group approval rate / highest (four-fifths rule: below "
-        f"{result.threshold} is adverse impact); statistical parity difference = highest - lowest. "
-        f"{result.confidence:.0%} intervals: {html.escape(result.interval_method)}. Groups under "
-        f"{result.min_group_size} rows are not judged. Adverse impact: the ratio and its interval's upper bound "
-        "below the threshold. The alert: adverse impact, unless the reference's ratio was already below the "
-        "threshold; then only when the window is clearly worse (the interval of its ratio over the reference's "
-        "below 1).</p>",
-    ]
-    for a in result.attributes:
-        flag = " - ALERT" if a.alert else " - adverse impact (as in the reference)" if a.below_threshold else ""
-        parts.append(f"<h3>{html.escape(a.attribute)}{flag}</h3>")
-        parts.append(
-            "<table border=1 cellpadding=4><tr><th></th><th>disparate impact ratio</th><th>95% interval</th>"
-            "<th>statistical parity difference</th><th>95% interval</th><th>note</th></tr>"
-            f"{_figures_row('window', a.current)}{_figures_row('reference', a.reference)}</table>"
-        )
-        if a.change_interval is not None:
-            low, high = a.change_interval
-            parts.append(
-                f"<p>Window ratio / reference ratio, same pair of groups: 95% interval {low:.3f} - {high:.3f}</p>"
-            )
-        ref_by_group = {r.group: r for r in a.reference.groups}
-        # Groups of the reference that the window lacks are listed too: an absent group is a finding.
-        missing = [r.group for r in a.reference.groups if r.group not in {c.group for c in a.current.groups}]
-        rows = "".join(
-            f"<tr><td>{html.escape(r.group)}</td><td>{r.count}</td><td>{r.approval_rate:.1%}</td>"
-            f"<td>{r.mean_probability:.3f}</td><td>{'yes' if r.judged else 'no'}</td>"
-            f"{_ref_cells(ref_by_group.get(r.group))}</tr>"
-            for r in a.current.groups
-        ) + "".join(
-            f"<tr><td>{html.escape(g)}</td><td>0</td><td>n/a</td><td>n/a</td><td>no</td>"
-            f"{_ref_cells(ref_by_group[g])}</tr>"
-            for g in missing
-        )
-        parts.append(
-            "<table border=1 cellpadding=4><tr><th>group</th><th>rows</th><th>approval rate</th>"
-            "<th>mean P(good)</th><th>judged</th><th>reference rows</th><th>reference approval rate</th>"
-            f"<th>reference mean P(good)</th></tr>{rows}</table>"
-        )
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _figures_row(label: str, p: Parity) -> str:
-    def num(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.3f}"
-
-    def ci(v: tuple[float, float] | None) -> str:
-        return "n/a" if v is None else f"{v[0]:.3f} - {v[1]:.3f}"
-
-    return (
-        f"<tr><td>{label}</td><td><b>{num(p.disparate_impact_ratio)}</b></td><td>{ci(p.ratio_interval)}</td>"
-        f"<td>{num(p.statistical_parity_difference)}</td><td>{ci(p.difference_interval)}</td>"
-        f"<td>{html.escape(p.note or '')}</td></tr>"
-    )
-
-
-def _ref_cells(r: GroupRate | None) -> str:
-    if r is None:
-        return "<td>0</td><td>n/a</td><td>n/a</td>"
-    return f"<td>{r.count}</td><td>{r.approval_rate:.1%}</td><td>{r.mean_probability:.3f}</td>"

@@ -16,7 +16,8 @@ from creditwatch_analytics.lake.athena import AthenaError
 from creditwatch_analytics.lake.schema import LakeError
 from creditwatch_analytics.lake.sql import CountSpec, WindowCounts, counts_from_frame
 from creditwatch_analytics.lake.window import DynamoWindow, WindowSource
-from creditwatch_analytics.report_page import add_to_report
+from creditwatch_analytics.report_page import add_to_report, drift_sections
+from creditwatch_common import words
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.log import LogReader
@@ -26,7 +27,7 @@ from creditwatch_drift import fairness as fairness_mod
 from creditwatch_drift import notify
 from creditwatch_drift import stability as stability_mod
 from creditwatch_drift.analysis import PROBABILITY, analyse, empty_columns, sample_frame, unknown_categories
-from creditwatch_drift.attribution import attribution_drift, html_section
+from creditwatch_drift.attribution import attribution_drift
 from creditwatch_drift.models import DriftEvent, DriftSummary
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_model import REFERENCE_FILE, CreditModel, model_dir
@@ -156,10 +157,8 @@ class DriftJob:
         summary = DriftSummary(
             status="ok",
             message=(
-                f"dataset drift: {len(drifted)} of {len([f for f in analysis.features if f.test])} features drifted "
-                f"(share {analysis.drift_share:.2f} >= {threshold})"
-                if analysis.dataset_drift
-                else f"no dataset drift: drift share {analysis.drift_share:.2f} < {threshold}"
+                words.drift_verdict(len(drifted), len([f for f in analysis.features if f.test]), analysis.dataset_drift)
+                + f"; drift share {analysis.drift_share:.2f} {'>=' if analysis.dataset_drift else '<'} {threshold}"
             ),
             drift_share=round(analysis.drift_share, 6),
             drifted_features=drifted,
@@ -235,16 +234,11 @@ class DriftJob:
             path = Path(tmp) / "report.html"
             analysis.snapshot.save_html(str(path))  # save_html wants a path
             html = path.read_bytes()
-        if summary.attribution is not None:
-            html = add_to_report(html, html_section(summary.attribution))
-        html = add_to_report(html, fairness_mod.html_section(summary.fairness))
-        if summary.stability is not None:
-            html = add_to_report(html, stability_mod.html_section(summary.stability))
-        if summary.estimated_quality is not None:
-            html = add_to_report(
-                html,
-                estimated_mod.html_section(summary.estimated_quality, estimated_mod.validation_figures(self.model)),
-            )
+        summary.written_at = iso_utc(datetime.now(UTC))
+        # Our sections lead (the verdict first), Evidently's detail follows.
+        html = add_to_report(
+            html, drift_sections(summary, estimated_mod.validation_figures(self.model), estimated_mod.SHOWN)
+        )
         try:
             self.publisher.publish(keys, html, summary.model_dump(mode="json"))
         except PublishError as exc:
@@ -272,7 +266,7 @@ class DriftJob:
         """Add the published report to the history and rewrite the index; a failure leaves the run intact."""
         warning = record_run(
             self.publisher,
-            summary.model_dump(mode="json"),
+            summary,
             link_seconds=self.settings.link_expiry_seconds,
             prefix=self.settings.history_prefix,
         )

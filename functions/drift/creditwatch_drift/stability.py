@@ -7,7 +7,6 @@ industry reads them: below 0.10 stable, 0.10 to 0.25 moderate, above 0.25 signif
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,42 +102,3 @@ def stability(
             if f.name in bins.features
         ],
     )
-
-
-def html_section(result: Stability) -> str:
-    """The stability figures as an HTML section for the drift report."""
-
-    def row(c: ColumnStability) -> str:
-        value = "n/a" if c.psi is None else f"{c.psi:.4f}"
-        return (
-            f"<tr><td>{html.escape(c.name)}</td><td>{c.kind}</td><td><b>{value}</b></td>"
-            f"<td>{c.band or html.escape(c.note or '')}</td></tr>"
-        )
-
-    current: list[float | None] = (
-        list(result.score.share_current) if result.score.share_current else [None] * len(result.score.bins)
-    )
-    score_bins = "".join(
-        f"<tr><td>{html.escape(label)}</td><td>{ref:.1%}</td><td>{_pct(cur)}</td></tr>"
-        for label, ref, cur in zip(result.score.bins, result.score.share_reference, current, strict=True)
-    )
-    features = sorted(result.features, key=lambda c: -(c.psi or 0.0))
-    return (
-        '<section id="creditwatch-stability" style="font-family:sans-serif;margin:24px">'
-        f"<h2>Population stability (PSI): score {result.score.band or 'n/a'}</h2>"
-        "<p>PSI on bins frozen from the training reference and shipped with the model "
-        f"(version {html.escape(result.bins_model_version or '?')}): deciles for numbers and P(good), codes for "
-        f"categories; empty bins floored at {result.floor:g}. Below 0.10 stable, 0.10 to 0.25 moderate, "
-        "above 0.25 significant.</p>"
-        f"<p>Approval rate: reference {result.approval_rate_reference:.1%}, window "
-        f"{_pct(result.approval_rate_current)}.</p>"
-        "<table border=1 cellpadding=4><tr><th>column</th><th>kind</th><th>PSI</th><th>band</th></tr>"
-        f"{row(result.score)}{row(result.decision)}{''.join(row(c) for c in features)}</table>"
-        "<h3>P(good) by reference decile</h3>"
-        f"<table border=1 cellpadding=4><tr><th>bin</th><th>reference</th><th>window</th></tr>{score_bins}</table>"
-        "</section>"
-    )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"

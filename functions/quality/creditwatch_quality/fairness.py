@@ -13,7 +13,6 @@ does (creditwatch_drift.fairness).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -140,51 +139,3 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return round(float(low), 6), round(float(high), 6)
-
-
-def html_section(fairness: dict[str, OutcomeFairness], min_group_size: int) -> str:
-    """Outcome fairness by group as an HTML section of the quality report."""
-
-    def rate(v: float | None, ci: tuple[float, float] | None) -> str:
-        if v is None:
-            return "n/a"
-        return f"{v:.1%}" + (f" ({ci[0]:.1%} - {ci[1]:.1%})" if ci else "")
-
-    parts = [
-        '<section id="creditwatch-outcome-fairness" style="font-family:sans-serif;margin:24px">',
-        "<h2>Outcome fairness by protected group</h2>",
-        "<p>Among the cohort's labelled rows: true-positive rate = approved among good applicants (equal "
-        "opportunity); false-approval rate = approved among bad applicants; calibration by group = mean P(good) "
-        "against the observed good rate. 95% Jeffreys intervals per rate; the equal-opportunity difference "
-        "(highest group TPR - lowest) and ratio (lowest / highest, fairlearn) compare the groups of at least "
-        f"{min_group_size} labelled rows; their intervals come from draws of the two groups' Jeffreys posteriors.</p>",
-    ]
-    for name, f in fairness.items():
-        head = (
-            f"equal-opportunity difference {f.equal_opportunity_difference:.3f}"
-            + (
-                f" (95% {f.difference_interval[0]:.3f} - {f.difference_interval[1]:.3f})"
-                if f.difference_interval
-                else ""
-            )
-            + (f", ratio {f.equal_opportunity_ratio:.3f}" if f.equal_opportunity_ratio is not None else "")
-            + (f" ({f.ratio_interval[0]:.3f} - {f.ratio_interval[1]:.3f})" if f.ratio_interval else "")
-            if f.judged and f.equal_opportunity_difference is not None
-            else html.escape(f.note or "not judged")
-        )
-        parts.append(f"<h3>{html.escape(name)}: {head}</h3>")
-        rows = "".join(
-            f"<tr><td>{html.escape(g)}</td><td>{r.count}</td><td>{r.goods}</td><td>{r.bads}</td>"
-            f"<td>{rate(r.true_positive_rate, r.tpr_interval)}</td>"
-            f"<td>{rate(r.false_approval_rate, r.far_interval)}</td>"
-            f"<td>{r.mean_probability:.3f}</td><td>{rate(r.observed_good_rate, r.good_rate_interval)}</td>"
-            f"<td>{'yes' if r.judged else 'no'}</td></tr>"
-            for g, r in f.groups.items()
-        )
-        parts.append(
-            "<table border=1 cellpadding=4><tr><th>group</th><th>labelled rows</th><th>good</th><th>bad</th>"
-            "<th>true-positive rate (approved among good)</th><th>false-approval rate (approved among bad)</th>"
-            f"<th>mean P(good)</th><th>observed good rate</th><th>judged</th></tr>{rows}</table>"
-        )
-    parts.append("</section>")
-    return "".join(parts)

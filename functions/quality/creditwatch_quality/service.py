@@ -167,6 +167,7 @@ class QualityJob:
         if link.warning:
             summary.warnings.append(link.warning)
         summary.index_url = index_link(self.publisher, s.link_expiry_seconds, s.history_prefix).url
+        summary.written_at = iso_utc(datetime.now(UTC))
         html, warning = render(summary, cohort, self.threshold)
         if warning:
             summary.warnings.append(warning)
@@ -183,9 +184,7 @@ class QualityJob:
                     "report_url_signed_by": None,
                 }
             )
-        warning = record_run(
-            self.publisher, summary.model_dump(mode="json"), link_seconds=s.link_expiry_seconds, prefix=s.history_prefix
-        )
+        warning = record_run(self.publisher, summary, link_seconds=s.link_expiry_seconds, prefix=s.history_prefix)
         summary.history_updated = warning is None
         if warning:
             summary.warnings.append(warning)

@@ -24,211 +24,45 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from creditwatch_analytics.history_entry import (
+    Estimate,
+    HistoryEntry,
+    NotAnEntry,
+    RatioPoint,
+    Summary,
+    entry_from_summary,
+)
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.reports import (
     INDEX_ID,
-    REPORT_ID,
     Link,
     Publisher,
-    ReportKind,
     SignerUnavailable,
     mint_token,
 )
 
+__all__ = [
+    "Estimate",
+    "HistoryEntry",
+    "HistoryStore",
+    "NotAnEntry",
+    "RatioPoint",
+    "entry_from_summary",
+    "index_link",
+    "newest_first",
+    "rebuild",
+    "record_run",
+    "update_history",
+]
+
 HISTORY_PREFIX = "history"
 # Reads of entries the ledger lacks, in parallel; normally one (the run's own), all of them on a rebuild.
 READ_WORKERS = 8
-
-
-class Estimate(BaseModel):
-    """A figure with its 95% interval."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    value: float | None = None
-    low: float | None = None
-    high: float | None = None
-
-
-class RatioPoint(BaseModel):
-    """One protected attribute's disparate impact ratio in one run."""
-
-    attribute: str
-    ratio: float | None = None
-    low: float | None = None
-    high: float | None = None
-    judged: bool = False
-    alert: bool = False
-
-
-class HistoryEntry(BaseModel):
-    """What the index shows of one report: its verdicts and the figures of the trend charts."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    version: Literal[1] = 1
-    kind: ReportKind
-    report_id: str
-    report_html_key: str | None = None
-    summary_key: str | None = None
-    window_start: str
-    window_end: str
-    generated_at: str
-    environment: str | None = None
-    model_version: str | None = None
-    status: str = "ok"
-    # drift: "drift" | "no_drift"; quality: the quality verdict (ok, degraded, insufficient_labels, no_data).
-    verdict: str
-    message: str = ""
-    rows: int | None = None
-    # Drift figures.
-    drift_share: float | None = None
-    drift_threshold: float | None = None
-    drifted_features: list[str] = []
-    attribution_ndcg: float | None = None
-    attribution_threshold: float | None = None
-    attribution_drifted: bool | None = None
-    score_psi: float | None = None
-    score_psi_band: str | None = None
-    approval_rate: float | None = None
-    approval_rate_reference: float | None = None
-    disparate_impact: list[RatioPoint] = []
-    fairness_alerts: list[str] = []
-    # Quality figures (the realized ones need outcomes); drift runs carry the estimate alone.
-    reasons: list[str] = []
-    label_coverage: float | None = None
-    auc_realized: Estimate | None = None
-    auc_estimated: Estimate | None = None
-    auc_validation: float | None = None
-    estimate_holds: bool | None = None
-
-    @property
-    def key(self) -> str:
-        """The entry's name under entries/: sorts by generation time, unique by report id."""
-        return f"{_compact(self.generated_at)}.{self.report_id}.json"
-
-
-def _compact(stamp: str) -> str:
-    return "".join(c for c in stamp if c not in "-:")
-
-
-def _f(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _estimate(value: Any) -> Estimate | None:
-    if not isinstance(value, Mapping) or _f(value.get("value")) is None:
-        return None
-    return Estimate.model_validate(value)
-
-
-class NotAnEntry(ValueError):
-    """A summary the history cannot record (no report, or not a known kind)."""
-
-
-def entry_from_summary(summary: Mapping[str, Any]) -> HistoryEntry:
-    """The history entry of a published report's JSON summary (drift or quality); NotAnEntry if it has none."""
-    report_id = summary.get("report_id")
-    if not isinstance(report_id, str) or not REPORT_ID.fullmatch(report_id):
-        raise NotAnEntry(f"no report id in the summary ({summary.get('status')})")
-    kind = summary.get("kind") or ("quality" if report_id.startswith("quality.") else "drift")
-    try:
-        return _quality_entry(summary, report_id) if kind == "quality" else _drift_entry(summary, report_id)
-    except (ValidationError, KeyError, TypeError) as exc:
-        raise NotAnEntry(f"summary of {report_id} lacks what the history needs ({type(exc).__name__})") from None
-
-
-def _common(summary: Mapping[str, Any], report_id: str) -> dict[str, Any]:
-    return {
-        "report_id": report_id,
-        "report_html_key": summary.get("report_html_key"),
-        "summary_key": summary.get("summary_key"),
-        "generated_at": summary["generated_at"],
-        "environment": summary.get("environment"),
-        "model_version": summary.get("model_version"),
-        "status": summary.get("status") or "ok",
-        "message": summary.get("message") or "",
-    }
-
-
-def _drift_entry(s: Mapping[str, Any], report_id: str) -> HistoryEntry:
-    attribution = s.get("attribution") or {}
-    stability = s.get("stability") or {}
-    outputs = s.get("outputs") or {}
-    fairness = s.get("fairness") or {}
-    estimated = s.get("estimated_quality") or {}
-    ratios = []
-    for a in fairness.get("attributes") or []:
-        cur = a.get("current") or {}
-        interval = cur.get("ratio_interval") or (None, None)
-        ratios.append(
-            RatioPoint(
-                attribute=a["attribute"],
-                ratio=_f(cur.get("disparate_impact_ratio")),
-                low=_f(interval[0]),
-                high=_f(interval[1]),
-                judged=bool(cur.get("judged")),
-                alert=bool(a.get("alert")),
-            )
-        )
-    approval = _f(stability.get("approval_rate_current"))
-    if approval is None:
-        approval = _f(outputs.get("approval_share_current"))
-    reference = _f(stability.get("approval_rate_reference"))
-    return HistoryEntry(
-        kind="drift",
-        window_start=s["window_start"],
-        window_end=s["window_end"],
-        verdict="drift" if s.get("dataset_drift") else "no_drift",
-        rows=s.get("rows_used"),
-        drift_share=_f(s.get("drift_share")),
-        drift_threshold=_f(s.get("threshold")),
-        drifted_features=[str(f) for f in s.get("drifted_features") or []],
-        attribution_ndcg=_f(attribution.get("ndcg")),
-        attribution_threshold=_f(attribution.get("threshold")),
-        attribution_drifted=attribution.get("drifted") if attribution else None,
-        score_psi=_f((stability.get("score") or {}).get("psi")),
-        score_psi_band=(stability.get("score") or {}).get("band"),
-        approval_rate=approval,
-        approval_rate_reference=reference if reference is not None else _f(outputs.get("approval_share_reference")),
-        disparate_impact=ratios,
-        fairness_alerts=[r.attribute for r in ratios if r.alert],
-        auc_estimated=_estimate(estimated.get("auc")),
-        auc_validation=_f(estimated.get("validation_auc")),
-        estimate_holds=estimated.get("holds") if estimated else None,
-        **_common(s, report_id),
-    )
-
-
-def _quality_entry(s: Mapping[str, Any], report_id: str) -> HistoryEntry:
-    cohort = s.get("cohort") or {}
-    realized = s.get("realized") or {}
-    estimated = s.get("estimated") or {}
-    validation = s.get("validation") or {}
-    fairness = s.get("fairness") or {}
-    # Outcome fairness (issue 14.2): an attribute pages where the quality job says so.
-    alerts = [str(k) for k, v in fairness.items() if isinstance(v, Mapping) and v.get("alert")]
-    approval = _estimate(realized.get("approval_rate")) or _estimate(estimated.get("approval_rate"))
-    return HistoryEntry(
-        kind="quality",
-        window_start=cohort.get("start") or s["window_start"],
-        window_end=cohort.get("end") or s["window_end"],
-        verdict=str(s.get("verdict") or "unknown"),
-        rows=s.get("rows"),
-        reasons=[str(r) for r in s.get("reasons") or []],
-        label_coverage=_f(s.get("label_coverage")),
-        auc_realized=_estimate(realized.get("auc")),
-        auc_estimated=_estimate(estimated.get("auc")),
-        auc_validation=_f((validation.get("auc") or {}).get("value")),
-        approval_rate=approval.value if approval else None,
-        fairness_alerts=alerts,
-        **_common(s, report_id),
-    )
 
 
 # ---------------------------------------------------------------------------- the store
@@ -395,7 +229,7 @@ def index_link(publisher: Publisher, expires_in: int, prefix: str = HISTORY_PREF
 
 def update_history(
     publisher: Publisher,
-    summary: Mapping[str, Any],
+    summary: Summary | Mapping[str, Any],
     *,
     link_seconds: int,
     prefix: str = HISTORY_PREFIX,
@@ -452,7 +286,7 @@ def rebuild(publisher: Publisher, summary_keys: Iterable[str], prefix: str = HIS
 
 
 def record_run(
-    publisher: Publisher, summary: Mapping[str, Any], *, link_seconds: int, prefix: str = HISTORY_PREFIX
+    publisher: Publisher, summary: Summary, *, link_seconds: int, prefix: str = HISTORY_PREFIX
 ) -> str | None:
     """Add a published report to the history: None when done, else the warning the (intact) run carries."""
     try:
