@@ -29,6 +29,7 @@ from creditwatch_common.reports import (
     token_key_from_secret,
     verify_token,
 )
+from creditwatch_drift.analysis import analyse
 from creditwatch_drift.attribution import load_reference_contributions, ndcg
 from creditwatch_drift.models import DriftEvent
 from creditwatch_drift.service import DriftJob, load_reference
@@ -429,6 +430,26 @@ def test_hours_window_is_whole_hours(event):
 def test_reference_matches_the_models_outputs(model, reference):
     p = model.predict_good(reference[model.schema.names].to_dict("records"))
     assert np.allclose(p, reference["probability_good_credit"], atol=1e-9)
+
+
+def one_feature_drifting(reference):
+    """A window like the reference but for its loan durations, three times as long."""
+    current = reference.sample(400, random_state=3).reset_index(drop=True)
+    current["duration_in_month"] = current["duration_in_month"] * 3
+    return current
+
+
+def test_one_drifting_feature_is_evidentlys_count_of_one_and_share_of_one_in_nineteen(model, reference):
+    analysis = analyse(one_feature_drifting(reference), reference, model, 0.5, [])
+    assert (analysis.drifted_count, analysis.drift_share) == (1, 1 / 19)
+    assert [f.name for f in analysis.features if f.drifted] == ["duration_in_month"]
+    assert not analysis.dataset_drift
+
+
+def test_a_drift_share_equal_to_the_threshold_fails_evidentlys_dataset_test(model, reference):
+    analysis = analyse(one_feature_drifting(reference), reference, model, 1 / 19, [])
+    assert analysis.drifted_count == 1
+    assert analysis.dataset_drift
 
 
 def secrets(aws):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from creditwatch_model import CreditModel
 
 PROBABILITY = "probability_good_credit"
 DECISION = "decision"
-_METHOD = re.compile(r"method=([^,)]+)")
+# The status of a failed Evidently test: a drifted column, or a drift share at or over the threshold.
+FAILED = "FAIL"
 
 
 @dataclass
@@ -95,13 +95,17 @@ def unknown_categories(frame: pd.DataFrame, model: CreditModel) -> dict[str, lis
     return out
 
 
-def _method_of(metric_name: str) -> str | None:
-    m = _METHOD.search(metric_name)
-    return m.group(1) if m else None
+@dataclass
+class ColumnResult:
+    """One ValueDrift metric of the snapshot (id, config with method and threshold, value), and its test's status."""
+
+    metric: dict[str, Any]
+    status: str | None
 
 
-def _verdict(name: str, kind: str, metric: dict[str, Any] | None) -> FeatureDrift:
-    if metric is None:
+def _verdict(name: str, kind: str, result: ColumnResult | None) -> FeatureDrift:
+    """A column's verdict as Evidently gave it: its ValueDrift's method, threshold, score and drift test."""
+    if result is None:
         return FeatureDrift(
             name=name,
             kind=kind,
@@ -112,27 +116,56 @@ def _verdict(name: str, kind: str, metric: dict[str, Any] | None) -> FeatureDrif
             drifted=False,
             note="not tested",
         )
-    config = metric.get("config", {})
-    method = str(config.get("method") or _method_of(metric.get("metric_name", "")) or "")
+    # The method and threshold Evidently resolved for the column (its defaults, by column type and size).
+    config = result.metric.get("config", {})
+    method = str(config.get("method") or "")
     threshold = config.get("threshold")
-    value = metric.get("value")
-    value_f = float(value) if isinstance(value, int | float) else None
-    statistic = "p_value" if "p_value" in method else "distance"
-    if value_f is None or threshold is None:
-        drifted = False
-    elif statistic == "p_value":
-        drifted = value_f < float(threshold)  # small p-value: distributions differ
-    else:
-        drifted = value_f >= float(threshold)  # large distance: distributions differ
+    value = result.metric.get("value")
     return FeatureDrift(
         name=name,
         kind=kind,
         test=method,
-        statistic=statistic,
-        value=value_f,
+        statistic="p_value" if "p_value" in method else "distance",
+        value=float(value) if isinstance(value, int | float) else None,
         threshold=float(threshold) if threshold is not None else None,
-        drifted=drifted,
+        # Evidently's own drift test of the column: it fails when the column drifted.
+        drifted=result.status == FAILED,
     )
+
+
+@dataclass
+class Results:
+    """What the snapshot says: each column's ValueDrift, and DriftedColumnsCount's count, share and test."""
+
+    columns: dict[str, ColumnResult]
+    drifted_count: int
+    drift_share: float
+    dataset_drift: bool
+
+
+def _status(status: Any) -> str:
+    # TestStatus is a str Enum whose str() is its name with the class: its value is the status.
+    return str(getattr(status, "value", status))
+
+
+def evidently_results(snapshot: Any) -> Results:
+    """The drift results of a snapshot run with tests, read from Evidently's own metrics and test statuses."""
+    exported = snapshot.dict()
+    # Each metric's test (ValueDrift: `drift`, failed when the column drifted; DriftedColumnsCount: share
+    # less than drift_share, failed when the dataset drifted), by the metric's id.
+    status = {t["metric_config"]["metric_id"]: _status(t["status"]) for t in exported["tests"]}
+    columns: dict[str, ColumnResult] = {}
+    count, share, dataset_drift = 0, 0.0, False
+    for metric in exported["metrics"]:
+        config = metric.get("config", {})
+        kind = str(config.get("type", ""))
+        if kind.endswith(":ValueDrift") and config.get("column"):
+            columns[config["column"]] = ColumnResult(metric, status.get(metric.get("id", "")))
+        elif kind.endswith(":DriftedColumnsCount"):
+            value = metric.get("value") or {}
+            count, share = round(float(value.get("count", 0))), float(value.get("share", 0.0))
+            dataset_drift = status.get(metric.get("id", "")) == FAILED
+    return Results(columns, count, share, dataset_drift)
 
 
 @dataclass
@@ -140,6 +173,8 @@ class Analysis:
     """What Evidently found, and the snapshot that renders the HTML report."""
 
     features: list[FeatureDrift]
+    # DriftedColumnsCount's count and share of drifted features, and its test (share >= threshold).
+    drifted_count: int
     drift_share: float
     dataset_drift: bool
     outputs: OutputDrift
@@ -167,24 +202,20 @@ def analyse(
         categorical_columns=[*categorical, DECISION] if has_outputs else categorical,
     )
     columns = [*names, PROBABILITY, DECISION] if has_outputs else names
-    report = Report([DataDriftPreset(columns=names, drift_share=threshold), *out_metrics])
+    # With tests: each column's drift verdict and the dataset's are Evidently's own test results.
+    report = Report([DataDriftPreset(columns=names, drift_share=threshold), *out_metrics], include_tests=True)
     snapshot = report.run(
         Dataset.from_pandas(current[columns], data_definition=definition),
         Dataset.from_pandas(reference[columns], data_definition=definition),
     )
-    by_column: dict[str, dict[str, Any]] = {}
-    for metric in snapshot.dict()["metrics"]:
-        column = metric.get("config", {}).get("column")
-        if column and "ValueDrift" in metric.get("metric_name", ""):
-            by_column[column] = metric
+    results = evidently_results(snapshot)
+    by_column = results.columns
     verdicts = [
         _verdict(f.name, f.kind, by_column.get(f.name))
         if f.name not in skip
         else _verdict(f.name, f.kind, None).model_copy(update={"note": "empty in the window: not tested"})
         for f in model.schema.features
     ]
-    tested = [v for v in verdicts if v.test]
-    share = sum(v.drifted for v in tested) / len(tested) if tested else 0.0
     ref_approve = float((reference[DECISION] == "approve").mean())
     cur_decisions = current[DECISION].dropna()
     outputs = OutputDrift(
@@ -196,5 +227,10 @@ def analyse(
         mean_probability_reference=float(reference[PROBABILITY].mean()),
     )
     return Analysis(
-        features=verdicts, drift_share=share, dataset_drift=share >= threshold, outputs=outputs, snapshot=snapshot
+        features=verdicts,
+        drifted_count=results.drifted_count,
+        drift_share=results.drift_share,
+        dataset_drift=results.dataset_drift,
+        outputs=outputs,
+        snapshot=snapshot,
     )

@@ -36,7 +36,7 @@ def create_app(
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
     application_model = build_application_model(model.schema)
-    batch_model = build_batch_model(application_model, settings.max_batch_size)
+    batch_model = build_batch_model(application_model, settings.max_batch_size, model.schema)
     app = FastAPI(
         default_response_class=OrjsonResponse,
         title="creditwatch",

@@ -96,9 +96,8 @@ def scoring_router(
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Score up to MAX_BATCH_SIZE applications in one request."""
-        # A validated model's __dict__ is its model_dump() for these flat models of scalars, without
-        # the copy (nothing mutates it), at a tenth of the cost for a batch.
-        apps = [a.__dict__ for a in batch.applications]  # type: ignore[attr-defined]
+        # Validated dicts of the application's fields (schemas.build_batch_model); nothing mutates them.
+        apps: list[dict[str, Any]] = batch.applications  # type: ignore[attr-defined]
         if batch.explain and len(apps) > MAX_EXPLAINED_BATCH:  # type: ignore[attr-defined]
             message = f"At most {MAX_EXPLAINED_BATCH} applications per request with explain: true; split the batch"
             return error_response(request, 413, "batch_too_large", message)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WrapValidator,
+    create_model,
+)
 
 from creditwatch_model import FeatureSchema
+from creditwatch_predict.rows import BatchRows
 
 # Seed 001's example request, verbatim (human-readable names, UCI codes).
 SEED_EXAMPLE: dict[str, Any] = {
@@ -82,12 +92,16 @@ def build_application_model(schema: FeatureSchema) -> type[BaseModel]:
     )
 
 
-def build_batch_model(application: type[BaseModel], max_batch: int) -> type[BaseModel]:
-    """`{"applications": [...], "explain": false}` with 1 to max_batch applications."""
+def build_batch_model(application: type[BaseModel], max_batch: int, schema: FeatureSchema) -> type[BaseModel]:
+    """`{"applications": [...], "explain": false}` with 1 to max_batch applications.
+
+    `applications` validates to dicts of the application's fields (rows.py: a column at a time when it can).
+    """
+    applications = Annotated[list[application], WrapValidator(BatchRows(schema, max_batch))]  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload,no-any-return]
         "BatchPredictionRequest",
         __config__=ConfigDict(extra="forbid"),
-        applications=(list[application], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+        applications=(applications, Field(min_length=1, max_length=max_batch)),
         explain=(
             Annotated[bool, Field(strict=True)],
             Field(

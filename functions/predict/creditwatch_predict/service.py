@@ -195,17 +195,23 @@ def log_records(
             "latency_ms": latency_ms,
             "batch_size": len(scored),
         }
+        dumps = orjson.dumps
         for i, app in enumerate(scored):
+            s = app.score
+            # _outputs(s), inlined: a thousand calls and dict merges were a tenth of this loop.
             record = {
                 "prediction_id": app.prediction_id,
                 "batch_index": i,
                 # Encoded here as the log stores them (compact JSON text), by orjson: stdlib json
                 # spent 3 ms on a batch's features.
-                "features": orjson.dumps(app.features).decode(),
-                **_outputs(app.score),
+                "features": dumps(app.features).decode(),
+                "probability_good_credit": s.probability_good_credit,
+                "prediction": s.prediction,
+                "decision": s.decision,
+                "risk_level": s.risk_level,
             }
             if app.contributions is not None:
-                record["contributions"] = orjson.dumps(app.contributions).decode()
+                record["contributions"] = dumps(app.contributions).decode()
             records.append(record)
     return LogBatch(records, common)
 
