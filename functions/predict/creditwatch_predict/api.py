@@ -14,7 +14,7 @@ from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
-from creditwatch_predict.middleware import RequestLogMiddleware
+from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMiddleware
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
@@ -49,6 +49,8 @@ def create_app(
         redoc_url=None,
     )
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
+    # A path with a slash too many is served (TrailingSlashMiddleware) or a JSON 404, never an empty 307.
+    app.router.redirect_slashes = False
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
     routers = [
@@ -76,4 +78,6 @@ def create_app(
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,
     )
+    # Outermost: the log, the idempotency key and the route all see the path without its slash.
+    app.add_middleware(TrailingSlashMiddleware, paths=paths - {""})
     return app

@@ -2,18 +2,56 @@
 
 A 1,000-application batch is ~100 kB in and ~200 kB out; stdlib json spent ~5 ms of the batch's
 budget on the two (bench/predict_bench.py). orjson.JSONDecodeError subclasses json.JSONDecodeError,
-so FastAPI still turns malformed bodies into its `json_invalid` validation error.
+so FastAPI still turns malformed bodies into its `json_invalid` validation error. orjson (like stdlib
+json) keeps the last of duplicate keys silently: `loads` refuses them instead (DuplicateKey, a 400).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+
+
+class DuplicateKey(HTTPException):
+    """A JSON object of the body names a key twice (an HTTPException: FastAPI's body parsing lets it through)."""
+
+    def __init__(self, key: str) -> None:
+        # The key is the client's text: named in the answer's details, not in the message (which is logged).
+        super().__init__(400, "A key appears twice in one JSON object; send it once")
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def loads(body: bytes) -> Any:
+    """The parsed body; DuplicateKey if an object repeats a key.
+
+    The proof that no key repeats costs a re-serialisation and two counts (~0.6 ms for a 1,000-application
+    batch of 0.57 MB; a parse with stdlib's object_pairs_hook costs 3 to 10 ms), not a
+    parse in Python: every key sent adds one `:` outside strings, so when the parsed value re-serialised
+    has as many `:` as the body, no key was dropped (in a body without backslashes: an escape can spell a `:`).
+    Otherwise stdlib's parser, which sees every pair, finds the repeated key (or proves there is none).
+    """
+    value = orjson.loads(body)
+    if b"\\" not in body and orjson.dumps(value).count(b":") == body.count(b":"):
+        return value
+    json.loads(body, object_pairs_hook=_refuse_duplicates)
+    return value
 
 
 class OrjsonRequest(Request):
@@ -22,7 +60,7 @@ class OrjsonRequest(Request):
     async def json(self) -> Any:
         """The parsed body, cached like Starlette's."""
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            self._json = loads(await self.body())
         return self._json
 
 
