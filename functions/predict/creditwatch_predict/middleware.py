@@ -55,6 +55,8 @@ class RequestLog:
     replayed: bool = False
     # The answer could not be kept for retries (the store failed after the claim): logged, not fatal.
     idempotency_error: bool = False
+    # The idempotency item (table, key) that keeps this request's answer: written on its records for erase.
+    idempotency: tuple[str, str] | None = None
     # When the request's own work must be over (time.monotonic()): the log write's time comes after it.
     deadline: float = math.inf
     # POST /outcomes: results per status (its metrics; none of the scoring ones).
@@ -225,6 +227,7 @@ class RequestLogMiddleware:
             rejected_fields=entry.rejected,
             rejected_count=entry.rejected_count,
             body_bytes=entry.body_bytes if status >= 400 else None,
+            idempotency=entry.idempotency if not entry.idempotency_error else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
