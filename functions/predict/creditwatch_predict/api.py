@@ -12,6 +12,7 @@ from creditwatch_model import CreditModel
 from creditwatch_predict.docs import install_docs
 from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
+from creditwatch_predict.health import Readiness
 from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
 from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMiddleware
@@ -33,6 +34,7 @@ def create_app(
     obs: Observability,
     idempotency: IdempotencyStore | None = None,
     outcomes: OutcomeWriter | None = None,
+    readiness: Readiness | None = None,
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
     application_model = build_application_model(model.schema)
@@ -55,7 +57,7 @@ def create_app(
     install_docs(app)
     routers = [
         scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
-        operations_router(model),
+        operations_router(model, readiness),
     ]
     if outcomes is not None:
         routers.append(outcomes_router(outcomes))
