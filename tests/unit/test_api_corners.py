@@ -89,6 +89,19 @@ def test_loads_accepts_colons_in_strings_escapes_and_the_same_key_in_sibling_obj
     assert loads(text.encode()) == json.loads(text)
 
 
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_loads_parses_a_value_nested_deeper_than_orjson_writes(depth):
+    text = '{"a": ' + "[" * depth + "]" * depth + "}"
+    # Not compared value for value: at ~1,000 levels even == runs out of stack (as stdlib's parser does).
+    value = loads(text.encode())
+    assert list(value) == ["a"] and isinstance(value["a"], list)
+
+
+def test_loads_finds_a_repeated_key_beside_a_value_nested_deeper_than_orjson_writes():
+    with pytest.raises(DuplicateKey):
+        loads(('{"a": 1, "b": ' + "[" * 300 + "]" * 300 + ', "a": 2}').encode())
+
+
 def test_a_field_by_both_its_names_is_a_422_naming_the_two(handler, event):
     ev = event("predict-valid.json")
     ev["body"] = json.dumps({**SEED_EXAMPLE, "age_in_years": 35})

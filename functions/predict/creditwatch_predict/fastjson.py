@@ -8,6 +8,7 @@ json) keeps the last of duplicate keys silently: `loads` refuses them instead (D
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -48,9 +49,14 @@ def loads(body: bytes) -> Any:
     Otherwise stdlib's parser, which sees every pair, finds the repeated key (or proves there is none).
     """
     value = orjson.loads(body)
-    if b"\\" not in body and orjson.dumps(value).count(b":") == body.count(b":"):
-        return value
-    json.loads(body, object_pairs_hook=_refuse_duplicates)
+    try:
+        if b"\\" not in body and orjson.dumps(value).count(b":") == body.count(b":"):
+            return value
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): stdlib's parser decides
+        pass
+    # ~1,000 levels deep (RecursionError), which no field of ours accepts: validation refuses it whatever its keys.
+    with contextlib.suppress(RecursionError):
+        json.loads(body, object_pairs_hook=_refuse_duplicates)
     return value
 
 
