@@ -39,18 +39,34 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _shallow_keys(value: Any) -> int:
+    """Keys of the body's object and of the objects in it or in its arrays (where a batch's are), no deeper."""
+    values = value.values() if type(value) is dict else value if type(value) is list else ()
+    n = len(value) if type(value) is dict else 0
+    for v in values:
+        if type(v) is dict:
+            n += len(v)
+        elif type(v) is list:
+            n += sum(len(x) for x in v if type(x) is dict)
+    return n
+
+
 def loads(body: bytes) -> Any:
     """The parsed body; DuplicateKey if an object repeats a key.
 
-    The proof that no key repeats costs a re-serialisation and two counts (~0.6 ms for a 1,000-application
-    batch of 0.57 MB; a parse with stdlib's object_pairs_hook costs 3 to 10 ms), not a
-    parse in Python: every key sent adds one `:` outside strings, so when the parsed value re-serialised
-    has as many `:` as the body, no key was dropped (in a body without backslashes: an escape can spell a `:`).
-    Otherwise stdlib's parser, which sees every pair, finds the repeated key (or proves there is none).
+    Every key sent adds one `:` outside strings, and a dropped duplicate is a key the parsed value lacks:
+    so keys counted in the value (any subset of them) equal to the body's `:` prove that none repeats.
+    First the keys near the top (a batch's: ~0.3 ms for 1,000 applications, 0.57 MB, most of it the
+    count); then, for bodies with `:` in strings (times), the value re-serialised, whose `:` are the same
+    as the body's unless a key was dropped (in a body without backslashes: an escape can spell a `:`);
+    else stdlib's parser, which sees every pair (3 to 10 ms for such a batch).
     """
     value = orjson.loads(body)
+    colons = body.count(b":")
+    if _shallow_keys(value) == colons:
+        return value
     try:
-        if b"\\" not in body and orjson.dumps(value).count(b":") == body.count(b":"):
+        if b"\\" not in body and orjson.dumps(value).count(b":") == colons:
             return value
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): stdlib's parser decides
         pass
