@@ -55,6 +55,7 @@ bench: setup ## Speed and memory benchmarks (prints figures and ratios)
 	$(BIN)/python bench/drift_bench.py
 	$(BIN)/python bench/window_bench.py
 	$(BIN)/python bench/quality_bench.py
+	$(BIN)/python bench/idempotency_bench.py
 
 validate: setup ## sam validate --lint, cfn-lint's serverless rules and checkov on template.yaml
 	sam validate --lint --region eu-west-1

@@ -71,6 +71,9 @@ ALSO_HELD = (
     "CloudWatch Logs (the predict function's group): a record neither DynamoDB nor SQS took is logged whole "
     "as `prediction log record kept in logs only`, kept LogRetentionDays; find it with Logs Insights "
     "(filter log_record.prediction_id.S = '<id>') and delete the log stream or let it expire",
+    "IdempotencyTable: the answer of a request sent with an Idempotency-Key is kept IdempotencyWindowHours; "
+    "`creditwatch log erase` deletes the one the record names (idempotency_pk), not the answer of a POST /outcomes "
+    "that named the prediction id (its outcomes), nor one whose record was still in the SpillQueue",
     "drift reports (ReportsBucket): per-feature distributions of a window, no record by id; kept ReportRetentionDays",
     "the lake (LakeBucket): `creditwatch log erase` rewrites the record's hour under predictions/ and the hours "
     "of its outcome events under outcomes/ without them (deployed stack: with --lake-bucket, the LakeBucketName "
@@ -83,11 +86,14 @@ ALSO_HELD = (
 
 
 def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | None = None) -> dict[str, Any]:
-    """Delete the log record of one prediction id and its rows in the lake; say what it was and where copies may remain.
+    """Delete one prediction's record, its lake rows and its request's kept answer; say what each store held.
 
-    `log` is a `creditwatch_common.log.LogReader`; `lake_s3` and `lake_bucket` the lake's S3 client and
-    bucket (None: the lake is not rewritten). ValueError if the id is not a prediction id.
+    `stores` names every table and bucket of the stack: what erase did there, or why it leaves it; the
+    places that are not stores of the stack are in `may_also_be_held_in`. `log` is a
+    `creditwatch_common.log.LogReader`; `lake_s3` and `lake_bucket` the lake's S3 client and bucket (None:
+    the lake is not rewritten). ValueError if the id is not a prediction id.
     """
+    from creditwatch_common.log.erase import erase_idempotent_answer, not_reached
     from creditwatch_common.log.keys import key_attributes, keys_for
 
     key = key_attributes(keys_for(prediction_id, log.shards))
@@ -110,6 +116,14 @@ def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | 
         erased["lake"] = _erase_from_lake(log, prediction_id, lake_s3, lake_bucket, None if old is None else recorded)
         if old is None:
             erased["outcome_events_erased"] = erased["lake"].pop("table_outcome_events_erased")
+    idempotency = erase_idempotent_answer(log.dynamodb, old)
+    # Every table and bucket of the stack: what erase did there, or why it did not go there.
+    erased["stores"] = {
+        "PredictionsTable": {"reached": True, "table": log.table, "erased": old is not None},
+        "IdempotencyTable": idempotency,
+        "LakeBucket": {"reached": erased["lake"]["rewritten"], **erased["lake"]},
+        **not_reached(),
+    }
     erased["may_also_be_held_in"] = list(ALSO_HELD)
     return erased
 

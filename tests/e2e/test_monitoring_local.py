@@ -285,7 +285,7 @@ def test_tampered_and_revoked_report_links_get_403_and_are_audited(
         base,
     ):
         status, headers, body = _status(bad)
-        assert status == 403 and json.loads(body)["error"] == "forbidden" and "location" not in headers
+        assert status == 403 and json.loads(body)["error"]["code"] == "forbidden" and "location" not in headers
     reasons = [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-3:]
     assert reasons == ["bad_signature", "wrong_key_version", "malformed"]
     # Revocation: the deny-list takes the report id; the same link then answers 403 (the cache is a minute

@@ -133,7 +133,7 @@ def test_built_reports_refuses_a_link_whose_token_it_did_not_mint(
     with rie.emulator(template, "ReportsFunction", local_stack.endpoint, builds["ReportsFunction"]) as emu:
         result, function_error = emu.invoke(load_event("report-open.json"))
     assert not function_error, result
-    assert result["statusCode"] == 403 and json.loads(result["body"])["error"] == "forbidden"
+    assert result["statusCode"] == 403 and json.loads(result["body"])["error"]["code"] == "forbidden"
 
 
 def test_wrong_handler_string_fails_like_lambda(builds: dict[str, Path], template: Template, local_stack: Any) -> None:

@@ -598,7 +598,11 @@ def test_roles_may_send_to_and_read_exactly_the_queues_they_use(transformed: dic
             if action.startswith("sqs:")
         }
 
-    assert sqs_grants("PredictFunction") == {("sqs:SendMessage", "SpillQueue")}
+    # GET /health?deep=true asks the spill queue for its attributes (its log-table check is a GetItem).
+    assert sqs_grants("PredictFunction") == {
+        ("sqs:SendMessage", "SpillQueue"),
+        ("sqs:GetQueueAttributes", "SpillQueue"),
+    }
     # SAM adds the OnFailure destination's sqs:SendMessage itself (Type: SQS); nothing more.
     assert sqs_grants("DriftFunction") == {
         ("sqs:SendMessage", "NotificationsQueue"),
@@ -868,7 +872,8 @@ def test_the_predict_role_has_exactly_the_log_actions_scoring_and_outcomes_use(t
         if str(_arn_of(st["Resource"])) == "PredictionsTable"
     }
     # Writes of the log (PutItem, BatchWriteItem); POST /outcomes reads (BatchGetItem, GetItem) and sends
-    # one TransactWriteItems per outcome, which IAM authorises as its UpdateItem and PutItem actions.
+    # one TransactWriteItems per outcome, which IAM authorises as its UpdateItem and PutItem actions;
+    # GET /health?deep=true's probe is a GetItem too (no DescribeTable).
     assert grants == {
         "dynamodb:PutItem",
         "dynamodb:BatchWriteItem",

@@ -184,10 +184,10 @@ def test_the_s3_link_of_the_redirect_serves_the_html(service, published):
 def _refused(service, report_id, token, caplog) -> str:
     answer = service.handler(event(report_id, token), Ctx())
     assert answer["statusCode"] == 403, answer
-    # One answer whatever the reason: nothing tells the caller which check failed.
+    # One answer whatever the reason, in the predict API's error shape: nothing tells the caller which check failed.
     assert json.loads(answer["body"]) == {
-        "error": "forbidden",
-        "message": "this report link is not valid; ask for a new one",
+        "error": {"code": "forbidden", "message": "this report link is not valid; ask for a new one", "details": []},
+        "request_id": "req-42",
     }
     assert answer["headers"]["Content-Type"] == "application/json" and "Location" not in answer["headers"]
     (line,) = audit_lines(caplog)

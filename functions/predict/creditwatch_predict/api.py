@@ -12,9 +12,10 @@ from creditwatch_model import CreditModel
 from creditwatch_predict.docs import install_docs
 from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
+from creditwatch_predict.health import Readiness
 from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
-from creditwatch_predict.middleware import RequestLogMiddleware
+from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMiddleware
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
@@ -33,6 +34,7 @@ def create_app(
     obs: Observability,
     idempotency: IdempotencyStore | None = None,
     outcomes: OutcomeWriter | None = None,
+    readiness: Readiness | None = None,
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
     application_model = build_application_model(model.schema)
@@ -49,11 +51,13 @@ def create_app(
         redoc_url=None,
     )
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
+    # A path with a slash too many is served (TrailingSlashMiddleware) or a JSON 404, never an empty 307.
+    app.router.redirect_slashes = False
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
     routers = [
         scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
-        operations_router(model),
+        operations_router(model, readiness),
     ]
     if outcomes is not None:
         routers.append(outcomes_router(outcomes))
@@ -76,4 +80,6 @@ def create_app(
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,
     )
+    # Outermost: the log, the idempotency key and the route all see the path without its slash.
+    app.add_middleware(TrailingSlashMiddleware, paths=paths - {""})
     return app

@@ -16,6 +16,7 @@ from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_common.observability import Observability, Service
 from creditwatch_model import CreditModel, load_model
 from creditwatch_predict.api import create_app
+from creditwatch_predict.health import Readiness, health_client_config
 from creditwatch_predict.settings import PredictSettings
 
 Handler = Any
@@ -71,7 +72,16 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         ttl_days=settings.log_ttl_days,
         call_timeout_s=settings.aws_connect_timeout_s + settings.aws_read_timeout_s,
     )
-    app = create_app(model, settings, writer, obs, idempotency, outcomes)
+    # GET /health?deep=true: clients of their own, one short attempt each, so the check keeps its budget.
+    probe = health_client_config(settings.health_check_budget_s)
+    readiness = Readiness(
+        dynamodb=clients.lazy("dynamodb", **probe),
+        table=settings.predictions_table,
+        sqs=clients.lazy("sqs", **probe),
+        spill_queue_url=settings.spill_queue_url,
+        budget_s=settings.health_check_budget_s,
+    )
+    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 

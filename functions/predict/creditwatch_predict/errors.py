@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +12,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from creditwatch_common.observability import Observability
 from creditwatch_common.records import MAX_REJECTED, RejectedField
 from creditwatch_model import FeatureSchema
+from creditwatch_predict.fastjson import DuplicateKey
 from creditwatch_predict.middleware import request_log
+
+# Every code the API can answer (docs/api.md, "Errors", lists each: tests/unit/test_error_codes.py).
+ErrorCode = Literal[
+    "invalid_json",
+    "duplicate_key",
+    "empty_body",
+    "invalid_body",
+    "invalid_idempotency_key",
+    "http_error",
+    "not_found",
+    "method_not_allowed",
+    "request_in_progress",
+    "body_too_large",
+    "batch_too_large",
+    "unsupported_media_type",
+    "idempotency_key_reused",
+    "validation_error",
+    "internal_error",
+    "answer_too_large",
+    "idempotency_unavailable",
+    "outcomes_unavailable",
+]
 
 # An answer lists the first MAX_ERROR_DETAILS problems and counts them all: 100,000 unknown keys
 # once made a 9.7 MB answer, over Lambda's 6 MB (the client got a gateway 5xx).
@@ -47,7 +70,7 @@ def _loggable(part: str | int, known: frozenset[str]) -> str | int:
 def error_response(
     request: Request,
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: list[dict[str, Any]] | None = None,
     *,
@@ -96,6 +119,32 @@ def _field_name(schema: FeatureSchema, loc: tuple[Any, ...]) -> str | None:
     return last
 
 
+# /predict-batch given one application (an object of features): one problem, not one per feature.
+NOT_A_BATCH: dict[str, Any] = {
+    "field": "applications",
+    "location": ["body", "applications"],
+    "type": "not_a_batch",
+    "message": 'This is one application, not a batch: POST it to /predict, or send {"applications": [...]}',
+}
+
+
+def _other_spelling(schema: FeatureSchema, name: str) -> str | None:
+    """The field's other documented name (alias for snake_case and back), None for a name it does not have."""
+    for f in schema.features:
+        if name == f.alias:
+            return f.name
+        if name == f.name:
+            return f.alias
+    return None
+
+
+def _one_application_as_batch(request: Request, body: Any, schema: FeatureSchema) -> bool:
+    """A /predict-batch body without `applications` whose keys are features."""
+    if request.url.path != "/predict-batch" or not isinstance(body, dict) or "applications" in body:
+        return False
+    return any(_other_spelling(schema, str(k)) is not None for k in body)
+
+
 def validation_error(
     request: Request, exc: RequestValidationError, schema: FeatureSchema, max_batch_size: int
 ) -> JSONResponse:
@@ -114,6 +163,9 @@ def validation_error(
         return error_response(request, 415, "unsupported_media_type", "Send the body as application/json")
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         return error_response(request, 400, "invalid_body", "The body must be a JSON object")
+    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features) | OUTCOME_FIELDS
+    if _one_application_as_batch(request, exc.body, schema):
+        return error_response(request, 422, "validation_error", "1 invalid field(s)", [NOT_A_BATCH], known=known)
     for e in errors:
         if e.get("type") == "too_long" and tuple(e.get("loc", ()))[-1:] == ("applications",):
             message = f"At most {max_batch_size} applications per request; split the batch"
@@ -139,8 +191,12 @@ def validation_error(
             detail["allowed"] = ["good", "bad"] if loc[:2] == ("body", "outcomes") else _allowed_codes(schema, name)
         if e.get("type") == "extra_forbidden":
             detail["message"] = f"Unknown field '{_clip(str(loc[-1]))}'"
+            other = _other_spelling(schema, str(loc[-1]))
+            if other is not None:
+                # A documented name is "extra" only when the field came by its other name as well.
+                detail["type"] = "duplicate_field"
+                detail["message"] = f"'{loc[-1]}' and '{other}' are two names of one field; send one of them"
         details.append(detail)
-    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features) | OUTCOME_FIELDS
     return error_response(request, 422, "validation_error", f"{len(details)} invalid field(s)", details, known=known)
 
 
@@ -151,9 +207,16 @@ def install_error_handlers(app: FastAPI, schema: FeatureSchema, max_batch_size: 
         assert isinstance(exc, RequestValidationError)
         return validation_error(request, exc, schema, max_batch_size)
 
+    known = frozenset(schema.names) | frozenset(f.alias for f in schema.features) | OUTCOME_FIELDS
+
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if isinstance(exc, DuplicateKey):
+            message = f"Key '{_clip(exc.key)}' appears twice in one JSON object; send it once"
+            detail = {"field": _clip(exc.key), "location": ["body"], "type": "duplicate_key", "message": message}
+            return error_response(request, 400, "duplicate_key", exc.detail, [detail], known=known)
+        codes: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
         response = error_response(request, exc.status_code, code, str(exc.detail))
         # Starlette's own headers, e.g. the `Allow` of a 405 (RFC 9110 requires it).
         response.headers.update(exc.headers or {})

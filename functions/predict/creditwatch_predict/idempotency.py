@@ -66,6 +66,7 @@ class IdempotencyMiddleware:
             request_log(request).replayed = True
             await _send_answer(send, claim.answer)
             return
+        request_log(request).idempotency = (self.store.table, pk)
         await self._run(scope, messages, receive, send, pk, fp)
 
     async def _run(self, scope: Scope, messages: list[Message], receive: Receive, send: Send, pk: str, fp: str) -> None:

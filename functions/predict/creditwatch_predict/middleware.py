@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from starlette.datastructures import State
@@ -30,6 +30,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # decision stands; the record is only in CloudWatch Logs until someone replays it from there).
 LOG_HEADER = b"x-prediction-log"
 UNKNOWN_PATH = "<unknown>"
+# The one error code answered here rather than by errors.error_response (which imports this module).
+ANSWER_TOO_LARGE: Literal["answer_too_large"] = "answer_too_large"
 # Off Lambda (creditwatch serve), how long a route's own AWS calls may take: the template's 29 s Timeout
 # less the log write's reserve.
 LOCAL_ROUTE_BUDGET_S = 22.0
@@ -53,6 +55,8 @@ class RequestLog:
     replayed: bool = False
     # The answer could not be kept for retries (the store failed after the claim): logged, not fatal.
     idempotency_error: bool = False
+    # The idempotency item (table, key) that keeps this request's answer: written on its records for erase.
+    idempotency: tuple[str, str] | None = None
     # When the request's own work must be over (time.monotonic()): the log write's time comes after it.
     deadline: float = math.inf
     # POST /outcomes: results per status (its metrics; none of the scoring ones).
@@ -69,12 +73,12 @@ def request_log(request: Request) -> RequestLog:
 
 def answer_too_large(entry: RequestLog, size: int, bound: int) -> list[Message]:
     """The messages of a 500 `answer_too_large`, in place of an answer over the bound."""
-    entry.error_class = "answer_too_large"
+    entry.error_class = ANSWER_TOO_LARGE
     entry.error_detail = f"answer of {size} bytes over the {bound}-byte bound"
     body = orjson.dumps(
         {
             "error": {
-                "code": "answer_too_large",
+                "code": ANSWER_TOO_LARGE,
                 "message": "The answer would exceed the API's bound; quote the request_id to support",
                 "details": [],
             },
@@ -92,6 +96,21 @@ def _request_id(scope: Scope) -> str:
     event = scope.get("aws.event") or {}
     rid = (event.get("requestContext") or {}).get("requestId")
     return str(rid) if rid else uuid7()
+
+
+class TrailingSlashMiddleware:
+    """`/predict/` is `/predict`: the same route, answered and logged as it (not Starlette's empty 307)."""
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Drop the trailing slashes of a path the app serves without them."""
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/") and path.rstrip("/") in self.paths:
+            scope = {**scope, "path": path.rstrip("/"), "raw_path": path.rstrip("/").encode()}
+        await self.app(scope, receive, send)
 
 
 class RequestLogMiddleware:
@@ -208,6 +227,7 @@ class RequestLogMiddleware:
             rejected_fields=entry.rejected,
             rejected_count=entry.rejected_count,
             body_bytes=entry.body_bytes if status >= 400 else None,
+            idempotency=entry.idempotency if not entry.idempotency_error else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)

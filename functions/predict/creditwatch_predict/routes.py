@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_model import CreditModel
 from creditwatch_predict.errors import OUTCOME_FIELDS, error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
+from creditwatch_predict.health import Readiness, healthy
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
@@ -117,20 +119,34 @@ def scoring_router(
     return router
 
 
-def operations_router(model: CreditModel) -> APIRouter:
-    """GET /health and /model-info."""
+DEEP_HELP = "Also check the log table and the spill queue (within 1.5 s): 503 with what is down"
+
+
+def operations_router(model: CreditModel, readiness: Readiness | None = None) -> APIRouter:
+    """GET /health (liveness; readiness with ?deep=true) and /model-info."""
     router = APIRouter(route_class=OrjsonRoute, tags=["operations"])
 
-    @router.get("/health", response_model=HealthResponse)
-    async def health() -> dict[str, Any]:
-        """Liveness, and which model is loaded."""
-        return {
+    @router.get(
+        "/health",
+        response_model=HealthResponse,
+        responses={503: {"model": HealthResponse, "description": "`?deep=true`: a dependency is down"}},
+    )
+    async def health(deep: Annotated[bool, Query(description=DEEP_HELP)] = False) -> JSONResponse:
+        """Liveness, and which model is loaded; with deep=true, whether the log table and spill queue answer."""
+        answer: dict[str, Any] = {
             "status": "healthy",
             "model_loaded": True,
             "model_name": model.name,
             "model_version": model.version,
             "timestamp": utc_now_iso(),
         }
+        if not deep or readiness is None:
+            return OrjsonResponse(answer)
+        # Blocking AWS calls, bounded by the check's budget: off the event loop.
+        checks = await run_in_threadpool(readiness.check)
+        ok = healthy(checks)
+        answer.update(status="healthy" if ok else "unhealthy", checks=checks)
+        return OrjsonResponse(answer, status_code=200 if ok else 503)
 
     @router.get("/model-info")
     async def model_info() -> dict[str, Any]:

@@ -203,13 +203,16 @@ class BatchPredictionResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    """Liveness and the loaded model."""
+    """Liveness and the loaded model; with `?deep=true`, each dependency's check too (503 when one is down)."""
 
-    status: Literal["healthy"]
+    status: Literal["healthy", "unhealthy"]
     model_loaded: bool
     model_name: str
     model_version: str
     timestamp: str
+    checks: dict[str, str] | None = Field(
+        None, description="`?deep=true` only: log_table, spill_queue: `ok`, `not configured` or `unreachable: ...`"
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -144,14 +144,20 @@ def log_records(
     rejected_fields: list[RejectedField] | None = None,
     rejected_count: int | None = None,
     body_bytes: int | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> LogBatch:
-    """The log records of one request: one record for a single prediction, else the request plus one per application."""
+    """The log records of one request: one record for a single prediction, else the request plus one per application.
+
+    `idempotency`: the table and key of the item keeping the request's answer, written on its records.
+    """
     common: dict[str, Any] = {
         "request_id": request_id,
         "route": route,
         "method": method,
         "model_version": model_version,
     }
+    if idempotency is not None and scored:
+        common["idempotency_table"], common["idempotency_pk"] = idempotency
     if single and len(scored) == 1:
         app = scored[0]
         # A single prediction's record carries its inputs and outputs, under the prediction id.

@@ -33,3 +33,5 @@ class PredictSettings(LogSettings):
     # Idempotency-Key: the table of claims and answers (none: the header is ignored) and how long a key holds.
     idempotency_table: str | None = Field(None, validation_alias="IDEMPOTENCY_TABLE")
     idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")
+    # GET /health?deep=true: the whole check (log table and spill queue at once) answers within this.
+    health_check_budget_s: float = Field(1.5, gt=0, le=10, validation_alias="HEALTH_CHECK_BUDGET_SECONDS")

@@ -53,7 +53,7 @@ class ReportsService:
                 },
             )
             self.obs.metric(Metric.REPORT_LINKS_REFUSED, 1)
-            return refused()
+            return refused(request.request_id)
         # The audit log: who opened what and when (never the token or the S3 link, both credentials).
         self.obs.logger.info("report opened", extra={"audit": opened.audit.model_dump(mode="json")})
         self.obs.metric(Metric.REPORTS_OPENED, 1)

@@ -22,8 +22,8 @@ from creditwatch_reports.models import ReportOpened, ReportRequest
 
 # Nothing between the reader and us may keep the answer: the Location is a credential for minutes.
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-# One answer for every refusal: the caller learns nothing about which check failed.
-REFUSED_BODY = {"error": "forbidden", "message": "this report link is not valid; ask for a new one"}
+# One answer for every refusal (the predict API's error shape): the caller learns nothing about which check failed.
+REFUSED_ERROR = {"code": "forbidden", "message": "this report link is not valid; ask for a new one", "details": []}
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,10 @@ def redirect(location: str) -> dict[str, Any]:
     return {"statusCode": 302, "headers": {**_HEADERS, "Location": location}, "body": ""}
 
 
-def refused() -> dict[str, Any]:
-    """The one 403 every refused link gets."""
+def refused(request_id: str | None) -> dict[str, Any]:
+    """The one 403 every refused link gets, in the API's one error shape."""
     return {
         "statusCode": 403,
         "headers": {**_HEADERS, "Content-Type": "application/json"},
-        "body": json.dumps(REFUSED_BODY),
+        "body": json.dumps({"error": REFUSED_ERROR, "request_id": request_id}),
     }

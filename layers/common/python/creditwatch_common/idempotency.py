@@ -147,6 +147,18 @@ class IdempotencyStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
+    def forget(self, pk: str) -> int:
+        """Delete a key's item and the parts of its answer (erase: the answer holds personal data); items deleted."""
+        old = self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": pk}}, ReturnValues="ALL_OLD").get(
+            "Attributes"
+        )
+        if old is None:
+            return 0
+        parts = int(old.get("parts", {}).get("N", "1"))
+        for i in range(1, parts):
+            self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": f"{pk}#{i}"}})
+        return parts
+
     def _get(self, pk: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.dynamodb.get_item(
             TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True

@@ -60,6 +60,10 @@ class LogRecord(BaseModel):
     raw_body: str | None = None
     batch_size: int | None = None
     batch_index: int | None = None
+    # A request sent with an Idempotency-Key: where its answer (this record's decision and reasons among
+    # them) is kept for retries, so that `creditwatch log erase` deletes that copy too. A hash, not the key.
+    idempotency_table: str | None = None
+    idempotency_pk: str | None = None
 
     @property
     def millis(self) -> int:

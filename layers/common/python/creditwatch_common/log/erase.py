@@ -1,0 +1,44 @@
+"""Erasing one applicant: the copies of a prediction record that erase reaches, and why it leaves the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from creditwatch_common.idempotency import IdempotencyStore
+
+# Every table and bucket of template.yaml that erase does not rewrite, and why (tests/unit/test_erase_stores.py
+# checks that each of the template's tables and buckets is reached by erase or named here).
+NOT_REACHED: dict[str, str] = {
+    "AlertStateTable": "alert states and notification keys of the alerts function: no prediction record, "
+    "no applicant's value",
+    "ReportsBucket": "drift reports: per-feature distributions of a window, no record by id; kept ReportRetentionDays",
+    "ReportsAccessLogsBucket": "S3 server access logs of the reports and lake buckets: which object (an hour's "
+    "key, a report's) was read by whom, never an object's content; kept AccessLogRetentionDays",
+    "AthenaResultsBucket": "what a lake query returned (the record included, if a query selected it): expires 7 "
+    "days after the query; not rewritten",
+}
+
+
+def erase_idempotent_answer(dynamodb: Any, record: dict[str, Any] | None) -> dict[str, Any]:
+    """Delete the idempotency item keeping the answer of the record's request (its decision and reasons).
+
+    `record` is the deleted log item (DynamoDB attributes), None when the table no longer held it. The
+    item holds the answer of the whole request: for a batch, the other applicants' answers go with it
+    (a retry with the same key is then scored again, as after the window).
+    """
+    if record is None:
+        return {
+            "reached": False,
+            "why": "the record is gone, and with it where its request's answer was kept; an answer is kept "
+            "IdempotencyWindowHours (24 h by default), far less than the record's PredictionTtlDays",
+        }
+    if "idempotency_pk" not in record or "idempotency_table" not in record:
+        return {"reached": True, "items_deleted": 0, "why": "the request sent no Idempotency-Key: no answer kept"}
+    store = IdempotencyStore(dynamodb=dynamodb, table=record["idempotency_table"]["S"])
+    deleted = store.forget(record["idempotency_pk"]["S"])
+    return {"reached": True, "table": store.table, "items_deleted": deleted}
+
+
+def not_reached() -> dict[str, dict[str, Any]]:
+    """The template's stores erase leaves alone, each with why."""
+    return {name: {"reached": False, "why": why} for name, why in NOT_REACHED.items()}
