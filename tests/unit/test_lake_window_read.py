@@ -104,10 +104,15 @@ def _expected(rows: pa.Table, spec: Any, k: int, seed: int) -> tuple[Any, list[s
     return counts_from_frame(scored, spec), [pid for _, pid in keys[:k]], versions
 
 
+@pytest.mark.parametrize("in_memory", [256 << 20, 0], ids=["objects in memory", "objects in a local folder"])
 @pytest.mark.parametrize("seed", [0, 7], ids=["the stored key", "the stored key mixed with another seed"])
 def test_the_lake_reads_the_same_counts_and_sample_as_pandas_on_the_same_rows(
-    lake: Any, model: Any, drift_counts: Any, seed: int
+    lake: Any, model: Any, drift_counts: Any, seed: int, in_memory: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import creditwatch_analytics.lake.read as read_mod
+
+    # A read over IN_MEMORY_BYTES waits on local disk instead: the same answers either way.
+    monkeypatch.setattr(read_mod, "IN_MEMORY_BYTES", in_memory)
     window, rows = lake
     spec = drift_counts
     k = 2_500

@@ -1,12 +1,12 @@
-"""The lake's one read path: the objects of some hours, fetched whole into a local folder, read by DuckDB.
+"""The lake's one read path: the objects of some hours, fetched whole, read by DuckDB's own Parquet reader.
 
 Every reader goes this way (the drift window, the quality cohort, `creditwatch lake query`): list the
 hours' objects, GET each whole (16 at a time), check its footer from the bytes (Parquet, a schema version
-this code reads: else a LakeError naming the key), write it to a temporary folder, and let DuckDB's own
-Parquet reader read the folder's files as views. Why whole objects on local disk, measured by
-bench/window_bench.py and written down in docs/develop.md: the counts read most columns of every
-record, so a GET per column chunk (what a pyarrow dataset scan issues) costs more than the bytes it skips,
-and DuckDB reads local Parquet faster than any Python filesystem can hand it bytes.
+this code reads: else a LakeError naming the key), keep it in memory (up to IN_MEMORY_BYTES a read,
+served to DuckDB by an fsspec filesystem of the read's own) or else write it to a temporary folder, and
+let DuckDB read the objects as views. Why, measured by bench/window_bench.py and written down in
+docs/develop.md: the counts read most columns of every record, so a GET per column chunk (what a pyarrow
+dataset scan issues) costs more than the bytes it skips; from memory a day reads faster than from /tmp.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from creditwatch_analytics.lake.export import HOUR, hour_floor
 from creditwatch_analytics.lake.schema import LakeError, not_parquet
 
 FETCH_THREADS = 16
+# Objects of one read held in memory at most (a day at 1,000 requests a minute is ~100 MB): served to
+# DuckDB from memory, which measured faster than writing them to /tmp first (docs/develop.md); a bigger
+# read goes to the local folder instead, so memory never holds more than this of a window.
+IN_MEMORY_BYTES = 256 << 20
+OBJECTS_PROTOCOL = "creditwatch-lake"
 
 
 def duckdb_connection(**config: Any) -> Any:
@@ -109,14 +114,14 @@ class LakeObjects:
         except (pa.ArrowInvalid, OSError) as exc:
             raise not_parquet(info.path.split("/", 1)[1], exc) from exc
 
-    def fetch(self, infos: list[Any], check: Callable[[Any, str], int], folder: str) -> Fetched:
-        """Each object GET whole, its footer checked from the bytes, written into folder."""
+    def fetch(self, infos: list[Any], check: Callable[[Any, str], int], folder: str, memory: Any = None) -> Fetched:
+        """Each object GET whole, its footer checked from the bytes, put in `memory` (memory_objects) or folder."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         need = sum(info.size or 0 for info in infos)
         free = shutil.disk_usage(folder).free
-        if need > free:
+        if memory is None and need > free:
             raise LakeError(
                 f"the window's {len(infos)} objects hold {need / 2**20:,.0f} MB, more than the {free / 2**20:,.0f} MB "
                 f"free in {folder}: read it through Athena (ANALYTICS_ENGINE=athena or auto)"
@@ -133,6 +138,9 @@ class LakeObjects:
                 raise not_parquet(key, exc) from exc
             check(footer.metadata, key)
             path = os.path.join(folder, f"{i:06d}.parquet")
+            if memory is not None:
+                memory.objects[path.lstrip("/")] = body
+                return f"{OBJECTS_PROTOCOL}://{path.lstrip('/')}", footer
             with open(path, "wb") as out:
                 out.write(body)
             return path, footer
@@ -143,6 +151,51 @@ class LakeObjects:
             done = list(pool.map(one, enumerate(infos)))
         columns = frozenset(c for _, footer in done for c in footer.schema.to_arrow_schema().names)
         return Fetched([p for p, _ in done], columns, [footer for _, footer in done])
+
+
+def memory_objects() -> Any:
+    """A read-only fsspec filesystem over bytes held in memory, each open a reader of its own.
+
+    fsspec's MemoryFileSystem copies an object whenever its size is asked and hands every open of a
+    path one shared file object ("each path should only be active once"), while DuckDB's threads each
+    open the file they scan: here no copy is made and every open gets its own position.
+    """
+    import io
+    from datetime import UTC
+
+    from fsspec import AbstractFileSystem
+
+    class MemoryObjects(AbstractFileSystem):  # type: ignore[misc]
+        protocol = OBJECTS_PROTOCOL
+        cachable = False
+        created = datetime.now(UTC)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.objects: dict[str, bytes] = {}
+
+        def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+            name = self._strip_protocol(path)
+            if name not in self.objects:
+                raise FileNotFoundError(path)
+            return {"name": name, "size": len(self.objects[name]), "type": "file"}
+
+        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+            name = self._strip_protocol(path).rstrip("/")
+            names = [name] if name in self.objects else [n for n in self.objects if n.startswith(f"{name}/")]
+            return [self.info(n) for n in names] if detail else names
+
+        def modified(self, path: str) -> datetime:
+            self.info(path)
+            return self.created
+
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.BytesIO:
+            if mode != "rb":
+                raise PermissionError(f"{path}: read-only")
+            self.info(path)
+            return io.BytesIO(self.objects[self._strip_protocol(path)])
+
+    return MemoryObjects()
 
 
 @contextmanager

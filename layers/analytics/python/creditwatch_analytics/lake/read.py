@@ -1,4 +1,4 @@
-"""The `lake` engine: a window's hour objects fetched whole into a local folder, DuckDB in process over them.
+"""The `lake` engine: a window's hour objects fetched whole (in memory, or a local folder), DuckDB over them.
 
 Drift's sample and counts, quality's labelled cohort and `creditwatch lake query` all read through
 `LakeWindow.opened` (creditwatch_analytics.lake.objects): one path, whatever the question. The queries
@@ -17,11 +17,13 @@ from typing import Any
 from creditwatch_analytics.lake.export import DEFAULT_PREFIX, Watermark, hour_floor, read_watermark
 from creditwatch_analytics.lake.labelled import DEFAULT_MAX_ROWS, LabelledFrame, empty_labelled, read_labelled
 from creditwatch_analytics.lake.objects import (
+    IN_MEMORY_BYTES,
     Fetched,
     LakeObjects,
     duckdb_connection,
     hour_of,
     local_folder,
+    memory_objects,
     parquet_view,
 )
 from creditwatch_analytics.lake.outcomes import (
@@ -96,25 +98,33 @@ class LakeWindow:
         With outcomes, beside it `outcome_events` (the events recorded from the hour of `outcomes_from` on,
         or all: an outcome arrives after its prediction, never before it) and `outcomes`, the latest
         recorded outcome per prediction. `nulls` names columns (and SQL types) that read as null where no
-        object holds them (a feature older hours predate). The fetched objects go when the block ends.
+        object holds them (a feature older hours predate). The objects are held in memory up to
+        IN_MEMORY_BYTES, else in a temporary folder, and go when the block ends.
         """
+        wanted = infos if infos is not None else self.store.files(self.prefix, start, end)
+        events = self.store.files(self.outcomes_prefix) if outcomes else []
+        if outcomes_from is not None:
+            first = hour_floor(outcomes_from)
+            events = [e for e in events if (hour := hour_of(e.path)) is None or hour >= first]
+        # A read that fits IN_MEMORY_BYTES stays in memory (faster, measured); a bigger one waits on /tmp.
+        memory = None
+        if sum(info.size or 0 for info in (*wanted, *events)) <= IN_MEMORY_BYTES:
+            memory = memory_objects()
         with local_folder() as folder:
-            con = duckdb_connection()
+            # The objects are in memory or on local disk already: no second copy in DuckDB's remote-file cache.
+            con = duckdb_connection(enable_external_file_cache=False)
             try:
+                if memory is not None:
+                    con.register_filesystem(memory)
                 os.mkdir(predictions_dir := os.path.join(folder, "predictions"))
-                wanted = infos if infos is not None else self.store.files(self.prefix, start, end)
-                fetched = self.store.fetch(wanted, check_version, predictions_dir)
+                fetched = self.store.fetch(wanted, check_version, predictions_dir, memory)
                 if fetched.files:
                     parquet_view(con, "predictions", fetched, nulls)
                 else:
                     con.execute(EMPTY_PREDICTIONS_SQL)
                 if outcomes:
-                    events = self.store.files(self.outcomes_prefix)
-                    if outcomes_from is not None:
-                        first = hour_floor(outcomes_from)
-                        events = [e for e in events if (hour := hour_of(e.path)) is None or hour >= first]
                     os.mkdir(outcomes_dir := os.path.join(folder, "outcomes"))
-                    got = self.store.fetch(events, check_outcome_version, outcomes_dir)
+                    got = self.store.fetch(events, check_outcome_version, outcomes_dir, memory)
                     if got.files:
                         parquet_view(con, "outcome_events", got)
                     else:
@@ -140,6 +150,7 @@ class LakeWindow:
         aligned = start == hour_floor(start) and end == hour_floor(end)
         where = window_filter(start, end, partitions=False, cut=not aligned)
         with self.opened(infos=infos, outcomes=False, nulls=_count_columns(counts)) as (con, fetched):
+            con.execute("SET preserve_insertion_order = false")  # every query that hands rows back orders them
             found = con.execute(render(versions_query(where), "duckdb")).fetchall()
             versions = {str(v if v is not None else "unknown"): int(n) for v, n in found}
             window_counts = None
