@@ -8,10 +8,10 @@ ScoredRows, bottom-k sample of DRIFT_MAX_ROWS, the frame Evidently gets) against
 client that serves 1 MB pages of real projected items instantly, so DynamoDB's own time is not counted.
 
 lake: the same sample of the same window size through LakeWindow.scored_sample -> sample_frame: list
-the window's hour objects, fetch each whole through pyarrow's S3 filesystem (batches of
-FETCH_BATCH_BYTES, the next arriving while one is read), check each footer's schema version, DuckDB in
-process computing the counts and the bottom-k in SQL over the objects in memory, the sample as the
-frame. The Parquet is written directly (one object per hour, 60,000 records: 1,000 requests a minute)
+the window's hour objects, fetch each whole through pyarrow's S3 filesystem (16 at a time) into a
+temporary local folder, check each footer's schema version, DuckDB in process running the Athena
+engine's three queries (model versions, counts, the bottom-k sample) over the folder's files, the
+sample as the frame. The Parquet is written directly (one object per hour, 60,000 records: 1,000 requests a minute)
 to a moto server in its own process: a 1.44 M-record day and a 10.08 M-record week.
 
 Both paths start the clock with their clients built and modules imported (a warm function's state):
@@ -251,8 +251,6 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
 
     # What a warm function has imported already (its cold start pays these once, not per window).
     import duckdb  # noqa: F401
-    import fsspec  # noqa: F401
-    import pyarrow.dataset
     import pyarrow.parquet  # noqa: F401
     import sqlglot  # noqa: F401
 
@@ -313,9 +311,9 @@ def crossover(
     """Records where the in-function lake engine stops winning.
 
     Its time is a line through the day and the week; its peak memory a line through three days and
-    the week (both read in several batches: the day fits one, so its peak is lower). The crossover is
+    the week (the objects wait on local disk, not in memory: DuckDB's scans set the peak). The crossover is
     the smallest of: its time equals Athena's modelled time, its time reaches the read budget, its
-    memory reaches the function's (never, when the two peaks are level: memory bounded by the batches).
+    memory reaches the function's (never, when the two peaks are level: memory bounded, not the window's).
     """
     n1, n2 = day["records"], week["records"]
     slope = (week["seconds"] - day["seconds"]) / (n2 - n1)
@@ -437,7 +435,7 @@ def main() -> None:
             + (
                 f"{FUNCTION_MEMORY_MB} MB at {cross['memory'] / 1e6:,.0f} M"
                 if cross["memory"] != float("inf")
-                else f"{FUNCTION_MEMORY_MB} MB never (peak level from three days to a week: bounded by the batches)"
+                else f"{FUNCTION_MEMORY_MB} MB never (peak level from three days to a week: the window waits on disk)"
             )
         )
         print(

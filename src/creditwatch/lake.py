@@ -44,7 +44,10 @@ def bucket(endpoint: str) -> tuple[Any, str]:
 
 
 def window(endpoint: str) -> Any:
-    """The lake of the local stack at endpoint, read through pyarrow's S3 (moto) and DuckDB."""
+    """The lake of the local stack at endpoint: objects fetched whole through pyarrow's S3 (moto), DuckDB over them.
+
+    The drift and quality jobs' read path (creditwatch_analytics.lake.objects), the views of LakeWindow.opened.
+    """
     import boto3
 
     from creditwatch_analytics.lake.schema import feature_schema
@@ -78,7 +81,7 @@ def save(endpoint: str, folder: Path) -> int:
 
 
 def saved_window(folder: Path) -> Any:
-    """A lake copied by `save`, read from local files the same way (None when folder holds none)."""
+    """A lake copied by `save`, read through the same path from local files (None when folder holds none)."""
     from pyarrow import fs as pafs
 
     from creditwatch_analytics.lake.schema import feature_schema

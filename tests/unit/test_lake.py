@@ -270,11 +270,7 @@ WINDOWS = [
 ]
 
 
-def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model, monkeypatch):
-    import creditwatch_analytics.lake.window as window_mod
-
-    # The lake reads a batch of objects at a time (memory bounded): here one hour per DuckDB pass.
-    monkeypatch.setattr(window_mod, "FETCH_BATCH_BYTES", 1)
+def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
     for hours_ago in range(5):
         at = NOW - timedelta(hours=hours_ago, minutes=5)
         parts.log.write(records_at(model, at, 80))
@@ -529,7 +525,7 @@ def test_the_labelled_frame_gives_a_cohort_by_prediction_time_with_its_latest_ou
     parts.exporter.export(1, NOW)
     parts.exporter.export_hour(at)
     parts.exporter.export_hour(at + timedelta(days=1))
-    labelled = parts.lake.labelled_frame(at - timedelta(hours=1), at + timedelta(hours=1))
+    labelled = parts.lake.labelled(at - timedelta(hours=1), at + timedelta(hours=1))
     frame = labelled.table
     assert (labelled.rows, labelled.labelled_rows, labelled.bad_rows, labelled.sampled) == (10, 6, 6, False)
     assert isinstance(frame, pa.Table) and frame.num_rows == 10

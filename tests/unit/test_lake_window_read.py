@@ -1,4 +1,4 @@
-"""The lake engine's read of a window: whole objects, DuckDB over each batch, against pandas on the same rows."""
+"""The lake engine's read of a window: whole objects in a local folder, DuckDB over them, against pandas."""
 
 from __future__ import annotations
 
@@ -104,14 +104,15 @@ def _expected(rows: pa.Table, spec: Any, k: int, seed: int) -> tuple[Any, list[s
     return counts_from_frame(scored, spec), [pid for _, pid in keys[:k]], versions
 
 
-@pytest.mark.parametrize("batch_bytes", [1, 128 << 20], ids=["an object a pass", "one pass"])
-@pytest.mark.parametrize("seed", [0, 7], ids=["stored keys", "keys computed from the ids"])
+@pytest.mark.parametrize("in_memory", [256 << 20, 0], ids=["objects in memory", "objects in a local folder"])
+@pytest.mark.parametrize("seed", [0, 7], ids=["the stored key", "the stored key mixed with another seed"])
 def test_the_lake_reads_the_same_counts_and_sample_as_pandas_on_the_same_rows(
-    lake: Any, model: Any, drift_counts: Any, monkeypatch: pytest.MonkeyPatch, batch_bytes: int, seed: int
+    lake: Any, model: Any, drift_counts: Any, seed: int, in_memory: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import creditwatch_analytics.lake.window as window_mod
+    import creditwatch_analytics.lake.read as read_mod
 
-    monkeypatch.setattr(window_mod, "FETCH_BATCH_BYTES", batch_bytes)
+    # A read over IN_MEMORY_BYTES waits on local disk instead: the same answers either way.
+    monkeypatch.setattr(read_mod, "IN_MEMORY_BYTES", in_memory)
     window, rows = lake
     spec = drift_counts
     k = 2_500
@@ -181,11 +182,11 @@ def test_the_quality_cohort_reads_no_outcome_recorded_before_its_predictions(lak
     after = "outcomes/dt=2026-11-02/hour=01/part-0.parquet"  # recorded within it: read, and refused
     window.s3.put_object(Bucket=BUCKET, Key=before, Body=b"not parquet at all")
     try:
-        frame = window.labelled_frame(START, START + timedelta(hours=3))
+        frame = window.labelled(START, START + timedelta(hours=3))
         assert frame.rows == rows.filter(pa.compute.is_valid(rows["probability_good_credit"])).num_rows
         window.s3.put_object(Bucket=BUCKET, Key=after, Body=b"not parquet at all")
         with pytest.raises(LakeError, match=after):
-            window.labelled_frame(START, START + timedelta(hours=3))
+            window.labelled(START, START + timedelta(hours=3))
     finally:
         window.s3.delete_object(Bucket=BUCKET, Key=before)
         window.s3.delete_object(Bucket=BUCKET, Key=after)

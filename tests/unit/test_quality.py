@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities import parameters
 from labelled import seed_cohort as seed_labelled
 from sklearn.metrics import brier_score_loss, confusion_matrix, log_loss, roc_auc_score
 
+from creditwatch_analytics.lake.window import DynamoWindow
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.notifications import QualityAlert, parse_notification
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
 from creditwatch_quality import fairness as qf
 from creditwatch_quality.app import QualityService
-from creditwatch_quality.cohort import TableCohorts
 from creditwatch_quality.figures import Labelled, calibration_table, confusion, realized
 from creditwatch_quality.models import Figure, QualityEvent
 from creditwatch_quality.reference import load_estimator, validation_figures
@@ -220,7 +220,7 @@ def quality_job(aws, model, prediction_log, sqs):
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
-        source=TableCohorts(prediction_log),
+        source=DynamoWindow(prediction_log),
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=tokens),
         sqs=sqs,
         estimator=estimator,
@@ -304,7 +304,8 @@ def test_a_cohort_over_max_rows_is_judged_on_a_uniform_sample_and_the_report_sta
 ):
     seed_cohort(prediction_log, ddb, aws, model, n=600, start=START, end=END, coverage=0.8, seed=4)
     whole = quality_job.run(QualityEvent(start=START, end=END))
-    quality_job.source = TableCohorts(prediction_log, max_rows=400)
+    # Below QUALITY_MAX_ROWS's floor (10,000): a copy skips the settings' validation.
+    quality_job.settings = quality_job.settings.model_copy(update={"max_rows": 400})
     summary = quality_job.run(QualityEvent(start=START, end=END))
     # The totals are the whole cohort's, as an unsampled run counts them; the figures' rows are the sample's.
     assert (summary.rows, summary.labelled_rows, summary.bad_rows, summary.label_coverage) == (

@@ -11,13 +11,14 @@ import pandas as pd
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
 from creditwatch_analytics.lake.labelled import sample_sql
-from creditwatch_analytics.lake.window import LABELLED_COLUMNS, duckdb_connection
+from creditwatch_analytics.lake.sql import window_filter
+from creditwatch_analytics.lake.window import LABELLED_COLUMNS, AutoWindow, LakeWindow, duckdb_connection
 from creditwatch_analytics.sampling import sample_key, sample_mask
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log.outcomes import OutcomeInput, OutcomeWriter
 from creditwatch_common.outcomes import Outcome
 from creditwatch_common.records import LogRecord
-from creditwatch_quality.cohort import PROTECTED_COLUMNS, AutoCohorts, LakeCohorts, Population, TableCohorts
+from creditwatch_quality.cohort import PROTECTED_COLUMNS, Population, cohort_of
 
 
 def scored_hour(lake_parts: Any, model: Any, start: datetime, now: datetime) -> list[LogRecord]:
@@ -33,6 +34,12 @@ def scored_hour(lake_parts: Any, model: Any, start: datetime, now: datetime) -> 
     return records
 
 
+def read(source: Any, start: datetime, end: datetime, threshold: float, max_rows: int = 500_000) -> tuple[Any, str]:
+    """The quality job's read: an engine's labelled frame of the protected columns, as a cohort, and its engine."""
+    labelled = source.labelled(start, end, list(PROTECTED_COLUMNS), max_rows)
+    return cohort_of(labelled, threshold), labelled.engine
+
+
 def test_the_lake_and_the_table_give_the_same_cohort_and_auto_picks_the_lake_once_exported(
     parts: Any,  # noqa: F811
     model: Any,
@@ -41,12 +48,11 @@ def test_the_lake_and_the_table_give_the_same_cohort_and_auto_picks_the_lake_onc
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     end = start + timedelta(hours=1)
     scored_hour(parts, model, start, now)
-    table = TableCohorts(parts.log)
-    auto = AutoCohorts(table, LakeCohorts(parts.lake))
-    assert auto.read(start, end, model.threshold)[1] == "dynamodb"  # nothing exported yet
+    auto = AutoWindow(parts.dynamo, parts.lake)
+    assert read(auto, start, end, model.threshold)[1] == "dynamodb"  # nothing exported yet
     parts.exporter.export(3, now + timedelta(hours=1))
-    from_table, engine_t = table.read(start, end, model.threshold)
-    from_lake, engine_l = auto.read(start, end, model.threshold)
+    from_table, engine_t = read(parts.dynamo, start, end, model.threshold)
+    from_lake, engine_l = read(auto, start, end, model.threshold)
     assert (engine_t, engine_l) == ("dynamodb", "lake")
     assert from_lake.rows == from_table.rows == 120 and from_lake.labelled_rows == from_table.labelled_rows == 90
 
@@ -113,7 +119,7 @@ def test_analytics_engine_athena_reads_the_cohort_from_the_lake_and_says_so(
     times_logged()
     service = build(settings, AwsClients(session=session, endpoint_url=server), model=model)
     assert times_logged() == 1  # logged once, at init
-    assert isinstance(service.job.source, LakeCohorts)
+    assert isinstance(service.job.source, LakeWindow)
     for _ in range(2):
         summary = service.job.run(QualityEvent(start=start, end=end, notify=False))
         assert summary.engine == "lake" and summary.rows == 120 and summary.labelled_rows == 90
@@ -177,7 +183,7 @@ def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_cou
     mask = sample_mask(0)
     bottom = sorted(frame["prediction_id"], key=lambda pid: (sample_key(pid, mask), pid))[:50]
 
-    lake = parts.lake.labelled_frame(start, end, list(PROTECTED_COLUMNS), max_rows=50)
+    lake = parts.lake.labelled(start, end, list(PROTECTED_COLUMNS), max_rows=50)
     assert lake.sampled and lake.table.num_rows == 50
     assert lake.table.column("prediction_id").to_pylist() == sorted(bottom)
     assert (lake.rows, lake.labelled_rows, lake.bad_rows) == expected == (150, 110, expected[2])
@@ -185,8 +191,8 @@ def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_cou
     outcomes = {r["prediction_id"]: r["outcome"] for r in lake.table.to_pylist()}
     assert outcomes == {pid: latest.get(pid) for pid in bottom}
 
-    from_lake, engine_l = LakeCohorts(parts.lake, max_rows=50).read(start, end, model.threshold)
-    from_table, engine_t = TableCohorts(parts.log, max_rows=50).read(start, end, model.threshold)
+    from_lake, engine_l = read(parts.lake, start, end, model.threshold, max_rows=50)
+    from_table, engine_t = read(parts.dynamo, start, end, model.threshold, max_rows=50)
     assert (engine_l, engine_t) == ("lake", "dynamodb")
     for cohort in (from_lake, from_table):
         assert cohort.sampled and cohort.rows == 50
@@ -200,9 +206,9 @@ def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_cou
     assert from_lake.protected.equals(from_table.protected)
 
     # At or over the cohort's size nothing is sampled: every row, the same totals.
-    whole = parts.lake.labelled_frame(start, end, list(PROTECTED_COLUMNS), max_rows=150)
+    whole = parts.lake.labelled(start, end, list(PROTECTED_COLUMNS), max_rows=150)
     assert not whole.sampled and whole.table.num_rows == 150 and (whole.rows, whole.labelled_rows) == (150, 110)
-    assert not TableCohorts(parts.log, max_rows=150).read(start, end, model.threshold)[0].sampled
+    assert not read(parts.dynamo, start, end, model.threshold, max_rows=150)[0].sampled
 
 
 def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
@@ -217,11 +223,9 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
         "CREATE TABLE outcome_events AS SELECT prediction_id, o AS outcome, ts AS observed_at, "
         "ts + to_seconds(n) AS recorded_at FROM predictions, (VALUES ('good', 1), ('bad', 2)) v(o, n)"
     )
-    params = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
-    sql = sample_sql("sample_key", [], sampled=True)
-    plan = json.loads(
-        con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, {**params, "k": 50, "threshold": 49}).fetchall()[0][1]
-    )
+    where = window_filter(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), partitions=False)
+    sql = sample_sql(where, [], 50, 0, sampled=True)
+    plan = json.loads(con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).fetchall()[0][1])
 
     def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
         return [node, *(n for child in node.get("children", []) for n in nodes(child))]
@@ -241,5 +245,5 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
     # It sees the sampled ids' 100 events (the semi join's output), not the lake's 10,000.
     assert rows_out(semi[0]) == 100
     assert sum(rows_out(c) for c in latest["children"]) == 100
-    rows = con.execute(sql, {**params, "k": 50, "threshold": 49}).fetchall()
+    rows = con.execute(sql).fetchall()
     assert len(rows) == 50 and {r[6] for r in rows} == {"bad"}

@@ -224,3 +224,30 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
         assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
     # Every label of one prediction, the correction last.
     assert [(o, c, prev) for _, o, _, c, prev in answers[4]] == [("good", False, None), ("bad", True, "good")]
+
+
+@pytest.mark.parametrize("seed", [0, 7], ids=["the stored key", "the stored key mixed with another seed"])
+def test_the_sql_bottom_k_keeps_the_rows_the_python_one_keeps_when_keys_are_equal(seed: int) -> None:
+    from creditwatch_analytics.sampling import bottom_k
+    from creditwatch_common.records import ScoredRow
+
+    # Ids in threes sharing their last 48 bits: equal keys, ordered by id in both rules.
+    tails = [f"{np.random.default_rng(i).integers(0, 1 << 48):012x}" for i in range(400)]
+    ids = [f"0190{j:04x}-0000-7000-8000-{tail}" for j in range(3) for tail in tails]
+    mask0 = sample_mask(0)
+    rows = pd.DataFrame(
+        {
+            "prediction_id": ids,
+            "sample_key": [sample_key(i, mask0) for i in ids],
+            "probability_good_credit": 0.5,
+            "decision": "approve",
+            "model_version": "v1",
+        }
+    ).sample(frac=1.0, random_state=seed)
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    got = con.execute(sql.render(sql.sample_query("probability_good_credit IS NOT NULL", [], 302, seed), "duckdb"))
+    python, _, _ = bottom_k([ScoredRow(i, {}, 0.5, "approve", "v1") for i in rows["prediction_id"]], 302, seed)
+    assert [r[0] for r in got.fetchall()] == [r.prediction_id for r in python]
+    # The cut at 302 splits a group of three equal keys: the id decided which stayed.
+    assert len({sample_key(r.prediction_id, sample_mask(seed)) for r in python[-2:]}) == 1

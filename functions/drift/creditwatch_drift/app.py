@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from creditwatch_analytics.lake.athena import AthenaClient, AthenaWindow
-from creditwatch_analytics.lake.window import DynamoWindow, LakeWindow, s3_filesystem, window_source
+from creditwatch_analytics.lake.athena import AthenaClient
+from creditwatch_analytics.lake.window import engine_for
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.log import LogReader
@@ -132,29 +131,14 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         else None
     )
     reader = LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards)
-    lake = None
-    if settings.lake_bucket:
-        # pyarrow's S3 client is not boto3: it gets the session's credentials and the local endpoint, if any.
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        lake = LakeWindow(
-            filesystem=lambda: s3_filesystem(clients.session, endpoint),
-            s3=clients.lazy("s3"),
-            bucket=settings.lake_bucket,
-            feature_names=model.schema.names,
-            prefix=settings.lake_prefix,
-        )
     deadline = Deadline()
     athena = None
     if settings.lake_bucket and settings.athena_workgroup and settings.lake_database:
-        athena = AthenaWindow(
-            AthenaClient(
-                clients.lazy("athena"),
-                settings.athena_workgroup,
-                settings.lake_database,
-                remaining=deadline.remaining,
-            ),
-            feature_names=model.schema.names,
+        athena = AthenaClient(
+            clients.lazy("athena"), settings.athena_workgroup, settings.lake_database, remaining=deadline.remaining
         )
+    elif settings.analytics_engine == "athena":
+        raise ValueError("ANALYTICS_ENGINE=athena needs LAKE_BUCKET, ATHENA_WORKGROUP and LAKE_DATABASE")
     tokens = (
         TokenLinks(
             key=token_key_from_secret(
@@ -175,6 +159,6 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         reader=reader,
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
         sqs=clients.lazy("sqs"),
-        window=window_source(settings.analytics_engine, DynamoWindow(reader), lake, athena, settings.athena_above_rows),
+        window=engine_for(settings, clients, model.schema.names, athena, settings.athena_above_rows),
     )
     return DriftService(settings=settings, job=job, obs=obs, deadline=deadline)

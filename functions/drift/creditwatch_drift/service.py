@@ -58,7 +58,7 @@ class DriftJob:
     reference_contributions: pd.DataFrame | None = None
     # The PSI bins frozen from the reference (shipped with the model); None: no stability figures.
     stability_bins: StabilityBins | None = None
-    # Where the window is read (dynamodb, lake, auto); None: the table through `reader`.
+    # Where the window is read (engine_for: dynamodb, lake, athena, auto); None: the table through `reader`.
     window: WindowSource | None = None
     # The model's calibration map (shipped with it); None: no estimated quality.
     calibration: Calibration | None = None

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
+from creditwatch_analytics.lake.window import engine_for
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
-from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.reports import Publisher, TokenLinks, token_key_from_secret
 from creditwatch_model import CreditModel, load_model
-from creditwatch_quality.cohort import AutoCohorts, CohortSource, LakeCohorts, TableCohorts
 from creditwatch_quality.models import QualityEvent, QualitySummary
 from creditwatch_quality.reference import load_estimator, validation_figures
 from creditwatch_quality.service import QualityJob
@@ -111,7 +108,8 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
-        source=cohort_source(settings, clients, model),
+        # The quality job has no Athena client: athena reads the cohort from the lake (engine_note).
+        source=engine_for(settings, clients, model.schema.names),
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
         sqs=clients.lazy("sqs"),
         estimator=estimator,
@@ -125,35 +123,7 @@ def engine_note(settings: QualitySettings) -> str | None:
     """What ANALYTICS_ENGINE=athena means for this job, which has no Athena reader (None for the others)."""
     if settings.analytics_engine != "athena":
         return None
-    if not settings.lake_bucket:
-        return "ANALYTICS_ENGINE=athena without LAKE_BUCKET: the quality cohort is read from the table"
     return (
         "ANALYTICS_ENGINE=athena: the quality job has no Athena reader; its cohort is read from the lake "
         "by DuckDB in the function, as with lake"
     )
-
-
-def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
-    """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says.
-
-    athena (the drift job's engine for big windows) reads the lake as lake does: see engine_note.
-    """
-    table = TableCohorts(
-        LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards),
-        max_rows=settings.max_rows,
-    )
-    if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
-        return table
-    # pyarrow's S3 client is not boto3: it gets the session's credentials and the local endpoint, if any.
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    lake = LakeCohorts(
-        LakeWindow(
-            filesystem=lambda: s3_filesystem(clients.session, endpoint),
-            s3=clients.lazy("s3"),
-            bucket=settings.lake_bucket,
-            feature_names=model.schema.names,
-            prefix=settings.lake_prefix,
-        ),
-        max_rows=settings.max_rows,
-    )
-    return lake if settings.analytics_engine in ("lake", "athena") else AutoCohorts(table, lake)

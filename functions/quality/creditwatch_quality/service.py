@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from creditwatch_analytics.history import index_link, record_run
-from creditwatch_analytics.lake.schema import LakeError
+from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, LakeError
+from creditwatch_analytics.lake.window import WindowSource
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_quality import figures as figures_mod
 from creditwatch_quality import notify
-from creditwatch_quality.cohort import Cohort, CohortSource
+from creditwatch_quality.cohort import PROTECTED_COLUMNS, Cohort, cohort_of
 from creditwatch_quality.fairness import outcome_fairness
 from creditwatch_quality.models import Figure, QualityEvent, QualitySummary, Thresholds
 from creditwatch_quality.reference import Estimator
@@ -33,7 +34,8 @@ class QualityJob:
     model_version: str
     threshold: float
     validation: dict[str, Figure]
-    source: CohortSource
+    # Where the cohort is read (ANALYTICS_ENGINE: dynamodb, lake, athena, auto): creditwatch_analytics.lake.window.
+    source: WindowSource
     publisher: Publisher
     sqs: Any = None
     estimator: Estimator | None = None
@@ -75,7 +77,9 @@ class QualityJob:
             "warnings": list(self.warnings),
         }
         try:
-            cohort, engine = self.source.read(start, end, self.threshold)
+            # Over max_rows, the bottom-k sample (the drift sample's rule); the totals count the whole cohort.
+            frame = self.source.labelled(start, end, list(PROTECTED_COLUMNS), s.max_rows, SAMPLE_KEY_SEED)
+            cohort, engine = cohort_of(frame, self.threshold), frame.engine
         except LakeError as exc:
             # A bad object in the lake fails the run with its key named: never a silent skip.
             return QualitySummary(

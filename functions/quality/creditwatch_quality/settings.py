@@ -44,7 +44,8 @@ class QualitySettings(LogSettings):
     fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
 
-    # Empty: no lake, the cohort is read from the table. auto: the lake when its watermark covers the cohort.
+    # Empty: no lake, auto reads the cohort from the table (lake and athena need it: engine_for refuses).
+    # auto: the lake when its watermark covers the cohort.
     lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     # Every value of the template's AnalyticsEngine (one parameter sets the drift and quality jobs). The

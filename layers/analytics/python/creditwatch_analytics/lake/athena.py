@@ -201,6 +201,8 @@ class AthenaWindow:
 
     client: AthenaClient
     feature_names: list[str]
+    # The lake in the function (lake.read.LakeWindow): the labelled cohort, which has no Athena reader.
+    lake: Any = None
     engine: str = "athena"
     queries: list[str] = field(default_factory=list)
 
@@ -213,7 +215,7 @@ class AthenaWindow:
         self, start: datetime, end: datetime, k: int, seed: int = 0, counts: CountSpec | None = None
     ) -> Any:
         """Versions, counts and the sample: three queries, each pruned to the window's dt partitions."""
-        from creditwatch_analytics.lake.window import WindowSample
+        from creditwatch_analytics.lake.source import WindowSample
 
         where = window_filter(start, end, partitions=True)
         versions = {str(v if v is not None else "unknown"): int(n) for v, n in self._run(versions_query(where)).rows}
@@ -239,6 +241,14 @@ class AthenaWindow:
                 )
             )
         return WindowSample(rows, total, versions, self.engine, counts=window_counts)
+
+    def labelled(
+        self, start: datetime, end: datetime, features: list[str] | None = None, max_rows: int = 500_000, seed: int = 0
+    ) -> Any:
+        """The labelled cohort from the lake in the function (DuckDB), as `lake` reads it: no Athena reader."""
+        if self.lake is None:
+            raise ValueError("the athena engine reads labelled cohorts from the lake: it needs LAKE_BUCKET")
+        return self.lake.labelled(start, end, features, max_rows, seed)
 
 
 def _size(value: int | None) -> str:

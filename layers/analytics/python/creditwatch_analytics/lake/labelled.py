@@ -1,86 +1,79 @@
-"""A cohort's scored predictions with their latest outcome, read in bounded memory (LakeWindow.labelled_frame).
+"""A cohort's scored predictions with their latest outcome, read in bounded memory (every engine's `labelled`).
 
-Over `max_rows` scored predictions, the rows handed back are the cohort's uniform bottom-k sample on the
-sample key (the drift sample's key: creditwatch_analytics.sampling), and only the sampled ids' outcome
-events are read into the latest-per-prediction step. The cohort's totals (scored, labelled, bad, per
-model version) are counted in SQL over every scored prediction, never handed back as rows.
+Over `max_rows` scored predictions, the rows handed back are the cohort's uniform bottom-k sample (the
+drift sample's rule: creditwatch_analytics.sampling.bottom_k in Python, lake.sql.sample_query in SQL), and
+only the sampled ids' outcome events are read into the latest-per-prediction step. The cohort's totals
+(scored, labelled, bad, per model version) count every scored prediction, never handed back as rows.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED
-from creditwatch_analytics.sampling import sample_mask
+from creditwatch_analytics.lake.sql import render, sample_query, window_filter
+from creditwatch_analytics.sampling import bottom_k
+from creditwatch_common.outcomes import LabelledRow
 
 # Rows of a labelled frame at most: above, a uniform sample of this many (QUALITY_MAX_ROWS's default).
 DEFAULT_MAX_ROWS = 500_000
 # Share of the function's memory DuckDB may use before it spills its joins and aggregates to /tmp.
 MEMORY_SHARE = 0.5
-
-SCORED = "probability_good_credit IS NOT NULL AND ts >= $start AND ts < $end"
+# The prediction's columns of a labelled frame; the outcome's two and the features follow.
+PREDICTION_COLUMNS = ("prediction_id", "ts", "probability_good_credit", "prediction", "decision", "model_version")
+LABELLED_COLUMNS = (*PREDICTION_COLUMNS, "outcome", "outcome_observed_at")
 
 
 @dataclass(frozen=True)
 class LabelledFrame:
-    """The labelled rows (all of the cohort, or its uniform sample) and the whole cohort's counts."""
+    """The labelled rows (all of the cohort, or its uniform sample), the whole cohort's counts, who read it."""
 
     table: Any  # pyarrow Table: LABELLED_COLUMNS then the features asked for, ordered by prediction_id
     rows: int  # scored predictions of the cohort
     labelled_rows: int  # of them, with an outcome
     bad_rows: int  # of them, whose latest outcome is bad
     model_versions: dict[str, int] = field(default_factory=dict)  # scored predictions per model version
-    # The largest sample key kept (None: every scored prediction is in the table).
-    threshold: int | None = None
+    engine: str = "lake"
 
     @property
     def sampled(self) -> bool:
         """Whether the table is a sample of the cohort rather than all of it."""
-        return self.threshold is not None
+        return self.rows > self.table.num_rows
 
 
-def key_expression(columns: set[str], seed: int) -> tuple[str, dict[str, Any]]:
-    """SQL of the sample key (sampling.sample_key) and its parameters: the stored column for the files' seed."""
-    if seed == SAMPLE_KEY_SEED and "sample_key" in columns:
-        return "sample_key", {}
-    return "CAST(xor(('0x' || right(prediction_id, 12))::UBIGINT, $mask::UBIGINT) AS BIGINT)", {
-        "mask": sample_mask(seed)
-    }
-
-
-def totals_sql(key: str) -> str:
-    """Per model version over every scored prediction: count, labelled, bad, and its k smallest sample keys.
+def totals_sql(where: str) -> str:
+    """Per model version over every scored prediction of `where` (Trino text): count, labelled, bad.
 
     Outcome events are cut to the cohort's ids (a semi join) before the latest per prediction is taken.
     """
+    cohort = render(f"SELECT prediction_id, model_version FROM predictions WHERE {where}", "duckdb")
     return (
-        f"WITH cohort AS (SELECT prediction_id, model_version, {key} AS k FROM predictions WHERE {SCORED}), "
+        f"WITH cohort AS ({cohort}), "
         "latest AS (SELECT prediction_id, arg_max(outcome, recorded_at) AS outcome FROM outcome_events "
         "WHERE prediction_id IN (SELECT prediction_id FROM cohort) GROUP BY prediction_id) "
-        "SELECT c.model_version, count(*), count(l.outcome), count(*) FILTER (WHERE l.outcome = 'bad'), "
-        "min(c.k, $k) FROM cohort c LEFT JOIN latest l USING (prediction_id) GROUP BY 1"
+        "SELECT c.model_version, count(*), count(l.outcome), count(*) FILTER (WHERE l.outcome = 'bad') "
+        "FROM cohort c LEFT JOIN latest l USING (prediction_id) GROUP BY 1"
     )
 
 
-def sample_sql(key: str, features: list[str], sampled: bool) -> str:
-    """The scored predictions (the k under the threshold, when sampled) and their latest outcome.
+def sample_sql(where: str, features: Sequence[str], k: int, seed: int, sampled: bool) -> str:
+    """The scored predictions of `where` (the bottom-k, when sampled) and their latest outcome.
 
-    The sample is made first; the outcome events are filtered by a semi join on its ids, so the
-    latest-per-prediction step (a window function) sees only the sample's events.
+    The sample is made first (sql.sample_query); the outcome events are filtered by a semi join on its
+    ids, so the latest-per-prediction step (a window function) sees only the sample's events.
     """
+    if sampled:
+        chosen = sample_query(where, features, k, seed, outputs=PREDICTION_COLUMNS)
+    else:
+        columns = ", ".join(f'"{c}"' for c in (*PREDICTION_COLUMNS, *features))
+        chosen = f"SELECT {columns} FROM predictions WHERE {where}"
     selected = "".join(f', s."{n}"' for n in features)
-    columns = ", ".join(
-        ["prediction_id", "ts", "probability_good_credit", "prediction", "decision", "model_version"]
-        + [f'"{n}"' for n in features]
-    )
-    where = SCORED + (f" AND {key} <= $threshold" if sampled else "")
-    limit = f" ORDER BY {key}, prediction_id LIMIT $k" if sampled else ""
     return (
-        f"WITH sample AS MATERIALIZED (SELECT {columns} FROM predictions WHERE {where}{limit}), "
+        f"WITH sample AS MATERIALIZED ({render(chosen, 'duckdb')}), "
         "latest AS (SELECT prediction_id, outcome, observed_at FROM outcome_events "
         "WHERE prediction_id IN (SELECT prediction_id FROM sample) "
         "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY recorded_at DESC) = 1) "
@@ -99,25 +92,78 @@ def spill_to_tmp(con: Any) -> None:
 
 
 def read_labelled(
-    con: Any, start: datetime, end: datetime, columns: set[str], features: list[str], max_rows: int, seed: int
+    con: Any, start: datetime, end: datetime, features: list[str], max_rows: int, seed: int
 ) -> LabelledFrame:
     """The cohort's totals (one pass over it), then its labelled rows: all, or the bottom-max_rows sample."""
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
     spill_to_tmp(con)
-    key, params = key_expression(columns, seed)
-    window = {"start": start, "end": end}
-    per_version = con.execute(totals_sql(key), {**params, **window, "k": max_rows}).fetchall()
+    where = window_filter(start, end, partitions=False)
+    per_version = con.execute(totals_sql(where)).fetchall()
     rows = sum(int(r[1]) for r in per_version)
-    keys = sorted(x for *_, smallest in per_version for x in smallest)
-    sampled = rows > max_rows
-    query_params = {**window, **({**params, "k": max_rows, "threshold": keys[max_rows - 1]} if sampled else {})}
-    table = con.sql(sample_sql(key, features, sampled), params=query_params).to_arrow_table()
+    table = con.sql(sample_sql(where, features, max_rows, seed, rows > max_rows)).to_arrow_table()
     return LabelledFrame(
         table=table,
         rows=rows,
         labelled_rows=sum(int(r[2]) for r in per_version),
         bad_rows=sum(int(r[3]) for r in per_version),
         model_versions={str(v if v is not None else "unknown"): int(n) for v, n, *_ in per_version},
-        threshold=keys[max_rows - 1] if sampled else None,
     )
+
+
+def empty_labelled(features: Sequence[str], engine: str) -> LabelledFrame:
+    """A cohort without a scored prediction."""
+    import pyarrow as pa
+
+    return LabelledFrame(
+        pa.table({n: pa.array([], pa.string()) for n in (*LABELLED_COLUMNS, *features)}), 0, 0, 0, {}, engine
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What a labelled frame keeps of a row streamed from the table."""
+
+    prediction_id: str
+    model_version: str
+    values: tuple[Any, ...]  # LABELLED_COLUMNS after the id, then the features
+
+
+def labelled_from_rows(
+    rows: Iterable[LabelledRow], features: Sequence[str], max_rows: int, seed: int, engine: str
+) -> LabelledFrame:
+    """The table's rows (outcomes on their items) as a labelled frame: the same bottom-k, counted whole on the way."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    totals = [0, 0]  # labelled, bad
+
+    def compact() -> Iterator[_Kept]:
+        for row in rows:
+            if row.probability_good_credit is None:
+                continue
+            if row.outcome is not None:
+                totals[0] += 1
+                totals[1] += row.outcome == "bad"
+            values = (row.ts, row.probability_good_credit, row.prediction, row.decision, row.model_version)
+            outcome = (row.outcome, row.outcome_observed_at)
+            yield _Kept(
+                row.prediction_id, row.model_version, (*values, *outcome, *(row.features.get(n) for n in features))
+            )
+
+    kept, n, versions = bottom_k(compact(), max_rows, seed)
+    kept.sort(key=lambda k: k.prediction_id)  # id order, as the lake's frame
+    names = (*LABELLED_COLUMNS, *features)
+    columns: dict[str, Any] = {"prediction_id": pa.array([k.prediction_id for k in kept], pa.string())}
+    for i, name in enumerate(names[1:]):
+        values = [k.values[i] for k in kept]
+        if name == "ts":
+            columns[name] = pa.array(pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601"))
+            continue
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return LabelledFrame(pa.table(columns), n, totals[0], totals[1], dict(versions), engine)

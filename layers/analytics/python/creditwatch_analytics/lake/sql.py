@@ -1,7 +1,8 @@
 """The window queries, written once in Athena's dialect (Trino) and transpiled by sqlglot for DuckDB.
 
 Every query reads the view or table `predictions` (the lake's columns, creditwatch_analytics.lake.schema):
-the model versions of a window, its bottom-k sample on the ids, and one scan of counts: each column's
+the model versions of a window, its bottom-k sample on the ids (`sample_query`: the SQL twin of
+creditwatch_analytics.sampling.bottom_k), and one scan of counts: each column's
 counts in the frozen PSI bins (right-closed numeric edges, one bin per code then the others) and each
 protected group's rows, approvals and sum of P(good). Bins are CASE expressions over the frozen
 edges (DuckDB has no width_bucket), literals are DOUBLE casts (a bare 0.1 is a DECIMAL in both engines).
@@ -180,10 +181,15 @@ def sample_key_expression(seed: int, key_seed: int = 0) -> str:
     return "sample_key" if mix == 0 else f"bitwise_xor(sample_key, {mix})"
 
 
-def sample_query(where: str, features: Sequence[str], k: int, seed: int = 0) -> str:
-    """The window's k records of smallest sample key, in key order: the bottom-k sample every engine takes."""
+def sample_query(
+    where: str, features: Sequence[str], k: int, seed: int = 0, outputs: Sequence[str] = SAMPLE_OUTPUTS
+) -> str:
+    """The bottom-k sample every engine takes, in SQL: the k records of smallest (sample key, id), in that order.
+
+    The rule of creditwatch_analytics.sampling.bottom_k, written once in SQL (ties by id, as in Python).
+    """
     key = sample_key_expression(seed)
-    columns = ", ".join(_ident(c) for c in (*SAMPLE_OUTPUTS, *features))
+    columns = ", ".join(_ident(c) for c in (*outputs, *features))
     return f"SELECT {columns} FROM predictions WHERE {where} ORDER BY {key}, prediction_id LIMIT {int(k)}"
 
 
