@@ -12,13 +12,20 @@ from creditwatch.local.template import LOCAL_REGION, Template
 SAVED_LAKE = "lake"
 
 
+def feature_schema() -> Any:
+    """The model's feature schema, as the lake export job reads it: the CLI's one import of a job's code."""
+    # The job's public entry point (functions/...): kept in this one place while the jobs move.
+    from creditwatch_drift.lake_export.app import feature_schema as job_feature_schema
+
+    return job_feature_schema()
+
+
 def exporter(endpoint: str) -> Any:
     """The LakeExporter of the local stack at endpoint (what the hourly LakeExportFunction runs)."""
     from creditwatch_common.lake.export import LakeExporter
     from creditwatch_common.lake.schema import LakeSchema
     from creditwatch_common.log import PredictionLog
     from creditwatch_common.log.pending import PendingHours
-    from creditwatch_drift.lake_export.app import feature_schema
 
     template = Template(endpoint=endpoint)
     log = PredictionLog(
@@ -49,7 +56,6 @@ def window(endpoint: str) -> Any:
     import boto3
 
     from creditwatch_common.lake.window import LakeWindow, s3_filesystem
-    from creditwatch_drift.lake_export.app import feature_schema
 
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
@@ -83,7 +89,6 @@ def saved_window(folder: Path) -> Any:
     from pyarrow import fs as pafs
 
     from creditwatch_common.lake.window import LakeWindow
-    from creditwatch_drift.lake_export.app import feature_schema
 
     root = folder / SAVED_LAKE
     if not (root / "predictions").is_dir():
