@@ -30,10 +30,10 @@ def _epilog() -> str:
 class _Root(TyperGroup):
     """The root group: old spellings rewritten before parsing, expected failures as one `error:` line."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, legacy.modernize(list(args)))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.exceptions.TyperException, typer.Exit, typer.Abort):  # click's own ways out (usage: 2)

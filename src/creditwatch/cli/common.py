@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -87,15 +88,18 @@ def run_job(logical_id: str, event: dict[str, Any]) -> Any:
     return outcome.result
 
 
-def plain_errors(problems: list[dict[str, Any]], limit: int = 5) -> str:
+def plain_errors(problems: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
     """Pydantic-style errors as `field: message` clauses, the first `limit` then how many more (no URLs)."""
     shown = []
     for e in problems[:limit]:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",)) or "input"
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         if e.get("type") == "extra_forbidden":
             shown.append(f"unknown field {where}")
             continue
-        got = f" (got {e['input']!r})" if "input" in e and e.get("type") != "missing" else ""
-        shown.append(f"{where}: {e.get('msg', 'invalid value')}{got}")
+        # The value given, when it is one field's (a whole event's would be a Python repr).
+        value = e.get("input")
+        got = f" (got {value!r})" if e.get("loc") and isinstance(value, str | int | float) else ""
+        message = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+        shown.append(f"{where}: {message}{got}" if e.get("loc") else message)
     more = f"; and {len(problems) - limit} more" if len(problems) > limit else ""
     return "; ".join(shown) + more

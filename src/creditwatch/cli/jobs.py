@@ -36,7 +36,9 @@ def _instant(value: str, option: str) -> datetime:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         common.fail(f"{option} {value} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", errors.USAGE)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    if at.tzinfo is None:
+        common.fail(f"{option} {value} needs a time zone (e.g. {value}Z for UTC)", errors.USAGE)
+    return at.astimezone(UTC)
 
 
 def drift(

@@ -167,9 +167,9 @@ def serve(
     from creditwatch_reports.app import build as build_reports
     from creditwatch_reports.settings import ReportsSettings
 
-    state = common.local_state()
-    # uvicorn exits 3 on a port it cannot bind: say it here, with the port-taken code `local up` uses.
+    # uvicorn exits 3 (our "stack not running") on a port it cannot bind: say it, with `local up`'s code.
     common.require_port_free(host, port, "--port")
+    state = common.local_state()
     template = Template(endpoint=state.endpoint)
     spec = template.function("PredictFunction")
     env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,7 +173,7 @@ def rows(names: list[str], values: list[tuple[Any, ...]], as_json: bool) -> None
 
 
 def explanation(
-    title: str, decision: str, p_good: float, threshold: float, reasons: list[dict[str, Any]], found: Any
+    title: str, decision: str, p_good: float, threshold: float, reasons: Sequence[Mapping[str, Any]], found: Any
 ) -> None:
     """`explain`: the decision, its principal reasons as a table, and the counterfactual if asked."""
     console = Console()
