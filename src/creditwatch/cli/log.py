@@ -29,9 +29,9 @@ def log_get(
     from creditwatch import lookups
 
     log = common.prediction_log()
+    # Said once: on stderr beside a result, or in the error line when nothing is found.
     searched = ""
     if last is None and lookups.millis_of(record_id) is None:
-        typer.echo(f"searching the last {DEFAULT_LAST}; --last widens it", err=True)
         searched = f" (searched the last {DEFAULT_LAST}: --last widens it)"
     try:
         found = lookups.find(log, record_id, lookups.parse_duration(last or DEFAULT_LAST))
@@ -39,6 +39,8 @@ def log_get(
         common.fail(str(exc), errors.USAGE)
     if found is None:
         common.fail(f"no record with prediction id or request id {record_id} in the local stack's log{searched}")
+    if searched:
+        typer.echo(f"searched the last {DEFAULT_LAST}; --last widens it", err=True)
     common.print_json(found)
 
 
