@@ -27,6 +27,13 @@ def _epilog() -> str:
     )
 
 
+def _say(exc: Exception) -> int:
+    """Print a failure's one `error:` line; its exit code."""
+    failure = errors.explain(exc)
+    typer.echo(f"error: {failure.message}", err=True)
+    return failure.code
+
+
 class _Root(TyperGroup):
     """The root group: old spellings rewritten before parsing, expected failures as one `error:` line."""
 
@@ -41,9 +48,7 @@ class _Root(TyperGroup):
         except Exception as exc:
             if errors.debug_enabled():
                 raise
-            failure = errors.explain(exc)
-            typer.echo(f"error: {failure.message}", err=True)
-            ctx.exit(failure.code)
+            ctx.exit(_say(exc))
 
 
 # Plain click help: flags show as flags (rich help labels them `<bool>`), and nothing is boxed or wrapped.
@@ -111,6 +116,4 @@ def main() -> None:
     except Exception as exc:  # raised outside a command (the root's own options)
         if errors.debug_enabled():
             raise
-        failure = errors.explain(exc)
-        typer.echo(f"error: {failure.message}", err=True)
-        sys.exit(failure.code)
+        sys.exit(_say(exc))

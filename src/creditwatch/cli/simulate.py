@@ -88,7 +88,9 @@ def traffic(
 
 @simulate_app.command("history")
 def history(
-    days: Annotated[int, typer.Argument(help="Whole UTC days of past, scored traffic to write (before today)")],
+    days: Annotated[
+        int, typer.Argument(metavar="DAYS", help="Whole UTC days of past, scored traffic to write (before today)")
+    ],
     scenario: Annotated[str | None, typer.Option(help="stable, concept-drift or covariate-shift")] = None,
     per_day: Annotated[int, typer.Option(help="Applications per day")] = 200,
     outcome_coverage: Annotated[float, typer.Option(help="Share of loans whose outcome is ever reported")] = 0.85,
