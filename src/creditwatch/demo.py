@@ -181,7 +181,7 @@ class Demo:
         self.step("labelled history: backdated traffic, outcomes through /outcomes", self._history)
         self.step("quality job over the cohort before the change", self._quality("before_change"))
         self.step("quality job over the concept-drift cohort", self._quality("after_change"))
-        self.step("report history saved beside the report (creditwatch report --index)", self._index)
+        self.step("report history saved beside the report (creditwatch report index)", self._index)
         self.step("alerts job (error rate, latency, drift note, quality alert)", self._alerts)
         self.step("alerts job again (no repeat)", self._alerts_again)
         self._summarise_traffic(tallies)

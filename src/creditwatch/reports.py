@@ -105,7 +105,7 @@ def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str =
     if not entries:
         raise NoReport(
             f"no report history yet in s3://{bucket}/{prefix}/: run a job, or "
-            "`creditwatch report --index --rebuild` for reports written before the history"
+            "`creditwatch report index --rebuild` for reports written before the history"
         )
     folder = path.parent / "history"
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str =
         links[entry.report_id] = f"history/{target.name}"
     note = (
         f"Report links open the copies saved beside this page (the newest {len(links)}); "
-        "others: creditwatch report --summary-key <key>."
+        "others: creditwatch report show --summary-key <key>."
     )
     path.write_bytes(render_index(entries, links, generated_at=iso_utc(datetime.now(UTC)), note=note))
     return SavedIndex(path=path, entries=len(entries), copied=copied, linked=len(links))

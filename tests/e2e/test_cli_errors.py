@@ -93,17 +93,18 @@ def test_a_wrapped_batch_is_found_by_its_request_id_with_every_item(local_stack:
     assert {r["prediction_id"] for r in items} == {p["prediction_id"] for p in answer["predictions"]}
 
 
-def test_a_request_id_that_is_not_time_ordered_needs_a_window(local_stack: Any) -> None:
+def test_a_request_id_that_is_not_time_ordered_is_searched_over_the_last_day_and_says_so(local_stack: Any) -> None:
     out = local_stack.cli.json("invoke", "PredictFunction", "-e", str(EVENTS / "predict-valid.json"))
     request_id = json.loads((EVENTS / "predict-valid.json").read_text())["requestContext"]["requestId"]
-    proc = local_stack.cli("log", "get", request_id, check=False)
-    _one_error_line(proc, errors.USAGE, "--last")
+    proc = local_stack.cli("log", "get", request_id)
+    assert proc.stderr.strip() == "searched the last 24h; --last widens it"
+    assert json.loads(out["body"])["prediction_id"] in {r["prediction_id"] for r in json.loads(proc.stdout)}
     records = local_stack.cli.json("log", "get", request_id, "--last", "10m")
     assert json.loads(out["body"])["prediction_id"] in {r["prediction_id"] for r in records}
 
 
-def test_log_get_of_a_malformed_id_is_a_sentence_and_debug_shows_the_traceback(local_stack: Any) -> None:
-    _one_error_line(local_stack.cli("log", "get", "not-an-id", check=False), errors.USAGE, "not-an-id")
+def test_log_get_of_an_unknown_id_is_a_sentence_and_debug_shows_the_traceback(local_stack: Any) -> None:
+    _one_error_line(local_stack.cli("log", "get", "not-an-id", check=False), errors.FAILED, "not-an-id", "--last")
     missing = local_stack.cli("log", "get", "01a2aaaa-0000-7000-8000-000000000000", check=False)
     _one_error_line(missing, errors.FAILED, "no record")
     debug = local_stack.cli("--debug", "log", "get", "not-an-id", check=False)
@@ -145,7 +146,7 @@ def test_no_aws_credentials_is_one_line_with_the_way_to_get_them(fresh_cli: Any,
         AWS_EC2_METADATA_DISABLED="true",
         AWS_DEFAULT_REGION="eu-west-1",
     )
-    proc = cli("report", "--bucket", "some-bucket", check=False)
+    proc = cli("report", "show", "--bucket", "some-bucket", check=False)
     _one_error_line(proc, errors.CREDENTIALS, "no AWS credentials", "aws sso login")
 
 
@@ -164,7 +165,7 @@ def test_an_expired_sso_session_says_aws_sso_login(fresh_cli: Any, tmp_path: Pat
         AWS_PROFILE="sso",
         AWS_EC2_METADATA_DISABLED="true",
     )
-    proc = cli("report", "--bucket", "some-bucket", check=False)
+    proc = cli("report", "show", "--bucket", "some-bucket", check=False)
     _one_error_line(proc, errors.CREDENTIALS, "aws sso login")
 
 
@@ -172,7 +173,7 @@ def test_simulate_against_a_serve_that_is_down_is_one_line(local_stack: Any) -> 
     from conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    proc = local_stack.cli("simulate", "--target", "http", "--url", url, "--stable", "3", check=False)
+    proc = local_stack.cli("simulate", "traffic", "--target", "http", "--url", url, "--stable", "3", check=False)
     _one_error_line(proc, errors.UNREACHABLE, url, "creditwatch serve")
 
 
@@ -199,16 +200,22 @@ def test_log_tail_prints_json_for_scripts(local_stack: Any) -> None:
 
 
 def test_simulate_sends_only_the_counts_asked_for_and_reports_its_window(local_stack: Any) -> None:
-    out = local_stack.cli.json("simulate", "--drift", "5", "--json")
+    out = local_stack.cli.json("simulate", "traffic", "--drift", "5", "--json")
     assert out["by_scenario"] == {"drift": 5} and out["requests"] == 5
     assert out["window"]["start"] < out["window"]["end"]
 
 
 def test_simulate_takes_a_named_scenario_and_prints_the_window_to_analyse(local_stack: Any) -> None:
-    text = local_stack.cli("simulate", "--scenario", "drift", "--drift", "4").stdout
+    text = local_stack.cli("simulate", "traffic", "--scenario", "drift", "--drift", "4").stdout
     assert "window 20" in text and "creditwatch drift --start" in text
-    proc = local_stack.cli("simulate", check=False)
+    proc = local_stack.cli("simulate", "traffic", check=False)
     _one_error_line(proc, errors.USAGE, "--scenario")
+
+
+def test_an_old_spelling_still_works_for_one_release_and_says_the_new_one(local_stack: Any) -> None:
+    proc = local_stack.cli("report", "--list", "--json")
+    assert isinstance(json.loads(proc.stdout), list)
+    assert proc.stderr.strip() == "deprecated: use `creditwatch report list`"
 
 
 def test_a_hanging_dynamodb_endpoint_spills_within_the_timeout_and_replay_restores_it(

@@ -19,7 +19,7 @@ def _free_port() -> int:
 def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(local_stack: Any, tmp_path: Path) -> None:
     cli = local_stack.cli
     # The user's stack already holds traffic of its own, server errors included: none may reach the verdicts.
-    cli("simulate", "--stable", "30", "--errors", "30", "--seed", "5", "--json")
+    cli("simulate", "traffic", "--stable", "30", "--errors", "30", "--seed", "5", "--json")
     reports = tmp_path / "reports"
     proc = cli("demo", "--json", "--reports-dir", str(reports))
     result = json.loads(proc.stdout)

@@ -11,7 +11,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 def test_exported_traffic_answers_sql_and_a_second_export_duplicates_nothing(local_stack: Any) -> None:
     cli = local_stack.cli
     # Two hours exported: traffic that straddles an hour boundary is still all there.
-    cli("simulate", "--stable", "60", "--invalid", "5", "--seed", "3", "--json")
+    cli("simulate", "traffic", "--stable", "60", "--invalid", "5", "--seed", "3", "--json")
     first = cli("lake", "export", "--hours", "2").stdout
     assert "exported 65 record(s)" in first
     rows = cli.json("lake", "query", "SELECT decision, count(*) AS n FROM predictions GROUP BY 1", "--json")

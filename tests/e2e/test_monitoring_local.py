@@ -87,12 +87,24 @@ def day(local_stack: Any, api: Any) -> dict[str, Any]:
     """Traffic in three windows, with marks between them."""
     cli = local_stack.cli
     marks: dict[str, Any] = {"t0": _now() - timedelta(seconds=1)}
-    marks["stable"] = cli.json("simulate", "--stable", "300", "--seed", "11", "--json")
+    marks["stable"] = cli.json("simulate", "traffic", "--stable", "300", "--seed", "11", "--json")
     marks["t1"] = _now() + timedelta(seconds=1)
     time.sleep(1.2)
     marks["t1b"] = _now()
     marks["drift"] = cli.json(
-        "simulate", "--stable", "0", "--drift", "300", "--invalid", "20", "--errors", "40", "--seed", "12", "--json"
+        "simulate",
+        "traffic",
+        "--stable",
+        "0",
+        "--drift",
+        "300",
+        "--invalid",
+        "20",
+        "--errors",
+        "40",
+        "--seed",
+        "12",
+        "--json",
     )
     marks["t2"] = _now() + timedelta(seconds=1)
     return marks
@@ -149,7 +161,7 @@ def test_report_command_gives_the_latest_report_a_fresh_link(
     local_stack: Any, day: dict[str, Any], tmp_path: Path
 ) -> None:
     # For the person whose Slack link has expired: the latest report, a new link, a local copy.
-    out = local_stack.cli.json("report", "--json", "--expires", "600", "--save", str(tmp_path))
+    out = local_stack.cli.json("report", "show", "--json", "--expires", "600", "--save", str(tmp_path))
     shifted = day["drift_out"]
     assert out["report_html_key"] == shifted["report_html_key"] and out["dataset_drift"] is True
     assert out["report_url"] != shifted["report_url"] and "X-Amz-Expires=600" in out["report_url"]
@@ -158,7 +170,7 @@ def test_report_command_gives_the_latest_report_a_fresh_link(
     saved = Path(out["saved_to"])
     assert saved.parent == tmp_path and b"<!DOCTYPE html>" in saved.read_bytes()[:200]
     assert json.loads(saved.with_suffix(".json").read_text())["summary_key"] == shifted["summary_key"]
-    missing = local_stack.cli("report", "--summary-key", "drift/reports/none/summary.json", check=False)
+    missing = local_stack.cli("report", "show", "--summary-key", "drift/reports/none/summary.json", check=False)
     assert missing.returncode == 1 and "no such summary" in missing.stderr
 
 
@@ -206,7 +218,7 @@ def test_error_rate_alert_fires_once_then_resolves_and_drift_reaches_slack(
     assert again["posted"] == []
     assert len(_sink(local_stack)) == 2
 
-    cli.json("simulate", "--stable", "500", "--seed", "13", "--json")  # 40 of 1,160: 3.4%
+    cli.json("simulate", "traffic", "--stable", "500", "--seed", "13", "--json")  # 40 of 1,160: 3.4%
     recovered = cli.json("invoke", "AlertsFunction", "-e", alerts)
     assert [p["kind"] for p in recovered["posted"]] == ["resolved"]
     messages = _sink(local_stack)
@@ -222,11 +234,11 @@ def test_drift_command_reruns_keep_their_own_reports_listed_side_by_side(local_s
     second = cli.json("drift", *window, "--no-notify", "--json")
     assert first["dataset_drift"] is True and second["dataset_drift"] is True
     assert first["summary_key"] != second["summary_key"]
-    runs = cli.json("report", "--list", "--json")
+    runs = cli.json("report", "list", "--json")
     keys = [r["summary_key"] for r in runs]
     assert keys.index(second["summary_key"]) == keys.index(first["summary_key"]) + 1
     assert all(r["run_id"] for r in runs if r["summary_key"] in (first["summary_key"], second["summary_key"]))
-    text = cli("report", "--list").stdout
+    text = cli("report", "list").stdout
     assert first["summary_key"].rsplit("/", 2)[-2] in text and second["summary_key"].rsplit("/", 2)[-2] in text
 
 
@@ -291,7 +303,7 @@ def test_tampered_and_revoked_report_links_get_403_and_are_audited(
     # Revocation: the deny-list takes the report id; the same link then answers 403 (the cache is a minute
     # in Lambda; `creditwatch serve` reads it as the function does).
     report_id = day["drift_out"]["report_id"]
-    out = local_stack.cli.json("report", "--revoke", report_id, "--json")
+    out = local_stack.cli.json("report", "revoke", report_id, "--json")
     assert report_id in out["revoked"]
     deadline = time.monotonic() + 90
     while _status(link)[0] != 403:
@@ -336,7 +348,7 @@ def test_report_index_saves_the_history_with_local_copies_and_rebuilds_it_from_t
     local_stack: Any, day: dict[str, Any], tmp_path: Path
 ) -> None:
     cli = local_stack.cli
-    out = cli.json("report", "--index", "--save", str(tmp_path / "h" / "index.html"), "--json", "--copies", "2")
+    out = cli.json("report", "index", "--save", str(tmp_path / "h" / "index.html"), "--json", "--copies", "2")
     assert out["opened"] is False and out["entries"] >= 2 and out["linked"] == 2
     page = (tmp_path / "h" / "index.html").read_text()
     rows = _rows(page)
@@ -344,8 +356,8 @@ def test_report_index_saves_the_history_with_local_copies_and_rebuilds_it_from_t
     for report_id in rows[:2]:
         copy = tmp_path / "h" / "history" / f"{report_id}.html"
         assert f'href="history/{report_id}.html"' in page and copy.stat().st_size > 100_000
-    rebuilt = cli.json("report", "--index", "--rebuild", "--save", str(tmp_path / "r"), "--json")
+    rebuilt = cli.json("report", "index", "--rebuild", "--save", str(tmp_path / "r"), "--json")
     assert rebuilt["rebuild"]["added"] == 0 and rebuilt["rebuild"]["entries"] == out["entries"]
     assert rebuilt["rebuild"]["index_rewritten"] == 1 and (tmp_path / "r" / "index.html").exists()
-    usage = cli("report", "--rebuild", check=False)
-    assert usage.returncode == 2 and "--rebuild goes with --index" in usage.stderr
+    usage = cli("report", "show", "--rebuild", check=False)
+    assert usage.returncode == 2 and "No such option: --rebuild" in usage.stderr

@@ -19,16 +19,16 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 PER_DAY = 30
 DAYS = 90
 CHANGE = 60
-HISTORY = ("--history", str(DAYS), "--per-day", str(PER_DAY), "--seed", "21", "--json")
+HISTORY = ("--per-day", str(PER_DAY), "--seed", "21", "--json")
 
 
 @pytest.fixture(scope="module")
 def concept(local_stack: Any) -> dict[str, Any]:
     """A 90-day concept-drift history whose change starts 60 days ago."""
     summary: dict[str, Any] = local_stack.cli.json(
-        "simulate", "--scenario", "concept-drift", "--change-days-ago", str(CHANGE), *HISTORY
+        "simulate", "history", str(DAYS), "--scenario", "concept-drift", "--change-days-ago", str(CHANGE), *HISTORY
     )
-    print("simulate --history seconds:", summary["seconds"])
+    print("simulate history seconds:", summary["seconds"])
     return summary
 
 
@@ -127,7 +127,9 @@ def test_concept_drift_is_silent_to_input_drift_and_fires_the_quality_alert_once
 def test_rerunning_the_same_history_writes_nothing_twice_and_outcomes_answer_unchanged(
     local_stack: Any, concept: dict[str, Any]
 ) -> None:
-    again = local_stack.cli.json("simulate", "--scenario", "concept-drift", "--change-days-ago", str(CHANGE), *HISTORY)
+    again = local_stack.cli.json(
+        "simulate", "history", str(DAYS), "--scenario", "concept-drift", "--change-days-ago", str(CHANGE), *HISTORY
+    )
     assert again["records_written"] == 0 and again["records_existing"] == DAYS * PER_DAY
     assert again["outcomes"]["by_status"].get("unchanged", 0) >= concept["outcomes"]["posted"]
     assert again["outcomes"]["by_status"].get("conflict", 0) == 0

@@ -63,7 +63,7 @@ def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
 def test_image_handler_reports_drift_on_shifted_traffic(image: Path, local_stack: Any, stack_client: Any) -> None:
     template = Template(endpoint=local_stack.endpoint)
     t0 = datetime.now(UTC) - timedelta(seconds=1)
-    local_stack.cli("simulate", "--stable", "0", "--drift", "150", "--seed", "7", "--json")
+    local_stack.cli("simulate", "traffic", "--stable", "0", "--drift", "150", "--seed", "7", "--json")
     t1 = datetime.now(UTC) + timedelta(seconds=1)
     with rie.emulator(template, "DriftFunction", local_stack.endpoint, image) as emu:
         result, function_error = emu.invoke(_window_event(t0, t1))
@@ -82,7 +82,7 @@ def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
     image: Path, local_stack: Any, stack_client: Any
 ) -> None:
     template = Template(endpoint=local_stack.endpoint)
-    local_stack.cli("simulate", "--stable", "80", "--seed", "5", "--json")
+    local_stack.cli("simulate", "traffic", "--stable", "80", "--seed", "5", "--json")
     # LakeExportFunction: the drift image with its own ImageConfig.Command.
     assert template.function("LakeExportFunction").handler == "creditwatch_lake_export.handler.lambda_handler"
     with rie.emulator(template, "LakeExportFunction", local_stack.endpoint, image) as emu:

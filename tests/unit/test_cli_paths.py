@@ -112,8 +112,8 @@ def test_links_are_never_wrapped_when_the_output_is_piped() -> None:
 
     from rich.console import Console
 
+    from creditwatch.cli.render import render_demo
     from creditwatch.demo import DemoResult, DemoRun
-    from creditwatch.render import render_demo
 
     url = "http://127.0.0.1:4566/creditwatch-local-reports/drift/reports/x/report.html?X-Amz-Signature=" + "a" * 200
     result = DemoResult(drift={"report_url": url, "report_url_signed_by": "signer-user"})
@@ -129,7 +129,7 @@ def test_lake_query_help_offers_in_athena_only_the_tables_glue_defines() -> None
     import re
     from typing import get_type_hints
 
-    from creditwatch.cli import lake_query
+    from creditwatch.cli.lake import lake_query
     from creditwatch.local.template import Template
 
     glue = {

@@ -30,7 +30,7 @@ def test_explain_rebuilds_a_logged_decisions_reasons_from_the_log_alone(aws, pre
         .post("/predict", content=event("predict-valid.json")["body"], headers={"content-type": "application/json"})
         .json()
     )
-    monkeypatch.setattr("creditwatch.cli._prediction_log", lambda: prediction_log)
+    monkeypatch.setattr("creditwatch.cli.common.prediction_log", lambda: prediction_log)
     result = CliRunner().invoke(app, ["explain", "--prediction-id", answer["prediction_id"]], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "decision refuse" in result.output

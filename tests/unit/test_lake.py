@@ -771,14 +771,14 @@ def test_the_cli_refuses_an_export_past_the_ttl_with_one_line_naming_the_limit(p
 
     from typer.testing import CliRunner
 
-    from creditwatch import cli
+    from creditwatch import cli, errors
+    from creditwatch.cli import common
 
-    monkeypatch.setattr(cli, "_local_state", lambda: SimpleNamespace(endpoint=server))
+    monkeypatch.setattr(common, "local_state", lambda: SimpleNamespace(endpoint=server))
     result = CliRunner().invoke(cli.app, ["lake", "export", "--hours", str(24 * 30 + 1)])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, cli.CliError) or "RejectedTtlDays" in result.output
-    message = str(result.exception) if isinstance(result.exception, cli.CliError) else result.output
-    assert "--hours 721" in message and "RejectedTtlDays (REJECTED_TTL_DAYS)=30" in message
+    assert result.exit_code == errors.USAGE
+    (line,) = result.stderr.splitlines()
+    assert "--hours 721" in line and "RejectedTtlDays (REJECTED_TTL_DAYS)=30" in line
     assert objects(parts.s3, parts.bucket) == {}
 
 

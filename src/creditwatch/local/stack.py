@@ -179,6 +179,11 @@ def up(
         port = port or DEFAULT_PORT
         if not port_free(host, port):
             raise PortTaken(f"port {port} on {host} is taken: choose another with --port")
+        # A sink that cannot bind dies quietly, and alerts would then go to whatever holds its port.
+        if sink_port and not port_free(host, sink_port):
+            raise PortTaken(
+                f"the Slack sink's port {sink_port} on {host} is taken: choose another with --sink-port (0: no sink)"
+            )
         moto_pid = _spawn(
             [sys.executable, "-m", "creditwatch.local.moto_patches", "-H", host, "-p", str(port)],
             state_dir() / "moto.log",
@@ -207,7 +212,12 @@ def up(
                 ],
                 state_dir() / "slack-sink.log",
             )
-            _wait_http(f"http://{host}:{sink_port}/health")
+            try:
+                _wait_http(f"http://{host}:{sink_port}/health")
+            except StackError:
+                _kill(state.sink_pid)
+                _kill(moto_pid)
+                raise
         state_dir().mkdir(parents=True, exist_ok=True)
         state_file().write_text(json.dumps(asdict(state), indent=2))
     create_resources(
