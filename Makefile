@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-fast lint typecheck bench build validate train clean
+.PHONY: setup demo test check test-fast lint typecheck bench build validate train clean
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +34,23 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## I
 demo: setup ## The main job on the local stack: traffic, drift report, alerts, summary
 	$(BIN)/creditwatch demo
 
-test: setup ## Lint, type-check and run every test (unit, integration, e2e)
+# One worker per core; a test file stays on one worker (its module-scoped stacks and servers are made once).
+PYTEST := $(BIN)/pytest -n auto --dist loadfile
+
+test: setup ## Lint, type-check and run every test (unit, integration, e2e): <= 12 min on 2 cores
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(PYTEST) --durations=20
+
+check: setup ## The edit loop: lint, type-check and the unit tests (<= 2 min on 2 cores)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(PYTEST) tests/unit
 
 test-fast: setup ## Unit and integration tests only
-	$(BIN)/pytest tests/unit tests/integration
+	$(PYTEST) tests/unit tests/integration
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,14 @@ class FunctionSpec:
         return value
 
 
+
+@functools.lru_cache(maxsize=4)
+def _parse(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    """template.yaml parsed, cached per file version (mtime and size are the cache key, not read here)."""
+    doc: dict[str, Any] = load_yaml(path.read_text())
+    return doc
+
+
 @dataclass
 class Template:
     """template.yaml with parameters resolved and local names for its resources."""
@@ -75,7 +84,9 @@ class Template:
     endpoint: str | None = None
 
     def __post_init__(self) -> None:
-        self.doc: dict[str, Any] = load_yaml(self.path.read_text())
+        stat = self.path.stat()
+        # Shared by every Template of this file version in the process (the parse costs ~0.2 s): read only.
+        self.doc: dict[str, Any] = _parse(self.path, stat.st_mtime_ns, stat.st_size)
         self.resources: dict[str, Any] = self.doc.get("Resources", {})
         self.parameters = {
             name: str(self.overrides.get(name, spec.get("Default", "")))
