@@ -11,7 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,21 +79,7 @@ class DemoResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
-        return {
-            "ok": self.ok,
-            "steps": [s.__dict__ for s in self.steps],
-            "traffic": self.traffic,
-            "drift_baseline": self.drift_baseline,
-            "drift": self.drift,
-            "lake": self.lake,
-            "history": self.history,
-            "quality_stable": self.quality_stable,
-            "quality_drifted": self.quality_drifted,
-            "alerts": self.alerts,
-            "report_path": self.report_path,
-            "index_path": self.index_path,
-            "slack_messages": self.slack_messages,
-        }
+        return {"ok": self.ok, **asdict(self)}
 
 
 def _num(value: Any) -> str:
@@ -179,6 +165,7 @@ class Demo:
         self.step("export the traffic to the lake (creditwatch lake export)", self._export(tallies))
         self.step("drift job over the shifted window", self._drift_shifted(marks))
         self.step("labelled history: backdated traffic, outcomes through /outcomes", self._history)
+        self.step("the labelled history to the lake (creditwatch lake export --backfill)", self._backfill)
         self.step("quality job over the cohort before the change", self._quality("before_change"))
         self.step("quality job over the concept-drift cohort", self._quality("after_change"))
         self.step("report history saved beside the report (creditwatch report --index)", self._index)
@@ -252,6 +239,20 @@ class Demo:
             f"recorded; {result['truth']['change']} from {result['change_at']}"
         )
 
+    def _backfill(self) -> str:
+        """The history's days into the lake: the quality job reads its cohorts there, not from the table."""
+        window = self.result.history.get("window")
+        if not window:
+            raise StepFailed("no labelled history to export")
+        start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
+        done = lake.backfill(self.endpoint, start, datetime.now(UTC))
+        mark = done.watermark
+        self.result.lake["history"] = {"records": done.rows, "outcomes": done.outcome_rows, "days": done.days}
+        return (
+            f"{done.rows} records and {done.outcome_rows} outcomes over {done.days} days; the lake holds "
+            f"{mark.first_hour:%Y-%m-%d %H:%M} to {mark.complete_through:%Y-%m-%d %H:%M} completely"
+        )
+
     def _quality(self, period: str) -> Callable[[], str]:
         def go() -> str:
             cohort = self.result.history.get("periods", {}).get(period)
@@ -273,7 +274,9 @@ class Demo:
             )
             if verdict != expected:
                 raise StepFailed(f"expected {expected}, got {said} ({'; '.join(summary.get('reasons') or [])})")
-            return said
+            if summary.get("engine") != "lake":
+                raise StepFailed(f"the cohort was read by {summary.get('engine')}, not from the lake: {said}")
+            return f"{said}, read from the lake"
 
         return go
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,17 @@ def exporter(endpoint: str) -> Any:
         rejected_ttl_days=int(template.parameters["RejectedTtlDays"]),
         pending=PendingHours(log.dynamodb, log.table),
     )
+
+
+def backfill(endpoint: str, start: datetime, end: datetime, progress: Callable[[int, int], None] | None = None) -> Any:
+    """Write every hour of [start, end) of the local stack's table to its lake, simulated days past the TTL too.
+
+    What `creditwatch lake export --backfill --start --end` runs (creditwatch_analytics/lake/backfill.py
+    says which hours the table's TTL lets it write); `progress(days done, days)`.
+    """
+    from creditwatch_analytics.lake.backfill import backfill as backfill_days
+
+    return backfill_days(exporter(endpoint), start, end, progress)
 
 
 def bucket(endpoint: str) -> tuple[Any, str]:
