@@ -19,8 +19,8 @@ from typing import Any
 from creditwatch import lake, reports
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
-from creditwatch.local.invoke import invoke as invoke_function
 from creditwatch.local.template import Template
+from creditwatch.local.warm import invoke_warm
 from creditwatch.paths import REPORTS, STATE_DIR
 from creditwatch.simulate import DriftShift, Tally, run_simulation
 
@@ -131,8 +131,8 @@ class Demo:
         return ok
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        """Invoke a function of the template as `creditwatch invoke` does."""
-        return _checked(invoke_function(self.template, logical_id, event, self.endpoint), logical_id)
+        """Invoke a function of the template as `creditwatch invoke` does, but warm in this interpreter."""
+        return _checked(invoke_warm(self.template, logical_id, event, self.endpoint), logical_id)
 
     def run(self) -> DemoResult:
         """All steps in order."""
