@@ -36,10 +36,12 @@ class DemoOptions:
     slow: int = 20
     seed: int = 42
     # The labelled past the quality job judges: days of backdated traffic with outcomes, the model's
-    # relation to repayment inverted from `history_change_days_ago` on (concept drift).
-    history_days: int = 120
+    # relation to repayment inverted from `history_change_days_ago` on (concept drift). The cohort after
+    # the change ends `history_judged_days_ago` ago: younger decisions have few outcomes yet (30..60 days).
+    history_days: int = 90
     history_per_day: int = 25
     history_change_days_ago: int = 75
+    history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
 
@@ -130,9 +132,9 @@ class Demo:
         self.result.steps.append(Step(name, ok, detail, round(time.perf_counter() - started, 2)))
         return ok
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, logical_id: str, event: dict[str, Any], env: dict[str, str] | None = None) -> Any:
         """Invoke a function of the template as `creditwatch invoke` does, but warm in this interpreter."""
-        return _checked(invoke_warm(self.template, logical_id, event, self.endpoint), logical_id)
+        return _checked(invoke_warm(self.template, logical_id, event, self.endpoint, env), logical_id)
 
     def run(self) -> DemoResult:
         """All steps in order."""
@@ -240,26 +242,27 @@ class Demo:
         )
 
     def _backfill(self) -> str:
-        """The history's days into the lake: the quality job reads its cohorts there, not from the table."""
+        """The cohorts' days into the lake, and the hours the outcomes were recorded in: the quality job reads there."""
         window = self.result.history.get("window")
         if not window:
             raise StepFailed("no labelled history to export")
         start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
-        done = lake.backfill(self.endpoint, start, datetime.now(UTC))
-        mark = done.watermark
-        self.result.lake["history"] = {"records": done.rows, "outcomes": done.outcome_rows, "days": done.days}
-        return (
-            f"{done.rows} records and {done.outcome_rows} outcomes over {done.days} days; the lake holds "
-            f"{mark.first_hour:%Y-%m-%d %H:%M} to {mark.complete_through:%Y-%m-%d %H:%M} completely"
-        )
+        end = datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
+        done = lake.backfill(self.endpoint, start, end - timedelta(days=self.options.history_judged_days_ago))
+        recent = lake.exporter(self.endpoint).export(2)
+        outcomes = done.outcome_rows + recent.outcome_rows
+        self.result.lake["history"] = {"records": done.rows, "outcomes": outcomes, "days": done.days}
+        return f"{done.rows} records over {done.days} days ({done.start:%Y-%m-%d} on); {outcomes} outcomes"
 
     def _quality(self, period: str) -> Callable[[], str]:
         def go() -> str:
             cohort = self.result.history.get("periods", {}).get(period)
             if not cohort:
                 raise StepFailed("no labelled history to judge")
-            event = {"days_ago_from": cohort["days_ago_from"], "days_ago_to": cohort["days_ago_to"]}
-            summary = self.invoke("QualityFunction", event)
+            judged = max(cohort["days_ago_to"], self.options.history_judged_days_ago * (period == "after_change"))
+            event = {"days_ago_from": cohort["days_ago_from"], "days_ago_to": judged}
+            # The lake engine: the cohorts' days are in the lake (not the span up to today the watermark covers).
+            summary = self.invoke("QualityFunction", event, {"ANALYTICS_ENGINE": "lake"})
             expected = "ok" if period == "before_change" else "degraded"
             if period == "before_change":
                 self.result.quality_stable = summary

@@ -46,13 +46,18 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def invoke_warm(template: Template, logical_id: str, event: Any, endpoint: str) -> InvokeResult:
-    """Call the handler in this interpreter (imported on the first call), its result as `invoke` gives it."""
+def invoke_warm(
+    template: Template, logical_id: str, event: Any, endpoint: str, extra_env: dict[str, str] | None = None
+) -> InvokeResult:
+    """Call the handler in this interpreter (imported on the first call), its result as `invoke` gives it.
+
+    `extra_env` counts at the first call only (the instance is built then), as a Lambda's configuration.
+    """
     spec = template.function(logical_id)
     warm = _WARM.get(logical_id)
     if warm is not None and warm[0] != endpoint:
-        return invoke(template, logical_id, event, endpoint)
-    env = function_environment(spec, endpoint)
+        return invoke(template, logical_id, event, endpoint, extra_env)
+    env = function_environment(spec, endpoint, extra_env)
     # Per-service endpoints pass through, as `invoke` passes them.
     env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL_")})
     for path in (str(p) for p in spec.python_path):

@@ -13,20 +13,29 @@ every record of those hours, so the lake's claim to hold them completely is true
 younger than the TTL may hold any record: they are exported as usual.) Their hours are
 merged into the lake's objects (LakeExporter.merge_hour: no row the lake holds is dropped) and their
 outcomes objects left as they are. A day past the TTL with no simulated record, or one real record in those hours, is
-refused (RewriteRefused, naming the day and the limit) before any hour of it is written; the days
-before it stay written and the watermark is not moved.
+refused (RewriteRefused, naming the day and the limit) before any hour of it is written; the other
+days may be written (each checked on its own) and the watermark is not moved.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from creditwatch_analytics.lake.export import HOUR, HourExport, LakeExporter, RewriteRefused, Watermark, hour_floor
+from creditwatch_analytics.lake.export import (
+    HOUR,
+    HourExport,
+    LakeExporter,
+    RewriteRefused,
+    Watermark,
+    hour_floor,
+    hour_key,
+)
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.log.outcomes import outcome_events
 from creditwatch_common.records import ExportRow
@@ -35,6 +44,8 @@ from creditwatch_common.records import ExportRow
 # local tools own; the image cannot import them).
 SIMULATED_REQUEST_ID_PREFIX = "simulated-history-"
 DAY = timedelta(days=1)
+# Days read and written at once (each with the exporter's own workers for its Queries).
+DAYS_AT_ONCE = 4
 
 Progress = Callable[[int, int], None]
 
@@ -75,12 +86,16 @@ def days_of(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
 
 
 def backfill(
-    exporter: LakeExporter, start: datetime, end: datetime, progress: Progress | None = None
+    exporter: LakeExporter,
+    start: datetime,
+    end: datetime,
+    progress: Progress | None = None,
+    days_at_once: int = DAYS_AT_ONCE,
 ) -> BackfillResult:
     """Write every hour of [start, end) (whole hours, up to the current one) day by day; see the module docstring.
 
-    ValueError for an empty span; RewriteRefused for a day past the TTL that is not all simulated.
-    `progress(days done, days)` after each day.
+    ValueError for an empty span; RewriteRefused for a day past the TTL that is not all simulated (the
+    days in flight finish; the watermark is not moved). `progress(days done, days)` after each day.
     """
     now = exporter.clock().astimezone(UTC)
     first = hour_floor(start)
@@ -90,28 +105,23 @@ def backfill(
     spans = days_of(first, stop)
     written: list[HourExport] = []
     simulated_days: list[str] = []
-    for done, (lo, hi) in enumerate(spans, start=1):
-        hours = [lo + i * HOUR for i in range(int((hi - lo) / HOUR))]
-        expired = [h for h in hours if not exporter.rebuildable(h)]
-        records: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
-        for row in exporter.reader.query_window(lo, hi, ExportRow, workers=exporter.workers):
-            records[hour_floor(_time(row.values["ts"]))].append(row.values)
-        if expired:
-            _check_simulated(exporter, lo, records, expired)
-            simulated_days.append(f"{lo:%Y-%m-%d}")
-        events: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
-        fresh = [h for h in hours if h not in expired]
-        if fresh and exporter.outcomes_prefix is not None:
-            for event in outcome_events(exporter.reader, fresh[0], hi, workers=exporter.workers):
-                events[hour_floor(_time(event["recorded_at"]))].append(event)
-        for h in hours:
-            if h in expired:
-                if records.get(h):
-                    written.append(exporter.merge_hour(h, records[h]))
-            else:
-                written.append(exporter.export_hour(h, records.get(h, []), events.get(h, [])))
-        if progress is not None:
-            progress(done, len(spans))
+    # Days in parallel: each is a few Queries and many small PUTs, latency more than work.
+    with ThreadPoolExecutor(max_workers=max(1, days_at_once)) as pool:
+        futures = [pool.submit(_day, exporter, lo, hi) for lo, hi in spans]
+        failed: BaseException | None = None
+        for done, future in enumerate(as_completed(futures), start=1):
+            try:
+                hours, simulated = future.result()
+            except Exception as exc:  # noqa: BLE001 - raised once the days in flight are done
+                failed = failed or exc
+                continue
+            written += hours
+            simulated_days += simulated
+            if progress is not None:
+                progress(done, len(spans))
+    if failed is not None:
+        raise failed
+    written.sort(key=lambda h: h.hour)
     mark = _span(exporter, first, min(stop, hour_floor(now)), now, written)
     return BackfillResult(
         bucket=exporter.bucket,
@@ -121,9 +131,35 @@ def backfill(
         hours=[h for h in written if h.rows or h.outcome_rows],
         rows=sum(h.rows for h in written),
         outcome_rows=sum(h.outcome_rows for h in written),
-        simulated_days=simulated_days,
+        simulated_days=sorted(simulated_days),
         watermark=mark,
     )
+
+
+def _day(exporter: LakeExporter, lo: datetime, hi: datetime) -> tuple[list[HourExport], list[str]]:
+    """Write the hours of [lo, hi), one UTC day at most: its hours written and whether it was simulated history."""
+    hours = [lo + i * HOUR for i in range(int((hi - lo) / HOUR))]
+    expired = [h for h in hours if not exporter.rebuildable(h)]
+    records: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for row in exporter.reader.query_window(lo, hi, ExportRow, workers=exporter.workers):
+        records[hour_floor(_time(row.values["ts"]))].append(row.values)
+    written: list[HourExport] = []
+    if expired:
+        _check_simulated(exporter, lo, records, expired)
+        day = f"{exporter.prefix}/dt={lo:%Y-%m-%d}/"
+        listed = exporter.s3.list_objects_v2(Bucket=exporter.bucket, Prefix=day).get("Contents", [])
+        in_lake = {o["Key"] for o in listed}
+        for h in expired:
+            if records.get(h):
+                written.append(exporter.merge_hour(h, records[h], in_lake=hour_key(exporter.prefix, h) in in_lake))
+    fresh = [h for h in hours if h not in expired]
+    events: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    if fresh and exporter.outcomes_prefix is not None:
+        for event in outcome_events(exporter.reader, fresh[0], hi, workers=exporter.workers):
+            events[hour_floor(_time(event["recorded_at"]))].append(event)
+    for h in fresh:
+        written.append(exporter.export_hour(h, records.get(h, []), events.get(h, [])))
+    return written, [f"{lo:%Y-%m-%d}"] if expired else []
 
 
 def _check_simulated(

@@ -228,19 +228,22 @@ class LakeExporter:
                 self.pending.clear(mark)
         return late, failed
 
-    def merge_hour(self, hour: datetime, records: list[dict[str, Any]] | None = None) -> HourExport:
+    def merge_hour(
+        self, hour: datetime, records: list[dict[str, Any]] | None = None, in_lake: bool | None = None
+    ) -> HourExport:
         """Add the table's records of an hour past its TTL to the lake's object of it; no row of the object is lost.
 
         The table may have forgotten records of the hour, so its rows replace the object's rows of the
         same prediction id and the object's other rows stay. The hour's outcomes object is left alone.
-        `records`: the hour's, read already (a backfill reads whole days).
+        `records`: the hour's, read already; `in_lake`: whether the lake has an object of it, listed
+        already (a backfill reads and lists whole days).
         """
         hour = hour_floor(hour)
         key = hour_key(self.prefix, hour)
         if records is None:
             records = self.read_hour(hour)
         table = self.schema.table(records)
-        old = self._read_object(key)
+        old = self._read_object(key) if in_lake is not False else None
         if old is not None:
             fresh = pa.array(table.column("prediction_id").to_pylist(), pa.string())
             kept = old.filter(pc.invert(pc.is_in(old.column("prediction_id"), value_set=fresh)))
