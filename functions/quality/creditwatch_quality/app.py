@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -84,8 +85,17 @@ class QualityService:
             metric(Metric.QUALITY_EQUAL_OPPORTUNITY_DIFFERENCE, max(judged), "None")
 
 
-def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel | None = None) -> QualityService:
-    """Everything the function needs, from settings and clients given (tests pass their own)."""
+def build(
+    settings: QualitySettings,
+    clients: AwsClients,
+    *,
+    model: CreditModel | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> QualityService:
+    """Everything the function needs, from settings and clients given (tests pass their own).
+
+    `progress`: the table reads' (days and shards read, of how many), for a local run's bar.
+    """
     apply_local_endpoint(settings.local_aws_endpoint)
     obs = Observability.build(Service.QUALITY, settings)
     model = model or load_model()
@@ -111,7 +121,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
-        source=cohort_source(settings, clients, model),
+        source=cohort_source(settings, clients, model, progress),
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
         sqs=clients.lazy("sqs"),
         estimator=estimator,
@@ -133,7 +143,12 @@ def engine_note(settings: QualitySettings) -> str | None:
     )
 
 
-def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditModel) -> CohortSource:
+def cohort_source(
+    settings: QualitySettings,
+    clients: AwsClients,
+    model: CreditModel,
+    progress: Callable[[int, int], None] | None = None,
+) -> CohortSource:
     """The table, the lake, or auto (the lake when its watermark covers the cohort), as ANALYTICS_ENGINE says.
 
     athena (the drift job's engine for big windows) reads the lake as lake does: see engine_note.
@@ -141,6 +156,7 @@ def cohort_source(settings: QualitySettings, clients: AwsClients, model: CreditM
     table = TableCohorts(
         LogReader(dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards),
         max_rows=settings.max_rows,
+        progress=progress,
     )
     if not settings.lake_bucket or settings.analytics_engine == "dynamodb":
         return table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -198,10 +198,12 @@ class TableCohorts:
     # Rows kept at most: over it, the bottom-k sample on the sample key (the same rows as the lake's).
     max_rows: int = DEFAULT_MAX_ROWS
     seed: int = SAMPLE_KEY_SEED
+    # progress(days and shards read, days and shards): a local run's bar (minutes on moto).
+    progress: Callable[[int, int], None] | None = None
 
     def read(self, start: datetime, end: datetime, threshold: float) -> tuple[Cohort, str]:
         """The cohort's rows with the outcomes on their items (a uniform sample over max_rows), counted whole."""
-        rows = self.reader.query_window(start, end, LabelledRow, scored_only=True)
+        rows = self.reader.query_window(start, end, LabelledRow, scored_only=True, progress=self.progress)
         return cohort_of(rows, threshold, self.max_rows, self.seed), "dynamodb"
 
 
