@@ -20,7 +20,7 @@ from creditwatch import lake, reports
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
 from creditwatch.local.template import Template
-from creditwatch.local.warm import invoke_warm
+from creditwatch.local.warm import invoke_warm, preload
 from creditwatch.paths import REPORTS, STATE_DIR
 from creditwatch.simulate import DriftShift, Tally, run_simulation
 
@@ -373,6 +373,7 @@ def run_demo(options: DemoOptions, keep: bool, progress: Callable[[str], None], 
         if earlier is not None:
             stack.down()
             notes.append(f"stopped the demo stack an earlier `demo --keep` left on {earlier.endpoint}")
+        preload("evidently", "evidently.presets")  # the first drift run imports it: overlap it with the start
         chosen = port or stack.free_port()
         sink = stack.free_port()
         progress(f"starting the demo's own local stack on 127.0.0.1:{chosen}")

@@ -81,3 +81,20 @@ def invoke_warm(
     return InvokeResult(
         result=json.loads(json.dumps(result, default=str)), stdout="", stderr=log.getvalue(), returncode=0
     )
+
+
+def preload(*modules: str) -> threading.Thread:
+    """Import modules in a background thread (a warm function's heavy libraries) while the caller does other work.
+
+    The drift job imports Evidently on its first run (seconds): begun early, the import overlaps the
+    caller's waits on the local stack. A module that fails to import fails later, where it is used.
+    """
+
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="creditwatch-preload", daemon=True)
+    thread.start()
+    return thread
