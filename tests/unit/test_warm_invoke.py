@@ -19,7 +19,7 @@ from creditwatch.local.warm import invoke_warm
 class _Slack(BaseHTTPRequestHandler):
     """A webhook that takes every post."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.end_headers()
@@ -69,3 +69,14 @@ def test_a_warm_handler_that_raises_is_a_function_error_with_its_traceback(endpo
         create_resources(template, lambda s: boto_client(s, endpoint))
     assert outcome.returncode == 1 and outcome.function_error, outcome.result
     assert outcome.result["errorType"] == "QualityRunError" and "Traceback" in outcome.stderr
+
+
+def test_a_preload_imports_in_the_background_and_passes_over_a_module_that_does_not_import():
+    import sys
+
+    from creditwatch.local.warm import preload
+
+    sys.modules.pop("tabnanny", None)
+    thread = preload("creditwatch_no_such_module", "tabnanny")
+    thread.join(30)
+    assert not thread.is_alive() and "tabnanny" in sys.modules
