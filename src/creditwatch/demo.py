@@ -11,7 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,8 @@ from typing import Any
 from creditwatch import lake, reports
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
-from creditwatch.local.invoke import invoke as invoke_function
 from creditwatch.local.template import Template
+from creditwatch.local.warm import invoke_warm, preload
 from creditwatch.paths import REPORTS, STATE_DIR
 from creditwatch.simulate import DriftShift, Tally, run_simulation
 
@@ -36,10 +36,12 @@ class DemoOptions:
     slow: int = 20
     seed: int = 42
     # The labelled past the quality job judges: days of backdated traffic with outcomes, the model's
-    # relation to repayment inverted from `history_change_days_ago` on (concept drift).
-    history_days: int = 120
+    # relation to repayment inverted from `history_change_days_ago` on (concept drift). The cohort after
+    # the change ends `history_judged_days_ago` ago: younger decisions have few outcomes yet (30..60 days).
+    history_days: int = 90
     history_per_day: int = 25
     history_change_days_ago: int = 75
+    history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
 
@@ -79,21 +81,7 @@ class DemoResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
-        return {
-            "ok": self.ok,
-            "steps": [s.__dict__ for s in self.steps],
-            "traffic": self.traffic,
-            "drift_baseline": self.drift_baseline,
-            "drift": self.drift,
-            "lake": self.lake,
-            "history": self.history,
-            "quality_stable": self.quality_stable,
-            "quality_drifted": self.quality_drifted,
-            "alerts": self.alerts,
-            "report_path": self.report_path,
-            "index_path": self.index_path,
-            "slack_messages": self.slack_messages,
-        }
+        return {"ok": self.ok, **asdict(self)}
 
 
 def _num(value: Any) -> str:
@@ -144,9 +132,9 @@ class Demo:
         self.result.steps.append(Step(name, ok, detail, round(time.perf_counter() - started, 2)))
         return ok
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        """Invoke a function of the template as `creditwatch invoke` does."""
-        return _checked(invoke_function(self.template, logical_id, event, self.endpoint), logical_id)
+    def invoke(self, logical_id: str, event: dict[str, Any], env: dict[str, str] | None = None) -> Any:
+        """Invoke a function of the template as `creditwatch invoke` does, but warm in this interpreter."""
+        return _checked(invoke_warm(self.template, logical_id, event, self.endpoint, env), logical_id)
 
     def run(self) -> DemoResult:
         """All steps in order."""
@@ -179,6 +167,7 @@ class Demo:
         self.step("export the traffic to the lake (creditwatch lake export)", self._export(tallies))
         self.step("drift job over the shifted window", self._drift_shifted(marks))
         self.step("labelled history: backdated traffic, outcomes through /outcomes", self._history)
+        self.step("the labelled history to the lake (creditwatch lake export --backfill)", self._backfill)
         self.step("quality job over the cohort before the change", self._quality("before_change"))
         self.step("quality job over the concept-drift cohort", self._quality("after_change"))
         self.step("report history saved beside the report (creditwatch report index)", self._index)
@@ -252,13 +241,28 @@ class Demo:
             f"recorded; {result['truth']['change']} from {result['change_at']}"
         )
 
+    def _backfill(self) -> str:
+        """The cohorts' days into the lake, and the hours the outcomes were recorded in: the quality job reads there."""
+        window = self.result.history.get("window")
+        if not window:
+            raise StepFailed("no labelled history to export")
+        start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
+        done = lake.backfill(self.endpoint, start, end - timedelta(days=self.options.history_judged_days_ago))
+        recent = lake.exporter(self.endpoint).export(2)
+        outcomes = done.outcome_rows + recent.outcome_rows
+        self.result.lake["history"] = {"records": done.rows, "outcomes": outcomes, "days": done.days}
+        return f"{done.rows} records over {done.days} days ({done.start:%Y-%m-%d} on); {outcomes} outcomes"
+
     def _quality(self, period: str) -> Callable[[], str]:
         def go() -> str:
             cohort = self.result.history.get("periods", {}).get(period)
             if not cohort:
                 raise StepFailed("no labelled history to judge")
-            event = {"days_ago_from": cohort["days_ago_from"], "days_ago_to": cohort["days_ago_to"]}
-            summary = self.invoke("QualityFunction", event)
+            judged = max(cohort["days_ago_to"], self.options.history_judged_days_ago * (period == "after_change"))
+            event = {"days_ago_from": cohort["days_ago_from"], "days_ago_to": judged}
+            # The lake engine: the cohorts' days are in the lake (not the span up to today the watermark covers).
+            summary = self.invoke("QualityFunction", event, {"ANALYTICS_ENGINE": "lake"})
             expected = "ok" if period == "before_change" else "degraded"
             if period == "before_change":
                 self.result.quality_stable = summary
@@ -273,7 +277,9 @@ class Demo:
             )
             if verdict != expected:
                 raise StepFailed(f"expected {expected}, got {said} ({'; '.join(summary.get('reasons') or [])})")
-            return said
+            if summary.get("engine") != "lake":
+                raise StepFailed(f"the cohort was read by {summary.get('engine')}, not from the lake: {said}")
+            return f"{said}, read from the lake"
 
         return go
 
@@ -367,6 +373,7 @@ def run_demo(options: DemoOptions, keep: bool, progress: Callable[[str], None], 
         if earlier is not None:
             stack.down()
             notes.append(f"stopped the demo stack an earlier `demo --keep` left on {earlier.endpoint}")
+        preload("evidently", "evidently.presets")  # the first drift run imports it: overlap it with the start
         chosen = port or stack.free_port()
         sink = stack.free_port()
         progress(f"starting the demo's own local stack on 127.0.0.1:{chosen}")

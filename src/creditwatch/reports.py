@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,10 +138,17 @@ def summary_keys(s3: Any, bucket: str, prefixes: tuple[str, ...] = ("drift", "qu
     return sorted(keys)
 
 
-def rebuild_history(s3: Any, bucket: str, publisher: Any | None, link_seconds: int = 604_800) -> dict[str, int]:
+def rebuild_history(
+    s3: Any,
+    bucket: str,
+    publisher: Any | None,
+    link_seconds: int = 604_800,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Recreate the history's entries and ledger from every summary in the bucket.
 
-    The index is rewritten too when a publisher that mints the deployed links is given; else by the next job run.
+    The index is rewritten too when a publisher that mints the deployed links is given; else by the next job
+    run. `progress(summaries read, summaries)`.
     """
     from creditwatch_analytics.history import HistoryStore, rebuild, report_links
     from creditwatch_analytics.history_page import render_index
@@ -148,7 +156,7 @@ def rebuild_history(s3: Any, bucket: str, publisher: Any | None, link_seconds: i
     from creditwatch_common.reports import Publisher
 
     keys = summary_keys(s3, bucket)
-    added = rebuild(Publisher(s3=s3, bucket=bucket), keys)
+    added = rebuild(Publisher(s3=s3, bucket=bucket), keys, progress=progress)
     store = HistoryStore(s3=s3, bucket=bucket)
     now = datetime.now(UTC)
     if publisher is not None:

@@ -61,9 +61,16 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     shifted = next(s for s in result["steps"] if s["name"] == "drift job over the shifted window")
     assert f"window read by {result['drift']['engine']} ({result['drift']['rows_read']} rows" in shifted["detail"]
     # The demo's stack has stopped: `lake query` answers from the lake it left behind.
-    proc = demo_cli("lake", "query", "SELECT decision, count(*) AS n FROM predictions GROUP BY 1", "--json")
-    by_decision = {r["decision"]: r["n"] for r in json.loads(proc.stdout)}
+    # It holds the traffic and the labelled history's backfilled days (request id simulated-history-...).
+    sql = (
+        "SELECT decision, request_id LIKE 'simulated-history-%' AS simulated, count(*) AS n "
+        "FROM predictions GROUP BY 1, 2"
+    )
+    proc = demo_cli("lake", "query", sql, "--json")
+    rows = json.loads(proc.stdout)
+    by_decision = {r["decision"]: r["n"] for r in rows if not r["simulated"]}
     assert {d: n for d, n in by_decision.items() if d} == result["lake"]["decisions"]
+    assert sum(r["n"] for r in rows if r["simulated"]) == result["lake"]["history"]["records"] > 0
     assert "the lake the demo left" in proc.stderr
     assert local_stack.endpoint in cli("local", "status").stdout
     assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink

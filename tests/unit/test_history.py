@@ -293,6 +293,17 @@ def test_rebuild_recreates_the_history_from_the_summaries_in_the_bucket(aws, s3)
     ]
 
 
+def test_a_rebuild_reports_each_summary_read_up_to_all_of_them(aws, s3):
+    bucket = aws.ref("ReportsBucket")
+    summaries = history(3)
+    for s in summaries:
+        s3.put_object(Bucket=bucket, Key=s["summary_key"], Body=json.dumps(s).encode())
+    seen: list[tuple[int, int]] = []
+    rebuild(publisher(aws), [s["summary_key"] for s in summaries], progress=lambda d, t: seen.append((d, t)))
+    n = len(summaries)
+    assert seen == [(i, n) for i in range(n + 1)]
+
+
 # ---------------------------------------------------------------------------- the token route
 
 

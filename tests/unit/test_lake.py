@@ -18,6 +18,7 @@ from faults import threaded_moto
 from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.stack import boto_client, create_resources
 from creditwatch.local.template import Template
+from creditwatch_analytics.lake.backfill import backfill, is_simulated
 from creditwatch_analytics.lake.export import LakeExporter, RewriteRefused, hour_floor, hour_key
 from creditwatch_analytics.lake.outcomes import OUTCOME_SCHEMA
 from creditwatch_analytics.lake.schema import SCHEMA_VERSION_KEY, LakeError, LakeSchema
@@ -794,3 +795,81 @@ def test_a_run_rewrites_at_most_its_share_of_marked_hours_and_leaves_the_rest_ma
     second = exporter_of(parts, late_hours_per_run=2).export(1, NOW)
     assert [h.hour for h in second.late_hours] == ["2026-11-15T16:00:00Z"] and marked(parts) == []
     assert len(lake_ids(parts.s3, parts.bucket)) == 6
+
+
+# ---- backfill ---------------------------------------------------------------------------------------
+
+SIMULATED = "simulated-history-concept-drift-x"
+
+
+def test_a_backfill_of_recent_days_writes_the_objects_an_export_of_the_same_hours_writes(parts, model):
+    scored = records_at(model, NOW - timedelta(hours=2), 4)
+    parts.log.write(scored + records_at(model, NOW - timedelta(hours=1), 3))
+    record(parts, NOW - timedelta(hours=1), [(scored[0].prediction_id, "good")])
+    exporter_of(parts).export(3, NOW)
+    exported = {**objects(parts.s3, parts.bucket), **outcome_objects(parts)}
+    empty_lake_only(parts)
+    result = backfill(exporter_of(parts), NOW - timedelta(hours=2), NOW)
+    assert {**objects(parts.s3, parts.bucket), **outcome_objects(parts)} == exported
+    assert (result.rows, result.outcome_rows, result.simulated_days) == (7, 1, [])
+
+
+def test_a_backfill_writes_simulated_days_past_the_ttl_and_one_watermark_spans_them_and_the_recent_hours(parts, model):
+    old = NOW - timedelta(days=4)
+    parts.log.write(records_at(model, old, 3, request_id=SIMULATED))
+    parts.log.write(records_at(model, old + timedelta(days=1, hours=2), 2, request_id=SIMULATED))
+    # The day the TTL's limit crosses (2026-11-18 14:00): real traffic in its younger hours is exported as usual.
+    parts.log.write(records_at(model, old + timedelta(days=2), 1, request_id=SIMULATED))
+    parts.log.write(records_at(model, old + timedelta(days=2, hours=3), 1))
+    exporter = exporter_of(parts, rejected_ttl_days=2)
+    exporter.export(2, NOW)
+    progress: list[tuple[int, int]] = []
+    result = backfill(exporter, old.replace(hour=0, minute=0), NOW, lambda done, total: progress.append((done, total)))
+    assert result.simulated_days == ["2026-11-16", "2026-11-17", "2026-11-18"]
+    assert len(lake_ids(parts.s3, parts.bucket)) == 7 and progress == [(i, 5) for i in range(1, 6)]
+    mark = exporter.read_watermark()
+    assert mark is not None and (mark.first_hour, mark.complete_through) == (
+        datetime(2026, 11, 16, tzinfo=UTC),
+        hour_floor(NOW),
+    )
+
+
+def test_a_backfill_refuses_a_day_past_the_ttl_that_holds_a_real_record_and_writes_nothing_of_it(parts, model):
+    old = NOW - timedelta(days=35)
+    parts.log.write(records_at(model, old, 2, request_id=SIMULATED) + records_at(model, old + timedelta(hours=1), 1))
+    exporter = exporter_of(parts)
+    with pytest.raises(RewriteRefused, match=r"2026-10-16 has hours older than 30 day.*=30.* is not simulated"):
+        backfill(exporter, old - timedelta(hours=1), old + timedelta(hours=3))
+    assert objects(parts.s3, parts.bucket) == {} and exporter.read_watermark() is None
+
+
+def test_a_backfill_refuses_a_day_past_the_ttl_of_which_the_table_holds_no_record(parts, model):
+    with pytest.raises(RewriteRefused, match="holds no simulated record of it"):
+        backfill(exporter_of(parts), NOW - timedelta(days=40), NOW - timedelta(days=39))
+    assert objects(parts.s3, parts.bucket) == {}
+
+
+def test_a_backfill_merges_a_simulated_hour_past_the_ttl_into_the_lakes_object_and_drops_no_row(parts, model):
+    old = NOW - timedelta(days=33)
+    first = records_at(model, old, 3, request_id=SIMULATED)
+    parts.log.write(first)
+    backfill(exporter_of(parts), old, old + timedelta(hours=1))
+    ddb = parts.log.dynamodb
+    item = to_item(first[0], parts.log.shards, parts.log.ttl_days)
+    ddb.delete_item(TableName=parts.log.table, Key={"pk": item["pk"], "sk": item["sk"]})
+    backfill(exporter_of(parts), old, old + timedelta(hours=1))
+    assert sorted(lake_ids(parts.s3, parts.bucket)) == sorted(r.prediction_id for r in first)
+
+
+def test_the_marker_a_backfill_trusts_is_the_one_the_history_simulator_writes():
+    from creditwatch.labelled_history import request_id
+
+    assert is_simulated({"request_id": request_id("stable", "0190-x")})
+    assert not is_simulated({"request_id": "0190-x"}) and not is_simulated({})
+
+
+def empty_lake_only(parts: Any) -> None:
+    """Delete every object of the lake, the table left as it is."""
+    for page in parts.s3.get_paginator("list_object_versions").paginate(Bucket=parts.bucket):
+        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            parts.s3.delete_object(Bucket=parts.bucket, Key=v["Key"], VersionId=v["VersionId"])

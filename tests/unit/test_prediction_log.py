@@ -380,3 +380,18 @@ def test_rejected_requests_expire_sooner_than_answered_ones_and_batch_items_foll
     assert int(item["expires_at"]["N"]) - ms // 1000 == 762 * 86400
     # Without a rejected TTL every record keeps the one TTL, as before.
     assert {i["expires_at"]["N"] for i in to_items([answered, rejected], 16, 90)} == {str(ms // 1000 + 90 * 86400)}
+
+
+def test_a_window_read_reports_each_day_and_shard_read_up_to_all_of_them(prediction_log):
+    start = datetime(2026, 3, 1, 22, tzinfo=UTC)
+    prediction_log.write(
+        [_record(prediction_id=uuid7(int((start + timedelta(hours=h)).timestamp() * 1000))) for h in range(4)]
+    )
+    seen: list[tuple[int, int]] = []
+    rows = list(
+        prediction_log.query_window(
+            start, start + timedelta(hours=4), FullRow, progress=lambda d, t: seen.append((d, t))
+        )
+    )
+    partitions = 2 * prediction_log.shards  # two UTC days
+    assert len(rows) == 4 and seen == [(i, partitions) for i in range(1, partitions + 1)]

@@ -1,6 +1,6 @@
 """A labelled history for the local stack: days of backdated, scored traffic and outcomes from a known truth.
 
-`creditwatch simulate --history DAYS --scenario stable|concept-drift|covariate-shift` writes what the
+`creditwatch simulate history DAYS --scenario stable|concept-drift|covariate-shift` writes what the
 predict function would have logged over the DAYS whole UTC days before today, then posts the outcomes that
 have "matured" by now through `POST /outcomes`. Nothing here reaches AWS: records go only to a stack on
 this machine (`require_local`).

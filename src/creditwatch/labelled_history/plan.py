@@ -32,7 +32,7 @@ class HistoryPlan:
         if self.scenario not in HISTORY_SCENARIOS:
             raise ValueError(f"unknown history scenario {self.scenario}: choose from {', '.join(HISTORY_SCENARIOS)}")
         if not 1 <= self.days <= 365:
-            raise ValueError(f"--history takes 1 to 365 days, not {self.days}")
+            raise ValueError(f"simulate history takes 1 to 365 days, not {self.days}")
         if not 1 <= self.per_day <= 100_000:
             raise ValueError(f"--per-day takes 1 to 100000 applications, not {self.per_day}")
         if not 0 < self.coverage <= 1:
@@ -41,7 +41,7 @@ class HistoryPlan:
         if not 0 <= low <= high <= 365:
             raise ValueError(f"--outcome-delay-days takes MIN..MAX days with 0 <= MIN <= MAX <= 365, not {low}..{high}")
         if self.scenario != "stable" and self.days < 2:
-            raise ValueError(f"{self.scenario} needs --history 2 or more: a day before its change and one after")
+            raise ValueError(f"{self.scenario} needs simulate history 2 or more: a day before its change and one after")
         if self.change_days_ago is not None:
             if self.scenario == "stable":
                 raise ValueError("--change-days-ago is for concept-drift and covariate-shift: stable changes nothing")

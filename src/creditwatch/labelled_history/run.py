@@ -60,7 +60,7 @@ class HistoryResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain summary (what `simulate --history --json` prints)."""
+        """Plain summary (what `simulate history --json` prints)."""
         plan = self.plan
         return {
             "scenario": plan.scenario,

@@ -1,4 +1,4 @@
-"""moto, made fit for the local stack's volumes: transactions that roll back only the items they touch.
+"""moto, made fit for the local stack's volumes: transactions and Queries that touch only their own items.
 
 moto's TransactWriteItems deep-copies the whole table once per action to be able to roll back: with
 the 100,000 records of a simulated month, one outcome (two actions) took seconds. Here the items a
@@ -87,9 +87,52 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items[hash_key] = item
 
 
+_queries_applied = False
+
+
+def fast_queries() -> None:
+    """Patch moto's Query on a table's key: read the partition's items, not every item of the table (once per process).
+
+    moto answers a Query by sorting and testing every item of the table (`Table.all_items`): one Query of
+    a day and shard cost the whole table, so reading 75 days of a simulated history (1,200 Queries of
+    16 shards) ran at about 20 rows a second. During a Query on the table's own key (no index) the
+    items are the partition's only; moto's own matching, sorting, paging and filters then run as before.
+    """
+    global _queries_applied
+    if _queries_applied:
+        return
+    from moto.dynamodb.models.table import Table
+
+    every_item = Table.all_items
+    query = Table.query
+
+    def all_items(self: Any) -> list[Any]:
+        scope = getattr(_local, "query_scope", None)
+        if scope is None or scope[0] is not self:
+            return every_item(self)
+        bucket = self.items.get(scope[1])  # .get: the defaultdict must not gain a key
+        if bucket is None:
+            return []
+        return sorted(bucket.values(), key=lambda item: item.range_key) if self.range_key_attr else [bucket]
+
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("index_name") is not None or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        _local.query_scope = (self, hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _local.query_scope = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]
+    _queries_applied = True
+
+
 def main() -> None:
     """`python -m creditwatch.local.moto_patches ARGS`: moto's server with the patches (ARGS as moto.server's)."""
     fast_transactions()
+    fast_queries()
     from moto.server import main as moto_main
 
     sys.argv[0] = "moto.server"

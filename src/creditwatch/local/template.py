@@ -67,7 +67,6 @@ class FunctionSpec:
         return value
 
 
-
 @functools.lru_cache(maxsize=4)
 def _parse(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     """template.yaml parsed, cached per file version (mtime and size are the cache key, not read here)."""

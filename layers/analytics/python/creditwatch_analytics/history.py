@@ -272,16 +272,29 @@ def report_links(publisher: Publisher, entries: Iterable[HistoryEntry], expires_
     return {e.report_id: publisher.presign(e.report_html_key or "", expires_in).url for e in shown}
 
 
-def rebuild(publisher: Publisher, summary_keys: Iterable[str], prefix: str = HISTORY_PREFIX) -> int:
-    """Write the entry of every summary given (those already there are kept); how many were new."""
+def rebuild(
+    publisher: Publisher,
+    summary_keys: Iterable[str],
+    prefix: str = HISTORY_PREFIX,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write the entry of every summary given (those already there are kept); how many were new.
+
+    `progress(summaries read, summaries)` after each one.
+    """
     store = HistoryStore(s3=publisher.s3, bucket=publisher.bucket, prefix=prefix)
     added = 0
-    for key in summary_keys:
+    keys = list(summary_keys)
+    for done, key in enumerate(keys, start=1):
+        if progress is not None:
+            progress(done - 1, len(keys))
         summary = json.loads(publisher.s3.get_object(Bucket=publisher.bucket, Key=key)["Body"].read())
         try:
             added += store.add(entry_from_summary(summary))
         except NotAnEntry:
             continue
+    if progress is not None:
+        progress(len(keys), len(keys))
     return added
 
 

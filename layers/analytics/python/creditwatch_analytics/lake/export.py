@@ -15,7 +15,8 @@ The table forgets: its TTL removes a rejected request after RejectedTtlDays and 
 PredictionTtlDays. An hour older than the shorter of the two is never rebuilt from the table alone: an
 export asked for one is refused (`RewriteRefused`, naming the limit), and a marked hour that old gets
 its late records merged into the object the lake holds (no row of it dropped, its outcomes object left
-as it is).
+as it is). A backfill of past days (creditwatch_analytics/lake/backfill.py) may write older hours of
+simulated history.
 """
 
 from __future__ import annotations
@@ -140,12 +141,15 @@ class LakeExporter:
     # The wall clock, for the TTL limit (an export's `now` may be a backfill's past time).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    def export(self, hours: int, now: datetime | None = None) -> ExportResult:
+    def export(
+        self, hours: int, now: datetime | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> ExportResult:
         """Export the last `hours` hours, the current one included, then move the watermark; then the marked hours.
 
         RewriteRefused, before anything is written, when the first hour is older than the table's
         shortest TTL. A marked hour that fails to write fails the run (LateHoursFailed) after every
-        other hour and the watermark are written; its mark stays for the next run.
+        other hour and the watermark are written; its mark stays for the next run. `progress(hours
+        written, hours)` after each recent hour.
         """
         now = (now or datetime.now(UTC)).astimezone(UTC)
         current = hour_floor(now)
@@ -154,7 +158,11 @@ class LakeExporter:
         # Read before any hour: a mark written after this read is kept for the next run.
         marks = self.pending.list() if self.pending is not None else []
         recent = [first + i * HOUR for i in range(hours)]
-        done = [self.export_hour(h) for h in recent]
+        done = []
+        for h in recent:
+            done.append(self.export_hour(h))
+            if progress is not None:
+                progress(len(done), hours)
         watermark = self._advance(first, current, now, done)
         late, failed = self._export_marked(marks, set(recent))
         result = ExportResult(
@@ -220,17 +228,22 @@ class LakeExporter:
                 self.pending.clear(mark)
         return late, failed
 
-    def merge_hour(self, hour: datetime) -> HourExport:
+    def merge_hour(
+        self, hour: datetime, records: list[dict[str, Any]] | None = None, in_lake: bool | None = None
+    ) -> HourExport:
         """Add the table's records of an hour past its TTL to the lake's object of it; no row of the object is lost.
 
         The table may have forgotten records of the hour, so its rows replace the object's rows of the
         same prediction id and the object's other rows stay. The hour's outcomes object is left alone.
+        `records`: the hour's, read already; `in_lake`: whether the lake has an object of it, listed
+        already (a backfill reads and lists whole days).
         """
         hour = hour_floor(hour)
         key = hour_key(self.prefix, hour)
-        records = [r.values for r in self.reader.query_window(hour, hour + HOUR, ExportRow, workers=self.workers)]
+        if records is None:
+            records = self.read_hour(hour)
         table = self.schema.table(records)
-        old = self._read_object(key)
+        old = self._read_object(key) if in_lake is not False else None
         if old is not None:
             fresh = pa.array(table.column("prediction_id").to_pylist(), pa.string())
             kept = old.filter(pc.invert(pc.is_in(old.column("prediction_id"), value_set=fresh)))
@@ -260,12 +273,25 @@ class LakeExporter:
 
     # ---- one hour -------------------------------------------------------------------------------
 
-    def export_hour(self, hour: datetime) -> HourExport:
-        """Rewrite one hour's object from the table (nothing written for an hour without records)."""
+    def read_hour(self, hour: datetime) -> list[dict[str, Any]]:
+        """The table's records of one hour, as the lake's rows take them."""
+        return [r.values for r in self.reader.query_window(hour, hour + HOUR, ExportRow, workers=self.workers)]
+
+    def export_hour(
+        self,
+        hour: datetime,
+        records: list[dict[str, Any]] | None = None,
+        events: list[dict[str, Any]] | None = None,
+    ) -> HourExport:
+        """Rewrite one hour's object from the table (nothing written for an hour without records).
+
+        `records` and `events`: the hour's records and outcome events, read already (a backfill reads whole days).
+        """
         hour = hour_floor(hour)
-        records = [r.values for r in self.reader.query_window(hour, hour + HOUR, ExportRow, workers=self.workers)]
+        if records is None:
+            records = self.read_hour(hour)
         key = hour_key(self.prefix, hour)
-        outcome_key, outcome_rows = self.export_outcomes_hour(hour)
+        outcome_key, outcome_rows = self.export_outcomes_hour(hour, events)
         if not records:
             return HourExport(
                 hour=iso_utc(hour), key=key, rows=0, bytes=0, outcome_key=outcome_key, outcome_rows=outcome_rows
@@ -285,12 +311,15 @@ class LakeExporter:
             outcome_rows=outcome_rows,
         )
 
-    def export_outcomes_hour(self, hour: datetime) -> tuple[str | None, int]:
+    def export_outcomes_hour(
+        self, hour: datetime, events: list[dict[str, Any]] | None = None
+    ) -> tuple[str | None, int]:
         """Rewrite the object of the outcome events recorded in one hour: its key and rows (none when empty)."""
         if self.outcomes_prefix is None:
             return None, 0
         hour = hour_floor(hour)
-        events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
+        if events is None:
+            events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
         key = hour_key(self.outcomes_prefix, hour)
         if not events:
             # An hour whose events were all erased (creditwatch log erase) must not keep its old object;
@@ -322,6 +351,10 @@ class LakeExporter:
             last_hours=[h.hour for h in done],
             last_rows=sum(h.rows for h in done),
         )
+        return self.write_watermark(mark)
+
+    def write_watermark(self, mark: Watermark) -> Watermark:
+        """Put the watermark in the lake."""
         self.s3.put_object(
             Bucket=self.bucket,
             Key=watermark_key(self.prefix),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,10 +46,12 @@ class LogReader:
         kind: RecordKind | None = None,
         scored_only: bool = False,
         workers: int = 8,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[R]:
         """Every record with start <= time < end as a `row`, by Query (never Scan), pages followed.
 
         Only the row's attributes are read (projection), so a window costs what its rows need.
+        `progress(partitions read, partitions)` as each day and shard is read whole.
         """
         lo = iso_millis(int(start.timestamp() * 1000))
         hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
@@ -79,7 +81,7 @@ class LogReader:
             base["ProjectionExpression"] = ", ".join(projection)
         parts = self.partitions(start, end - timedelta(milliseconds=1))
         build = row.from_attributes
-        for values_of_item in self._stream_pages(base, values, parts, workers):
+        for values_of_item in self._stream_pages(base, values, parts, workers, progress):
             yield build(values_of_item)
 
     def query_partitions(self, partitions: list[str], lo: str, hi: str, workers: int = 8) -> Iterator[dict[str, Any]]:
@@ -93,7 +95,12 @@ class LogReader:
         return self._stream_pages(base, values, partitions, workers)
 
     def _stream_pages(
-        self, base: dict[str, Any], values: dict[str, Any], partitions: list[str], workers: int
+        self,
+        base: dict[str, Any],
+        values: dict[str, Any],
+        partitions: list[str],
+        workers: int,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         # Partitions are queried in parallel and their pages flow through a bounded queue, so memory
         # holds a few pages, never the window: a day at 1,000 requests a minute is 1.4M records.
@@ -133,6 +140,8 @@ class LogReader:
                 got = pages.get()
                 if got is finished:
                     remaining -= 1
+                    if progress is not None:
+                        progress(len(partitions) - remaining, len(partitions))
                 elif isinstance(got, Exception):
                     raise got
                 else:

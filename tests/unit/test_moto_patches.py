@@ -1,0 +1,60 @@
+"""The local stack's moto patches: a Query reads its partition only, and answers as moto's own does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from creditwatch.local.moto_patches import fast_queries
+
+
+def _table(ddb: Any) -> str:
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk, n in (("a", 30), ("b", 5)):
+        for i in range(n):
+            ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": f"{i:03d}"}, "n": {"N": str(i)}})
+    return "t"
+
+
+def _query(ddb: Any, pk: str) -> list[str]:
+    kwargs: dict[str, Any] = {
+        "TableName": "t",
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+        "FilterExpression": "n <> :skip",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": "003"}, ":hi": {"S": "025"}, ":skip": {"N": "7"}},
+        "Limit": 6,
+    }
+    out = []
+    while True:
+        page = ddb.query(**kwargs)
+        out += [i["sk"]["S"] for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_query_on_the_tables_key_reads_only_its_partition_and_answers_page_by_page_as_moto_does(ddb, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    _table(ddb)
+    unpatched = {pk: _query(ddb, pk) for pk in ("a", "b", "c")}
+    fast_queries()
+    whole_table: list[int] = []
+    every_item = Table.all_items
+
+    def counted(self: Any) -> list[Any]:
+        items = every_item(self)
+        whole_table.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    assert {pk: _query(ddb, pk) for pk in ("a", "b", "c")} == unpatched
+    assert unpatched["a"] == [f"{i:03d}" for i in range(3, 26) if i != 7] and unpatched["c"] == []
+    assert max(whole_table) <= 30  # partition a's items at most, never the table's 35
