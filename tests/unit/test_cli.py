@@ -90,6 +90,21 @@ def test_lake_export_of_zero_hours_is_a_usage_error() -> None:
     _one_error_line(_run("lake", "export", "--hours", "0"), errors.USAGE, "--hours must be at least 1")
 
 
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (("--backfill",), "--backfill needs --start"),
+        (("--start", "2026-09-01"), "--start and --end go with --backfill"),
+        (("--backfill", "--start", "2026-09-01", "--hours", "3"), "do not go together"),
+        (("--backfill", "--start", "September"), "is not a day"),
+        (("--backfill", "--start", "2026-09-01T10:00"), "has no time zone"),
+        (("--backfill", "--start", "2026-09-02", "--end", "2026-09-01"), "is not before the end"),
+    ],
+)
+def test_a_lake_backfill_without_a_proper_span_is_a_usage_error(args: tuple[str, ...], phrase: str) -> None:
+    _one_error_line(_run("lake", "export", *args), errors.USAGE, phrase)
+
+
 def test_serve_on_a_taken_port_exits_with_the_port_taken_code(listening: int) -> None:
     _one_error_line(_run("serve", "--port", str(listening)), errors.UNREACHABLE, f"port {listening}", "--port")
 

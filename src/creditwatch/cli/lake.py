@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -17,21 +18,64 @@ def lake_export(
     hours: Annotated[
         int | None, typer.Option(help="Hours to export, the current one included (default: LakeExportHours)")
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="Write every hour of [--start, --end) instead, day by day: days past RejectedTtlDays only when "
+            "they hold simulated history (`simulate history`) and no other record",
+        ),
+    ] = False,
+    start: Annotated[str | None, typer.Option(help="--backfill: the first day or time (UTC), e.g. 2026-09-01")] = None,
+    end: Annotated[str | None, typer.Option(help="--backfill: the end (excluded; default: now)")] = None,
 ) -> None:
     """Rewrite the recent hours of the prediction log as Parquet, as the hourly LakeExportFunction does."""
     from creditwatch import lake
     from creditwatch.local.template import Template
+    from creditwatch.progress import progress_bar
     from creditwatch_analytics.lake.export import RewriteRefused
 
     if hours is not None and hours < 1:
         common.fail(f"--hours must be at least 1, not {hours}", errors.USAGE)
+    if backfill:
+        if hours is not None:
+            common.fail("--hours and --backfill do not go together: a backfill takes --start and --end", errors.USAGE)
+        if start is None:
+            common.fail("--backfill needs --start (a day or time, UTC)", errors.USAGE)
+        span = (_utc(start, "--start"), _utc(end, "--end") if end else datetime.now(UTC))
+        if span[0] >= span[1]:
+            common.fail(f"--start {start} is not before the end of the backfill", errors.USAGE)
+        state = common.local_state()
+        with progress_bar("days") as progress:
+            try:
+                result = lake.backfill(state.endpoint, span[0], span[1], progress)
+            except RewriteRefused as exc:
+                common.fail(f"--backfill: {exc}", errors.USAGE)
+        render.lake_backfill(result)
+        return
+    if start is not None or end is not None:
+        common.fail("--start and --end go with --backfill", errors.USAGE)
     state = common.local_state()
     n = hours if hours is not None else int(Template(endpoint=state.endpoint).parameters["LakeExportHours"])
-    try:
-        result = lake.exporter(state.endpoint).export(n)
-    except RewriteRefused as exc:
-        common.fail(f"--hours {n}: {exc}", errors.USAGE)
+    with progress_bar("hours") as progress:
+        try:
+            result = lake.exporter(state.endpoint).export(n, progress=progress)
+        except RewriteRefused as exc:
+            common.fail(f"--hours {n}: {exc}", errors.USAGE)
     render.lake_export(result)
+
+
+def _utc(value: str, flag: str) -> datetime:
+    """A day (midnight UTC) or an ISO time with its zone; anything else is a usage error."""
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        common.fail(f"{flag} {value!r} is not a day (2026-09-01) or an ISO time", errors.USAGE)
+    if at.tzinfo is None:
+        if len(value) > 10:
+            common.fail(f"{flag} {value!r} has no time zone: add Z (UTC)", errors.USAGE)
+        at = at.replace(tzinfo=UTC)
+    return at
 
 
 @lake_app.command("query")

@@ -108,7 +108,11 @@ def report_index(
     if rebuild:
         # Locally the bucket's page is rewritten too, with links through `creditwatch serve`; a deployed
         # stack's page is rewritten, with links through its API, by the next job run.
-        rebuilt = reports.rebuild_history(s3, bucket, None if deployed else _local_publisher(s3, bucket))
+        from creditwatch.progress import progress_bar
+
+        with progress_bar("summaries") as progress:
+            publisher = None if deployed else _local_publisher(s3, bucket)
+            rebuilt = reports.rebuild_history(s3, bucket, publisher, progress=progress)
     path = save or ROOT / "reports" / "index.html"
     if path.suffix != ".html":
         path = path / "index.html"

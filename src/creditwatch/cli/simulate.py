@@ -114,9 +114,6 @@ def history(
     Its records are marked simulated by the request id prefix `simulated-history-`:
     e.g. `creditwatch simulate history 90 --scenario concept-drift --per-day 200`.
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
     from creditwatch.labelled_history import HISTORY_SCENARIOS, HistoryError, HistoryPlan, parse_delay, run_history
     from creditwatch.simulate import outcome_poster
 
@@ -138,13 +135,11 @@ def history(
         common.fail(str(exc), errors.USAGE)
     state = common.local_state()
     poster = outcome_poster(state.endpoint, target, url)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        tasks = {
-            "records": bar.add_task("records", total=plan.total),
-            "outcomes": bar.add_task("outcomes", total=None),
-        }
+    from creditwatch.progress import progress_counts
+
+    with progress_counts({"records": plan.total, "outcomes": None}) as progress:
         try:
-            result = run_history(plan, state.endpoint, poster, progress=lambda kind, n: bar.advance(tasks[kind], n))
+            result = run_history(plan, state.endpoint, poster, progress=progress)
         except HistoryError as exc:
             common.fail(str(exc), errors.FAILED)
         except ValueError as exc:  # an endpoint not on this machine

@@ -143,6 +143,22 @@ def log_rows(rows: list[Any], minutes: int) -> None:
     typer.echo(f"{len(rows)} record(s) shown, from the last {minutes} min", err=True)
 
 
+def lake_backfill(result: Any) -> None:
+    """`lake export --backfill`: each hour written, the simulated days past the TTL, how far the lake is complete."""
+    for h in result.hours:
+        merged = "  merged into the lake's object (past the table's TTL)" if h.merged else ""
+        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}{merged}")
+    if result.simulated_days:
+        days = ", ".join(result.simulated_days[:3]) + (" ..." if len(result.simulated_days) > 3 else "")
+        typer.echo(f"{len(result.simulated_days)} day(s) past the table's TTL written from simulated history: {days}")
+    mark = result.watermark
+    typer.echo(
+        f"backfilled {result.days} day(s): {result.rows} record(s) and {result.outcome_rows} outcome(s); "
+        f"the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
+        f"to {mark.complete_through:%Y-%m-%dT%H:%MZ} completely"
+    )
+
+
 def lake_export(result: Any) -> None:
     """`lake export`: each hour written, then how far the lake is complete."""
     for h in result.hours:
