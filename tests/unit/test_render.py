@@ -10,6 +10,7 @@ SUMMARY = {
     "features": [],
     "attribution": {
         "ndcg": 0.874,
+        "threshold": 0.9,
         "drifted": True,
         "first_reasons": [
             {"feature": "status_of_existing_checking_account", "share_current": 0.41, "share_reference": 0.38},
@@ -19,6 +20,7 @@ SUMMARY = {
         ],
     },
     "fairness": {
+        "threshold": 0.8,
         "attributes": [
             {
                 "attribute": "sex",
@@ -49,17 +51,17 @@ def test_a_drift_run_shows_its_refusal_reasons_fairness_score_stability_and_esti
     console = Console(record=True, width=200)
     render_drift(console, "drift over the shifted window", summary)
     text = console.export_text()
-    assert "what drives the decisions: changed (NDCG 0.874)" in text
+    assert "what drives the decisions: attribution drift: NDCG 0.874 below 0.9 (paged)" in text
     assert (
         "most frequent first reasons of refusals: status_of_existing_checking_account 41.0% (training 38.0%), "
         "credit_amount 22.0% (training 9.0%), duration_in_month 15.0% (training 12.0%)"
     ) in text
-    assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: ALERT" in text
+    assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: below 0.8 (paged)" in text
     assert "fairness by foreign_worker: not judged (a group under 30)" in text
-    assert "score stability: PSI 0.310 (significant)" in text
+    assert "score stability: score shift significant (PSI 0.310)" in text
     assert (
         "estimated quality (no outcomes yet, assumes no concept drift): AUC 0.690 (95% 0.640-0.740) "
-        "vs validation 0.782: does not hold"
+        "vs validation 0.782: estimated quality does not hold"
     ) in text
 
 
@@ -68,5 +70,5 @@ def test_the_drift_command_prints_the_monitors_in_the_demos_words(capsys):
 
     render.drift_summary({**SUMMARY, "window_start": "2026-11-22T00:00:00Z", "window_end": "2026-11-23T00:00:00Z"})
     out = " ".join(capsys.readouterr().out.split())
-    assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: ALERT" in out
-    assert "2026-11-22T00:00:00Z .. 2026-11-23T00:00:00Z" in out and "score stability: PSI 0.310" in out
+    assert "fairness by sex: disparate impact 0.41 (95% 0.22-0.63), female vs male: below 0.8 (paged)" in out
+    assert "2026-11-22T00:00:00Z .. 2026-11-23T00:00:00Z" in out and "score shift significant (PSI 0.310)" in out

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from creditwatch_alerts.rules import Condition, WindowStats
+from creditwatch_common import words
 from creditwatch_common.notifications import (
     AnyNotification,
     DriftDetected,
@@ -109,8 +110,20 @@ def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str
     low, high = note.ratio_interval
     headline = f":scales: [{env}] FAIRNESS: disparate impact by {note.attribute} ({note.disparate_impact_ratio:.2f})"
     reference = f"{note.reference_ratio:.2f}" if note.reference_ratio is not None else "not judged"
+    verdict = words.fairness_verdict(
+        attribute=note.attribute,
+        ratio=note.disparate_impact_ratio,
+        low=low,
+        high=high,
+        lowest_group=note.lowest_group,
+        highest_group=note.highest_group,
+        threshold=note.threshold,
+        judged=True,
+        alert=True,
+        as_in_training=False,
+    )
     body = (
-        f"Disparate impact ratio *{note.disparate_impact_ratio:.3f}* (95% interval {low:.3f}-{high:.3f}) "
+        f"*{verdict}*\nDisparate impact ratio *{note.disparate_impact_ratio:.3f}* (95% interval {low:.3f}-{high:.3f}) "
         f"against threshold {note.threshold}: approval rate of *{note.lowest_group}* "
         f"{note.lowest_rate:.1%} ({note.lowest_count} rows) vs *{note.highest_group}* "
         f"{note.highest_rate:.1%} ({note.highest_count} rows). Training reference: {reference}."
@@ -223,13 +236,13 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
         headline = f":warning: [{env}] {kind} (warning): {what}; estimated quality holds"
     else:
         headline = f":rotating_light: [{env}] {kind} + ESTIMATED QUALITY DROP: {what}"
-    body = f"Drift share *{share:.2f}* against threshold {note.threshold}" if share is not None else "Drift share n/a"
-    if note.attribution_ndcg is not None:
-        verdict = "changed" if note.attribution_drifted else "unchanged"
-        body += (
-            f"\nFeature importance order {verdict}: NDCG *{note.attribution_ndcg:.3f}* "
-            f"against threshold {note.attribution_threshold}"
+    body = f"*{words.drift_verdict(len(features), note.n_features, note.dataset_drift)}*\n"
+    body += f"Drift share *{share:.2f}* against threshold {note.threshold}" if share is not None else "Drift share n/a"
+    if note.attribution_ndcg is not None and note.attribution_threshold is not None:
+        verdict = words.attribution_verdict(
+            bool(note.attribution_drifted), note.attribution_ndcg, note.attribution_threshold
         )
+        body += f"\nWhat drives the decisions: {verdict}"
     if estimate is not None:
         body += "\n" + _estimate_line(estimate)
     fields = [
@@ -250,9 +263,8 @@ def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, A
     ndcg = f" attribution NDCG {note.attribution_ndcg:.3f}" if note.attribution_ndcg is not None else ""
     quality = ""
     if estimate is not None:
-        verdict = "holds" if estimate.holds else "DROPPED"
-        auc = "n/a" if estimate.auc.value is None else f"{estimate.auc.value:.3f}"
-        quality = f" [{severity}] estimated AUC {auc} vs validation {estimate.validation_auc:.3f}: quality {verdict}"
+        judged = words.estimate_verdict(estimate.holds, estimate.auc.value, estimate.validation_auc)
+        quality = f" [{severity}] {judged}"
     text = f"[{env}] {kind}: {', '.join(features)} (share {share}){ndcg}{quality} report: {note.report_url}"
     if note.index_url:
         text += f" history: {note.index_url}"

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from creditwatch_common import words
+
 
 def pct(value: float | None) -> str:
     """A share as a percentage, or - when unknown."""
@@ -50,31 +52,40 @@ def render_monitors(console: Console, summary: dict[str, Any]) -> None:
         shown = ", ".join(
             f"{r['feature']} {pct(r['share_current'])} (training {pct(r.get('share_reference'))})" for r in reasons
         )
-        verdict = "changed" if attribution.get("drifted") else "as in training"
-        console.print(f"  what drives the decisions: {verdict} (NDCG {attribution['ndcg']:.3f})")
+        verdict = words.attribution_verdict(
+            bool(attribution.get("drifted")), attribution["ndcg"], attribution["threshold"]
+        )
+        console.print(f"  what drives the decisions: {verdict}")
         if shown:
             console.print(f"  most frequent first reasons of refusals: {shown}")
     fairness = summary.get("fairness")
+    threshold = (fairness or {}).get("threshold", 0.8)
     for a in (fairness or {}).get("attributes", []):
         cur = a["current"]
-        if not cur.get("judged") or cur.get("disparate_impact_ratio") is None:
-            console.print(f"  fairness by {a['attribute']}: not judged ({cur.get('note') or 'groups too small'})")
-            continue
         low, high = cur.get("ratio_interval") or (None, None)
-        interval = f" (95% {low:.2f}-{high:.2f})" if low is not None else ""
-        verdict = "ALERT" if a.get("alert") else ("below threshold" if a.get("below_threshold") else "ok")
-        console.print(
-            f"  fairness by {a['attribute']}: disparate impact {cur['disparate_impact_ratio']:.2f}{interval}, "
-            f"{cur.get('lowest_group')} vs {cur.get('highest_group')}: {verdict}"
+        verdict = words.fairness_verdict(
+            attribute=a["attribute"],
+            ratio=cur.get("disparate_impact_ratio"),
+            low=low,
+            high=high,
+            lowest_group=cur.get("lowest_group"),
+            highest_group=cur.get("highest_group"),
+            threshold=threshold,
+            judged=bool(cur.get("judged")),
+            alert=bool(a.get("alert")),
+            as_in_training=bool(a.get("below_threshold")) and not a.get("alert"),
+            note=cur.get("note"),
         )
+        console.print(f"  fairness by {verdict}")
     stability = summary.get("stability")
     if stability and stability.get("score", {}).get("psi") is not None:
-        console.print(f"  score stability: PSI {stability['score']['psi']:.3f} ({stability['score'].get('band')})")
+        score = stability["score"]
+        console.print(f"  score stability: {words.psi_verdict(score.get('band'), score['psi'])}")
     estimate = summary.get("estimated_quality")
     if estimate and estimate.get("auc", {}).get("value") is not None:
         auc = estimate["auc"]
         interval = f" (95% {auc['low']:.3f}-{auc['high']:.3f})" if auc.get("low") is not None else ""
-        verdict = "holds" if estimate.get("holds") else "[red]does not hold[/]"
+        verdict = "estimated quality holds" if estimate.get("holds") else "[red]estimated quality does not hold[/]"
         console.print(
             f"  estimated quality (no outcomes yet, assumes no concept drift): AUC {auc['value']:.3f}{interval} "
             f"vs validation {estimate['validation_auc']:.3f}: {verdict}"
