@@ -35,7 +35,7 @@ SUMMARY = {
                 },
             },
             {"attribute": "foreign_worker", "current": {"judged": False, "note": "a group under 30"}},
-        ]
+        ],
     },
     "stability": {"score": {"psi": 0.31, "band": "significant"}},
     "estimated_quality": {
