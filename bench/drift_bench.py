@@ -178,7 +178,8 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 def read_bench(n: int) -> None:
     """Write n records to a moto server with the template's table, then time the drift query."""
     sys.path.insert(0, str(ROOT / "src"))
-    from creditwatch.local.stack import boto_client, create_resources, free_port
+    from creditwatch.local.resources import create_resources
+    from creditwatch.local.stack import boto_client, free_port
     from creditwatch.local.template import Template
     from creditwatch_common.log import PredictionLog
     from creditwatch_common.records import LogRecord, ScoredRow

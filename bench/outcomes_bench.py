@@ -52,7 +52,7 @@ def main() -> None:
     from moto import mock_aws
 
     from creditwatch.local import moto_patches
-    from creditwatch.local.stack import create_resources
+    from creditwatch.local.resources import create_resources
     from creditwatch.local.template import Template
     from creditwatch_common.aws import AwsClients
     from creditwatch_common.ids import uuid7s

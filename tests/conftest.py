@@ -113,7 +113,7 @@ def aws(_moto_clients: Any) -> Iterator[Any]:
     """
     from moto import mock_aws
 
-    from creditwatch.local.stack import create_resources
+    from creditwatch.local.resources import create_resources
     from creditwatch.local.template import Template
 
     with mock_aws():

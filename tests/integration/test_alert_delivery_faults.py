@@ -18,7 +18,7 @@ from faults import FaultProxy, SlackWebhook
 from lambda_context import LambdaContext
 from moto.server import ThreadedMotoServer
 
-from creditwatch.local.stack import create_resources
+from creditwatch.local.resources import create_resources
 from creditwatch.local.template import Template
 from creditwatch_alerts.app import AlertsService, build
 from creditwatch_alerts.service import DeliveryFailed

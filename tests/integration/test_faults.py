@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from faults import FaultProxy, HangingServer, ResettingServer, SlackWebhook, wait_until
 from moto.server import ThreadedMotoServer
 
-from creditwatch.local.stack import create_resources
+from creditwatch.local.resources import create_resources
 from creditwatch.local.template import Template
 
 REGION = "us-east-1"

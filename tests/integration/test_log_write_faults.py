@@ -24,7 +24,7 @@ from botocore.config import Config
 from faults import FaultProxy, HangingServer, ResettingServer, threaded_moto
 from lambda_context import LambdaContext
 
-from creditwatch.local.stack import create_resources
+from creditwatch.local.resources import create_resources
 from creditwatch.local.template import Template
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.log import PredictionLog

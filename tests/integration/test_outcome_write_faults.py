@@ -21,7 +21,7 @@ from faults import FaultProxy, HangingServer, threaded_moto
 from lambda_context import LambdaContext
 
 from creditwatch.local.moto_patches import fast_transactions
-from creditwatch.local.stack import create_resources
+from creditwatch.local.resources import create_resources
 from creditwatch.local.template import Template
 from creditwatch_common.aws import AwsClients
 from creditwatch_common.log import PredictionLog

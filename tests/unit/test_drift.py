@@ -75,7 +75,7 @@ def token_links(aws):
 @pytest.fixture
 def signer_user(aws):
     """The opt-in ReportLinkSigner=SignerUser resources (the IAM user, its key and its secret) in moto too."""
-    from creditwatch.local.stack import create_resources
+    from creditwatch.local.resources import create_resources
     from creditwatch.local.template import Template
 
     create_resources(

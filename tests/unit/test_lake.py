@@ -16,7 +16,8 @@ import pytest
 from faults import threaded_moto
 
 from creditwatch.local.moto_patches import fast_transactions
-from creditwatch.local.stack import boto_client, create_resources
+from creditwatch.local.resources import create_resources
+from creditwatch.local.stack import boto_client
 from creditwatch.local.template import Template
 from creditwatch_analytics.lake.backfill import backfill, is_simulated
 from creditwatch_analytics.lake.export import LakeExporter, RewriteRefused, hour_floor, hour_key

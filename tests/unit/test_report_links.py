@@ -263,7 +263,7 @@ def test_an_unreadable_key_or_deny_list_fails_closed(aws, published, caplog):
 
 def test_local_up_again_keeps_the_generated_key_and_the_revocations(aws) -> None:
     from creditwatch import reports
-    from creditwatch.local.stack import create_resources
+    from creditwatch.local.resources import create_resources
 
     sm = boto3.client("secretsmanager", region_name="us-east-1")
     ssm = boto3.client("ssm", region_name="us-east-1")

@@ -11,7 +11,8 @@ import pytest
 from faults import threaded_moto
 
 from creditwatch.local.invoke import invoke
-from creditwatch.local.stack import boto_client, create_resources
+from creditwatch.local.resources import create_resources
+from creditwatch.local.stack import boto_client
 from creditwatch.local.template import Template
 from creditwatch.local.warm import invoke_warm
 
