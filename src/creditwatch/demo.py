@@ -23,6 +23,7 @@ from creditwatch.local.template import Template
 from creditwatch.local.warm import invoke_warm, preload
 from creditwatch.paths import REPORTS, STATE_DIR
 from creditwatch.simulate import DriftShift, Tally, run_simulation
+from creditwatch_common import words
 
 
 @dataclass
@@ -272,7 +273,8 @@ class Demo:
             realized = (summary.get("realized") or {}).get("auc") or {}
             estimated = (summary.get("estimated") or {}).get("auc") or {}
             said = (
-                f"{verdict}: AUC realized {_num(realized.get('value'))} vs estimated {_num(estimated.get('value'))} "
+                f"{words.quality_verdict(str(verdict))}: AUC realized {_num(realized.get('value'))} "
+                f"vs estimated {_num(estimated.get('value'))} "
                 f"on {summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
             )
             if verdict != expected:

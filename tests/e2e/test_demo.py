@@ -74,6 +74,23 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     assert "the lake the demo left" in proc.stderr
     assert local_stack.endpoint in cli("local", "status").stdout
     assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink
+    # README's sample output is this run's: the same steps in order, each saying the same words (its
+    # figures and where the reports were saved aside: they move with the run's time window and folder).
+    assert [(name, _words(detail)) for name, detail in _readme_steps()] == [
+        (s["name"], _words(s["detail"])) for s in result["steps"]
+    ]
+
+
+def _readme_steps() -> list[tuple[str, str]]:
+    """The step lines of README's "What it prints" block: (name, detail)."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text[text.index("What it prints, abridged") :].split("```text\n", 1)[1].split("```", 1)[0]
+    return [(m[1].strip(), m[2].strip()) for m in re.finditer(r"^ ok │ (.+?) │ (.+)$", block, re.M)]
+
+
+def _words(detail: str) -> str:
+    """A step's detail with every figure as # and the reports' folder left out."""
+    return re.sub(r"\d+(?:\.\d+)?", "#", re.sub(r"\S*/(?=index\.html)", "", detail)).strip()
 
 
 def test_demo_refuses_a_port_that_is_taken(local_stack: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from creditwatch_analytics.history import index_link, record_run
 from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, LakeError
 from creditwatch_analytics.lake.window import WindowSource
+from creditwatch_common import words
 from creditwatch_common.aws import error_code
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.reports import Publisher, PublishError, report_keys
@@ -208,9 +209,9 @@ def _message(summary: QualitySummary) -> str:
 
     figures = f"AUC realized {v(auc)}, estimated {v(est)}, validation {v(val)}"
     if summary.verdict == "insufficient_labels":
-        return f"insufficient labels: {summary.reasons[0]}; {figures}"
+        return f"{words.quality_verdict(summary.verdict)}: {summary.reasons[0]}; {figures}"
     if summary.verdict == "degraded":
-        return "quality degraded: " + "; ".join(summary.reasons)
+        return f"{words.quality_verdict(summary.verdict)}: " + "; ".join(summary.reasons)
     if summary.labelled_rows_sampled is not None:
         return (
             f"quality holds: {figures} on a uniform sample of {summary.labelled_rows_sampled} "

@@ -84,7 +84,8 @@ def fairness_verdict(
     'sex: disparate impact 0.61 (95% 0.42-0.88), female vs male: below 0.8 (as in training; not paged)'.
     """
     if not judged or ratio is None:
-        return f"{attribute}: not judged ({note or 'too few rows in a group'})"
+        why = (note or "too few rows in a group").removesuffix(": not judged")
+        return f"{attribute}: not judged ({why})"
     pair = f", {lowest_group} vs {highest_group}" if lowest_group and highest_group else ""
     figure = f"{attribute}: disparate impact {ratio:.2f}{interval(low, high)}{pair}"
     if alert:

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from creditwatch.cli.render.common import figure, pct, render_drift
+from creditwatch_common import words
 
 if TYPE_CHECKING:
     from creditwatch.demo import DemoRun
@@ -98,8 +99,9 @@ def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> No
     if not summary:
         return
     cohort = summary.get("cohort") or {}
+    verdict = words.quality_verdict(str(summary.get("verdict")))
     console.print(
-        f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{summary.get('verdict')}[/], "
+        f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{verdict}[/], "
         f"{summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
     )
     for reason in summary.get("reasons") or []:
