@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import gc
 import json
 import os
 import shutil
@@ -225,7 +224,7 @@ def measure_ours(spec_file: str) -> None:
     os.environ.update(ENV)
 
     from creditwatch.local.bootstrap import LocalContext
-    from creditwatch_predict.app import build
+    from creditwatch_predict.app import build, settle_heap
     from creditwatch_predict.settings import PredictSettings
 
     stub = StubDynamoDB()
@@ -245,7 +244,7 @@ def measure_ours(spec_file: str) -> None:
     batch_event["rawPath"] = batch_event["requestContext"]["http"]["path"] = "/predict-batch"
     batch_event["body"] = json.dumps({"applications": spec["applications"]})
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the EMF lines Lambda would ship to CloudWatch
-    gc.freeze()  # what the handler's init does; again for what this harness imported since
+    settle_heap()  # what the handler's init does; again for what this harness imported since
 
     def call_handler(ev: dict[str, Any], service: Any = handler) -> dict[str, Any]:
         ev = copy.copy(ev)
@@ -323,8 +322,10 @@ def main() -> None:
         model.explainer, shap.TreeExplainer(pipeline.steps[-1][1]), encoded, n_one // 4, max(3, n_batch // 10)
     )
 
-    # The baseline, in this process: frozen like the handler's heap, so full collections cost the same.
-    gc.freeze()
+    # The baseline, in this process: the handler's GC settings (app.settle_heap), so collections cost the same.
+    from creditwatch_predict.app import settle_heap
+
+    settle_heap()
     seed_way = timings(lambda: pipeline.predict_proba(one_row), n_seed)
     pipeline.steps[-1][1].set_params(n_jobs=1)
     seed_single = timings(lambda: pipeline.predict_proba(one_row), n_seed)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import gc
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
-from creditwatch_predict.app import PredictService, build
+from creditwatch_predict.app import PredictService, build, settle_heap
 from creditwatch_predict.settings import PredictSettings
 
 
@@ -21,10 +20,8 @@ def service() -> PredictService:
 
 # Built during init, which Lambda runs at full CPU before the first request.
 service()
-# What init built (modules, the app, the model) lives as long as the process: move it out of the
-# cyclic GC's reach, or every full collection rescans it (a batch request triggers one every ~10
-# calls; they were the p99 of bench/predict_bench.py).
-gc.freeze()
+# What init built lives as long as the process (app.settle_heap says how the GC treats it and the rest).
+settle_heap()
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
