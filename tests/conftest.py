@@ -161,6 +161,17 @@ def prediction_log(aws: Any, ddb: Any, sqs: Any) -> Any:
     )
 
 
+@pytest.fixture
+def handler(aws: Any, prediction_log: Any, model: Any) -> Any:
+    """The predict function as its handler builds it, from the template's settings, on moto."""
+    from creditwatch_common.aws import AwsClients
+    from creditwatch_predict.app import build
+    from creditwatch_predict.settings import PredictSettings
+
+    settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
+    return build(settings, AwsClients(), model=model)
+
+
 # ---- the local stack, as a user starts it (a moto server in its own process) -------------------
 
 

@@ -2,42 +2,18 @@
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
 import pytest
-from lambda_context import LambdaContext as Ctx
+from predict_calls import call, logged
 
-from creditwatch_common.records import FullRow
 from creditwatch_predict.errors import ErrorCode
 from creditwatch_predict.fastjson import DuplicateKey, loads
 from creditwatch_predict.middleware import ANSWER_TOO_LARGE
 from creditwatch_predict.schemas import SEED_EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def handler(aws, prediction_log, model):
-    """The predict function as its handler builds it, from the template's settings, on moto."""
-    from creditwatch_common.aws import AwsClients
-    from creditwatch_predict.app import build
-    from creditwatch_predict.settings import PredictSettings
-
-    settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
-    return build(settings, AwsClients(), model=model)
-
-
-def call(handler, event):
-    resp = handler.handler(event, Ctx())
-    return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None, resp
-
-
-def logged(prediction_log):
-    now = datetime.now(UTC)
-    window = prediction_log.query_window(now - timedelta(minutes=2), now + timedelta(minutes=2), FullRow)
-    return [r.model_dump() for r in window]
 
 
 def seed_body_with(extra: str) -> str:

@@ -15,17 +15,6 @@ from creditwatch_common.records import FullRow, LogRecord
 EVENT_IDS = ("01a2027b-d680-7a3c-8d2e-5b7c9e1f4a60", "01a2027b-d680-7b41-9c0d-3e6f8a2b5c71")
 
 
-@pytest.fixture
-def handler(aws, prediction_log, model):
-    """The predict function as its handler builds it, from the template's settings, on moto."""
-    from creditwatch_common.aws import AwsClients
-    from creditwatch_predict.app import build
-    from creditwatch_predict.settings import PredictSettings
-
-    settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
-    return build(settings, AwsClients(), model=model)
-
-
 def call(handler, event):
     resp = handler.handler(event, Ctx())
     return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None

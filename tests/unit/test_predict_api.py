@@ -2,35 +2,12 @@
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from lambda_context import LambdaContext as Ctx
+from predict_calls import call, logged
 
-from creditwatch_common.records import FullRow
 from creditwatch_predict.schemas import SEED_EXAMPLE
-
-
-@pytest.fixture
-def handler(aws, prediction_log, model):
-    """The predict function as its handler builds it, from the template's settings, on moto."""
-    from creditwatch_common.aws import AwsClients
-    from creditwatch_predict.app import build
-    from creditwatch_predict.settings import PredictSettings
-
-    settings = PredictSettings().model_copy(update={"spill_queue_url": prediction_log.spill_queue_url})
-    return build(settings, AwsClients(), model=model)
-
-
-def call(handler, event):
-    resp = handler.handler(event, Ctx())
-    return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None, resp
-
-
-def logged(prediction_log):
-    now = datetime.now(UTC)
-    window = prediction_log.query_window(now - timedelta(minutes=2), now + timedelta(minutes=2), FullRow)
-    return [r.model_dump() for r in window]
 
 
 def test_seed_example_verbatim_is_scored_and_logged(handler, event, prediction_log, model):
