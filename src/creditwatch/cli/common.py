@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -103,3 +104,17 @@ def plain_errors(problems: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
         shown.append(f"{where}: {message}{got}" if e.get("loc") else message)
     more = f"; and {len(problems) - limit} more" if len(problems) > limit else ""
     return "; ".join(shown) + more
+
+
+def instant(value: str, option: str, *, day: bool = False) -> datetime:
+    """An ISO 8601 instant with its zone (or, with `day`, a bare day: its midnight UTC), in UTC; else a usage error."""
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        expected = "a day (2026-09-01) or an ISO 8601 time" if day else "an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)"
+        fail(f"{option} {value} is not {expected}", errors.USAGE)
+    if at.tzinfo is None:
+        if not (day and len(value) == 10):
+            fail(f"{option} {value} has no time zone (e.g. {value}Z for UTC)", errors.USAGE)
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)

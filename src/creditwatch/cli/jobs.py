@@ -28,19 +28,6 @@ def train(
     render.trained(run_training(out, trained_at=trained_at).metadata, out)
 
 
-def _instant(value: str, option: str) -> datetime:
-    """An ISO 8601 instant of a window bound, or a one-line usage error."""
-    from datetime import UTC
-
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        common.fail(f"{option} {value} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", errors.USAGE)
-    if at.tzinfo is None:
-        common.fail(f"{option} {value} needs a time zone (e.g. {value}Z for UTC)", errors.USAGE)
-    return at.astimezone(UTC)
-
-
 def drift(
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 (with --end)")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO 8601, exclusive (with --start)")] = None,
@@ -70,7 +57,7 @@ def drift(
     elif start or end:
         if not (start and end):
             common.fail("give both --start and --end (or --last 1h)", errors.USAGE)
-        if _instant(start, "--start") >= _instant(end, "--end"):
+        if common.instant(start, "--start") >= common.instant(end, "--end"):
             common.fail(f"--start {start} is not before --end {end}: the window would be empty", errors.USAGE)
         event.update(start=start, end=end)
     if threshold is not None:

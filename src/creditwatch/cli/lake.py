@@ -42,13 +42,14 @@ def lake_export(
             common.fail("--hours and --backfill do not go together: a backfill takes --start and --end", errors.USAGE)
         if start is None:
             common.fail("--backfill needs --start (a day or time, UTC)", errors.USAGE)
-        span = (_utc(start, "--start"), _utc(end, "--end") if end else datetime.now(UTC))
-        if span[0] >= span[1]:
+        first = common.instant(start, "--start", day=True)
+        until = common.instant(end, "--end", day=True) if end else datetime.now(UTC)
+        if first >= until:
             common.fail(f"--start {start} is not before the end of the backfill", errors.USAGE)
         state = common.local_state()
         with progress_bar("days") as progress:
             try:
-                result = lake.backfill(state.endpoint, span[0], span[1], progress)
+                result = lake.backfill(state.endpoint, first, until, progress)
             except RewriteRefused as exc:
                 common.fail(f"--backfill: {exc}", errors.USAGE)
         render.lake_backfill(result)
@@ -63,19 +64,6 @@ def lake_export(
         except RewriteRefused as exc:
             common.fail(f"--hours {n}: {exc}", errors.USAGE)
     render.lake_export(result)
-
-
-def _utc(value: str, flag: str) -> datetime:
-    """A day (midnight UTC) or an ISO time with its zone; anything else is a usage error."""
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        common.fail(f"{flag} {value!r} is not a day (2026-09-01) or an ISO time", errors.USAGE)
-    if at.tzinfo is None:
-        if len(value) > 10:
-            common.fail(f"{flag} {value!r} has no time zone: add Z (UTC)", errors.USAGE)
-        at = at.replace(tzinfo=UTC)
-    return at
 
 
 @lake_app.command("query")
