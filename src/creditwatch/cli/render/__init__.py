@@ -143,37 +143,44 @@ def log_rows(rows: list[Any], minutes: int) -> None:
     typer.echo(f"{len(rows)} record(s) shown, from the last {minutes} min", err=True)
 
 
-def lake_backfill(result: Any) -> None:
-    """`lake export --backfill`: each hour written, the simulated days past the TTL, how far the lake is complete."""
-    for h in result.hours:
-        merged = "  merged into the lake's object (past the table's TTL)" if h.merged else ""
-        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}{merged}")
-    if result.simulated_days:
-        days = ", ".join(result.simulated_days[:3]) + (" ..." if len(result.simulated_days) > 3 else "")
-        typer.echo(f"{len(result.simulated_days)} day(s) past the table's TTL written from simulated history: {days}")
+MERGED = "merged into the lake's object (past the table's TTL)"
+
+
+def _lake_hour(bucket: str, h: Any, how: str = "") -> None:
+    """One hour's predictions object written to the lake, and how when it was not a plain rewrite."""
+    how = f"  {how}" if how else ""
+    typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{bucket}/{h.key}{how}")
+
+
+def _lake_written(verb: str, result: Any) -> None:
+    """What an export or a backfill wrote, then how far the lake is complete."""
     mark = result.watermark
     typer.echo(
-        f"backfilled {result.days} day(s): {result.rows} record(s) and {result.outcome_rows} outcome(s); "
+        f"{verb} {result.rows} record(s) and {result.outcome_rows} outcome(s); "
         f"the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
         f"to {mark.complete_through:%Y-%m-%dT%H:%MZ} completely"
     )
+
+
+def lake_backfill(result: Any) -> None:
+    """`lake export --backfill`: each hour written, the simulated days past the TTL, how far the lake is complete."""
+    for h in result.hours:
+        _lake_hour(result.bucket, h, MERGED if h.merged else "")
+    if result.simulated_days:
+        days = ", ".join(result.simulated_days[:3]) + (" ..." if len(result.simulated_days) > 3 else "")
+        typer.echo(f"{len(result.simulated_days)} day(s) past the table's TTL written from simulated history: {days}")
+    _lake_written(f"backfilled {result.days} day(s):", result)
 
 
 def lake_export(result: Any) -> None:
     """`lake export`: each hour written, then how far the lake is complete."""
     for h in result.hours:
-        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}")
+        _lake_hour(result.bucket, h)
         if h.outcome_key:
             typer.echo(f"  {h.hour}  {h.outcome_rows:>8} outcomes  s3://{result.bucket}/{h.outcome_key}")
     for h in result.late_hours:
-        how = "merged into the lake's object (past the table's TTL)" if h.merged else "marked by a spill replay"
-        typer.echo(f"  {h.hour}  {h.rows:>8} rows  {h.bytes:>10} bytes  s3://{result.bucket}/{h.key}  {how}")
-    mark = result.watermark
-    typer.echo(
-        f"exported {result.rows} record(s) and {result.outcome_rows} outcome(s); "
-        f"the lake holds every hour from {mark.first_hour:%Y-%m-%dT%H:%MZ} "
-        f"to {mark.complete_through:%Y-%m-%dT%H:%MZ} completely"
-    )
+        _lake_hour(result.bucket, h, MERGED if h.merged else "marked by a spill replay")
+    _lake_written("exported", result)
 
 
 def rows(names: list[str], values: list[tuple[Any, ...]], as_json: bool) -> None:
