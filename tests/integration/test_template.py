@@ -255,11 +255,15 @@ def test_reports_bucket_access_is_logged_to_a_private_bucket_that_expires_its_lo
         {"Fn::GetAtt": ["ReportsBucket", "Arn"]},
         {"Fn::GetAtt": ["LakeBucket", "Arn"]},
         {"Fn::GetAtt": ["AthenaResultsBucket", "Arn"]},
+        {"Fn::GetAtt": ["ModelRegistryBucket", "Arn"]},
     ]
     assert res["LakeBucket"]["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "lake-bucket/"
     results = res["AthenaResultsBucket"]["Properties"]["LoggingConfiguration"]
     assert results["LogFilePrefix"] == "athena-results-bucket/"
     assert {"Fn::Sub": "${ReportsAccessLogsBucket.Arn}/athena-results-bucket/*"} in write["Resource"]
+    registry = res["ModelRegistryBucket"]["Properties"]["LoggingConfiguration"]
+    assert registry["LogFilePrefix"] == "model-registry-bucket/"
+    assert {"Fn::Sub": "${ReportsAccessLogsBucket.Arn}/model-registry-bucket/*"} in write["Resource"]
     assert any("aws:SecureTransport" in json.dumps(st) for st in policy)
 
 

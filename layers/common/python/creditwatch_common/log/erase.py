@@ -16,6 +16,8 @@ NOT_REACHED: dict[str, str] = {
     "key, a report's) was read by whom, never an object's content; kept AccessLogRetentionDays",
     "AthenaResultsBucket": "what a lake query returned (the record included, if a query selected it): expires 7 "
     "days after the query; not rewritten",
+    "ModelRegistryBucket": "model versions: forests, cards and comparison evidence; a card lists the prediction "
+    "ids a version was trained on, never their values; a training set built later leaves erased records out",
 }
 
 
