@@ -9,10 +9,15 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$(PATH)
 
 .PHONY: setup demo test check test-fast lint typecheck bench build validate train clean
 
-$(VENV)/.installed: requirements/dev.lock pyproject.toml
+$(VENV)/.installed: requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/dev.lock
+	touch $@
+
+# setup.py maps every package found by the layout: a new function or layer package reinstalls.
+PACKAGES := $(wildcard src/creditwatch/__init__.py layers/*/python/creditwatch_*/__init__.py functions/*/creditwatch_*/__init__.py)
+$(VENV)/.editable: $(VENV)/.installed pyproject.toml setup.py $(PACKAGES)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -29,7 +34,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.lock
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.lock
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Install the dev, SAM CLI and checkov environments
+setup: $(VENV)/.editable $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Install the dev, SAM CLI and checkov environments
 
 demo: setup ## The main job on the local stack: traffic, drift report, alerts, summary
 	$(BIN)/creditwatch demo

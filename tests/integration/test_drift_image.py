@@ -1,14 +1,17 @@
 """DriftFunction is a container image this machine cannot build: check what the image would run.
 
 The Dockerfile is followed into an empty task root (a clean `pip install -r requirements.txt
---target`, then the COPY lines), and the handler its CMD names runs there under the Lambda Runtime
-Interface Emulator with `python -S`: only the task root and the runtime client are importable, as in
-the image.
+--target`, then the COPY lines with the job's JOB build argument), and the handler its ImageConfig.Command
+names runs there under the Lambda Runtime Interface Emulator with `python -S`: only the task root and the
+runtime client are importable, as in the image.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The task root the Dockerfile builds, assembled without Docker."""
+    """DriftFunction's task root, assembled without Docker."""
     out = tmp_path_factory.mktemp("drift-image")
     rie.image_function(Template(), "DriftFunction", out)
     return out
+
+
+@pytest.fixture(scope="module")
+def job_image(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Another job's own image: the drift image's installed dependencies hard-linked (the pip layer
+    Docker's cache shares between the jobs' builds), without the drift job's package."""
+
+    def build(logical_id: str) -> Path:
+        out = tmp_path_factory.mktemp(f"{logical_id}-image")
+        shutil.copytree(image / "task", out / "task", copy_function=os.link)
+        shutil.rmtree(out / "task/creditwatch_drift")
+        rie.image_function(Template(), logical_id, out)
+        return out
+
+    return build
 
 
 def _window_event(start: datetime, end: datetime) -> dict[str, Any]:
@@ -40,6 +58,7 @@ def _window_event(start: datetime, end: datetime) -> dict[str, Any]:
 def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
     task = image / "task"
     assert (task / "creditwatch_drift/handler.py").exists()
+    assert not (task / "creditwatch_quality").exists()  # each job's image holds its own package only
     assert (task / "creditwatch_model/artifacts/reference.csv").exists()
     assert (task / "creditwatch_common/log/writer.py").exists()
     versions = {p.name.split("-")[0].lower(): p.name.split("-")[1] for p in task.glob("*.dist-info")}
@@ -49,8 +68,6 @@ def test_image_holds_evidently_and_pins_pandas_below_3(image: Path) -> None:
     # The code copied in ships bytecode Python uses as is (pip compiles the dependencies).
     packages = (
         "creditwatch_drift",
-        "creditwatch_quality",
-        "creditwatch_lake_export",
         "creditwatch_model",
         "creditwatch_common",
         "creditwatch_analytics",
@@ -78,14 +95,13 @@ def test_image_handler_reports_drift_on_shifted_traffic(image: Path, local_stack
     assert not short_error and short["status"] == "insufficient_data" and short["report_url"] is None
 
 
-def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
-    image: Path, local_stack: Any, stack_client: Any
+def test_the_lake_export_image_writes_the_lake_and_the_drift_run_reads_it(
+    image: Path, job_image: Callable[[str], Path], local_stack: Any, stack_client: Any
 ) -> None:
     template = Template(endpoint=local_stack.endpoint)
     local_stack.cli("simulate", "traffic", "--stable", "80", "--seed", "5", "--json")
-    # LakeExportFunction: the drift image with its own ImageConfig.Command.
     assert template.function("LakeExportFunction").handler == "creditwatch_lake_export.handler.lambda_handler"
-    with rie.emulator(template, "LakeExportFunction", local_stack.endpoint, image) as emu:
+    with rie.emulator(template, "LakeExportFunction", local_stack.endpoint, job_image("LakeExportFunction")) as emu:
         exported, export_error = emu.invoke(json.loads((ROOT / "events/lake-export.json").read_text()))
         logs = emu.logs()
     assert not export_error, (exported, logs[-4000:])
@@ -103,11 +119,12 @@ def test_the_same_image_runs_the_lake_export_and_the_drift_run_reads_the_lake(
     assert result["engine"] == "lake" and result["rows_read"] >= 80, result["message"]
 
 
-def test_the_same_image_runs_the_quality_job_by_its_own_command(image: Path, local_stack: Any) -> None:
+def test_the_quality_image_runs_the_quality_job_by_its_own_command(
+    job_image: Callable[[str], Path], local_stack: Any
+) -> None:
     template = Template(endpoint=local_stack.endpoint)
-    # QualityFunction: the drift image with its own ImageConfig.Command.
     assert template.function("QualityFunction").handler == "creditwatch_quality.handler.lambda_handler"
-    with rie.emulator(template, "QualityFunction", local_stack.endpoint, image) as emu:
+    with rie.emulator(template, "QualityFunction", local_stack.endpoint, job_image("QualityFunction")) as emu:
         result, error = emu.invoke(json.loads((ROOT / "events/quality-days-ago.json").read_text()))
         invalid, invalid_error = emu.invoke(json.loads((ROOT / "events/quality-invalid.json").read_text()))
         logs = emu.logs()

@@ -1,16 +1,15 @@
 """Assembles what an image function's Dockerfile would put in LAMBDA_TASK_ROOT, without Docker.
 
 Only the instructions our Dockerfiles use are understood (FROM the AWS Lambda Python base image,
-COPY into ${LAMBDA_TASK_ROOT} or /tmp, RUN pip install -r ... --target ${LAMBDA_TASK_ROOT}, RUN python -m
-compileall on task-root paths, CMD);
-anything else is an error, so a Dockerfile change that this emulation cannot follow fails loudly
-instead of being skipped.
+ARG (the template's DockerBuildArgs), COPY into ${LAMBDA_TASK_ROOT} or /tmp, RUN pip install -r ...
+--target ${LAMBDA_TASK_ROOT}, RUN python -m compileall on task-root paths; CMD, ENV and LABEL are
+ignored); anything else is an error, so a Dockerfile change that this emulation cannot follow fails
+loudly instead of being skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shlex
 import shutil
@@ -31,10 +30,9 @@ class ImageError(Exception):
 
 @dataclass
 class AssembledImage:
-    """The task root an image would hold, and the handler its CMD names."""
+    """The task root an image would hold (the function's ImageConfig.Command names its handler)."""
 
     task_root: Path
-    handler: str
 
 
 def _instructions(text: str) -> list[tuple[str, str]]:
@@ -58,13 +56,18 @@ def _in_task_root(dest: str, task_root: Path) -> Path | None:
 
 
 def assemble(
-    dockerfile: Path, task_root: Path, context: Path = ROOT, pip_args: list[str] | None = None
+    dockerfile: Path,
+    task_root: Path,
+    context: Path = ROOT,
+    pip_args: list[str] | None = None,
+    build_args: dict[str, str] | None = None,
 ) -> AssembledImage:
     """Follow the Dockerfile into task_root (pip installs with this interpreter, Python 3.11 like the image)."""
     task_root.mkdir(parents=True, exist_ok=True)
     tmp_files: dict[str, Path] = {}
-    handler = None
-    for op, rest in _instructions(dockerfile.read_text()):
+    declared: dict[str, str] = {}
+    for op, raw in _instructions(dockerfile.read_text()):
+        rest = _expand(raw, declared)
         if op == "FROM":
             if not BASE_IMAGE.match(rest):
                 raise ImageError(f"base image {rest!r} is not the AWS Lambda Python 3.11 image")
@@ -85,16 +88,24 @@ def assemble(
                 shutil.copy2(src, dest if not dest_text.endswith("/") else dest / src.name)
         elif op == "RUN":
             _run(rest, task_root, tmp_files, pip_args or [])
-        elif op == "CMD":
-            cmd = json.loads(rest)
-            handler = cmd[0]
-        elif op in ("ENV", "ARG", "LABEL"):
+        elif op == "ARG":
+            name, _, default = rest.partition("=")
+            value = (build_args or {}).get(name, default)
+            if not value:
+                raise ImageError(f"ARG {name} has no value: the template's DockerBuildArgs must give one")
+            declared[name] = value
+        elif op in ("CMD", "ENV", "LABEL"):
             continue
         else:
             raise ImageError(f"Dockerfile instruction {op} is not emulated")
-    if handler is None:
-        raise ImageError(f"{dockerfile} has no CMD")
-    return AssembledImage(task_root=task_root, handler=handler)
+    return AssembledImage(task_root=task_root)
+
+
+def _expand(text: str, declared: dict[str, str]) -> str:
+    """${NAME} and $NAME of the ARGs declared so far, as docker build substitutes them."""
+    for name, value in declared.items():
+        text = text.replace("${" + name + "}", value).replace("$" + name, value)
+    return text
 
 
 def _run(command: str, task_root: Path, tmp_files: dict[str, Path], pip_args: list[str]) -> None:

@@ -148,11 +148,13 @@ def image_function(template: Template, logical_id: str, out: Path | None = None)
         raise TemplateError(f"{logical_id} is not an image function with a Dockerfile")
     context = ROOT / metadata.get("DockerContext", ".")
     out = out or build_dir(logical_id)
-    image = assemble(context / metadata["Dockerfile"], out / "task", context=context)
+    image = assemble(
+        context / metadata["Dockerfile"], out / "task", context=context, build_args=metadata.get("DockerBuildArgs")
+    )
     spec = template.function(logical_id)
     return BuiltFunction(
         logical_id=logical_id,
-        handler=spec.handler,  # the image's CMD, or the function's ImageConfig.Command
+        handler=spec.handler,  # the function's ImageConfig.Command
         task_root=image.task_root,
         layer_dirs=[],
         timeout=spec.timeout,

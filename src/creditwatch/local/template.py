@@ -239,11 +239,12 @@ class Template:
         }
         package_type = props.get("PackageType", "Zip")
         if package_type == "Image":
-            handler, code_dir, layer_dirs = self._image_entry(res.get("Metadata", {}))
-            # ImageConfig.Command replaces the image's CMD: two functions can share one image.
+            code_dir, layer_dirs = self._image_entry(res.get("Metadata", {}))
+            # Every image function names its handler: the image of one job has no CMD of its own.
             command = props.get("ImageConfig", {}).get("Command")
-            if command:
-                handler = str(command[0])
+            if not command:
+                raise TemplateError(f"{logical_id}: an image function needs ImageConfig.Command")
+            handler = str(command[0])
         else:
             handler = props["Handler"]
             code_dir = ROOT / props["CodeUri"]
@@ -265,17 +266,16 @@ class Template:
             return ROOT / res["Properties"]["ContentUri"]
         raise TemplateError(f"only layers of this template can run locally, not {layer!r}")
 
-    def _image_entry(self, metadata: dict[str, Any]) -> tuple[str, Path, list[Path]]:
-        """Handler and code folders of an image function, read from its Dockerfile."""
+    def _image_entry(self, metadata: dict[str, Any]) -> tuple[Path, list[Path]]:
+        """Code folders of an image function, read from its Dockerfile with the template's build args."""
         dockerfile = ROOT / metadata["Dockerfile"]
         text = dockerfile.read_text()
-        cmd = re.search(r'^CMD\s*\[\s*"([^"]+)"', text, re.M)
-        if not cmd:
-            raise TemplateError(f'{dockerfile} has no CMD ["module.handler"]')
+        for name, value in metadata.get("DockerBuildArgs", {}).items():
+            text = text.replace("${" + name + "}", str(value)).replace("$" + name, str(value))
         # COPY <src> ${LAMBDA_TASK_ROOT}/... lines say which project folders the image holds.
         dirs = [ROOT / m.group(1) for m in re.finditer(r"^COPY\s+(\S+)\s+\$\{LAMBDA_TASK_ROOT\}", text, re.M)]
         code = [d for d in dirs if d.is_dir() and "functions" in d.parts]
         others = [d for d in dirs if d.is_dir() and d not in code]
         if not code:
             raise TemplateError(f"{dockerfile} copies no function code into LAMBDA_TASK_ROOT")
-        return cmd.group(1), code[0].parent, others
+        return code[0].parent, others
