@@ -48,11 +48,11 @@ test: setup ## Lint, type-check and run every test (unit, integration, e2e): <= 
 	$(BIN)/mypy
 	$(PYTEST) --durations=20
 
-check: setup ## The edit loop: lint, type-check and the unit tests (<= 2 min on 2 cores)
+check: setup ## The edit loop: lint, type-check and the unit tests that need no server (<= 2 min on 2 cores)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(PYTEST) tests/unit
+	$(PYTEST) tests/unit -m "not server"
 
 test-fast: setup ## Unit and integration tests only
 	$(PYTEST) tests/unit tests/integration

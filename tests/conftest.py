@@ -30,6 +30,16 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
+# What makes a test need a stand-in server: `make check` (the edit loop) leaves such tests to `make test`.
+SERVER_FIXTURES = frozenset({"_moto_clients", "local_stack", "fresh_cli", "server", "moto_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `server` every test whose fixtures start moto or a local stack (files with servers of their own say so)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
 
 def _function_env() -> dict[str, str]:
     """Every function's environment as template.yaml resolves it locally (names of the moto resources)."""

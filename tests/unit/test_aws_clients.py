@@ -36,6 +36,7 @@ def test_empty_local_endpoint_changes_nothing() -> None:
     assert aws.AwsClients().sqs.meta.endpoint_url.startswith("https://sqs.")
 
 
+@pytest.mark.server  # a new interpreter imports every module
 def test_importing_any_function_module_changes_no_environment_and_reads_no_settings() -> None:
     import json
     import subprocess

@@ -16,6 +16,8 @@ from creditwatch_analytics.history_page import ATTRIBUTE_COLORS, COLORS, WINDOW_
 from creditwatch_analytics.report_page import add_to_report, drift_sections, quality_sections
 from creditwatch_analytics.summaries import DriftSummary, QualitySummary
 
+pytestmark = pytest.mark.server  # a browser
+
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "report-index.png"
 
 

@@ -24,6 +24,9 @@ BUCKET = "lake-read-test"
 ROWS_PER_HOUR = 20_000  # row groups of 1,000, 2,000, 4,000, 8,000 and 5,000: DuckDB's threads share each file
 
 
+pytestmark = pytest.mark.server  # the lake on a moto server of its own
+
+
 @pytest.fixture(scope="module")
 def lake(model: Any) -> Iterator[tuple[LakeWindow, pa.Table]]:
     """Three hours written to a moto server as the export writes them; the lake window and every row."""

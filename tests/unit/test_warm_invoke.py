@@ -16,6 +16,8 @@ from creditwatch.local.stack import boto_client
 from creditwatch.local.template import Template
 from creditwatch.local.warm import invoke_warm
 
+pytestmark = pytest.mark.server  # a new interpreter per test
+
 
 class _Slack(BaseHTTPRequestHandler):
     """A webhook that takes every post."""
