@@ -7,6 +7,7 @@ CLI opens a bar around the call. The bar is drawn only when stderr is a terminal
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,3 +69,36 @@ def progress_counts(
     with _bar(stream) as bar:
         tasks = {what: bar.add_task(what, total=total) for what, total in totals.items()}
         yield lambda what, n: bar.advance(tasks[what], n)
+
+
+@contextmanager
+def from_log(*, echo: bool, show: bool | None = None, stream: IO[str] | None = None) -> Iterator[Callable[[str], None]]:
+    """A callback for a function's log lines: its `progress` lines move a bar; every line is echoed if asked.
+
+    A job logs `{"progress": {"step", "done", "total"}}` (creditwatch_common.observability: `progress`);
+    the bar shows the step, the count and an ETA. Echoed lines print above the bar, as they come.
+    """
+    out = stream or sys.stderr
+    if not shown(show, stream):
+
+        def write(line: str) -> None:
+            if echo:
+                out.write(line)
+
+        yield write
+        return
+    with _bar(stream) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def on_line(line: str) -> None:
+            if echo:
+                bar.console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+            if '"progress"' not in line:
+                return
+            try:
+                step = json.loads(line)["progress"]
+                bar.update(task, description=str(step["step"]), completed=int(step["done"]), total=int(step["total"]))
+            except (ValueError, KeyError, TypeError):
+                return  # a line that only mentions progress
+
+        yield on_line

@@ -40,7 +40,11 @@ def _validation_auc() -> float:
 
 def _quality(local_stack: Any, days_from: int, days_to: int) -> dict[str, Any]:
     event = json.dumps({"days_ago_from": days_from, "days_ago_to": days_to})
-    out: dict[str, Any] = local_stack.cli.json("invoke", "QualityFunction", "-e", "-", stdin=event)
+    proc = local_stack.cli("invoke", "QualityFunction", "-e", "-", stdin=event)
+    # The run's steps are in its log (a terminal draws them as a bar), the last one with the verdict.
+    out: dict[str, Any] = json.loads(proc.stdout)
+    steps = [json.loads(line)["progress"] for line in proc.stderr.splitlines() if '"progress"' in line]
+    assert [s["done"] for s in steps] == [0, 1, 2, 3] and steps[-1]["step"] == f"done: {out['verdict']}"
     return out
 
 

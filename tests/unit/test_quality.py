@@ -249,6 +249,16 @@ def queued(sqs, aws):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def test_a_run_reports_its_steps_in_order_from_reading_to_done(quality_job, prediction_log, ddb, aws, model):
+    seed_cohort(prediction_log, ddb, aws, model, n=300, start=START, end=END, seed=4)
+    steps: list[tuple[str, int, int]] = []
+    quality_job.progress = lambda step, done, total: steps.append((step, done, total))
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert [(done, total) for _, done, total in steps] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert steps[1][0] == "figures on 300 labelled of 300 predictions"
+    assert steps[-1][0] == f"done: {summary.verdict}"
+
+
 def test_an_empty_cohort_is_no_data_and_writes_nothing(quality_job, s3, aws):
     summary = quality_job.run(QualityEvent(start=START, end=END))
     assert summary.verdict == "no_data" and summary.rows == 0 and summary.report_id is None

@@ -115,6 +115,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         estimator=estimator,
         assumption=note if estimator else None,
         warnings=warnings,
+        progress=obs.progress,
     )
     return QualityService(settings=settings, job=job, obs=obs)
 

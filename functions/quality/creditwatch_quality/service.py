@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,8 @@ from creditwatch_quality.report import render
 from creditwatch_quality.rules import judge
 from creditwatch_quality.settings import QualitySettings
 
+# A run's steps as progress counts them: read, figures, report, done.
+STEPS = 3
 # Quality reports' latest pointer: what a reader of the pointer needs to know of the run.
 POINTER_FIELDS = ("kind", "cohort", "generated_at", "verdict", "labelled_rows", "label_coverage", "report_id")
 
@@ -43,6 +46,8 @@ class QualityJob:
     # What the estimate assumes (stated in the summary and the report beside the figures).
     assumption: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Where a run is, step by step (step, done, total): the function logs it, the CLI draws it.
+    progress: Callable[[str, int, int], None] = lambda _step, _done, _total: None
 
     def run(self, event: QualityEvent, now: datetime | None = None) -> QualitySummary:
         """Judge the event's cohort; never raises for data problems, only reports them (and tells people)."""
@@ -77,6 +82,7 @@ class QualityJob:
             "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
             "warnings": list(self.warnings),
         }
+        self.progress("reading the cohort", 0, STEPS)
         try:
             # Over max_rows, the bottom-k sample (the drift sample's rule); the totals count the whole cohort.
             frame = self.source.labelled(start, end, list(PROTECTED_COLUMNS), s.max_rows, SAMPLE_KEY_SEED)
@@ -120,6 +126,7 @@ class QualityJob:
                 verdict="no_data", message="no scored predictions in the cohort; no report written", **base
             )
         summary = QualitySummary(verdict="ok", message="", **base)
+        self.progress(f"figures on {labelled:,} labelled of {totals.rows:,} predictions", 1, STEPS)
         if self.estimator is not None:
             summary.estimated = self.estimator(cohort.p_good)
             summary.estimator = self.assumption
@@ -135,7 +142,10 @@ class QualityJob:
             cost_rise=s.cost_rise,
         )
         summary.message = _message(summary)
-        return self._publish(summary, cohort, event, start, end)
+        self.progress("writing the report", 2, STEPS)
+        published = self._publish(summary, cohort, event, start, end)
+        self.progress(f"done: {published.verdict}", STEPS, STEPS)
+        return published
 
     def _realized(self, summary: QualitySummary, cohort: Cohort) -> None:
         s = self.settings

@@ -74,11 +74,12 @@ def run_job(logical_id: str, event: dict[str, Any]) -> Any:
     """Invoke a job of the local stack as `creditwatch invoke` does; its result, or a one-line error."""
     from creditwatch.local.invoke import invoke as run
     from creditwatch.local.template import Template
+    from creditwatch.progress import from_log
 
     state = local_state()
-    outcome = run(Template(endpoint=state.endpoint), logical_id, event, state.endpoint)
-    if errors.debug_enabled():
-        sys.stderr.write(outcome.stderr)
+    # --debug shows the job's log as it is written; a terminal shows its progress lines as a bar.
+    with from_log(echo=errors.debug_enabled()) as on_log:
+        outcome = run(Template(endpoint=state.endpoint), logical_id, event, state.endpoint, on_log=on_log)
     if outcome.function_error:
         result = outcome.result if isinstance(outcome.result, dict) else {}
         fail(

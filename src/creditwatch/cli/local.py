@@ -136,11 +136,14 @@ def invoke(
             outcome = invoke_built(template, logical_id, payload, state.endpoint, out=build_dir, rebuild=rebuild)
         except (RieError, ImageError) as exc:
             common.fail(str(exc))
+        sys.stderr.write(outcome.stderr)
     else:
         from creditwatch.local.invoke import invoke as run
+        from creditwatch.progress import from_log
 
-        outcome = run(template, logical_id, payload, state.endpoint)
-    sys.stderr.write(outcome.stderr)
+        # The log as the function writes it; a job's progress lines also move a bar on a terminal.
+        with from_log(echo=True) as on_log:
+            outcome = run(template, logical_id, payload, state.endpoint, on_log=on_log)
     common.print_json(outcome.result)
     if outcome.function_error:
         raise typer.Exit(errors.FUNCTION_ERROR)

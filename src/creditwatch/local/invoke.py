@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from creditwatch.local.stack import local_api_url, local_env
 from creditwatch.local.template import FunctionSpec, Template
@@ -53,9 +56,17 @@ def function_environment(spec: FunctionSpec, endpoint: str, extra: dict[str, str
 
 
 def invoke(
-    template: Template, logical_id: str, event: Any, endpoint: str, extra_env: dict[str, str] | None = None
+    template: Template,
+    logical_id: str,
+    event: Any,
+    endpoint: str,
+    extra_env: dict[str, str] | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> InvokeResult:
-    """Run the handler in a new interpreter with the function's code, layers and environment."""
+    """Run the handler in a new interpreter with the function's code, layers and environment.
+
+    `on_log(line)` gets each line of the function's log as it is written (a long job shows signs of life).
+    """
     spec = template.function(logical_id)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(function_environment(spec, endpoint, extra_env))
@@ -65,28 +76,56 @@ def invoke(
     # The bootstrap comes from this very package (last, so the function's code and layers win).
     bootstrap_root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [*spec.python_path, bootstrap_root])
-    try:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "creditwatch.local.bootstrap",
-                spec.handler,
-                spec.logical_id,
-                str(spec.memory),
-                str(spec.timeout),
-            ],
-            input=json.dumps(event),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=spec.timeout + INIT_ALLOWANCE_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        # The bootstrap stops the handler at its deadline; this is the backstop for a hung init.
-        message = f"Task timed out after {spec.timeout:.2f} seconds (init included)"
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return InvokeResult({"errorMessage": message, "errorType": "Sandbox.Timedout"}, "", stderr, 124)
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "null"
-    return InvokeResult(result=json.loads(last), stdout=proc.stdout, stderr=proc.stderr, returncode=proc.returncode)
+    command = [
+        sys.executable,
+        "-m",
+        "creditwatch.local.bootstrap",
+        spec.handler,
+        spec.logical_id,
+        str(spec.memory),
+        str(spec.timeout),
+    ]
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        out: list[str] = []
+        err: list[str] = []
+        readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, out, None), daemon=True),
+            threading.Thread(target=_drain, args=(proc.stderr, err, on_log), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(json.dumps(event))
+            proc.stdin.close()
+        try:
+            returncode = proc.wait(timeout=spec.timeout + INIT_ALLOWANCE_S)
+        except subprocess.TimeoutExpired:
+            # The bootstrap stops the handler at its deadline; this is the backstop for a hung init.
+            proc.kill()
+            proc.wait()
+            for reader in readers:
+                reader.join()
+            message = f"Task timed out after {spec.timeout:.2f} seconds (init included)"
+            return InvokeResult({"errorMessage": message, "errorType": "Sandbox.Timedout"}, "", "".join(err), 124)
+        for reader in readers:
+            reader.join()
+    stdout = "".join(out)
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else "null"
+    return InvokeResult(result=json.loads(last), stdout=stdout, stderr="".join(err), returncode=returncode)
+
+
+def _drain(stream: IO[str] | None, into: list[str], on_line: Callable[[str], None] | None) -> None:
+    """Read a pipe to its end, line by line (a full pipe would stall the function)."""
+    assert stream is not None
+    for line in stream:
+        into.append(line)
+        if on_line is not None:
+            on_line(line)

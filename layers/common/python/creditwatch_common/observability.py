@@ -128,6 +128,12 @@ class Observability:
         """Add one value of a metric to this invocation's EMF blob."""
         self.metrics.add_metric(name=str(name), unit=unit, value=value)
 
+    def progress(self, step: str, done: int, total: int) -> None:
+        """Log where a long run is (`creditwatch invoke` draws these lines as a progress bar)."""
+        self.logger.info(
+            f"progress: {step} ({done}/{total})", extra={"progress": {"step": step, "done": done, "total": total}}
+        )
+
     def entry(
         self, handle: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
