@@ -114,3 +114,16 @@ def _lake_endpoint(endpoint: str | None) -> Iterator[None]:
             os.environ.pop("AWS_ENDPOINT_URL_S3", None)
         else:
             os.environ["AWS_ENDPOINT_URL_S3"] = saved
+
+
+def bootstrap_local(endpoint: str) -> Any:
+    """The layer's model as the local registry's first champion (`local up`); None when it has a champion."""
+    from creditwatch.model_lifecycle import bootstrap_champion
+    from creditwatch.training.card import layer_card
+    from creditwatch_model import model_dir
+
+    registry = local_registry(endpoint)
+    if registry.alias("champion") is not None:
+        return None
+    card = layer_card(model_dir(), created_by=who(False), why="the model the layer ships, registered by local up")
+    return bootstrap_champion(registry, card, model_dir(), who(False))
