@@ -31,10 +31,10 @@ from creditwatch_model import load_model
 RECENT_SHARE = 0.2
 SELECTION = (
     "original 700 training rows kept at weight 1 (every applicant labelled: the only view of refused applicants); "
-    "each matured outcome weighted by 1 / (share of its decision's scored predictions in the window with an "
-    "outcome), inverse probability weighting on the logged decision; a decision without outcomes adds no rows "
-    "(no reject inference: where the model refuses, the original data decides); the latest "
-    f"{RECENT_SHARE:.0%} of matured outcomes held out as the recent labelled holdout"
+    "each matured outcome weighted by 1 / (share of its decision's scored predictions with an outcome, among those "
+    "no younger than the youngest with one), inverse probability weighting on the logged decision; a decision "
+    "without outcomes adds no rows (no reject inference: where the model refuses, the original data decides); "
+    f"the latest {RECENT_SHARE:.0%} of matured outcomes held out as the recent labelled holdout"
 )
 
 
@@ -53,9 +53,15 @@ class Matured:
         return rows.sort_values(["ts", "prediction_id"], kind="mergesort").reset_index(drop=True)
 
     def weights_by_decision(self) -> dict[str, float]:
-        """1 / share of each decision's scored predictions that have an outcome (decisions with none left out)."""
-        scored = self.frame.groupby("decision").size()
-        labelled = self.frame[self.frame["good"].notna()].groupby("decision").size()
+        """1 / share of each decision's scored predictions that have an outcome (decisions with none left out).
+
+        Predictions younger than the youngest with an outcome have not matured yet: not counted as unobserved.
+        """
+        labelled_rows = self.frame[self.frame["good"].notna()]
+        if labelled_rows.empty:
+            return {}
+        scored = self.frame[self.frame["ts"] <= labelled_rows["ts"].max()].groupby("decision").size()
+        labelled = labelled_rows.groupby("decision").size()
         return {str(d): round(float(scored[d] / labelled[d]), 12) for d in labelled.index if labelled[d] > 0}
 
 
