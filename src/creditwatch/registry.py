@@ -119,11 +119,39 @@ def _lake_endpoint(endpoint: str | None) -> Iterator[None]:
 def bootstrap_local(endpoint: str) -> Any:
     """The layer's model as the local registry's first champion (`local up`); None when it has a champion."""
     from creditwatch.model_lifecycle import bootstrap_champion
-    from creditwatch.training.card import layer_card
     from creditwatch_model import model_dir
 
     registry = local_registry(endpoint)
     if registry.alias("champion") is not None:
         return None
-    card = layer_card(model_dir(), created_by=who(False), why="the model the layer ships, registered by local up")
-    return bootstrap_champion(registry, card, model_dir(), who(False))
+    return bootstrap_champion(registry, _layer_card(), model_dir(), who(False))
+
+
+def _layer_card() -> Any:
+    """The layer's card, kept in .creditwatch/cache by its metadata's hash: computing it imports scikit-learn (~3 s)."""
+    from datetime import UTC, datetime
+
+    from creditwatch.paths import ROOT
+    from creditwatch_common.model_card import ModelCard
+    from creditwatch_common.registry import sha256_file
+    from creditwatch_model import METADATA_FILE, model_dir
+
+    cached = ROOT / ".creditwatch" / "cache" / f"layer-card-{sha256_file(model_dir() / METADATA_FILE)[:16]}.json"
+    if cached.exists():
+        card = ModelCard.model_validate_json(cached.read_text())
+    else:
+        from creditwatch.training.card import layer_card
+
+        card = layer_card(model_dir(), created_by="", why="")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside then renamed: stacks started at once (a parallel test run) never read half a card.
+        part = cached.with_suffix(f".{os.getpid()}.part")
+        part.write_text(card.model_dump_json())
+        part.replace(cached)
+    return card.model_copy(
+        update={
+            "created_by": who(False),
+            "created_at": datetime.now(UTC),
+            "why": "the model the layer ships, registered by local up",
+        }
+    )
