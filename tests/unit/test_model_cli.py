@@ -240,3 +240,11 @@ def test_an_unreachable_registry_is_one_error_line_exit_6(monkeypatch):
     result = CliRunner().invoke(app, ["model", "list", "--bucket", "creditwatch-registry"])
     assert result.exit_code == 6
     assert "the model registry s3://creditwatch-registry cannot be reached" in one_error_line(result)
+
+
+def test_bootstrap_makes_the_layers_model_the_first_champion_once(cli, registry, model):
+    first = cli("model", "bootstrap")
+    assert first.exit_code == 0, first.output
+    assert registry.alias("champion").version == model.version
+    assert cli("model", "bootstrap").exit_code == 0
+    assert len(registry.alias_history("champion")) == 1

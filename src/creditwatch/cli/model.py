@@ -91,6 +91,26 @@ def model_history(
     render.moves(alias, moves)
 
 
+@model_app.command("bootstrap")
+def model_bootstrap(bucket: Bucket = None) -> None:
+    """Register the layer's model as the first champion (`local up` does it locally); nothing if one is set."""
+    from creditwatch.model_lifecycle import bootstrap_champion
+    from creditwatch.registry import who
+    from creditwatch.training.card import layer_card
+    from creditwatch_model import model_dir
+
+    registry, deployed = _registry(bucket)
+    current = registry.alias("champion")
+    if current is not None:
+        render.moves("champion", [current])
+        return
+    by = who(deployed)
+    card = layer_card(model_dir(), created_by=by, why="the model the layer ships: first champion")
+    move = bootstrap_champion(registry, card, model_dir(), by)
+    if move is not None:
+        render.moved(move)
+
+
 @model_app.command("train")
 def model_train(
     challenger: Annotated[
