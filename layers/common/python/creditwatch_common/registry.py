@@ -7,7 +7,6 @@ message says what and where: the CLI prints it as its one `error:` line, the pre
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,7 +290,3 @@ class ModelRegistry:
     def _keys(self, prefix: str) -> list[str]:
         return sorted(item["Key"] for item in self._list(prefix))
 
-
-def dump_json(value: Any) -> bytes:
-    """JSON bytes as the registry writes its own documents (sorted keys, indented)."""
-    return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
