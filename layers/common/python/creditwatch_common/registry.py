@@ -289,4 +289,3 @@ class ModelRegistry:
 
     def _keys(self, prefix: str) -> list[str]:
         return sorted(item["Key"] for item in self._list(prefix))
-
