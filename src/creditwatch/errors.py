@@ -60,12 +60,22 @@ def explain(exc: BaseException) -> CliError:
     """The one-line error for an exception: a known failure with its next step, or an unexpected one."""
     if isinstance(exc, CliError):
         return exc
-    known = _aws(exc) or _network(exc) or _files(exc)
+    known = _registry(exc) or _aws(exc) or _network(exc) or _files(exc)
     if known is not None:
         return known
     return CliError(
         f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback, and report it)", UNEXPECTED
     )
+
+
+def _registry(exc: BaseException) -> CliError | None:
+    from creditwatch_common.registry import RegistryError, RegistryUnreachable
+
+    if isinstance(exc, RegistryUnreachable):
+        return CliError(f"{exc}: is the local stack up (creditwatch local status), or --bucket right?", UNREACHABLE)
+    if isinstance(exc, RegistryError):
+        return CliError(str(exc), FAILED)
+    return None
 
 
 def _aws(exc: BaseException) -> CliError | None:

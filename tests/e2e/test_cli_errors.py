@@ -238,3 +238,28 @@ def test_a_hanging_dynamodb_endpoint_spills_within_the_timeout_and_replay_restor
     assert local_stack.cli("log", "get", prediction_id, check=False).returncode == errors.FAILED
     assert "0 failed" in local_stack.cli("replay-spill").stdout
     assert local_stack.cli.json("log", "get", prediction_id)["prediction_id"] == prediction_id
+
+
+def test_local_up_registers_the_layers_model_as_champion_and_model_errors_are_one_line(local_stack: Any) -> None:
+    from creditwatch_model import load_model
+
+    versions = local_stack.cli.json("model", "list", "--json")
+    assert [(v["version"], v["aliases"]) for v in versions] == [(load_model().version, ["champion"])]
+    _one_error_line(local_stack.cli("model", "show", "0123456789ab", check=False), errors.FAILED, "no model version")
+    _one_error_line(
+        local_stack.cli("model", "promote", load_model().version, "--reason", "r", check=False),
+        errors.FAILED,
+        "is the champion already",
+    )
+    _one_error_line(local_stack.cli("model", "rollback", "--reason", "r", check=False), errors.FAILED, "no previous")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the socket is: nothing answers there
+    closed = _with_env(local_stack.cli, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+    _one_error_line(
+        closed("model", "list", "--bucket", "creditwatch-registry", check=False),
+        errors.UNREACHABLE,
+        "cannot be reached",
+    )

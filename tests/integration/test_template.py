@@ -101,9 +101,18 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     f"{lid}: {text} names no resource of the stack"
                 )
                 if "*" in text:
-                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history; or
-                    # any key of the bucket that holds the lake workgroup's query results and nothing else.
-                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
+                    # Object keys under a prefix: drift and quality reports, the lake's hours, the history, the
+                    # registry's versions and aliases; or any key of the bucket that holds the lake workgroup's
+                    # query results and nothing else.
+                    prefixes = (
+                        "/drift/",
+                        "/quality/",
+                        "/predictions/",
+                        "/outcomes/",
+                        "/history/",
+                        "/versions/",
+                        "/aliases/",
+                    )
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
                     assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
                         f"{lid}: wildcard resource {text}"

@@ -16,6 +16,7 @@ from creditwatch_predict.health import Readiness
 from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
 from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMiddleware
+from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
@@ -35,8 +36,13 @@ def create_app(
     idempotency: IdempotencyStore | None = None,
     outcomes: OutcomeWriter | None = None,
     readiness: Readiness | None = None,
+    provider: ModelProvider | None = None,
 ) -> FastAPI:
-    """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
+    """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer).
+
+    `provider` names the model of each request (the registry's champion); without one, `model` answers every request.
+    """
+    provider = provider or ModelProvider(model)
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size, model.schema)
     app = FastAPI(
@@ -51,13 +57,14 @@ def create_app(
         redoc_url=None,
     )
     app.router.route_class = OrjsonRoute  # FastAPI's own routes (docs) too
+    app.state.models = provider
     # A path with a slash too many is served (TrailingSlashMiddleware) or a JSON 404, never an empty 307.
     app.router.redirect_slashes = False
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
     routers = [
-        scoring_router(model, application_model, batch_model, explain=settings.explain_predictions),
-        operations_router(model, readiness),
+        scoring_router(provider, application_model, batch_model, explain=settings.explain_predictions),
+        operations_router(provider, readiness),
     ]
     if outcomes is not None:
         routers.append(outcomes_router(outcomes))
@@ -71,7 +78,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestLogMiddleware,
-        model_version=model.version,
+        model_version=lambda: provider.champion().version,
         writer=writer,
         obs=obs,
         max_answer_bytes=settings.max_answer_bytes,

@@ -18,6 +18,7 @@ from creditwatch_common.observability import Observability, Service
 from creditwatch_model import CreditModel, load_model
 from creditwatch_predict.api import create_app
 from creditwatch_predict.health import Readiness, health_client_config
+from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.settings import PredictSettings
 
 Handler = Any
@@ -28,7 +29,8 @@ class PredictService:
     """The built function: its FastAPI app, its Lambda handler and what they write to."""
 
     settings: PredictSettings
-    model: CreditModel
+    model: CreditModel  # the layer's model: the fallback when the registry is not configured or not reachable
+    provider: ModelProvider
     writer: LogWriter
     obs: Observability
     app: FastAPI
@@ -82,7 +84,8 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         spill_queue_url=settings.spill_queue_url,
         budget_s=settings.health_check_budget_s,
     )
-    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness)
+    provider = model_provider(settings, clients, model, obs)
+    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness, provider)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 
@@ -91,7 +94,34 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         return asgi(event, context)  # type: ignore[arg-type]
 
     handler = obs.wrap(handle, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True)
-    return PredictService(settings=settings, model=model, writer=writer, obs=obs, app=app, handler=handler)
+    return PredictService(
+        settings=settings, model=model, provider=provider, writer=writer, obs=obs, app=app, handler=handler
+    )
+
+
+def model_provider(
+    settings: PredictSettings, clients: AwsClients, fallback: CreditModel, obs: Observability
+) -> ModelProvider:
+    """The champion (and challenger) from the registry when one is configured, the layer's model otherwise."""
+    from pathlib import Path
+
+    from creditwatch_common.registry import ModelRegistry
+
+    registry = None
+    if settings.model_registry_bucket:
+        # One short attempt a call: a registry that does not answer delays one request, then rests (retry_after_s).
+        config = request_path_config(settings.aws_connect_timeout_s, settings.aws_read_timeout_s)
+        registry = ModelRegistry(clients.lazy("s3", **config), settings.model_registry_bucket)
+    return ModelProvider(
+        fallback,
+        registry,
+        obs=obs,
+        pinned=settings.model_version,
+        pinned_challenger=settings.challenger_version,
+        check_interval_s=settings.model_alias_check_ms / 1000,
+        retry_after_s=settings.model_registry_retry_s,
+        cache_dir=Path(settings.model_cache_dir),
+    )
 
 
 # Allocations between young-generation collections (CPython's default: 700). A 1,000-application batch

@@ -61,6 +61,8 @@ class RequestLog:
     deadline: float = math.inf
     # POST /outcomes: results per status (its metrics; none of the scoring ones).
     outcome_counts: dict[str, int] | None = None
+    # The version that scored the request (set by the route); else the champion's at logging time.
+    model_version: str | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -120,7 +122,7 @@ class RequestLogMiddleware:
         self,
         app: ASGIApp,
         *,
-        model_version: str,
+        model_version: Callable[[], str],
         writer: LogWriter,
         obs: Observability,
         max_answer_bytes: int,
@@ -219,7 +221,7 @@ class RequestLogMiddleware:
             method=scope.get("method", ""),
             status=status,
             latency_ms=round(latency_ms, 3),
-            model_version=self.model_version,
+            model_version=entry.model_version or self.model_version(),
             scored=scored,
             single=entry.single,
             error_class=entry.error_class,

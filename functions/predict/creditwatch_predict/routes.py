@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from creditwatch_common.log.outcomes import OutcomeWriter
-from creditwatch_model import CreditModel
 from creditwatch_predict.errors import OUTCOME_FIELDS, error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.health import Readiness, healthy
 from creditwatch_predict.middleware import request_log
+from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
     ErrorResponse,
@@ -70,9 +70,9 @@ COUNTERFACTUAL_HELP = (
 
 
 def scoring_router(
-    model: CreditModel, application_model: type[BaseModel], batch_model: type[BaseModel], *, explain: bool = True
+    models: ModelProvider, application_model: type[BaseModel], batch_model: type[BaseModel], *, explain: bool = True
 ) -> APIRouter:
-    """POST /predict and /predict-batch for the request models built from the model's schema."""
+    """POST /predict and /predict-batch for the request models built from the model's schema, by the champion."""
     router = APIRouter(route_class=OrjsonRoute, tags=["scoring"])
 
     @router.post("/predict", response_model=ExplainedPredictionResponse, responses=KEYED_RESPONSES)
@@ -83,11 +83,12 @@ def scoring_router(
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Score one credit application, with its explanation and its reasons."""
+        model = models.champion()
         scored = score_applications(model, [application.model_dump()], explain=explain)  # type: ignore[attr-defined]
         if counterfactual:
             add_counterfactual(model, scored[0])
         entry = request_log(request)
-        entry.scored, entry.single = scored, True
+        entry.scored, entry.single, entry.model_version = scored, True, model.version
         # Built and typed here (service.py); response_model documents it without re-validating it.
         return OrjsonResponse(scored[0].response(model.version))
 
@@ -103,8 +104,10 @@ def scoring_router(
         if batch.explain and len(apps) > MAX_EXPLAINED_BATCH:  # type: ignore[attr-defined]
             message = f"At most {MAX_EXPLAINED_BATCH} applications per request with explain: true; split the batch"
             return error_response(request, 413, "batch_too_large", message)
+        model = models.champion()
         scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
-        request_log(request).scored = scored
+        entry = request_log(request)
+        entry.scored, entry.model_version = scored, model.version
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;
         # response_model still documents the shape in the OpenAPI schema.
         return OrjsonResponse(
@@ -122,7 +125,7 @@ def scoring_router(
 DEEP_HELP = "Also check the log table and the spill queue (within 1.5 s): 503 with what is down"
 
 
-def operations_router(model: CreditModel, readiness: Readiness | None = None) -> APIRouter:
+def operations_router(models: ModelProvider, readiness: Readiness | None = None) -> APIRouter:
     """GET /health (liveness; readiness with ?deep=true) and /model-info."""
     router = APIRouter(route_class=OrjsonRoute, tags=["operations"])
 
@@ -132,12 +135,13 @@ def operations_router(model: CreditModel, readiness: Readiness | None = None) ->
         responses={503: {"model": HealthResponse, "description": "`?deep=true`: a dependency is down"}},
     )
     async def health(deep: Annotated[bool, Query(description=DEEP_HELP)] = False) -> JSONResponse:
-        """Liveness, and which model is loaded; with deep=true, whether the log table and spill queue answer."""
+        """Liveness, and which models answer; with deep=true, whether the log table and spill queue answer."""
+        model = models.champion()
         answer: dict[str, Any] = {
             "status": "healthy",
             "model_loaded": True,
             "model_name": model.name,
-            "model_version": model.version,
+            **models.status(),
             "timestamp": utc_now_iso(),
         }
         if not deep or readiness is None:
@@ -150,8 +154,8 @@ def operations_router(model: CreditModel, readiness: Readiness | None = None) ->
 
     @router.get("/model-info")
     async def model_info() -> dict[str, Any]:
-        """The model's metadata: schema, metrics, threshold, risk bands."""
-        return model.metadata
+        """The champion's metadata: schema, metrics, threshold, risk bands."""
+        return models.champion().metadata
 
     return router
 

@@ -208,7 +208,11 @@ class HealthResponse(BaseModel):
     status: Literal["healthy", "unhealthy"]
     model_loaded: bool
     model_name: str
-    model_version: str
+    model_version: str = Field(description="The champion's version: the model whose answers applicants get")
+    model_source: Literal["registry", "layer"] = Field(
+        "layer", description="`registry`: the registry's champion; `layer`: the model the layer ships (the fallback)"
+    )
+    challenger_version: str | None = Field(None, description="The challenger scored beside the champion, if any")
     timestamp: str
     checks: dict[str, str] | None = Field(
         None, description="`?deep=true` only: log_table, spill_queue: `ok`, `not configured` or `unreachable: ...`"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from creditwatch_common.settings import LogSettings
 
@@ -35,3 +35,21 @@ class PredictSettings(LogSettings):
     idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")
     # GET /health?deep=true: the whole check (log table and spill queue at once) answers within this.
     health_check_budget_s: float = Field(1.5, gt=0, le=10, validation_alias="HEALTH_CHECK_BUDGET_SECONDS")
+    # The model registry (template ModelRegistryBucket; none: the layer's model answers, as before).
+    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
+    # A pinned champion (deployed stacks: the version their function configuration names), and challenger.
+    # Unset: the registry's aliases are followed, checked at most every MODEL_ALIAS_CHECK_MS.
+    model_version: str | None = Field(None, pattern=r"^[0-9a-f]{12}$", validation_alias="MODEL_VERSION")
+    challenger_version: str | None = Field(None, pattern=r"^[0-9a-f]{12}$", validation_alias="CHALLENGER_VERSION")
+    # 0: every request (creditwatch serve, so a promotion answers from the next request); one LIST call a check.
+    model_alias_check_ms: int = Field(1000, ge=0, le=3_600_000, validation_alias="MODEL_ALIAS_CHECK_MS")
+    # After a registry failure, the models already loaded serve this long before the registry is asked again.
+    model_registry_retry_s: float = Field(30.0, ge=0, le=3600, validation_alias="MODEL_REGISTRY_RETRY_SECONDS")
+    # Where registry versions are written once fetched (Lambda: only /tmp is writable).
+    model_cache_dir: str = Field("/tmp/creditwatch-models", validation_alias="MODEL_CACHE_DIR")
+
+    @field_validator("model_registry_bucket", "model_version", "challenger_version", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """The template passes "" for an unset parameter."""
+        return None if value == "" else value

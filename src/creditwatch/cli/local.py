@@ -175,7 +175,8 @@ def serve(
     state = common.local_state()
     template = Template(endpoint=state.endpoint)
     spec = template.function("PredictFunction")
-    env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true"})
+    # MODEL_ALIAS_CHECK_MS 0: a champion promoted (creditwatch model promote) answers from the next request.
+    env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true", "MODEL_ALIAS_CHECK_MS": "0"})
     # Powertools and boto3 read these from the process environment (credentials, region, endpoint).
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)

@@ -230,6 +230,10 @@ def up(
         lambda service: boto_client(service, state.endpoint),
         webhook_url=webhook_url or state.sink_url or "",
     )
+    from creditwatch.registry import bootstrap_local
+
+    # The model the layer ships is the first champion (a registry that has one keeps it).
+    bootstrap_local(state.endpoint)
     return state
 
 

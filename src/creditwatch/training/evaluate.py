@@ -16,18 +16,21 @@ from creditwatch_model.calibration import Calibration, logit
 from creditwatch_model.canonical import canonical_float
 
 
-def expected_cost(y_true: np.ndarray, p_good: np.ndarray, threshold: float) -> float:
-    """Mean UCI cost per application when approving at P(good) >= threshold."""
+def expected_cost(y_true: np.ndarray, p_good: np.ndarray, threshold: float, weights: np.ndarray | None = None) -> float:
+    """Mean UCI cost per application when approving at P(good) >= threshold (weighted, when weights are given)."""
     approve = p_good >= threshold
+    if weights is not None:
+        cost = COST_FALSE_APPROVE * (approve & (y_true == 0)) + COST_FALSE_REFUSE * (~approve & (y_true == 1))
+        return float(np.sum(cost * weights) / np.sum(weights))
     false_approve = np.sum(approve & (y_true == 0))
     false_refuse = np.sum(~approve & (y_true == 1))
     return float((COST_FALSE_APPROVE * false_approve + COST_FALSE_REFUSE * false_refuse) / len(y_true))
 
 
-def choose_threshold(y_true: np.ndarray, p_good: np.ndarray) -> tuple[float, float]:
-    """Threshold on P(good) of minimum expected cost, searched on a 0.005 grid."""
+def choose_threshold(y_true: np.ndarray, p_good: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Threshold on P(good) of minimum expected cost (weighted, when weights are given), searched on a 0.005 grid."""
     grid = np.round(np.arange(0.30, 0.951, 0.005), 3)
-    costs = [expected_cost(y_true, p_good, float(t)) for t in grid]
+    costs = [expected_cost(y_true, p_good, float(t), weights) for t in grid]
     best = int(np.argmin(costs))  # argmin keeps the lowest threshold among ties
     return float(grid[best]), float(costs[best])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,26 +61,69 @@ class TrainingResult:
 
     out_dir: Path
     metadata: dict[str, Any]
+    # sha256 of the rows fitted (features, label, weight, in order) and how many came from each source.
+    fingerprint: str = ""
+    rows_by_source: dict[str, int] = field(default_factory=dict)
 
 
-def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
-    """Fit, evaluate, pack and write pipeline.joblib, forest.npz, calibration.json, metadata.json and reference.csv."""
-    codes = read_codes()
-    schema = build_schema(codes)
+@dataclass(frozen=True)
+class ExtraRows:
+    """Labelled rows fitted beside the original training split (matured outcomes), each with its weight."""
+
+    features: pd.DataFrame  # the schema's columns, typed as load_data types them
+    target: np.ndarray  # 1 good, 0 bad
+    weights: np.ndarray
+    source: str = "matured_outcomes"
+    # What metadata.json says about them (window, weights, selection handling).
+    about: dict[str, Any] = field(default_factory=dict)
+
+
+def original_split(schema: FeatureSchema) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The UCI data's stratified 70/30 split (x_train, x_test, y_train, y_test): every version's original holdout."""
     df = load_data()
     x = df[schema.names]
     y = df[TARGET].to_numpy()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=RANDOM_STATE)
+    return x_train, x_test, y_train, y_test
+
+
+def fingerprint(x: pd.DataFrame, y: np.ndarray, weights: np.ndarray | None) -> str:
+    """sha256 of rows as fitted: the same rows in the same order (and weights) give the same fingerprint."""
+    frame = x.reset_index(drop=True).copy()
+    frame[TARGET] = y
+    frame["_weight"] = np.ones(len(y)) if weights is None else np.round(weights, 12)
+    return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+
+
+def train(out_dir: Path, trained_at: str | None = None, extra: ExtraRows | None = None) -> TrainingResult:
+    """Fit, evaluate, pack and write pipeline.joblib, forest.npz, calibration.json, metadata.json and reference.csv.
+
+    `extra`: labelled rows fitted beside the original training split, weighted (a challenger); the holdout,
+    the reference and the parity checks stay the original data's.
+    """
+    codes = read_codes()
+    schema = build_schema(codes)
+    df = load_data()
+    x = df[schema.names]
+    x_train, x_test, y_train, y_test = original_split(schema)
+    x_fit, y_fit, w_fit = x_train, y_train, None
+    if extra is not None and len(extra.target):
+        x_fit = pd.concat([x_train, extra.features[schema.names]], ignore_index=True)
+        y_fit = np.concatenate([y_train, extra.target.astype(int)])
+        w_fit = np.concatenate([np.ones(len(y_train)), extra.weights.astype(float)])
+    fit_params = {} if w_fit is None else {"classifier__sample_weight": w_fit}
 
     # Threshold chosen on out-of-fold training predictions, so the holdout stays untouched.
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=RANDOM_STATE)
-    oof = cross_val_predict(build_pipeline(schema), x_train, y_train, cv=cv, method="predict_proba")[:, 1]
-    threshold, oof_cost = choose_threshold(y_train, oof)
+    oof = cross_val_predict(
+        build_pipeline(schema), x_fit, y_fit, cv=cv, method="predict_proba", params=fit_params or None
+    )[:, 1]
+    threshold, oof_cost = choose_threshold(y_fit, oof, w_fit)
     # The estimator's calibration map, on the same out-of-fold predictions: served P(good) stays as it is.
-    calibration = fit_calibration(oof, y_train)
+    calibration = fit_calibration(oof, y_fit)
 
     pipeline = build_pipeline(schema)
-    pipeline.fit(x_train, y_train)
+    pipeline.fit(x_fit, y_fit, **fit_params)
     forest = pack_forest(pipeline.named_steps["classifier"])
     cover = forest_cover(pipeline.named_steps["classifier"])
 
@@ -114,6 +158,7 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
             "train_rows": len(y_train),
             "test_rows": len(y_test),
             "libraries": _library_versions(),
+            **({extra.source: {"rows": len(extra.target), **extra.about}} if extra is not None else {}),
         },
         "feature_schema": schema.to_dict(),
         "target": {"name": TARGET, "positive_class": 1, "meaning": {"1": "good credit", "0": "bad credit"}},
@@ -196,7 +241,8 @@ def train(out_dir: Path, trained_at: str | None = None) -> TrainingResult:
     }
     calibration.save(out_dir)
     write_json(out_dir / METADATA_FILE, metadata)
-    return TrainingResult(out_dir=out_dir, metadata=metadata)
+    sources = {"original": len(y_train), **({extra.source: len(extra.target)} if extra is not None else {})}
+    return TrainingResult(out_dir, metadata, fingerprint(x_fit, y_fit, w_fit), sources)
 
 
 def _category_dtypes(schema: FeatureSchema) -> dict[str, type]:

@@ -44,6 +44,8 @@ class Metric(StrEnum):
     PROBABILITY_GOOD = "ProbabilityGood"
     LOG_RECORDS_SPILLED = "LogRecordsSpilled"
     LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
+    # The model registry could not be read or a version not loaded: the models already serving answered.
+    MODEL_REGISTRY_FAILURES = "ModelRegistryFailures"
     # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
     OUTCOME_REQUESTS = "OutcomeRequests"
     OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
