@@ -296,8 +296,8 @@ class RequestLogMiddleware:
             mean_p = sum(s.score.probability_good_credit for s in scored) / len(scored)
             metric(Metric.PROBABILITY_GOOD, round(mean_p, 6), "None")
             if self.score_bins is not None:
-                counts = self.score_bins.counts(s.score.probability_good_credit for s in scored)
-                for name, n in zip(SCORE_BINS, counts, strict=True):
+                bins = self.score_bins.counts(s.score.probability_good_credit for s in scored)
+                for name, n in zip(SCORE_BINS, bins, strict=True):
                     if n:
                         metric(name, n)
         if outcome.spilled:
