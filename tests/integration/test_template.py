@@ -23,6 +23,8 @@ FUNCTIONS = (
     "ReportsFunction",
     "QualityFunction",
 )
+# Functions with no reserved-concurrency parameter: the deployment hooks (run once per deployment) and the probe.
+ROLLOUT_FUNCTIONS = ("PreTrafficHookFunction", "PostTrafficHookFunction", "ProbeFunction")
 
 
 def _sam_env() -> dict[str, str]:
@@ -103,12 +105,14 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                 if "*" in text:
                     # Object keys under a prefix: drift and quality reports, the lake's hours, the history; or
                     # any key of the bucket that holds the lake workgroup's query results and nothing else.
-                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
+                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/", "/evidence/")
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
-                    assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
+                    # The PreTraffic hook: the predict function's published versions (`<arn>:<version>`).
+                    versions = text == json.dumps({"Fn::Sub": "${PredictFunction.Arn}:*"})
+                    assert text.count("*") == 1 and (results or versions or any(p in text for p in prefixes)), (
                         f"{lid}: wildcard resource {text}"
                     )
-                    assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
+                    assert text.endswith('/*"}') or versions, f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
 
@@ -338,11 +342,12 @@ def test_the_reports_route_has_no_authorizer_and_runs_the_reports_function() -> 
     assert route["RouteKey"] == "GET /reports/{report_id}"
     assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
     assert route["Target"] == {"Fn::Sub": "integrations/${ReportsIntegration}"}
-    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Fn::GetAtt": ["ReportsFunction", "Arn"]}
+    # The alias `live`, as every route and schedule (tests/integration/test_rollout_template.py).
+    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Ref": "ReportsFunction.Alias"}
     # The catch-all route keeps the API's auth: only the token route is open.
     assert Template().resolve(res["HttpApiDefaultRoute"]["Properties"]["AuthorizationType"]) == "AWS_IAM"
     permission = res["ReportsInvokePermission"]["Properties"]
-    assert permission["FunctionName"] == {"Ref": "ReportsFunction"}
+    assert permission["FunctionName"] == {"Ref": "ReportsFunction.Alias"}
     assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/GET/reports/*")
 
 
@@ -480,7 +485,13 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction", "QualityFunction"}
+    assert set(scheduled) == {
+        "DriftFunction",
+        "AlertsFunction",
+        "LakeExportFunction",
+        "QualityFunction",
+        "ProbeFunction",
+    }
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"
@@ -810,7 +821,7 @@ def test_every_function_log_group_masks_personal_data_as_a_second_net() -> None:
         for res in template.resources.values()
         if res["Type"] == "AWS::Logs::LogGroup" and "/aws/lambda/" in json.dumps(res["Properties"].get("LogGroupName"))
     ]
-    assert len(groups) == len(FUNCTIONS)
+    assert len(groups) == len(FUNCTIONS) + len(ROLLOUT_FUNCTIONS)
     for props in groups:
         policy = props["DataProtectionPolicy"]
         by_operation = {next(iter(st["Operation"])): st["DataIdentifier"] for st in policy["Statement"]}
