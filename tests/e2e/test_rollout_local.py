@@ -83,7 +83,7 @@ def test_the_probe_passes_against_serve_and_its_application_is_logged_but_in_no_
     probes = [r for r in reader.query_window(*window, FullRow, include_synthetic=True) if r.synthetic == "probe"]
     # Both calls are logged (every request is), marked: the health check and the scored application.
     assert sorted(r.route for r in probes) == ["/health", "/predict"]
-    assert [r.decision for r in probes if r.route == "/predict"][0] in ("approve", "refuse")
+    assert next(r.decision for r in probes if r.route == "/predict") in ("approve", "refuse")
     assert all(r.synthetic is None for r in reader.query_window(*window, FullRow))
 
 
