@@ -46,6 +46,7 @@ test: setup ## Lint, type-check and run every test (unit, integration, e2e): <= 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/*.yml
 	$(PYTEST) --durations=20
 
 check: setup ## The edit loop: lint, type-check and the unit tests that need no server (<= 2 min on 2 cores)

@@ -765,6 +765,118 @@ class AthenaProxy(FaultProxy):
         return Handler
 
 
+# ---- CodeDeploy's hook call and Lambda versions, as the services answer where moto does not ------------
+
+
+class DeployStub(FaultProxy):
+    """A FaultProxy in front of moto's CodeDeploy that also answers what moto cannot, on the real call path.
+
+    moto 5 keeps deployments (CreateDeployment, GetDeployment: forwarded) but has no
+    PutLifecycleEventHookExecutionStatus: answered here and recorded in `statuses` as
+    (deployment id, execution id, status). moto's Lambda cannot run a function without Docker: Invoke
+    and GetFunctionConfiguration of a published version are answered by the handler registered with
+    `add_version(version, model_version, handler)` (the real predict handler, in this process), so the
+    hook meets a version through botocore's own Lambda client. Faults apply per operation as in
+    FaultProxy (`inject("Invoke", "hang")`: the version never answers).
+    """
+
+    def __init__(self, upstream: str, **kwargs: Any) -> None:
+        super().__init__(upstream, **kwargs)
+        self.statuses: list[tuple[str, str, str]] = []
+        self.invocations: list[tuple[str, str]] = []  # (function, qualifier)
+        self._versions: dict[str, tuple[str, Any]] = {}
+
+    def add_version(self, version: str, model_version: str, handler: Any) -> None:
+        """A published version: its MODEL_VERSION and `handler(event, context) -> result`."""
+        with self._lock:
+            self._versions[version] = (model_version, handler)
+
+    def _handler_class(self) -> type[_QuietHandler]:
+        proxy = self
+        base = super()._handler_class()
+
+        class Handler(base):  # type: ignore[valid-type,misc]
+            def _handle(self) -> None:
+                split = urllib.parse.urlsplit(self.path)
+                parts = [p for p in split.path.split("/") if p]
+                target = self.headers.get("X-Amz-Target", "")
+                if target.endswith(".PutLifecycleEventHookExecutionStatus"):
+                    self._hook_status()
+                elif len(parts) == 4 and parts[:2] == ["2015-03-31", "functions"]:
+                    op = {"invocations": "Invoke", "configuration": "GetFunctionConfiguration"}.get(parts[3])
+                    if op is None:
+                        super()._handle()
+                        return
+                    qualifier = urllib.parse.parse_qs(split.query).get("Qualifier", ["$LATEST"])[0]
+                    self._function(op, urllib.parse.unquote(parts[2]), qualifier)
+                else:
+                    super()._handle()
+
+            def _hook_status(self) -> None:
+                body = json.loads(self._read_body() or b"{}")
+                if self._faulted("PutLifecycleEventHookExecutionStatus"):
+                    return
+                with proxy._lock:
+                    proxy.statuses.append((body["deploymentId"], body["lifecycleEventHookExecutionId"], body["status"]))
+                answer = json.dumps({"lifecycleEventHookExecutionId": body["lifecycleEventHookExecutionId"]})
+                self._relay(200, _json_headers("codedeploy"), answer.encode())
+
+            def _faulted(self, op: str) -> bool:
+                rule = proxy._decide(op)
+                if rule is None:
+                    return False
+                if rule.kind == "hang":
+                    self._hang(rule.hang_seconds)
+                elif rule.kind == "reset":
+                    self._reset_connection()
+                else:
+                    call = _Call("lambda" if op != "PutLifecycleEventHookExecutionStatus" else "codedeploy", op, "json")
+                    self._relay(*_error_response(call, 500 if rule.kind == "server_error" else 400, rule.kind))
+                return True
+
+            def _function(self, op: str, function: str, qualifier: str) -> None:
+                payload = self._read_body()
+                if self._faulted(op):
+                    return
+                with proxy._lock:
+                    known = proxy._versions.get(qualifier)
+                    proxy.invocations.append((function, qualifier))
+                if known is None:
+                    error = {"Type": "User", "Message": f"Function not found: {function}:{qualifier}"}
+                    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ResourceNotFoundException")]
+                    self._relay(404, headers, json.dumps(error).encode())
+                    return
+                model_version, handler = known
+                if op == "GetFunctionConfiguration":
+                    config = {
+                        "FunctionName": function,
+                        "Version": qualifier,
+                        "Environment": {"Variables": {"MODEL_VERSION": model_version}},
+                    }
+                    self._relay(200, [("Content-Type", "application/json")], json.dumps(config).encode())
+                    return
+                import asyncio
+
+                from lambda_context import LambdaContext
+
+                # Mangum runs the app on the thread's event loop, as Lambda's main thread has one.
+                asyncio.set_event_loop(asyncio.new_event_loop())
+                headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", qualifier)]
+                try:
+                    result = handler(json.loads(payload), LambdaContext(function_name=function))
+                except Exception as exc:  # noqa: BLE001 - the version raised: Lambda says so in a header
+                    error = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+                    headers.append(("X-Amz-Function-Error", "Unhandled"))
+                    self._relay(200, headers, json.dumps(error).encode())
+                    return
+                proxy._count(op, forwarded=1)
+                self._relay(200, headers, json.dumps(result).encode())
+
+            do_GET = do_POST = _handle
+
+        return Handler
+
+
 # ---- a Slack-like incoming webhook -----------------------------------------------------------------
 
 SlackMode = Literal["ok", "drop", "reset", "hang"]

@@ -57,7 +57,7 @@ def find(log: Any, record_id: str, last: timedelta | None = None) -> Any:
             f"{record_id} is not a prediction id, and as a request id it carries no time (not a UUIDv7, "
             "as API Gateway's are not): search a window for it with --last, e.g. --last 1h"
         )
-    rows = [r for r in log.query_window(start, end, FullRow) if r.request_id == record_id]
+    rows = [r for r in log.query_window(start, end, FullRow, include_synthetic=True) if r.request_id == record_id]
     if not rows:
         return None
     rows.sort(key=lambda r: (r.batch_index if r.batch_index is not None else -1, r.sk))

@@ -22,6 +22,9 @@ SERVICES = {
     "LakeExportFunction": Service.LAKE_EXPORT,
     "ReportsFunction": Service.REPORTS,
     "QualityFunction": Service.QUALITY,
+    "PreTrafficHookFunction": Service.DEPLOY_HOOK,
+    "PostTrafficHookFunction": Service.DEPLOY_HOOK,
+    "ProbeFunction": Service.PROBE,
 }
 
 
@@ -117,7 +120,7 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("function", ["predict", "drift", "alerts", "reports"])
+@pytest.mark.parametrize("function", ["predict", "drift", "alerts", "reports", "deploy_hook", "probe"])
 def test_what_a_function_ships_is_pinned_to_the_versions_the_tests_run_on(function: str) -> None:
     lock = _pins(ROOT / "requirements/dev.lock")
     shipped = _pins(ROOT / f"functions/{function}/requirements.txt")

@@ -23,6 +23,8 @@ FUNCTIONS = (
     "ReportsFunction",
     "QualityFunction",
 )
+# Functions with no reserved-concurrency parameter: the deployment hooks (run once per deployment) and the probe.
+ROLLOUT_FUNCTIONS = ("PreTrafficHookFunction", "PostTrafficHookFunction", "ProbeFunction")
 
 
 def _sam_env() -> dict[str, str]:
@@ -112,12 +114,15 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                         "/history/",
                         "/versions/",
                         "/aliases/",
+                        "/evidence/",
                     )
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
-                    assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
+                    # The PreTraffic hook: the predict function's published versions (`<arn>:<version>`).
+                    versions = text == json.dumps({"Fn::Sub": "${PredictFunction.Arn}:*"})
+                    assert text.count("*") == 1 and (results or versions or any(p in text for p in prefixes)), (
                         f"{lid}: wildcard resource {text}"
                     )
-                    assert text.endswith('/*"}'), f"{lid}: wildcard resource {text}"
+                    assert text.endswith('/*"}') or versions, f"{lid}: wildcard resource {text}"
             checked += 1
     assert checked >= 10
 
@@ -347,11 +352,12 @@ def test_the_reports_route_has_no_authorizer_and_runs_the_reports_function() -> 
     assert route["RouteKey"] == "GET /reports/{report_id}"
     assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
     assert route["Target"] == {"Fn::Sub": "integrations/${ReportsIntegration}"}
-    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Fn::GetAtt": ["ReportsFunction", "Arn"]}
+    # The alias `live`, as every route and schedule (tests/integration/test_rollout_template.py).
+    assert res["ReportsIntegration"]["Properties"]["IntegrationUri"] == {"Ref": "ReportsFunction.Alias"}
     # The catch-all route keeps the API's auth: only the token route is open.
     assert Template().resolve(res["HttpApiDefaultRoute"]["Properties"]["AuthorizationType"]) == "AWS_IAM"
     permission = res["ReportsInvokePermission"]["Properties"]
-    assert permission["FunctionName"] == {"Ref": "ReportsFunction"}
+    assert permission["FunctionName"] == {"Ref": "ReportsFunction.Alias"}
     assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/GET/reports/*")
 
 
@@ -489,16 +495,24 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction", "QualityFunction"}
+    assert set(scheduled) == {
+        "DriftFunction",
+        "AlertsFunction",
+        "LakeExportFunction",
+        "QualityFunction",
+        "ProbeFunction",
+    }
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"
         on_failure = config["DestinationConfig"]["OnFailure"]
         assert on_failure["Type"] == "SQS" and _arn_of(on_failure["Destination"]) == "FailedRunsQueue"
-        assert config["MaximumRetryAttempts"] == 2
+        # The probe is not retried: the next minute's run is its retry, and a late probe measures nothing.
+        retries = 0 if lid == "ProbeFunction" else 2
+        assert config["MaximumRetryAttempts"] == retries
         # Room for the three attempts and Lambda's waits between them (1 and 2 minutes).
         timeout = template.function(lid).timeout
-        assert config["MaximumEventAgeInSeconds"] >= 3 * timeout + 180, lid
+        assert config["MaximumEventAgeInSeconds"] >= (retries + 1) * timeout + (180 if retries else 0), lid
     assert "FailedRunsQueue" in alarmed
     failed_runs = resources["FailedRunsQueue"]["Properties"]
     resolved = Template().resolve(failed_runs)
@@ -819,7 +833,7 @@ def test_every_function_log_group_masks_personal_data_as_a_second_net() -> None:
         for res in template.resources.values()
         if res["Type"] == "AWS::Logs::LogGroup" and "/aws/lambda/" in json.dumps(res["Properties"].get("LogGroupName"))
     ]
-    assert len(groups) == len(FUNCTIONS)
+    assert len(groups) == len(FUNCTIONS) + len(ROLLOUT_FUNCTIONS)
     for props in groups:
         policy = props["DataProtectionPolicy"]
         by_operation = {next(iter(st["Operation"])): st["DataIdentifier"] for st in policy["Statement"]}

@@ -97,6 +97,7 @@ ARTIFACTS = (
     "metadata.json",
     "psi_bins.json",
     "calibration.json",
+    "replay.json",
 )
 
 
@@ -108,7 +109,7 @@ def test_training_twice_on_one_machine_writes_the_same_bytes(retrained):
 
 def test_regenerated_json_artifacts_are_byte_identical_to_the_committed_ones(retrained):
     first, _, _ = retrained
-    for name in ("metadata.json", "psi_bins.json", "calibration.json"):
+    for name in ("metadata.json", "psi_bins.json", "calibration.json", "replay.json"):
         assert_same_artifact(first / name, ARTIFACTS_DIR / name)
 
 

@@ -9,6 +9,7 @@ from creditwatch_alerts.rules import Condition, WindowStats
 from creditwatch_common import words
 from creditwatch_common.notifications import (
     AnyNotification,
+    DeploymentGateFailed,
     DriftDetected,
     EstimatedQuality,
     FairnessAlert,
@@ -101,7 +102,32 @@ def notification_message(note: AnyNotification, dashboard_url: str | None) -> tu
         return "fairness", fairness_message(note, dashboard_url)
     if isinstance(note, QualityAlert):
         return "quality", quality_message(note, dashboard_url)
+    if isinstance(note, DeploymentGateFailed):
+        return "deployment", deployment_message(note, dashboard_url)
     return "run_failed", run_failed_message(note, dashboard_url)
+
+
+def deployment_message(note: DeploymentGateFailed, dashboard_url: str | None) -> dict[str, Any]:
+    """A deployment hook refused a new version: CodeDeploy keeps (or puts back) the old one."""
+    env = note.environment
+    hook = note.hook.replace("_", " ")
+    headline = f":no_entry: [{env}] DEPLOYMENT STOPPED by the {hook} hook"
+    fields = [
+        {"type": "mrkdwn", "text": f"*Function*\n{note.function} version {note.target_version or '-'}"},
+        {"type": "mrkdwn", "text": f"*Model*\n{note.model_version or '-'}"},
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": note.reason[:2900]}, "fields": fields},
+        *_links(dashboard_url),
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"creditwatch · {env} · deployment {note.deployment_id} · docs/deploy.md"}
+            ],
+        },
+    ]
+    return {"text": f"[{env}] deployment stopped ({hook}): {note.reason}", "blocks": blocks}
 
 
 def fairness_message(note: FairnessAlert, dashboard_url: str | None) -> dict[str, Any]:

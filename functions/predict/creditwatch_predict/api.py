@@ -9,6 +9,7 @@ from creditwatch_common.log import LogWriter
 from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_common.observability import Observability
 from creditwatch_model import CreditModel
+from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.docs import install_docs
 from creditwatch_predict.errors import install_error_handlers
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
@@ -37,6 +38,7 @@ def create_app(
     outcomes: OutcomeWriter | None = None,
     readiness: Readiness | None = None,
     provider: ModelProvider | None = None,
+    score_bins: ScoreBins | None = None,
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer).
 
@@ -86,6 +88,8 @@ def create_app(
         flush_metrics_per_request=settings.flush_metrics_per_request,
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,
+        score_bins=score_bins,
+        function_version=settings.function_version,
     )
     # Outermost: the log, the idempotency key and the route all see the path without its slash.
     app.add_middleware(TrailingSlashMiddleware, paths=paths - {""})

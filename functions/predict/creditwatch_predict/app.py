@@ -15,8 +15,9 @@ from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
 from creditwatch_common.log.outcomes import OutcomeWriter
 from creditwatch_common.observability import Observability, Service
-from creditwatch_model import CreditModel, load_model
+from creditwatch_model import CreditModel, load_model, model_dir
 from creditwatch_predict.api import create_app
+from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.health import Readiness, health_client_config
 from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.settings import PredictSettings
@@ -85,7 +86,10 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         budget_s=settings.health_check_budget_s,
     )
     provider = model_provider(settings, clients, model, obs)
-    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness, provider)
+    score_bins = ScoreBins.load(model_dir(), model.version)
+    app = create_app(
+        model, settings, writer, obs, idempotency, outcomes, readiness, provider=provider, score_bins=score_bins
+    )
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -14,11 +15,12 @@ from starlette.requests import Request
 
 from creditwatch_common.ids import uuid7
 from creditwatch_common.log import LogWriter, WriteOutcome
-from creditwatch_common.observability import Metric, Observability
+from creditwatch_common.observability import SCORE_BINS, VERSION_DIMENSION, Metric, Observability
 
 # Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
 # alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
-from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
+from creditwatch_common.records import OUTCOME_ROUTES, SYNTHETIC_HEADER, SYNTHETIC_PATTERN, RejectedField
+from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -35,6 +37,17 @@ ANSWER_TOO_LARGE: Literal["answer_too_large"] = "answer_too_large"
 # Off Lambda (creditwatch serve), how long a route's own AWS calls may take: the template's 29 s Timeout
 # less the log write's reserve.
 LOCAL_ROUTE_BUDGET_S = 22.0
+_SYNTHETIC = SYNTHETIC_HEADER.encode()
+_SYNTHETIC_VALUE = re.compile(SYNTHETIC_PATTERN)
+
+
+def synthetic_of(scope: Scope) -> str | None:
+    """The request's synthetic marker (`probe`, `deploy-gate`), or None: a malformed one marks nothing."""
+    for name, value in scope.get("headers") or ():
+        if name.lower() == _SYNTHETIC:
+            text = value.decode("latin-1").strip()
+            return text if _SYNTHETIC_VALUE.match(text) else None
+    return None
 
 
 @dataclass
@@ -63,6 +76,8 @@ class RequestLog:
     outcome_counts: dict[str, int] | None = None
     # The version that scored the request (set by the route); else the champion's at logging time.
     model_version: str | None = None
+    # Not an applicant (SYNTHETIC_HEADER): recorded on its records, kept out of windows and model metrics.
+    synthetic: str | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -130,8 +145,12 @@ class RequestLogMiddleware:
         flush_metrics_per_request: bool,
         response_reserve_s: float,
         write_budget_s: float,
+        score_bins: ScoreBins | None = None,
+        function_version: str | None = None,
     ) -> None:
         self.app = app
+        self.score_bins = score_bins
+        self.function_version = function_version
         self.model_version = model_version
         self.writer = writer
         self.obs = obs
@@ -157,7 +176,7 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         on_lambda = getattr(scope.get("aws.context"), "get_remaining_time_in_millis", None) is not None
         deadline = self._deadline(scope, time.monotonic())
-        entry = RequestLog(request_id=_request_id(scope))
+        entry = RequestLog(request_id=_request_id(scope), synthetic=synthetic_of(scope))
         # The route's own AWS calls stop in time for the log write after them (a DynamoDB attempt, then
         # one SQS attempt, then the last-resort line).
         entry.deadline = deadline - self.writer.call_timeout_s * 2 - self.writer.last_resort_reserve_s
@@ -230,6 +249,7 @@ class RequestLogMiddleware:
             rejected_count=entry.rejected_count,
             body_bytes=entry.body_bytes if status >= 400 else None,
             idempotency=entry.idempotency if not entry.idempotency_error else None,
+            synthetic=entry.synthetic,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
@@ -255,6 +275,9 @@ class RequestLogMiddleware:
         outcome: WriteOutcome,
     ) -> None:
         metric = self.obs.metric
+        if self.function_version:
+            # Every metric also by version, for the canary's alarms; the first dimension set is unchanged.
+            self.obs.also_by(**{VERSION_DIMENSION: self.function_version})
         if scope.get("path", "") in OUTCOME_ROUTES:
             metric(Metric.OUTCOME_REQUESTS, 1)
             metric(Metric.OUTCOME_SERVER_ERRORS, 1 if status >= 500 else 0)
@@ -267,13 +290,18 @@ class RequestLogMiddleware:
             metric(Metric.CLIENT_ERRORS, 1 if 400 <= status < 500 else 0)
             metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
             metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
-        if scored:
+        if scored and not entry.synthetic:
             approved = sum(1 for s in scored if s.score.decision == "approve")
             metric(Metric.PREDICTIONS, len(scored))
             metric(Metric.APPROVED, approved)
             metric(Metric.REFUSED, len(scored) - approved)
             mean_p = sum(s.score.probability_good_credit for s in scored) / len(scored)
             metric(Metric.PROBABILITY_GOOD, round(mean_p, 6), "None")
+            if self.score_bins is not None:
+                bins = self.score_bins.counts(s.score.probability_good_credit for s in scored)
+                for name, n in zip(SCORE_BINS, bins, strict=True):
+                    if n:
+                        metric(name, n)
         if outcome.spilled:
             metric(Metric.LOG_RECORDS_SPILLED, outcome.spilled)
         if outcome.logged_only:

@@ -145,6 +145,7 @@ def log_records(
     rejected_count: int | None = None,
     body_bytes: int | None = None,
     idempotency: tuple[str, str] | None = None,
+    synthetic: str | None = None,
 ) -> LogBatch:
     """The log records of one request: one record for a single prediction, else the request plus one per application.
 
@@ -158,6 +159,8 @@ def log_records(
     }
     if idempotency is not None and scored:
         common["idempotency_table"], common["idempotency_pk"] = idempotency
+    if synthetic is not None:
+        common["synthetic"] = synthetic
     if single and len(scored) == 1:
         app = scored[0]
         # A single prediction's record carries its inputs and outputs, under the prediction id.

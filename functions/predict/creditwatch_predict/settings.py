@@ -35,6 +35,8 @@ class PredictSettings(LogSettings):
     idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")
     # GET /health?deep=true: the whole check (log table and spill queue at once) answers within this.
     health_check_budget_s: float = Field(1.5, gt=0, le=10, validation_alias="HEALTH_CHECK_BUDGET_SECONDS")
+    # The published version Lambda runs (set by Lambda): the canary's metrics carry it as a dimension.
+    function_version: str | None = Field(None, validation_alias="AWS_LAMBDA_FUNCTION_VERSION")
     # The model registry (template ModelRegistryBucket; none: the layer's model answers, as before).
     model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # A pinned champion (deployed stacks: the version their function configuration names), and challenger.

@@ -113,7 +113,9 @@ def log_tail(
     from creditwatch_common.records import FullRow
 
     end = datetime.now(UTC) + timedelta(seconds=1)
-    window = common.prediction_log().query_window(end - timedelta(minutes=minutes), end, FullRow)
+    window = common.prediction_log().query_window(
+        end - timedelta(minutes=minutes), end, FullRow, include_synthetic=True
+    )
     rows = sorted(window, key=lambda r: r.sk)[-limit:] if limit > 0 else []
     if as_json:
         common.print_json([r.model_dump(mode="json", exclude_none=True) for r in rows])

@@ -235,5 +235,8 @@ def model_export_mlflow(
 
 
 def register(app: Any) -> None:
-    """Add the `model` group to the root app."""
+    """Add the `model` group to the root app (with the release gate of cli/model_gate.py)."""
+    from creditwatch.cli.model_gate import gate
+
+    model_app.command("gate")(gate)
     app.add_typer(model_app, name="model")

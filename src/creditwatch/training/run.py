@@ -38,6 +38,8 @@ from creditwatch.training.evaluate import (
     fit_calibration,
 )
 from creditwatch.training.forest import content_version, forest_cover, pack_forest
+from creditwatch.training.replay import write_replay
+from creditwatch_common.replay import REPLAY_FILE
 from creditwatch_model import (
     EXPLAIN_FILE,
     FOREST_FILE,
@@ -239,6 +241,9 @@ def train(out_dir: Path, trained_at: str | None = None, extra: ExtraRows | None 
             "codes for categories"
         ),
     }
+    # The deployment gate's frozen replay set: the holdout's applications and this model's answers.
+    write_replay(model, x_test, out_dir)
+    metadata["replay"] = {"artifact": REPLAY_FILE, "rows": len(x_test), "what": "the deployment gate's replay set"}
     calibration.save(out_dir)
     write_json(out_dir / METADATA_FILE, metadata)
     sources = {"original": len(y_train), **({extra.source: len(extra.target)} if extra is not None else {})}

@@ -157,7 +157,19 @@ class QualityAlert(_Message):
     index_url: str | None = None
 
 
-AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert
+class DeploymentGateFailed(_Message):
+    """A deployment hook failed a new version (CodeDeploy rolls it back): which one, and the one-line reason."""
+
+    type: Literal["deployment_gate_failed"] = "deployment_gate_failed"
+    hook: Literal["pre_traffic", "post_traffic"]
+    deployment_id: str
+    function: str
+    target_version: str | None = None
+    model_version: str | None = None
+    reason: str
+
+
+AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert | DeploymentGateFailed
 Notification = Annotated[AnyNotification, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[AnyNotification] = TypeAdapter(Notification)
 

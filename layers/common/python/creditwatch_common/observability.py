@@ -28,6 +28,8 @@ class Service(StrEnum):
     LAKE_EXPORT = "creditwatch-lake-export"
     REPORTS = "creditwatch-reports"
     QUALITY = "creditwatch-quality"
+    DEPLOY_HOOK = "creditwatch-deploy-hook"
+    PROBE = "creditwatch-probe"
 
 
 class Metric(StrEnum):
@@ -46,6 +48,13 @@ class Metric(StrEnum):
     LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
     # The model registry could not be read or a version not loaded: the models already serving answered.
     MODEL_REGISTRY_FAILURES = "ModelRegistryFailures"
+    # Scored applications per quintile of P(good), quintiles of the model's frozen reference (psi_bins.json):
+    # the canary's score PSI is metric math over these, per function version (docs/deploy.md).
+    SCORE_BIN_1 = "ScoreBin1"
+    SCORE_BIN_2 = "ScoreBin2"
+    SCORE_BIN_3 = "ScoreBin3"
+    SCORE_BIN_4 = "ScoreBin4"
+    SCORE_BIN_5 = "ScoreBin5"
     # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
     OUTCOME_REQUESTS = "OutcomeRequests"
     OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
@@ -93,8 +102,18 @@ class Metric(StrEnum):
     QUALITY_RUN_FAILED = "QualityRunFailed"
     # Highest group's true-positive rate - lowest's, among good applicants (only when judged).
     QUALITY_EQUAL_OPPORTUNITY_DIFFERENCE = "QualityEqualOpportunityDifference"
+    # deployment hooks: one per hook run (1 passed, 0 failed)
+    DEPLOY_GATE_PASSED = "DeployGatePassed"
+    # uptime probe: one per run (1 when /health?deep=true or the scored /predict failed)
+    PROBE_FAILED = "ProbeFailed"
+    PROBE_LATENCY = "ProbeLatency"
     # Powertools' own
     COLD_START = "ColdStart"
+
+
+SCORE_BINS = (Metric.SCORE_BIN_1, Metric.SCORE_BIN_2, Metric.SCORE_BIN_3, Metric.SCORE_BIN_4, Metric.SCORE_BIN_5)
+# The second dimension set of the predict function's metrics: which published version emitted them.
+VERSION_DIMENSION = "function_version"
 
 
 ALERT_METRIC_PREFIX = "Alert_"
@@ -135,6 +154,12 @@ class Observability:
         self.logger.info(
             f"progress: {step} ({done}/{total})", extra={"progress": {"step": step, "done": done, "total": total}}
         )
+
+    def also_by(self, **dimensions: str) -> None:
+        """Publish this blob's metrics under a second dimension set too (the first stays as alarms know it)."""
+        wanted = {"service": self.service.value, **self.metrics.default_dimensions, **dimensions}
+        if wanted not in self.metrics.provider.dimension_sets:
+            self.metrics.add_dimensions(**wanted)
 
     def entry(
         self, handle: Callable[[dict[str, Any]], dict[str, Any]]

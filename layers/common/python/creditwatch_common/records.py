@@ -16,6 +16,11 @@ RecordKind = Literal["request", "application"]
 OUTCOME_ROUTES = frozenset({"/outcomes"})
 # Items written before the field took the API's name carry the old attribute (TTL: 90 days by default).
 LEGACY_PROBABILITY = "probability_good"
+# Requests that are not applicants (the uptime probe, the deployment gate's replay) carry this header;
+# their records keep its value in `synthetic`, and no window read returns them (LogReader.query_window).
+SYNTHETIC_HEADER = "x-creditwatch-synthetic"
+SYNTHETIC_ATTRIBUTE = "synthetic"
+SYNTHETIC_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
 # The most rejected fields one record keeps (the answer's error details are capped the same way).
@@ -64,6 +69,9 @@ class LogRecord(BaseModel):
     # them) is kept for retries, so that `creditwatch log erase` deletes that copy too. A hash, not the key.
     idempotency_table: str | None = None
     idempotency_pk: str | None = None
+    # Not an applicant: what sent it (`probe`, `deploy-gate`); drift, fairness, quality, alerts and the
+    # lake never read such a record.
+    synthetic: str | None = None
 
     @property
     def millis(self) -> int:

@@ -14,7 +14,7 @@ from creditwatch_common.dynamo_json import deserialize
 from creditwatch_common.ids import iso_millis
 from creditwatch_common.log.items import from_item
 from creditwatch_common.log.keys import key_attributes, keys_for, partitions
-from creditwatch_common.records import LEGACY_PROBABILITY, RecordKind, Row, StoredRecord
+from creditwatch_common.records import LEGACY_PROBABILITY, SYNTHETIC_ATTRIBUTE, RecordKind, Row, StoredRecord
 
 R = TypeVar("R", bound=Row)
 
@@ -45,19 +45,25 @@ class LogReader:
         *,
         kind: RecordKind | None = None,
         scored_only: bool = False,
+        include_synthetic: bool = False,
         workers: int = 8,
         progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[R]:
         """Every record with start <= time < end as a `row`, by Query (never Scan), pages followed.
 
         Only the row's attributes are read (projection), so a window costs what its rows need.
-        `progress(partitions read, partitions)` as each day and shard is read whole.
+        `progress(partitions read, partitions)` as each day and shard is read whole. Synthetic records
+        (the probe's, the deployment gate's) are left out unless `include_synthetic`: this is the one
+        place every window reader (drift, quality, alerts, the lake export) goes through.
         """
         lo = iso_millis(int(start.timestamp() * 1000))
         hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
         names = {"#pk": "pk", "#sk": "sk"}
         filters = []
         values: dict[str, Any] = {":lo": {"S": lo}, ":hi": {"S": hi}}
+        if not include_synthetic:
+            names["#syn"] = SYNTHETIC_ATTRIBUTE
+            filters.append("attribute_not_exists(#syn)")
         if kind is not None:
             names["#kind"] = "kind"
             values[":kind"] = {"S": kind}

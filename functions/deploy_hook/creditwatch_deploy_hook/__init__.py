@@ -1,0 +1,1 @@
+"""The deployment hooks of PredictFunction: the PreTraffic model gate and the PostTraffic alarm check."""
