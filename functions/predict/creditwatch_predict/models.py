@@ -123,7 +123,7 @@ class ModelProvider:
 
     def _use(self, champion: CreditModel | None, challenger: CreditModel | None) -> None:
         self._champion = champion or self.fallback
-        self.source = "registry" if champion is not None else "layer"
+        self.source = "layer" if self._champion is self.fallback else "registry"
         # A challenger equal to the champion would only shadow it with itself.
         self._challenger = (
             challenger if challenger is not None and challenger.version != self._champion.version else None
@@ -133,6 +133,8 @@ class ModelProvider:
         """A registered version, loaded once: its served files fetched and checked against its card."""
         if version is None:
             return None
+        if version == self.fallback.version:
+            return self.fallback  # the layer's own model (deployed stacks pin it): no registry call
         if version in self._loaded:
             return self._loaded[version]
         assert self.registry is not None

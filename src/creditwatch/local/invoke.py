@@ -48,6 +48,10 @@ def function_environment(spec: FunctionSpec, endpoint: str, extra: dict[str, str
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
         }
     )
+    if "MODEL_VERSION" in env:
+        # Deployed, the version is pinned in the configuration and a promotion ships through the canary;
+        # the local stack has no canary: its predict function follows the registry's aliases instead.
+        env["MODEL_VERSION"] = ""
     if "REPORT_LINK_BASE_URL" in env:
         # Locally the API is `creditwatch serve`, not API Gateway: links must open there.
         env["REPORT_LINK_BASE_URL"] = local_api_url()
