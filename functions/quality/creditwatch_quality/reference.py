@@ -44,7 +44,7 @@ def validation_figures(metadata: Mapping[str, Any], population: Population = "al
         out["bad_rate_approved"] = Figure(value=bad_rate)
         if population == "booked_loans":
             # Per booked loan: only approving a bad applicant costs (5).
-            cost = None if bad_rate is None else round(COST_FALSE_APPROVE * bad_rate, 6)
+            cost = round(COST_FALSE_APPROVE * fp / (tp + fp), 6) if tp + fp else None
             out["expected_cost"] = Figure(value=cost)
             return out
         n = tn + fp + fn + tp
