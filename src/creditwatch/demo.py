@@ -40,11 +40,11 @@ class DemoOptions:
     # applicants only (booked loans, as a lender sees them), the model's relation to repayment inverted
     # from `history_change_days_ago` on (concept drift). The cohort after the change ends
     # `history_judged_days_ago` ago: younger decisions have few outcomes yet (30..60 days). About a fifth
-    # of the applications become booked loans with an outcome: 80 a day give each cohort ~300 of them,
+    # of the applications become booked loans with an outcome: 70 a day give each cohort ~320 of them,
     # over the quality job's 200.
     history_days: int = 90
-    history_per_day: int = 80
-    history_change_days_ago: int = 70
+    history_per_day: int = 70
+    history_change_days_ago: int = 68
     history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
