@@ -37,6 +37,7 @@ class QualityJob:
     # The holdout's figures: every row (compared with all scored applicants, and beside the estimate) and the
     # rows the model approves (compared with booked loans: the only outcomes a lender without bureau data sees).
     validation: dict[str, Figure]
+    validation_booked: dict[str, Figure]
     # Where the cohort is read (ANALYTICS_ENGINE: dynamodb, lake, athena, auto): creditwatch_analytics.lake.window.
     source: WindowSource
     publisher: Publisher
@@ -45,7 +46,6 @@ class QualityJob:
     # What the estimate assumes (stated in the summary and the report beside the figures).
     assumption: str | None = None
     warnings: list[str] = field(default_factory=list)
-    validation_booked: dict[str, Figure] = field(default_factory=dict)
 
     def run(self, event: QualityEvent, now: datetime | None = None) -> QualitySummary:
         """Judge the event's cohort; never raises for data problems, only reports them (and tells people)."""
