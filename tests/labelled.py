@@ -28,8 +28,11 @@ def seed_cohort(
     concept_drift: bool = False,
     coverage: float = 1.0,
     seed: int = 0,
+    booked_only: bool = False,
 ) -> list[LogRecord]:
     """n scored predictions spread over [start, end), outcomes set on a share of their items (as /outcomes does).
+
+    booked_only: outcomes only for approved predictions (booked loans, as a lender without bureau data sees them).
 
     Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
     independently of the score at the same bad rate (the relation between inputs and outcome is gone).
@@ -63,7 +66,7 @@ def seed_cohort(
         )
     log.write(records)
     for i, rec in enumerate(records):
-        if rng.uniform() >= coverage:
+        if rng.uniform() >= coverage or (booked_only and rec.decision != "approve"):
             continue
         dynamodb.update_item(
             TableName=table,

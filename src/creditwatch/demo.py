@@ -36,12 +36,15 @@ class DemoOptions:
     errors: int = 60
     slow: int = 20
     seed: int = 42
-    # The labelled past the quality job judges: days of backdated traffic with outcomes, the model's
-    # relation to repayment inverted from `history_change_days_ago` on (concept drift). The cohort after
-    # the change ends `history_judged_days_ago` ago: younger decisions have few outcomes yet (30..60 days).
+    # The labelled past the quality job judges: days of backdated traffic with outcomes for approved
+    # applicants only (booked loans, as a lender sees them), the model's relation to repayment inverted
+    # from `history_change_days_ago` on (concept drift). The cohort after the change ends
+    # `history_judged_days_ago` ago: younger decisions have few outcomes yet (30..60 days). About a fifth
+    # of the applications become booked loans with an outcome: 70 a day give each cohort ~320 of them,
+    # over the quality job's 200.
     history_days: int = 90
-    history_per_day: int = 25
-    history_change_days_ago: int = 75
+    history_per_day: int = 70
+    history_change_days_ago: int = 68
     history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
@@ -237,9 +240,12 @@ class Demo:
         posted = result["outcomes"]["by_status"]
         if posted.get("recorded", 0) + posted.get("unchanged", 0) != result["outcomes"]["posted"]:
             raise StepFailed(f"outcomes not all recorded: {posted}")
+        if result["outcomes"]["population"] != "approved":
+            raise StepFailed(f"outcomes simulated for {result['outcomes']['population']}, not approved applicants")
         return (
             f"{result['records']} records over {result['days']} days, {result['outcomes']['posted']} outcomes "
-            f"recorded; {result['truth']['change']} from {result['change_at']}"
+            f"recorded (approved applicants only: {result['outcomes']['refused_no_loan']} refused had no loan); "
+            f"{result['truth']['change']} from {result['change_at']}"
         )
 
     def _backfill(self) -> str:
@@ -270,13 +276,21 @@ class Demo:
             else:
                 self.result.quality_drifted = summary
             verdict = summary.get("verdict")
-            realized = (summary.get("realized") or {}).get("auc") or {}
-            estimated = (summary.get("estimated") or {}).get("auc") or {}
+            population = summary.get("population") or {}
+
+            def value(figures: str, name: str, pct: bool = False) -> str:
+                got = ((summary.get(figures) or {}).get(name) or {}).get("value")
+                return f"{got:.1%}" if pct and got is not None else _num(got)
+
             said = (
-                f"{words.quality_verdict(str(verdict))}: AUC realized {_num(realized.get('value'))} "
-                f"vs estimated {_num(estimated.get('value'))} "
-                f"on {summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
+                f"{words.quality_verdict(str(verdict))} on {population.get('labelled_rows')} booked loans "
+                f"of {summary.get('rows')} predictions: bad rate {value('realized', 'bad_rate_approved', True)} vs "
+                f"validation {value('validation', 'bad_rate_approved', True)}, AUC {value('realized', 'auc')} vs "
+                f"{value('validation', 'auc')} (approved holdout rows); estimated AUC of all scored "
+                f"{value('estimated', 'auc')}"
             )
+            if population.get("name") != "booked_loans":
+                raise StepFailed(f"the realized figures cover {population.get('name')}, not booked loans: {said}")
             if verdict != expected:
                 raise StepFailed(f"expected {expected}, got {said} ({'; '.join(summary.get('reasons') or [])})")
             if summary.get("engine") != "lake":

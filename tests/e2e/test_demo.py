@@ -31,12 +31,19 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     report = Path(result["report_path"])
     assert report.parent == reports and report.stat().st_size > 100_000
     assert report.with_suffix(".json").exists()
-    # The quality job over the labelled history: as validated before the change, degraded by the concept
-    # drift after it, which the estimate (from the scores alone) cannot see.
+    # The quality job over the labelled history, whose outcomes are the booked loans' (approved applicants
+    # only): as validated before the change, degraded by the concept drift after it, which the estimate
+    # (from the scores alone) cannot see.
     stable, drifted = result["quality_stable"], result["quality_drifted"]
     assert stable["verdict"] == "ok" and drifted["verdict"] == "degraded", (stable["reasons"], drifted["reasons"])
-    assert drifted["realized"]["auc"]["high"] < drifted["validation"]["auc"]["value"] - 0.05
-    assert abs(drifted["estimated"]["auc"]["value"] - drifted["validation"]["auc"]["value"]) < 0.05
+    assert result["history"]["outcomes"]["population"] == "approved"
+    assert stable["population"]["name"] == drifted["population"]["name"] == "booked_loans"
+    assert stable["population"]["refused_labelled"] == drifted["population"]["refused_labelled"] == 0
+    assert any(r.startswith("expected cost per booked loan") for r in drifted["reasons"])
+    # Their bad rate rises past the estimate's for the same approvals; the estimate's AUC stays at validation.
+    real, est = drifted["realized"]["bad_rate_approved"], drifted["estimated"]["bad_rate_approved"]
+    assert real["low"] > est["high"]
+    assert abs(drifted["estimated"]["auc"]["value"] - drifted["validation_scored"]["auc"]["value"]) < 0.05
     # The report history beside it: every run, newest first, each linked to its copy.
     index = Path(result["index_path"])
     page = index.read_text()

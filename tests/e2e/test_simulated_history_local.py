@@ -19,12 +19,13 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 PER_DAY = 30
 DAYS = 90
 CHANGE = 60
-HISTORY = ("--per-day", str(PER_DAY), "--seed", "21", "--json")
+# Outcomes for every applicant (bureau data): the quality job then judges all scored applicants, on the AUC.
+HISTORY = ("--per-day", str(PER_DAY), "--seed", "21", "--outcomes", "all", "--json")
 
 
 @pytest.fixture(scope="module")
 def concept(local_stack: Any) -> dict[str, Any]:
-    """A 90-day concept-drift history whose change starts 60 days ago."""
+    """A 90-day concept-drift history whose change starts 60 days ago, outcomes for every applicant."""
     summary: dict[str, Any] = local_stack.cli.json(
         "simulate", "history", str(DAYS), "--scenario", "concept-drift", "--change-days-ago", str(CHANGE), *HISTORY
     )
@@ -69,6 +70,7 @@ def test_history_writes_backdated_records_and_posts_their_matured_outcomes(
     assert concept["window"] == {"start": iso_utc(today - timedelta(days=DAYS)), "end": iso_utc(today)}
     assert concept["records_written"] == DAYS * PER_DAY
     outcomes = concept["outcomes"]
+    assert outcomes["population"] == "all" and outcomes["refused_no_loan"] == 0
     # A batch the route could not store in time (503) is sent again: its stored part answers unchanged.
     stored = outcomes["by_status"].get("recorded", 0) + outcomes["by_status"].get("unchanged", 0)
     assert stored == outcomes["posted"] > 1000
@@ -109,6 +111,7 @@ def test_concept_drift_is_silent_to_input_drift_and_degrades_the_quality_job_thr
     validation = _validation_auc()
     after = _quality(local_stack, CHANGE, 0)
     assert after["verdict"] == "degraded", after
+    assert after["population"]["name"] == "all_scored" and after["population"]["refused_labelled"] > 0
     realized, estimated = after["realized"]["auc"]["value"], after["estimated"]["auc"]["value"]
     assert realized < validation - 0.15  # realized off
     assert estimated == pytest.approx(validation, abs=0.05)  # the estimate cannot see it

@@ -93,6 +93,29 @@ def test_a_quality_summary_per_the_contract_gives_its_verdict_auc_intervals_and_
     assert thin.verdict == "insufficient_labels" and thin.auc_realized is None and thin.auc_estimated is None
 
 
+def test_a_quality_run_on_booked_loans_draws_its_realized_auc_apart_and_keeps_the_whole_holdout_as_the_line():
+    population = {
+        "name": "booked_loans",
+        "labelled_rows": 150,
+        "approved_rows": 170,
+        "approved_labelled": 150,
+        "refused_rows": 530,
+        "refused_labelled": 0,
+    }
+    booked = quality_summary(
+        14,
+        population=population,
+        realized={"auc": {"value": 0.61, "low": 0.5, "high": 0.72}},
+        validation={"auc": {"value": 0.751, "low": 0.58, "high": 0.919}},
+        validation_scored={"auc": {"value": 0.782, "low": 0.723, "high": 0.835}},
+    )
+    entry = entry_from_summary(booked)
+    assert entry.population == "booked_loans" and entry.auc_validation == 0.782
+    page = render_index([entry, entry_from_summary(quality_summary(7))], {}, generated_at="2026-10-31T01:00:00Z")
+    # Booked loans rank less well than all applicants: their realized AUC is a series of its own, named so.
+    assert b"realized (booked loans)" in page and b"AUC (booked loans) 0.610" in page
+
+
 def test_a_run_without_a_report_or_with_a_foreign_id_is_not_an_entry():
     with pytest.raises(NotAnEntry):
         entry_from_summary(drift_summary(1, report_id=None, status="insufficient_data"))

@@ -18,6 +18,7 @@ from creditwatch_common.notifications import QualityAlert, parse_notification
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
 from creditwatch_quality import fairness as qf
 from creditwatch_quality.app import QualityService
+from creditwatch_quality.cohort import Cohort
 from creditwatch_quality.figures import Labelled, calibration_table, confusion, realized
 from creditwatch_quality.models import Figure, QualityEvent
 from creditwatch_quality.reference import load_estimator, validation_figures
@@ -72,7 +73,9 @@ RULES = {"min_labelled_rows": 200, "auc_drop": 0.05, "cost_rise": 0.15}
         (1000, 199, {}, "insufficient_labels"),
         # AUC 0.70 is past the drop, but its interval reaches validation: noise, not a page.
         (1000, 300, {"auc": figure(0.70, 0.60, 0.79), "expected_cost": figure(0.6, 0.5, 0.7)}, "ok"),
-        (1000, 300, {"auc": figure(0.70, 0.64, 0.77), "expected_cost": figure(0.6, 0.5, 0.7)}, "degraded"),
+        # Its interval clears validation's value but not validation's own interval: the gap is within both noises.
+        (1000, 300, {"auc": figure(0.70, 0.64, 0.77), "expected_cost": figure(0.6, 0.5, 0.7)}, "ok"),
+        (1000, 300, {"auc": figure(0.68, 0.64, 0.72), "expected_cost": figure(0.6, 0.5, 0.7)}, "degraded"),
         # Exactly validation - drop is not below it.
         (1000, 300, {"auc": figure(0.73, 0.70, 0.77), "expected_cost": figure(0.6, 0.5, 0.7)}, "ok"),
         (1000, 300, {"auc": figure(0.78, 0.75, 0.8), "expected_cost": figure(0.80, 0.70, 0.9)}, "degraded"),
@@ -87,6 +90,52 @@ def test_the_verdict_needs_labels_and_a_fall_beyond_threshold_and_noise(rows, la
         assert any("validation" in r for r in reasons)
 
 
+def _cohort(approved_labelled: int, refused_labelled: int) -> Cohort:
+    """100 approved and 300 refused predictions, the first of each with an outcome (alternately good and bad)."""
+    approved = np.r_[np.ones(100, bool), np.zeros(300, bool)]
+    outcome = np.full(400, -1)
+    outcome[:approved_labelled] = np.arange(approved_labelled) % 2
+    outcome[100 : 100 + refused_labelled] = np.arange(refused_labelled) % 2
+    p = np.where(approved, 0.9, 0.5)
+    return Cohort(400, p, approved, outcome, pd.DataFrame(index=range(400)), {})
+
+
+@pytest.mark.parametrize(
+    ("approved_labelled", "refused_labelled", "name", "figures_rows", "left_out"),
+    [
+        (80, 0, "booked_loans", 80, 0),  # a lender's own outcomes: booked loans only
+        (80, 30, "booked_loans", 80, 30),  # 10% of the refused (a bureau sample) against 80% of booked: left out
+        (80, 120, "all_scored", 200, 0),  # 40% of the refused, at least half the booked coverage: everyone
+    ],
+)
+def test_the_realized_population_is_booked_loans_unless_refused_applicants_are_covered_alike(
+    approved_labelled, refused_labelled, name, figures_rows, left_out
+):
+    cohort = _cohort(approved_labelled, refused_labelled)
+    population = cohort.realized_population()
+    assert (population.name, population.labelled_rows, population.left_out) == (name, figures_rows, left_out)
+    data = cohort.labelled(population)
+    assert len(data.y) == figures_rows and (name == "all_scored" or data.approved.all())
+
+
+def test_a_validation_figure_without_an_interval_counts_as_exact():
+    realized_figures = {"auc": figure(0.70, 0.64, 0.77)}
+    assert judge(1000, 300, realized_figures, {"auc": figure(0.78)}, **RULES)[0] == "degraded"
+
+
+def test_booked_loans_ranking_below_all_applicants_do_not_page_against_a_validation_on_few_approved_rows():
+    # Booked loans' AUC is lower than all applicants' (a narrower range of scores): judged against validation on
+    # the approved holdout rows (73 rows, 7 bad: a wide interval), an as-validated cohort's 0.56 is noise...
+    booked_validation = {"auc": figure(0.751, 0.58, 0.919), "expected_cost": figure(0.479, 0.176, 0.865)}
+    as_validated = {"auc": figure(0.557, 0.415, 0.696), "expected_cost": figure(0.31, 0.17, 0.47)}
+    assert judge(1500, 307, as_validated, booked_validation, **RULES, cost_per="booked loan") == ("ok", [])
+    # ...while four times validation's bad rate among them is not, and the reason names the unit.
+    concept = {"auc": figure(0.61, 0.56, 0.66), "expected_cost": figure(1.25, 1.06, 1.44)}
+    verdict, reasons = judge(3000, 533, concept, booked_validation, **RULES, cost_per="booked loan")
+    assert verdict == "degraded"
+    assert reasons == ["expected cost per booked loan 1.250 (95% 1.060-1.440) > validation 0.479 + 0.15"]
+
+
 def test_validation_figures_come_from_the_metadata_with_their_intervals(model):
     figures = validation_figures(model.metadata)
     assert figures["auc"].value == pytest.approx(model.metadata["metrics"]["holdout"]["roc_auc"])
@@ -94,6 +143,34 @@ def test_validation_figures_come_from_the_metadata_with_their_intervals(model):
     old = {"metrics": {"holdout": model.metadata["metrics"]["holdout"]}}
     points = validation_figures(old)
     assert points["expected_cost"].value == pytest.approx(0.596667, abs=1e-6) and points["auc"].low is None
+    # Booked loans: older metadata gives the approved holdout rows' bad rate (7 of 73) and cost per booked loan.
+    booked = validation_figures(old, "booked_loans")
+    assert booked["bad_rate_approved"].value == pytest.approx(7 / 73, abs=1e-6)
+    assert booked["expected_cost"].value == pytest.approx(5 * 7 / 73, abs=1e-6) and "auc" not in booked
+
+
+def test_validation_for_booked_loans_is_the_holdout_rows_the_model_approves(model):
+    from sklearn.model_selection import train_test_split
+
+    from creditwatch.training import load_data
+    from creditwatch.training.data import RANDOM_STATE, TARGET
+
+    data = load_data()
+    x, y = data[model.schema.names], data[TARGET].to_numpy()
+    _, x_test, _, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=RANDOM_STATE)
+    p = model.predict_good(x_test.to_dict("records"))
+    booked = p >= model.threshold
+    figures = validation_figures(model.metadata, "booked_loans")
+    method = model.metadata["metrics"]["validation_approved_method"]
+    assert (method["rows"], method["bad_rows"]) == (booked.sum(), (y_test[booked] == 0).sum())
+    assert figures["auc"].value == pytest.approx(roc_auc_score(y_test[booked], p[booked]), abs=1e-6)
+    assert figures["bad_rate_approved"].value == pytest.approx((y_test[booked] == 0).mean(), abs=1e-6)
+    assert figures["expected_cost"].value == pytest.approx(5 * (y_test[booked] == 0).mean(), abs=1e-6)
+    # A narrower range of scores: booked loans rank less well than every holdout row, on wider intervals.
+    scored = validation_figures(model.metadata)
+    assert figures["auc"].value < scored["auc"].value
+    assert figures["auc"].high - figures["auc"].low > 2 * (scored["auc"].high - scored["auc"].low)
+    assert "approval_rate" not in figures
 
 
 # ---------------------------------------------------------------- outcome fairness
@@ -220,6 +297,7 @@ def quality_job(aws, model, prediction_log, sqs):
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
+        validation_booked=validation_figures(model.metadata, "booked_loans"),
         source=DynamoWindow(prediction_log),
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=tokens),
         sqs=sqs,
@@ -379,6 +457,61 @@ def test_a_concept_drift_cohort_is_degraded_and_queues_one_quality_alert_dedupli
     blocks = json.dumps(payload["blocks"])
     assert "realized" in blocks and "estimated" in blocks and "validation" in blocks and "concept drift" in blocks
     assert "Open quality report" in blocks
+
+
+def test_a_cohort_with_outcomes_for_booked_loans_only_is_judged_on_them_against_the_approved_holdout_rows(
+    quality_job, prediction_log, ddb, aws, model, s3, sqs
+):
+    records = seed_cohort(prediction_log, ddb, aws, model, n=800, start=START, end=END, seed=3, booked_only=True)
+    approved = sum(r.decision == "approve" for r in records)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "ok", summary.reasons
+    p = summary.population
+    assert (p.name, p.labelled_rows, p.approved_rows, p.refused_labelled) == ("booked_loans", approved, approved, 0)
+    assert summary.labelled_rows == approved and summary.rows == 800
+    # Realized and validation are booked loans'; the estimate covers every scored prediction, beside the holdout.
+    assert summary.validation == validation_figures(model.metadata, "booked_loans")
+    assert summary.validation_scored == validation_figures(model.metadata)
+    assert "approval_rate" not in summary.realized and summary.estimated["approval_rate"].value < 1
+    assert summary.confusion.tn == summary.confusion.fn == 0
+    assert "on 2" in summary.message and "booked loan(s)" in summary.message and "all 800 scored" in summary.message
+    # Approvals among good or bad applicants mean nothing when every labelled row was approved.
+    assert all(not f.judged and "refused applicants" in f.note for f in summary.fairness.values())
+    html = s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summary.report_html_key)["Body"].read().decode()
+    assert f"Realized figures cover <b>{approved} booked loans (approved applicants with an outcome)</b>" in html
+    assert "holdout rows the model approves" in html and "no outcome (no loan)" in html
+    assert queued(sqs, aws) == []
+
+
+def test_too_few_booked_loans_with_outcomes_is_insufficient_labels_whatever_the_cohort_size(
+    quality_job, prediction_log, ddb, aws, model
+):
+    seed_cohort(prediction_log, ddb, aws, model, n=500, start=START, end=END, seed=5, booked_only=True)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "insufficient_labels" and summary.population.name == "booked_loans"
+    booked = summary.population.labelled_rows
+    assert summary.reasons == [f"{booked} booked loan(s) with an outcome, 200 needed to judge"]
+
+
+def test_concept_drift_on_booked_loans_pages_on_their_bad_rate_and_the_slack_note_says_booked_loans(
+    quality_job, prediction_log, ddb, aws, model, sqs
+):
+    from creditwatch_alerts.messages import notification_message
+
+    seed_cohort(
+        prediction_log, ddb, aws, model, n=800, start=START, end=END, concept_drift=True, seed=4, booked_only=True
+    )
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    assert summary.verdict == "degraded" and summary.population.name == "booked_loans"
+    assert any(r.startswith("expected cost per booked loan") for r in summary.reasons), summary.reasons
+    (note,) = queued(sqs, aws)
+    assert note.population == "booked_loans"
+    assert note.validation["bad_rate_approved"].value == pytest.approx(7 / 73, abs=1e-6)
+    _, message = notification_message(note, None)
+    assert "MODEL QUALITY DEGRADED on booked loans" in message["text"]
+    blocks = json.dumps(message["blocks"])
+    # CBPE's bad rate among the same approvals stays low: the note reads concept drift from it.
+    assert "on booked loans" in blocks and "concept drift" in blocks
 
 
 def test_a_quality_alert_carries_realized_estimated_and_validation_figures(

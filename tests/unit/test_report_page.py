@@ -76,7 +76,13 @@ def test_the_quality_report_leads_with_its_verdict_and_its_realized_estimated_an
     assert body.index("Quality degraded (paged)") < body.index('id="creditwatch-quality-figures"')
     assert body.index('id="creditwatch-quality-figures"') < body.index('<div id="root">')
     figures = re.search(r'id="creditwatch-quality-figures".*?</table>', body, re.S).group(0)
-    assert "<td>ROC AUC</td><td><b>0.676 <small>(0.626 - 0.716)</small></b></td><td>0.711" in figures
+    # Realized beside its population's validation, then the estimate beside the whole holdout's.
+    realized, validation, estimated = (
+        "0.676 <small>(0.626 - 0.716)</small>",
+        "0.780 <small>(0.740 - 0.820)</small>",
+        "0.711",
+    )
+    assert f"<td>ROC AUC</td><td><b>{realized}</b></td><td>{validation}</td><td>{estimated}" in figures
     assert "sex: equal opportunity 0.90 (95% 0.80-0.99), female vs male (reported; not paged)" in body
     assert "<code>docs/operate.md#when-the-quality-alert-fires</code>" in body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,8 @@ def test_plans_refuse_what_cannot_be_simulated_with_the_flag_to_change() -> None
         h.HistoryPlan("stable", days=5, per_day=0)
     with pytest.raises(ValueError, match="--outcome-coverage"):
         h.HistoryPlan("stable", days=5, coverage=1.5)
+    with pytest.raises(ValueError, match="--outcomes is approved or all"):
+        h.HistoryPlan("stable", days=5, outcomes="refused")
     with pytest.raises(ValueError, match="0 <= MIN <= MAX"):
         h.HistoryPlan("stable", days=5, delay_days=(60, 30))
     with pytest.raises(ValueError, match="stable changes nothing"):
@@ -109,6 +112,7 @@ def test_records_are_what_predict_logs_for_the_applications_and_marked_simulated
         )
         assert record.contributions == pytest.approx(contributions, abs=1e-6)
         assert record.millis == app.at_ms
+        assert app.approved == (record.decision == "approve")  # outcomes follow the decision /predict logged
     fields = {k for k, v in records[0].model_dump().items() if v is not None}
     assert fields == {
         "prediction_id",
@@ -260,9 +264,33 @@ def test_outcomes_are_posted_only_once_observed_and_only_for_covered_loans(world
         assert 30 * DAY_MS <= int(observed.timestamp() * 1000) - app.at_ms <= 60 * DAY_MS
         assert item["outcome"] == app.outcome
     assert {a.prediction_id for a in apps if a.at_ms > now_ms - 30 * DAY_MS}.isdisjoint(i["prediction_id"] for i in due)
-    old = [a for a in apps if a.at_ms < now_ms - 60 * DAY_MS]
+    # The coverage is of booked loans (the default: approved applicants only have outcomes).
+    old = [a for a in apps if a.at_ms < now_ms - 60 * DAY_MS and a.approved]
     old_due = {i["prediction_id"] for i in due} & {a.prediction_id for a in old}
     assert len(old_due) / len(old) == pytest.approx(0.8, abs=0.05)
+
+
+def test_outcomes_exist_for_approved_applicants_only_by_default_and_for_everyone_with_outcomes_all(
+    world: h.World,
+) -> None:
+    plan = h.HistoryPlan("concept-drift", days=30, per_day=40, coverage=0.9)
+    booked, everyone = h.generate(plan, world, END), h.generate(dataclasses.replace(plan, outcomes="all"), world, END)
+    assert plan.outcomes == "approved"
+    # A refused applicant gets no loan: no repayment to observe, so never an outcome.
+    assert all(a.approved for a in booked if a.reported)
+    assert {a.approved for a in booked} == {True, False}
+    # Everyone's outcomes (bureau data) include the refused; the same seed draws the same history, so the
+    # approved-only outcomes are exactly the approved part of everyone's.
+    assert sum(a.reported and not a.approved for a in everyone) > 0.8 * sum(not a.approved for a in everyone)
+    assert [a.prediction_id for a in booked if a.reported] == [
+        a.prediction_id for a in everyone if a.reported and a.approved
+    ]
+    assert [dataclasses.replace(a, reported=False) for a in booked] == [
+        dataclasses.replace(a, reported=False) for a in everyone
+    ]
+    # And only their observed outcomes are posted.
+    due = h.due_outcomes(booked, END + timedelta(days=90))
+    assert {i["prediction_id"] for i in due} == {a.prediction_id for a in booked if a.reported}
 
 
 def test_history_is_written_only_to_a_stack_on_this_machine() -> None:
@@ -280,6 +308,7 @@ def test_history_is_written_only_to_a_stack_on_this_machine() -> None:
         (["history", "0", "--scenario", "stable"], "1 to 365 days"),
         (["history", "30", "--scenario", "stable", "--change-days-ago", "3"], "stable changes nothing"),
         (["history", "30", "--scenario", "stable", "--outcome-delay-days", "soon"], "MIN..MAX"),
+        (["history", "30", "--scenario", "stable", "--outcomes", "declined"], "--outcomes is approved or all"),
         (["traffic", "--scenario", "concept-drift"], "simulate history DAYS --scenario concept-drift"),
     ],
 )

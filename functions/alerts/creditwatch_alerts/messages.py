@@ -197,12 +197,20 @@ _QUALITY_LABELS = {
 }
 
 _SHARES = {"approval_rate", "bad_rate_approved"}
+# Booked loans: the bad rate first (it carries their signal), the cost per booked loan (5 x bad rate).
+_BOOKED_LABELS = {
+    "bad_rate_approved": "Bad rate among booked loans",
+    "expected_cost": "Expected cost / booked loan",
+    "auc": "ROC AUC among booked loans",
+}
 
 
 def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, Any]:
     """A cohort on which the model degraded: realized against estimated against validation, with the report link."""
     env = note.environment
     auc = note.realized.get("auc")
+    if note.population == "booked_loans":
+        return _booked_quality_message(note, dashboard_url)
     headline = f":warning: [{env}] MODEL QUALITY DEGRADED: AUC {_fig(auc).split(' ')[0]} on outcomes"
     table = "\n".join(
         f"*{label}*: realized {_fig(note.realized.get(k), k in _SHARES)} · "
@@ -219,7 +227,51 @@ def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, 
         hint = "Realized below the estimate: the inputs look as expected but outcomes differ (concept drift)."
     else:
         hint = "The estimate (no labels needed) sees the fall too: the inputs moved; read the drift report."
-    body = "\n".join(note.reasons) + "\n" + table + "\n" + hint
+    text = (
+        f"[{env}] MODEL QUALITY DEGRADED ({note.cohort_start} to {note.cohort_end}): {'; '.join(note.reasons)}; "
+        f"AUC realized {_fig(auc)} estimated {_fig(note.estimated.get('auc'))} validation "
+        f"{_fig(note.validation.get('auc'))} report: {note.report_url}"
+    )
+    return _quality_blocks(note, dashboard_url, headline, "\n".join(note.reasons) + "\n" + table + "\n" + hint, text)
+
+
+def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, Any]:
+    """Degraded on booked loans: realized and validation of approved applicants; the estimate over all scored."""
+    env = note.environment
+    real, est = note.realized.get("bad_rate_approved"), note.estimated.get("bad_rate_approved")
+    headline = f":warning: [{env}] MODEL QUALITY DEGRADED: bad rate {_fig(real, True).split(' ')[0]} on booked loans"
+    table = "\n".join(
+        f"*{label}*: realized {_fig(note.realized.get(k), k in _SHARES)} · "
+        f"validation {_fig(note.validation.get(k), k in _SHARES)} · "
+        f"estimated {_fig(note.estimated.get(k), k in _SHARES)}"
+        for k, label in _BOOKED_LABELS.items()
+        if k in note.realized or k in note.validation
+    )
+    # CBPE's bad rate among approved covers the same approvals: realized above it means outcomes changed.
+    if est is None or est.value is None or real is None or real.value is None:
+        hint = "No estimate to compare with."
+    elif real.low is not None and est.high is not None and real.low > est.high:
+        hint = "Booked loans go bad more often than their scores say (the estimate): concept drift."
+    else:
+        hint = "The estimate (no labels needed) sees the rise too: the inputs moved; read the drift report."
+    scope = (
+        "Realized on booked loans (approved applicants with an outcome) against validation on the holdout rows "
+        "the model approves; estimated (CBPE) on every scored prediction."
+    )
+    body = "\n".join(note.reasons) + "\n" + scope + "\n" + table + "\n" + hint
+    text = (
+        f"[{env}] MODEL QUALITY DEGRADED on booked loans ({note.cohort_start} to {note.cohort_end}): "
+        f"{'; '.join(note.reasons)}; bad rate realized {_fig(real, True)} validation "
+        f"{_fig(note.validation.get('bad_rate_approved'), True)} estimated {_fig(est, True)} "
+        f"report: {note.report_url}"
+    )
+    return _quality_blocks(note, dashboard_url, headline, body, text)
+
+
+def _quality_blocks(
+    note: QualityAlert, dashboard_url: str | None, headline: str, body: str, text: str
+) -> dict[str, Any]:
+    env = note.environment
     coverage = f"{note.label_coverage:.0%}" if note.label_coverage is not None else "n/a"
     fields = [
         {"type": "mrkdwn", "text": f"*Cohort (prediction times)*\n{note.cohort_start} → {note.cohort_end}"},
@@ -237,11 +289,6 @@ def quality_message(note: QualityAlert, dashboard_url: str | None) -> dict[str, 
             ],
         },
     ]
-    text = (
-        f"[{env}] MODEL QUALITY DEGRADED ({note.cohort_start} to {note.cohort_end}): {'; '.join(note.reasons)}; "
-        f"AUC realized {_fig(auc)} estimated {_fig(note.estimated.get('auc'))} validation "
-        f"{_fig(note.validation.get('auc'))} report: {note.report_url}"
-    )
     return {"text": text, "blocks": blocks}
 
 

@@ -108,6 +108,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         model_version=model.version,
         threshold=model.threshold,
         validation=validation_figures(model.metadata),
+        validation_booked=validation_figures(model.metadata, "booked_loans"),
         # The quality job has no Athena client: athena reads the cohort from the lake (engine_note).
         source=engine_for(settings, clients, model.schema.names),
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),

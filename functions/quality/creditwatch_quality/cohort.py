@@ -8,10 +8,15 @@ import numpy as np
 import pandas as pd
 
 from creditwatch_analytics.lake.labelled import LabelledFrame
+from creditwatch_analytics.summaries import RealizedPopulation
 from creditwatch_quality.figures import Labelled
 
 # What outcome fairness needs of the features: the protected attributes' columns only.
 PROTECTED_COLUMNS = ("personal_status_and_sex", "age_in_years", "foreign_worker")
+# Refused applicants' outcomes (bureau data) count when their label coverage is at least this share of the
+# booked loans': then the labelled rows stand for every scored applicant. Fewer (a handful from a bureau pull)
+# would be a selected sample of the refused, so the figures stay on booked loans and leave them out.
+REFUSED_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,34 @@ class Cohort:
         """How many rows have an outcome."""
         return int(self.labelled_mask.sum())
 
-    def labelled(self) -> Labelled:
-        """The labelled rows as the figures need them."""
+    def realized_population(self) -> RealizedPopulation:
+        """Whose outcomes the figures speak for: booked loans, or every scored applicant (see REFUSED_COVERAGE)."""
+        labelled, approved = self.labelled_mask, self.approved
+        counts = {
+            "approved_rows": int(approved.sum()),
+            "approved_labelled": int((labelled & approved).sum()),
+            "refused_rows": int((~approved).sum()),
+            "refused_labelled": int((labelled & ~approved).sum()),
+        }
+        booked_coverage = counts["approved_labelled"] / counts["approved_rows"] if counts["approved_rows"] else 0.0
+        refused_coverage = counts["refused_labelled"] / counts["refused_rows"] if counts["refused_rows"] else 0.0
+        if counts["refused_labelled"] and refused_coverage >= REFUSED_COVERAGE * booked_coverage:
+            return RealizedPopulation(name="all_scored", labelled_rows=self.labelled_rows, **counts)
+        booked, left_out = counts["approved_labelled"], counts["refused_labelled"]
+        return RealizedPopulation(name="booked_loans", labelled_rows=booked, left_out=left_out, **counts)
+
+    def _mask(self, population: RealizedPopulation | None) -> np.ndarray:
         m = self.labelled_mask
+        return m & self.approved if population is not None and population.name == "booked_loans" else m
+
+    def labelled(self, population: RealizedPopulation | None = None) -> Labelled:
+        """The labelled rows of the population (default: every labelled row) as the figures need them."""
+        m = self._mask(population)
         return Labelled(y=self.outcome[m], p=self.p_good[m], approved=self.approved[m])
 
-    def labelled_protected(self) -> pd.DataFrame:
-        """The labelled rows' protected attributes."""
-        return self.protected[self.labelled_mask].reset_index(drop=True)
+    def labelled_protected(self, population: RealizedPopulation | None = None) -> pd.DataFrame:
+        """The population's labelled rows' protected attributes."""
+        return self.protected[self._mask(population)].reset_index(drop=True)
 
 
 def cohort_of(labelled: LabelledFrame, threshold: float) -> Cohort:

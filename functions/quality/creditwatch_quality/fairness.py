@@ -42,15 +42,49 @@ def outcome_fairness(
     min_group_size: int,
     resamples: int,
     seed: int = 0,
+    booked_only: bool = False,
 ) -> dict[str, OutcomeFairness]:
-    """Each protected attribute's outcome fairness over the labelled rows (frame holds their features)."""
+    """Each protected attribute's outcome fairness over the labelled rows (frame holds their features).
+
+    booked_only: every labelled row was approved (booked loans), so approvals among good or bad applicants
+    say nothing; only calibration by group (mean P(good) against the observed good rate) is reported.
+    """
     groups = protected_groups(frame, age_cuts)
+    if booked_only:
+        return {name: booked_fairness(y, probability, groups[name].reset_index(drop=True)) for name in ATTRIBUTES}
     return {
         name: attribute_fairness(
             y, approved, probability, groups[name].reset_index(drop=True), min_group_size, resamples, seed
         )
         for name in ATTRIBUTES
     }
+
+
+BOOKED_NOTE = "equal opportunity needs outcomes of refused applicants; booked loans only have them for approvals"
+
+
+def booked_fairness(y: np.ndarray, probability: np.ndarray, groups: pd.Series) -> OutcomeFairness:
+    """Calibration by group of one attribute among booked loans; equal opportunity not judged (BOOKED_NOTE)."""
+    known = groups.notna().to_numpy()
+    yk, pk, gk = y[known].astype(int), probability[known].astype(float), groups[known].astype(str).to_numpy()
+    out: dict[str, GroupOutcome] = {}
+    for name in sorted(set(gk)):
+        mask = gk == name
+        n, goods = int(mask.sum()), int(yk[mask].sum())
+        out[name] = GroupOutcome(
+            count=n,
+            goods=goods,
+            bads=n - goods,
+            true_positive_rate=None,
+            tpr_interval=None,
+            false_approval_rate=None,
+            far_interval=None,
+            mean_probability=round(float(pk[mask].mean()), 6),
+            observed_good_rate=round(goods / n, 6),
+            good_rate_interval=jeffreys(goods, n),
+            judged=False,
+        )
+    return OutcomeFairness(rows=len(yk), groups=out, judged=False, note=BOOKED_NOTE)
 
 
 def attribute_fairness(

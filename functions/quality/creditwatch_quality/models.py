@@ -13,7 +13,9 @@ from creditwatch_analytics.summaries import (
     Figure,
     GroupOutcome,
     OutcomeFairness,
+    Population,
     QualitySummary,
+    RealizedPopulation,
     Thresholds,
     Verdict,
 )
@@ -24,8 +26,10 @@ __all__ = [
     "Figure",
     "GroupOutcome",
     "OutcomeFairness",
+    "Population",
     "QualityEvent",
     "QualitySummary",
+    "RealizedPopulation",
     "Thresholds",
     "Verdict",
 ]

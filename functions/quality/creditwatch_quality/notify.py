@@ -36,6 +36,7 @@ def quality_alert(summary: QualitySummary) -> QualityAlert:
         report_url_signed_by=summary.report_url_signed_by,
         summary_key=summary.summary_key,
         index_url=summary.index_url,
+        population=summary.population.name if summary.population else None,
     )
 
 

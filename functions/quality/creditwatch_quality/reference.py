@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from creditwatch_model.quality import COST_FALSE_APPROVE, COST_FALSE_REFUSE
-from creditwatch_quality.models import Figure
+from creditwatch_quality.models import Figure, Population
 
 Estimator = Callable[[np.ndarray], dict[str, Figure]]
 ASSUMPTION = (
@@ -17,10 +17,14 @@ ASSUMPTION = (
 )
 
 
-def validation_figures(metadata: Mapping[str, Any]) -> dict[str, Figure]:
-    """The holdout figures with their intervals (metrics.validation); older metadata: the holdout's points."""
+def validation_figures(metadata: Mapping[str, Any], population: Population = "all_scored") -> dict[str, Figure]:
+    """The holdout figures of a population with their intervals; older metadata: the holdout's points.
+
+    all_scored: every holdout row (metrics.validation). booked_loans: the holdout rows the model approves
+    (metrics.validation_approved); metadata without them gives the points its confusion matrix holds.
+    """
     metrics = metadata.get("metrics", {})
-    validation = metrics.get("validation")
+    validation = metrics.get("validation" if population == "all_scored" else "validation_approved")
     if isinstance(validation, Mapping) and validation:
         return {
             k: Figure(value=v.get("value"), low=v.get("low"), high=v.get("high"))
@@ -29,16 +33,22 @@ def validation_figures(metadata: Mapping[str, Any]) -> dict[str, Figure]:
         }
     holdout = metrics.get("holdout", {})
     out: dict[str, Figure] = {}
-    if "roc_auc" in holdout:
+    if "roc_auc" in holdout and population == "all_scored":
         auc = float(holdout["roc_auc"])
         out["auc"], out["gini"] = Figure(value=auc), Figure(value=round(2 * auc - 1, 6))
     matrix = holdout.get("at_threshold", {}).get("confusion_matrix", {}).get("matrix")
     if matrix:
         # rows actual (bad, good), columns predicted (refuse, approve)
         (tn, fp), (fn, tp) = matrix
+        bad_rate = round(fp / (tp + fp), 6) if tp + fp else None
+        out["bad_rate_approved"] = Figure(value=bad_rate)
+        if population == "booked_loans":
+            # Per booked loan: only approving a bad applicant costs (5).
+            cost = round(COST_FALSE_APPROVE * fp / (tp + fp), 6) if tp + fp else None
+            out["expected_cost"] = Figure(value=cost)
+            return out
         n = tn + fp + fn + tp
         out["approval_rate"] = Figure(value=round((tp + fp) / n, 6))
-        out["bad_rate_approved"] = Figure(value=round(fp / (tp + fp), 6) if tp + fp else None)
         out["expected_cost"] = Figure(value=round((COST_FALSE_APPROVE * fp + COST_FALSE_REFUSE * fn) / n, 6))
     return out
 

@@ -37,7 +37,10 @@ class QualityJob:
     settings: QualitySettings
     model_version: str
     threshold: float
+    # The holdout's figures: every row (compared with all scored applicants, and beside the estimate) and the
+    # rows the model approves (compared with booked loans: the only outcomes a lender without bureau data sees).
     validation: dict[str, Figure]
+    validation_booked: dict[str, Figure]
     # Where the cohort is read (ANALYTICS_ENGINE: dynamodb, lake, athena, auto): creditwatch_analytics.lake.window.
     source: WindowSource
     publisher: Publisher
@@ -79,6 +82,7 @@ class QualityJob:
                 resamples=s.resamples,
             ),
             "validation": self.validation,
+            "validation_scored": self.validation,
             "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
             "warnings": list(self.warnings),
         }
@@ -130,16 +134,23 @@ class QualityJob:
         if self.estimator is not None:
             summary.estimated = self.estimator(cohort.p_good)
             summary.estimator = self.assumption
-        if labelled >= s.min_labelled_rows:
+        # Booked loans unless refused applicants have outcomes too; judged against the same population's validation.
+        population = summary.population = cohort.realized_population()
+        booked = population.name == "booked_loans"
+        if booked:
+            summary.validation = self.validation_booked
+        if population.labelled_rows >= s.min_labelled_rows:
             self._realized(summary, cohort)
         summary.verdict, summary.reasons = judge(
             cohort.rows,
-            labelled,
+            population.labelled_rows,
             summary.realized,
-            self.validation,
+            summary.validation,
             min_labelled_rows=s.min_labelled_rows,
             auc_drop=s.auc_drop,
             cost_rise=s.cost_rise,
+            cost_per="booked loan" if booked else "applicant",
+            labelled_as="booked loan(s) with an outcome" if booked else "labelled row(s)",
         )
         summary.message = _message(summary)
         self.progress("writing the report", 2, STEPS)
@@ -149,12 +160,17 @@ class QualityJob:
 
     def _realized(self, summary: QualitySummary, cohort: Cohort) -> None:
         s = self.settings
-        data = cohort.labelled()
+        population = summary.population
+        booked = population is not None and population.name == "booked_loans"
+        data = cohort.labelled(population)
         summary.realized = figures_mod.realized(data, s.resamples, s.seed)
+        if booked:
+            # Every booked loan was approved: its approval rate is 1 by construction (the cohort's is estimated).
+            summary.realized.pop("approval_rate", None)
         summary.calibration = figures_mod.calibration_table(data)
         summary.confusion = figures_mod.confusion(data, self.threshold)
         summary.fairness = outcome_fairness(
-            cohort.labelled_protected(),
+            cohort.labelled_protected(population),
             data.y,
             data.approved,
             data.p,
@@ -162,6 +178,7 @@ class QualityJob:
             min_group_size=s.fairness_min_group_size,
             resamples=s.resamples,
             seed=s.seed,
+            booked_only=booked,
         )
         summary.evidently_version = _evidently_version()
 
@@ -210,14 +227,25 @@ class QualityJob:
 
 
 def _message(summary: QualitySummary) -> str:
-    auc = summary.realized.get("auc")
-    est = summary.estimated.get("auc")
-    val = summary.validation.get("auc")
+    def v(f: Figure | None, pct: bool = False) -> str:
+        if f is None or f.value is None:
+            return "n/a"
+        return f"{f.value:.1%}" if pct else f"{f.value:.3f}"
 
-    def v(f: Figure | None) -> str:
-        return "n/a" if f is None or f.value is None else f"{f.value:.3f}"
-
-    figures = f"AUC realized {v(auc)}, estimated {v(est)}, validation {v(val)}"
+    population = summary.population
+    if population is not None and population.name == "booked_loans":
+        real, val, est = summary.realized, summary.validation, summary.estimated
+        figures = (
+            f"AUC realized {v(real.get('auc'))} vs validation {v(val.get('auc'))}, bad rate realized "
+            f"{v(real.get('bad_rate_approved'), True)} vs validation {v(val.get('bad_rate_approved'), True)} "
+            f"({words.validation_population(population.name)}); estimated on all {summary.rows} scored: AUC "
+            f"{v(est.get('auc'))}, bad rate among approved {v(est.get('bad_rate_approved'), True)}"
+        )
+        rows = f"{population.labelled_rows} booked loan(s)"
+    else:
+        auc, est_auc = summary.realized.get("auc"), summary.estimated.get("auc")
+        figures = f"AUC realized {v(auc)}, estimated {v(est_auc)}, validation {v(summary.validation.get('auc'))}"
+        rows = f"{summary.labelled_rows} labelled row(s)"
     if summary.verdict == "insufficient_labels":
         return f"{words.quality_verdict(summary.verdict)}: {summary.reasons[0]}; {figures}"
     if summary.verdict == "degraded":
@@ -227,7 +255,7 @@ def _message(summary: QualitySummary) -> str:
             f"quality holds: {figures} on a uniform sample of {summary.labelled_rows_sampled} "
             f"of {summary.labelled_rows} labelled row(s)"
         )
-    return f"quality holds: {figures} on {summary.labelled_rows} labelled row(s)"
+    return f"quality holds: {figures} on {rows}"
 
 
 def _evidently_version() -> str:

@@ -93,7 +93,16 @@ def history(
     ],
     scenario: Annotated[str | None, typer.Option(help="stable, concept-drift or covariate-shift")] = None,
     per_day: Annotated[int, typer.Option(help="Applications per day")] = 200,
-    outcome_coverage: Annotated[float, typer.Option(help="Share of loans whose outcome is ever reported")] = 0.85,
+    outcomes: Annotated[
+        str,
+        typer.Option(
+            help="Whose outcomes exist: approved (booked loans only, as a lender sees them) or all "
+            "(a lender with bureau data on declined applicants)"
+        ),
+    ] = "approved",
+    outcome_coverage: Annotated[
+        float, typer.Option(help="Share of those applicants whose outcome is ever reported")
+    ] = 0.85,
     outcome_delay_days: Annotated[
         str, typer.Option(help="Days from decision to observed outcome, MIN..MAX, uniform")
     ] = "30..60",
@@ -130,6 +139,7 @@ def history(
             coverage=outcome_coverage,
             delay_days=parse_delay(outcome_delay_days),
             seed=seed,
+            outcomes=outcomes,
         )
     except ValueError as exc:
         common.fail(str(exc), errors.USAGE)

@@ -18,7 +18,10 @@ this machine (`require_local`).
   extrapolate), with a temperature and an offset solved against the served model on 4,000 applicants
   drawn as above (seed 0): on stable traffic the forest's expected realized AUC equals its validation
   AUC and the bad rate equals the data's (30%).
-  Outcomes are Bernoulli draws from it (seeded).
+  Outcomes are Bernoulli draws from it (seeded), reported by default for approved applicants only
+  (`outcomes="approved"`: a refused applicant gets no loan, so no repayment to observe; `"all"` for a
+  lender with bureau data on declined applicants). Both draw the same history for a seed: the approved-only
+  outcomes are the approved part of `all`'s.
 - **Scenarios** change one thing from `change_days_ago` on: `concept-drift` inverts the effect of the
   checking account in the truth (inputs unchanged: input drift stays silent, the estimate cannot see it,
   realized AUC falls to ~0.57); `covariate-shift` moves the inputs (COVARIATE_SHIFT) with the truth

@@ -31,9 +31,12 @@ class Simulated:
     features: dict[str, Any]
     changed: bool
     p_bad: float
-    outcome: str  # "good" | "bad": what happened, whether or not anyone reports it
+    outcome: str  # "good" | "bad": what happened (or would have), whether or not anyone reports it
     observed_ms: int  # when the outcome is observed
-    reported: bool  # False: never reported (the coverage the lender gets)
+    # False: never reported (a refused applicant under plan.outcomes "approved", or the coverage the lender gets).
+    reported: bool
+    # The served model approved it (a booked loan): P(good) >= threshold, as /predict decides.
+    approved: bool
     latency_ms: float
 
 
@@ -74,7 +77,11 @@ def generate(plan: HistoryPlan, world: World, end: datetime) -> list[Simulated]:
     bad = rng.random(n) < p_bad
     low, high = plan.delay_days
     observed = at + (rng.uniform(low, high, size=n) * DAY_MS).astype(np.int64)
+    # The served model's decisions: only approved applicants get a loan whose repayment a lender observes.
+    approved = world.model.predict_good(apps) >= world.model.threshold
     reported = rng.random(n) < plan.coverage
+    if plan.outcomes == "approved":
+        reported &= approved
     # In-process /predict latencies: a lognormal around half a millisecond.
     latency = np.round(rng.lognormal(math.log(0.5), 0.35, size=n), 3)
     tails = rng.bytes(10 * n)
@@ -89,6 +96,7 @@ def generate(plan: HistoryPlan, world: World, end: datetime) -> list[Simulated]:
             observed_ms=int(observed[i]),
             reported=bool(reported[i]),
             latency_ms=float(latency[i]),
+            approved=bool(approved[i]),
         )
         for i in range(n)
     ]

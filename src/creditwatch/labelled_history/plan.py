@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 HISTORY_SCENARIOS = ("stable", "concept-drift", "covariate-shift")
+# Whose outcomes a lender sees: `approved` (a refused applicant gets no loan, so no repayment to observe) or
+# `all` (a lender with bureau data on declined applicants).
+OUTCOME_POPULATIONS = ("approved", "all")
 REQUEST_ID_PREFIX = "simulated-history-"
 DAY_MS = 86_400_000
 
@@ -24,9 +27,11 @@ class HistoryPlan:
     per_day: int = 200
     # Days before the history's end at which the scenario's change starts (None: 2/3 of the way back).
     change_days_ago: int | None = None
+    # Share of the applicants with an outcome to observe (see `outcomes`) whose outcome is ever reported.
     coverage: float = 0.85
     delay_days: tuple[int, int] = (30, 60)
     seed: int = 42
+    outcomes: str = "approved"
 
     def __post_init__(self) -> None:
         if self.scenario not in HISTORY_SCENARIOS:
@@ -35,6 +40,8 @@ class HistoryPlan:
             raise ValueError(f"simulate history takes 1 to 365 days, not {self.days}")
         if not 1 <= self.per_day <= 100_000:
             raise ValueError(f"--per-day takes 1 to 100000 applications, not {self.per_day}")
+        if self.outcomes not in OUTCOME_POPULATIONS:
+            raise ValueError(f"--outcomes is approved or all, not {self.outcomes!r}")
         if not 0 < self.coverage <= 1:
             raise ValueError(f"--outcome-coverage is a share in (0, 1], not {self.coverage}")
         low, high = self.delay_days

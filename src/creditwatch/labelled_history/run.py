@@ -51,7 +51,8 @@ class HistoryResult:
     records_existing: int = 0
     outcomes_due: int = 0
     outcomes_pending: int = 0  # reported later than now
-    outcomes_never: int = 0  # never reported (coverage)
+    outcomes_never: int = 0  # never reported (refused applicants under "approved", and coverage)
+    outcomes_refused: int = 0  # of them, refused applicants: no loan, so no repayment to observe
     outcome_statuses: Counter[str] = field(default_factory=Counter)
     outcome_http: Counter[int] = field(default_factory=Counter)
     decisions: Counter[str] = field(default_factory=Counter)
@@ -75,11 +76,14 @@ class HistoryResult:
             "request_id_prefix": f"{REQUEST_ID_PREFIX}{plan.scenario}-",
             "decisions": dict(self.decisions),
             "outcomes": {
+                # Whose outcomes exist: approved applicants only (booked loans), or all (bureau data).
+                "population": plan.outcomes,
                 "coverage": plan.coverage,
                 "delay_days": list(plan.delay_days),
                 "posted": self.outcomes_due,
                 "not_yet_observed": self.outcomes_pending,
                 "never_reported": self.outcomes_never,
+                "refused_no_loan": self.outcomes_refused,
                 "by_status": dict(self.outcome_statuses),
                 "http": {str(k): v for k, v in sorted(self.outcome_http.items())},
             },
@@ -96,6 +100,7 @@ def _periods(result: HistoryResult, apps: Sequence[Simulated], p_good: np.ndarra
     """
     now_ms = int(now.timestamp() * 1000)
     posted = np.array([a.reported and a.observed_ms <= now_ms for a in apps])
+    approved = np.array([a.approved for a in apps])
     good = np.array([a.outcome == "good" for a in apps], dtype=float)
     at = np.array([a.at_ms for a in apps])
     days, change = result.plan.days, result.plan.change_ago
@@ -111,7 +116,9 @@ def _periods(result: HistoryResult, apps: Sequence[Simulated], p_good: np.ndarra
             "days_ago_from": days_from,
             "days_ago_to": days_to,
             "records": int(mask.sum()),
+            "approved": int((mask & approved).sum()),
             "labelled": int(labelled.sum()),
+            "labelled_refused": int((labelled & ~approved).sum()),
             "bad_rate": round(float(1 - good[labelled].mean()), 4) if labelled.any() else None,
             "realized_auc": None if auc is None else round(auc, 4),
         }
@@ -181,6 +188,9 @@ def run_history(
     for i, record in enumerate(build_records(model, plan.scenario, apps)):
         p_good[i] = record.probability_good_credit
         result.decisions[record.decision] += 1
+        if (record.decision == "approve") != apps[i].approved:
+            # Outcomes are drawn for the generator's decisions: they must be the ones /predict logs.
+            raise HistoryError(f"{record.prediction_id}: logged {record.decision}, the generator decided otherwise")
         if written:
             continue
         batch.append(record)
@@ -197,6 +207,7 @@ def run_history(
     due = due_outcomes(apps, now)
     result.outcomes_due = len(due)
     result.outcomes_never = sum(not a.reported for a in apps)
+    result.outcomes_refused = sum(not a.approved for a in apps) if plan.outcomes == "approved" else 0
     result.outcomes_pending = sum(a.reported for a in apps) - len(due)
     for begin in range(0, len(due), OUTCOME_BATCH):
         chunk = due[begin : begin + OUTCOME_BATCH]

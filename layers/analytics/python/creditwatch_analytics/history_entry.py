@@ -82,6 +82,8 @@ class HistoryEntry(BaseModel):
     auc_estimated: Estimate | None = None
     auc_validation: float | None = None
     estimate_holds: bool | None = None
+    # Whose outcomes auc_realized covers (booked_loans, all_scored); auc_validation is the whole holdout's.
+    population: str | None = None
     # Outcome fairness of a quality run: the equal-opportunity ratio by attribute.
     equal_opportunity: list[RatioPoint] = []
 
@@ -189,7 +191,8 @@ def _quality_entry(s: QualitySummary, report_id: str) -> HistoryEntry:
         return Estimate.model_validate(figure.model_dump()) if figure is not None and figure.value is not None else None
 
     approval = estimate(s.realized, "approval_rate") or estimate(s.estimated, "approval_rate")
-    validation = s.validation.get("auc")
+    # The whole holdout's AUC, the line the estimates are read against (summaries before it: `validation`).
+    validation = (s.validation_scored or s.validation).get("auc")
     ratios = [
         RatioPoint(
             attribute=name,
@@ -213,6 +216,7 @@ def _quality_entry(s: QualitySummary, report_id: str) -> HistoryEntry:
         auc_realized=estimate(s.realized, "auc"),
         auc_estimated=estimate(s.estimated, "auc"),
         auc_validation=validation.value if validation is not None else None,
+        population=s.population.name if s.population else None,
         approval_rate=approval.value if approval else None,
         equal_opportunity=ratios,
         report_id=report_id,

@@ -29,6 +29,8 @@ COLORS = {
     "approval_quality": "#393b79",
 }
 WINDOW_COLORS = ["#000000", "#7f7f7f"]
+# Realized AUC on booked loans (approved applicants with outcomes): drawn only when a quality run judged them.
+BOOKED_COLOR = "#e7969c"
 ATTRIBUTE_COLORS = ["#e377c2", "#bcbd22", "#7b4173", "#637939", "#843c39"]
 
 
@@ -43,7 +45,11 @@ def window_label(hours: int) -> str:
 
 
 def by_window(
-    key: str, name: str, entries: Sequence[HistoryEntry], get: Callable[[HistoryEntry], float | Estimate | None]
+    key: str,
+    name: str,
+    entries: Sequence[HistoryEntry],
+    get: Callable[[HistoryEntry], float | Estimate | None],
+    color: str | None = None,
 ) -> list[Series]:
     """One series per window length (most runs, then longest first), so different windows are never one line."""
     groups: dict[int, list[HistoryEntry]] = {}
@@ -59,10 +65,11 @@ def by_window(
                 low, high = (got.low, got.high) if isinstance(got, Estimate) else (None, None)
                 points.append(Point(_when(e.window_end), value, low, high, e.report_id))
         label = window_label(hours)
-        color = COLORS[key] if i == 0 else WINDOW_COLORS[(i - 1) % len(WINDOW_COLORS)]
+        first = color or COLORS[key]
+        color_i = first if i == 0 else WINDOW_COLORS[(i - 1) % len(WINDOW_COLORS)]
         series_key = key if i == 0 else f"{key}_{label.replace(' ', '')}"
-        out.append(Series(series_key, f"{name}, {label} window", color, points, dashed=i > 0))
-    return out or [Series(key, name, COLORS[key])]
+        out.append(Series(series_key, f"{name}, {label} window", color_i, points, dashed=i > 0))
+    return out or [Series(key, name, color or COLORS[key])]
 
 
 def ratio_series(entries: Sequence[HistoryEntry]) -> list[Series]:
@@ -120,8 +127,14 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [
                 *by_window("auc_estimated", "estimated (quality)", quality, lambda e: e.auc_estimated),
                 *by_window("auc_estimated_drift", "estimated (drift)", drift, lambda e: e.auc_estimated),
-                # Drawn last, on top: the outcomes are what the estimates are judged by.
-                *by_window("auc_realized", "realized", quality, lambda e: e.auc_realized),
+                # Drawn last, on top: the outcomes are what the estimates are judged by. Booked loans rank less
+                # well than all applicants (a narrower range of scores): their own series, never one line.
+                *by_window("auc_realized", "realized", [e for e in quality if not _booked(e)], realized_auc),
+                *(
+                    by_window("auc_realized_booked", "realized (booked loans)", booked, realized_auc, BOOKED_COLOR)
+                    if (booked := [e for e in quality if _booked(e)])
+                    else []
+                ),
             ],
             [RefLine(validation[0], f"validation {validation[0]:.3f}")] if validation else [],
             auc,
@@ -212,6 +225,15 @@ def verdicts(e: HistoryEntry) -> list[tuple[str, str]]:
     return out
 
 
+def _booked(e: HistoryEntry) -> bool:
+    return e.population == "booked_loans"
+
+
+def realized_auc(e: HistoryEntry) -> Estimate | None:
+    """A quality run's realized AUC (from outcomes)."""
+    return e.auc_realized
+
+
 def figures(e: HistoryEntry) -> str:
     """The row's key figures, in words."""
     bits = []
@@ -221,7 +243,8 @@ def figures(e: HistoryEntry) -> str:
         bits.append(f"drift share {e.drift_share:.2f}")
     if e.score_psi is not None:
         bits.append(f"score PSI {e.score_psi:.3f}")
-    for name, f in (("AUC", e.auc_realized), ("est. AUC", e.auc_estimated)):
+    realized = "AUC (booked loans)" if _booked(e) else "AUC"
+    for name, f in ((realized, e.auc_realized), ("est. AUC", e.auc_estimated)):
         if f is not None and f.value is not None:
             bits.append(f"{name} {f.value:.3f}{words.interval(f.low, f.high, '{:.3f}')}")
     if e.label_coverage is not None:

@@ -318,6 +318,28 @@ class Thresholds(BaseModel):
     resamples: int
 
 
+Population = Literal["booked_loans", "all_scored"]
+
+
+class RealizedPopulation(BaseModel):
+    """Whose outcomes the realized figures rest on, and the counts that decided it (the figures' rows).
+
+    `booked_loans`: the approved applicants with an outcome (a refused applicant gets no loan, so no repayment
+    to observe); compared with validation on the holdout rows the model approves. `all_scored`: refused
+    applicants have outcomes too (bureau data), at a coverage of at least half the booked loans'; compared with
+    validation on the whole holdout.
+    """
+
+    name: Population
+    labelled_rows: int = Field(description="Labelled rows the realized figures use")
+    approved_rows: int
+    approved_labelled: int
+    refused_rows: int
+    refused_labelled: int
+    # Outcomes of refused applicants left out (booked_loans: too few to stand for the refused).
+    left_out: int = 0
+
+
 class QualitySummary(BaseModel):
     """summary.json of a quality run (docs/operate.md explains every figure)."""
 
@@ -352,9 +374,14 @@ class QualitySummary(BaseModel):
     message: str
     reasons: list[str] = []
     thresholds: Thresholds
+    # Whose outcomes `realized` covers (None: no realized figures); `validation` is the same population's.
+    population: RealizedPopulation | None = None
     realized: dict[str, Figure] = {}
+    # CBPE on every scored prediction of the cohort (labelled or not), beside validation_scored.
     estimated: dict[str, Figure] = {}
     validation: dict[str, Figure] = {}
+    # Validation on the whole holdout (every scored applicant): what the estimate is compared with.
+    validation_scored: dict[str, Figure] = {}
     estimator: str | None = None
     calibration: list[CalibrationBand] = []
     confusion: Confusion | None = None
@@ -379,4 +406,5 @@ class QualitySummary(BaseModel):
             include={"verdict", "message", "cohort", "rows", "labelled_rows", "label_coverage", "reasons", "report_id"}
         )
         brief["auc"] = self.realized["auc"].value if "auc" in self.realized else None
+        brief["population"] = self.population.name if self.population else None
         return brief

@@ -155,6 +155,9 @@ class QualityAlert(_Message):
     summary_key: str | None
     # The report history page (optional: senders before it omit it).
     index_url: str | None = None
+    # Whose outcomes `realized` covers: booked_loans (then `validation` is the holdout rows the model approves,
+    # and `estimated` still covers every scored prediction) or all_scored; None from senders before it.
+    population: str | None = None
 
 
 class DeploymentGateFailed(_Message):

@@ -19,6 +19,12 @@ QUALITY_VERDICTS = {
     "no_data": "no predictions in the cohort",
     "error": "run failed",
 }
+# Whose outcomes a quality run's realized figures cover (QualitySummary.population.name), and what they are
+# compared with (the same population's validation rows).
+POPULATIONS = {
+    "booked_loans": ("booked loans (approved applicants with an outcome)", "holdout rows the model approves"),
+    "all_scored": ("scored applicants with an outcome, refused ones included (bureau data)", "whole holdout"),
+}
 # Where docs/operate.md says what to do next, by finding.
 DOCS = "docs/operate.md"
 NEXT_STEPS = {
@@ -128,3 +134,16 @@ def estimate_verdict(holds: bool | None, value: float | None, validation: float 
     judged = "estimated quality holds" if holds else "estimated quality does not hold"
     against = f" vs validation {validation:.3f}" if validation is not None else ""
     return f"estimated AUC {value:.3f}{against}: {judged}"
+
+
+def quality_population(name: str | None, rows: int | None = None) -> str:
+    """Whose outcomes the realized figures cover: '412 booked loans (approved applicants with an outcome)'."""
+    if name not in POPULATIONS:
+        return "no realized figures"
+    described = POPULATIONS[name][0]
+    return described if rows is None else f"{rows} {described}"
+
+
+def validation_population(name: str | None) -> str:
+    """What a population's validation figures rest on: 'holdout rows the model approves'."""
+    return POPULATIONS[name][1] if name in POPULATIONS else POPULATIONS["all_scored"][1]

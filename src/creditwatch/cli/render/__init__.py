@@ -246,6 +246,12 @@ def tally(summary: dict[str, Any]) -> None:
     typer.echo(f"drift over it: creditwatch drift --start {window['start']} --end {window['end']}")
 
 
+OUTCOME_POPULATION = {
+    "approved": "approved applicants only (booked loans: a refused applicant has no loan to repay)",
+    "all": "every applicant (bureau data on declined applicants)",
+}
+
+
 def history(summary: dict[str, Any]) -> None:
     """`simulate history`: the records and outcomes written, per period, and the commands that judge them."""
     from creditwatch_common.ids import iso_utc
@@ -258,16 +264,22 @@ def history(summary: dict[str, Any]) -> None:
         ("  already in the log", str(summary["records_existing"])),
         *((f"  {k}", str(v)) for k, v in summary["decisions"].items()),
         *([("change from", summary["change_at"])] if summary["change_at"] else []),
+        ("outcomes for", OUTCOME_POPULATION[out["population"]]),
         ("outcomes posted", str(out["posted"])),
         *((f"  {k}", str(v)) for k, v in out["by_status"].items()),
         ("outcomes not yet observed", str(out["not_yet_observed"])),
         ("outcomes never reported", str(out["never_reported"])),
+        *([("  refused: no loan", str(out["refused_no_loan"]))] if out["refused_no_loan"] else []),
     ]
     for name, period in summary["periods"].items():
         auc = period["realized_auc"]
         shown = f"{auc:.3f}" if auc is not None else "-"
         pairs.append(
-            (name.replace("_", " "), f"{period['labelled']} labelled of {period['records']}, realized AUC {shown}")
+            (
+                name.replace("_", " "),
+                f"{period['labelled']} labelled of {period['records']} ({period['approved']} approved), "
+                f"realized AUC {shown}",
+            )
         )
     truth = summary["truth"]
     pairs.append(("truth", f"temperature {truth['temperature']}, validation AUC {truth['target_auc']}"))

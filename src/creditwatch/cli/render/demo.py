@@ -100,19 +100,28 @@ def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> No
         return
     cohort = summary.get("cohort") or {}
     verdict = words.quality_verdict(str(summary.get("verdict")))
+    population = summary.get("population") or {}
     console.print(
-        f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{verdict}[/], "
-        f"{summary.get('labelled_rows')} of {summary.get('rows')} predictions with outcomes"
+        f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{verdict}[/], realized on "
+        f"{words.quality_population(population.get('name'), population.get('labelled_rows'))} "
+        f"of {summary.get('rows')} predictions"
     )
     for reason in summary.get("reasons") or []:
         console.print(f"  {reason}")
     table = Table(show_header=True)
     table.add_column("figure")
-    for column in ("realized", "estimated", "validation"):
-        table.add_column(column, justify="right")
-    for name in ("auc", "expected_cost", "bad_rate_approved", "approval_rate"):
+    # Each realized figure beside its own population's validation; the estimate beside the whole holdout's.
+    columns = {
+        "realized": "realized",
+        "validation": f"validation ({words.validation_population(population.get('name'))})",
+        "estimated": "estimated (all scored)",
+        "validation_scored": "validation (whole holdout)",
+    }
+    for label in columns.values():
+        table.add_column(label, justify="right")
+    for name in ("bad_rate_approved", "expected_cost", "auc", "approval_rate"):
         cells = []
-        for column in ("realized", "estimated", "validation"):
+        for column in columns:
             f = (summary.get(column) or {}).get(name) or {}
             value, low, high = f.get("value"), f.get("low"), f.get("high")
             cells.append("-" if value is None else f"{value:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})"))
