@@ -19,6 +19,7 @@ from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMi
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
+from creditwatch_predict.shadow import ShadowScorer
 
 DESCRIPTION = (
     "Credit scoring on the UCI German Credit schema, with the reasons for every decision. Fields are "
@@ -35,8 +36,12 @@ def create_app(
     idempotency: IdempotencyStore | None = None,
     outcomes: OutcomeWriter | None = None,
     readiness: Readiness | None = None,
+    shadow: ShadowScorer | None = None,
 ) -> FastAPI:
-    """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer)."""
+    """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer).
+
+    With a shadow scorer, every scored application is also scored by the challenger, for the log only.
+    """
     application_model = build_application_model(model.schema)
     batch_model = build_batch_model(application_model, settings.max_batch_size, model.schema)
     app = FastAPI(
@@ -79,6 +84,7 @@ def create_app(
         flush_metrics_per_request=settings.flush_metrics_per_request,
         response_reserve_s=settings.response_reserve_s,
         write_budget_s=settings.write_budget_s,
+        shadow=shadow,
     )
     # Outermost: the log, the idempotency key and the route all see the path without its slash.
     app.add_middleware(TrailingSlashMiddleware, paths=paths - {""})

@@ -19,6 +19,7 @@ from creditwatch_model import CreditModel, load_model
 from creditwatch_predict.api import create_app
 from creditwatch_predict.health import Readiness, health_client_config
 from creditwatch_predict.settings import PredictSettings
+from creditwatch_predict.shadow import ShadowScorer
 
 Handler = Any
 
@@ -33,13 +34,30 @@ class PredictService:
     obs: Observability
     app: FastAPI
     handler: Handler
+    shadow: ShadowScorer | None = None
 
 
-def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel | None = None) -> PredictService:
-    """Everything the function needs, from settings and clients given (tests pass their own)."""
+def build(
+    settings: PredictSettings,
+    clients: AwsClients,
+    *,
+    model: CreditModel | None = None,
+    challenger: CreditModel | None = None,
+) -> PredictService:
+    """Everything the function needs, from settings and clients given (tests pass their own).
+
+    `challenger`: a model to shadow-score every application with (the log gets its answer, the applicant never).
+    """
     apply_local_endpoint(settings.local_aws_endpoint)
     obs = Observability.build(Service.PREDICT, settings)
     model = model or load_model()
+    shadow = None
+    if challenger is not None and challenger.version == model.version:
+        obs.logger.warning("challenger is the champion: no shadow scoring", extra={"model_version": model.version})
+    elif challenger is not None:
+        shadow = ShadowScorer(challenger, budget_s=settings.shadow_budget_ms / 1000, pause_s=settings.shadow_pause_s)
+        if shadow.broken:
+            obs.logger.error(shadow.broken, extra={"challenger_version": challenger.version})
 
     def last_resort(item: dict[str, Any]) -> None:
         # Neither DynamoDB nor SQS took the record: CloudWatch Logs keeps it.
@@ -82,7 +100,7 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         spill_queue_url=settings.spill_queue_url,
         budget_s=settings.health_check_budget_s,
     )
-    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness)
+    app = create_app(model, settings, writer, obs, idempotency, outcomes, readiness, shadow)
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
 
@@ -91,7 +109,9 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
         return asgi(event, context)  # type: ignore[arg-type]
 
     handler = obs.wrap(handle, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True)
-    return PredictService(settings=settings, model=model, writer=writer, obs=obs, app=app, handler=handler)
+    return PredictService(
+        settings=settings, model=model, writer=writer, obs=obs, app=app, handler=handler, shadow=shadow
+    )
 
 
 # Allocations between young-generation collections (CPython's default: 700). A 1,000-application batch

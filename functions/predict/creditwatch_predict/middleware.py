@@ -20,6 +20,7 @@ from creditwatch_common.observability import Metric, Observability
 # alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
 from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
+from creditwatch_predict.shadow import ShadowMiss, ShadowScorer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,6 +62,8 @@ class RequestLog:
     deadline: float = math.inf
     # POST /outcomes: results per status (its metrics; none of the scoring ones).
     outcome_counts: dict[str, int] | None = None
+    # What the shadow challenger did not score (None: it scored every application, or none is set).
+    shadow_miss: ShadowMiss | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -128,8 +131,10 @@ class RequestLogMiddleware:
         flush_metrics_per_request: bool,
         response_reserve_s: float,
         write_budget_s: float,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.app = app
+        self.shadow = shadow
         self.model_version = model_version
         self.writer = writer
         self.obs = obs
@@ -191,6 +196,9 @@ class RequestLogMiddleware:
             # Past Lambda's 6 MB the client would get a gateway 5xx that our metrics never see: say so
             # here, as a server error (every bound in the code should have kept the answer smaller).
             status, held = 500, answer_too_large(entry, answer_bytes, self.max_answer_bytes)
+        if self.shadow is not None and status < 400 and entry.scored:
+            # The answer is built and held: the challenger scores for the log, within its budget.
+            entry.shadow_miss = self.shadow.score(entry.scored)
         latency_ms = (time.perf_counter() - started) * 1000.0
         if not on_lambda:
             deadline = self._deadline(scope, time.monotonic())
@@ -228,6 +236,7 @@ class RequestLogMiddleware:
             rejected_count=entry.rejected_count,
             body_bytes=entry.body_bytes if status >= 400 else None,
             idempotency=entry.idempotency if not entry.idempotency_error else None,
+            challenger_version=self.shadow.version if self.shadow is not None else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
@@ -272,6 +281,18 @@ class RequestLogMiddleware:
             metric(Metric.REFUSED, len(scored) - approved)
             mean_p = sum(s.score.probability_good_credit for s in scored) / len(scored)
             metric(Metric.PROBABILITY_GOOD, round(mean_p, 6), "None")
+            if self.shadow is not None:
+                miss = entry.shadow_miss
+                metric(Metric.SHADOW_FAILURES, miss.applications if miss is not None else 0)
+                if miss is not None:
+                    self.obs.logger.warning(
+                        "shadow challenger missed applications",
+                        extra={
+                            "challenger_version": self.shadow.version,
+                            "missed": miss.applications,
+                            "reason": miss.reason[:300],
+                        },
+                    )
         if outcome.spilled:
             metric(Metric.LOG_RECORDS_SPILLED, outcome.spilled)
         if outcome.logged_only:

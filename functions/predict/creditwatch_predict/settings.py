@@ -35,3 +35,7 @@ class PredictSettings(LogSettings):
     idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")
     # GET /health?deep=true: the whole check (log table and spill queue at once) answers within this.
     health_check_budget_s: float = Field(1.5, gt=0, le=10, validation_alias="HEALTH_CHECK_BUDGET_SECONDS")
+    # Shadow scoring (a challenger set): a request waits for the challenger at most this long (plus one chunk
+    # of 256 applications); a request over it pauses the challenger for SHADOW_PAUSE_SECONDS.
+    shadow_budget_ms: float = Field(25.0, gt=0, le=1000, validation_alias="SHADOW_BUDGET_MS")
+    shadow_pause_s: float = Field(60.0, ge=0, le=3600, validation_alias="SHADOW_PAUSE_SECONDS")

@@ -44,6 +44,8 @@ class Metric(StrEnum):
     PROBABILITY_GOOD = "ProbabilityGood"
     LOG_RECORDS_SPILLED = "LogRecordsSpilled"
     LOG_RECORDS_LOGGED_ONLY = "LogRecordsLoggedOnly"
+    # Applications the shadow challenger did not score (failed, over its budget, paused); 0 when it scored all.
+    SHADOW_FAILURES = "ShadowFailures"
     # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
     OUTCOME_REQUESTS = "OutcomeRequests"
     OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
