@@ -186,7 +186,12 @@ def scored_rows(table: pa.Table, feature_names: Sequence[str]) -> list[ScoredRow
                 probability_good_credit=cols["probability_good_credit"][i],
                 decision=cols["decision"][i],
                 model_version=cols["model_version"][i] or "unknown",
-                **{n: _text(cols[n][i]) if n == "ts" else cols[n][i] for n in ROW_EXTRAS},
+                ts=_text(cols["ts"][i]),
+                first_reason=cols["first_reason"][i],
+                challenger_version=cols["challenger_version"][i],
+                challenger_probability_good_credit=cols["challenger_probability_good_credit"][i],
+                challenger_decision=cols["challenger_decision"][i],
+                challenger_first_reason=cols["challenger_first_reason"][i],
             )
         )
     return out
