@@ -9,7 +9,9 @@ from typing import Any
 from creditwatch_model import CreditModel
 
 
-def challenger_of(model: CreditModel, version: str = "challenger-1", power: float = 0.5, **metadata: Any) -> CreditModel:
+def challenger_of(
+    model: CreditModel, version: str = "challenger-1", power: float = 0.5, **metadata: Any
+) -> CreditModel:
     """The model's forest with each leaf's P(good) raised to `power` (< 1: more approvals), as a model of its own."""
     forest = dataclasses.replace(model.forest, value=model.forest.value**power)
     meta = copy.deepcopy(model.metadata)

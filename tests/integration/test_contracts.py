@@ -22,6 +22,7 @@ SERVICES = {
     "LakeExportFunction": Service.LAKE_EXPORT,
     "ReportsFunction": Service.REPORTS,
     "QualityFunction": Service.QUALITY,
+    "CompareFunction": Service.COMPARE,
 }
 
 

@@ -22,6 +22,7 @@ FUNCTIONS = (
     "LakeExportFunction",
     "ReportsFunction",
     "QualityFunction",
+    "CompareFunction",
 )
 
 
@@ -103,7 +104,15 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                 if "*" in text:
                     # Object keys under a prefix: drift and quality reports, the lake's hours, the history; or
                     # any key of the bucket that holds the lake workgroup's query results and nothing else.
-                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
+                    prefixes = (
+                        "/drift/",
+                        "/quality/",
+                        "/comparison/",
+                        "/predictions/",
+                        "/outcomes/",
+                        "/history/",
+                        "/evidence/",
+                    )
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
                     assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
                         f"{lid}: wildcard resource {text}"
@@ -226,6 +235,7 @@ def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserve
         "AlertsFunction": "JobsReservedConcurrency",
         "LakeExportFunction": "JobsReservedConcurrency",
         "QualityFunction": "JobsReservedConcurrency",
+        "CompareFunction": "JobsReservedConcurrency",
     }
     default = Template()
     for fn in FUNCTIONS:
@@ -361,6 +371,7 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
         # The report history's page (id `index`), not its entries nor its ledger.
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/index.html"})),
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/reports/*"})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/comparison/reports/*"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
         # only with DataKmsKeyArn (the secret's key then)
@@ -480,7 +491,13 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         for lid, res in _of_type(resources, "AWS::Serverless::Function").items()
         if any(e["Type"] in ASYNC_EVENT_TYPES for e in res["Properties"].get("Events", {}).values())
     ]
-    assert set(scheduled) == {"DriftFunction", "AlertsFunction", "LakeExportFunction", "QualityFunction"}
+    assert set(scheduled) == {
+        "DriftFunction",
+        "AlertsFunction",
+        "LakeExportFunction",
+        "QualityFunction",
+        "CompareFunction",
+    }
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")
         assert config, f"{lid}: a failed run is dropped after Lambda's retries"

@@ -28,6 +28,7 @@ class Service(StrEnum):
     LAKE_EXPORT = "creditwatch-lake-export"
     REPORTS = "creditwatch-reports"
     QUALITY = "creditwatch-quality"
+    COMPARE = "creditwatch-compare"
 
 
 class Metric(StrEnum):
@@ -93,6 +94,11 @@ class Metric(StrEnum):
     QUALITY_RUN_FAILED = "QualityRunFailed"
     # Highest group's true-positive rate - lowest's, among good applicants (only when judged).
     QUALITY_EQUAL_OPPORTUNITY_DIFFERENCE = "QualityEqualOpportunityDifference"
+    # compare: one per run (champion against challenger)
+    COMPARE_RUN_FAILED = "CompareRunFailed"
+    COMPARE_SHADOW_ROWS = "CompareShadowRows"
+    # Challenger's realized AUC minus the champion's, on matured outcomes both scored.
+    COMPARE_AUC_DIFFERENCE = "CompareAucDifference"
     # Powertools' own
     COLD_START = "ColdStart"
 
