@@ -72,7 +72,7 @@ def compare_service(aws, sqs, **overrides):
 def test_the_job_compares_the_shadowed_window_and_publishes_report_evidence_history_and_a_note(
     aws, sqs, s3, model, shadow_traffic
 ):
-    challenger, ids = shadow_traffic
+    _, ids = shadow_traffic
     service, queue = compare_service(aws, sqs)
     now = datetime.now(UTC)
     answer = service.handle(

@@ -11,7 +11,7 @@ import typer.exceptions
 from typer.core import TyperGroup
 
 from creditwatch import errors
-from creditwatch.cli import jobs, lake, legacy, local, log, report, simulate
+from creditwatch.cli import jobs, lake, legacy, local, log, model_compare, report, simulate
 from creditwatch.errors import CliError
 
 __all__ = ["CliError", "app", "main"]
@@ -107,6 +107,12 @@ log.register(app)
 app.add_typer(report.report_app, name="report")
 app.add_typer(simulate.simulate_app, name="simulate")
 app.add_typer(lake.lake_app, name="lake")
+# `creditwatch model ...`: the model registry's commands join these (compare: cli/model_compare.py).
+model_app = typer.Typer(
+    help="Model versions: compare the challenger with the champion", no_args_is_help=True, rich_markup_mode=None
+)
+model_app.command("compare")(model_compare.compare)
+app.add_typer(model_app, name="model")
 
 
 def main() -> None:
