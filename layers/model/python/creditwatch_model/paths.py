@@ -54,6 +54,8 @@ class PathAttribution:
         # The schema feature of each node's split (leaves point to themselves: their moves are 0).
         self.node_feature = model.column_feature[self.feature]
         self.roots = forest.roots.astype(np.intp)
+        doubled = np.stack([left, right], axis=1).ravel() * 2
+        self._doubled = (np.repeat(self.feature, 2), np.repeat(self.threshold, 2), doubled)
         self.base_value = float(value[self.roots].mean())
 
     def walk(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -62,22 +64,21 @@ class PathAttribution:
         rows, width = x64.shape
         flat = x64.ravel()
         row_offset = (np.arange(rows, dtype=np.intp) * width)[:, None]
-        out_offset = (np.arange(rows, dtype=np.intp) * self.n_features)[:, None]
-        node = np.repeat(self.roots[None, :], rows, axis=0)
-        at: list[npt.NDArray[np.intp]] = []
-        moved: list[FloatArray] = []
+        feature, threshold, children = self._doubled
+        # Nodes by their doubled index 2i (forest.py's walk): the next is children[2i + went_right].
+        node = np.repeat(self.roots[None, :] * 2, rows, axis=0)
+        path = [node]
         for _ in range(self.depth):
-            went_right = flat.take(row_offset + self.feature.take(node)) > self.threshold.take(node)
-            child = np.where(went_right, self.right.take(node), self.left.take(node))
-            at.append(out_offset + self.node_feature.take(node))
-            moved.append(self.value.take(child) - self.value.take(node))
-            node = child
-        p: FloatArray = self.value.take(node).sum(axis=1) / self.n_trees
-        if not at:
-            return p, np.zeros((rows, self.n_features))
-        phi = np.bincount(
-            np.concatenate(at, axis=None), weights=np.concatenate(moved, axis=None), minlength=rows * self.n_features
-        )
+            went_right = flat.take(row_offset + feature.take(node)) > threshold.take(node)
+            node = children.take(node + went_right)
+            path.append(node)
+        nodes = np.stack(path) >> 1  # (depth + 1) x rows x trees, back to plain node indices
+        p: FloatArray = self.value.take(nodes[-1]).sum(axis=1) / self.n_trees
+        # Each step's move of the expected P(good), credited to the feature its node splits on.
+        moved = self.value.take(nodes[1:]) - self.value.take(nodes[:-1])
+        out_offset = (np.arange(rows, dtype=np.intp) * self.n_features)[None, :, None]
+        at = out_offset + self.node_feature.take(nodes[:-1])
+        phi = np.bincount(at.ravel(), weights=moved.ravel(), minlength=rows * self.n_features)
         return p, phi.reshape(rows, self.n_features) / self.n_trees
 
     def first_reasons(self, contributions: FloatArray) -> list[str | None]:
