@@ -4,7 +4,7 @@ Each split an applicant passes moves the tree's expected P(good) from the node's
 (node values: the cover-weighted mean of their leaves); the move is credited to the split's feature,
 summed per schema feature and averaged over trees. The contributions add up to P(good) less the forest's
 mean root value, like TreeSHAP's, but need no Shapley tables: the values are one bottom-up pass over the
-nodes at load (~1 ms), and a row costs one walk of the forest (~0.09 ms for one row, where scoring and
+nodes at load (~1 ms), and a row costs one walk of the forest (~0.06 ms for one row, where scoring and
 TreeSHAP cost ~0.05 + 0.14 ms and the tables ~135 ms to build). On the shipped model its most lowering
 feature is TreeSHAP's for 88% of the data set's rows (bench/predict_bench.py prints the agreement).
 The shadow challenger's first reason comes from here (creditwatch_predict.shadow).
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from creditwatch_model.forest import FloatArray
 
