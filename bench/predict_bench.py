@@ -49,6 +49,8 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
     "AWS_LAMBDA_FUNCTION_NAME": "PredictFunction",
+    # The challenger case measures the challenger's whole cost: never paused by its budget on a busy host.
+    "SHADOW_BUDGET_MS": "1000",
 }
 
 
@@ -371,7 +373,8 @@ def main() -> None:
         child = subprocess.run(
             [sys.executable, __file__, "--ours", spec.name], capture_output=True, text=True, check=True
         )
-    measured = json.loads(child.stdout)
+    # The last line: anything the function logged to stdout before it is not the measurement.
+    measured = json.loads(child.stdout.strip().splitlines()[-1])
     ours, model_only, batch = measured["one"], measured["model_only"], measured["batch"]
     ours_plain = measured["one_plain"]
 
