@@ -167,3 +167,29 @@ def test_a_batch_stops_at_the_chunk_where_the_budget_runs_out(model, application
 
 def test_a_challenger_equal_to_the_champion_shadows_nothing(prediction_log, model):
     assert _service(prediction_log, model, challenger_of(model, version=model.version)).shadow is None
+
+
+def test_the_lake_row_carries_the_challengers_answer_and_the_champions_first_reason(prediction_log, model, event):
+    from creditwatch_analytics.lake.schema import LakeSchema
+    from creditwatch_common.records import ExportRow
+
+    challenger = challenger_of(model, power=3.0)
+    _, body, _ = call(_service(prediction_log, model, challenger), event("predict-valid.json"))
+    (row,) = [
+        r
+        for r in prediction_log.query_window(*_minutes(2), ExportRow)
+        if r.values["prediction_id"] == body["prediction_id"]
+    ]
+    table = LakeSchema.of(model.schema.features).table([row.values]).to_pylist()[0]
+    record = prediction_log.get(body["prediction_id"]).model_dump()
+    assert table["first_reason"] == body["reasons"][0]["feature"]
+    for name in ("challenger_version", "challenger_probability_good_credit", "challenger_decision"):
+        assert table[name] == record[name] is not None
+    assert table["challenger_first_reason"] == record["challenger_first_reason"]
+
+
+def _minutes(n):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return now - timedelta(minutes=n), now + timedelta(minutes=n)
