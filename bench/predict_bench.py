@@ -49,6 +49,8 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
     "AWS_LAMBDA_FUNCTION_NAME": "PredictFunction",
+    # The challenger case measures the challenger's whole cost: never paused by its budget on a busy host.
+    "SHADOW_BUDGET_MS": "1000",
 }
 
 
@@ -236,6 +238,16 @@ def measure_ours(spec_file: str) -> None:
             return stub if service == "dynamodb" else None
 
     handler = build(PredictSettings(), StubClients())  # type: ignore[arg-type]
+    # A challenger: the layer's trees with other leaf values, saved as artifacts of its own (its init loads them).
+    challenger_dir = Path(tempfile.mkdtemp(prefix="creditwatch-challenger-"))
+    challenger_files(challenger_dir)
+
+    def build_shadowed() -> Any:
+        return build(PredictSettings(), StubClients(), challenger=load_challenger(challenger_dir))  # type: ignore[arg-type]
+
+    build_plain = timings(lambda: build(PredictSettings(), StubClients()), 9, warmup=2)  # type: ignore[arg-type]
+    build_with = timings(build_shadowed, 9, warmup=2)
+    shadowed = build_shadowed()
     # The same build without explanations: today's handler before reasons, for the side-by-side figure.
     plain = build(PredictSettings().model_copy(update={"explain_predictions": False}), StubClients())  # type: ignore[arg-type]
     context = LocalContext("PredictFunction", 1024, 29)
@@ -254,18 +266,36 @@ def measure_ours(spec_file: str) -> None:
         return resp
 
     assert b'"reasons"' in call_handler(event)["body"].encode()
+    assert call_handler(event, shadowed)["body"].count('"prediction_id"') == 1
     assert b'"reasons"' not in call_handler(event, plain)["body"].encode()
     # Interleaved rounds, so that a busy moment of the host weighs on both the same.
     one: list[float] = []
     one_plain: list[float] = []
+    one_shadow: list[float] = []
     for _ in range(5):
         one += timings(lambda: call_handler(event), spec["n_one"] // 5, warmup=10)
         one_plain += timings(lambda: call_handler(event, plain), spec["n_one"] // 5, warmup=10)
+        one_shadow += timings(lambda: call_handler(event, shadowed), spec["n_one"] // 5, warmup=10)
     model_only = timings(lambda: handler.model.score([spec["first"]]), spec["n_one"], warmup=50)
     stub.items = 0
     batch = timings(lambda: call_handler(batch_event), spec["n_batch"], warmup=2)
+    refused = json.loads(json.dumps(event))
+    refused["body"] = json.dumps(spec["refused"])
+    one_refused: list[float] = []
+    one_refused_shadow: list[float] = []
+    for _ in range(5):
+        one_refused += timings(lambda: call_handler(refused), spec["n_one"] // 10, warmup=10)
+        one_refused_shadow += timings(lambda: call_handler(refused, shadowed), spec["n_one"] // 10, warmup=10)
+    batch_shadow = timings(lambda: call_handler(batch_event, shadowed), spec["n_batch"], warmup=2)
+    shutil.rmtree(challenger_dir, ignore_errors=True)
     out = {
         "one": one,
+        "one_shadow": one_shadow,
+        "one_refused": one_refused,
+        "one_refused_shadow": one_refused_shadow,
+        "batch_shadow": batch_shadow,
+        "build_plain": build_plain,
+        "build_with": build_with,
         "one_plain": one_plain,
         "model_only": model_only,
         "batch": batch,
@@ -273,6 +303,28 @@ def measure_ours(spec_file: str) -> None:
         "heap": sorted(m for m in ("pandas", "sklearn", "scipy") if m in sys.modules),
     }
     sys.stdout.write(json.dumps(out))
+
+
+def challenger_files(directory: Path) -> None:
+    """A challenger's artifacts: the layer's metadata and covers, its forest with each leaf's P(good) squared-rooted."""
+    import dataclasses
+
+    from creditwatch_model import ARTIFACTS_DIR, EXPLAIN_FILE, FOREST_FILE, METADATA_FILE, load_model
+
+    model = load_model()
+    meta = json.loads((ARTIFACTS_DIR / METADATA_FILE).read_text())
+    meta["version"] = "bench-challenger"
+    (directory / METADATA_FILE).write_text(json.dumps(meta))
+    dataclasses.replace(model.forest, value=model.forest.value**0.7).save(directory / FOREST_FILE)
+    shutil.copy(ARTIFACTS_DIR / EXPLAIN_FILE, directory / EXPLAIN_FILE)
+
+
+def load_challenger(directory: Path) -> Any:
+    """The challenger as a model provider would load it (not load_model's per-process cache)."""
+    from creditwatch_model import EXPLAIN_FILE, FOREST_FILE, METADATA_FILE, CreditModel, PackedForest
+
+    metadata = json.loads((directory / METADATA_FILE).read_text())
+    return CreditModel(metadata, PackedForest.load(directory / FOREST_FILE), cover=directory / EXPLAIN_FILE)
 
 
 def main() -> None:
@@ -304,12 +356,25 @@ def main() -> None:
 
     # Ours first, in a child process that holds only what the Lambda holds.
     with tempfile.NamedTemporaryFile("w", suffix=".json") as spec:
-        json.dump({"n_one": n_one, "n_batch": n_batch, "first": data.iloc[0].to_dict(), "applications": records}, spec)
+        # An applicant the model refuses: the challenger's first reason is computed for refusals only.
+        p_all = model.predict_good(data.to_dict("records"))
+        refused_row = data.iloc[int(np.argmin(p_all))].to_dict()
+        json.dump(
+            {
+                "n_one": n_one,
+                "n_batch": n_batch,
+                "first": data.iloc[0].to_dict(),
+                "applications": records,
+                "refused": refused_row,
+            },
+            spec,
+        )
         spec.flush()
         child = subprocess.run(
             [sys.executable, __file__, "--ours", spec.name], capture_output=True, text=True, check=True
         )
-    measured = json.loads(child.stdout)
+    # The last line: anything the function logged to stdout before it is not the measurement.
+    measured = json.loads(child.stdout.strip().splitlines()[-1])
     ours, model_only, batch = measured["one"], measured["model_only"], measured["batch"]
     ours_plain = measured["one_plain"]
 
@@ -364,6 +429,28 @@ def main() -> None:
         )
     print()
 
+    # 1c. Shadow scoring: the same handler with a challenger set (creditwatch_predict.shadow)
+    shadow, refused_one, refused_shadow = (
+        measured["one_shadow"],
+        measured["one_refused"],
+        measured["one_refused_shadow"],
+    )
+    build_plain, build_with = measured["build_plain"], measured["build_with"]
+    init_extra = pct(build_with, 50) - pct(build_plain, 50)
+    print("one prediction with a challenger set (shadow scoring: its P(good), decision, first reason logged)")
+    print(row("ours: whole handler, champion only", ours))
+    print(row("ours: whole handler, with a challenger", shadow))
+    print(row("ours: a refused applicant, champion only", refused_one))
+    print(row("ours: a refused applicant, with a challenger (+ its first reason)", refused_shadow))
+    print(row("ours: 1,000-application batch, with a challenger", measured["batch_shadow"]))
+    print(row("build(): champion only", build_plain))
+    print(row("build(): with a challenger (its artifacts loaded, paths prepared)", build_with))
+    print(
+        f"  ratio with / without, medians: one prediction {pct(shadow, 50) / pct(ours, 50):.3f}x, a refused one "
+        f"{pct(refused_shadow, 50) / pct(refused_one, 50):.3f}x; init +{init_extra:.1f} ms on the cold init "
+        "below   target: <= 1.15x\n"
+    )
+
     # 2. A 1,000-application batch
     print("1,000-application batch")
     print(row("ours: whole handler, /predict-batch", batch))
@@ -393,6 +480,8 @@ def main() -> None:
         f"{pct(cold_xray.first, 50) - pct(cold.first, 50):.0f} ms to the first answer\n"
         f"  the first response of ours includes importing boto3, building the DynamoDB client and one PutItem "
         f"(to a loopback stub); scikit-learn imported by the handler: {sklearn_loaded}   target: init <= 500 ms\n"
+        f"  with a challenger set, init grows by {init_extra:.1f} ms (build with / without, measured above): "
+        f"{(pct(cold.init, 50) + init_extra) / pct(cold.init, 50):.3f}x   target: <= 1.15x\n"
         f"  building the explanation tables during init would add {pct(cold.tables, 50):.0f} ms "
         f"(+{pct(cold.tables, 50) / pct(cold.init, 50) * 100:.0f}% of init; rule: in init only if <= +10%): "
         "they stay lazy, paid by the first explained answer\n"

@@ -25,6 +25,7 @@ SERVICES = {
     "PreTrafficHookFunction": Service.DEPLOY_HOOK,
     "PostTrafficHookFunction": Service.DEPLOY_HOOK,
     "ProbeFunction": Service.PROBE,
+    "CompareFunction": Service.COMPARE,
 }
 
 

@@ -22,6 +22,7 @@ FUNCTIONS = (
     "LakeExportFunction",
     "ReportsFunction",
     "QualityFunction",
+    "CompareFunction",
 )
 # Functions with no reserved-concurrency parameter: the deployment hooks (run once per deployment) and the probe.
 ROLLOUT_FUNCTIONS = ("PreTrafficHookFunction", "PostTrafficHookFunction", "ProbeFunction")
@@ -109,6 +110,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                     prefixes = (
                         "/drift/",
                         "/quality/",
+                        "/comparison/",
                         "/predictions/",
                         "/outcomes/",
                         "/history/",
@@ -240,6 +242,7 @@ def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserve
         "AlertsFunction": "JobsReservedConcurrency",
         "LakeExportFunction": "JobsReservedConcurrency",
         "QualityFunction": "JobsReservedConcurrency",
+        "CompareFunction": "JobsReservedConcurrency",
     }
     default = Template()
     for fn in FUNCTIONS:
@@ -376,6 +379,7 @@ def test_the_reports_role_signs_reports_reads_its_key_and_the_deny_list_and_noth
         # The report history's page (id `index`), not its entries nor its ledger.
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/index.html"})),
         ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/quality/reports/*"})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/comparison/reports/*"})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
         ("ssm:GetParameter", json.dumps({"Fn::Sub": param})),
         # only with DataKmsKeyArn (the secret's key then)
@@ -501,6 +505,7 @@ def test_every_function_a_schedule_invokes_sends_its_failed_runs_to_an_alarmed_q
         "LakeExportFunction",
         "QualityFunction",
         "ProbeFunction",
+        "CompareFunction",
     }
     for lid in scheduled:
         config = resources[lid]["Properties"].get("EventInvokeConfig")

@@ -531,13 +531,16 @@ def test_the_labelled_frame_gives_a_cohort_by_prediction_time_with_its_latest_ou
     frame = labelled.table
     assert (labelled.rows, labelled.labelled_rows, labelled.bad_rows, labelled.sampled) == (10, 6, 6, False)
     assert isinstance(frame, pa.Table) and frame.num_rows == 10
-    assert frame.column_names[:8] == [
+    assert frame.column_names[:11] == [
         "prediction_id",
         "ts",
         "probability_good_credit",
         "prediction",
         "decision",
         "model_version",
+        "challenger_version",
+        "challenger_probability_good_credit",
+        "challenger_decision",
         "outcome",
         "outcome_observed_at",
     ]

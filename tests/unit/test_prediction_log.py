@@ -203,7 +203,7 @@ def test_scored_rows_read_only_their_attributes_and_only_scored_records(predicti
     prediction_log.dynamodb = Spy()
     window = (now - timedelta(minutes=1), now + timedelta(minutes=1))
     rows = list(prediction_log.query_window(*window, ScoredRow, scored_only=True))
-    assert rows == [ScoredRow(rec.prediction_id, {"x": 1}, 0.4, "refuse", "v1")]
+    assert rows == [ScoredRow(rec.prediction_id, {"x": 1}, 0.4, "refuse", "v1", ts=rec.timestamp)]
     names = calls[0]["ExpressionAttributeNames"]
     projected = {names[n.strip()] for n in calls[0]["ProjectionExpression"].split(",")}
     assert "raw_body" not in projected and "features" in projected

@@ -187,7 +187,7 @@ def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_cou
     assert lake.sampled and lake.table.num_rows == 50
     assert lake.table.column("prediction_id").to_pylist() == sorted(bottom)
     assert (lake.rows, lake.labelled_rows, lake.bad_rows) == expected == (150, 110, expected[2])
-    assert lake.table.column_names[:8] == list(LABELLED_COLUMNS)
+    assert lake.table.column_names[: len(LABELLED_COLUMNS)] == list(LABELLED_COLUMNS)
     outcomes = {r["prediction_id"]: r["outcome"] for r in lake.table.to_pylist()}
     assert outcomes == {pid: latest.get(pid) for pid in bottom}
 
@@ -216,6 +216,8 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
     con.execute(
         "CREATE TABLE predictions AS SELECT uuid()::VARCHAR AS prediction_id, i::BIGINT AS sample_key, "
         "0.5 AS probability_good_credit, 1 AS prediction, 'approve' AS decision, 'v1' AS model_version, "
+        "NULL::VARCHAR AS challenger_version, NULL::DOUBLE AS challenger_probability_good_credit, "
+        "NULL::VARCHAR AS challenger_decision, "
         "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS ts FROM range(5000) t(i)"
     )
     # Two events per prediction (an outcome and its correction).

@@ -15,6 +15,7 @@ import sqlglot
 
 from creditwatch_analytics import groups as groups_mod
 from creditwatch_analytics.lake import sql
+from creditwatch_analytics.lake.schema import SHADOW_COLUMNS
 from creditwatch_analytics.sampling import sample_key, sample_mask
 from creditwatch_common.ids import uuid7, uuid7_millis
 from creditwatch_drift import fairness as fairness_mod
@@ -64,6 +65,8 @@ def lake_rows(model: Any, n: int = 3000, seed: int = 1) -> pd.DataFrame:
     p[rng.random(n) < 0.1] = None  # rejected requests: not scored
     frame["probability_good_credit"] = p
     frame["decision"] = [None if x is None else ("approve" if x >= 0.5 else "refuse") for x in p]
+    for name in SHADOW_COLUMNS:  # no challenger was set: the lake's shadow columns are null
+        frame[name] = pd.Series([None] * n, dtype=object)
     out = pd.DataFrame(frame)
     for f in model.schema.features:
         if not f.is_categorical:
@@ -242,6 +245,8 @@ def test_the_sql_bottom_k_keeps_the_rows_the_python_one_keeps_when_keys_are_equa
             "probability_good_credit": 0.5,
             "decision": "approve",
             "model_version": "v1",
+            "ts": pd.Timestamp("2026-11-02", tz="UTC"),
+            **dict.fromkeys(SHADOW_COLUMNS),
         }
     ).sample(frac=1.0, random_state=seed)
     con = duckdb.connect()

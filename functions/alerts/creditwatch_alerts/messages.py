@@ -9,6 +9,7 @@ from creditwatch_alerts.rules import Condition, WindowStats
 from creditwatch_common import words
 from creditwatch_common.notifications import (
     AnyNotification,
+    ComparisonReady,
     DeploymentGateFailed,
     DriftDetected,
     EstimatedQuality,
@@ -104,6 +105,8 @@ def notification_message(note: AnyNotification, dashboard_url: str | None) -> tu
         return "quality", quality_message(note, dashboard_url)
     if isinstance(note, DeploymentGateFailed):
         return "deployment", deployment_message(note, dashboard_url)
+    if isinstance(note, ComparisonReady):
+        return "comparison", comparison_message(note, dashboard_url)
     return "run_failed", run_failed_message(note, dashboard_url)
 
 
@@ -292,6 +295,48 @@ def _quality_blocks(
     return {"text": text, "blocks": blocks}
 
 
+def comparison_message(note: ComparisonReady, dashboard_url: str | None) -> dict[str, Any]:
+    """A comparison's verdict: the swap set, the approval rates and the AUC difference, with the report link."""
+    env = note.environment
+    icon = {"promote": ":white_check_mark:", "hold": ":hourglass:", "reject": ":x:"}[note.verdict]
+    headline = f"{icon} [{env}] CHALLENGER {note.challenger_version}: {note.verdict.upper()}"
+    swaps = note.swap_set
+    rates = note.approval_rate
+
+    def rate(role: str) -> str:
+        value = rates.get(role)
+        return "n/a" if value is None else f"{value:.1%}"
+
+    auc = _fig(note.auc_difference) if note.auc_difference is not None else "n/a"
+    body = "\n".join(note.reasons) + (
+        f"\n*Swap set* ({note.shadow_rows} applications): approved by both {swaps.get('both', 0)} · "
+        f"champion only {swaps.get('champion_only', 0)} · challenger only {swaps.get('challenger_only', 0)} · "
+        f"neither {swaps.get('neither', 0)}\n*Approval rate*: champion {rate('champion')} · challenger "
+        f"{rate('challenger')}\n*AUC difference* (challenger minus champion, {note.labelled_rows} matured outcomes): "
+        f"{auc}"
+    )
+    fields = [
+        {"type": "mrkdwn", "text": f"*Window*\n{note.window_start} → {note.window_end}"},
+        {"type": "mrkdwn", "text": f"*Champion*\n{note.champion_version}"},
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}, "fields": fields},
+        *_links(dashboard_url, note.report_url, note.index_url, label="Open comparison report"),
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"creditwatch · {env} · {_link_validity(note)} · see docs/operate.md"},
+            ],
+        },
+    ]
+    text = (
+        f"[{env}] challenger {note.challenger_version} against {note.champion_version}: {note.verdict}: "
+        f"{'; '.join(note.reasons)} report: {note.report_url}"
+    )
+    return {"text": text, "blocks": blocks}
+
+
 def drift_message(note: DriftDetected, dashboard_url: str | None) -> dict[str, Any]:
     """A drift finding from the drift function, with its report link and whether estimated quality holds."""
     env = note.environment
@@ -379,7 +424,7 @@ def run_failed_message(note: RunFailed, dashboard_url: str | None) -> dict[str, 
     return {"text": f"[{env}] {note.job} run failed: {note.error}: {note.message}", "blocks": blocks}
 
 
-def _link_validity(note: DriftDetected | FairnessAlert | QualityAlert) -> str:
+def _link_validity(note: DriftDetected | FairnessAlert | QualityAlert | ComparisonReady) -> str:
     # A link signed with the drift function's role dies with its session, whatever its expiry says.
     if note.report_url_signed_by == "function-role":
         return "report link signed with the drift function's session: it may stop working within hours"
@@ -388,7 +433,7 @@ def _link_validity(note: DriftDetected | FairnessAlert | QualityAlert) -> str:
     return f"report link valid until {note.report_url_expires_at}"
 
 
-def _lasts(note: DriftDetected | FairnessAlert | QualityAlert) -> str:
+def _lasts(note: DriftDetected | FairnessAlert | QualityAlert | ComparisonReady) -> str:
     """How long the link lasts from now, in words ("7 days", "5 hours")."""
     try:
         left = datetime.fromisoformat(str(note.report_url_expires_at).replace("Z", "+00:00")) - datetime.now(UTC)

@@ -21,6 +21,7 @@ from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
+from creditwatch_predict.shadow import ShadowSource
 
 DESCRIPTION = (
     "Credit scoring on the UCI German Credit schema, with the reasons for every decision. Fields are "
@@ -39,10 +40,12 @@ def create_app(
     readiness: Readiness | None = None,
     provider: ModelProvider | None = None,
     score_bins: ScoreBins | None = None,
+    shadow: ShadowSource | None = None,
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer).
 
     `provider` names the model of each request (the registry's champion); without one, `model` answers every request.
+    With a shadow source, every scored application is also scored by the challenger, for the log only.
     """
     provider = provider or ModelProvider(model)
     application_model = build_application_model(model.schema)
@@ -90,6 +93,7 @@ def create_app(
         write_budget_s=settings.write_budget_s,
         score_bins=score_bins,
         function_version=settings.function_version,
+        shadow=shadow,
     )
     # Outermost: the log, the idempotency key and the route all see the path without its slash.
     app.add_middleware(TrailingSlashMiddleware, paths=paths - {""})

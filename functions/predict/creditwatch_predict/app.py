@@ -21,6 +21,7 @@ from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.health import Readiness, health_client_config
 from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.settings import PredictSettings
+from creditwatch_predict.shadow import ShadowSource
 
 Handler = Any
 
@@ -36,10 +37,21 @@ class PredictService:
     obs: Observability
     app: FastAPI
     handler: Handler
+    shadow: ShadowSource
 
 
-def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel | None = None) -> PredictService:
-    """Everything the function needs, from settings and clients given (tests pass their own)."""
+def build(
+    settings: PredictSettings,
+    clients: AwsClients,
+    *,
+    model: CreditModel | None = None,
+    challenger: CreditModel | None = None,
+) -> PredictService:
+    """Everything the function needs, from settings and clients given (tests pass their own).
+
+    `challenger`: a model to shadow-score every application with (the log gets its answer, the applicant
+    never); without one, the registry's challenger (alias, or CHALLENGER_VERSION) is shadowed.
+    """
     apply_local_endpoint(settings.local_aws_endpoint)
     obs = Observability.build(Service.PREDICT, settings)
     model = model or load_model()
@@ -87,8 +99,24 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
     )
     provider = model_provider(settings, clients, model, obs)
     score_bins = ScoreBins.load(model_dir(), model.version)
+    shadow = ShadowSource(
+        provider.champion,
+        (lambda: challenger) if challenger is not None else provider.challenger,
+        budget_s=settings.shadow_budget_ms / 1000,
+        pause_s=settings.shadow_pause_s,
+        on_broken=lambda scorer: obs.logger.error(scorer.broken, extra={"challenger_version": scorer.version}),
+    )
     app = create_app(
-        model, settings, writer, obs, idempotency, outcomes, readiness, provider=provider, score_bins=score_bins
+        model,
+        settings,
+        writer,
+        obs,
+        idempotency,
+        outcomes,
+        readiness,
+        provider=provider,
+        score_bins=score_bins,
+        shadow=shadow,
     )
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
@@ -99,7 +127,14 @@ def build(settings: PredictSettings, clients: AwsClients, *, model: CreditModel 
 
     handler = obs.wrap(handle, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True)
     return PredictService(
-        settings=settings, model=model, provider=provider, writer=writer, obs=obs, app=app, handler=handler
+        settings=settings,
+        model=model,
+        provider=provider,
+        writer=writer,
+        obs=obs,
+        app=app,
+        handler=handler,
+        shadow=shadow,
     )
 
 

@@ -22,6 +22,7 @@ from creditwatch_common.observability import SCORE_BINS, VERSION_DIMENSION, Metr
 from creditwatch_common.records import OUTCOME_ROUTES, SYNTHETIC_HEADER, SYNTHETIC_PATTERN, RejectedField
 from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.service import ScoredApplication, log_records
+from creditwatch_predict.shadow import ShadowMiss, ShadowScorer, ShadowSource
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -78,6 +79,10 @@ class RequestLog:
     model_version: str | None = None
     # Not an applicant (SYNTHETIC_HEADER): recorded on its records, kept out of windows and model metrics.
     synthetic: str | None = None
+    # What the shadow challenger did not score (None: it scored every application, or none is set).
+    shadow_miss: ShadowMiss | None = None
+    # The challenger's scorer that scored this request (None: no challenger, or nothing scored).
+    shadow: ShadowScorer | None = None
 
 
 def request_log(request: Request) -> RequestLog:
@@ -147,10 +152,12 @@ class RequestLogMiddleware:
         write_budget_s: float,
         score_bins: ScoreBins | None = None,
         function_version: str | None = None,
+        shadow: ShadowSource | None = None,
     ) -> None:
         self.app = app
         self.score_bins = score_bins
         self.function_version = function_version
+        self.shadow = shadow
         self.model_version = model_version
         self.writer = writer
         self.obs = obs
@@ -212,6 +219,11 @@ class RequestLogMiddleware:
             # Past Lambda's 6 MB the client would get a gateway 5xx that our metrics never see: say so
             # here, as a server error (every bound in the code should have kept the answer smaller).
             status, held = 500, answer_too_large(entry, answer_bytes, self.max_answer_bytes)
+        scorer = self.shadow.current() if self.shadow is not None and status < 400 and entry.scored else None
+        if scorer is not None:
+            # The answer is built and held: the challenger scores for the log, within its budget.
+            entry.shadow = scorer
+            entry.shadow_miss = scorer.score(entry.scored)
         latency_ms = (time.perf_counter() - started) * 1000.0
         if not on_lambda:
             deadline = self._deadline(scope, time.monotonic())
@@ -250,6 +262,7 @@ class RequestLogMiddleware:
             body_bytes=entry.body_bytes if status >= 400 else None,
             idempotency=entry.idempotency if not entry.idempotency_error else None,
             synthetic=entry.synthetic,
+            challenger_version=entry.shadow.version if entry.shadow is not None else None,
         )
         outcome = self.writer.write(batch.records, batch.common, deadline)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
@@ -302,6 +315,18 @@ class RequestLogMiddleware:
                 for name, n in zip(SCORE_BINS, bins, strict=True):
                     if n:
                         metric(name, n)
+            if entry.shadow is not None:
+                miss = entry.shadow_miss
+                metric(Metric.SHADOW_FAILURES, miss.applications if miss is not None else 0)
+                if miss is not None:
+                    self.obs.logger.warning(
+                        "shadow challenger missed applications",
+                        extra={
+                            "challenger_version": entry.shadow.version,
+                            "missed": miss.applications,
+                            "reason": miss.reason[:300],
+                        },
+                    )
         if outcome.spilled:
             metric(Metric.LOG_RECORDS_SPILLED, outcome.spilled)
         if outcome.logged_only:

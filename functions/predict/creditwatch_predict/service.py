@@ -33,6 +33,7 @@ class ScoredApplication:
     """An application with its score, its id, its explanation when asked, and its log record's outputs."""
 
     __slots__ = (
+        "challenger",
         "contributions",
         "counterfactual",
         "explanation",
@@ -53,6 +54,8 @@ class ScoredApplication:
         self.reasons: list[Reason] | None = None
         self.contributions: list[float] | None = None
         self.counterfactual: dict[str, Any] | None = None
+        # The shadow challenger's (P(good), decision, first reason), for the log only: never in response().
+        self.challenger: tuple[float, str, str | None] | None = None
 
     def response(self, model_version: str) -> dict[str, Any]:
         """The API answer for this application."""
@@ -146,10 +149,13 @@ def log_records(
     body_bytes: int | None = None,
     idempotency: tuple[str, str] | None = None,
     synthetic: str | None = None,
+    challenger_version: str | None = None,
 ) -> LogBatch:
     """The log records of one request: one record for a single prediction, else the request plus one per application.
 
     `idempotency`: the table and key of the item keeping the request's answer, written on its records.
+    `challenger_version`: the shadow challenger's, when one is set: on every scored record, with its answer
+    where it scored the application (ScoredApplication.challenger).
     """
     common: dict[str, Any] = {
         "request_id": request_id,
@@ -175,6 +181,7 @@ def log_records(
                     contributions=app.contributions,
                     **common,
                     **_outputs(app.score),
+                    **_challenger(challenger_version, app.challenger),
                 )
             ],
             common,
@@ -204,6 +211,8 @@ def log_records(
             "latency_ms": latency_ms,
             "batch_size": len(scored),
         }
+        if challenger_version is not None:
+            common["challenger_version"] = challenger_version
         dumps = orjson.dumps
         for i, app in enumerate(scored):
             s = app.score
@@ -221,8 +230,27 @@ def log_records(
             }
             if app.contributions is not None:
                 record["contributions"] = dumps(app.contributions).decode()
+            if app.challenger is not None:
+                shadow = app.challenger
+                record["challenger_probability_good_credit"] = shadow[0]
+                record["challenger_decision"] = shadow[1]
+                if shadow[2] is not None:
+                    record["challenger_first_reason"] = shadow[2]
             records.append(record)
     return LogBatch(records, common)
+
+
+def _challenger(version: str | None, answer: tuple[float, str, str | None] | None) -> dict[str, Any]:
+    if version is None:
+        return {}
+    if answer is None:
+        return {"challenger_version": version}
+    return {
+        "challenger_version": version,
+        "challenger_probability_good_credit": answer[0],
+        "challenger_decision": answer[1],
+        "challenger_first_reason": answer[2],
+    }
 
 
 def _outputs(s: Score) -> dict[str, Any]:

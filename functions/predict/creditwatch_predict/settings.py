@@ -55,3 +55,8 @@ class PredictSettings(LogSettings):
     def _empty_is_none(cls, value: object) -> object:
         """The template passes "" for an unset parameter."""
         return None if value == "" else value
+
+    # Shadow scoring (a challenger set): a request waits for the challenger at most this long (plus one chunk
+    # of 256 applications); a request over it pauses the challenger for SHADOW_PAUSE_SECONDS.
+    shadow_budget_ms: float = Field(25.0, gt=0, le=1000, validation_alias="SHADOW_BUDGET_MS")
+    shadow_pause_s: float = Field(60.0, ge=0, le=3600, validation_alias="SHADOW_PAUSE_SECONDS")

@@ -235,8 +235,10 @@ def model_export_mlflow(
 
 
 def register(app: Any) -> None:
-    """Add the `model` group to the root app (with the release gate of cli/model_gate.py)."""
+    """Add the `model` group to the root app, with compare (cli/model_compare.py) and gate (cli/model_gate.py)."""
+    from creditwatch.cli.model_compare import compare
     from creditwatch.cli.model_gate import gate
 
+    model_app.command("compare")(compare)
     model_app.command("gate")(gate)
     app.add_typer(model_app, name="model")

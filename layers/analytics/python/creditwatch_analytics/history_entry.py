@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from creditwatch_analytics.comparison.models import ComparisonSummary
 from creditwatch_analytics.summaries import DriftSummary, QualitySummary
 from creditwatch_common.reports import REPORT_ID, ReportKind
 
-Summary = DriftSummary | QualitySummary
+Summary = DriftSummary | QualitySummary | ComparisonSummary
 
 
 class Estimate(BaseModel):
@@ -86,6 +87,10 @@ class HistoryEntry(BaseModel):
     population: str | None = None
     # Outcome fairness of a quality run: the equal-opportunity ratio by attribute.
     equal_opportunity: list[RatioPoint] = []
+    # A comparison (champion against challenger): its versions, the challenger's approval rate and AUC difference.
+    challenger_version: str | None = None
+    approval_rate_challenger: float | None = None
+    auc_difference: Estimate | None = None
 
     @property
     def key(self) -> str:
@@ -104,6 +109,8 @@ class NotAnEntry(ValueError):
 def parse_summary(summary: Mapping[str, Any]) -> Summary:
     """A stored summary's JSON as its typed model (quality by its kind or id, drift otherwise)."""
     report_id = str(summary.get("report_id") or "")
+    if summary.get("kind") == "comparison" or report_id.startswith("comparison."):
+        return ComparisonSummary.model_validate(summary)
     quality = summary.get("kind") == "quality" or report_id.startswith("quality.")
     return QualitySummary.model_validate(summary) if quality else DriftSummary.model_validate(summary)
 
@@ -120,6 +127,8 @@ def entry_from_summary(summary: Summary | Mapping[str, Any]) -> HistoryEntry:
     if report_id is None or not REPORT_ID.fullmatch(report_id):
         state = summary.verdict if isinstance(summary, QualitySummary) else summary.status
         raise NotAnEntry(f"no report id in the summary ({state})")
+    if isinstance(summary, ComparisonSummary):
+        return _comparison_entry(summary, report_id)
     if isinstance(summary, QualitySummary):
         return _quality_entry(summary, report_id)
     return _drift_entry(summary, report_id)
@@ -227,5 +236,32 @@ def _quality_entry(s: QualitySummary, report_id: str) -> HistoryEntry:
         environment=s.environment,
         model_version=s.model_version,
         status="error" if s.verdict == "error" else "ok",
+        message=s.message,
+    )
+
+
+def _comparison_entry(s: ComparisonSummary, report_id: str) -> HistoryEntry:
+    f = s.figures
+    auc = f.realized.difference.get("auc") if f is not None else None
+    return HistoryEntry(
+        kind="comparison",
+        window_start=s.window_start,
+        window_end=s.window_end,
+        verdict=s.verdict or s.status,
+        rows=f.shadow_rows if f is not None else 0,
+        reasons=list(f.reasons) if f is not None else [],
+        approval_rate=s.approval_rate.get("champion"),
+        approval_rate_challenger=s.approval_rate.get("challenger"),
+        score_psi=f.score_psi if f is not None else None,
+        auc_difference=Estimate.model_validate(auc.model_dump()) if auc is not None and auc.value is not None else None,
+        challenger_version=s.challenger_version,
+        report_id=report_id,
+        report_html_key=s.report_html_key,
+        summary_key=s.summary_key,
+        generated_at=s.generated_at,
+        written_at=s.written_at,
+        environment=s.environment,
+        model_version=s.champion_version,
+        status="error" if s.status == "error" else "ok",
         message=s.message,
     )

@@ -27,6 +27,7 @@ COLORS = {
     "auc_estimated_drift": "#8c564b",
     "approval_drift": "#17becf",
     "approval_quality": "#393b79",
+    "approval_challenger": "#e6550d",
 }
 WINDOW_COLORS = ["#000000", "#7f7f7f"]
 # Realized AUC on booked loans (approved applicants with outcomes): drawn only when a quality run judged them.
@@ -95,6 +96,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
     """The trend charts of the page, oldest to newest along each axis."""
     drift = [e for e in entries if e.kind == "drift"]
     quality = [e for e in entries if e.kind == "quality"]
+    comparison = [e for e in entries if e.kind == "comparison"]
     thresholds = sorted({e.drift_threshold for e in drift if e.drift_threshold is not None})
     ndcg = sorted({e.attribution_threshold for e in drift if e.attribution_threshold is not None})
     validation = [e.auc_validation for e in entries if e.auc_validation is not None]
@@ -152,6 +154,9 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [
                 *by_window("approval_drift", "drift", drift, lambda e: e.approval_rate),
                 *by_window("approval_quality", "quality cohort", quality, lambda e: e.approval_rate),
+                *by_window(
+                    "approval_challenger", "challenger (shadow)", comparison, lambda e: e.approval_rate_challenger
+                ),
             ],
             [RefLine(reference[0], f"reference {reference[0]:.0%}")] if reference else [],
             SHARE,
@@ -204,6 +209,9 @@ def _ratio_words(e: HistoryEntry, r: RatioPoint) -> tuple[str, str]:
 
 def verdicts(e: HistoryEntry) -> list[tuple[str, str]]:
     """The row's verdicts in words, each with its level (alert, warn, ok, na)."""
+    if e.kind == "comparison":
+        level = {"promote": "ok", "reject": "alert", "hold": "warn"}.get(e.verdict, "na")
+        return [(f"challenger {e.challenger_version}: {e.verdict}", level)]
     if e.kind == "quality":
         level = {"ok": "ok", "degraded": "alert", "error": "alert"}.get(e.verdict, "na")
         return [(words.quality_verdict(e.verdict), level)]
@@ -251,19 +259,25 @@ def figures(e: HistoryEntry) -> str:
         bits.append(f"labels {e.label_coverage:.0%}")
     if e.approval_rate is not None:
         bits.append(f"approval {e.approval_rate:.1%}")
+    if e.approval_rate_challenger is not None:
+        bits.append(f"challenger's approval {e.approval_rate_challenger:.1%}")
+    if e.auc_difference is not None and e.auc_difference.value is not None:
+        d = e.auc_difference
+        bits.append(f"AUC difference {d.value:+.3f}{words.interval(d.low, d.high, '{:+.3f}')}")
     bits.extend(e.reasons[:3])
     return " · ".join(bits) or e.message
 
 
 def row(e: HistoryEntry, links: Mapping[str, str]) -> Row:
     """What the table shows of one entry."""
-    ratios = e.disparate_impact if e.kind == "drift" else e.equal_opportunity
+    ratios = e.disparate_impact if e.kind == "drift" else e.equal_opportunity if e.kind == "quality" else []
     return Row(
         entry=e,
         written=e.written_at or e.generated_at,
         window=window_label(window_hours(e)),
         verdicts=verdicts(e),
-        fairness=[_ratio_words(e, r) for r in ratios] or [("fairness not computed", "na")],
+        fairness=[_ratio_words(e, r) for r in ratios]
+        or [("in the comparison's report" if e.kind == "comparison" else "fairness not computed", "na")],
         figures=figures(e),
         link=links.get(e.report_id),
     )
@@ -287,11 +301,13 @@ def render_index(
     else:
         validity = note or "Report links point at copies saved beside this page."
     drift = sum(1 for e in entries if e.kind == "drift")
+    comparisons = sum(1 for e in entries if e.kind == "comparison")
     return render(
         "history_index.html.j2",
         entries=entries,
         drift=drift,
-        quality=len(entries) - drift,
+        quality=len(entries) - drift - comparisons,
+        comparisons=comparisons,
         generated_at=generated_at,
         validity=validity,
         charts=charts(entries),

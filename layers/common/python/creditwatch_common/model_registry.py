@@ -76,3 +76,7 @@ class ComparisonEvidence(BaseModel):
     auc_difference: float | None  # challenger minus champion, on matured outcomes scored by both
     verdict: Verdict
     reasons: list[str]
+    # Added by the compare job: the AUC difference's paired 95% interval and the swap set's four counts.
+    auc_difference_low: float | None = None
+    auc_difference_high: float | None = None
+    swap_set: dict[str, int] | None = None

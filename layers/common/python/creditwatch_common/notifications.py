@@ -172,7 +172,29 @@ class DeploymentGateFailed(_Message):
     reason: str
 
 
-AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert | DeploymentGateFailed
+class ComparisonReady(_Message):
+    """A compare run judged the challenger against the champion (promote, hold or reject); the report is published."""
+
+    type: Literal["comparison_ready"] = "comparison_ready"
+    window_start: str
+    window_end: str
+    champion_version: str
+    challenger_version: str
+    verdict: Literal["promote", "hold", "reject"]
+    reasons: list[str]
+    shadow_rows: int
+    # approved by both, champion only, challenger only, neither
+    swap_set: dict[str, int]
+    approval_rate: dict[str, float | None]
+    labelled_rows: int = 0
+    auc_difference: Interval | None = None
+    report_url: str | None = None
+    report_url_expires_at: str | None = None
+    report_url_signed_by: str | None = None
+    index_url: str | None = None
+
+
+AnyNotification = DriftDetected | RunFailed | FairnessAlert | QualityAlert | DeploymentGateFailed | ComparisonReady
 Notification = Annotated[AnyNotification, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[AnyNotification] = TypeAdapter(Notification)
 

@@ -30,6 +30,7 @@ class Service(StrEnum):
     QUALITY = "creditwatch-quality"
     DEPLOY_HOOK = "creditwatch-deploy-hook"
     PROBE = "creditwatch-probe"
+    COMPARE = "creditwatch-compare"
 
 
 class Metric(StrEnum):
@@ -55,6 +56,8 @@ class Metric(StrEnum):
     SCORE_BIN_3 = "ScoreBin3"
     SCORE_BIN_4 = "ScoreBin4"
     SCORE_BIN_5 = "ScoreBin5"
+    # Applications the shadow challenger did not score (failed, over its budget, paused); 0 when it scored all.
+    SHADOW_FAILURES = "ShadowFailures"
     # POST /outcomes (not scoring traffic: kept out of Requests, ServerErrors and Latency).
     OUTCOME_REQUESTS = "OutcomeRequests"
     OUTCOME_SERVER_ERRORS = "OutcomeServerErrors"
@@ -107,6 +110,11 @@ class Metric(StrEnum):
     # uptime probe: one per run (1 when /health?deep=true or the scored /predict failed)
     PROBE_FAILED = "ProbeFailed"
     PROBE_LATENCY = "ProbeLatency"
+    # compare: one per run (champion against challenger)
+    COMPARE_RUN_FAILED = "CompareRunFailed"
+    COMPARE_SHADOW_ROWS = "CompareShadowRows"
+    # Challenger's realized AUC minus the champion's, on matured outcomes both scored.
+    COMPARE_AUC_DIFFERENCE = "CompareAucDifference"
     # Powertools' own
     COLD_START = "ColdStart"
 

@@ -76,6 +76,9 @@ class LabelledRow:
         "model_version",
         "outcome",
         "outcome_observed_at",
+        "challenger_version",
+        "challenger_probability_good_credit",
+        "challenger_decision",
     )
 
     prediction_id: str
@@ -87,6 +90,10 @@ class LabelledRow:
     model_version: str
     outcome: Outcome | None
     outcome_observed_at: str | None
+    # The shadow challenger's answer for the same application (None when it had none).
+    challenger_version: str | None = None
+    challenger_probability_good_credit: float | None = None
+    challenger_decision: str | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> LabelledRow:
@@ -103,4 +110,9 @@ class LabelledRow:
             model_version=str(v.get("model_version", "unknown")),
             outcome=v.get("outcome"),
             outcome_observed_at=v.get("outcome_observed_at"),
+            challenger_version=v.get("challenger_version"),
+            challenger_probability_good_credit=(
+                None if (q := v.get("challenger_probability_good_credit")) is None else float(q)
+            ),
+            challenger_decision=v.get("challenger_decision"),
         )

@@ -23,6 +23,33 @@ SYNTHETIC_ATTRIBUTE = "synthetic"
 SYNTHETIC_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
+# The shadow challenger's outputs on a scored record (creditwatch_predict.shadow): which version scored it,
+# and its P(good), decision and first reason; the version alone when the challenger did not score it.
+CHALLENGER_FIELDS = (
+    "challenger_version",
+    "challenger_probability_good_credit",
+    "challenger_decision",
+    "challenger_first_reason",
+)
+
+
+def first_reason_of(features: Any, contributions: Any) -> str | None:
+    """The champion's first reason from a logged record: the feature of the most negative contribution.
+
+    Contributions are logged in the schema's order, which is the order of the logged features; ties go
+    to the earlier feature (as creditwatch_model.explain.reasons ranks them). None when not explained,
+    or when nothing lowered P(good).
+    """
+    if isinstance(contributions, str):
+        contributions = json.loads(contributions)
+    if isinstance(features, str):
+        features = json.loads(features)
+    if not contributions or not features or len(contributions) != len(features):
+        return None
+    lowest, at = min((c, i) for i, c in enumerate(contributions))
+    return list(features)[at] if lowest < 0.0 else None
+
+
 # The most rejected fields one record keeps (the answer's error details are capped the same way).
 MAX_REJECTED = 20
 
@@ -72,6 +99,11 @@ class LogRecord(BaseModel):
     # Not an applicant: what sent it (`probe`, `deploy-gate`); drift, fairness, quality, alerts and the
     # lake never read such a record.
     synthetic: str | None = None
+    # Shadow scoring (CHALLENGER_FIELDS): never part of the answer, only of the record.
+    challenger_version: str | None = None
+    challenger_probability_good_credit: float | None = None
+    challenger_decision: str | None = None
+    challenger_first_reason: str | None = None
 
     @property
     def millis(self) -> int:
@@ -137,6 +169,9 @@ class ScoredRow:
         LEGACY_PROBABILITY,
         "decision",
         "model_version",
+        "ts",
+        "contributions",
+        *CHALLENGER_FIELDS,
     )
 
     prediction_id: str
@@ -144,18 +179,36 @@ class ScoredRow:
     probability_good_credit: float | None
     decision: str | None
     model_version: str
+    ts: str | None = None
+    # The champion's first reason (from its logged contributions: explained answers only).
+    first_reason: str | None = None
+    challenger_version: str | None = None
+    challenger_probability_good_credit: float | None = None
+    challenger_decision: str | None = None
+    challenger_first_reason: str | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> ScoredRow:
         """From an item's plain values."""
         v = normalise(values)
+        features = v.get("features") or {}
         return cls(
             prediction_id=str(v["prediction_id"]),
-            features=v.get("features") or {},
+            features=features,
             probability_good_credit=v.get("probability_good_credit"),
             decision=v.get("decision"),
             model_version=str(v.get("model_version", "unknown")),
+            ts=v.get("ts"),
+            first_reason=first_reason_of(features, v.get("contributions")),
+            challenger_version=v.get("challenger_version"),
+            challenger_probability_good_credit=_float_or_none(v.get("challenger_probability_good_credit")),
+            challenger_decision=v.get("challenger_decision"),
+            challenger_first_reason=v.get("challenger_first_reason"),
         )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +261,8 @@ class ExportRow:
         "decision",
         "risk_level",
         "features",
+        "contributions",
+        *CHALLENGER_FIELDS,
     )
 
     values: dict[str, Any]

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 # The kinds of report; `drift` ids carry no kind (they predate the others).
-ReportKind = Literal["drift", "quality"]
+ReportKind = Literal["drift", "quality", "comparison"]
 SIGNER_USER = "signer-user"
 FUNCTION_ROLE = "function-role"
 # The link opens through the reports route; its token, not a signature of S3's, is the credential.
@@ -93,7 +93,7 @@ def report_keys(
 # (no slashes, no dots beyond the one separator: nothing else of the bucket is reachable through it).
 _STAMP = r"\d{8}T\d{4}(?:\d{2})?Z"
 REPORT_ID = re.compile(
-    rf"^(?:(?P<kind>quality)\.)?(?P<stamp>{_STAMP}_(?P<end>\d{{8}})T\d{{4}}(?:\d{{2}})?Z)\.(?P<run>run-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}})$"
+    rf"^(?:(?P<kind>quality|comparison)\.)?(?P<stamp>{_STAMP}_(?P<end>\d{{8}})T\d{{4}}(?:\d{{2}})?Z)\.(?P<run>run-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}})$"
 )
 
 

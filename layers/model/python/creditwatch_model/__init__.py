@@ -192,6 +192,11 @@ class CreditModel:
         return out
 
     @property
+    def cover(self) -> ForestCover | Path | None:
+        """The covers explanations need (or where to read them), as the model was loaded with."""
+        return self._cover
+
+    @property
     def explainer(self) -> PathTables:
         """The per-path Shapley tables, built on first use (~0.1 s) from the forest and its covers."""
         if self._explainer is None:

@@ -238,6 +238,12 @@ class AthenaWindow:
                     probability_good_credit=rec[SAMPLE_OUTPUTS[1]],
                     decision=rec.get("decision"),
                     model_version=rec.get("model_version") or "unknown",
+                    ts=_iso(rec.get("ts")),
+                    first_reason=rec.get("first_reason"),
+                    challenger_version=rec.get("challenger_version"),
+                    challenger_probability_good_credit=rec.get("challenger_probability_good_credit"),
+                    challenger_decision=rec.get("challenger_decision"),
+                    challenger_first_reason=rec.get("challenger_first_reason"),
                 )
             )
         return WindowSample(rows, total, versions, self.engine, counts=window_counts)
@@ -249,6 +255,10 @@ class AthenaWindow:
         if self.lake is None:
             raise ValueError("the athena engine reads labelled cohorts from the lake: it needs LAKE_BUCKET")
         return self.lake.labelled(start, end, features, max_rows, seed)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _size(value: int | None) -> str:

@@ -24,7 +24,18 @@ DEFAULT_MAX_ROWS = 500_000
 # Share of the function's memory DuckDB may use before it spills its joins and aggregates to /tmp.
 MEMORY_SHARE = 0.5
 # The prediction's columns of a labelled frame; the outcome's two and the features follow.
-PREDICTION_COLUMNS = ("prediction_id", "ts", "probability_good_credit", "prediction", "decision", "model_version")
+PREDICTION_COLUMNS = (
+    "prediction_id",
+    "ts",
+    "probability_good_credit",
+    "prediction",
+    "decision",
+    "model_version",
+    # The shadow challenger's answer for the same application (null where none was set).
+    "challenger_version",
+    "challenger_probability_good_credit",
+    "challenger_decision",
+)
 LABELLED_COLUMNS = (*PREDICTION_COLUMNS, "outcome", "outcome_observed_at")
 
 
@@ -77,7 +88,7 @@ def sample_sql(where: str, features: Sequence[str], k: int, seed: int, sampled: 
         "latest AS (SELECT prediction_id, outcome, observed_at FROM outcome_events "
         "WHERE prediction_id IN (SELECT prediction_id FROM sample) "
         "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY recorded_at DESC) = 1) "
-        "SELECT s.prediction_id, s.ts, s.probability_good_credit, s.prediction, s.decision, s.model_version, "
+        f"SELECT {', '.join(f's.{c}' for c in PREDICTION_COLUMNS)}, "
         f"l.outcome, l.observed_at AS outcome_observed_at{selected} "
         "FROM sample s LEFT JOIN latest l USING (prediction_id) ORDER BY s.prediction_id"
     )
@@ -147,7 +158,16 @@ def labelled_from_rows(
             if row.outcome is not None:
                 totals[0] += 1
                 totals[1] += row.outcome == "bad"
-            values = (row.ts, row.probability_good_credit, row.prediction, row.decision, row.model_version)
+            values = (
+                row.ts,
+                row.probability_good_credit,
+                row.prediction,
+                row.decision,
+                row.model_version,
+                row.challenger_version,
+                row.challenger_probability_good_credit,
+                row.challenger_decision,
+            )
             outcome = (row.outcome, row.outcome_observed_at)
             yield _Kept(
                 row.prediction_id, row.model_version, (*values, *outcome, *(row.features.get(n) for n in features))

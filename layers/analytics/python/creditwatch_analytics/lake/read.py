@@ -32,7 +32,7 @@ from creditwatch_analytics.lake.outcomes import (
     OUTCOMES_PREFIX,
     check_outcome_version,
 )
-from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, check_version
+from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, SHADOW_COLUMNS, check_version
 from creditwatch_analytics.lake.source import WindowSample
 from creditwatch_analytics.lake.sql import (
     CountSpec,
@@ -149,7 +149,8 @@ class LakeWindow:
         # Whole hours are whole objects: the time filter is only needed for a window cut mid-hour.
         aligned = start == hour_floor(start) and end == hour_floor(end)
         where = window_filter(start, end, partitions=False, cut=not aligned)
-        with self.opened(infos=infos, outcomes=False, nulls=_count_columns(counts)) as (con, fetched):
+        nulls = {**SHADOW_COLUMNS, **_count_columns(counts)}
+        with self.opened(infos=infos, outcomes=False, nulls=nulls) as (con, fetched):
             con.execute("SET preserve_insertion_order = false")  # every query that hands rows back orders them
             found = con.execute(render(versions_query(where), "duckdb")).fetchall()
             versions = {str(v if v is not None else "unknown"): int(n) for v, n in found}
@@ -190,7 +191,7 @@ class LakeWindow:
         """
         names = list(features if features is not None else self.feature_names)
         # An outcome is recorded after its prediction: events recorded before the cohort are not read.
-        with self.opened(start, end, outcomes_from=start) as (con, fetched):
+        with self.opened(start, end, outcomes_from=start, nulls=SHADOW_COLUMNS) as (con, fetched):
             if "probability_good_credit" not in fetched.columns:
                 return empty_labelled(names, self.engine)
             frame = read_labelled(con, start, end, [n for n in names if n in fetched.columns], max_rows, seed)

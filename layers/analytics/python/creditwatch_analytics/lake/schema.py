@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from creditwatch_analytics.sampling import sample_key, sample_mask
-from creditwatch_common.records import LEGACY_PROBABILITY, ScoredRow
+from creditwatch_common.records import LEGACY_PROBABILITY, ScoredRow, first_reason_of
 from creditwatch_model import METADATA_FILE, FeatureSchema, model_dir
 
 SCHEMA_VERSION = 1
@@ -46,14 +46,32 @@ BASE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("prediction", pa.int8()),
     pa.field("decision", pa.string()),
     pa.field("risk_level", pa.string()),
+    # The champion's first reason, from the record's contributions (explained answers only).
+    pa.field("first_reason", pa.string()),
+    # Shadow scoring (creditwatch_common.records.CHALLENGER_FIELDS): null where no challenger was set.
+    pa.field("challenger_version", pa.string()),
+    pa.field("challenger_probability_good_credit", pa.float64()),
+    pa.field("challenger_decision", pa.string()),
+    pa.field("challenger_first_reason", pa.string()),
 )
 BASE_NAMES = tuple(f.name for f in BASE_FIELDS)
 # What the export reads from the table: every attribute the schema keeps (never raw_body or error_detail).
 TABLE_ATTRIBUTES = (
-    *(n for n in BASE_NAMES if n not in ("schema_version", "sample_key")),
+    *(n for n in BASE_NAMES if n not in ("schema_version", "sample_key", "first_reason")),
     "features",
+    "contributions",
     LEGACY_PROBABILITY,
 )
+# Columns an older object lacks, with the SQL type each reads as there (a read names them: lake.read).
+SHADOW_COLUMNS = {
+    "first_reason": "VARCHAR",
+    "challenger_version": "VARCHAR",
+    "challenger_probability_good_credit": "DOUBLE",
+    "challenger_decision": "VARCHAR",
+    "challenger_first_reason": "VARCHAR",
+}
+# ScoredRow's optional columns, read when a sample holds them.
+ROW_EXTRAS = ("ts", *SHADOW_COLUMNS)
 # The seed whose sample order the files keep (DRIFT_SAMPLE_SEED's default).
 SAMPLE_KEY_SEED = 0
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "category": pa.string()}
@@ -116,6 +134,9 @@ class LakeSchema:
         for r in records:
             for name in BASE_NAMES:
                 columns[name].append(r.get(name))
+            columns["first_reason"][-1] = r.get("first_reason") or first_reason_of(
+                r.get("features"), r.get("contributions")
+            )
             feats = r.get("features") or {}
             for name, cast in casts.items():
                 columns[name].append(cast(feats.get(name)))
@@ -125,7 +146,7 @@ class LakeSchema:
         columns["sample_key"] = [sample_key(str(pid), mask) for pid in columns["prediction_id"]]
         columns["status"] = [_int(v) for v in columns["status"]]
         columns["prediction"] = [_int(v) for v in columns["prediction"]]
-        for name in ("latency_ms", "probability_good_credit"):
+        for name in ("latency_ms", "probability_good_credit", "challenger_probability_good_credit"):
             columns[name] = [_float(v) for v in columns[name]]
         for name in ("batch_size", "batch_index"):
             columns[name] = [_int(v) for v in columns[name]]
@@ -151,8 +172,8 @@ def scored_rows(table: pa.Table, feature_names: Sequence[str]) -> list[ScoredRow
     """Lake rows as the rows the drift job reads from the table (features as a dict)."""
     present = [n for n in feature_names if n in table.column_names]
     cols = {
-        n: table.column(n).to_pylist()
-        for n in ("prediction_id", "probability_good_credit", "decision", "model_version")
+        n: table.column(n).to_pylist() if n in table.column_names else [None] * table.num_rows
+        for n in ("prediction_id", "probability_good_credit", "decision", "model_version", *ROW_EXTRAS)
     }
     feats = [table.column(n).to_pylist() for n in present]
     out = []
@@ -165,9 +186,22 @@ def scored_rows(table: pa.Table, feature_names: Sequence[str]) -> list[ScoredRow
                 probability_good_credit=cols["probability_good_credit"][i],
                 decision=cols["decision"][i],
                 model_version=cols["model_version"][i] or "unknown",
+                ts=_text(cols["ts"][i]),
+                first_reason=cols["first_reason"][i],
+                challenger_version=cols["challenger_version"][i],
+                challenger_probability_good_credit=cols["challenger_probability_good_credit"][i],
+                challenger_decision=cols["challenger_decision"][i],
+                challenger_first_reason=cols["challenger_first_reason"][i],
             )
         )
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A timestamp as ScoredRow keeps it (ISO 8601 text)."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value.isoformat())
 
 
 def _parse_ts(value: Any) -> datetime:

@@ -27,7 +27,19 @@ Dialect = Literal["trino", "duckdb"]
 SCORE = "probability_good_credit"
 DECISION = "decision"
 APPROVE = "approve"
-SAMPLE_OUTPUTS = ("prediction_id", SCORE, DECISION, "model_version")
+# The sample's columns: ScoredRow's (the shadow challenger's among them: lake.schema.SHADOW_COLUMNS).
+SAMPLE_OUTPUTS = (
+    "prediction_id",
+    SCORE,
+    DECISION,
+    "model_version",
+    "ts",
+    "first_reason",
+    "challenger_version",
+    "challenger_probability_good_credit",
+    "challenger_decision",
+    "challenger_first_reason",
+)
 # Functions only DuckDB has: none may reach the Athena text.
 DUCKDB_ONLY = ("strftime", "list_value", "arg_min", "arg_max", "epoch_ms", "struct_pack", "regexp_full_match", "xor")
 

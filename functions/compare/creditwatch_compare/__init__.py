@@ -1,0 +1,1 @@
+"""The compare job: champion against challenger on shadow traffic and matured outcomes (the analytics image)."""

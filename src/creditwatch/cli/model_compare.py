@@ -1,0 +1,60 @@
+"""`creditwatch model compare`: the compare job on the local stack, champion against challenger, its verdict."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from creditwatch import errors
+from creditwatch.cli import common
+from creditwatch.cli.render.comparison import comparison
+
+
+def compare(
+    start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 (with --end)")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO 8601, exclusive (with --start)")] = None,
+    last: Annotated[str | None, typer.Option(help="The window ending now: 90s, 30m, 1h, 2d")] = None,
+    challenger: Annotated[
+        str | None, typer.Option(help="The challenger version (default: the one most records of the window carry)")
+    ] = None,
+    notify: Annotated[bool, typer.Option("--notify/--no-notify", help="Queue the verdict's Slack note")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Compare the challenger with the champion on the local stack (the compare job: report, evidence, note)."""
+    from creditwatch.lookups import LookupProblem, parse_duration
+    from creditwatch_common.ids import iso_utc
+
+    event: dict[str, Any] = {"source": "creditwatch.cli", "notify": notify}
+    if challenger is not None:
+        event["challenger_version"] = challenger
+    if last is not None:
+        if start or end:
+            common.fail("give either --last or --start and --end, not both", errors.USAGE)
+        try:
+            span = parse_duration(last)
+        except LookupProblem as exc:
+            common.fail(str(exc), errors.USAGE)
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        event.update(start=iso_utc(now - span), end=iso_utc(now))
+    elif start or end:
+        if not (start and end):
+            common.fail("give both --start and --end (or --last 7d)", errors.USAGE)
+        if common.instant(start, "--start") >= common.instant(end, "--end"):
+            common.fail(f"--start {start} is not before --end {end}: the window would be empty", errors.USAGE)
+        event.update(start=start, end=end)
+    summary = common.run_job("CompareFunction", event)
+    status = summary.get("status")
+    if status == "invalid_event":
+        common.fail(
+            f"the compare job refused the window: {summary.get('message')}: "
+            f"{common.plain_errors(summary.get('errors') or [])}",
+            errors.USAGE,
+        )
+    if as_json:
+        common.print_json(summary)
+    else:
+        comparison(summary)
+    if status != "ok":
+        raise typer.Exit(errors.FAILED)
