@@ -17,7 +17,7 @@ from creditwatch_model import ARTIFACTS_DIR
 ROOT = Path(__file__).resolve().parents[2]
 TRANSFORM = Path(__file__).with_name("sam_transform.py")
 ALIASED = ("PredictFunction", "DriftFunction", "AlertsFunction", "LakeExportFunction", "ReportsFunction",
-           "QualityFunction", "ProbeFunction")  # fmt: skip
+           "QualityFunction", "CompareFunction", "ProbeFunction")  # fmt: skip
 CANARY_ALARMS = (
     "CanaryErrorsAlarm",
     "CanaryServerErrorsAlarm",
@@ -72,7 +72,7 @@ def test_every_scheduled_or_routed_function_publishes_versions_under_live_and_is
         alias = res[f"{fn}Aliaslive"]["Properties"]
         assert alias["Name"] == "live" and alias["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}, fn
     schedules = {lid: r for lid, r in res.items() if r["Type"] == "AWS::Scheduler::Schedule"}
-    assert len(schedules) == 5
+    assert len(schedules) == 6  # drift, alerts, lake export, quality, compare, probe
     for lid, schedule in schedules.items():
         target = schedule["Properties"]["Target"]["Arn"]
         assert target.get("Ref", "").endswith("Aliaslive"), (lid, target)

@@ -85,6 +85,23 @@ def test_health_names_the_challenger_the_provider_offers(service, registry, even
     assert service.provider.challenger().version == card.version
 
 
+def test_the_registrys_challenger_is_shadowed_from_the_next_request_and_the_answer_stays_the_champions(
+    service, registry, event, prediction_log, tmp_path
+):
+    status, before, _ = call(service, event("predict-valid.json"))
+    folder, card = variant(tmp_path, 0.6)
+    registry.register(card, folder)
+    registry.move_alias("challenger", card.version, moved_by="t", reason="shadow")
+    status, after, _ = call(service, event("predict-valid.json"))
+    assert status == 200 and (after["decision"], after["model_version"]) == (
+        before["decision"],
+        before["model_version"],
+    )
+    record = next(r for r in logged(prediction_log) if r["prediction_id"] == after["prediction_id"])
+    assert record["challenger_version"] == card.version and record["challenger_decision"] in ("approve", "refuse")
+    assert record["challenger_probability_good_credit"] is not None
+
+
 def test_a_tampered_champion_is_not_served_and_is_counted(service, registry, event, model, tmp_path, capsys):
     folder, card = variant(tmp_path, LENIENT)
     registry.register(card, folder)

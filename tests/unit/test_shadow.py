@@ -166,7 +166,7 @@ def test_a_batch_stops_at_the_chunk_where_the_budget_runs_out(model, application
 
 
 def test_a_challenger_equal_to_the_champion_shadows_nothing(prediction_log, model):
-    assert _service(prediction_log, model, challenger_of(model, version=model.version)).shadow is None
+    assert _service(prediction_log, model, challenger_of(model, version=model.version)).shadow.current() is None
 
 
 def test_the_lake_row_carries_the_challengers_answer_and_the_champions_first_reason(prediction_log, model, event):
