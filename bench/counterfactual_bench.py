@@ -1,4 +1,4 @@
-"""Counterfactual search: refusals that get one within the default bounds, before and after, beside an exhaustive search.
+"""Counterfactual search: refusals that get one within the default bounds, before and after, beside exhaustive.
 
     .venv/bin/python bench/counterfactual_bench.py [--rows 120] [--quick]
 
@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def before_search(model: Any, row: dict[str, Any], max_candidates: float, time_b
     return None, ""
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: Sequence[float], q: float) -> float:
     """A percentile of wall times (ms)."""
     return float(np.percentile(values, q))
 
@@ -118,7 +119,8 @@ def main() -> None:
 
     from creditwatch.training import load_data
     from creditwatch_model import load_model
-    from creditwatch_model.counterfactual import _leaf_boxes, counterfactual
+    from creditwatch_model.counterfactual import counterfactual
+    from creditwatch_model.leaf_boxes import build_leaf_boxes
 
     model = load_model()
     rows = load_data()[model.schema.names].to_dict("records")
@@ -126,7 +128,7 @@ def main() -> None:
     refused = [r for r, q in zip(rows, p, strict=True) if q < model.threshold][:n_rows]
     load_start = os.getloadavg()
     t = time.perf_counter()
-    _leaf_boxes(model)
+    build_leaf_boxes(model)
     build_ms = (time.perf_counter() - t) * 1000
     counterfactual(model, refused[0])  # builds the cached leaf boxes once, as the first request would
 

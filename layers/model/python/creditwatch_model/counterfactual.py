@@ -21,13 +21,26 @@ housing, telephone, dependants).
 |new - old| / span for numbers (spans: the training data's range, e.g. 18,174 DM for the amount, 68 months
 for the duration, 3 for the installment rate) and rungs climbed / rungs of the ladder for codes; ties go to
 the lever order above and then to smaller moves. Numbers are only tried where the forest can change its
-answer: just past each split threshold of that column. Every candidate of a size is generated, sorted by
-distance and scored by the forest in batches in that order, so the first approval found is the smallest.
+answer: just past each split threshold of that column.
 
-Bounded and deterministic: at most ``max_candidates`` candidates are scored (default 10,000: the forest
-scores a candidate in ~2.6 us, so ~30 ms with the search's own work); ``time_budget_ms`` (default 50 ms)
-is a safety stop for a slow or busy host and says so in the result (``stopped_by``): the only way two runs
-on the same row may differ. Either stop gives "none found within bounds".
+The search is exact, not a heuristic. Each leaf of the forest is a box of the encoded space, and a row's
+P(good) is the sum of leaf value / trees over the one leaf per tree that it lands in. For an applicant,
+only the leaves its unchangeable features allow can be reached (~700 of 2,851); per lever, values that
+land in the same reachable leaves give the same P(good) whatever else changes, so only the nearest of
+them is kept (it comes first in the order). Per combination of levers, two bounds (each tree's best leaf
+that some candidate, then some candidate with a given value, can still land in) drop combinations and
+values that cannot reach the threshold; the rest get their P(good) from one matrix product of leaf
+weights and the levers' landings. Those at the threshold or above (less 1e-9: another summation order)
+are sorted by distance, lever order and smaller moves, and the forest scores them in that order: its
+first approval is the smallest, the same one as scoring every candidate with the forest would give
+(tests/unit/test_counterfactual.py checks both against that).
+
+Bounded and deterministic: at most ``max_candidates`` candidates (default 10,000) get a P(good) from the
+leaf sums (over the data's first 120 refusals: 3 at the median, ~3,000 at most; ~2-5 ms of CPU a search,
+bench/counterfactual_bench.py); ``time_budget_ms`` (default 50 ms) is a safety stop for a slow or busy
+host and says so in the result (``stopped_by``): the only way two runs on the same row may differ. Either
+stop gives "none found within bounds". A model's leaf boxes are built on its first search (~10 ms, 2 MB),
+before that search's clock starts.
 """
 
 from __future__ import annotations
@@ -35,16 +48,16 @@ from __future__ import annotations
 import itertools
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from creditwatch_model.leaf_boxes import LeafBoxes, leaf_boxes
+
 if TYPE_CHECKING:
     from creditwatch_model import CreditModel
-    from creditwatch_model.forest import PackedForest
 
 __all__ = [
     "DEFAULT_LEVERS",
@@ -138,62 +151,6 @@ class _Moves:
     columns: npt.NDArray[np.intp]  # the lever's encoded columns
 
 
-@dataclass(frozen=True)
-class _Leaves:
-    """Every leaf of the forest as a box of the encoded space (a row lands in it when lower < x <= upper)."""
-
-    lower: npt.NDArray[np.float64]  # (leaves, encoded columns)
-    upper: npt.NDArray[np.float64]
-    weight: npt.NDArray[np.float64]  # leaf value / trees: P(good) is the sum over the leaves a row lands in
-    tree: npt.NDArray[np.intp]  # each leaf's tree, in order
-    thresholds: dict[int, list[float]]  # per feature (index in the schema): its split thresholds, sorted
-    column_feature: npt.NDArray[np.intp]
-
-
-def _leaf_boxes(model: CreditModel) -> _Leaves:
-    """Each leaf's box from the splits on its path, one numpy pass per depth level (~10 ms, 2 MB)."""
-    forest, column_feature = model.forest, model.column_feature
-    n = forest.left.shape[0]
-    lower, upper = np.full((n, column_feature.shape[0]), -np.inf), np.full((n, column_feature.shape[0]), np.inf)
-    tree = np.zeros(n, dtype=np.intp)
-    nodes = forest.roots.astype(np.intp)
-    tree[nodes] = np.arange(nodes.shape[0])
-    while nodes.shape[0]:
-        nodes = nodes[forest.left[nodes] != nodes]
-        left, right, col, t = forest.left[nodes], forest.right[nodes], forest.feature[nodes], forest.threshold[nodes]
-        for child in (left, right):
-            lower[child], upper[child], tree[child] = lower[nodes], upper[nodes], tree[nodes]
-        # The forest sends x <= t left and x > t right.
-        upper[left, col] = np.minimum(upper[left, col], t)
-        lower[right, col] = np.maximum(lower[right, col], t)
-        nodes = np.concatenate([left, right])
-    is_leaf = forest.left == np.arange(n)
-    leaves = np.flatnonzero(is_leaf)
-    leaves = leaves[np.argsort(tree[leaves], kind="stable")]
-    split_feature = column_feature[forest.feature[~is_leaf]]
-    thresholds = {
-        int(f): np.unique(forest.threshold[~is_leaf][split_feature == f]).tolist() for f in np.unique(split_feature)
-    }
-    return _Leaves(
-        lower[leaves], upper[leaves], forest.value[leaves] / forest.n_trees, tree[leaves], thresholds, column_feature
-    )
-
-
-_LEAVES: dict[int, tuple[weakref.ref[PackedForest], _Leaves]] = {}
-
-
-def _leaves(model: CreditModel) -> _Leaves:
-    """The model's leaf boxes, built on its first search."""
-    hit = _LEAVES.get(id(model.forest))
-    if hit is not None and hit[0]() is model.forest:
-        return hit[1]
-    for key in [k for k, (ref, _) in _LEAVES.items() if ref() is None]:
-        del _LEAVES[key]
-    leaves = _leaf_boxes(model)
-    _LEAVES[id(model.forest)] = (weakref.ref(model.forest), leaves)
-    return leaves
-
-
 def _number_values(thresholds: list[float], lever: NumberLever, current: float, min_amount: float) -> list[float]:
     """Values just past each split threshold of the lever's column, within bounds and direction."""
     low = max(lever.low, min_amount) if lever.feature == "credit_amount" else lever.low
@@ -209,7 +166,7 @@ def _number_values(thresholds: list[float], lever: NumberLever, current: float, 
 
 
 def _moves(
-    model: CreditModel, leaves: _Leaves, row: dict[str, Any], levers: tuple[Lever, ...], min_amount_fraction: float
+    model: CreditModel, leaves: LeafBoxes, row: dict[str, Any], levers: tuple[Lever, ...], min_amount_fraction: float
 ) -> list[_Moves]:
     """Each lever's candidate values for this row (levers with none are dropped)."""
     base = model.encode([row])[0]
@@ -251,7 +208,7 @@ class _Reach:
     kept: list[npt.NDArray[np.intp]]  # per lever: the kept values (indices into _Moves.values)
 
 
-def _reach(leaves: _Leaves, base: npt.NDArray[np.float64], moves: list[_Moves]) -> _Reach:
+def _reach(leaves: LeafBoxes, base: npt.NDArray[np.float64], moves: list[_Moves]) -> _Reach:
     """The row's reachable leaves; per lever, the nearest of the values that land in the same leaves."""
     # The forest compares float32 inputs: land rows as it does.
     x = base.astype(np.float32).astype(np.float64)
@@ -267,7 +224,7 @@ def _reach(leaves: _Leaves, base: npt.NDArray[np.float64], moves: list[_Moves]) 
     for i, m in enumerate(moves):
         lo, hi = lower[:, m.columns, None], upper[:, m.columns, None]
         xv = (base[None, :] + m.delta)[:, m.columns].astype(np.float32).astype(np.float64).T[None]
-        land = ((lo < xv) & (xv <= hi)).all(axis=1)  # (leaves, values)
+        land = np.asarray(((lo < xv) & (xv <= hi)).all(axis=1))  # (leaves, values)
         # Values that land in the same leaves give the same P(good) whatever else changes, and values
         # are sorted by nearness: the first of each such class dominates the others.
         first: dict[bytes, int] = {}
@@ -328,7 +285,7 @@ def counterfactual(
     time_budget_ms: float = DEFAULT_TIME_BUDGET_MS,
 ) -> Counterfactual:
     """The smallest change of `levers` (fewest features, then distance) that the model approves."""
-    leaves = _leaves(model)  # once per model, before the clock starts
+    leaves = leaf_boxes(model)  # once per model, before the clock starts
     deadline = time.perf_counter() + time_budget_ms / 1000.0
     threshold = model.threshold
     p0 = float(model.predict_good([row])[0])
