@@ -326,6 +326,9 @@ def counterfactual(
         order = np.lexsort((*all_picks.T[::-1], all_combo, all_dist))
         # The forest has the last word, in that order: the leaf sums only chose the candidates.
         for start in range(0, order.shape[0], _BATCH):
+            if start and time.perf_counter() > deadline:
+                stopped_by = "time_budget"
+                break
             batch = order[start : start + _BATCH]
             x = np.repeat(base[None, :], batch.shape[0], axis=0)
             for at, b in enumerate(batch.tolist()):
@@ -337,6 +340,8 @@ def counterfactual(
                 best = int(batch[approved[0]])
                 combo = combos[int(all_combo[best])]
                 return _found(model, row, moves, combo, all_picks[best], p_forest[approved[0]], p0, scored)
+        if stopped_by:
+            break
     return Counterfactual(
         "none_found",
         "none found within bounds" + (f" (stopped by the {stopped_by.replace('_', ' ')})" if stopped_by else ""),
