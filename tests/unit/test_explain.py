@@ -204,7 +204,9 @@ def test_none_found_when_the_bounds_make_approval_impossible(model, refused):
     amount = (NumberLever("credit_amount", "down", 1.0, 1e6, span=18_174.0, integer=False),)
     stuck = counterfactual(model, row, levers=amount, min_amount_fraction=1.0)
     assert stuck.status == "none_found" and stuck.candidates_scored == 0
-    capped = counterfactual(model, row, max_candidates=0)
+    # A row with a counterfactual: the bounds prune a row without one before any candidate is scored.
+    has_one = next(r for r in refused if counterfactual(model, r, **GENEROUS).status == "found")
+    capped = counterfactual(model, has_one, max_candidates=0)
     assert capped.status == "none_found" and capped.stopped_by == "candidate_budget"
 
 
