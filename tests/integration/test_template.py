@@ -794,6 +794,9 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("s3:PutObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
         # an hour whose outcome events were all erased loses its object
         ("s3:DeleteObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
+        # review decisions, beside the outcomes, the same way
+        ("s3:PutObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/reviews/*"})),
+        ("s3:DeleteObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/reviews/*"})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         # only when DataKmsKeyArn is set (an Fn::If; AWS::NoValue otherwise)
         ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),

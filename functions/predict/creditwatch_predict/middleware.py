@@ -18,7 +18,7 @@ from creditwatch_common.observability import Metric, Observability
 
 # Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
 # alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
-from creditwatch_common.records import OUTCOME_ROUTES, RejectedField
+from creditwatch_common.records import OUTCOME_ROUTES, REVIEW_ROUTES, RejectedField
 from creditwatch_predict.service import ScoredApplication, log_records
 
 Scope = MutableMapping[str, Any]
@@ -61,6 +61,11 @@ class RequestLog:
     deadline: float = math.inf
     # POST /outcomes: results per status (its metrics; none of the scoring ones).
     outcome_counts: dict[str, int] | None = None
+    # A route with a path parameter names its template here (the log keeps no client text as a route).
+    route: str | None = None
+    # Applications referred to review by this request, and cases the queue did not take in time.
+    referred: int = 0
+    not_queued: int = 0
 
 
 def request_log(request: Request) -> RequestLog:
@@ -211,7 +216,7 @@ class RequestLogMiddleware:
     def _record(self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, deadline: float) -> WriteOutcome:
         path = scope.get("path", "")
         # A path the app does not serve is the client's text (it can hold an e-mail address): not kept.
-        route = path if path in self.paths else UNKNOWN_PATH
+        route = path if path in self.paths else (entry.route or UNKNOWN_PATH)
         scored = entry.scored if status < 400 else []
         batch = log_records(
             request_id=entry.request_id,
@@ -253,7 +258,11 @@ class RequestLogMiddleware:
         outcome: WriteOutcome,
     ) -> None:
         metric = self.obs.metric
-        if scope.get("path", "") in OUTCOME_ROUTES:
+        path = scope.get("path", "")
+        if entry.route in REVIEW_ROUTES or path == "/review" or path.startswith(("/reviews", "/review/")):
+            metric(Metric.REVIEW_REQUESTS, 1)
+            metric(Metric.REVIEW_SERVER_ERRORS, 1 if status >= 500 else 0)
+        elif path in OUTCOME_ROUTES:
             metric(Metric.OUTCOME_REQUESTS, 1)
             metric(Metric.OUTCOME_SERVER_ERRORS, 1 if status >= 500 else 0)
             metric(Metric.OUTCOME_LATENCY, round(latency_ms, 3), "Milliseconds")
@@ -272,6 +281,9 @@ class RequestLogMiddleware:
             metric(Metric.REFUSED, len(scored) - approved)
             mean_p = sum(s.score.probability_good_credit for s in scored) / len(scored)
             metric(Metric.PROBABILITY_GOOD, round(mean_p, 6), "None")
+            metric(Metric.REFERRALS, entry.referred)
+        if entry.not_queued:
+            metric(Metric.REVIEW_CASES_NOT_QUEUED, entry.not_queued)
         if outcome.spilled:
             metric(Metric.LOG_RECORDS_SPILLED, outcome.spilled)
         if outcome.logged_only:

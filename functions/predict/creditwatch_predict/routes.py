@@ -14,6 +14,7 @@ from creditwatch_predict.errors import OUTCOME_FIELDS, error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.health import Readiness, healthy
 from creditwatch_predict.middleware import request_log
+from creditwatch_predict.referral import Referrals
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
     ErrorResponse,
@@ -70,7 +71,12 @@ COUNTERFACTUAL_HELP = (
 
 
 def scoring_router(
-    model: CreditModel, application_model: type[BaseModel], batch_model: type[BaseModel], *, explain: bool = True
+    model: CreditModel,
+    application_model: type[BaseModel],
+    batch_model: type[BaseModel],
+    *,
+    explain: bool = True,
+    referrals: Referrals | None = None,
 ) -> APIRouter:
     """POST /predict and /predict-batch for the request models built from the model's schema."""
     router = APIRouter(route_class=OrjsonRoute, tags=["scoring"])
@@ -88,6 +94,8 @@ def scoring_router(
             add_counterfactual(model, scored[0])
         entry = request_log(request)
         entry.scored, entry.single = scored, True
+        if referrals is not None:
+            referrals.refer(scored, entry)
         # Built and typed here (service.py); response_model documents it without re-validating it.
         return OrjsonResponse(scored[0].response(model.version))
 
@@ -104,7 +112,10 @@ def scoring_router(
             message = f"At most {MAX_EXPLAINED_BATCH} applications per request with explain: true; split the batch"
             return error_response(request, 413, "batch_too_large", message)
         scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
-        request_log(request).scored = scored
+        entry = request_log(request)
+        entry.scored = scored
+        if referrals is not None:
+            referrals.refer(scored, entry)
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;
         # response_model still documents the shape in the OpenAPI schema.
         return OrjsonResponse(

@@ -33,12 +33,14 @@ class ScoredApplication:
     """An application with its score, its id, its explanation when asked, and its log record's outputs."""
 
     __slots__ = (
+        "case_id",
         "contributions",
         "counterfactual",
         "explanation",
         "features",
         "prediction_id",
         "reasons",
+        "referral",
         "score",
         "timestamp",
     )
@@ -53,6 +55,9 @@ class ScoredApplication:
         self.reasons: list[Reason] | None = None
         self.contributions: list[float] | None = None
         self.counterfactual: dict[str, Any] | None = None
+        # Set by referral.Referrals.refer() when a person must decide: the case and the rules that referred it.
+        self.case_id: str | None = None
+        self.referral: list[str] | None = None
 
     def response(self, model_version: str) -> dict[str, Any]:
         """The API answer for this application."""
@@ -73,6 +78,8 @@ class ScoredApplication:
             out["reasons"] = self.reasons
         if self.counterfactual is not None:
             out["counterfactual"] = self.counterfactual
+        if self.case_id is not None:
+            out.update(decision="refer", model_decision=s.decision, case_id=self.case_id, referral=self.referral)
         return out
 
 
@@ -170,6 +177,8 @@ def log_records(
                     latency_ms=latency_ms,
                     features=app.features,
                     contributions=app.contributions,
+                    case_id=app.case_id,
+                    referral=app.referral,
                     **common,
                     **_outputs(app.score),
                 )
@@ -218,6 +227,8 @@ def log_records(
             }
             if app.contributions is not None:
                 record["contributions"] = dumps(app.contributions).decode()
+            if app.case_id is not None:
+                record["case_id"], record["referral"] = app.case_id, app.referral
             records.append(record)
     return LogBatch(records, common)
 

@@ -35,3 +35,14 @@ class PredictSettings(LogSettings):
     idempotency_window_hours: int = Field(24, ge=1, le=168, validation_alias="IDEMPOTENCY_WINDOW_HOURS")
     # GET /health?deep=true: the whole check (log table and spill queue at once) answers within this.
     health_check_budget_s: float = Field(1.5, gt=0, le=10, validation_alias="HEALTH_CHECK_BUDGET_SECONDS")
+    # Human review (template parameters Review*): the case table (none: nothing is referred), the rules
+    # (0 turns each off), and who may decide: tokens of this issuer and audience, in this group.
+    review_cases_table: str | None = Field(None, validation_alias="REVIEW_CASES_TABLE")
+    review_band: float = Field(0.0, ge=0, le=0.5, validation_alias="REVIEW_BAND")
+    review_out_of_range: bool = Field(False, validation_alias="REVIEW_OUT_OF_RANGE")
+    review_audit_share: float = Field(0.0, ge=0, le=1, validation_alias="REVIEW_AUDIT_SHARE")
+    review_jwt_issuer: str | None = Field(None, validation_alias="REVIEW_JWT_ISSUER")
+    review_jwt_audience: str = Field("", validation_alias="REVIEW_JWT_AUDIENCE")
+    # Where the issuer's keys are; empty: <issuer>/.well-known/jwks.json (Cognito's). Locally: the moto pool's.
+    review_jwks_url: str | None = Field(None, validation_alias="REVIEW_JWKS_URL")
+    review_group: str = Field("reviewers", min_length=1, validation_alias="REVIEW_GROUP")
