@@ -103,7 +103,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                 if "*" in text:
                     # Object keys under a prefix: drift and quality reports, the lake's hours, the history; or
                     # any key of the bucket that holds the lake workgroup's query results and nothing else.
-                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/history/")
+                    prefixes = ("/drift/", "/quality/", "/predictions/", "/outcomes/", "/reviews/", "/history/")
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
                     assert text.count("*") == 1 and (results or any(p in text for p in prefixes)), (
                         f"{lid}: wildcard resource {text}"
@@ -686,9 +686,10 @@ def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results_in_a_buck
     results = config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"]
     assert results == "s3://${AthenaResultsBucket}/"
     rules = {r.get("Prefix"): r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"predictions/", "outcomes/"}
+    assert set(rules) == {"predictions/", "outcomes/", "reviews/"}
     assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     assert rules["outcomes/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
+    assert rules["reviews/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     bucket = res["LakeBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
     policy = json.dumps(res["LakeBucketPolicy"])
