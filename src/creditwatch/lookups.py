@@ -75,8 +75,9 @@ ALSO_HELD = (
     "`creditwatch log erase` deletes the one the record names (idempotency_pk), not the answer of a POST /outcomes "
     "that named the prediction id (its outcomes), nor one whose record was still in the SpillQueue",
     "drift reports (ReportsBucket): per-feature distributions of a window, no record by id; kept ReportRetentionDays",
-    "the lake (LakeBucket): `creditwatch log erase` rewrites the record's hour under predictions/ and the hours "
-    "of its outcome events under outcomes/ without them (deployed stack: with --lake-bucket, the LakeBucketName "
+    "the lake (LakeBucket): `creditwatch log erase` rewrites the record's hour under predictions/, the hours "
+    "of its outcome events under outcomes/ and of its review decisions under reviews/ "
+    "without them (deployed stack: with --lake-bucket, the LakeBucketName "
     "output), also after the table's TTL removed the record; the versions those rewrites replaced stay as "
     "noncurrent versions until they expire 7 days later (bucket versioning, noncurrent expiry); with Object Lock "
     "on (LakeObjectLockDays > 0) a locked version cannot be deleted by anyone and stays until its retention ends; "
@@ -85,15 +86,18 @@ ALSO_HELD = (
 )
 
 
-def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | None = None) -> dict[str, Any]:
+def erase(
+    log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | None = None, review_table: str | None = None
+) -> dict[str, Any]:
     """Delete one prediction's record, its lake rows and its request's kept answer; say what each store held.
 
     `stores` names every table and bucket of the stack: what erase did there, or why it leaves it; the
     places that are not stores of the stack are in `may_also_be_held_in`. `log` is a
     `creditwatch_common.log.LogReader`; `lake_s3` and `lake_bucket` the lake's S3 client and bucket (None:
-    the lake is not rewritten). ValueError if the id is not a prediction id.
+    the lake is not rewritten); `review_table` the review queue (None: its case is not looked for). ValueError
+    if the id is not a prediction id.
     """
-    from creditwatch_common.log.erase import erase_idempotent_answer, not_reached
+    from creditwatch_common.log.erase import erase_idempotent_answer, erase_review_case, not_reached
     from creditwatch_common.log.keys import key_attributes, keys_for
 
     key = key_attributes(keys_for(prediction_id, log.shards))
@@ -107,13 +111,17 @@ def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | 
         recorded += [h["M"]["recorded_at"]["S"] for h in old.get("outcome_history", {}).get("L", [])]
         recorded = [at for at in recorded if at]
         erased["outcome_events_erased"] = sum(_erase_outcome_event(log, prediction_id, at) for at in recorded)
+    # Its review case and decision events (the record names the case); their times find the lake's objects.
+    review, decided = erase_review_case(log.dynamodb, old, review_table, log.table, log.shards)
     if lake_bucket is None:
         erased["lake"] = {
             "rewritten": False,
             "why": "no lake bucket given (deployed stack: --lake-bucket, the LakeBucketName output)",
         }
     else:
-        erased["lake"] = _erase_from_lake(log, prediction_id, lake_s3, lake_bucket, None if old is None else recorded)
+        erased["lake"] = _erase_from_lake(
+            log, prediction_id, lake_s3, lake_bucket, None if old is None else recorded, decided
+        )
         if old is None:
             erased["outcome_events_erased"] = erased["lake"].pop("table_outcome_events_erased")
     idempotency = erase_idempotent_answer(log.dynamodb, old)
@@ -122,13 +130,16 @@ def erase(log: Any, prediction_id: str, lake_s3: Any = None, lake_bucket: str | 
         "PredictionsTable": {"reached": True, "table": log.table, "erased": old is not None},
         "IdempotencyTable": idempotency,
         "LakeBucket": {"reached": erased["lake"]["rewritten"], **erased["lake"]},
+        "ReviewCasesTable": review,
         **not_reached(),
     }
     erased["may_also_be_held_in"] = list(ALSO_HELD)
     return erased
 
 
-def _erase_from_lake(log: Any, prediction_id: str, s3: Any, bucket: str, recorded: list[str] | None) -> dict[str, Any]:
+def _erase_from_lake(
+    log: Any, prediction_id: str, s3: Any, bucket: str, recorded: list[str] | None, decided: list[str]
+) -> dict[str, Any]:
     """Rewrite the lake's objects that hold the id; recorded None: the table no longer knew its outcomes."""
     from creditwatch_analytics.lake.erase import erase_from_lake
     from creditwatch_analytics.lake.schema import LakeError
@@ -142,7 +153,12 @@ def _erase_from_lake(log: Any, prediction_id: str, s3: Any, bucket: str, recorde
     done: dict[str, Any] = {"bucket": bucket, "rewritten": False, "outcomes_found_by": found_by}
     try:
         result = erase_from_lake(
-            s3, bucket, [prediction_id], outcome_recorded_at=recorded or (), scan_outcomes=recorded is None
+            s3,
+            bucket,
+            [prediction_id],
+            outcome_recorded_at=recorded or (),
+            scan_outcomes=recorded is None,
+            review_decided_at=decided,
         )
     except LakeError as exc:
         done["error"] = str(exc)

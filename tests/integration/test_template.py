@@ -113,6 +113,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                         "/comparison/",
                         "/predictions/",
                         "/outcomes/",
+                        "/reviews/",
                         "/history/",
                         "/versions/",
                         "/aliases/",
@@ -714,9 +715,10 @@ def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results_in_a_buck
     results = config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"]
     assert results == "s3://${AthenaResultsBucket}/"
     rules = {r.get("Prefix"): r for r in res["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"predictions/", "outcomes/"}
+    assert set(rules) == {"predictions/", "outcomes/", "reviews/"}
     assert rules["predictions/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     assert rules["outcomes/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
+    assert rules["reviews/"]["ExpirationInDays"] == {"Ref": "LakeRetentionDays"}
     bucket = res["LakeBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and bucket["VersioningConfiguration"]
     policy = json.dumps(res["LakeBucketPolicy"])
@@ -822,6 +824,9 @@ def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(tr
         ("s3:PutObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
         # an hour whose outcome events were all erased loses its object
         ("s3:DeleteObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"})),
+        # review decisions, beside the outcomes, the same way
+        ("s3:PutObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/reviews/*"})),
+        ("s3:DeleteObject", json.dumps({"Fn::Sub": "${LakeBucket.Arn}/reviews/*"})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         # only when DataKmsKeyArn is set (an Fn::If; AWS::NoValue otherwise)
         ("kms:Decrypt", json.dumps({"Ref": "DataKmsKeyArn"})),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from creditwatch_common.idempotency import IdempotencyStore
 from creditwatch_common.log import LogWriter
@@ -18,6 +18,7 @@ from creditwatch_predict.idempotency import IdempotencyMiddleware
 from creditwatch_predict.limits import BodyLimitMiddleware
 from creditwatch_predict.middleware import RequestLogMiddleware, TrailingSlashMiddleware
 from creditwatch_predict.models import ModelProvider
+from creditwatch_predict.referral import Referrals
 from creditwatch_predict.routes import operations_router, outcomes_router, scoring_router
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 from creditwatch_predict.settings import PredictSettings
@@ -41,6 +42,8 @@ def create_app(
     provider: ModelProvider | None = None,
     score_bins: ScoreBins | None = None,
     shadow: ShadowSource | None = None,
+    referrals: Referrals | None = None,
+    review: APIRouter | None = None,
 ) -> FastAPI:
     """The API around a loaded model, writing every request to the prediction log (and outcomes, if given a writer).
 
@@ -68,11 +71,15 @@ def create_app(
     install_error_handlers(app, model.schema, settings.max_batch_size, obs)
     install_docs(app)
     routers = [
-        scoring_router(provider, application_model, batch_model, explain=settings.explain_predictions),
+        scoring_router(
+            provider, application_model, batch_model, explain=settings.explain_predictions, referrals=referrals
+        ),
         operations_router(provider, readiness),
     ]
     if outcomes is not None:
         routers.append(outcomes_router(outcomes))
+    if review is not None:
+        routers.append(review)
     for router in routers:
         app.include_router(router)
     # The paths the app serves (the routers are included without a prefix), for the request log.

@@ -7,19 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint, request_path_config
 from creditwatch_common.idempotency import IdempotencyStore
-from creditwatch_common.log import LogWriter
+from creditwatch_common.log import LogReader, LogWriter
 from creditwatch_common.log.outcomes import OutcomeWriter
+from creditwatch_common.log.reviews import ReviewStore
 from creditwatch_common.observability import Observability, Service
+from creditwatch_common.review import ReviewCase
 from creditwatch_model import CreditModel, load_model, model_dir
 from creditwatch_predict.api import create_app
 from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.health import Readiness, health_client_config
 from creditwatch_predict.models import ModelProvider
+from creditwatch_predict.referral import ReferralRules, Referrals
 from creditwatch_predict.settings import PredictSettings
 from creditwatch_predict.shadow import ShadowSource
 
@@ -97,6 +100,7 @@ def build(
         spill_queue_url=settings.spill_queue_url,
         budget_s=settings.health_check_budget_s,
     )
+    referrals, review = _review(settings, clients, model, obs, config)
     provider = model_provider(settings, clients, model, obs)
     score_bins = ScoreBins.load(model_dir(), model.version)
     shadow = ShadowSource(
@@ -117,6 +121,8 @@ def build(
         provider=provider,
         score_bins=score_bins,
         shadow=shadow,
+        referrals=referrals,
+        review=review,
     )
     # Lifespan off: Mangum would otherwise run startup/shutdown on every invocation.
     asgi = Mangum(app, lifespan="off")
@@ -161,6 +167,53 @@ def model_provider(
         retry_after_s=settings.model_registry_retry_s,
         cache_dir=Path(settings.model_cache_dir),
     )
+
+
+def _review(
+    settings: PredictSettings, clients: AwsClients, model: CreditModel, obs: Observability, config: dict[str, Any]
+) -> tuple[Referrals | None, APIRouter | None]:
+    """Referral (with a case table) and the review routes (with an issuer of reviewers' tokens too)."""
+    if not settings.review_cases_table:
+        return None, None
+    store = ReviewStore(
+        dynamodb=clients.lazy("dynamodb", **config),
+        table=settings.review_cases_table,
+        log_table=settings.predictions_table,
+        shards=settings.log_shards,
+        ttl_days=settings.log_ttl_days,
+        call_timeout_s=settings.aws_connect_timeout_s + settings.aws_read_timeout_s,
+    )
+
+    def not_queued(cases: list[ReviewCase]) -> None:
+        # The queue did not take them in time: whole in the log (no feature value), to be queued again.
+        obs.logger.error("review cases not queued", extra={"review_cases": [c.model_dump() for c in cases]})
+
+    rules = ReferralRules.for_model(
+        model, settings.review_band, settings.review_out_of_range, settings.review_audit_share
+    )
+    referrals = Referrals(
+        rules=rules,
+        store=store,
+        model_version=model.version,
+        budget_s=store.call_timeout_s + 0.5,
+        on_not_queued=not_queued,
+    )
+    if not settings.review_jwt_issuer:
+        return referrals, None
+    from creditwatch_predict.review_auth import ReviewerAuth, fetch_jwks
+    from creditwatch_predict.review_routes import review_router
+
+    issuer = settings.review_jwt_issuer.rstrip("/")
+    auth = ReviewerAuth(
+        issuer=issuer,
+        audiences=frozenset(a for a in settings.review_jwt_audience.split(",") if a),
+        group=settings.review_group,
+        fetch=fetch_jwks(settings.review_jwks_url or f"{issuer}/.well-known/jwks.json"),
+    )
+    reader = LogReader(
+        dynamodb=clients.lazy("dynamodb", **config), table=settings.predictions_table, shards=settings.log_shards
+    )
+    return referrals, review_router(model, store, reader, auth, obs)
 
 
 # Allocations between young-generation collections (CPython's default: 700). A 1,000-application batch

@@ -35,6 +35,12 @@ ErrorCode = Literal[
     "answer_too_large",
     "idempotency_unavailable",
     "outcomes_unavailable",
+    "unauthorized",
+    "forbidden",
+    "case_not_found",
+    "already_decided",
+    "prediction_not_logged",
+    "review_unavailable",
 ]
 
 # An answer lists the first MAX_ERROR_DETAILS problems and counts them all: 100,000 unknown keys
@@ -45,7 +51,13 @@ MAX_NAME_CHARS = 64
 # Names of the request's structure (not features): kept in the log as they are.
 # The fields of POST /outcomes (names of ours, not features).
 OUTCOME_FIELDS = frozenset({"outcomes", "prediction_id", "outcome", "observed_at", "correction"})
-STRUCTURE = frozenset({"body", "query", "header", "path", "applications", "explain", "counterfactual"}) | OUTCOME_FIELDS
+# The fields of the review routes (names of ours).
+REVIEW_FIELDS = frozenset({"decision", "reason_code", "note", "correction", "status", "limit", "cursor", "case_id"})
+STRUCTURE = (
+    frozenset({"body", "query", "header", "path", "applications", "explain", "counterfactual"})
+    | OUTCOME_FIELDS
+    | REVIEW_FIELDS
+)
 REDACTED = "<redacted>"
 
 

@@ -19,7 +19,7 @@ from creditwatch_common.observability import SCORE_BINS, VERSION_DIMENSION, Metr
 
 # Routes that are not scoring traffic get metrics of their own, so that the error-rate and latency
 # alarms (Requests, ServerErrors, Latency) see scoring only, as the alerts function does.
-from creditwatch_common.records import OUTCOME_ROUTES, SYNTHETIC_HEADER, SYNTHETIC_PATTERN, RejectedField
+from creditwatch_common.records import OUTCOME_ROUTES, REVIEW_ROUTES, SYNTHETIC_HEADER, SYNTHETIC_PATTERN, RejectedField
 from creditwatch_predict.canary import ScoreBins
 from creditwatch_predict.service import ScoredApplication, log_records
 from creditwatch_predict.shadow import ShadowMiss, ShadowScorer, ShadowSource
@@ -83,6 +83,11 @@ class RequestLog:
     shadow_miss: ShadowMiss | None = None
     # The challenger's scorer that scored this request (None: no challenger, or nothing scored).
     shadow: ShadowScorer | None = None
+    # A route with a path parameter names its template here (the log keeps no client text as a route).
+    route: str | None = None
+    # Applications referred to review by this request, and cases the queue did not take in time.
+    referred: int = 0
+    not_queued: int = 0
 
 
 def request_log(request: Request) -> RequestLog:
@@ -244,7 +249,7 @@ class RequestLogMiddleware:
     def _record(self, scope: Scope, entry: RequestLog, status: int, latency_ms: float, deadline: float) -> WriteOutcome:
         path = scope.get("path", "")
         # A path the app does not serve is the client's text (it can hold an e-mail address): not kept.
-        route = path if path in self.paths else UNKNOWN_PATH
+        route = path if path in self.paths else (entry.route or UNKNOWN_PATH)
         scored = entry.scored if status < 400 else []
         batch = log_records(
             request_id=entry.request_id,
@@ -291,7 +296,11 @@ class RequestLogMiddleware:
         if self.function_version:
             # Every metric also by version, for the canary's alarms; the first dimension set is unchanged.
             self.obs.also_by(**{VERSION_DIMENSION: self.function_version})
-        if scope.get("path", "") in OUTCOME_ROUTES:
+        path = scope.get("path", "")
+        if entry.route in REVIEW_ROUTES or path == "/review" or path.startswith(("/reviews", "/review/")):
+            metric(Metric.REVIEW_REQUESTS, 1)
+            metric(Metric.REVIEW_SERVER_ERRORS, 1 if status >= 500 else 0)
+        elif path in OUTCOME_ROUTES:
             metric(Metric.OUTCOME_REQUESTS, 1)
             metric(Metric.OUTCOME_SERVER_ERRORS, 1 if status >= 500 else 0)
             metric(Metric.OUTCOME_LATENCY, round(latency_ms, 3), "Milliseconds")
@@ -327,6 +336,9 @@ class RequestLogMiddleware:
                             "reason": miss.reason[:300],
                         },
                     )
+            metric(Metric.REFERRALS, entry.referred)
+        if entry.not_queued:
+            metric(Metric.REVIEW_CASES_NOT_QUEUED, entry.not_queued)
         if outcome.spilled:
             metric(Metric.LOG_RECORDS_SPILLED, outcome.spilled)
         if outcome.logged_only:

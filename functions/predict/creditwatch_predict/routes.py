@@ -14,6 +14,7 @@ from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.health import Readiness, healthy
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.models import ModelProvider
+from creditwatch_predict.referral import Referrals
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
     ErrorResponse,
@@ -70,7 +71,12 @@ COUNTERFACTUAL_HELP = (
 
 
 def scoring_router(
-    models: ModelProvider, application_model: type[BaseModel], batch_model: type[BaseModel], *, explain: bool = True
+    models: ModelProvider,
+    application_model: type[BaseModel],
+    batch_model: type[BaseModel],
+    *,
+    explain: bool = True,
+    referrals: Referrals | None = None,
 ) -> APIRouter:
     """POST /predict and /predict-batch for the request models built from the model's schema, by the champion."""
     router = APIRouter(route_class=OrjsonRoute, tags=["scoring"])
@@ -89,6 +95,8 @@ def scoring_router(
             add_counterfactual(model, scored[0])
         entry = request_log(request)
         entry.scored, entry.single, entry.model_version = scored, True, model.version
+        if referrals is not None:
+            referrals.refer(scored, entry)
         # Built and typed here (service.py); response_model documents it without re-validating it.
         return OrjsonResponse(scored[0].response(model.version))
 
@@ -108,6 +116,8 @@ def scoring_router(
         scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
         entry = request_log(request)
         entry.scored, entry.model_version = scored, model.version
+        if referrals is not None:
+            referrals.refer(scored, entry)
         # A Response skips FastAPI's re-validation of 1,000 answers we built ourselves;
         # response_model still documents the shape in the OpenAPI schema.
         return OrjsonResponse(

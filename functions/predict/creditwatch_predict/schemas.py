@@ -15,6 +15,7 @@ from pydantic import (
     create_model,
 )
 
+from creditwatch_common.review import MAX_NOTE_CHARS, REASON_CODES
 from creditwatch_model import FeatureSchema
 from creditwatch_predict.rows import BatchRows
 
@@ -166,12 +167,31 @@ class PredictionResponse(BaseModel):
     prediction: Literal[0, 1] = Field(description="1 good credit (approve), 0 bad credit (refuse)")
     probability_good_credit: float
     probability_bad_credit: float
-    decision: Literal["approve", "refuse"]
+    decision: Literal["approve", "refuse", "refer"] = Field(
+        description=(
+            "approve or refuse: the model's decision, final. refer: a person decides (the application was "
+            "referred to review: borderline, outside the training data's range, or a random audit); the "
+            "model's own decision is then `model_decision`, and `case_id` names the review case"
+        )
+    )
     risk_level: Literal["LOW", "MEDIUM", "HIGH"]
     confidence: Literal["LOW", "MEDIUM", "HIGH"]
     model_version: str
     prediction_id: str
     timestamp: str = Field(description="UTC, ISO 8601")
+    model_decision: Literal["approve", "refuse"] | None = Field(
+        None, description="Referred applications only: the model's decision, which a reviewer confirms or overrides"
+    )
+    case_id: str | None = Field(
+        None, description="Referred applications only: the review case (GET /reviews/{case_id})"
+    )
+    referral: list[Literal["band", "out_of_range", "audit"]] | None = Field(
+        None,
+        description=(
+            "Referred applications only: why. band: P(good) near the threshold; out_of_range: a value the "
+            "training data never held; audit: a random share of all decisions"
+        ),
+    )
 
 
 class ExplainedPredictionResponse(PredictionResponse):
@@ -313,3 +333,71 @@ class OutcomesResponse(BaseModel):
 
     results: list[OutcomeResultResponse]
     counts: dict[str, int] = Field(description="Results per status (every status, zeros included)")
+
+
+# ---- human review (issue 26: referred applications, reviewers' decisions) ------------------------------
+ReasonCode = Literal[tuple(REASON_CODES)]  # type: ignore[valid-type]
+
+
+class ReviewDecisionRequest(BaseModel):
+    """A reviewer's decision on a case; who decides comes from the token, never from the body."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "approve", "reason_code": "verified_income", "note": "payslips"}]},
+    )
+
+    decision: Literal["approve", "refuse"]
+    reason_code: ReasonCode = Field(  # type: ignore[valid-type]
+        description="; ".join(f"{k}: {v}" for k, v in REASON_CODES.items())
+    )
+    note: str | None = Field(
+        None, max_length=MAX_NOTE_CHARS, description="Free text; no personal data beyond the case's"
+    )
+    correction: Annotated[bool, Field(strict=True)] = Field(
+        False, description="Replace a decision already recorded (the old one is kept in the case's history)"
+    )
+
+
+class ReviewCaseResponse(BaseModel):
+    """A review case: the model's decision and, once decided, the reviewer's."""
+
+    case_id: str
+    prediction_id: str
+    status: Literal["pending", "decided"]
+    created_at: str = Field(description="When the application was referred (UTC, ISO 8601)")
+    model_decision: Literal["approve", "refuse"]
+    probability_good_credit: float
+    model_version: str
+    referral: list[Literal["band", "out_of_range", "audit"]]
+    decision: Literal["approve", "refuse"] | None = None
+    reason_code: str | None = None
+    note: str | None = None
+    decided_by: str | None = Field(None, description="The reviewer, from the token (or the CLI's --reviewer)")
+    decided_at: str | None = None
+    override: bool | None = Field(None, description="The reviewer's decision differs from the model's")
+    history: list[dict[str, Any]] = Field([], description="Decisions a correction replaced, oldest first")
+    age_seconds: int | None = Field(None, description="Seconds since the application was referred")
+    result: Literal["decided", "corrected", "unchanged"] | None = Field(
+        None, description="POST only: what this request did"
+    )
+
+
+class ReviewListResponse(BaseModel):
+    """A page of the queue, oldest first."""
+
+    cases: list[ReviewCaseResponse]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
+
+
+class ReviewCaseDetail(ReviewCaseResponse):
+    """A case with what the reviewer needs: the application, its reasons, a counterfactual."""
+
+    application: dict[str, Value] | None = Field(description="The application as scored; null if its record is gone")
+    reasons: list[ReasonResponse]
+    counterfactual: CounterfactualResponse | None = Field(
+        description="For a refusal: the smallest actionable change the model approves"
+    )
+    reason_codes: dict[str, str] = Field(description="The reason codes a decision may give")
+    final_decision: Literal["approve", "refuse"] | None = Field(None, description="As the prediction's record holds it")
+    note_on_record: str | None = None

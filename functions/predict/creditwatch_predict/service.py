@@ -33,6 +33,7 @@ class ScoredApplication:
     """An application with its score, its id, its explanation when asked, and its log record's outputs."""
 
     __slots__ = (
+        "case_id",
         "challenger",
         "contributions",
         "counterfactual",
@@ -40,6 +41,7 @@ class ScoredApplication:
         "features",
         "prediction_id",
         "reasons",
+        "referral",
         "score",
         "timestamp",
     )
@@ -56,6 +58,9 @@ class ScoredApplication:
         self.counterfactual: dict[str, Any] | None = None
         # The shadow challenger's (P(good), decision, first reason), for the log only: never in response().
         self.challenger: tuple[float, str, str | None] | None = None
+        # Set by referral.Referrals.refer() when a person must decide: the case and the rules that referred it.
+        self.case_id: str | None = None
+        self.referral: list[str] | None = None
 
     def response(self, model_version: str) -> dict[str, Any]:
         """The API answer for this application."""
@@ -76,6 +81,8 @@ class ScoredApplication:
             out["reasons"] = self.reasons
         if self.counterfactual is not None:
             out["counterfactual"] = self.counterfactual
+        if self.case_id is not None:
+            out.update(decision="refer", model_decision=s.decision, case_id=self.case_id, referral=self.referral)
         return out
 
 
@@ -179,6 +186,8 @@ def log_records(
                     latency_ms=latency_ms,
                     features=app.features,
                     contributions=app.contributions,
+                    case_id=app.case_id,
+                    referral=app.referral,
                     **common,
                     **_outputs(app.score),
                     **_challenger(challenger_version, app.challenger),
@@ -236,6 +245,8 @@ def log_records(
                 record["challenger_decision"] = shadow[1]
                 if shadow[2] is not None:
                     record["challenger_first_reason"] = shadow[2]
+            if app.case_id is not None:
+                record["case_id"], record["referral"] = app.case_id, app.referral
             records.append(record)
     return LogBatch(records, common)
 

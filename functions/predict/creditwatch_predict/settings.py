@@ -60,3 +60,14 @@ class PredictSettings(LogSettings):
     # of 256 applications); a request over it pauses the challenger for SHADOW_PAUSE_SECONDS.
     shadow_budget_ms: float = Field(25.0, gt=0, le=1000, validation_alias="SHADOW_BUDGET_MS")
     shadow_pause_s: float = Field(60.0, ge=0, le=3600, validation_alias="SHADOW_PAUSE_SECONDS")
+    # Human review (template parameters Review*): the case table (none: nothing is referred), the rules
+    # (0 turns each off), and who may decide: tokens of this issuer and audience, in this group.
+    review_cases_table: str | None = Field(None, validation_alias="REVIEW_CASES_TABLE")
+    review_band: float = Field(0.0, ge=0, le=0.5, validation_alias="REVIEW_BAND")
+    review_out_of_range: bool = Field(False, validation_alias="REVIEW_OUT_OF_RANGE")
+    review_audit_share: float = Field(0.0, ge=0, le=1, validation_alias="REVIEW_AUDIT_SHARE")
+    review_jwt_issuer: str | None = Field(None, validation_alias="REVIEW_JWT_ISSUER")
+    review_jwt_audience: str = Field("", validation_alias="REVIEW_JWT_AUDIENCE")
+    # Where the issuer's keys are; empty: <issuer>/.well-known/jwks.json (Cognito's). Locally: the moto pool's.
+    review_jwks_url: str | None = Field(None, validation_alias="REVIEW_JWKS_URL")
+    review_group: str = Field("reviewers", min_length=1, validation_alias="REVIEW_GROUP")

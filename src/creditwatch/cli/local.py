@@ -177,6 +177,12 @@ def serve(
     spec = template.function("PredictFunction")
     # MODEL_ALIAS_CHECK_MS 0: a champion promoted (creditwatch model promote) answers from the next request.
     env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true", "MODEL_ALIAS_CHECK_MS": "0"})
+    # No gateway here: the app itself checks reviewers' tokens, against the local stack's Cognito pool.
+    from creditwatch.local.reviewers import ensure_pool
+    from creditwatch.local.stack import boto_client
+
+    pool = ensure_pool(boto_client("cognito-idp", state.endpoint), env.get("REVIEW_GROUP", "reviewers"), state.endpoint)
+    env.update(pool.environment(env.get("REVIEW_GROUP", "reviewers")))
     # Powertools and boto3 read these from the process environment (credentials, region, endpoint).
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
@@ -184,7 +190,8 @@ def serve(
     reports_env = function_environment(template.function("ReportsFunction"), state.endpoint)
     reports = build_reports(ReportsSettings.model_validate(reports_env), AwsClients())
     typer.echo(
-        f"API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs; report links: /reports/<id>?t=...)",
+        f"API on http://{host}:{port} (Swagger UI: http://{host}:{port}/docs; report links: /reports/<id>?t=...; "
+        f"reviewers: http://{host}:{port}/review)",
         err=True,
     )
     uvicorn.run(with_reports_route(service.app, reports.handler), host=host, port=port, log_level="info")

@@ -58,6 +58,10 @@ def log_erase(
             "without it (default: the local stack's lake; with --table and no --lake-bucket the lake is not touched)"
         ),
     ] = None,
+    review_table: Annotated[
+        str | None,
+        typer.Option(help="Deployed stack: the ReviewCasesTableName output (default: the local stack's review queue)"),
+    ] = None,
 ) -> None:
     """Delete one applicant's record from the log and the lake; print what was deleted and what else may hold it.
 
@@ -83,9 +87,13 @@ def log_erase(
         log = common.prediction_log()
         lake_s3, local_bucket = lake.bucket(common.local_state().endpoint)
         lake_bucket = lake_bucket or local_bucket
+        if review_table is None:
+            from creditwatch.local.template import Template
+
+            review_table = Template().ref("ReviewCasesTable")
     if lookups.millis_of(prediction_id) is None:
         common.fail(f"{prediction_id} is not a prediction id (a UUIDv7)", errors.USAGE)
-    erased = lookups.erase(log, prediction_id, lake_s3=lake_s3, lake_bucket=lake_bucket)
+    erased = lookups.erase(log, prediction_id, lake_s3=lake_s3, lake_bucket=lake_bucket, review_table=review_table)
     common.print_json(erased)
     in_lake = erased["lake"].get("rows_removed", 0)
     if "error" in erased["lake"]:

@@ -64,6 +64,14 @@ class Metric(StrEnum):
     OUTCOME_LATENCY = "OutcomeLatency"
     OUTCOMES_RECORDED = "OutcomesRecorded"
     OUTCOME_CONFLICTS = "OutcomeConflicts"
+    # human review: applications referred (per request), cases the queue did not take in time (kept in the
+    # function's log), review API requests (not scoring traffic), decisions recorded and how many overrode.
+    REFERRALS = "Referrals"
+    REVIEW_CASES_NOT_QUEUED = "ReviewCasesNotQueued"
+    REVIEW_REQUESTS = "ReviewRequests"
+    REVIEW_SERVER_ERRORS = "ReviewServerErrors"
+    REVIEW_DECISIONS = "ReviewDecisions"
+    REVIEW_OVERRIDES = "ReviewOverrides"
     # drift: one per run
     ROWS_ANALYSED = "RowsAnalysed"
     DRIFT_SHARE = "DriftShare"

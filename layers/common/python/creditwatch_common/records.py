@@ -14,6 +14,8 @@ RecordKind = Literal["request", "application"]
 # Routes whose requests are not scoring traffic: ground truth posted by the lender's systems, in
 # bursts, with their own latency; the error-rate and latency alerts leave them out.
 OUTCOME_ROUTES = frozenset({"/outcomes"})
+# The reviewers' routes and page (a person's clicks, not scoring traffic either).
+REVIEW_ROUTES = frozenset({"/reviews", "/reviews/{case_id}", "/review", "/review/assets/{name}"})
 # Items written before the field took the API's name carry the old attribute (TTL: 90 days by default).
 LEGACY_PROBABILITY = "probability_good"
 # Requests that are not applicants (the uptime probe, the deployment gate's replay) carry this header;
@@ -104,6 +106,10 @@ class LogRecord(BaseModel):
     challenger_probability_good_credit: float | None = None
     challenger_decision: str | None = None
     challenger_first_reason: str | None = None
+    # A referred application (answered `refer`; `decision` stays the model's): its review case and the
+    # rules that referred it (creditwatch_common/review.py).
+    case_id: str | None = None
+    referral: list[str] | None = None
 
     @property
     def millis(self) -> int:
@@ -128,6 +134,12 @@ class StoredRecord(LogRecord):
     outcome_observed_at: str | None = None
     outcome_recorded_at: str | None = None
     outcome_history: list[dict[str, Any]] | None = None
+    # Set by a reviewer's decision on the record's case (creditwatch_common/review.py); `override`: it differs
+    # from the model's `decision`.
+    final_decision: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    override: bool | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> StoredRecord:
@@ -219,7 +231,7 @@ class RequestRow:
 
     status: int
     latency_ms: float | None
-    # Which route answered: the alerts judge scoring traffic, not POST /outcomes (OUTCOME_ROUTES).
+    # Which route answered: the alerts judge scoring traffic, not POST /outcomes nor the review routes.
     route: str | None = None
 
     @classmethod
@@ -235,7 +247,7 @@ class RequestRow:
     @property
     def scoring(self) -> bool:
         """Whether the request counts as scoring traffic (every route but the outcomes route)."""
-        return self.route not in OUTCOME_ROUTES
+        return self.route not in OUTCOME_ROUTES and self.route not in REVIEW_ROUTES
 
 
 @dataclass(frozen=True, slots=True)

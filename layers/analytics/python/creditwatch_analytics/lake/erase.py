@@ -87,6 +87,7 @@ def erase_from_lake(
     outcome_recorded_at: Iterable[str | datetime] = (),
     outcome_dates: Iterable[str | date] = (),
     scan_outcomes: bool = False,
+    review_decided_at: Iterable[str] = (),
     prefix: str = DEFAULT_PREFIX,
     outcomes_prefix: str = OUTCOMES_PREFIX,
     attempts: int = 5,
@@ -96,7 +97,8 @@ def erase_from_lake(
 
     The predictions' hours come from the ids. Outcome events are looked for in the hours of
     `outcome_recorded_at`, in every hour of the days `outcome_dates` (YYYY-MM-DD), and with
-    `scan_outcomes` in every object under `outcomes_prefix`. An object that is not Parquet, or of a
+    `scan_outcomes` in every object under `outcomes_prefix` (and every review object). Review decisions
+    are looked for in the hours of `review_decided_at`. An object that is not Parquet, or of a
     schema version this code does not read, raises LakeError naming its key (nothing after it is
     written; what was rewritten before it stays rewritten, and a second run completes the erase).
     """
@@ -111,6 +113,13 @@ def erase_from_lake(
         outcome_keys.update(_parquet_keys(s3, bucket, f"{outcomes_prefix}/"))
     jobs: list[tuple[str, Callable[[Any, str], int]]] = [(k, check_version) for k in prediction_keys]
     jobs += [(k, check_outcome_version) for k in sorted(outcome_keys)]
+    # Review decisions: the hours they were decided in (known from the case), or every one with the outcomes'.
+    from creditwatch_analytics.lake.reviews import REVIEWS_PREFIX, check_review_version
+
+    review_keys = {outcome_hour_key(at, REVIEWS_PREFIX) for at in review_decided_at}
+    if scan_outcomes:
+        review_keys.update(_parquet_keys(s3, bucket, f"{REVIEWS_PREFIX}/"))
+    jobs += [(k, check_review_version) for k in sorted(review_keys)]
     value_set = pa.array(ids, pa.string())
 
     def one(job: tuple[str, Callable[[Any, str], int]]) -> tuple[bool, ObjectErasure | None]:

@@ -99,6 +99,8 @@ class HourExport(BaseModel):
     # The outcome events recorded in the hour (0 and no object when none).
     outcome_key: str | None = None
     outcome_rows: int = 0
+    # The review decisions recorded in the hour (creditwatch_analytics/lake/reviews.py).
+    review_rows: int = 0
     # A marked hour older than the table's shortest TTL: its late records merged into the lake's object.
     merged: bool = False
 
@@ -292,9 +294,16 @@ class LakeExporter:
             records = self.read_hour(hour)
         key = hour_key(self.prefix, hour)
         outcome_key, outcome_rows = self.export_outcomes_hour(hour, events)
+        review_rows = self.export_reviews_hour(hour)
         if not records:
             return HourExport(
-                hour=iso_utc(hour), key=key, rows=0, bytes=0, outcome_key=outcome_key, outcome_rows=outcome_rows
+                hour=iso_utc(hour),
+                key=key,
+                rows=0,
+                bytes=0,
+                outcome_key=outcome_key,
+                outcome_rows=outcome_rows,
+                review_rows=review_rows,
             )
         table = self.schema.table(records)
         # Sorted by sample key: the same records give the same object whatever order the parallel reader
@@ -309,7 +318,16 @@ class LakeExporter:
             bytes=len(body),
             outcome_key=outcome_key,
             outcome_rows=outcome_rows,
+            review_rows=review_rows,
         )
+
+    def export_reviews_hour(self, hour: datetime) -> int:
+        """Rewrite the object of the review events decided in one hour (beside its outcomes); its rows."""
+        if self.outcomes_prefix is None:
+            return 0
+        from creditwatch_analytics.lake.reviews import export_reviews_hour
+
+        return export_reviews_hour(self.reader, self.s3, self.bucket, hour, self.first_row_group, self.workers)[1]
 
     def export_outcomes_hour(
         self, hour: datetime, events: list[dict[str, Any]] | None = None

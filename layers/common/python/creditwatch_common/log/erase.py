@@ -44,3 +44,45 @@ def erase_idempotent_answer(dynamodb: Any, record: dict[str, Any] | None) -> dic
 def not_reached() -> dict[str, dict[str, Any]]:
     """The template's stores erase leaves alone, each with why."""
     return {name: {"reached": False, "why": why} for name, why in NOT_REACHED.items()}
+
+
+def erase_review_case(
+    dynamodb: Any, record: dict[str, Any] | None, review_table: str | None, log_table: str, shards: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Delete the record's review case and its review events; what was done, and when its decisions were made.
+
+    `record` is the deleted log item (None when the table no longer held it): it names the case (`case_id`).
+    The decision times find the lake's objects of its review events (creditwatch_analytics/lake/reviews.py).
+    """
+    from creditwatch_common.log.keys import key_attributes
+    from creditwatch_common.log.reviews import _millis, case_of
+    from creditwatch_common.review import review_event_keys
+
+    if review_table is None:
+        why = "no review table given (deployed stack: --review-table, the ReviewCasesTableName output)"
+        return {"reached": False, "why": why}, []
+    if record is None:
+        why = "the record is gone, and with it which case was its; a case expires with the log (PredictionTtlDays)"
+        return {"reached": False, "table": review_table, "why": why}, []
+    if "case_id" not in record:
+        return {
+            "reached": True,
+            "table": review_table,
+            "items_deleted": 0,
+            "why": "the application was not referred",
+        }, []
+    old = dynamodb.delete_item(TableName=review_table, Key={"case_id": record["case_id"]}, ReturnValues="ALL_OLD").get(
+        "Attributes"
+    )
+    decided: list[str] = []
+    if old:
+        case = case_of(old)
+        decided = [t for t in [case.decided_at, *(str(h.get("decided_at") or "") for h in case.history)] if t]
+    events = 0
+    for at in decided:
+        key = key_attributes(review_event_keys(case.prediction_id, _millis(at), shards))
+        events += (
+            1 if dynamodb.delete_item(TableName=log_table, Key=key, ReturnValues="ALL_OLD").get("Attributes") else 0
+        )
+    done = {"reached": True, "table": review_table, "items_deleted": 1 if old else 0, "review_events_erased": events}
+    return done, decided
