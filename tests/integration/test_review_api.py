@@ -86,6 +86,9 @@ def service(
                 "spill_queue_url": log.spill_queue_url,
                 "aws_connect_timeout_s": 0.5,
                 "aws_read_timeout_s": 0.5,
+                # The rules as a lender that turned them on sets them (the template's defaults are off).
+                "review_band": 0.02,
+                "review_out_of_range": True,
                 "review_audit_share": 0.0,
                 **review,
             }

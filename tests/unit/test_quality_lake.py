@@ -247,5 +247,7 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
     # It sees the sampled ids' 100 events (the semi join's output), not the lake's 10,000.
     assert rows_out(semi[0]) == 100
     assert sum(rows_out(c) for c in latest["children"]) == 100
-    rows = con.execute(sql).fetchall()
-    assert len(rows) == 50 and {r[6] for r in rows} == {"bad"}
+    result = con.execute(sql)
+    outcome = [d[0] for d in result.description].index("outcome")
+    rows = result.fetchall()
+    assert len(rows) == 50 and {r[outcome] for r in rows} == {"bad"}

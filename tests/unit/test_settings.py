@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from creditwatch.local.template import Template
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_common.ids import iso_utc
+from creditwatch_compare.settings import CompareSettings
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_predict.settings import PredictSettings
 from creditwatch_quality.settings import QualitySettings
@@ -40,7 +41,11 @@ def test_iso_utc_writes_utc_to_the_second():
 
 
 # The functions template.yaml gives ANALYTICS_ENGINE, and the settings that read it.
-ENGINE_READERS = {"DriftFunction": DriftSettings, "QualityFunction": QualitySettings}
+ENGINE_READERS = {
+    "DriftFunction": DriftSettings,
+    "QualityFunction": QualitySettings,
+    "CompareFunction": CompareSettings,
+}
 
 
 def test_every_analytics_engine_the_template_allows_starts_every_function_it_is_given_to(monkeypatch):
