@@ -86,6 +86,10 @@ def service(
                 "spill_queue_url": log.spill_queue_url,
                 "aws_connect_timeout_s": 0.5,
                 "aws_read_timeout_s": 0.5,
+                # The rules as an operator turns them on (the template's defaults leave them off):
+                # the band and the training range; the audit only where a test asks for it.
+                "review_band": 0.02,
+                "review_out_of_range": True,
                 "review_audit_share": 0.0,
                 **review,
             }

@@ -41,6 +41,8 @@ REASON_CODES: dict[str, str] = {
     "other": "another reason, given in the note",
 }
 MAX_NOTE_CHARS = 500
+# A case id is a UUIDv7 (the route's path pattern, and the CLI's check).
+CASE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 REVIEW_PK_PREFIX = "REV#"
 # The queue: a sparse index on the case table (every case carries status and created_at).
 STATUS_INDEX = "by-status"
