@@ -86,7 +86,8 @@ def service(
                 "spill_queue_url": log.spill_queue_url,
                 "aws_connect_timeout_s": 0.5,
                 "aws_read_timeout_s": 0.5,
-                # The rules as a lender that turned them on sets them (the template's defaults are off).
+                # The rules as an operator turns them on (the template's defaults leave them off):
+                # the band and the training range; the audit only where a test asks for it.
                 "review_band": 0.02,
                 "review_out_of_range": True,
                 "review_audit_share": 0.0,

@@ -58,3 +58,39 @@ def test_a_query_on_the_tables_key_reads_only_its_partition_and_answers_page_by_
     assert {pk: _query(ddb, pk) for pk in ("a", "b", "c")} == unpatched
     assert unpatched["a"] == [f"{i:03d}" for i in range(3, 26) if i != 7] and unpatched["c"] == []
     assert max(whole_table) <= 30  # partition a's items at most, never the table's 35
+
+
+def test_a_query_on_an_index_reads_the_index_not_a_partition_of_the_table(ddb):
+    # moto's backend passes the index name by position: the review queue (index by-status) read nothing.
+    fast_queries()
+    ddb.create_table(
+        TableName="cases",
+        KeySchema=[{"AttributeName": "case_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "case_id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-status",
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i, status in enumerate(("pending", "decided", "pending")):
+        item = {"case_id": {"S": f"c{i}"}, "status": {"S": status}, "created_at": {"S": f"2026-01-0{i + 1}"}}
+        ddb.put_item(TableName="cases", Item=item)
+    page = ddb.query(
+        TableName="cases",
+        IndexName="by-status",
+        KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "pending"}},
+    )
+    assert [i["case_id"]["S"] for i in page["Items"]] == ["c0", "c2"]

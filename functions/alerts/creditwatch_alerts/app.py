@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from creditwatch_alerts.models import AlertsEvent
+from creditwatch_alerts.oversight import OversightReader
 from creditwatch_alerts.service import AlertsJob
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient
@@ -40,6 +41,13 @@ class AlertsService:
             self.obs.metric(alert_metric(c.key), 1 if c.firing else 0)
         self.obs.metric(Metric.SLACK_MESSAGES, len(result.posted))
         self.obs.metric(Metric.LOG_RECORDS_REPLAYED, result.spill_replayed)
+        if result.oversight is not None:
+            o = result.oversight
+            self.obs.metric(Metric.REVIEW_QUEUE_SIZE, o.queue_size)
+            self.obs.metric(Metric.REVIEW_QUEUE_OLDEST_AGE_HOURS, o.oldest_age_hours or 0.0)
+            if o.decisions >= self.settings.min_review_decisions and o.override_rate is not None:
+                # Only when enough cases were decided to judge: no datapoint is no verdict (the alarm's missing data).
+                self.obs.metric(Metric.REVIEW_OVERRIDE_RATE, o.override_rate)
         if result.rejected:
             self.obs.metric(Metric.NOTIFICATIONS_REJECTED, len(result.rejected))
             self.obs.logger.warning("notifications rejected", extra={"rejected": result.rejected})
@@ -50,6 +58,7 @@ class AlertsService:
                 "posted": [p.kind + ":" + p.key for p in result.posted],
                 "firing": [c.key for c in result.conditions if c.firing],
                 "spill_replayed": result.spill_replayed,
+                "oversight": result.oversight.model_dump() if result.oversight else None,
             },
         )
         return result.model_dump(mode="json")
@@ -88,6 +97,15 @@ def build(settings: AlertsSettings, clients: AwsClients) -> AlertsService:
             spill_queue_url=settings.spill_queue_url,
         )
         if settings.spill_queue_url
+        else None,
+        oversight=OversightReader(
+            dynamodb=clients.lazy("dynamodb"),
+            cases_table=settings.review_cases_table,
+            log=LogReader(
+                dynamodb=clients.lazy("dynamodb"), table=settings.predictions_table, shards=settings.log_shards
+            ),
+        )
+        if settings.review_cases_table
         else None,
     )
     return AlertsService(settings=settings, job=job, obs=obs)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from creditwatch_alerts.oversight import OversightStats
 from creditwatch_alerts.rules import Condition, WindowStats
 
 
@@ -40,3 +41,5 @@ class AlertsResult(BaseModel):
     # Spilled prediction log records moved back into the table by this run, and those left in the queue.
     spill_replayed: int = 0
     spill_replay_failed: int = 0
+    # The review queue and the reviewers' decisions (None: no case table, or it could not be read).
+    oversight: OversightStats | None = None

@@ -75,7 +75,7 @@ class WindowStats(BaseModel):
 class Condition(BaseModel):
     """One rule's verdict on a window."""
 
-    key: Literal["error_rate", "latency", "no_traffic"]
+    key: Literal["error_rate", "latency", "no_traffic", "review_queue_age", "override_rate"]
     title: str
     severity: Severity
     judged: bool  # False when the window had too few requests to say

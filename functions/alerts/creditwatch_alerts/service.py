@@ -11,6 +11,7 @@ from typing import Any
 
 from creditwatch_alerts.messages import Kind, condition_message, notification_message
 from creditwatch_alerts.models import AlertsEvent, AlertsResult, Posted
+from creditwatch_alerts.oversight import OversightReader, OversightStats, evaluate_oversight
 from creditwatch_alerts.rules import Condition, WindowStats, evaluate
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_alerts.slack import SlackClient, SlackError
@@ -35,6 +36,8 @@ class AlertsJob:
     sqs: Any = None
     # Moves what the predict function spilled back into the log; None: replay is someone else's job.
     replayer: LogWriter | None = None
+    # The review queue and decisions; None: no human review in this stack.
+    oversight: OversightReader | None = None
     clock: Callable[[], float] = time.time
     _client: SlackClient | None = field(default=None, init=False)
 
@@ -62,7 +65,20 @@ class AlertsJob:
         )
         result = AlertsResult(stats=stats, conditions=conditions)
         failures: list[Exception] = []
-        for condition in conditions:
+        if self.oversight is not None:
+            try:
+                result.oversight = self._oversee(end)
+                result.conditions += evaluate_oversight(
+                    result.oversight,
+                    sla_hours=s.review_sla_hours,
+                    low=s.override_rate_low,
+                    high=s.override_rate_high,
+                    min_decisions=s.min_review_decisions,
+                )
+            except Exception as exc:  # noqa: BLE001 - the other rules still run; the run fails loudly after
+                failures.append(exc)
+                result.errors.append(f"oversight: {_describe(exc)}")
+        for condition in result.conditions:
             try:
                 self._transition(condition, stats, now, result)
             except Exception as exc:  # noqa: BLE001 - any failure: the claim is released, the run fails loudly
@@ -82,6 +98,12 @@ class AlertsJob:
                 raise SlackError(message)
             raise DeliveryFailed(message)
         return result
+
+    def _oversee(self, end: datetime) -> OversightStats:
+        """The queue now and the decisions of the override window ending at `end`."""
+        assert self.oversight is not None
+        start = end - timedelta(hours=self.settings.override_window_hours)
+        return OversightStats.build(self.oversight.queue(), self.oversight.events(start, end), start, end)
 
     def _replay(self, result: AlertsResult) -> None:
         """Spilled records back into the table, bounded in records and time; a failure is reported, not raised."""

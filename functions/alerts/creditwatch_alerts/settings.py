@@ -30,3 +30,10 @@ class AlertsSettings(LogSettings):
     spill_queue_url: str | None = Field(None, validation_alias="SPILL_QUEUE_URL")
     replay_max_messages: int = Field(2000, ge=0, validation_alias="REPLAY_MAX_MESSAGES")
     replay_budget_s: float = Field(30.0, gt=0, le=100, validation_alias="REPLAY_BUDGET_SECONDS")
+    # Oversight of human review (creditwatch_alerts/oversight.py); no case table: not judged.
+    review_cases_table: str | None = Field(None, validation_alias="REVIEW_CASES_TABLE")
+    review_sla_hours: float = Field(24.0, ge=0, validation_alias="REVIEW_SLA_HOURS")
+    override_rate_low: float = Field(0.02, ge=0, le=1, validation_alias="REVIEW_OVERRIDE_RATE_LOW")
+    override_rate_high: float = Field(0.5, ge=0, le=1, validation_alias="REVIEW_OVERRIDE_RATE_HIGH")
+    override_window_hours: int = Field(168, ge=1, le=2160, validation_alias="REVIEW_OVERRIDE_WINDOW_HOURS")
+    min_review_decisions: int = Field(20, ge=1, validation_alias="REVIEW_MIN_DECISIONS")

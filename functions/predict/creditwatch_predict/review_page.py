@@ -25,7 +25,12 @@ HEADERS = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
-ASSETS = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "review.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
+    # Its own icon: else a browser asks for /favicon.ico, which no route answers.
+    "icon.svg": "image/svg+xml",
+}
 
 
 @functools.cache

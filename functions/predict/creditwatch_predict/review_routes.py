@@ -11,13 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from creditwatch_common.log import LogReader
 from creditwatch_common.log.reviews import ReviewStore, ReviewUnavailable
 from creditwatch_common.observability import Metric, Observability
+from creditwatch_common.review import CASE_ID_PATTERN
 from creditwatch_model import CreditModel
 from creditwatch_predict.errors import error_response
 from creditwatch_predict.fastjson import OrjsonResponse, OrjsonRoute
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.review_auth import AuthError, Reviewer, ReviewerAuth
 from creditwatch_predict.review_page import asset_response, page_response
-from creditwatch_predict.review_service import case_detail
+from creditwatch_predict.review_service import case_detail, queue_items, record_decision, refusal
 from creditwatch_predict.schemas import (
     ErrorResponse,
     ReviewCaseDetail,
@@ -26,8 +27,7 @@ from creditwatch_predict.schemas import (
     ReviewListResponse,
 )
 
-CASE_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case_id a referred answer gave")]
+CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, description="The case_id a referred answer gave")]
 Authorization = Annotated[
     str | None, Header(description="Bearer <JWT> of a member of the reviewer group (ReviewerGroup)")
 ]
@@ -84,9 +84,7 @@ def review_router(
             return error_response(request, 422, "validation_error", "1 invalid field(s)", [detail])
         except ReviewUnavailable as exc:
             return _unavailable(request, str(exc))
-        from creditwatch_predict.review_service import age_seconds
-
-        items = [{**c.model_dump(), "age_seconds": age_seconds(c.created_at)} for c in cases]
+        items = queue_items(cases)
         return OrjsonResponse({"cases": items, "next_cursor": nxt})
 
     @router.get(
@@ -133,42 +131,21 @@ def review_router(
             return who
         deadline = request_log(request).deadline
         try:
-            result = await run_in_threadpool(
-                lambda: store.decide(
-                    case_id,
-                    body.decision,
-                    body.reason_code,
-                    who.name,
-                    note=body.note,
-                    correction=body.correction,
-                    deadline=deadline,
-                )
-            )
+            result = await run_in_threadpool(lambda: record_decision(store, case_id, body, who.name, "api", deadline))
         except ReviewUnavailable as exc:
             return _unavailable(request, str(exc))
-        if result.status == "unknown_case" or result.case is None:
-            return error_response(request, 404, "case_not_found", f"No review case {case_id}")
-        case = result.case.model_dump()
-        if result.status == "conflict":
-            first = {k: case[k] for k in ("decision", "reason_code", "decided_by", "decided_at")}
-            message = (
-                f"Case {case_id} was decided already ({first['decision']} by {first['decided_by']} at "
-                f"{first['decided_at']}); send correction: true to change it"
+        refused = refusal(result, case_id)
+        if refused is not None:
+            if refused.code != "already_decided" or result.case is None:
+                return error_response(request, refused.status, refused.code, refused.message)  # type: ignore[arg-type]
+            detail = {"field": "decision", "location": ["body", "decision"], "type": refused.code}
+            response = error_response(
+                request, 409, "already_decided", refused.message, [{**detail, "message": refused.message}]
             )
-            detail = {
-                "field": "decision",
-                "location": ["body", "decision"],
-                "type": "already_decided",
-                "message": message,
-            }
-            refused = error_response(request, 409, "already_decided", message, [detail])
             # The first decision, whole, beside the error: the client shows what stands.
-            return OrjsonResponse({**orjson.loads(refused.body), "case": case}, status_code=409)
-        if result.status == "not_logged":
-            message = (
-                "The prediction's record is not in the log yet (it may be waiting in the spill queue): retry later"
-            )
-            return error_response(request, 409, "prediction_not_logged", message)
+            return OrjsonResponse({**orjson.loads(response.body), "case": result.case.model_dump()}, status_code=409)
+        assert result.case is not None
+        case = result.case.model_dump()
         if result.status in ("decided", "corrected"):
             obs.metric(Metric.REVIEW_DECISIONS, 1)
             obs.metric(Metric.REVIEW_OVERRIDES, 1 if result.case.override else 0)

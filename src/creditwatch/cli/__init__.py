@@ -11,7 +11,7 @@ import typer.exceptions
 from typer.core import TyperGroup
 
 from creditwatch import errors
-from creditwatch.cli import jobs, lake, legacy, local, log, model, report, simulate
+from creditwatch.cli import jobs, lake, legacy, local, log, model, report, review, simulate
 from creditwatch.errors import CliError
 
 __all__ = ["CliError", "app", "main"]
@@ -107,6 +107,7 @@ log.register(app)
 app.add_typer(report.report_app, name="report")
 app.add_typer(simulate.simulate_app, name="simulate")
 app.add_typer(lake.lake_app, name="lake")
+app.add_typer(review.review_app, name="review")
 model.register(app)
 
 

@@ -152,10 +152,19 @@ def invoke(
 def serve(
     port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            help="A template parameter for this API, Name=Value (repeatable), as sam's --parameter-overrides: "
+            "e.g. --parameter ReviewBand=0.05 --parameter ReviewOutOfRange=1 turn referral on",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API on http://127.0.0.1:8000 against the local stack: predict (Swagger UI at /docs) and report links.
 
-    GET /reports/{report_id}?t=<token> runs the reports function, as the HTTP API's route does.
+    GET /reports/{report_id}?t=<token> runs the reports function, as the HTTP API's route does; the
+    reviewers' page is at /review (tokens of the local stack's Cognito pool).
     """
     import os
 
@@ -173,7 +182,7 @@ def serve(
     # uvicorn exits 3 (our "stack not running") on a port it cannot bind: say it, with `local up`'s code.
     common.require_port_free(host, port, "--port")
     state = common.local_state()
-    template = Template(endpoint=state.endpoint)
+    template = Template(endpoint=state.endpoint, overrides=_parameters(parameter or [], Template().parameters))
     spec = template.function("PredictFunction")
     # MODEL_ALIAS_CHECK_MS 0: a champion promoted (creditwatch model promote) answers from the next request.
     env = function_environment(spec, state.endpoint, {"FLUSH_METRICS_PER_REQUEST": "true", "MODEL_ALIAS_CHECK_MS": "0"})
@@ -186,7 +195,13 @@ def serve(
     # Powertools and boto3 read these from the process environment (credentials, region, endpoint).
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
-    service = build(PredictSettings.model_validate(env), AwsClients())
+    from pydantic import ValidationError
+
+    try:
+        settings = PredictSettings.model_validate(env)
+    except ValidationError as exc:
+        common.fail(f"--parameter: {common.plain_errors(exc.errors())}", errors.USAGE)
+    service = build(settings, AwsClients())
     reports_env = function_environment(template.function("ReportsFunction"), state.endpoint)
     reports = build_reports(ReportsSettings.model_validate(reports_env), AwsClients())
     typer.echo(
@@ -195,6 +210,19 @@ def serve(
         err=True,
     )
     uvicorn.run(with_reports_route(service.app, reports.handler), host=host, port=port, log_level="info")
+
+
+def _parameters(given: list[str], known: dict[str, str]) -> dict[str, str]:
+    """`--parameter Name=Value` options as template parameter overrides (a usage error for an unknown name)."""
+    out: dict[str, str] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            common.fail(f"--parameter {item} is not Name=Value (e.g. ReviewBand=0.05)", errors.USAGE)
+        if name not in known:
+            common.fail(f"--parameter {name}: template.yaml has no such parameter", errors.USAGE)
+        out[name] = value
+    return out
 
 
 def slack(as_json: Annotated[bool, typer.Option("--json", help="Print raw payloads")] = False) -> None:

@@ -101,10 +101,13 @@ def fast_queries() -> None:
     global _queries_applied
     if _queries_applied:
         return
+    import inspect
+
     from moto.dynamodb.models.table import Table
 
     every_item = Table.all_items
     query = Table.query
+    signature = inspect.signature(query)
 
     def all_items(self: Any) -> list[Any]:
         scope = getattr(_local, "query_scope", None)
@@ -116,7 +119,9 @@ def fast_queries() -> None:
         return sorted(bucket.values(), key=lambda item: item.range_key) if self.range_key_attr else [bucket]
 
     def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("index_name") is not None or hash_key is None:
+        # moto's backend passes index_name by position: a Query on an index must not be scoped to the table's key.
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name is not None or hash_key is None:
             return query(self, hash_key, *args, **kwargs)
         _local.query_scope = (self, hash_key)
         try:

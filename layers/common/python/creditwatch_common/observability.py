@@ -95,6 +95,11 @@ class Metric(StrEnum):
     SLACK_MESSAGES = "SlackMessages"
     NOTIFICATIONS_REJECTED = "NotificationsRejected"
     LOG_RECORDS_REPLAYED = "LogRecordsReplayed"
+    # Oversight of human review, every run: the queue's size and its oldest case's age (0 when empty), and the
+    # reviewers' override rate over the override window (only once enough cases were decided to judge).
+    REVIEW_QUEUE_SIZE = "ReviewQueueSize"
+    REVIEW_QUEUE_OLDEST_AGE_HOURS = "ReviewQueueOldestAgeHours"
+    REVIEW_OVERRIDE_RATE = "ReviewOverrideRate"
     # lake export: one per run
     LAKE_ROWS_EXPORTED = "LakeRowsExported"
     LAKE_OUTCOMES_EXPORTED = "LakeOutcomesExported"

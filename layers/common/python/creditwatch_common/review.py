@@ -14,6 +14,7 @@ and is an event of its own, as outcome corrections are.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import orjson
@@ -41,6 +42,8 @@ REASON_CODES: dict[str, str] = {
     "other": "another reason, given in the note",
 }
 MAX_NOTE_CHARS = 500
+# A case id is a UUIDv7 (the route's path pattern, and the CLI's check).
+CASE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 REVIEW_PK_PREFIX = "REV#"
 # The queue: a sparse index on the case table (every case carries status and created_at).
 STATUS_INDEX = "by-status"
@@ -59,6 +62,17 @@ def review_event_keys(prediction_id: str, decided_ms: int, shards: int) -> dict[
     """Primary key of a review event: by the time it was decided, then the prediction's id."""
     ts = iso_millis(decided_ms)
     return {"pk": review_partition_key(ts[:10], shard_of(prediction_id, shards)), "sk": f"{ts}#{prediction_id}"}
+
+
+def review_event_range(start: datetime, end: datetime, shards: int) -> tuple[list[str], str, str]:
+    """The partitions and the sort-key bounds of the review events decided in [start, end)."""
+    lo = iso_millis(int(start.timestamp() * 1000))
+    hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
+    days, day = [], start.astimezone(UTC).date()
+    while day <= (end - timedelta(milliseconds=1)).astimezone(UTC).date():
+        days.append(day.isoformat())
+        day += timedelta(days=1)
+    return [review_partition_key(d, s) for d in days for s in range(shards)], lo, hi
 
 
 def audit_draw(features: dict[str, object]) -> float:
@@ -109,3 +123,5 @@ class ReviewEvent(BaseModel):
     channel: Literal["api", "cli"] = "api"
     correction: bool = False
     previous: ReviewDecision | None = None
+    # The version that scored the case (the override rate by model version); absent on older events.
+    model_version: str | None = None

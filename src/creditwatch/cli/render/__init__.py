@@ -14,11 +14,12 @@ from rich.table import Table
 
 from creditwatch.cli.render.common import figure, pct, render_drift
 from creditwatch.cli.render.demo import render_demo
+from creditwatch.cli.render.review import review_case, review_decided, review_queue
 
 if TYPE_CHECKING:
     from creditwatch.local.stack import StackState
 
-__all__ = ["render_demo"]
+__all__ = ["render_demo", "review_case", "review_decided", "review_queue"]
 
 
 def drift_summary(summary: dict[str, Any]) -> None:

@@ -17,9 +17,8 @@ import pyarrow as pa
 from creditwatch_analytics.lake.export import hour_key, parquet_bytes
 from creditwatch_analytics.lake.outcomes import KIND_KEY
 from creditwatch_analytics.lake.schema import SCHEMA_VERSION_KEY, LakeError
-from creditwatch_common.ids import iso_millis
 from creditwatch_common.log import LogReader
-from creditwatch_common.review import REVIEW_SCHEMA_VERSION, review_partition_key
+from creditwatch_common.review import REVIEW_SCHEMA_VERSION, review_event_range
 
 REVIEWS_PREFIX = "reviews"
 READABLE_REVIEW_VERSIONS = frozenset({1})
@@ -46,13 +45,7 @@ HOUR = timedelta(hours=1)
 
 def review_events(reader: LogReader, start: datetime, end: datetime, workers: int = 8) -> list[dict[str, Any]]:
     """Every review event decided in [start, end) (plain values), by Query per day and shard."""
-    lo = iso_millis(int(start.timestamp() * 1000))
-    hi = iso_millis(int(end.timestamp() * 1000) - 1) + "#~"
-    days, day = [], start.astimezone(UTC).date()
-    while day <= (end - timedelta(milliseconds=1)).astimezone(UTC).date():
-        days.append(day.isoformat())
-        day += timedelta(days=1)
-    parts = [review_partition_key(d, s) for d in days for s in range(reader.shards)]
+    parts, lo, hi = review_event_range(start, end, reader.shards)
     return list(reader.query_partitions(parts, lo, hi, workers))
 
 

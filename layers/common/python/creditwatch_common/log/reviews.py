@@ -187,6 +187,7 @@ class ReviewStore:
                 channel=channel,
                 correction=status == "corrected",
                 previous=case.decision,
+                model_version=case.model_version,
             )
             if not self._fits(deadline):
                 break
