@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from creditwatch import lake, reports
+from creditwatch.demo_loop import Loop
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
 from creditwatch.local.template import Template
@@ -48,6 +49,9 @@ class DemoOptions:
     history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
+    # The closing loop after the quality alert (creditwatch.demo_loop): off until the quality job judges a
+    # promoted champion against its own validation figures (today: the layer model's).
+    loop: bool = False
 
 
 @dataclass
@@ -77,6 +81,8 @@ class DemoResult:
     # The report history's page, saved beside the report (both runs listed, trend charts).
     index_path: str | None = None
     slack_messages: list[dict[str, Any]] = field(default_factory=list)
+    # The closing loop (creditwatch.demo_loop): challenger, shadow traffic, comparison, promotion, quality after.
+    loop: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +96,23 @@ class DemoResult:
 
 def _num(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def quality_said(summary: dict[str, Any]) -> str:
+    """A quality run in a line: its verdict, population and figures against validation, and the estimate."""
+    population = summary.get("population") or {}
+
+    def value(figures: str, name: str, pct: bool = False) -> str:
+        got = ((summary.get(figures) or {}).get(name) or {}).get("value")
+        return f"{got:.1%}" if pct and got is not None else _num(got)
+
+    return (
+        f"{words.quality_verdict(str(summary.get('verdict')))} on {population.get('labelled_rows')} booked loans "
+        f"of {summary.get('rows')} predictions: bad rate {value('realized', 'bad_rate_approved', True)} vs "
+        f"validation {value('validation', 'bad_rate_approved', True)}, AUC {value('realized', 'auc')} vs "
+        f"{value('validation', 'auc')} (approved holdout rows); estimated AUC of all scored "
+        f"{value('estimated', 'auc')}"
+    )
 
 
 class StepFailed(Exception):
@@ -177,6 +200,8 @@ class Demo:
         self.step("report history saved beside the report (creditwatch report index)", self._index)
         self.step("alerts job (error rate, latency, drift note, quality alert)", self._alerts)
         self.step("alerts job again (no repeat)", self._alerts_again)
+        for name, action in Loop(self).steps() if o.loop else []:
+            self.step(name, action)
         self._summarise_traffic(tallies)
         self.result.slack_messages = self._slack_messages()
         return self.result
@@ -275,20 +300,7 @@ class Demo:
                 self.result.quality_stable = summary
             else:
                 self.result.quality_drifted = summary
-            verdict = summary.get("verdict")
-            population = summary.get("population") or {}
-
-            def value(figures: str, name: str, pct: bool = False) -> str:
-                got = ((summary.get(figures) or {}).get(name) or {}).get("value")
-                return f"{got:.1%}" if pct and got is not None else _num(got)
-
-            said = (
-                f"{words.quality_verdict(str(verdict))} on {population.get('labelled_rows')} booked loans "
-                f"of {summary.get('rows')} predictions: bad rate {value('realized', 'bad_rate_approved', True)} vs "
-                f"validation {value('validation', 'bad_rate_approved', True)}, AUC {value('realized', 'auc')} vs "
-                f"{value('validation', 'auc')} (approved holdout rows); estimated AUC of all scored "
-                f"{value('estimated', 'auc')}"
-            )
+            verdict, population, said = summary.get("verdict"), summary.get("population") or {}, quality_said(summary)
             if population.get("name") != "booked_loans":
                 raise StepFailed(f"the realized figures cover {population.get('name')}, not booked loans: {said}")
             if verdict != expected:

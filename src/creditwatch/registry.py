@@ -69,11 +69,12 @@ def matured_outcomes(
     table: str | None = None,
     lake_bucket: str | None = None,
     shards: int = 16,
+    engine: Literal["auto", "dynamodb", "lake", "athena"] = "auto",
 ) -> Any:
     """The window's scored predictions with their latest outcome, read as the quality job reads a cohort.
 
-    The lake for the hours its watermark covers, the table for the rest (ANALYTICS_ENGINE auto): erased
-    records are gone from both, so a training set built now cannot hold them.
+    The lake for the hours its watermark covers, the table for the rest (ANALYTICS_ENGINE auto, or `engine`):
+    erased records are gone from both, so a training set built now cannot hold them.
     """
     import boto3
 
@@ -85,7 +86,10 @@ def matured_outcomes(
     if endpoint is not None:
         template = Template(endpoint=endpoint)
         source = _Source(
-            template.ref("PredictionsTable"), int(template.parameters["LogShards"]), template.ref("LakeBucket")
+            template.ref("PredictionsTable"),
+            int(template.parameters["LogShards"]),
+            template.ref("LakeBucket"),
+            analytics_engine=engine,
         )
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
@@ -93,7 +97,7 @@ def matured_outcomes(
         clients = AwsClients(session=session, endpoint_url=endpoint)
     else:
         assert table is not None
-        source = _Source(table, shards, lake_bucket)
+        source = _Source(table, shards, lake_bucket, analytics_engine=engine)
         clients = AwsClients()
     names = load_model().schema.names
     with _lake_endpoint(endpoint):

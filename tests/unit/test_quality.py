@@ -577,3 +577,36 @@ def test_the_slack_message_reads_concept_drift_from_realized_under_estimated_and
     assert "800 of 1000 (80%)" in body and "Open quality report" in body
     _, no_estimate = notification_message(QualityAlert(**base, estimated={}), None)
     assert "No estimate to compare with" in json.dumps(no_estimate["blocks"])
+
+
+@pytest.mark.parametrize("population", [None, "booked_loans"])
+def test_the_degraded_note_proposes_the_command_that_trains_a_challenger_on_the_matured_outcomes(
+    population: str | None,
+) -> None:
+    from creditwatch_alerts.messages import notification_message
+    from creditwatch_common.notifications import Interval
+
+    note = QualityAlert(
+        dedupe_key="quality#a#b",
+        environment="prod",
+        cohort_start="2026-08-01T00:00:00Z",
+        cohort_end="2026-09-01T00:00:00Z",
+        reasons=["expected cost per booked loan 1.355 (95% 1.099-1.607) > validation 0.479 + 0.15"],
+        rows=1000,
+        labelled_rows=300,
+        label_coverage=0.3,
+        realized={"bad_rate_approved": Interval(value=0.27, low=0.22, high=0.32)},
+        estimated={},
+        validation={"bad_rate_approved": Interval(value=0.096)},
+        model_version="m1",
+        report_url=None,
+        report_url_expires_at=None,
+        report_url_signed_by=None,
+        summary_key=None,
+        population=population,
+    )
+    _, message = notification_message(note, None)
+    blocks = json.dumps(message["blocks"])
+    assert "`creditwatch model train --challenger`" in blocks and "--table <PredictionsTable>" in blocks
+    assert "creditwatch model compare" in blocks and "creditwatch model promote" in blocks
+    assert message["text"].endswith("next: creditwatch model train --challenger")

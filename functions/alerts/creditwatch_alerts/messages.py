@@ -271,6 +271,20 @@ def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> di
     return _quality_blocks(note, dashboard_url, headline, body, text)
 
 
+# What a degraded verdict proposes: a challenger trained on the matured outcomes (docs/operate.md "Model lifecycle").
+TRAIN_CHALLENGER = "creditwatch model train --challenger"
+DEPLOYED_OPTIONS = "--bucket <ModelRegistryBucketName> --table <PredictionsTable> --lake-bucket <LakeBucketName>"
+
+
+def _next_step() -> str:
+    """The command a degraded verdict proposes, and what follows it."""
+    return (
+        f"*Next*: train a challenger on the matured outcomes: `{TRAIN_CHALLENGER}` (deployed: add "
+        f"`{DEPLOYED_OPTIONS}`), compare it on shadow traffic (`creditwatch model compare`), then promote it on "
+        "that evidence (`creditwatch model promote <version> --reason ...`)."
+    )
+
+
 def _quality_blocks(
     note: QualityAlert, dashboard_url: str | None, headline: str, body: str, text: str
 ) -> dict[str, Any]:
@@ -284,6 +298,7 @@ def _quality_blocks(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}, "fields": fields},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _next_step()}},
         *_links(dashboard_url, note.report_url, note.index_url, label="Open quality report"),
         {
             "type": "context",
@@ -292,7 +307,7 @@ def _quality_blocks(
             ],
         },
     ]
-    return {"text": text, "blocks": blocks}
+    return {"text": f"{text} next: {TRAIN_CHALLENGER}", "blocks": blocks}
 
 
 def comparison_message(note: ComparisonReady, dashboard_url: str | None) -> dict[str, Any]:

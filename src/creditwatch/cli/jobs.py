@@ -98,6 +98,13 @@ def demo(
         int | None, typer.Option(help="moto server port of the demo's own stack (default: a free one)")
     ] = None,
     reports_dir: Annotated[Path, typer.Option(help="Where to copy the HTML report")] = ROOT / "reports",
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop",
+            help="Then close the loop: challenger, shadow traffic, comparison, promotion, quality again (preview)",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """The main job on a local stack of its own: stable then shifted traffic with failures, drift and alerts jobs.
@@ -111,7 +118,14 @@ def demo(
 
     console = Console(stderr=True)
     options = DemoOptions(
-        stable=stable, drift=drift, invalid=invalid, errors=errors_, slow=slow, seed=seed, reports_dir=reports_dir
+        stable=stable,
+        drift=drift,
+        invalid=invalid,
+        errors=errors_,
+        slow=slow,
+        seed=seed,
+        reports_dir=reports_dir,
+        loop=loop,
     )
     try:
         with console.status("creditwatch demo") as status:

@@ -22,40 +22,47 @@ def _estimate(e: dict[str, Any] | None, fmt: str = "{:+.3f}") -> str:
 
 def comparison(summary: dict[str, Any]) -> None:
     """A compare run's summary in a few lines (the figures live in its report)."""
+    for line in comparison_lines(summary):
+        typer.echo(line)
+
+
+def comparison_lines(summary: dict[str, Any]) -> list[str]:
+    """The lines `comparison` prints (the demo prints them too)."""
     f = summary.get("figures")
     if summary.get("status") != "ok" or not f:
-        typer.echo(f"{summary.get('status')}: {summary.get('message')}")
-        return
-    typer.echo(
+        return [f"{summary.get('status')}: {summary.get('message')}"]
+    lines: list[str] = []
+    lines.append(
         f"challenger {f['challenger_version']} against champion {f['champion_version']}: "
         f"{str(f['verdict']).upper()} ({summary['window_start']} to {summary['window_end']})"
     )
     for reason in f["reasons"]:
-        typer.echo(f"  {reason}")
+        lines.append(f"  {reason}")
     s = f["swap_set"]
-    typer.echo(
+    lines.append(
         f"swap set ({f['shadow_rows']} applications): approved by both {s['both']}, champion only "
         f"{s['champion_only']}, challenger only {s['challenger_only']}, neither {s['neither']}"
     )
     rates = f["approval_rate"]
-    typer.echo(
+    lines.append(
         f"approval rate: champion {_rate(rates.get('champion'))}, challenger {_rate(rates.get('challenger'))}, "
         f"change {_estimate(f['approval_rate_change'], '{:+.1%}')}; score PSI {f.get('score_psi')}"
     )
     realized = f["realized"]
     if realized["rows"]:
         diff = realized["difference"]
-        typer.echo(
+        lines.append(
             f"matured outcomes scored by both: {realized['rows']}; AUC difference {_estimate(diff.get('auc'))}, "
             f"expected cost difference {_estimate(diff.get('expected_cost'))}"
         )
     else:
-        typer.echo("matured outcomes scored by both: none yet")
+        lines.append("matured outcomes scored by both: none yet")
     for g in f["fairness"]:
         if g["judged"]:
-            typer.echo(
+            lines.append(
                 f"disparate impact, {g['attribute']}: champion {_estimate(g['champion'], '{:.2f}')}, challenger "
                 f"{_estimate(g['challenger'], '{:.2f}')}"
             )
     if summary.get("report_url"):
-        typer.echo(f"report: {summary['report_url']}")
+        lines.append(f"report: {summary['report_url']}")
+    return lines

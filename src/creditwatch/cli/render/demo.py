@@ -8,7 +8,10 @@ from rich.console import Console
 from rich.table import Table
 
 from creditwatch.cli.render.common import figure, pct, render_drift
+from creditwatch.cli.render.comparison import comparison_lines
+from creditwatch.cli.render.model import move_line
 from creditwatch_common import words
+from creditwatch_common.model_registry import AliasMove
 
 if TYPE_CHECKING:
     from creditwatch.demo import DemoRun
@@ -49,6 +52,7 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
     render_drift(console, "drift over the shifted window", result.drift)
     _render_quality(console, "quality over the cohort before the change", result.quality_stable)
     _render_quality(console, "quality over the concept-drift cohort", result.quality_drifted)
+    _render_loop(console, result.loop)
     if result.report_path:
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
     if result.index_path:
@@ -92,6 +96,20 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
         state = "stopped"
     console.print(f"demo stack {endpoint}: {state}", soft_wrap=True)
     console.print("[green]demo passed[/]" if result.ok else "[red]demo FAILED[/]: see the steps above")
+
+
+def _render_loop(console: Console, loop: dict[str, Any]) -> None:
+    """The closing loop: the comparison the promotion rests on, the promotion, quality under the new champion."""
+    comparison = loop.get("comparison")
+    if comparison:
+        console.print("[bold]champion against challenger[/] on the shadow window:")
+        for line in comparison_lines(comparison):
+            if not line.startswith("report: "):  # the link is the local stack's, gone with it
+                console.print(f"  {line}", markup=False, highlight=False)
+    if loop.get("promotion"):
+        move = AliasMove.model_validate(loop["promotion"])
+        console.print(f"promoted: {move_line('champion', move)}", markup=False, highlight=False)
+    _render_quality(console, "quality under the new champion", loop.get("quality") or {})
 
 
 def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> None:

@@ -106,12 +106,17 @@ def moves(alias: str, history: Sequence[AliasMove]) -> None:
     if not history:
         typer.echo(f"{alias} has never been set")
     for m in history:
-        evidence = f" · evidence {m.evidence_report_id}" if m.evidence_report_id else ""
-        forced = " · FORCED" if m.forced else ""
-        typer.echo(
-            f"{_at(m.moved_at)} {alias}: {m.previous_version or '-'} -> {m.version or '(cleared)'} by {m.moved_by}: "
-            f"{m.reason}{evidence}{forced}"
-        )
+        typer.echo(move_line(alias, m))
+
+
+def move_line(alias: str, m: AliasMove) -> str:
+    """One move of an alias in a line: when, from, to, who, why, on which evidence."""
+    evidence = f" · evidence {m.evidence_report_id}" if m.evidence_report_id else ""
+    forced = " · FORCED" if m.forced else ""
+    return (
+        f"{_at(m.moved_at)} {alias}: {m.previous_version or '-'} -> {m.version or '(cleared)'} by {m.moved_by}: "
+        f"{m.reason}{evidence}{forced}"
+    )
 
 
 def moved(move: AliasMove) -> None:
