@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from creditwatch_analytics.reviewed import ReviewedDecisions
 from creditwatch_common.notifications import EstimatedQuality
 
 Status = Literal["ok", "insufficient_data", "error"]
@@ -386,6 +387,8 @@ class QualitySummary(BaseModel):
     calibration: list[CalibrationBand] = []
     confusion: Confusion | None = None
     fairness: dict[str, OutcomeFairness] = {}
+    # Decisions reviewers took: the figures above use them where they exist (None: no figures).
+    reviewed: ReviewedDecisions | None = None
     interval_method: str | None = None
     report_url: str | None = None
     report_url_expires_at: str | None = None
