@@ -184,6 +184,9 @@ class DriftSummary(BaseModel):
     engine: str | None = None
     engine_rows: dict[str, int] = {}
     sampled: bool = False
+    # Of the window's scored applications (every one, not the sample), referred to a reviewer (None: not counted).
+    referred_rows: int | None = None
+    referral_rate: float | None = None
     reference_rows: int
     min_rows: int
     threshold: float

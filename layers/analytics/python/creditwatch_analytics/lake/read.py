@@ -38,7 +38,7 @@ from creditwatch_analytics.lake.reviews import (
     REVIEWS_PREFIX,
     check_review_version,
 )
-from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, SHADOW_COLUMNS, check_version
+from creditwatch_analytics.lake.schema import COUNT_COLUMNS, SAMPLE_KEY_SEED, SHADOW_COLUMNS, check_version
 from creditwatch_analytics.lake.source import WindowSample
 from creditwatch_analytics.lake.sql import (
     CountSpec,
@@ -229,7 +229,7 @@ def _count_columns(spec: CountSpec | None) -> dict[str, str]:
     """The columns a CountSpec reads, with the SQL type each reads as when no object holds it."""
     if spec is None:
         return {}
-    wanted = {b.column: "VARCHAR" if b.codes is not None else "DOUBLE" for b in spec.bins}
+    wanted = {**COUNT_COLUMNS, **{b.column: "VARCHAR" if b.codes is not None else "DOUBLE" for b in spec.bins}}
     wanted.update({g.column: "VARCHAR" if g.mapping else "DOUBLE" for g in spec.groups})
     return wanted
 
