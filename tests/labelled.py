@@ -75,3 +75,25 @@ def seed_cohort(
             ExpressionAttributeValues={":o": {"S": "bad" if bad[i] else "good"}, ":t": {"S": "2026-11-01T00:00:00Z"}},
         )
     return records
+
+
+def review_decisions(store: Any, records: list[LogRecord], decisions: dict[str, str], reviewer: str = "rita") -> None:
+    """Refer the records named (prediction id -> reviewer's decision) and decide each case as a reviewer does."""
+    from creditwatch_common.review import ReviewCase
+
+    for rec in records:
+        if rec.prediction_id not in decisions:
+            continue
+        case = ReviewCase(
+            case_id=uuid7(),
+            prediction_id=rec.prediction_id,
+            created_at=rec.timestamp,
+            model_decision=rec.decision,
+            probability_good_credit=rec.probability_good_credit,
+            model_version=rec.model_version,
+            referral=["band"],
+        )
+        store.enqueue([case])
+        decision = decisions[rec.prediction_id]
+        reason = "agrees_with_model" if decision == rec.decision else "collateral_or_guarantor"
+        assert store.decide(case.case_id, decision, reason, reviewer).status == "decided"

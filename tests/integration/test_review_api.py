@@ -162,15 +162,21 @@ def test_a_borderline_application_is_answered_refer_with_the_models_decision_rea
     assert status == 200 and [c["case_id"] for c in queue["cases"]] == [body["case_id"]]
 
 
-@pytest.mark.parametrize("rule", ["review_band", "review_out_of_range", "review_audit_share"])
+@pytest.mark.parametrize("rule", ["review_band", "review_out_of_range", "review_novelty", "review_audit_share"])
 def test_each_referral_rule_at_zero_refers_nothing_it_would_have(service, event, model, rule):
-    app = {**borderline(model), "duration_in_month": 120}  # borderline and outside the training range
-    on = {"review_band": 0.5, "review_out_of_range": True, "review_audit_share": 1.0}
+    # Borderline, outside the training range, and (so far out) unlike the training data as a whole.
+    app = {**borderline(model), "duration_in_month": 120}
+    on = {"review_band": 0.5, "review_out_of_range": True, "review_novelty": 1.0, "review_audit_share": 1.0}
     status, body, _ = http(service(**on), event, "POST", "/predict", app)
-    assert status == 200 and set(body["referral"]) == {"band", "out_of_range", "audit"}
+    assert status == 200 and set(body["referral"]) == {"band", "out_of_range", "novelty", "audit"}
     status, body, _ = http(service(**{**on, rule: 0}), event, "POST", "/predict", app)
-    off = {"review_band": "band", "review_out_of_range": "out_of_range", "review_audit_share": "audit"}[rule]
-    assert status == 200 and off not in body["referral"] and len(body["referral"]) == 2
+    off = {
+        "review_band": "band",
+        "review_out_of_range": "out_of_range",
+        "review_novelty": "novelty",
+        "review_audit_share": "audit",
+    }[rule]
+    assert status == 200 and off not in body["referral"] and len(body["referral"]) == 3
 
 
 def test_a_value_outside_the_training_range_is_referred_and_an_ordinary_one_is_not(service, event, model):

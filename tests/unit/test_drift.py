@@ -96,7 +96,7 @@ def link_credential(url):
     return query["X-Amz-Credential"][0].split("/")[0], "X-Amz-Security-Token" in query
 
 
-def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, mutate=None):
+def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, mutate=None, referred=0):
     pool = application_pool(model, reference)
     apps = [json.loads(r.body) for r in generate(model, pool, {scenario: n}, seed, DriftShift())]
     if mutate:
@@ -115,6 +115,9 @@ def log_traffic(prediction_log, model, reference, n, scenario="stable", seed=1, 
                 features=app,
                 probability_good_credit=p,
                 decision="approve" if p >= model.threshold else "refuse",
+                # The first `referred` applications were referred to a reviewer.
+                referral=["band"] if i < referred else None,
+                case_id=uuid7() if i < referred else None,
             )
         )
     prediction_log.write(records)
@@ -230,6 +233,25 @@ def test_the_drift_note_carries_whether_estimated_quality_holds(
     note = parse_notification(msg["Body"])
     assert note.estimated_quality == summary.estimated_quality
     assert ("estimated quality holds" if holds else "estimated quality does not hold") in summary.message
+
+
+def test_the_summary_report_and_metrics_give_the_windows_referral_rate_over_every_scored_application(
+    job, prediction_log, model, reference, s3, capsys
+):
+    from creditwatch_common.observability import Observability, Service
+    from creditwatch_drift.app import DriftService
+
+    log_traffic(prediction_log, model, reference, 240, seed=3, referred=18)
+    job.settings = job.settings.model_copy(update={"max_rows": 100})  # the sample is not what is counted
+    service = DriftService(settings=job.settings, job=job, obs=Observability.build(Service.DRIFT, job.settings))
+    Ctx = functools.partial(LambdaContext, "DriftFunction", memory_limit_in_mb=3008, request_id="r")
+    out = service.handler({"days": 1}, Ctx())
+    assert (out["rows_read"], out["rows_used"], out["referred_rows"], out["referral_rate"]) == (240, 100, 18, 0.075)
+    assert "18 of 240 scored applications (7.5%) referred to a reviewer" in out["message"]
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{") and "_aws" in x]
+    assert any(line.get("ReferralRate") in ([0.075], 0.075) for line in emf), emf
+    html = s3.get_object(Bucket=job.publisher.bucket, Key=out["report_html_key"])["Body"].read().decode()
+    assert 'id="creditwatch-drift-referrals">18 of 240 scored applications (7.5%)' in html
 
 
 def test_signer_user_mode_signs_the_s3_link_with_the_users_lasting_key(

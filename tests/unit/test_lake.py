@@ -275,7 +275,9 @@ WINDOWS = [
 def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
     for hours_ago in range(5):
         at = NOW - timedelta(hours=hours_ago, minutes=5)
-        parts.log.write(records_at(model, at, 80))
+        parts.log.write(records_at(model, at, 77))
+        # Three referred to a reviewer: counted over the whole window, whichever engine.
+        parts.log.write(records_at(model, at + timedelta(seconds=2), 3, referral=["band"], case_id=uuid7()))
         # Unscored records (rejected requests) in the same hours: neither engine counts them.
         parts.log.write(records_at(model, at + timedelta(seconds=1), 9, status=422, probability_good_credit=None))
     parts.exporter.export(6, NOW + timedelta(hours=1))
@@ -291,6 +293,7 @@ def test_both_engines_pick_the_same_sample_and_count_of_a_window(parts, model):
         assert a.counts.rows == b.counts.rows == a.rows_read
         assert a.counts.bins == b.counts.bins and _groups(a.counts) == _groups(b.counts), (hours, seed, k)
         assert a.rows_read == {(-4.5, 0): 320, (-4, 1): 400}[hours]
+        assert a.counts.referred == b.counts.referred == {(-4.5, 0): 12, (-4, 1): 15}[hours]
         assert len(a.rows) == min(k, a.rows_read)
         assert [r.prediction_id for r in a.rows] == [r.prediction_id for r in b.rows], (hours, seed, k)
         assert [r.features for r in a.rows] == [r.features for r in b.rows]

@@ -98,6 +98,7 @@ ARTIFACTS = (
     "psi_bins.json",
     "calibration.json",
     "replay.json",
+    "novelty.npz",
 )
 
 
@@ -115,7 +116,7 @@ def test_regenerated_json_artifacts_are_byte_identical_to_the_committed_ones(ret
 
 def test_regenerated_arrays_and_tables_match_the_committed_ones_within_what_another_cpu_can_change(retrained):
     first, _, _ = retrained
-    for name in ("forest.npz", "explain.npz", "reference.csv", "reference_contributions.csv"):
+    for name in ("forest.npz", "explain.npz", "novelty.npz", "reference.csv", "reference_contributions.csv"):
         assert_same_artifact(first / name, ARTIFACTS_DIR / name)
 
 

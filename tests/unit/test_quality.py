@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from labelled import review_decisions
 from labelled import seed_cohort as seed_labelled
 from sklearn.metrics import brier_score_loss, confusion_matrix, log_loss, roc_auc_score
 
@@ -481,6 +482,37 @@ def test_a_cohort_with_outcomes_for_booked_loans_only_is_judged_on_them_against_
     assert f"Realized figures cover <b>{approved} booked loans (approved applicants with an outcome)</b>" in html
     assert "holdout rows the model approves" in html and "no outcome (no loan)" in html
     assert queued(sqs, aws) == []
+
+
+def test_where_a_reviewer_decided_the_figures_use_the_final_decision_and_the_report_sets_overrides_beside_the_model(
+    quality_job, prediction_log, ddb, aws, model, s3
+):
+    from creditwatch_common.log.reviews import ReviewStore
+
+    records = seed_cohort(prediction_log, ddb, aws, model, n=600, start=START, end=END, seed=3)
+    refused = [r for r in records if r.decision == "refuse"]
+    approved = [r for r in records if r.decision == "approve"]
+    decisions = {r.prediction_id: "approve" for r in refused[:40] + approved[:10]}
+    decisions.update({r.prediction_id: "refuse" for r in approved[10:15]})
+    store = ReviewStore(dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table)
+    review_decisions(store, records, decisions)
+    summary = quality_job.run(QualityEvent(start=START, end=END))
+    rv = summary.reviewed
+    assert (rv.rows, rv.reviewed_rows, rv.overridden_rows) == (600, 55, 45)
+    assert (rv.approved_against_model, rv.refused_against_model) == (40, 5)
+    # Booked on the final decision: the model's approvals, 40 more and 5 fewer.
+    c = summary.confusion
+    assert c.tp + c.fp == len(approved) + 40 - 5
+    bad = {r.prediction_id for r in records if prediction_log.get(r.prediction_id).outcome == "bad"}
+    against = [r.prediction_id for r in refused[:40]]
+    assert (rv.overridden_approvals.rows, rv.overridden_approvals.bads) == (40, len(bad.intersection(against)))
+    kept = [r.prediction_id for r in approved[:10] + approved[15:]]
+    assert (rv.model_approvals.rows, rv.model_approvals.bads) == (len(kept), len(bad.intersection(kept)))
+    assert rv.overridden_approvals.low < rv.overridden_approvals.value < rv.overridden_approvals.high
+    assert "55 final decision(s) a reviewer's, 45 overridden" in summary.message
+    html = s3.get_object(Bucket=aws.ref("ReportsBucket"), Key=summary.report_html_key)["Body"].read().decode()
+    assert "55 of 600 decisions were a reviewer&#39;s (45 against the model)" in html
+    assert "approved by a reviewer, refused by the model</td><td>40</td>" in html
 
 
 def test_too_few_booked_loans_with_outcomes_is_insufficient_labels_whatever_the_cohort_size(

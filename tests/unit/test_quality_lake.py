@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from labelled import review_decisions
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
 from creditwatch_analytics.lake.labelled import sample_sql
@@ -65,6 +66,49 @@ def test_the_lake_and_the_table_give_the_same_cohort_and_auto_picks_the_lake_onc
     sexes = sorted(from_lake.protected["personal_status_and_sex"].tolist())
     assert sexes == sorted(from_table.protected["personal_status_and_sex"].tolist())
     assert from_lake.model_versions == from_table.model_versions == {model.version: 120}
+
+
+def test_reviewers_final_decisions_reach_the_cohort_alike_from_the_lake_and_the_table_a_correction_replacing(
+    parts: Any,  # noqa: F811
+    stack: Any,  # noqa: F811
+    model: Any,
+) -> None:
+    from creditwatch_common.log.reviews import ReviewStore
+
+    now = datetime.now(UTC)
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    end = start + timedelta(hours=1)
+    records = scored_hour(parts, model, start, now)
+    refused = [r for r in records if r.decision == "refuse"][:6]
+    approved = [r for r in records if r.decision == "approve"][:4]
+    store = ReviewStore(dynamodb=parts.log.dynamodb, table=stack.ref("ReviewCasesTable"), log_table=parts.log.table)
+    review_decisions(store, records, {r.prediction_id: "approve" for r in refused + approved[:2]})
+    review_decisions(store, records, {r.prediction_id: "refuse" for r in approved[2:]})
+    # A correction: the first overridden refusal is refused after all (its latest decision counts).
+    (case_id,) = _cases(store, refused[0].prediction_id)
+    assert store.decide(case_id, "refuse", "data_error", "sam", correction=True).status == "corrected"
+    parts.exporter.export(3, now + timedelta(hours=1))
+    from_table, _ = read(parts.dynamo, start, end, model.threshold)
+    from_lake, engine = read(parts.lake, start, end, model.threshold)
+    assert engine == "lake"
+    for cohort in (from_table, from_lake):
+        assert (cohort.totals.reviewed_rows, cohort.totals.overridden_rows) == (10, 7)
+        assert int(cohort.reviewed_mask.sum()) == 10
+        assert int((cohort.approved & ~cohort.model_decisions).sum()) == 5
+        assert int((~cohort.approved & cohort.model_decisions).sum()) == 2
+
+    def by_score(c: Any) -> tuple[np.ndarray, ...]:
+        order = np.argsort(c.p_good, kind="stable")
+        return c.p_good[order], c.approved[order], c.model_decisions[order], c.reviewed_mask[order]
+
+    for a, b in zip(by_score(from_lake), by_score(from_table), strict=True):
+        assert np.array_equal(a, b)
+
+
+def _cases(store: Any, prediction_id: str) -> list[str]:
+    """The case ids of a prediction (a scan: the test's table is small)."""
+    items = store.dynamodb.scan(TableName=store.table)["Items"]
+    return [i["case_id"]["S"] for i in items if i["prediction_id"]["S"] == prediction_id]
 
 
 def test_analytics_engine_athena_reads_the_cohort_from_the_lake_and_says_so(
@@ -211,7 +255,7 @@ def test_over_max_rows_the_lake_and_the_table_keep_the_same_bottom_k_ids_and_cou
     assert not read(parts.dynamo, start, end, model.threshold, max_rows=150)[0].sampled
 
 
-def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
+def test_the_latest_outcome_and_review_steps_see_only_the_sampled_ids_events() -> None:
     con = duckdb_connection()
     con.execute(
         "CREATE TABLE predictions AS SELECT uuid()::VARCHAR AS prediction_id, i::BIGINT AS sample_key, "
@@ -220,10 +264,14 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
         "NULL::VARCHAR AS challenger_decision, "
         "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS ts FROM range(5000) t(i)"
     )
-    # Two events per prediction (an outcome and its correction).
+    # Two events per prediction (an outcome and its correction; a decision and its correction).
     con.execute(
         "CREATE TABLE outcome_events AS SELECT prediction_id, o AS outcome, ts AS observed_at, "
         "ts + to_seconds(n) AS recorded_at FROM predictions, (VALUES ('good', 1), ('bad', 2)) v(o, n)"
+    )
+    con.execute(
+        "CREATE TABLE review_events AS SELECT prediction_id, d AS decision, d <> 'approve' AS override, "
+        "ts + to_seconds(n) AS decided_at FROM predictions, (VALUES ('approve', 1), ('refuse', 2)) v(d, n)"
     )
     where = window_filter(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), partitions=False)
     sql = sample_sql(where, [], 50, 0, sampled=True)
@@ -239,15 +287,18 @@ def test_the_latest_outcome_step_sees_only_the_sampled_ids_events() -> None:
         return int(node.get("operator_cardinality", node.get("intermediate_rows", -1)))
 
     everything = [n for root in plan["operator"] for n in nodes(root)]
-    # The latest-per-id step: the window function, or the arg_max aggregate DuckDB rewrites row_number() = 1 into.
-    (latest,) = [n for n in everything if n.get("name") == "WINDOW" or "arg_max" in info(n)]
-    semi = [n for n in nodes(latest)[1:] if '"SEMI"' in info(n)]
-    assert semi, "the outcome events are not semi-joined to the sample below the latest-per-id step"
-    assert any("outcome_events" in info(n) for n in nodes(semi[0]))
-    # It sees the sampled ids' 100 events (the semi join's output), not the lake's 10,000.
-    assert rows_out(semi[0]) == 100
-    assert sum(rows_out(c) for c in latest["children"]) == 100
+    # The latest-per-id steps: the window function, or the arg_max aggregate DuckDB rewrites row_number() = 1 into.
+    steps = [n for n in everything if n.get("name") == "WINDOW" or "arg_max" in info(n)]
+    for events in ("outcome_events", "review_events"):
+        (latest,) = [n for n in steps if any(events in info(m) for m in nodes(n))]
+        semi = [n for n in nodes(latest)[1:] if '"SEMI"' in info(n)]
+        assert semi, f"the {events} are not semi-joined to the sample below the latest-per-id step"
+        assert any(events in info(n) for n in nodes(semi[0]))
+        # It sees the sampled ids' 100 events (the semi join's output), not the lake's 10,000.
+        assert rows_out(semi[0]) == 100
+        assert sum(rows_out(c) for c in latest["children"]) == 100
     result = con.execute(sql)
-    outcome = [d[0] for d in result.description].index("outcome")
+    names = [d[0] for d in result.description]
     rows = result.fetchall()
-    assert len(rows) == 50 and {r[outcome] for r in rows} == {"bad"}
+    assert len(rows) == 50 and {r[names.index("outcome")] for r in rows} == {"bad"}
+    assert {r[names.index("final_decision")] for r in rows} == {"refuse"}

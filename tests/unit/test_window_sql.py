@@ -67,6 +67,8 @@ def lake_rows(model: Any, n: int = 3000, seed: int = 1) -> pd.DataFrame:
     frame["decision"] = [None if x is None else ("approve" if x >= 0.5 else "refuse") for x in p]
     for name in SHADOW_COLUMNS:  # no challenger was set: the lake's shadow columns are null
         frame[name] = pd.Series([None] * n, dtype=object)
+    # A few applications referred to a reviewer (by one rule or two).
+    frame["referral"] = np.where(rng.random(n) < 0.08, rng.choice(["band", "audit,band"], n), None)
     out = pd.DataFrame(frame)
     for f in model.schema.features:
         if not f.is_categorical:
@@ -109,6 +111,7 @@ def test_the_duckdb_counts_equal_pandas_on_the_same_rows(spec, model):
         in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()]
         want = sql.counts_from_frame(in_window, spec)
         assert got.rows == want.rows == len(in_window) > 500
+        assert got.referred == want.referred == in_window.referral.notna().sum() > 10
         assert got.bins == want.bins
         assert got.groups.keys() == want.groups.keys()
         for attribute, groups in want.groups.items():

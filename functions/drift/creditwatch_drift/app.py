@@ -92,6 +92,8 @@ class DriftService:
     def _metrics(self, summary: DriftSummary) -> None:
         metric = self.obs.metric
         metric(Metric.ROWS_ANALYSED, summary.rows_used)
+        if summary.referral_rate is not None:
+            metric(Metric.REFERRAL_RATE, summary.referral_rate, "None")
         if summary.status == "ok":
             metric(Metric.DRIFT_SHARE, summary.drift_share or 0.0, "None")
             metric(Metric.DRIFTED_FEATURES, len(summary.drifted_features))

@@ -133,6 +133,11 @@ class DriftJob:
             )
         # A source that counts nothing (a custom one): the sample's own counts.
         counts: WindowCounts = sample.counts if sample.counts is not None else counts_from_frame(current.frame, spec)
+        if sample.counts is not None and sample.counts.rows:
+            base.update(
+                referred_rows=sample.counts.referred,
+                referral_rate=round(sample.counts.referred / sample.counts.rows, 6),
+            )
         base.update(
             engine=sample.engine,
             engine_rows=sample.engine_rows,
@@ -154,11 +159,15 @@ class DriftJob:
         unknown = unknown_categories(current.frame, self.model)
         analysis = analyse(current.frame, self.reference, self.model, threshold, skip)
         drifted = [f.name for f in analysis.features if f.drifted]
+        referrals = (
+            f"; {words.referral_rate(base['referred_rows'], base['rows_read'])}" if base.get("referred_rows") else ""
+        )
         summary = DriftSummary(
             status="ok",
             message=(
                 words.drift_verdict(len(drifted), len([f for f in analysis.features if f.test]), analysis.dataset_drift)
                 + f"; drift share {analysis.drift_share:.2f} {'>=' if analysis.dataset_drift else '<'} {threshold}"
+                + referrals
             ),
             drift_share=round(analysis.drift_share, 6),
             drifted_features=drifted,

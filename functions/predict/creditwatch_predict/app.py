@@ -189,7 +189,11 @@ def _review(
         obs.logger.error("review cases not queued", extra={"review_cases": [c.model_dump() for c in cases]})
 
     rules = ReferralRules.for_model(
-        model, settings.review_band, settings.review_out_of_range, settings.review_audit_share
+        model,
+        settings.review_band,
+        settings.review_out_of_range,
+        settings.review_audit_share,
+        settings.review_novelty,
     )
     referrals = Referrals(
         rules=rules,

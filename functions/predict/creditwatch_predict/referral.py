@@ -1,10 +1,13 @@
 """Referral: which scored applications a person must see, and their cases put on the review queue.
 
-Three rules, each off at 0 (template parameters ReviewBand, ReviewOutOfRange, ReviewAuditShare):
+Four rules, each off at 0 (template parameters ReviewBand, ReviewOutOfRange, ReviewNovelty, ReviewAuditShare):
   - band: P(good) within `band` of the decision threshold, where the model is least sure;
   - out_of_range: a number outside the range the training split held, or a code it never held
     (the model was never shown such an applicant; the ranges come from the reference sample shipped
     with the model, which is its training split);
+  - novelty: the application's distance from the training data (creditwatch_model.novelty, fitted at
+    training and shipped with the model as novelty.npz) above its bound times `novelty` (1: the bound as
+    shipped, about 1% of training-like applications; above 1, fewer): unusual as a whole, each value in range;
   - audit: a random share of every decision (drawn from a hash of the application's values, so the same
     application always gets the same answer), which measures the reviewers' agreement where the model is sure.
 The answer still carries the model's decision (`model_decision`); the log record keeps it as `decision`,
@@ -24,6 +27,7 @@ from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis
 from creditwatch_common.log.reviews import ReviewStore, ReviewUnavailable
 from creditwatch_common.review import ReferralRule, ReviewCase, audit_draw
 from creditwatch_model import REFERENCE_FILE, CreditModel
+from creditwatch_model.novelty import NOVELTY_FILE, Novelty
 from creditwatch_predict.middleware import RequestLog
 from creditwatch_predict.service import ScoredApplication
 
@@ -61,25 +65,38 @@ class TrainingRanges:
 
 @dataclass(frozen=True)
 class ReferralRules:
-    """The three rules as the template sets them; `rules` of an application say which referred it."""
+    """The four rules as the template sets them; `rules` of an application say which referred it."""
 
     threshold: float
     band: float = 0.0
     ranges: TrainingRanges | None = None
     audit_share: float = 0.0
+    novelty: Novelty | None = None
+    # The distance above which the novelty rule refers: the shipped bound times ReviewNovelty.
+    novelty_above: float = 0.0
 
     @classmethod
-    def for_model(cls, model: CreditModel, band: float, out_of_range: bool, audit_share: float) -> ReferralRules:
-        """The rules around a model's threshold (its reference sample read only if out_of_range is on)."""
+    def for_model(
+        cls, model: CreditModel, band: float, out_of_range: bool, audit_share: float, novelty: float = 0.0
+    ) -> ReferralRules:
+        """The rules around a model's threshold (its reference sample and novelty bound read only if on)."""
         from creditwatch_model import model_dir
 
         ranges = TrainingRanges.from_reference(model, model_dir() / REFERENCE_FILE) if out_of_range else None
-        return cls(threshold=model.threshold, band=band, ranges=ranges, audit_share=audit_share)
+        fitted = Novelty.load(model_dir() / NOVELTY_FILE, model.schema) if novelty > 0 else None
+        return cls(
+            threshold=model.threshold,
+            band=band,
+            ranges=ranges,
+            audit_share=audit_share,
+            novelty=fitted,
+            novelty_above=fitted.bound * novelty if fitted is not None else 0.0,
+        )
 
     @property
     def active(self) -> bool:
         """Whether any rule can refer."""
-        return self.band > 0 or self.ranges is not None or self.audit_share > 0
+        return self.band > 0 or self.ranges is not None or self.novelty is not None or self.audit_share > 0
 
     def rules(self, features: dict[str, Any], p_good: float, prediction_id: str) -> list[ReferralRule]:
         """Which rules refer this application (empty: the model's decision is the answer)."""
@@ -88,6 +105,8 @@ class ReferralRules:
             out.append("band")
         if self.ranges is not None and self.ranges.outside(features):
             out.append("out_of_range")
+        if self.novelty is not None and self.novelty.scores([features])[0] > self.novelty_above:
+            out.append("novelty")
         if self.audit_share > 0 and audit_draw(features) < self.audit_share:
             out.append("audit")
         return out

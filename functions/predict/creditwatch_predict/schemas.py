@@ -15,7 +15,7 @@ from pydantic import (
     create_model,
 )
 
-from creditwatch_common.review import MAX_NOTE_CHARS, REASON_CODES
+from creditwatch_common.review import MAX_NOTE_CHARS, REASON_CODES, ReferralRule
 from creditwatch_model import FeatureSchema
 from creditwatch_predict.rows import BatchRows
 
@@ -185,11 +185,12 @@ class PredictionResponse(BaseModel):
     case_id: str | None = Field(
         None, description="Referred applications only: the review case (GET /reviews/{case_id})"
     )
-    referral: list[Literal["band", "out_of_range", "audit"]] | None = Field(
+    referral: list[ReferralRule] | None = Field(
         None,
         description=(
             "Referred applications only: why. band: P(good) near the threshold; out_of_range: a value the "
-            "training data never held; audit: a random share of all decisions"
+            "training data never held; novelty: values unlike the training data as a whole (a distance over "
+            "the bound shipped with the model); audit: a random share of all decisions"
         ),
     )
 
@@ -369,7 +370,7 @@ class ReviewCaseResponse(BaseModel):
     model_decision: Literal["approve", "refuse"]
     probability_good_credit: float
     model_version: str
-    referral: list[Literal["band", "out_of_range", "audit"]]
+    referral: list[ReferralRule]
     decision: Literal["approve", "refuse"] | None = None
     reason_code: str | None = None
     note: str | None = None

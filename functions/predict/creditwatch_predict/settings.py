@@ -66,6 +66,8 @@ class PredictSettings(LogSettings):
     review_band: float = Field(0.0, ge=0, le=0.5, validation_alias="REVIEW_BAND")
     review_out_of_range: bool = Field(False, validation_alias="REVIEW_OUT_OF_RANGE")
     review_audit_share: float = Field(0.0, ge=0, le=1, validation_alias="REVIEW_AUDIT_SHARE")
+    # Times the novelty bound shipped with the model (1: as shipped; 0: off).
+    review_novelty: float = Field(0.0, ge=0, le=10, validation_alias="REVIEW_NOVELTY")
     review_jwt_issuer: str | None = Field(None, validation_alias="REVIEW_JWT_ISSUER")
     review_jwt_audience: str = Field("", validation_alias="REVIEW_JWT_AUDIENCE")
     # Where the issuer's keys are; empty: <issuer>/.well-known/jwks.json (Cognito's). Locally: the moto pool's.

@@ -26,6 +26,8 @@ class Population:
     rows: int  # scored predictions
     labelled_rows: int  # of them, with an outcome
     bad_rows: int  # of them, whose (latest) outcome is bad
+    reviewed_rows: int = 0  # of them, decided by a reviewer
+    overridden_rows: int = 0  # of those, against the model
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class Cohort:
     """The scored predictions of the window (P(good), approved) and the labelled ones' outcomes and groups.
 
     Every one of them, or, over the source's max_rows, their uniform bottom-k sample on the sample key
-    (`population` then counts the whole cohort; `sampled` is true).
+    (`population` then counts the whole cohort; `sampled` is true). `approved` is the final decision: a
+    reviewer's where one decided the referred case, the model's elsewhere (`model_approved`).
     """
 
     rows: int
@@ -46,6 +49,19 @@ class Cohort:
     model_versions: dict[str, int]
     # The whole cohort's counts; None: the arrays are the whole cohort.
     population: Population | None = field(default=None)
+    # The model's own decision, and whether a reviewer decided (None: as `approved`, nobody reviewed).
+    model_approved: np.ndarray | None = field(default=None)
+    reviewed: np.ndarray | None = field(default=None)
+
+    @property
+    def model_decisions(self) -> np.ndarray:
+        """Whether the model approved each row (before any reviewer)."""
+        return self.approved if self.model_approved is None else self.model_approved
+
+    @property
+    def reviewed_mask(self) -> np.ndarray:
+        """Rows whose final decision is a reviewer's."""
+        return np.zeros(self.rows, dtype=bool) if self.reviewed is None else self.reviewed
 
     @property
     def sampled(self) -> bool:
@@ -57,7 +73,11 @@ class Cohort:
         """The whole cohort's counts (the arrays' own when they hold all of it)."""
         if self.population is not None:
             return self.population
-        return Population(self.rows, self.labelled_rows, int((self.outcome == 0).sum()))
+        reviewed = self.reviewed_mask
+        overridden = int((reviewed & (self.approved != self.model_decisions)).sum())
+        return Population(
+            self.rows, self.labelled_rows, int((self.outcome == 0).sum()), int(reviewed.sum()), overridden
+        )
 
     @property
     def labelled_mask(self) -> np.ndarray:
@@ -106,7 +126,11 @@ def cohort_of(labelled: LabelledFrame, threshold: float) -> Cohort:
     frame = frame[p.notna()].reset_index(drop=True)
     p = p[p.notna()].to_numpy(dtype=float)
     decision = frame["decision"]
-    approved = np.where(decision.notna(), decision == "approve", p >= threshold).astype(bool)
+    model_approved = np.where(decision.notna(), decision == "approve", p >= threshold).astype(bool)
+    # Where a reviewer decided the case, the loan was booked (or not) on their decision.
+    final = frame["final_decision"] if "final_decision" in frame else pd.Series([None] * len(frame), dtype=object)
+    reviewed = final.notna().to_numpy(dtype=bool)
+    approved = np.where(reviewed, final == "approve", model_approved).astype(bool)
     outcome = frame["outcome"].map({"good": 1, "bad": 0}).fillna(-1).astype(int).to_numpy()
     protected = pd.DataFrame(
         {c: (frame[c] if c in frame else pd.Series([None] * len(frame), dtype=object)) for c in PROTECTED_COLUMNS}
@@ -118,5 +142,9 @@ def cohort_of(labelled: LabelledFrame, threshold: float) -> Cohort:
         outcome=outcome,
         protected=protected,
         model_versions=dict(labelled.model_versions),
-        population=Population(labelled.rows, labelled.labelled_rows, labelled.bad_rows),
+        population=Population(
+            labelled.rows, labelled.labelled_rows, labelled.bad_rows, labelled.reviewed_rows, labelled.overridden_rows
+        ),
+        model_approved=model_approved,
+        reviewed=reviewed,
     )

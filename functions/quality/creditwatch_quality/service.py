@@ -21,6 +21,7 @@ from creditwatch_quality.fairness import outcome_fairness
 from creditwatch_quality.models import Figure, QualityEvent, QualitySummary, Thresholds
 from creditwatch_quality.reference import Estimator
 from creditwatch_quality.report import render
+from creditwatch_quality.reviewed import reviewed_decisions
 from creditwatch_quality.rules import judge
 from creditwatch_quality.settings import QualitySettings
 
@@ -130,6 +131,7 @@ class QualityJob:
                 verdict="no_data", message="no scored predictions in the cohort; no report written", **base
             )
         summary = QualitySummary(verdict="ok", message="", **base)
+        summary.reviewed = reviewed_decisions(cohort)
         self.progress(f"figures on {labelled:,} labelled of {totals.rows:,} predictions", 1, STEPS)
         if self.estimator is not None:
             summary.estimated = self.estimator(cohort.p_good)
@@ -246,6 +248,9 @@ def _message(summary: QualitySummary) -> str:
         auc, est_auc = summary.realized.get("auc"), summary.estimated.get("auc")
         figures = f"AUC realized {v(auc)}, estimated {v(est_auc)}, validation {v(summary.validation.get('auc'))}"
         rows = f"{summary.labelled_rows} labelled row(s)"
+    reviewed = summary.reviewed
+    if reviewed is not None and reviewed.reviewed_rows:
+        figures += f"; {reviewed.reviewed_rows} final decision(s) a reviewer's, {reviewed.overridden_rows} overridden"
     if summary.verdict == "insufficient_labels":
         return f"{words.quality_verdict(summary.verdict)}: {summary.reasons[0]}; {figures}"
     if summary.verdict == "degraded":

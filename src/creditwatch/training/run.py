@@ -55,6 +55,7 @@ from creditwatch_model.bins import PSI_BINS_FILE, build_bins, dump_bins
 from creditwatch_model.calibration import CALIBRATION_FILE
 from creditwatch_model.canonical import write_json
 from creditwatch_model.explain import first_reason
+from creditwatch_model.novelty import NOVELTY_FILE, QUANTILE, Novelty, fit_novelty
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,19 @@ def train(out_dir: Path, trained_at: str | None = None, extra: ExtraRows | None 
             "population stability (PSI) bins frozen from the reference: deciles for numbers and P(good), "
             "codes for categories"
         ),
+    }
+    # The novelty rule's distance and bound (ReviewNovelty): fitted on the training split, bound on the holdout.
+    fit_novelty(schema, x_train.to_dict("records"), x_test.to_dict("records")).save(out_dir / NOVELTY_FILE)
+    novelty = Novelty.load(out_dir / NOVELTY_FILE, schema)
+    metadata["novelty"] = {
+        "artifact": NOVELTY_FILE,
+        "what": (
+            "Mahalanobis distance from the training split (numbers standardised, categories one-hot, "
+            "Ledoit-Wolf shrunk covariance); bound at the holdout's quantile"
+        ),
+        "quantile": QUANTILE,
+        "bound": round(novelty.bound, 6),
+        "holdout_share_above": round(float((novelty.scores(x_test.to_dict("records")) > novelty.bound).mean()), 6),
     }
     # The deployment gate's frozen replay set: the holdout's applications and this model's answers.
     write_replay(model, x_test, out_dir)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from creditwatch_analytics.reviewed import ReviewedDecisions
 from creditwatch_common.notifications import EstimatedQuality
 
 Status = Literal["ok", "insufficient_data", "error"]
@@ -183,6 +184,9 @@ class DriftSummary(BaseModel):
     engine: str | None = None
     engine_rows: dict[str, int] = {}
     sampled: bool = False
+    # Of the window's scored applications (every one, not the sample), referred to a reviewer (None: not counted).
+    referred_rows: int | None = None
+    referral_rate: float | None = None
     reference_rows: int
     min_rows: int
     threshold: float
@@ -386,6 +390,8 @@ class QualitySummary(BaseModel):
     calibration: list[CalibrationBand] = []
     confusion: Confusion | None = None
     fairness: dict[str, OutcomeFairness] = {}
+    # Decisions reviewers took: the figures above use them where they exist (None: no figures).
+    reviewed: ReviewedDecisions | None = None
     interval_method: str | None = None
     report_url: str | None = None
     report_url_expires_at: str | None = None

@@ -79,6 +79,8 @@ class Metric(StrEnum):
     DATASET_DRIFT = "DatasetDrift"
     DRIFT_RUN_FAILED = "DriftRunFailed"
     ATTRIBUTION_NDCG = "AttributionNdcg"
+    # Share of the window's scored applications referred to a reviewer (all of them counted, not the sample).
+    REFERRAL_RATE = "ReferralRate"
     # Lowest group approval rate / highest, one metric per protected attribute (only when judged).
     DISPARATE_IMPACT_RATIO_SEX = "DisparateImpactRatioSex"
     DISPARATE_IMPACT_RATIO_AGE = "DisparateImpactRatioAge"

@@ -79,6 +79,8 @@ class LabelledRow:
         "challenger_version",
         "challenger_probability_good_credit",
         "challenger_decision",
+        "final_decision",
+        "override",
     )
 
     prediction_id: str
@@ -94,6 +96,9 @@ class LabelledRow:
     challenger_version: str | None = None
     challenger_probability_good_credit: float | None = None
     challenger_decision: str | None = None
+    # A reviewer's decision on the record's referred case (creditwatch_common.review), if one was taken.
+    final_decision: str | None = None
+    override: bool | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> LabelledRow:
@@ -115,4 +120,6 @@ class LabelledRow:
                 None if (q := v.get("challenger_probability_good_credit")) is None else float(q)
             ),
             challenger_decision=v.get("challenger_decision"),
+            final_decision=v.get("final_decision"),
+            override=None if v.get("override") is None else bool(v["override"]),
         )

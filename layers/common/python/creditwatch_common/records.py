@@ -184,6 +184,7 @@ class ScoredRow:
         "ts",
         "contributions",
         *CHALLENGER_FIELDS,
+        "referral",
     )
 
     prediction_id: str
@@ -198,6 +199,8 @@ class ScoredRow:
     challenger_probability_good_credit: float | None = None
     challenger_decision: str | None = None
     challenger_first_reason: str | None = None
+    # The rules that referred the application to a reviewer, comma-joined (None: not referred).
+    referral: str | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> ScoredRow:
@@ -216,7 +219,15 @@ class ScoredRow:
             challenger_probability_good_credit=_float_or_none(v.get("challenger_probability_good_credit")),
             challenger_decision=v.get("challenger_decision"),
             challenger_first_reason=v.get("challenger_first_reason"),
+            referral=referral_text(v.get("referral")),
         )
+
+
+def referral_text(value: Any) -> str | None:
+    """The referral rules of a record as one text ('band,audit'), as the lake keeps them; None when not referred."""
+    if not value:
+        return None
+    return ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -275,6 +286,7 @@ class ExportRow:
         "features",
         "contributions",
         *CHALLENGER_FIELDS,
+        "referral",
     )
 
     values: dict[str, Any]

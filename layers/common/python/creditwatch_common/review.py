@@ -27,8 +27,8 @@ ReviewDecision = Literal["approve", "refuse"]
 DECISIONS: tuple[ReviewDecision, ...] = ("approve", "refuse")
 CaseStatus = Literal["pending", "decided"]
 # Why an application was referred (the rules of creditwatch_predict/referral.py).
-ReferralRule = Literal["band", "out_of_range", "audit"]
-RULES: tuple[ReferralRule, ...] = ("band", "out_of_range", "audit")
+ReferralRule = Literal["band", "out_of_range", "novelty", "audit"]
+RULES: tuple[ReferralRule, ...] = ("band", "out_of_range", "novelty", "audit")
 
 # What a reviewer may give as the reason of a decision (docs/operate.md, "Human review").
 REASON_CODES: dict[str, str] = {

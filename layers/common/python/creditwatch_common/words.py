@@ -147,3 +147,21 @@ def quality_population(name: str | None, rows: int | None = None) -> str:
 def validation_population(name: str | None) -> str:
     """What a population's validation figures rest on: 'holdout rows the model approves'."""
     return POPULATIONS[name][1] if name in POPULATIONS else POPULATIONS["all_scored"][1]
+
+
+def reviewed_share(reviewed: int, rows: int, overridden: int) -> str:
+    """Whose decisions a report's figures use: '12 of 400 decisions were a reviewer's (3 against the model)'."""
+    if not reviewed:
+        return f"none of the {rows} decisions was a reviewer's: every figure is the model's decision"
+    against = f"{overridden} against the model" if overridden else "none against the model"
+    return (
+        f"{reviewed} of {rows} decisions were a reviewer's ({against}): where a reviewer decided, "
+        "the figures use the final decision"
+    )
+
+
+def referral_rate(referred: int | None, rows: int) -> str:
+    """A window's referrals: '12 of 400 scored applications (3.0%) referred to a reviewer'."""
+    if referred is None or not rows:
+        return "referrals not counted"
+    return f"{referred} of {rows} scored applications ({referred / rows:.1%}) referred to a reviewer"

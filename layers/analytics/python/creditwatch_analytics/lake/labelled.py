@@ -36,7 +36,10 @@ PREDICTION_COLUMNS = (
     "challenger_probability_good_credit",
     "challenger_decision",
 )
-LABELLED_COLUMNS = (*PREDICTION_COLUMNS, "outcome", "outcome_observed_at")
+# A reviewer's latest decision on the prediction's referred case (null where nobody decided one), and whether
+# it differs from the model's: the lake's `reviews`, the table's `final_decision` and `override`.
+REVIEW_COLUMNS = ("final_decision", "override")
+LABELLED_COLUMNS = (*PREDICTION_COLUMNS, "outcome", "outcome_observed_at", *REVIEW_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class LabelledFrame:
     bad_rows: int  # of them, whose latest outcome is bad
     model_versions: dict[str, int] = field(default_factory=dict)  # scored predictions per model version
     engine: str = "lake"
+    reviewed_rows: int = 0  # scored predictions whose case a reviewer decided
+    overridden_rows: int = 0  # of them, against the model's decision
 
     @property
     def sampled(self) -> bool:
@@ -57,25 +62,28 @@ class LabelledFrame:
 
 
 def totals_sql(where: str) -> str:
-    """Per model version over every scored prediction of `where` (Trino text): count, labelled, bad.
+    """Per model version over the scored predictions of `where` (Trino): count, labelled, bad, reviewed, overridden.
 
-    Outcome events are cut to the cohort's ids (a semi join) before the latest per prediction is taken.
+    Outcome and review events are cut to the cohort's ids (a semi join) before the latest per prediction is taken.
     """
     cohort = render(f"SELECT prediction_id, model_version FROM predictions WHERE {where}", "duckdb")
     return (
         f"WITH cohort AS ({cohort}), "
         "latest AS (SELECT prediction_id, arg_max(outcome, recorded_at) AS outcome FROM outcome_events "
+        "WHERE prediction_id IN (SELECT prediction_id FROM cohort) GROUP BY prediction_id), "
+        "decided AS (SELECT prediction_id, arg_max(override, decided_at) AS override FROM review_events "
         "WHERE prediction_id IN (SELECT prediction_id FROM cohort) GROUP BY prediction_id) "
-        "SELECT c.model_version, count(*), count(l.outcome), count(*) FILTER (WHERE l.outcome = 'bad') "
-        "FROM cohort c LEFT JOIN latest l USING (prediction_id) GROUP BY 1"
+        "SELECT c.model_version, count(*), count(l.outcome), count(*) FILTER (WHERE l.outcome = 'bad'), "
+        "count(d.prediction_id), count(*) FILTER (WHERE d.override) "
+        "FROM cohort c LEFT JOIN latest l USING (prediction_id) LEFT JOIN decided d USING (prediction_id) GROUP BY 1"
     )
 
 
 def sample_sql(where: str, features: Sequence[str], k: int, seed: int, sampled: bool) -> str:
-    """The scored predictions of `where` (the bottom-k, when sampled) and their latest outcome.
+    """The scored predictions of `where` (the bottom-k, when sampled), their latest outcome and reviewer's decision.
 
-    The sample is made first (sql.sample_query); the outcome events are filtered by a semi join on its
-    ids, so the latest-per-prediction step (a window function) sees only the sample's events.
+    The sample is made first (sql.sample_query); the outcome and review events are filtered by a semi join
+    on its ids, so the latest-per-prediction steps (window functions) see only the sample's events.
     """
     if sampled:
         chosen = sample_query(where, features, k, seed, outputs=PREDICTION_COLUMNS)
@@ -87,10 +95,14 @@ def sample_sql(where: str, features: Sequence[str], k: int, seed: int, sampled: 
         f"WITH sample AS MATERIALIZED ({render(chosen, 'duckdb')}), "
         "latest AS (SELECT prediction_id, outcome, observed_at FROM outcome_events "
         "WHERE prediction_id IN (SELECT prediction_id FROM sample) "
-        "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY recorded_at DESC) = 1) "
+        "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY recorded_at DESC) = 1), "
+        "decided AS (SELECT prediction_id, decision, override FROM review_events "
+        "WHERE prediction_id IN (SELECT prediction_id FROM sample) "
+        "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY decided_at DESC) = 1) "
         f"SELECT {', '.join(f's.{c}' for c in PREDICTION_COLUMNS)}, "
-        f"l.outcome, l.observed_at AS outcome_observed_at{selected} "
-        "FROM sample s LEFT JOIN latest l USING (prediction_id) ORDER BY s.prediction_id"
+        f"l.outcome, l.observed_at AS outcome_observed_at, d.decision AS final_decision, d.override{selected} "
+        "FROM sample s LEFT JOIN latest l USING (prediction_id) LEFT JOIN decided d USING (prediction_id) "
+        "ORDER BY s.prediction_id"
     )
 
 
@@ -119,6 +131,8 @@ def read_labelled(
         labelled_rows=sum(int(r[2]) for r in per_version),
         bad_rows=sum(int(r[3]) for r in per_version),
         model_versions={str(v if v is not None else "unknown"): int(n) for v, n, *_ in per_version},
+        reviewed_rows=sum(int(r[4]) for r in per_version),
+        overridden_rows=sum(int(r[5]) for r in per_version),
     )
 
 
@@ -149,7 +163,7 @@ def labelled_from_rows(
 
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
-    totals = [0, 0]  # labelled, bad
+    totals = [0, 0, 0, 0]  # labelled, bad, reviewed, overridden
 
     def compact() -> Iterator[_Kept]:
         for row in rows:
@@ -158,6 +172,9 @@ def labelled_from_rows(
             if row.outcome is not None:
                 totals[0] += 1
                 totals[1] += row.outcome == "bad"
+            if row.final_decision is not None:
+                totals[2] += 1
+                totals[3] += bool(row.override)
             values = (
                 row.ts,
                 row.probability_good_credit,
@@ -168,7 +185,7 @@ def labelled_from_rows(
                 row.challenger_probability_good_credit,
                 row.challenger_decision,
             )
-            outcome = (row.outcome, row.outcome_observed_at)
+            outcome = (row.outcome, row.outcome_observed_at, row.final_decision, row.override)
             yield _Kept(
                 row.prediction_id, row.model_version, (*values, *outcome, *(row.features.get(n) for n in features))
             )
@@ -186,4 +203,4 @@ def labelled_from_rows(
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-    return LabelledFrame(pa.table(columns), n, totals[0], totals[1], dict(versions), engine)
+    return LabelledFrame(pa.table(columns), n, totals[0], totals[1], dict(versions), engine, totals[2], totals[3])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,13 @@ from creditwatch_analytics.lake.outcomes import (
     OUTCOMES_PREFIX,
     check_outcome_version,
 )
-from creditwatch_analytics.lake.schema import SAMPLE_KEY_SEED, SHADOW_COLUMNS, check_version
+from creditwatch_analytics.lake.reviews import (
+    EMPTY_REVIEW_EVENTS_SQL,
+    LATEST_REVIEWS_SQL,
+    REVIEWS_PREFIX,
+    check_review_version,
+)
+from creditwatch_analytics.lake.schema import COUNT_COLUMNS, SAMPLE_KEY_SEED, SHADOW_COLUMNS, check_version
 from creditwatch_analytics.lake.source import WindowSample
 from creditwatch_analytics.lake.sql import (
     CountSpec,
@@ -59,6 +65,7 @@ class LakeWindow:
     prefix: str = DEFAULT_PREFIX
     engine: str = "lake"
     outcomes_prefix: str = OUTCOMES_PREFIX
+    reviews_prefix: str = REVIEWS_PREFIX
     store: LakeObjects = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,18 +104,22 @@ class LakeWindow:
 
         With outcomes, beside it `outcome_events` (the events recorded from the hour of `outcomes_from` on,
         or all: an outcome arrives after its prediction, never before it) and `outcomes`, the latest
-        recorded outcome per prediction. `nulls` names columns (and SQL types) that read as null where no
-        object holds them (a feature older hours predate). The objects are held in memory up to
-        IN_MEMORY_BYTES, else in a temporary folder, and go when the block ends.
+        recorded outcome per prediction; likewise `review_events` and `reviews`, the latest reviewer's
+        decision per prediction (a case is decided after its application too). `nulls` names columns (and
+        SQL types) that read as null where no object holds them (a feature older hours predate). The
+        objects are held in memory up to IN_MEMORY_BYTES, else in a temporary folder, and go when the
+        block ends.
         """
         wanted = infos if infos is not None else self.store.files(self.prefix, start, end)
         events = self.store.files(self.outcomes_prefix) if outcomes else []
+        decisions = self.store.files(self.reviews_prefix) if outcomes else []
         if outcomes_from is not None:
             first = hour_floor(outcomes_from)
             events = [e for e in events if (hour := hour_of(e.path)) is None or hour >= first]
+            decisions = [e for e in decisions if (hour := hour_of(e.path)) is None or hour >= first]
         # A read that fits IN_MEMORY_BYTES stays in memory (faster, measured); a bigger one waits on /tmp.
         memory = None
-        if sum(info.size or 0 for info in (*wanted, *events)) <= IN_MEMORY_BYTES:
+        if sum(info.size or 0 for info in (*wanted, *events, *decisions)) <= IN_MEMORY_BYTES:
             memory = memory_objects()
         with local_folder() as folder:
             # The objects are in memory or on local disk already: no second copy in DuckDB's remote-file cache.
@@ -130,6 +141,13 @@ class LakeWindow:
                     else:
                         con.execute(EMPTY_OUTCOME_EVENTS_SQL)
                     con.execute(LATEST_OUTCOMES_SQL)
+                    os.mkdir(reviews_dir := os.path.join(folder, "reviews"))
+                    got = self.store.fetch(decisions, check_review_version, reviews_dir, memory)
+                    if got.files:
+                        parquet_view(con, "review_events", got)
+                    else:
+                        con.execute(EMPTY_REVIEW_EVENTS_SQL)
+                    con.execute(LATEST_REVIEWS_SQL)
                 yield con, fetched
             finally:
                 con.close()
@@ -184,10 +202,12 @@ class LakeWindow:
         """The scored predictions of [start, end) with their latest outcome, and the cohort's totals.
 
         `table` (a pyarrow Table) has LabelledRow's columns: prediction_id, ts, probability_good_credit,
-        prediction, decision, model_version, outcome (null when none yet), outcome_observed_at, then one
+        prediction, decision, model_version, the challenger's three, outcome (null when none yet),
+        outcome_observed_at, final_decision and override (null where no reviewer decided), then one
         column per feature (the lake's typed columns rather than LabelledRow's dict), ordered by
         prediction_id. Over `max_rows` scored predictions it holds the bottom-`max_rows` sample (the
-        drift sample's rule), only its ids' outcome events are read, and the totals count the whole cohort.
+        drift sample's rule), only its ids' outcome and review events are read, and the totals count the
+        whole cohort.
         """
         names = list(features if features is not None else self.feature_names)
         # An outcome is recorded after its prediction: events recorded before the cohort are not read.
@@ -195,12 +215,10 @@ class LakeWindow:
             if "probability_good_credit" not in fetched.columns:
                 return empty_labelled(names, self.engine)
             frame = read_labelled(con, start, end, [n for n in names if n in fetched.columns], max_rows, seed)
-        return LabelledFrame(
-            frame.table, frame.rows, frame.labelled_rows, frame.bad_rows, frame.model_versions, self.engine
-        )
+        return replace(frame, engine=self.engine)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Any SQL over the views `predictions`, `outcomes` and `outcome_events` (the whole lake): names and rows."""
+        """Any SQL over the views `predictions`, `outcomes`, `outcome_events`, `reviews` and `review_events`."""
         with self.opened() as (con, _):
             cursor = con.execute(sql)
             names = [d[0] for d in cursor.description or []]
@@ -211,7 +229,7 @@ def _count_columns(spec: CountSpec | None) -> dict[str, str]:
     """The columns a CountSpec reads, with the SQL type each reads as when no object holds it."""
     if spec is None:
         return {}
-    wanted = {b.column: "VARCHAR" if b.codes is not None else "DOUBLE" for b in spec.bins}
+    wanted = {**COUNT_COLUMNS, **{b.column: "VARCHAR" if b.codes is not None else "DOUBLE" for b in spec.bins}}
     wanted.update({g.column: "VARCHAR" if g.mapping else "DOUBLE" for g in spec.groups})
     return wanted
 

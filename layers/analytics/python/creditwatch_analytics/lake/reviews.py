@@ -42,6 +42,19 @@ REVIEW_SCHEMA = pa.schema(
 )
 HOUR = timedelta(hours=1)
 
+# The latest decision on each prediction's case (a correction replaces it), over every event (`review_events`).
+LATEST_REVIEWS_SQL = (
+    "CREATE VIEW reviews AS SELECT * FROM review_events "
+    "QUALIFY row_number() OVER (PARTITION BY prediction_id ORDER BY decided_at DESC) = 1"
+)
+EMPTY_REVIEW_EVENTS_SQL = (
+    "CREATE VIEW review_events AS SELECT NULL::VARCHAR AS case_id, NULL::VARCHAR AS prediction_id, "
+    "NULL::VARCHAR AS decision, NULL::VARCHAR AS model_decision, NULL::BOOLEAN AS override, "
+    "NULL::VARCHAR AS reason_code, NULL::VARCHAR AS decided_by, NULL::TIMESTAMPTZ AS decided_at, "
+    "NULL::VARCHAR AS channel, NULL::BOOLEAN AS correction, NULL::VARCHAR AS previous, "
+    "NULL::SMALLINT AS schema_version WHERE false"
+)
+
 
 def review_events(reader: LogReader, start: datetime, end: datetime, workers: int = 8) -> list[dict[str, Any]]:
     """Every review event decided in [start, end) (plain values), by Query per day and shard."""

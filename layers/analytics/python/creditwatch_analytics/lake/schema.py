@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from creditwatch_analytics.sampling import sample_key, sample_mask
-from creditwatch_common.records import LEGACY_PROBABILITY, ScoredRow, first_reason_of
+from creditwatch_common.records import LEGACY_PROBABILITY, ScoredRow, first_reason_of, referral_text
 from creditwatch_model import METADATA_FILE, FeatureSchema, model_dir
 
 SCHEMA_VERSION = 1
@@ -53,6 +53,8 @@ BASE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("challenger_probability_good_credit", pa.float64()),
     pa.field("challenger_decision", pa.string()),
     pa.field("challenger_first_reason", pa.string()),
+    # The rules that referred the application to a reviewer, comma-joined (null: answered by the model).
+    pa.field("referral", pa.string()),
 )
 BASE_NAMES = tuple(f.name for f in BASE_FIELDS)
 # What the export reads from the table: every attribute the schema keeps (never raw_body or error_detail).
@@ -72,6 +74,8 @@ SHADOW_COLUMNS = {
 }
 # ScoredRow's optional columns, read when a sample holds them.
 ROW_EXTRAS = ("ts", *SHADOW_COLUMNS)
+# Columns only a window's counts read (lake.sql.counts_query), with the type an older object reads them as.
+COUNT_COLUMNS = {"referral": "VARCHAR"}
 # The seed whose sample order the files keep (DRIFT_SAMPLE_SEED's default).
 SAMPLE_KEY_SEED = 0
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "category": pa.string()}
@@ -150,6 +154,7 @@ class LakeSchema:
             columns[name] = [_float(v) for v in columns[name]]
         for name in ("batch_size", "batch_index"):
             columns[name] = [_int(v) for v in columns[name]]
+        columns["referral"] = [referral_text(v) for v in columns["referral"]]
         return pa.table(columns, schema=self.arrow)
 
 

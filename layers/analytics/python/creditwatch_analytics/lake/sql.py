@@ -26,6 +26,8 @@ from creditwatch_analytics.sampling import sample_mask
 Dialect = Literal["trino", "duckdb"]
 SCORE = "probability_good_credit"
 DECISION = "decision"
+# Set on a record referred to a reviewer (lake.schema's `referral`): the window counts them.
+REFERRAL = "referral"
 APPROVE = "approve"
 # The sample's columns: ScoredRow's (the shadow challenger's among them: lake.schema.SHADOW_COLUMNS).
 SAMPLE_OUTPUTS = (
@@ -154,6 +156,8 @@ class WindowCounts:
     rows: int = 0
     bins: dict[str, list[int]] = field(default_factory=dict)
     groups: dict[str, dict[str, GroupCount]] = field(default_factory=dict)
+    # Of the rows, referred to a reviewer.
+    referred: int = 0
 
     def __add__(self, other: WindowCounts) -> WindowCounts:
         bins = {c: list(v) for c, v in self.bins.items()}
@@ -165,7 +169,7 @@ class WindowCounts:
             for name, g in gs.items():
                 o = mine.get(name, GroupCount(0, 0, 0.0))
                 mine[name] = GroupCount(o.rows + g.rows, o.approved + g.approved, o.probability_sum + g.probability_sum)
-        return WindowCounts(self.rows + other.rows, bins, groups)
+        return WindowCounts(self.rows + other.rows, bins, groups, self.referred + other.referred)
 
 
 # ---- the queries (Trino text; `render` gives either dialect) -------------------------------------------
@@ -209,19 +213,21 @@ def counts_query(where: str, spec: CountSpec) -> str:
     """One scan: each row's bin per column and group per attribute (-1: missing), counted by GROUPING SETS.
 
     A result row per (column, bin) and per (attribute, group) with its rows, approvals and P(good) sum,
-    and one row (every key NULL) for the whole window. Measured in DuckDB, a grouping set per column
-    costs about half of one wide row of sum(CASE ...) per bin.
+    and one row (every key NULL) for the whole window, whose last figure counts the referred rows.
+    Measured in DuckDB, a grouping set per column costs about half of one wide row of sum(CASE ...) per bin.
     """
     keys = [b.index_expression() for b in spec.bins] + [g.index_expression() for g in spec.groups]
     if not keys:
-        return f"SELECT count(*) AS n, 0 AS a, 0.0E0 AS p FROM predictions WHERE {where}"
+        referrals = f"count({_ident(REFERRAL)}) AS r"
+        return f"SELECT count(*) AS n, 0 AS a, 0.0E0 AS p, {referrals} FROM predictions WHERE {where}"
     names = [f"k{i}" for i in range(len(keys))]
     inner = ", ".join(f"{k} AS {n}" for k, n in zip(keys, names, strict=True))
     approved = f"CASE WHEN {_ident(DECISION)} = {_str(APPROVE)} THEN 1 ELSE 0 END"
+    referred = f"CASE WHEN {_ident(REFERRAL)} IS NULL THEN 0 ELSE 1 END"
     sets = ", ".join(f"({n})" for n in names)
     return (
-        f"SELECT {', '.join(names)}, count(*) AS n, sum(a) AS a, sum(p) AS p "
-        f"FROM (SELECT {inner}, {approved} AS a, {SCORE} AS p FROM predictions WHERE {where}) AS w "
+        f"SELECT {', '.join(names)}, count(*) AS n, sum(a) AS a, sum(p) AS p, sum(r) AS r "
+        f"FROM (SELECT {inner}, {approved} AS a, {SCORE} AS p, {referred} AS r FROM predictions WHERE {where}) AS w "
         f"GROUP BY GROUPING SETS ({sets}, ())"
     )
 
@@ -231,12 +237,12 @@ def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts
     width = len(spec.bins) + len(spec.groups)
     bins = {b.column: [0] * b.size for b in spec.bins}
     groups: dict[str, dict[str, GroupCount]] = {g.attribute: {} for g in spec.groups}
-    total = 0
+    total = referred = 0
     for row in rows:
-        keys, (n, approved, p_sum) = list(row[:width]), row[width : width + 3]
+        keys, (n, approved, p_sum, r) = list(row[:width]), row[width : width + 4]
         at = next((i for i, k in enumerate(keys) if k is not None), None)
         if at is None:
-            total = int(n or 0)
+            total, referred = int(n or 0), int(r or 0)
             continue
         index = int(keys[at])
         if index < 0:
@@ -246,7 +252,7 @@ def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts
         else:
             g = spec.groups[at - len(spec.bins)]
             groups[g.attribute][g.groups()[index]] = GroupCount(int(n), int(approved or 0), float(p_sum or 0.0))
-    return WindowCounts(total, bins, groups)
+    return WindowCounts(total, bins, groups, referred)
 
 
 @lru_cache(maxsize=64)
@@ -291,7 +297,8 @@ def counts_from_frame(frame: Any, spec: CountSpec) -> WindowCounts:
             n = int(mask.sum())
             if n:
                 mine[name] = GroupCount(n, int(approved[mask].sum()), float(probability[mask].sum()))
-    return WindowCounts(len(frame), bins, groups)
+    referred = int(frame[REFERRAL].notna().sum()) if REFERRAL in frame.columns else 0
+    return WindowCounts(len(frame), bins, groups, referred)
 
 
 @dataclass
@@ -308,9 +315,10 @@ class CountingStream:
         columns = {b.column for b in self.spec.bins} | {g.column for g in self.spec.groups}
         for row in rows:
             feats = row.features
-            rec = {c: feats.get(c) for c in columns if c not in (SCORE, DECISION)}
+            rec = {c: feats.get(c) for c in columns if c not in (SCORE, DECISION, REFERRAL)}
             rec[SCORE] = row.probability_good_credit
             rec[DECISION] = row.decision
+            rec[REFERRAL] = getattr(row, REFERRAL, None)
             self._buffer.append(rec)
             if len(self._buffer) >= self.chunk:
                 self.flush()

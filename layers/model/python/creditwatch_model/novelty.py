@@ -1,0 +1,108 @@
+"""How unlike the training data an application is: a Mahalanobis distance on its encoded values, and its bound.
+
+Fitted at training (creditwatch.training.run) and shipped with the model as novelty.npz: each number
+standardised by the training split's mean and standard deviation, each category one-hot over the
+schema's codes (a code the schema lacks is all zeros), then the distance from the training split's
+mean under its Ledoit-Wolf shrunk covariance (one-hot columns make the plain covariance singular).
+The bound is a high quantile of the distances of the holdout split, rows the fit never saw: about that
+share of training-like applications scores above it. The referral rule `ReviewNovelty` refers an
+application whose distance exceeds the bound times its value (creditwatch_predict.referral).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from creditwatch_model.schema import FeatureSchema
+
+NOVELTY_FILE = "novelty.npz"
+# The holdout's share the bound leaves above it (about 1% of training-like applications).
+QUANTILE = 0.99
+# Every member's time in the archive: the same values give the same bytes (as forest.npz).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """The encoding (numbers' mean and scale), the training mean and shrunk precision, and the bound."""
+
+    schema: FeatureSchema
+    mean: np.ndarray  # encoded columns' training mean
+    precision: np.ndarray  # inverse of the shrunk covariance
+    centre: np.ndarray  # numbers' training mean (standardisation)
+    scale: np.ndarray  # numbers' training standard deviation
+    bound: float
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Applications as encoded rows: numbers standardised, then every category's one-hot block, in model order."""
+        numbers = [f for f in self.schema.features if not f.is_categorical]
+        out = np.zeros((len(rows), _width(self.schema)))
+        for i, row in enumerate(rows):
+            values = np.array([float(row[f.name]) for f in numbers])
+            out[i, : len(numbers)] = (values - self.centre) / self.scale
+            at = len(numbers)
+            for f in self.schema.features:
+                if not f.is_categorical:
+                    continue
+                codes = list(f.codes)
+                code = str(row[f.name])
+                if code in codes:
+                    out[i, at + codes.index(code)] = 1.0
+                at += len(codes)
+        return out
+
+    def scores(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Each application's distance from the training data (Mahalanobis, on the encoded values)."""
+        d = self.encode(rows) - self.mean
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, self.precision, d), 0.0))
+
+    def save(self, path: Path) -> None:
+        """Write a deterministic novelty.npz (values rounded to 10 decimals: the last bits a BLAS may change)."""
+        arrays = {"mean": self.mean, "precision": self.precision, "centre": self.centre, "scale": self.scale}
+        arrays = {k: np.round(np.asarray(v, dtype=np.float64), 10) for k, v in arrays.items()}
+        arrays["bound"] = np.array(round(self.bound, 10), dtype=np.float64)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(arrays):
+                buf = io.BytesIO()
+                np.save(buf, arrays[name], allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, schema: FeatureSchema) -> Novelty:
+        """Read novelty.npz for the model's schema."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls(schema, z["mean"], z["precision"], z["centre"], z["scale"], float(z["bound"]))
+
+
+def _width(schema: FeatureSchema) -> int:
+    return sum(len(f.codes) if f.is_categorical else 1 for f in schema.features)
+
+
+def fit_novelty(
+    schema: FeatureSchema,
+    train: Sequence[Mapping[str, Any]],
+    holdout: Sequence[Mapping[str, Any]],
+    quantile: float = QUANTILE,
+) -> Novelty:
+    """The encoding and distance fitted on the training rows, the bound at the holdout's `quantile`."""
+    from sklearn.covariance import LedoitWolf
+
+    numbers = [f.name for f in schema.features if not f.is_categorical]
+    values = np.array([[float(r[n]) for n in numbers] for r in train])
+    centre, scale = values.mean(axis=0), values.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    draft = Novelty(schema, np.zeros(_width(schema)), np.eye(_width(schema)), centre, scale, 0.0)
+    encoded = draft.encode(train)
+    shrunk = LedoitWolf().fit(encoded)
+    fitted = Novelty(schema, encoded.mean(axis=0), shrunk.precision_, centre, scale, 0.0)
+    bound = float(np.quantile(fitted.scores(holdout), quantile))
+    return Novelty(schema, fitted.mean, fitted.precision, centre, scale, bound)
