@@ -2,6 +2,7 @@
 
 import functools
 import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -222,11 +223,14 @@ def test_the_bias_scenario_fires_one_fairness_alert_per_attribute_that_slack_get
     drift_job, prediction_log, model, sqs, aws, ddb
 ):
     prediction_log.write(scenario_records(model, drift_job.reference, "bias", 300, 1))
-    summary = drift_job.run(DriftEvent(days=1))
+    # One fixed window for both runs (a window ending "now" would move between them on a slow host).
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    window = DriftEvent(start=end - timedelta(days=1), end=end)
+    summary = drift_job.run(window)
     sex = summary.fairness.attribute("sex")
     assert sex.alert and sex.current.lowest_group == "female" and sex.current.ratio_interval[1] < 0.8
     assert summary.notified and "fairness" in summary.message
-    drift_job.run(DriftEvent(days=1))  # a rerun of the same window: the same keys, posted once
+    drift_job.run(window)  # a rerun of the same window: the same keys, posted once
     notes = [n for n in queued(sqs, aws) if isinstance(n, FairnessAlert)]
     assert {n.attribute for n in notes} == {a.attribute for a in summary.fairness.alerts()} >= {"sex"}
 
