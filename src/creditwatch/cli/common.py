@@ -119,3 +119,28 @@ def instant(value: str, option: str, *, day: bool = False) -> datetime:
             fail(f"{option} {value} has no time zone (e.g. {value}Z for UTC)", errors.USAGE)
         at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC)
+
+
+def window(start: str | None, end: str | None, last: str | None, example: str) -> dict[str, str]:
+    """A job event's window from `--last` or `--start`/`--end` (empty: the job's own window); else a usage error."""
+    from datetime import UTC, datetime, timedelta
+
+    from creditwatch.lookups import LookupProblem, parse_duration
+    from creditwatch_common.ids import iso_utc
+
+    if last is not None:
+        if start or end:
+            fail("give either --last or --start and --end, not both", errors.USAGE)
+        try:
+            span = parse_duration(last)
+        except LookupProblem as exc:
+            fail(str(exc), errors.USAGE)
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        return {"start": iso_utc(now - span), "end": iso_utc(now)}
+    if start or end:
+        if not (start and end):
+            fail(f"give both --start and --end (or --last {example})", errors.USAGE)
+        if instant(start, "--start") >= instant(end, "--end"):
+            fail(f"--start {start} is not before --end {end}: the window would be empty", errors.USAGE)
+        return {"start": start, "end": end}
+    return {}

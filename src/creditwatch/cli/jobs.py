@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,27 +38,8 @@ def drift(
     as_json: Json = False,
 ) -> None:
     """Run the drift job on the local stack over a window and print its verdict (default: the job's own window)."""
-    from datetime import UTC, timedelta
-
-    from creditwatch.lookups import LookupProblem, parse_duration
-    from creditwatch_common.ids import iso_utc
-
     event: dict[str, Any] = {"source": "creditwatch.cli", "notify": notify}
-    if last is not None:
-        if start or end:
-            common.fail("give either --last or --start and --end, not both", errors.USAGE)
-        try:
-            span = parse_duration(last)
-        except LookupProblem as exc:
-            common.fail(str(exc), errors.USAGE)
-        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        event.update(start=iso_utc(now - span), end=iso_utc(now))
-    elif start or end:
-        if not (start and end):
-            common.fail("give both --start and --end (or --last 1h)", errors.USAGE)
-        if common.instant(start, "--start") >= common.instant(end, "--end"):
-            common.fail(f"--start {start} is not before --end {end}: the window would be empty", errors.USAGE)
-        event.update(start=start, end=end)
+    event.update(common.window(start, end, last, "1h"))
     if threshold is not None:
         event["threshold"] = threshold
     summary = common.run_job("DriftFunction", event)

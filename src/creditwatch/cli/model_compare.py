@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -23,27 +22,10 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Compare the challenger with the champion on the local stack (the compare job: report, evidence, note)."""
-    from creditwatch.lookups import LookupProblem, parse_duration
-    from creditwatch_common.ids import iso_utc
-
     event: dict[str, Any] = {"source": "creditwatch.cli", "notify": notify}
     if challenger is not None:
         event["challenger_version"] = challenger
-    if last is not None:
-        if start or end:
-            common.fail("give either --last or --start and --end, not both", errors.USAGE)
-        try:
-            span = parse_duration(last)
-        except LookupProblem as exc:
-            common.fail(str(exc), errors.USAGE)
-        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        event.update(start=iso_utc(now - span), end=iso_utc(now))
-    elif start or end:
-        if not (start and end):
-            common.fail("give both --start and --end (or --last 7d)", errors.USAGE)
-        if common.instant(start, "--start") >= common.instant(end, "--end"):
-            common.fail(f"--start {start} is not before --end {end}: the window would be empty", errors.USAGE)
-        event.update(start=start, end=end)
+    event.update(common.window(start, end, last, "7d"))
     summary = common.run_job("CompareFunction", event)
     status = summary.get("status")
     if status == "invalid_event":
