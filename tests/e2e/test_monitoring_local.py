@@ -47,7 +47,11 @@ def api(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [cli.exe, "serve", "--port", str(port)], env=cli.env, stdout=fh, stderr=subprocess.STDOUT
+            # Revocation reaches the reports function within ReportLinkCacheSeconds: 2 here, 60 by default.
+            [cli.exe, "serve", "--port", str(port), "--parameter", "ReportLinkCacheSeconds=2"],
+            env=cli.env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     try:
         for _ in range(200):
@@ -300,14 +304,14 @@ def test_tampered_and_revoked_report_links_get_403_and_are_audited(
         assert status == 403 and json.loads(body)["error"]["code"] == "forbidden" and "location" not in headers
     reasons = [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-3:]
     assert reasons == ["bad_signature", "wrong_key_version", "malformed"]
-    # Revocation: the deny-list takes the report id; the same link then answers 403 (the cache is a minute
-    # in Lambda; `creditwatch serve` reads it as the function does).
+    # Revocation: the deny-list takes the report id; the same link then answers 403 once the function's
+    # cache of the list expires (ReportLinkCacheSeconds, 2 s on this API).
     report_id = day["drift_out"]["report_id"]
     out = local_stack.cli.json("report", "revoke", report_id, "--json")
     assert report_id in out["revoked"]
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 30
     while _status(link)[0] != 403:
-        assert time.monotonic() < deadline, "the revoked link still opens after 90 s"
+        assert time.monotonic() < deadline, "the revoked link still opens after 30 s"
         time.sleep(2)
     assert [a["reason"] for a in _audit(api) if a["event"] == "report_link_refused"][-1] == "revoked"
 

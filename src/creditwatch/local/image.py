@@ -136,7 +136,9 @@ def _run(command: str, task_root: Path, tmp_files: dict[str, Path], pip_args: li
                 continue  # the image build wants a small layer; here the pip cache saves minutes
             else:
                 args.append(w)
-        stamp = task_root / f".pip-{_digest(args)}"
+        # Keyed on what is installed, not where: a task root copied from another job's (the pip layer
+        # Docker's cache shares between the jobs' builds) keeps its stamp.
+        stamp = task_root / f".pip-{_digest([a.replace(str(task_root), '$LAMBDA_TASK_ROOT') for a in args])}"
         if stamp.exists():
             continue  # the same requirements are already installed in this task root
         proc = subprocess.run(
