@@ -266,3 +266,12 @@ def _fresh_parameter_caches() -> Iterator[None]:
     base.clear_caches()
     yield
     base.clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metric_set() -> Iterator[None]:
+    """Powertools keeps the metric set on the class: a test never counts another test's unflushed metrics."""
+    from aws_lambda_powertools import Metrics
+
+    Metrics(namespace="tests").clear_metrics()
+    yield
