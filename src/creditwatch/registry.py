@@ -78,8 +78,8 @@ def matured_outcomes(
     """
     import boto3
 
-    from creditwatch.training.challenger import matured_from_table
     from creditwatch_analytics.lake.window import engine_for
+    from creditwatch_analytics.training.challenger import matured_from_table
     from creditwatch_common.aws import AwsClients
     from creditwatch_model import load_model
 
@@ -122,7 +122,7 @@ def _lake_endpoint(endpoint: str | None) -> Iterator[None]:
 
 def bootstrap_local(endpoint: str) -> Any:
     """The layer's model as the local registry's first champion (`local up`); None when it has a champion."""
-    from creditwatch.model_lifecycle import bootstrap_champion
+    from creditwatch_analytics.model_lifecycle import bootstrap_champion
     from creditwatch_model import model_dir
 
     registry = local_registry(endpoint)
@@ -144,7 +144,7 @@ def _layer_card() -> Any:
     if cached.exists():
         card = ModelCard.model_validate_json(cached.read_text())
     else:
-        from creditwatch.training.card import layer_card
+        from creditwatch_analytics.training.card import layer_card
 
         card = layer_card(model_dir(), created_by="", why="")
         cached.parent.mkdir(parents=True, exist_ok=True)

@@ -154,7 +154,7 @@ def test_validation_for_booked_loans_is_the_holdout_rows_the_model_approves(mode
     from sklearn.model_selection import train_test_split
 
     from creditwatch.training import load_data
-    from creditwatch.training.data import RANDOM_STATE, TARGET
+    from creditwatch_analytics.training.data import RANDOM_STATE, TARGET
 
     data = load_data()
     x, y = data[model.schema.names], data[TARGET].to_numpy()

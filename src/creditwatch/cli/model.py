@@ -94,9 +94,9 @@ def model_history(
 @model_app.command("bootstrap")
 def model_bootstrap(bucket: Bucket = None) -> None:
     """Register the layer's model as the first champion (`local up` does it locally); nothing if one is set."""
-    from creditwatch.model_lifecycle import bootstrap_champion
     from creditwatch.registry import who
-    from creditwatch.training.card import layer_card
+    from creditwatch_analytics.model_lifecycle import bootstrap_champion
+    from creditwatch_analytics.training.card import layer_card
     from creditwatch_model import model_dir
 
     registry, deployed = _registry(bucket)
@@ -127,9 +127,9 @@ def model_train(
     as_json: Json = False,
 ) -> None:
     """Train a challenger on the original data plus matured outcomes, register it and point `challenger` at it."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import matured_outcomes, who
-    from creditwatch.training.challenger import train_challenger
+    from creditwatch_analytics import model_lifecycle
+    from creditwatch_analytics.training.challenger import train_challenger
 
     if not challenger:
         common.fail(
@@ -175,8 +175,8 @@ def model_shadow(
     bucket: Bucket = None,
 ) -> None:
     """Point `challenger` at a version: from now on the predict function scores it beside the champion."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.shadow(registry, version, who(deployed), _reason(reason))
@@ -193,8 +193,8 @@ def model_promote(
     bucket: Bucket = None,
 ) -> None:
     """Move `champion` to a version, on a comparison newer than its shadow start (or --force, recorded)."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.promote(registry, version, who(deployed), _reason(reason), force=force)
@@ -205,8 +205,8 @@ def model_promote(
 @model_app.command("rollback")
 def model_rollback(reason: Reason, bucket: Bucket = None) -> None:
     """Move `champion` back to the version it named before its last move."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.rollback(registry, who(deployed), _reason(reason))
