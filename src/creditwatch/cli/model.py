@@ -128,8 +128,7 @@ def model_train(
 ) -> None:
     """Train a challenger on the original data plus matured outcomes, register it and point `challenger` at it."""
     from creditwatch.registry import matured_outcomes, who
-    from creditwatch_analytics import model_lifecycle
-    from creditwatch_analytics.training.challenger import train_challenger
+    from creditwatch_analytics.training.retrain import NothingToLearn, default_why, retrain
 
     if not challenger:
         common.fail(
@@ -143,27 +142,20 @@ def model_train(
     if bucket and not table:
         common.fail("a deployed registry (--bucket) needs --table (and --lake-bucket for the lake)", errors.USAGE)
     registry, deployed = _registry(bucket)
-    champion = registry.alias("champion")
     endpoint = None if deployed else common.local_state().endpoint
     matured = matured_outcomes(since, until, endpoint=endpoint, table=table, lake_bucket=lake_bucket)
-    if matured.labelled.empty:
-        common.fail(
-            f"no matured outcomes among the predictions of {since:%Y-%m-%dT%H:%M:%SZ} .. {until:%Y-%m-%dT%H:%M:%SZ} "
-            f"({len(matured.frame)} scored): nothing new to learn from; widen --start/--end"
-        )
     by = who(deployed)
-    why = reason or f"trained on the outcomes matured for predictions of {since:%Y-%m-%d} .. {until:%Y-%m-%d}"
-    with tempfile.TemporaryDirectory(prefix="creditwatch-challenger-") as tmp:
-        trained = train_challenger(
-            matured, Path(tmp), created_by=by, why=why, parent_version=champion.version if champion else None
-        )
-        done = model_lifecycle.register_challenger(registry, trained.card, Path(tmp), by, why)
+    why = reason or default_why(since, until)
+    try:
+        done = retrain(registry, matured, created_by=by, why=why)
+    except NothingToLearn as exc:
+        common.fail(f"{exc}; widen --start/--end")
     if as_json:
         common.print_json(
             {**render.version_row(done.card, registry.aliases()), "new": done.new, "moved": done.move is not None}
         )
         return
-    render.trained(done, champion.version if champion else None)
+    render.trained(done, done.champion)
 
 
 @model_app.command("shadow")

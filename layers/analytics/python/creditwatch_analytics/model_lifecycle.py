@@ -22,6 +22,7 @@ class Registered:
     card: ModelCard
     new: bool  # False: that version was registered already (same inputs, same version)
     move: AliasMove | None  # the challenger alias's move, None when it already named the version
+    champion: str | None = None  # the champion's version when it was registered
 
 
 def bootstrap_champion(
@@ -52,9 +53,11 @@ def register_challenger(
     except VersionExists:
         final, new = registry.card(card.version), False
     current = registry.alias("challenger")
+    named = champion.version if champion is not None else None
     if current is not None and current.version == card.version:
-        return Registered(final, new, None)
-    return Registered(final, new, registry.move_alias("challenger", card.version, moved_by=moved_by, reason=reason))
+        return Registered(final, new, None, named)
+    move = registry.move_alias("challenger", card.version, moved_by=moved_by, reason=reason)
+    return Registered(final, new, move, named)
 
 
 def shadow(registry: ModelRegistry, version: str, moved_by: str, reason: str) -> AliasMove:

@@ -45,6 +45,7 @@ class Matured:
     frame: pd.DataFrame  # prediction_id, ts, decision, good (1/0, NaN without outcome), then the features
     start: datetime
     end: datetime
+    engine: str = ""  # which engine read it (creditwatch_analytics.lake.window.engine_for)
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -65,7 +66,7 @@ class Matured:
         return {str(d): round(float(scored[d] / labelled[d]), 12) for d in labelled.index if labelled[d] > 0}
 
 
-def matured_from_table(table: Any, start: datetime, end: datetime) -> Matured:
+def matured_from_table(table: Any, start: datetime, end: datetime, engine: str = "") -> Matured:
     """A labelled frame's table (creditwatch_analytics.lake.labelled) as rows typed as the trainer reads them."""
     frame = table.to_pandas()
     schema = build_schema(read_codes())
@@ -81,7 +82,7 @@ def matured_from_table(table: Any, start: datetime, end: datetime) -> Matured:
     good = frame["outcome"].map({"good": 1.0, "bad": 0.0})
     frame = frame.assign(good=good, ts=pd.to_datetime(frame["ts"], utc=True))
     columns = ["prediction_id", "ts", "decision", "good", *schema.names]
-    return Matured(frame[columns].reset_index(drop=True), start, end)
+    return Matured(frame[columns].reset_index(drop=True), start, end, engine)
 
 
 @dataclass(frozen=True)
