@@ -672,8 +672,8 @@ def test_the_degraded_note_names_the_retrain_job_with_the_cohort_as_its_reason_w
     blocks = json.dumps(message["blocks"])
     payload = json.dumps({"reason": "quality degraded on 2026-08-01T00:00:00Z .. 2026-09-01T00:00:00Z"})
     invoke = (
-        "aws lambda invoke --function-name creditwatch-prod-RetrainFunction-AbC:live --cli-binary-format "
-        f"raw-in-base64-out --payload '{payload}' retrain.json"
+        "aws lambda invoke --function-name creditwatch-prod-RetrainFunction-AbC:live --cli-read-timeout 900 "
+        f"--cli-binary-format raw-in-base64-out --payload '{payload}' retrain.json"
     )
     assert json.dumps(invoke)[1:-1] in blocks and "`creditwatch model train --challenger`" in blocks
     assert message["text"].endswith(

@@ -285,8 +285,9 @@ def _next_step(note: QualityAlert) -> str:
         # The card's `why` says which cohort asked for it.
         payload = json.dumps({"reason": f"quality degraded on {note.cohort_start} .. {note.cohort_end}"})
         train = (
-            f"the retrain job: `aws lambda invoke --function-name {note.retrain_function} --cli-binary-format "
-            f"raw-in-base64-out --payload '{payload}' retrain.json` (locally `{RETRAIN_LOCAL}`), or {train}"
+            f"the retrain job: `aws lambda invoke --function-name {note.retrain_function} --cli-read-timeout 900 "
+            f"--cli-binary-format raw-in-base64-out --payload '{payload}' retrain.json` (locally `{RETRAIN_LOCAL}`), "
+            f"or {train}"
         )
     return (
         f"*Next*: train a challenger on the matured outcomes with {train}; compare it on shadow traffic "
