@@ -42,7 +42,7 @@ class RetrainJob:
         try:
             done = retrain(self.registry, matured, created_by=by, why=event.reason or default_why(start, end))
         except NothingToLearn as exc:
-            return self._refused(result, "no_matured_outcomes", f"{exc}: widen the window (start and end, or days)")
+            return self._refused(result, "no_matured_outcomes", f"{exc}; widen the window (start and end, or days)")
         except Refused as exc:
             return self._refused(result, "equals_champion", str(exc))
         except RegistryError as exc:
