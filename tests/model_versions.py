@@ -20,14 +20,14 @@ from creditwatch_model import METADATA_FILE, model_dir
 @functools.cache
 def layer_card() -> ModelCard:
     """The layer's card, as `local up` registers it (computed once per process: ~1 s)."""
-    from creditwatch.training.card import layer_card as build
+    from creditwatch_analytics.training.card import layer_card as build
 
     return build(model_dir(), created_by="tests", why="the layer's model")
 
 
 def register_layer_champion(registry: ModelRegistry) -> str:
     """The layer's model registered and made champion, as `local up` does; its version."""
-    from creditwatch.model_lifecycle import bootstrap_champion
+    from creditwatch_analytics.model_lifecycle import bootstrap_champion
 
     bootstrap_champion(registry, layer_card(), model_dir(), "tests")
     return layer_card().version

@@ -71,17 +71,17 @@ def matured_outcomes(
     shards: int = 16,
     engine: Literal["auto", "dynamodb", "lake", "athena"] = "auto",
 ) -> Any:
-    """The window's scored predictions with their latest outcome, read as the quality job reads a cohort.
+    """The window's scored predictions with their latest outcome, read as the retrain job reads them.
 
     The lake for the hours its watermark covers, the table for the rest (ANALYTICS_ENGINE auto, or `engine`):
     erased records are gone from both, so a training set built now cannot hold them.
     """
     import boto3
 
-    from creditwatch.training.challenger import matured_from_table
     from creditwatch_analytics.lake.window import engine_for
+    from creditwatch_analytics.training.data import build_schema, read_codes
+    from creditwatch_analytics.training.retrain import read_matured
     from creditwatch_common.aws import AwsClients
-    from creditwatch_model import load_model
 
     if endpoint is not None:
         template = Template(endpoint=endpoint)
@@ -99,10 +99,8 @@ def matured_outcomes(
         assert table is not None
         source = _Source(table, shards, lake_bucket, analytics_engine=engine)
         clients = AwsClients()
-    names = load_model().schema.names
     with _lake_endpoint(endpoint):
-        frame = engine_for(source, clients, names).labelled(start, end, names, max_rows=2_000_000)
-    return matured_from_table(frame.table, start, end)
+        return read_matured(engine_for(source, clients, list(build_schema(read_codes()).names)), start, end)
 
 
 @contextlib.contextmanager
@@ -122,7 +120,7 @@ def _lake_endpoint(endpoint: str | None) -> Iterator[None]:
 
 def bootstrap_local(endpoint: str) -> Any:
     """The layer's model as the local registry's first champion (`local up`); None when it has a champion."""
-    from creditwatch.model_lifecycle import bootstrap_champion
+    from creditwatch_analytics.model_lifecycle import bootstrap_champion
     from creditwatch_model import model_dir
 
     registry = local_registry(endpoint)
@@ -144,7 +142,7 @@ def _layer_card() -> Any:
     if cached.exists():
         card = ModelCard.model_validate_json(cached.read_text())
     else:
-        from creditwatch.training.card import layer_card
+        from creditwatch_analytics.training.card import layer_card
 
         card = layer_card(model_dir(), created_by="", why="")
         cached.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ SERVICES = {
     "PostTrafficHookFunction": Service.DEPLOY_HOOK,
     "ProbeFunction": Service.PROBE,
     "CompareFunction": Service.COMPARE,
+    "RetrainFunction": Service.RETRAIN,
 }
 
 

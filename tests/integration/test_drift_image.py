@@ -133,3 +133,35 @@ def test_the_quality_image_runs_the_quality_job_by_its_own_command(
     assert result["kind"] == "quality" and result["verdict"] == "no_data" and '"QualityRunFailed"' in logs
     assert result["validation"]["auc"]["value"] > 0.7  # the model's metadata, read in the image
     assert not invalid_error and invalid["status"] == "invalid_event"
+
+
+def test_the_retrain_image_trains_from_its_own_files_the_version_model_train_challenger_gives(
+    job_image: Callable[[str], Path], local_stack: Any, stack_client: Any
+) -> None:
+    from labelled import seed_cohort
+
+    from creditwatch_common.log import PredictionLog
+    from creditwatch_model import load_model
+
+    template = Template(endpoint=local_stack.endpoint)
+    assert template.function("RetrainFunction").handler == "creditwatch_retrain.handler.lambda_handler"
+    built = job_image("RetrainFunction")
+    assert (built / "task/data/german_credit.csv").is_file()  # the original data ships in the image
+    # 200 predictions of a past week, outcomes on about 80%, on the stack's table (its champion: `local up`'s).
+    shards = int(template.parameters["LogShards"])
+    log = PredictionLog(dynamodb=stack_client("dynamodb"), table=template.ref("PredictionsTable"), shards=shards)
+    start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 8, tzinfo=UTC)
+    seed_cohort(
+        log, stack_client("dynamodb"), log.table, shards, load_model(), n=200, start=start, end=end, coverage=0.8
+    )
+    event = {"start": start.isoformat(), "end": end.isoformat(), "reason": "image test"}
+    with rie.emulator(template, "RetrainFunction", local_stack.endpoint, built) as emu:
+        result, error = emu.invoke(event)
+        logs = emu.logs()
+    assert not error, (result, logs[-4000:])
+    assert result["status"] == "registered" and result["new"] is True and result["moved"] is True, result["message"]
+    # The same window through the CLI (this interpreter's scikit-learn): the image's version, already registered.
+    by_cli = local_stack.cli.json(
+        "model", "train", "--challenger", "--start", "2026-09-01", "--end", "2026-09-08", "--json"
+    )
+    assert by_cli["version"] == result["version"] and by_cli["new"] is False

@@ -83,6 +83,7 @@ def test_checkov_skips_are_the_reviewed_ones_each_with_its_reason() -> None:
         "LakeExportFunction": {"CKV_AWS_116", "CKV_AWS_117"},
         "QualityFunction": {"CKV_AWS_116", "CKV_AWS_117"},
         "CompareFunction": {"CKV_AWS_116", "CKV_AWS_117"},
+        "RetrainFunction": {"CKV_AWS_116", "CKV_AWS_117"},
         # The deployment hooks run once per deployment (CodeDeploy waits for their reported status); the
         # probe once a minute: none needs a reservation, and a reservation must not throttle them.
         **{fn: {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"} for fn in ROLLOUT_FUNCTIONS},

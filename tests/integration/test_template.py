@@ -23,6 +23,7 @@ FUNCTIONS = (
     "ReportsFunction",
     "QualityFunction",
     "CompareFunction",
+    "RetrainFunction",
 )
 # Functions with no reserved-concurrency parameter: the deployment hooks (run once per deployment) and the probe.
 ROLLOUT_FUNCTIONS = ("PreTrafficHookFunction", "PostTrafficHookFunction", "ProbeFunction")
@@ -105,8 +106,8 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                 )
                 if "*" in text:
                     # Object keys under a prefix: drift and quality reports, the lake's hours, the history, the
-                    # registry's versions and aliases; or any key of the bucket that holds the lake workgroup's
-                    # query results and nothing else.
+                    # registry's versions, aliases and their history; or any key of the bucket that holds the lake
+                    # workgroup's query results and nothing else.
                     prefixes = (
                         "/drift/",
                         "/quality/",
@@ -117,6 +118,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                         "/history/",
                         "/versions/",
                         "/aliases/",
+                        "/alias-history/",
                         "/evidence/",
                     )
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
@@ -244,6 +246,7 @@ def test_reserved_concurrency_is_a_parameter_and_zero_leaves_functions_unreserve
         "LakeExportFunction": "JobsReservedConcurrency",
         "QualityFunction": "JobsReservedConcurrency",
         "CompareFunction": "JobsReservedConcurrency",
+        "RetrainFunction": "JobsReservedConcurrency",
     }
     default = Template()
     for fn in FUNCTIONS:

@@ -56,7 +56,8 @@ def spy(self, *a, **k):
 pydantic_settings.BaseSettings.__init__ = spy
 names = []
 for pkg in ("creditwatch_common", "creditwatch_model", "creditwatch_predict", "creditwatch_alerts",
-            "creditwatch_drift", "creditwatch_quality", "creditwatch_lake_export", "creditwatch_analytics"):
+            "creditwatch_drift", "creditwatch_quality", "creditwatch_lake_export", "creditwatch_analytics",
+            "creditwatch_compare", "creditwatch_retrain"):
     mod = importlib.import_module(pkg)
     for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
         if not info.name.endswith(".handler"):

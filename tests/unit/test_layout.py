@@ -51,7 +51,7 @@ def test_every_image_job_builds_its_own_folder_into_the_one_dockerfile_through_i
         assert res["Properties"]["ImageConfig"]["Command"] == [f"creditwatch_{job}.handler.lambda_handler"], lid
         assert (ROOT / "functions" / job / f"creditwatch_{job}" / "handler.py").is_file(), lid
         jobs.add(job)
-    assert jobs >= {"drift", "quality", "lake_export"}
+    assert jobs >= {"drift", "quality", "lake_export", "compare", "retrain"}
     # Nothing in the Dockerfile names a job: a new one is its package and its template block.
     assert not any(f"creditwatch_{job}" in dockerfile for job in jobs)
     assert "COPY functions/${JOB}/creditwatch_${JOB} ${LAMBDA_TASK_ROOT}/creditwatch_${JOB}" in dockerfile

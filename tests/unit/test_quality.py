@@ -154,7 +154,7 @@ def test_validation_for_booked_loans_is_the_holdout_rows_the_model_approves(mode
     from sklearn.model_selection import train_test_split
 
     from creditwatch.training import load_data
-    from creditwatch.training.data import RANDOM_STATE, TARGET
+    from creditwatch_analytics.training.data import RANDOM_STATE, TARGET
 
     data = load_data()
     x, y = data[model.schema.names], data[TARGET].to_numpy()
@@ -458,6 +458,8 @@ def test_a_concept_drift_cohort_is_degraded_and_queues_one_quality_alert_dedupli
     blocks = json.dumps(payload["blocks"])
     assert "realized" in blocks and "estimated" in blocks and "validation" in blocks and "concept drift" in blocks
     assert "Open quality report" in blocks
+    # The quality function's RETRAIN_FUNCTION reaches the note: the deployed way to act on it.
+    assert f"aws lambda invoke --function-name {quality_job.settings.retrain_function} " in blocks
 
 
 def test_a_cohort_with_outcomes_for_booked_loans_only_is_judged_on_them_against_the_approved_holdout_rows(
@@ -642,3 +644,38 @@ def test_the_degraded_note_proposes_the_command_that_trains_a_challenger_on_the_
     assert "`creditwatch model train --challenger`" in blocks and "--table <PredictionsTable>" in blocks
     assert "creditwatch model compare" in blocks and "creditwatch model promote" in blocks
     assert message["text"].endswith("next: creditwatch model train --challenger")
+
+
+def test_the_degraded_note_names_the_retrain_job_with_the_cohort_as_its_reason_when_the_function_knows_it() -> None:
+    from creditwatch_alerts.messages import notification_message
+
+    note = QualityAlert(
+        dedupe_key="quality#a#b",
+        environment="prod",
+        cohort_start="2026-08-01T00:00:00Z",
+        cohort_end="2026-09-01T00:00:00Z",
+        reasons=["AUC 0.538 < validation 0.782 - 0.05"],
+        rows=1000,
+        labelled_rows=300,
+        label_coverage=0.3,
+        realized={},
+        estimated={},
+        validation={},
+        model_version="m1",
+        report_url=None,
+        report_url_expires_at=None,
+        report_url_signed_by=None,
+        summary_key=None,
+        retrain_function="creditwatch-prod-RetrainFunction-AbC:live",
+    )
+    _, message = notification_message(note, None)
+    blocks = json.dumps(message["blocks"])
+    payload = json.dumps({"reason": "quality degraded on 2026-08-01T00:00:00Z .. 2026-09-01T00:00:00Z"})
+    invoke = (
+        "aws lambda invoke --function-name creditwatch-prod-RetrainFunction-AbC:live --cli-read-timeout 900 "
+        f"--cli-binary-format raw-in-base64-out --payload '{payload}' retrain.json"
+    )
+    assert json.dumps(invoke)[1:-1] in blocks and "`creditwatch model train --challenger`" in blocks
+    assert message["text"].endswith(
+        "next: the retrain job creditwatch-prod-RetrainFunction-AbC:live or creditwatch model train --challenger"
+    )

@@ -11,6 +11,7 @@ from creditwatch_compare.settings import CompareSettings
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_predict.settings import PredictSettings
 from creditwatch_quality.settings import QualitySettings
+from creditwatch_retrain.settings import RetrainSettings
 
 FUNCTIONS = [PredictSettings, DriftSettings, AlertsSettings]
 
@@ -45,6 +46,7 @@ ENGINE_READERS = {
     "DriftFunction": DriftSettings,
     "QualityFunction": QualitySettings,
     "CompareFunction": CompareSettings,
+    "RetrainFunction": RetrainSettings,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -274,14 +275,24 @@ def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> di
 # What a degraded verdict proposes: a challenger trained on the matured outcomes (docs/operate.md "Model lifecycle").
 TRAIN_CHALLENGER = "creditwatch model train --challenger"
 DEPLOYED_OPTIONS = "--bucket <ModelRegistryBucketName> --table <PredictionsTable> --lake-bucket <LakeBucketName>"
+RETRAIN_LOCAL = "creditwatch invoke RetrainFunction -e events/retrain.json"
 
 
-def _next_step() -> str:
-    """The command a degraded verdict proposes, and what follows it."""
+def _next_step(note: QualityAlert) -> str:
+    """What a degraded verdict proposes (the retrain job, deployed; the CLI's command), and what follows it."""
+    train = f"`{TRAIN_CHALLENGER}` (deployed: add `{DEPLOYED_OPTIONS}`)"
+    if note.retrain_function:
+        # The card's `why` says which cohort asked for it.
+        payload = json.dumps({"reason": f"quality degraded on {note.cohort_start} .. {note.cohort_end}"})
+        train = (
+            f"the retrain job: `aws lambda invoke --function-name {note.retrain_function} --cli-read-timeout 900 "
+            f"--cli-binary-format raw-in-base64-out --payload '{payload}' retrain.json` (locally `{RETRAIN_LOCAL}`), "
+            f"or {train}"
+        )
     return (
-        f"*Next*: train a challenger on the matured outcomes: `{TRAIN_CHALLENGER}` (deployed: add "
-        f"`{DEPLOYED_OPTIONS}`), compare it on shadow traffic (`creditwatch model compare`), then promote it on "
-        "that evidence (`creditwatch model promote <version> --reason ...`)."
+        f"*Next*: train a challenger on the matured outcomes with {train}; compare it on shadow traffic "
+        "(`creditwatch model compare`), then promote it on that evidence "
+        "(`creditwatch model promote <version> --reason ...`)."
     )
 
 
@@ -298,7 +309,7 @@ def _quality_blocks(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}, "fields": fields},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _next_step()}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _next_step(note)}},
         *_links(dashboard_url, note.report_url, note.index_url, label="Open quality report"),
         {
             "type": "context",
@@ -307,7 +318,8 @@ def _quality_blocks(
             ],
         },
     ]
-    return {"text": f"{text} next: {TRAIN_CHALLENGER}", "blocks": blocks}
+    job = f"the retrain job {note.retrain_function} or " if note.retrain_function else ""
+    return {"text": f"{text} next: {job}{TRAIN_CHALLENGER}", "blocks": blocks}
 
 
 def comparison_message(note: ComparisonReady, dashboard_url: str | None) -> dict[str, Any]:

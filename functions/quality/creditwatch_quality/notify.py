@@ -15,8 +15,8 @@ def _pick(figures: dict[str, Figure]) -> dict[str, Interval]:
     return {k: Interval(**figures[k].model_dump()) for k in ALERT_FIGURES if k in figures}
 
 
-def quality_alert(summary: QualitySummary) -> QualityAlert:
-    """The message the alerts function turns into a Slack post."""
+def quality_alert(summary: QualitySummary, retrain_function: str | None = None) -> QualityAlert:
+    """The message the alerts function turns into a Slack post (naming the retrain job its note proposes)."""
     return QualityAlert(
         # One alert per cohort, however often the run is retried or repeated.
         dedupe_key=f"quality#{summary.cohort['start']}#{summary.cohort['end']}",
@@ -37,12 +37,13 @@ def quality_alert(summary: QualitySummary) -> QualityAlert:
         summary_key=summary.summary_key,
         index_url=summary.index_url,
         population=summary.population.name if summary.population else None,
+        retrain_function=retrain_function,
     )
 
 
-def send(sqs: Any, queue_url: str, summary: QualitySummary) -> None:
+def send(sqs: Any, queue_url: str, summary: QualitySummary, retrain_function: str | None = None) -> None:
     """Queue the quality alert for the alerts function."""
-    sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(quality_alert(summary)))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=dump_notification(quality_alert(summary, retrain_function)))
 
 
 def send_failure(sqs: Any, queue_url: str, summary: QualitySummary) -> None:

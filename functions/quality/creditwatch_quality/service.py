@@ -223,7 +223,7 @@ class QualityJob:
         if warning:
             summary.warnings.append(warning)
         if summary.verdict == "degraded" and event.notify and self._can_notify():
-            notify.send(self.sqs, s.notifications_queue_url or "", summary)
+            notify.send(self.sqs, s.notifications_queue_url or "", summary, s.retrain_function)
             summary.notified = True
         return summary
 

@@ -52,6 +52,8 @@ class QualitySettings(LogSettings):
     # quality job has no Athena reader: athena reads the cohort from the lake with DuckDB, as lake does,
     # and says so (app.engine_note: logged at init, in every summary's warnings).
     analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
+    # The retrain job (its function, qualified by its alias) a degraded verdict's Slack note proposes to invoke.
+    retrain_function: str | None = Field(None, validation_alias="RETRAIN_FUNCTION")
 
     @field_validator("fairness_age_cuts", mode="before")
     @classmethod
@@ -63,7 +65,12 @@ class QualitySettings(LogSettings):
         return value
 
     @field_validator(
-        "report_link_token_secret", "report_link_base_url", "notifications_queue_url", "lake_bucket", mode="before"
+        "report_link_token_secret",
+        "report_link_base_url",
+        "notifications_queue_url",
+        "lake_bucket",
+        "retrain_function",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

@@ -94,9 +94,9 @@ def model_history(
 @model_app.command("bootstrap")
 def model_bootstrap(bucket: Bucket = None) -> None:
     """Register the layer's model as the first champion (`local up` does it locally); nothing if one is set."""
-    from creditwatch.model_lifecycle import bootstrap_champion
     from creditwatch.registry import who
-    from creditwatch.training.card import layer_card
+    from creditwatch_analytics.model_lifecycle import bootstrap_champion
+    from creditwatch_analytics.training.card import layer_card
     from creditwatch_model import model_dir
 
     registry, deployed = _registry(bucket)
@@ -127,9 +127,8 @@ def model_train(
     as_json: Json = False,
 ) -> None:
     """Train a challenger on the original data plus matured outcomes, register it and point `challenger` at it."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import matured_outcomes, who
-    from creditwatch.training.challenger import train_challenger
+    from creditwatch_analytics.training.retrain import NothingToLearn, default_why, retrain
 
     if not challenger:
         common.fail(
@@ -143,27 +142,20 @@ def model_train(
     if bucket and not table:
         common.fail("a deployed registry (--bucket) needs --table (and --lake-bucket for the lake)", errors.USAGE)
     registry, deployed = _registry(bucket)
-    champion = registry.alias("champion")
     endpoint = None if deployed else common.local_state().endpoint
     matured = matured_outcomes(since, until, endpoint=endpoint, table=table, lake_bucket=lake_bucket)
-    if matured.labelled.empty:
-        common.fail(
-            f"no matured outcomes among the predictions of {since:%Y-%m-%dT%H:%M:%SZ} .. {until:%Y-%m-%dT%H:%M:%SZ} "
-            f"({len(matured.frame)} scored): nothing new to learn from; widen --start/--end"
-        )
     by = who(deployed)
-    why = reason or f"trained on the outcomes matured for predictions of {since:%Y-%m-%d} .. {until:%Y-%m-%d}"
-    with tempfile.TemporaryDirectory(prefix="creditwatch-challenger-") as tmp:
-        trained = train_challenger(
-            matured, Path(tmp), created_by=by, why=why, parent_version=champion.version if champion else None
-        )
-        done = model_lifecycle.register_challenger(registry, trained.card, Path(tmp), by, why)
+    why = reason or default_why(since, until)
+    try:
+        done = retrain(registry, matured, created_by=by, why=why)
+    except NothingToLearn as exc:
+        common.fail(f"{exc}; widen --start/--end")
     if as_json:
         common.print_json(
             {**render.version_row(done.card, registry.aliases()), "new": done.new, "moved": done.move is not None}
         )
         return
-    render.trained(done, champion.version if champion else None)
+    render.trained(done, done.champion)
 
 
 @model_app.command("shadow")
@@ -175,8 +167,8 @@ def model_shadow(
     bucket: Bucket = None,
 ) -> None:
     """Point `challenger` at a version: from now on the predict function scores it beside the champion."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.shadow(registry, version, who(deployed), _reason(reason))
@@ -193,8 +185,8 @@ def model_promote(
     bucket: Bucket = None,
 ) -> None:
     """Move `champion` to a version, on a comparison newer than its shadow start (or --force, recorded)."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.promote(registry, version, who(deployed), _reason(reason), force=force)
@@ -205,8 +197,8 @@ def model_promote(
 @model_app.command("rollback")
 def model_rollback(reason: Reason, bucket: Bucket = None) -> None:
     """Move `champion` back to the version it named before its last move."""
-    from creditwatch import model_lifecycle
     from creditwatch.registry import who
+    from creditwatch_analytics import model_lifecycle
 
     registry, deployed = _registry(bucket)
     move = model_lifecycle.rollback(registry, who(deployed), _reason(reason))

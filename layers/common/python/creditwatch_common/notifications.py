@@ -158,6 +158,8 @@ class QualityAlert(_Message):
     # Whose outcomes `realized` covers: booked_loans (then `validation` is the holdout rows the model approves,
     # and `estimated` still covers every scored prediction) or all_scored; None from senders before it.
     population: str | None = None
+    # The retrain job's function (name:alias) the note proposes to invoke; None: the CLI's command only.
+    retrain_function: str | None = None
 
 
 class DeploymentGateFailed(_Message):

@@ -31,6 +31,7 @@ class Service(StrEnum):
     DEPLOY_HOOK = "creditwatch-deploy-hook"
     PROBE = "creditwatch-probe"
     COMPARE = "creditwatch-compare"
+    RETRAIN = "creditwatch-retrain"
 
 
 class Metric(StrEnum):

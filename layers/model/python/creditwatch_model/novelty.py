@@ -1,6 +1,6 @@
 """How unlike the training data an application is: a Mahalanobis distance on its encoded values, and its bound.
 
-Fitted at training (creditwatch.training.run) and shipped with the model as novelty.npz: each number
+Fitted at training (creditwatch_analytics.training.run) and shipped with the model as novelty.npz: each number
 standardised by the training split's mean and standard deviation, each category one-hot over the
 schema's codes (a code the schema lacks is all zeros), then the distance from the training split's
 mean under its Ledoit-Wolf shrunk covariance (one-hot columns make the plain covariance singular).

@@ -9,7 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from creditwatch.mlflow_export import ExportedRun
-    from creditwatch.model_lifecycle import Registered
+    from creditwatch_analytics.model_lifecycle import Registered
     from creditwatch_common.model_card import ModelCard
     from creditwatch_common.model_registry import AliasMove
 

@@ -15,9 +15,20 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from creditwatch_model import Feature, FeatureSchema, quality
 
-ROOT = Path(__file__).resolve().parents[3]
-DATA_CSV = ROOT / "data" / "german_credit.csv"
-CODES_CSV = ROOT / "data" / "german_credit_codes.csv"
+
+# The original data is the repository's data/; the analytics image's Dockerfile copies it into its task root.
+def _data_dir() -> Path:
+    """The nearest `data/` above this file that holds the original data (the repository's, or the image's)."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        if (folder / "data" / "german_credit.csv").is_file():
+            return folder / "data"
+    raise FileNotFoundError(f"no data/german_credit.csv above {here}: the original training data is missing")
+
+
+DATA_DIR = _data_dir()
+DATA_CSV = DATA_DIR / "german_credit.csv"
+CODES_CSV = DATA_DIR / "german_credit_codes.csv"
 TARGET = "credit_risk"
 MODEL_NAME = "creditwatch-german-credit-rf"
 SCHEMA_VERSION = "1"

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from creditwatch.training.data import COST_FALSE_APPROVE, COST_FALSE_REFUSE, RANDOM_STATE
+from creditwatch_analytics.training.data import COST_FALSE_APPROVE, COST_FALSE_REFUSE, RANDOM_STATE
 from creditwatch_model import quality
 from creditwatch_model.calibration import Calibration, logit
 from creditwatch_model.canonical import canonical_float

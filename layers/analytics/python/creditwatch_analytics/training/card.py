@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditwatch.training.data import RF_PARAMS, VALIDATION_RESAMPLES, VALIDATION_SEED, build_schema, read_codes
+from creditwatch_analytics.training.data import (
+    RF_PARAMS,
+    VALIDATION_RESAMPLES,
+    VALIDATION_SEED,
+    build_schema,
+    read_codes,
+)
 from creditwatch_common.model_card import GroupFairness, Holdout, ModelCard, TrainingData
 from creditwatch_model import METADATA_FILE, CreditModel, load_model, quality
 
@@ -112,7 +118,7 @@ def parameters(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def original_holdout_rows() -> tuple[pd.DataFrame, np.ndarray]:
     """The original holdout (300 rows) and its outcomes (1 good)."""
-    from creditwatch.training.run import original_split
+    from creditwatch_analytics.training.run import original_split
 
     _, x_test, _, y_test = original_split(build_schema(read_codes()))
     return x_test.reset_index(drop=True), y_test
@@ -120,7 +126,7 @@ def original_holdout_rows() -> tuple[pd.DataFrame, np.ndarray]:
 
 def layer_card(artifacts_dir: Path, *, created_by: str, why: str, now: datetime | None = None) -> ModelCard:
     """The card of the model the layer ships (the first champion): trained on the original data alone."""
-    from creditwatch.training.run import fingerprint, original_split
+    from creditwatch_analytics.training.run import fingerprint, original_split
 
     metadata = json.loads((artifacts_dir / METADATA_FILE).read_text())
     model = load_model(str(artifacts_dir))

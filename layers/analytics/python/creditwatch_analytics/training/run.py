@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 
-from creditwatch.training.data import (
+from creditwatch_analytics.training.data import (
     COST_FALSE_APPROVE,
     COST_FALSE_REFUSE,
     MODEL_NAME,
@@ -30,15 +30,15 @@ from creditwatch.training.data import (
     load_data,
     read_codes,
 )
-from creditwatch.training.evaluate import (
+from creditwatch_analytics.training.evaluate import (
     calibration_check,
     choose_threshold,
     class_metrics,
     expected_cost,
     fit_calibration,
 )
-from creditwatch.training.forest import content_version, forest_cover, pack_forest
-from creditwatch.training.replay import write_replay
+from creditwatch_analytics.training.forest import content_version, forest_cover, pack_forest
+from creditwatch_analytics.training.replay import write_replay
 from creditwatch_common.replay import REPLAY_FILE
 from creditwatch_model import (
     EXPLAIN_FILE,
