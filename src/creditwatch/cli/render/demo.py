@@ -101,7 +101,7 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
         console.print("[green]demo passed[/]")
     else:
         where = f" at step '{failed.name}': {failed.detail}" if failed else ": no step ran"
-        console.print(f"[red]demo FAILED[/]{where} (the steps after it did not run)", markup=True, highlight=False)
+        console.print(f"[red]demo FAILED[/]{where} (the steps after it did not run)", soft_wrap=True, highlight=False)
 
 
 def _render_loop(console: Console, loop: dict[str, Any]) -> None:
