@@ -156,3 +156,16 @@ def test_a_registered_version_whose_figures_cannot_be_read_fails_the_run_rather_
     assert summary.verdict == "error" and summary.error == "registry_read_failed"
     assert version in summary.message and "sha256" in summary.message
     assert summary.rows == 300 and summary.report_id is None
+
+
+def test_a_registered_version_without_a_calibration_map_gets_no_estimate_rather_than_the_layers(
+    job, registry, prediction_log, ddb, aws, model, tmp_path
+):
+    folder, card = variant(tmp_path, 0.6)
+    (folder / "calibration.json").unlink()
+    registry.register(card, folder)
+    seed(prediction_log, ddb, aws, model, card.version, 300, start=START, end=END, booked_only=True)
+    summary = run(job())
+    assert summary.judged_against is not None and summary.judged_against.source == "registry"
+    assert summary.estimated == {} and summary.estimator is None
+    assert f"version {card.version} has no calibration map: estimated figures not computed" in summary.warnings

@@ -53,11 +53,13 @@ def _from_metadata(
 ) -> Baseline:
     decision = metadata.get("decision")
     threshold = float(decision["threshold"]) if isinstance(decision, Mapping) else 0.5
-    estimator, note = (
-        estimator_of(calibration, threshold, resamples, seed)
-        if calibration is not None
-        else load_estimator(threshold, resamples, seed)
-    )
+    if source == "layer":
+        estimator, note = load_estimator(threshold, resamples, seed)
+    elif calibration is not None:
+        estimator, note = estimator_of(calibration, threshold, resamples, seed)
+    else:
+        # Another version's scores through the layer's calibration map would be a wrong estimate: none at all.
+        estimator, note = None, f"version {version} has no calibration map: estimated figures not computed"
     return Baseline(
         version=version,
         threshold=threshold,
