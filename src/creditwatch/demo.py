@@ -2,7 +2,7 @@
 
 Each step checks what it should have produced (a drift verdict on shifted traffic, none on traffic
 drawn like the reference, an alert in the Slack sink...) so that the demo doubles as a smoke test:
-any step that fails makes the run fail.
+the first step that fails stops the run, which then fails.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from creditwatch import lake, reports
 from creditwatch.demo_loop import Loop
+from creditwatch.demo_review import review_step
 from creditwatch.local import stack
 from creditwatch.local.invoke import InvokeResult
 from creditwatch.local.template import Template
@@ -49,9 +50,8 @@ class DemoOptions:
     history_judged_days_ago: int = 45
     shift: DriftShift = field(default_factory=DriftShift)
     reports_dir: Path = REPORTS
-    # The closing loop after the quality alert (creditwatch.demo_loop): off until the quality job judges a
-    # promoted champion against its own validation figures (today: the layer model's).
-    loop: bool = False
+    # The closing loop after the quality alert (creditwatch.demo_loop): challenger, shadow, compare, promote, quality.
+    loop: bool = True
 
 
 @dataclass
@@ -83,6 +83,8 @@ class DemoResult:
     slack_messages: list[dict[str, Any]] = field(default_factory=list)
     # The closing loop (creditwatch.demo_loop): challenger, shadow traffic, comparison, promotion, quality after.
     loop: dict[str, Any] = field(default_factory=dict)
+    # The reviewer step (creditwatch.demo_review): referred applications, decisions, referral and override rates.
+    review: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -147,7 +149,7 @@ class Demo:
         self.result = DemoResult()
 
     def step(self, name: str, action: Callable[[], str]) -> bool:
-        """Run one step, record its outcome; later steps still run when one fails."""
+        """Run one step and record its outcome (False: it failed, and the demo stops there)."""
         self.progress(name)
         started = time.perf_counter()
         try:
@@ -164,7 +166,7 @@ class Demo:
         return _checked(invoke_warm(self.template, logical_id, event, self.endpoint, env), logical_id)
 
     def run(self) -> DemoResult:
-        """All steps in order."""
+        """Every step in order, up to the first that fails."""
         o = self.options
         marks: dict[str, datetime] = {"t0": datetime.now(UTC) - timedelta(seconds=1)}
         tallies: dict[str, Tally] = {}
@@ -179,29 +181,35 @@ class Demo:
 
             return go
 
-        self.step("stable traffic (drawn like the training data)", traffic("stable", {"stable": o.stable}))
-        self.step("drift job over the stable window", self._drift_baseline(marks))
-        time.sleep(1.1)  # the next window starts strictly after the previous one ended
-        marks["t1"] = datetime.now(UTC)
-        self.step(
-            "shifted traffic with invalid requests",
-            traffic("drift", {"drift": o.drift, "invalid": o.invalid}),
-        )
-        self.step(
-            "server errors and slow requests (local fault scenario)",
-            traffic("faults", {"errors": o.errors, "slow": o.slow}),
-        )
-        self.step("export the traffic to the lake (creditwatch lake export)", self._export(tallies))
-        self.step("drift job over the shifted window", self._drift_shifted(marks))
-        self.step("labelled history: backdated traffic, outcomes through /outcomes", self._history)
-        self.step("the labelled history to the lake (creditwatch lake export --backfill)", self._backfill)
-        self.step("quality job over the cohort before the change", self._quality("before_change"))
-        self.step("quality job over the concept-drift cohort", self._quality("after_change"))
-        self.step("report history saved beside the report (creditwatch report index)", self._index)
-        self.step("alerts job (error rate, latency, drift note, quality alert)", self._alerts)
-        self.step("alerts job again (no repeat)", self._alerts_again)
-        for name, action in Loop(self).steps() if o.loop else []:
-            self.step(name, action)
+        def shifted() -> str:
+            time.sleep(1.1)  # the next window starts strictly after the previous one ended
+            marks["t1"] = datetime.now(UTC)
+            return traffic("drift", {"drift": o.drift, "invalid": o.invalid})()
+
+        plan: list[tuple[str, Callable[[], str]]] = [
+            ("stable traffic (drawn like the training data)", traffic("stable", {"stable": o.stable})),
+            ("drift job over the stable window", self._drift_baseline(marks)),
+            ("shifted traffic with invalid requests", shifted),
+            (
+                "server errors and slow requests (local fault scenario)",
+                traffic("faults", {"errors": o.errors, "slow": o.slow}),
+            ),
+            ("export the traffic to the lake (creditwatch lake export)", self._export(tallies)),
+            ("drift job over the shifted window", self._drift_shifted(marks)),
+            ("labelled history: backdated traffic, outcomes through /outcomes", self._history),
+            ("the labelled history to the lake (creditwatch lake export --backfill)", self._backfill),
+            ("quality job over the cohort before the change", self._quality("before_change")),
+            ("quality job over the concept-drift cohort", self._quality("after_change")),
+            ("report history saved beside the report (creditwatch report index)", self._index),
+            ("alerts job (error rate, latency, drift note, quality alert)", self._alerts),
+            ("alerts job again (no repeat)", self._alerts_again),
+            *(Loop(self).steps() if o.loop else []),
+            ("referred applications, decided by a reviewer (creditwatch review decide)", lambda: review_step(self)),
+        ]
+        for name, action in plan:
+            # A failed step stops the demo: the steps after it would only fail for want of what it makes.
+            if not self.step(name, action):
+                break
         self._summarise_traffic(tallies)
         self.result.slack_messages = self._slack_messages()
         return self.result
@@ -347,6 +355,8 @@ class Demo:
         return "nothing posted while the conditions last"
 
     def _summarise_traffic(self, tallies: dict[str, Tally]) -> None:
+        if "stable" not in tallies:
+            return
         scored = [t for k, t in tallies.items() if k in ("stable", "drift")]
         decisions = sum((t.decisions for t in scored), start=tallies["stable"].decisions.__class__())
         latencies = [x for t in scored for x in t.latencies_ms]

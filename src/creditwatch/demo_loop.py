@@ -186,23 +186,58 @@ class Loop:
         if not challenger or comparison.get("status") != "ok":
             raise StepFailed("no comparison to promote on")
         verdict, reasons = comparison["verdict"], "; ".join(comparison["figures"]["reasons"])
-        # A rejection stands unless forced: the demo forces it only for a challenger better on realized quality,
-        # and records why (the rejection's reasons), as `model promote --force --reason` does.
+        auc = comparison["figures"]["realized"]["difference"].get("auc") or {}
         reason = f"the champion's quality degraded on booked loans; comparison {comparison['report_id']}: {verdict}"
-        better = (comparison["figures"]["realized"]["difference"].get("auc") or {}).get("low")
-        force = verdict == "reject"
+        # Only a `promote` verdict promotes as is. Otherwise the demo promotes as a lender's model owner would have
+        # to: with --force and a recorded reason, and only for a challenger better beyond noise on realized AUC.
+        force = verdict != "promote"
         if force:
-            if better is None or better <= 0:
-                raise StepFailed(f"the comparison rejects the challenger and it is not better on outcomes: {reasons}")
-            reason += f" ({reasons}), accepted for a better AUC on booked loans: the trade-off is the lender's"
+            if auc.get("low") is None or auc["low"] <= 0:
+                raise StepFailed(
+                    f"the comparison says {verdict} and the challenger is not better on outcomes: {reasons}"
+                )
+            reason += (
+                f" ({reasons}); forced for an AUC better beyond noise on booked loans: the trade-off is the lender's"
+            )
         move = promote(self.registry, challenger["version"], MOVED_BY, reason, force=force)
         self.state["promotion"] = move.model_dump(mode="json")
         if move.evidence_report_id != comparison["report_id"]:
             raise StepFailed(f"promoted on {move.evidence_report_id}, not on the comparison just made")
+        # What the registry keeps of it: the champion's history, read back (who, when, why, evidence, forced).
+        history = self.registry.alias_history("champion")
+        self.state["champion_history"] = [m.model_dump(mode="json") for m in history]
+        if not history or history[-1].version != challenger["version"] or history[-1].forced != force:
+            raise StepFailed("the promotion is not the last move of the champion's history")
+        if not force:
+            return "on the comparison's verdict promote, recorded as its evidence; it answers from the next request"
+        share = comparison["figures"]["approval_rate"]["challenger"]
+        repaid, truth_di = self._world_fairness("sex", share)
+        self.state["world_sex"] = {"repayment_ratio": repaid, "truth_disparate_impact": truth_di, "approval": share}
         return (
-            "champion moved to the challenger, the comparison recorded as its evidence (its verdict below); "
-            "it answers from the next request"
+            f"FORCED over the comparison's verdict {verdict} ({reasons}): promoted with --force for an AUC better "
+            f"beyond noise ({_estimate(auc)}), the reason and forced=true kept in the champion's history; the "
+            f"changed world's own truth, approving as many ({share:.1%}), has a disparate impact by sex of "
+            f"{truth_di:.2f} (women repay at {repaid:.2f} of men's rate): a more accurate model approves women less"
         )
+
+    def _world_fairness(self, attribute: str, approval_rate: float) -> tuple[float, float]:
+        """The changed world's repayment ratio by group, and its truth's disparate impact approving `approval_rate`.
+
+        The truth approves the applicants most likely to repay first: what a perfect model would show.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from creditwatch.labelled_history.truth import recombine
+        from creditwatch_analytics.groups import protected_groups
+
+        apps = recombine(self.world.base, 20_000, np.random.default_rng(self.demo.options.seed))
+        good = 1 - self.world.changed_truth.bad_probability(apps)
+        groups = protected_groups(pd.DataFrame(apps), (25,))[attribute].to_numpy()
+        approved = good >= np.quantile(good, 1 - approval_rate)
+        repaid = pd.Series(good).groupby(groups).mean()
+        rates = pd.Series(approved.astype(float)).groupby(groups).mean()
+        return float(repaid.min() / repaid.max()), float(rates.min() / rates.max())
 
     def _promoted_traffic(self) -> str:
         from creditwatch.demo import StepFailed
@@ -231,13 +266,22 @@ class Loop:
     def _quality(self) -> str:
         from creditwatch.demo import StepFailed, quality_said
 
-        traffic = self.state.get("promoted_traffic")
-        if not traffic:
+        traffic, move = self.state.get("promoted_traffic"), self.state.get("promotion")
+        if not traffic or not move:
             raise StepFailed("no traffic under the new champion")
+        # The cohort is exactly the new champion's traffic: its window, read from the lake it was just exported to.
         event = {**traffic["window"], "source": "creditwatch.demo"}
         summary = self.demo.invoke("QualityFunction", event, {"ANALYTICS_ENGINE": "lake"})
         self.state["quality"] = summary
         said = quality_said(summary)
+        if summary.get("engine") != "lake" or summary.get("rows") != traffic["sent"]:
+            raise StepFailed(
+                f"the cohort {summary.get('cohort')} read by {summary.get('engine')} holds {summary.get('rows')} "
+                f"predictions, the new champion answered {traffic['sent']}: {summary.get('message')}"
+            )
+        judged = summary.get("judged_against") or {}
+        if (judged.get("version"), judged.get("source")) != (move["version"], "registry"):
+            raise StepFailed(f"judged against {judged}, not the new champion {move['version']}'s card")
         if summary.get("verdict") != "ok":
             raise StepFailed(f"expected ok, got {said} ({'; '.join(summary.get('reasons') or [])})")
-        return said
+        return f"{said}; judged against the new champion's registered card (threshold {judged.get('threshold')})"

@@ -63,6 +63,40 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     demo_cli = copy.copy(cli)
     demo_cli.env = {**cli.env, "CREDITWATCH_STATE_DIR": result["stack"]["state_dir"]}
     assert demo_cli("local", "status", check=False).returncode == 3
+    # The loop after the quality alert: a challenger from the matured outcomes, shadowed on every application of
+    # its window (the swap set adds up to them), compared on the booked loans' outcomes, promoted (forced over the
+    # comparison's reject on fairness by sex, and recorded so), and the new champion judged against its own card.
+    loop = result["loop"]
+    shadow, figures = loop["shadow"], loop["comparison"]["figures"]
+    assert sum(figures["swap_set"].values()) == figures["shadow_rows"] == shadow["sent"]
+    assert figures["realized"]["rows"] == shadow["outcomes_posted"]
+    compared = next(s for s in result["steps"] if s["name"].startswith("compare job"))
+    auc = figures["realized"]["difference"]["auc"]
+    assert (
+        f"AUC difference (challenger minus champion) on {figures['realized']['rows']} booked loans"
+        in compared["detail"]
+    )
+    assert f"{auc['value']:.3f} (95% {auc['low']:.3f} to {auc['high']:.3f})" in compared["detail"] and auc["low"] > 0
+    move, history = loop["promotion"], loop["champion_history"]
+    assert move["version"] == loop["challenger"]["version"] != loop["challenger"]["champion"]
+    assert move["evidence_report_id"] == loop["comparison"]["report_id"]
+    assert history[-1] == move and history[-2]["version"] == loop["challenger"]["champion"]
+    assert (
+        move["forced"] is (loop["comparison"]["verdict"] != "promote")
+        and loop["comparison"]["verdict"] in move["reason"]
+    )
+    after = loop["quality"]
+    assert after["verdict"] == "ok" and after["rows"] == loop["promoted_traffic"]["sent"], after["message"]
+    assert after["judged_against"]["version"] == move["version"] and after["judged_against"]["source"] == "registry"
+    assert after["model_versions_in_cohort"] == {move["version"]: after["rows"]}
+    # A reviewer: applications referred by the band and the audit share, some decided, a third against the model.
+    review = result["review"]
+    assert 0 < review["referred"] < review["applications"] and review["decided"] == 12 and review["overridden"] == 4
+    assert review["referral_rate"] == review["referred"] / review["applications"]
+    assert review["override_rate"] == 4 / 12 and review["pending"] == review["referred"] - 12
+    reviewed = result["steps"][-1]
+    assert f"{review['referred']} referred ({review['referral_rate']:.1%}" in reviewed["detail"]
+    assert f"override rate {review['override_rate']:.1%}" in reviewed["detail"]
     # Its traffic went to the lake, and the drift runs say which engine read their window.
     assert sum(result["lake"]["decisions"].values()) >= result["traffic"]["predictions"] == 800
     shifted = next(s for s in result["steps"] if s["name"] == "drift job over the shifted window")
@@ -76,7 +110,9 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     proc = demo_cli("lake", "query", sql, "--json")
     rows = json.loads(proc.stdout)
     by_decision = {r["decision"]: r["n"] for r in rows if not r["simulated"]}
-    assert {d: n for d, n in by_decision.items() if d} == result["lake"]["decisions"]
+    # The traffic's decisions, and the loop's applications (exported for the last quality run).
+    loop_sent = shadow["sent"] + loop["promoted_traffic"]["sent"]
+    assert sum(n for d, n in by_decision.items() if d) == sum(result["lake"]["decisions"].values()) + loop_sent
     assert sum(r["n"] for r in rows if r["simulated"]) == result["lake"]["history"]["records"] > 0
     assert "the lake the demo left" in proc.stderr
     assert local_stack.endpoint in cli("local", "status").stdout
@@ -107,8 +143,8 @@ def test_demo_refuses_a_port_that_is_taken(local_stack: Any) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_demo_fails_loudly_when_a_step_cannot_do_its_job(fresh_cli: Any, tmp_path: Path) -> None:
-    # Too little traffic for the drift job's minimum: the drift steps fail, so the demo exits non-zero.
+def test_demo_stops_at_the_first_step_that_cannot_do_its_job(fresh_cli: Any, tmp_path: Path) -> None:
+    # Too little traffic for the drift job's minimum: the first drift step fails, the demo stops there, exit 1.
     proc = fresh_cli(
         "demo",
         "--stable",
@@ -125,3 +161,7 @@ def test_demo_fails_loudly_when_a_step_cannot_do_its_job(fresh_cli: Any, tmp_pat
     )
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "insufficient data" in proc.stdout
+    assert "demo FAILED at step 'drift job over the stable window'" in proc.stdout
+    # No step after it ran: no shifted traffic, no labelled history, no loop.
+    assert "shifted traffic" not in proc.stdout and "labelled history" not in proc.stdout
+    assert "challenger" not in proc.stdout

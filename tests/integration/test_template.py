@@ -801,6 +801,9 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         ("kms:GenerateDataKey", json.dumps({"Ref": "DataKmsKeyArn"})),
         # the lake, read only: ListBucket on the reports bucket is above, this one is the lake's
         ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})),
+        # the scoring version's card and artifacts in the registry, read only (listing scoped to versions/)
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ModelRegistryBucket", "Arn"]})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ModelRegistryBucket.Arn}/versions/*"})),
         (
             "s3:GetObject",
             json.dumps(

@@ -19,10 +19,11 @@ from creditwatch_common.notifications import QualityAlert, parse_notification
 from creditwatch_common.reports import Publisher, TokenLinks, report_html_key, token_key_from_secret
 from creditwatch_quality import fairness as qf
 from creditwatch_quality.app import QualityService
+from creditwatch_quality.baseline import Baselines
 from creditwatch_quality.cohort import Cohort
 from creditwatch_quality.figures import Labelled, calibration_table, confusion, realized
 from creditwatch_quality.models import Figure, QualityEvent
-from creditwatch_quality.reference import load_estimator, validation_figures
+from creditwatch_quality.reference import validation_figures
 from creditwatch_quality.rules import judge
 from creditwatch_quality.service import QualityJob
 from creditwatch_quality.settings import QualitySettings
@@ -289,21 +290,15 @@ def quality_job(aws, model, prediction_log, sqs):
             "resamples": 200,
         }
     )
-    estimator, assumption = load_estimator(model.threshold, 200, 0)
     tokens = TokenLinks(
         key=token_key_from_secret(parameters.get_secret, aws.ref("ReportLinkTokenSecret"), 0), base_url=API
     )
     return QualityJob(
         settings=settings,
-        model_version=model.version,
-        threshold=model.threshold,
-        validation=validation_figures(model.metadata),
-        validation_booked=validation_figures(model.metadata, "booked_loans"),
+        baselines=Baselines(model, None, resamples=200),
         source=DynamoWindow(prediction_log),
         publisher=Publisher(s3=AwsClients().s3, bucket=aws.ref("ReportsBucket"), tokens=tokens),
         sqs=sqs,
-        estimator=estimator,
-        assumption=assumption,
     )
 
 

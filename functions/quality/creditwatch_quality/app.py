@@ -12,10 +12,11 @@ from creditwatch_analytics.lake.window import engine_for
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.observability import Metric, Observability, Service
+from creditwatch_common.registry import ModelRegistry
 from creditwatch_common.reports import Publisher, TokenLinks, token_key_from_secret
 from creditwatch_model import CreditModel, load_model
+from creditwatch_quality.baseline import Baselines
 from creditwatch_quality.models import QualityEvent, QualitySummary
-from creditwatch_quality.reference import load_estimator, validation_figures
 from creditwatch_quality.service import QualityJob
 from creditwatch_quality.settings import QualitySettings
 
@@ -96,8 +97,10 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         if settings.report_link_token_secret and settings.report_link_base_url
         else None
     )
-    estimator, note = load_estimator(model.threshold, settings.resamples, settings.seed)
-    warnings = [] if estimator else [note]
+    registry = (
+        ModelRegistry(clients.lazy("s3"), settings.model_registry_bucket) if settings.model_registry_bucket else None
+    )
+    warnings = []
     engine = engine_note(settings)
     if engine:
         # Once per cold start in the log, and in every run's summary (its warnings).
@@ -105,16 +108,12 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         warnings.append(engine)
     job = QualityJob(
         settings=settings,
-        model_version=model.version,
-        threshold=model.threshold,
-        validation=validation_figures(model.metadata),
-        validation_booked=validation_figures(model.metadata, "booked_loans"),
+        # Each cohort is judged against the version that scored it: its registered figures, the layer's as fallback.
+        baselines=Baselines(model, registry, settings.resamples, settings.seed),
         # The quality job has no Athena client: athena reads the cohort from the lake (engine_note).
         source=engine_for(settings, clients, model.schema.names),
         publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
         sqs=clients.lazy("sqs"),
-        estimator=estimator,
-        assumption=note if estimator else None,
         warnings=warnings,
         progress=obs.progress,
     )

@@ -1,4 +1,4 @@
-"""What the cohort is compared with: the validation figures of the model's metadata, and the CBPE estimate."""
+"""What the cohort is compared with: the validation figures of a model version's metadata, and the CBPE estimate."""
 
 from __future__ import annotations
 
@@ -58,14 +58,22 @@ def load_estimator(threshold: float, resamples: int, seed: int) -> tuple[Estimat
     try:
         from creditwatch_model import model_dir
         from creditwatch_model.calibration import Calibration
-        from creditwatch_model.estimate import ASSUMPTION as ESTIMATOR_ASSUMPTION
-        from creditwatch_model.estimate import estimate_quality
     except ImportError:
         return None, "no estimator in this model layer: estimated figures not computed"
     try:
         calibration = Calibration.load(model_dir())
     except (OSError, ValueError, KeyError) as exc:
         return None, f"no calibration map in the model artifacts ({type(exc).__name__}): estimated figures not computed"
+    return estimator_of(calibration, threshold, resamples, seed)
+
+
+def estimator_of(calibration: Any, threshold: float, resamples: int, seed: int) -> tuple[Estimator | None, str]:
+    """The CBPE estimator of a model version's calibration map and threshold, with its assumption."""
+    try:
+        from creditwatch_model.estimate import ASSUMPTION as ESTIMATOR_ASSUMPTION
+        from creditwatch_model.estimate import estimate_quality
+    except ImportError:
+        return None, "no estimator in this model layer: estimated figures not computed"
 
     def estimate(p_good: np.ndarray) -> dict[str, Figure]:
         raw = estimate_quality(p_good, calibration, threshold, n_boot=resamples, seed=seed)

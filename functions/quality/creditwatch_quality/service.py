@@ -16,10 +16,10 @@ from creditwatch_common.ids import iso_utc
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_quality import figures as figures_mod
 from creditwatch_quality import notify
+from creditwatch_quality.baseline import Baselines, BaselineUnavailable, judged_against, main_version
 from creditwatch_quality.cohort import PROTECTED_COLUMNS, Cohort, cohort_of
 from creditwatch_quality.fairness import outcome_fairness
 from creditwatch_quality.models import Figure, QualityEvent, QualitySummary, Thresholds
-from creditwatch_quality.reference import Estimator
 from creditwatch_quality.report import render
 from creditwatch_quality.reviewed import reviewed_decisions
 from creditwatch_quality.rules import judge
@@ -36,19 +36,14 @@ class QualityJob:
     """Everything a run needs, passed in (clients included) so tests can swap any part."""
 
     settings: QualitySettings
-    model_version: str
-    threshold: float
-    # The holdout's figures: every row (compared with all scored applicants, and beside the estimate) and the
-    # rows the model approves (compared with booked loans: the only outcomes a lender without bureau data sees).
-    validation: dict[str, Figure]
-    validation_booked: dict[str, Figure]
+    # Each model version's reference: the holdout's figures on every row (compared with all scored applicants,
+    # and beside the estimate) and on the rows the model approves (compared with booked loans: the only outcomes
+    # a lender without bureau data sees), its threshold and its CBPE estimator; the layer's as fallback.
+    baselines: Baselines
     # Where the cohort is read (ANALYTICS_ENGINE: dynamodb, lake, athena, auto): creditwatch_analytics.lake.window.
     source: WindowSource
     publisher: Publisher
     sqs: Any = None
-    estimator: Estimator | None = None
-    # What the estimate assumes (stated in the summary and the report beside the figures).
-    assumption: str | None = None
     warnings: list[str] = field(default_factory=list)
     # Where a run is, step by step (step, done, total): the function logs it, the CLI draws it.
     progress: Callable[[str, int, int], None] = lambda _step, _done, _total: None
@@ -70,10 +65,12 @@ class QualityJob:
     def _run(self, event: QualityEvent, now: datetime | None) -> QualitySummary:
         s = self.settings
         start, end = event.cohort(s.cohort_days_from, s.cohort_days_to, now)
+        # Until the cohort names the version that scored it, the layer's (a run that fails to read says so).
+        baseline = self.baselines.layer
         base: dict[str, Any] = {
             "generated_at": iso_utc(now or datetime.now(UTC)),
             "environment": s.environment,
-            "model_version": self.model_version,
+            "model_version": baseline.version,
             "cohort": {"start": iso_utc(start), "end": iso_utc(end)},
             "thresholds": Thresholds(
                 min_labelled_rows=s.min_labelled_rows,
@@ -82,8 +79,8 @@ class QualityJob:
                 min_group_size=s.fairness_min_group_size,
                 resamples=s.resamples,
             ),
-            "validation": self.validation,
-            "validation_scored": self.validation,
+            "validation": baseline.validation,
+            "validation_scored": baseline.validation,
             "interval_method": figures_mod.INTERVAL_METHOD.format(n=s.resamples),
             "warnings": list(self.warnings),
         }
@@ -91,7 +88,6 @@ class QualityJob:
         try:
             # Over max_rows, the bottom-k sample (the drift sample's rule); the totals count the whole cohort.
             frame = self.source.labelled(start, end, list(PROTECTED_COLUMNS), s.max_rows, SAMPLE_KEY_SEED)
-            cohort, engine = cohort_of(frame, self.threshold), frame.engine
         except LakeError as exc:
             # A bad object in the lake fails the run with its key named: never a silent skip.
             return QualitySummary(
@@ -113,6 +109,33 @@ class QualityJob:
                 label_coverage=None,
                 **base,
             )
+        scored_by = main_version(frame.model_versions)
+        if scored_by is not None:
+            try:
+                baseline = self.baselines.for_version(scored_by)
+            except BaselineUnavailable as exc:
+                # Judged against another model's figures, the verdict could page (or stay quiet) wrongly: fail, retried.
+                return QualitySummary(
+                    verdict="error",
+                    message=str(exc),
+                    error="registry_read_failed",
+                    rows=frame.rows,
+                    labelled_rows=frame.labelled_rows,
+                    label_coverage=None,
+                    model_versions_in_cohort=dict(frame.model_versions),
+                    **base,
+                )
+            judged = judged_against(baseline, scored_by, frame.model_versions)
+            base.update(
+                model_version=baseline.version,
+                validation=baseline.validation,
+                validation_scored=baseline.validation,
+                judged_against=judged,
+            )
+            base["warnings"].extend(w for w in (judged.fallback, judged.mixed) if w)
+        if baseline.estimator is None and baseline.assumption:
+            base["warnings"].append(baseline.assumption)
+        cohort, engine = cohort_of(frame, baseline.threshold), frame.engine
         # The figures' labelled rows (the sample's, when the cohort is sampled); the totals count the cohort.
         labelled = cohort.labelled_rows
         totals = cohort.totals
@@ -133,16 +156,16 @@ class QualityJob:
         summary = QualitySummary(verdict="ok", message="", **base)
         summary.reviewed = reviewed_decisions(cohort)
         self.progress(f"figures on {labelled:,} labelled of {totals.rows:,} predictions", 1, STEPS)
-        if self.estimator is not None:
-            summary.estimated = self.estimator(cohort.p_good)
-            summary.estimator = self.assumption
+        if baseline.estimator is not None:
+            summary.estimated = baseline.estimator(cohort.p_good)
+            summary.estimator = baseline.assumption
         # Booked loans unless refused applicants have outcomes too; judged against the same population's validation.
         population = summary.population = cohort.realized_population()
         booked = population.name == "booked_loans"
         if booked:
-            summary.validation = self.validation_booked
+            summary.validation = baseline.validation_booked
         if population.labelled_rows >= s.min_labelled_rows:
-            self._realized(summary, cohort)
+            self._realized(summary, cohort, baseline.threshold)
         summary.verdict, summary.reasons = judge(
             cohort.rows,
             population.labelled_rows,
@@ -156,11 +179,11 @@ class QualityJob:
         )
         summary.message = _message(summary)
         self.progress("writing the report", 2, STEPS)
-        published = self._publish(summary, cohort, event, start, end)
+        published = self._publish(summary, cohort, event, (start, end), baseline.threshold)
         self.progress(f"done: {published.verdict}", STEPS, STEPS)
         return published
 
-    def _realized(self, summary: QualitySummary, cohort: Cohort) -> None:
+    def _realized(self, summary: QualitySummary, cohort: Cohort, threshold: float) -> None:
         s = self.settings
         population = summary.population
         booked = population is not None and population.name == "booked_loans"
@@ -170,7 +193,7 @@ class QualityJob:
             # Every booked loan was approved: its approval rate is 1 by construction (the cohort's is estimated).
             summary.realized.pop("approval_rate", None)
         summary.calibration = figures_mod.calibration_table(data)
-        summary.confusion = figures_mod.confusion(data, self.threshold)
+        summary.confusion = figures_mod.confusion(data, threshold)
         summary.fairness = outcome_fairness(
             cohort.labelled_protected(population),
             data.y,
@@ -185,9 +208,15 @@ class QualityJob:
         summary.evidently_version = _evidently_version()
 
     def _publish(
-        self, summary: QualitySummary, cohort: Cohort, event: QualityEvent, start: datetime, end: datetime
+        self,
+        summary: QualitySummary,
+        cohort: Cohort,
+        event: QualityEvent,
+        window: tuple[datetime, datetime],
+        threshold: float,
     ) -> QualitySummary:
         s = self.settings
+        start, end = window
         keys = report_keys(s.report_prefix, start, end, run_at=datetime.now(UTC), kind="quality")
         summary.run_id, summary.report_id = keys["run_id"], keys["report_id"]
         summary.report_html_key, summary.summary_key = keys["html"], keys["summary"]
@@ -202,7 +231,7 @@ class QualityJob:
             summary.warnings.append(link.warning)
         summary.index_url = index_link(self.publisher, s.link_expiry_seconds, s.history_prefix).url
         summary.written_at = iso_utc(datetime.now(UTC))
-        html, warning = render(summary, cohort, self.threshold)
+        html, warning = render(summary, cohort, threshold)
         if warning:
             summary.warnings.append(warning)
         try:
@@ -248,6 +277,11 @@ def _message(summary: QualitySummary) -> str:
         auc, est_auc = summary.realized.get("auc"), summary.estimated.get("auc")
         figures = f"AUC realized {v(auc)}, estimated {v(est_auc)}, validation {v(summary.validation.get('auc'))}"
         rows = f"{summary.labelled_rows} labelled row(s)"
+    judged = summary.judged_against
+    if judged is not None and (judged.fallback or judged.mixed):
+        # Whose reference, when it is not simply the one version that scored the whole cohort.
+        figures += f"; judged against version {judged.version}'s validation ({judged.source}"
+        figures += f": {judged.scored_by} scored {judged.predictions} of {summary.rows})"
     reviewed = summary.reviewed
     if reviewed is not None and reviewed.reviewed_rows:
         figures += f"; {reviewed.reviewed_rows} final decision(s) a reviewer's, {reviewed.overridden_rows} overridden"

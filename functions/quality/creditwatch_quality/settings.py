@@ -44,6 +44,9 @@ class QualitySettings(LogSettings):
     fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
 
+    # The model registry (ModelRegistryBucket): each cohort is judged against the card and artifacts of the
+    # version that scored it; empty: every cohort against the layer model's figures, and the summary says so.
+    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # Empty: no lake, auto reads the cohort from the table (lake and athena need it: engine_for refuses).
     # auto: the lake when its watermark covers the cohort.
     lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
@@ -70,6 +73,7 @@ class QualitySettings(LogSettings):
         "notifications_queue_url",
         "lake_bucket",
         "retrain_function",
+        "model_registry_bucket",
         mode="before",
     )
     @classmethod

@@ -90,10 +90,11 @@ def _event_template() -> dict[str, Any]:
 Call = Callable[[str, str], tuple[int, float, dict[str, Any]]]
 
 
-def local_handler(endpoint: str) -> Call:
+def local_handler(endpoint: str, overrides: dict[str, str] | None = None) -> Call:
     """A call of the predict function's Lambda handler in this process, configured for the local stack.
 
     The call takes a route and a body and gives the status, the latency (ms) and the JSON answer.
+    `overrides` are template parameters (as `creditwatch serve --parameter`), e.g. the referral rules.
     """
     import contextlib
     import copy
@@ -105,7 +106,7 @@ def local_handler(endpoint: str) -> Call:
     from creditwatch.local.invoke import function_environment
     from creditwatch.local.template import Template
 
-    spec = Template(endpoint=endpoint).function("PredictFunction")
+    spec = Template(endpoint=endpoint, overrides=overrides or {}).function("PredictFunction")
     # Powertools reads its log level from the environment; the function's settings come from the template.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     import boto3

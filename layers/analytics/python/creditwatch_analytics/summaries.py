@@ -344,6 +344,19 @@ class RealizedPopulation(BaseModel):
     left_out: int = 0
 
 
+class JudgedAgainst(BaseModel):
+    """Whose reference a quality run used: the version that scored (most of) the cohort, or the layer's and why."""
+
+    scored_by: str = Field(description="The model version that scored most of the cohort")
+    version: str = Field(description="The version whose validation, threshold and calibration were used")
+    source: Literal["registry", "layer"]
+    predictions: int = Field(description="Predictions of the cohort scored by scored_by")
+    share: float | None = None
+    threshold: float
+    fallback: str | None = Field(None, description="Why the layer's figures stand in for scored_by's own")
+    mixed: str | None = Field(None, description="Set when other versions scored part of the cohort")
+
+
 class QualitySummary(BaseModel):
     """summary.json of a quality run (docs/operate.md explains every figure)."""
 
@@ -352,8 +365,10 @@ class QualitySummary(BaseModel):
     report_id: str | None = None
     generated_at: str
     environment: str
+    # The version the cohort is judged against (judged_against says why, and for how much of the cohort).
     model_version: str
     model_versions_in_cohort: dict[str, int] = {}
+    judged_against: JudgedAgainst | None = None
     # When the report was written (the run's end); generated_at is when the run started.
     written_at: str | None = None
     # Who read the cohort: dynamodb (the table, within its TTL) or lake (the exported hours and outcomes).

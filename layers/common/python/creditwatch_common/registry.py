@@ -105,6 +105,14 @@ class ModelRegistry:
         cards = [k for k in self._keys(VERSIONS_PREFIX) if k.endswith("/" + CARD_FILE)]
         return [k[len(VERSIONS_PREFIX) : -len(CARD_FILE) - 1] for k in cards]
 
+    def knows(self, version: str) -> bool:
+        """Whether the version is registered (its card listed): one LIST of versions/<version>/card.json.
+
+        A reader granted GetObject without ListBucket gets AccessDenied, not NoSuchKey, for a missing card:
+        the LIST tells a version the registry does not hold from one it cannot read.
+        """
+        return bool(self._list(version_prefix(version) + CARD_FILE))
+
     def card(self, version: str) -> ModelCard:
         """A version's card; VersionNotFound when none is registered under that name."""
         body = self._get(version_prefix(version) + CARD_FILE)

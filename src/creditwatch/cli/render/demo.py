@@ -53,6 +53,7 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
     _render_quality(console, "quality over the cohort before the change", result.quality_stable)
     _render_quality(console, "quality over the concept-drift cohort", result.quality_drifted)
     _render_loop(console, result.loop)
+    _render_review(console, result.review)
     if result.report_path:
         console.print(f"HTML report copied to [bold]{result.report_path}[/]")
     if result.index_path:
@@ -95,7 +96,12 @@ def render_demo(run: DemoRun, console: Console | None = None) -> None:
     else:
         state = "stopped"
     console.print(f"demo stack {endpoint}: {state}", soft_wrap=True)
-    console.print("[green]demo passed[/]" if result.ok else "[red]demo FAILED[/]: see the steps above")
+    failed = next((s for s in result.steps if not s.ok), None)
+    if failed is None and result.steps:
+        console.print("[green]demo passed[/]")
+    else:
+        where = f" at step '{failed.name}': {failed.detail}" if failed else ": no step ran"
+        console.print(f"[red]demo FAILED[/]{where} (the steps after it did not run)", soft_wrap=True, highlight=False)
 
 
 def _render_loop(console: Console, loop: dict[str, Any]) -> None:
@@ -112,6 +118,20 @@ def _render_loop(console: Console, loop: dict[str, Any]) -> None:
     _render_quality(console, "quality under the new champion", loop.get("quality") or {})
 
 
+def _render_review(console: Console, review: dict[str, Any]) -> None:
+    """The reviewer step: how many were referred, by which rule, and how often the reviewer overrode the model."""
+    if not review:
+        return
+    rules = ", ".join(f"{rule} {n}" for rule, n in sorted((review.get("by_rule") or {}).items()))
+    console.print(
+        f"[bold]oversight[/]: referral rate {pct(review['referral_rate'])} ({review['referred']} of "
+        f"{review['applications']}: {rules}); override rate {pct(review['override_rate'])} "
+        f"({review['overridden']} of {review['decided']} decided by {review['reviewer']}); "
+        f"{review['pending']} pending",
+        highlight=False,
+    )
+
+
 def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> None:
     """A quality run: its verdict, then each figure realized (with outcomes), estimated (CBPE) and at validation."""
     if not summary:
@@ -119,11 +139,19 @@ def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> No
     cohort = summary.get("cohort") or {}
     verdict = words.quality_verdict(str(summary.get("verdict")))
     population = summary.get("population") or {}
+    judged = summary.get("judged_against") or {}
+    against = ""
+    if judged:
+        whose = "its registered card" if judged.get("source") == "registry" else "the layer's metadata"
+        against = f", judged against version {judged.get('version')} ({whose}, threshold {judged.get('threshold')})"
     console.print(
         f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{verdict}[/], realized on "
         f"{words.quality_population(population.get('name'), population.get('labelled_rows'))} "
-        f"of {summary.get('rows')} predictions"
+        f"of {summary.get('rows')} predictions{against}"
     )
+    for note in (judged.get("fallback"), judged.get("mixed")):
+        if note:
+            console.print(f"  {note}", markup=False, highlight=False)
     for reason in summary.get("reasons") or []:
         console.print(f"  {reason}")
     table = Table(show_header=True)
