@@ -121,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     n_rows = 30 if args.quick else args.rows
 
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_model import load_model
     from creditwatch_model.counterfactual import counterfactual
     from creditwatch_model.leaf_boxes import build_leaf_boxes

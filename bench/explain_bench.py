@@ -66,7 +66,7 @@ def main() -> None:
     import joblib
     import shap
 
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_model import ARTIFACTS_DIR, EXPLAIN_FILE, load_model
     from creditwatch_model.counterfactual import counterfactual
     from creditwatch_model.explain import ForestCover, PathTables

@@ -341,7 +341,7 @@ def main() -> None:
     import joblib
     import pandas as pd
 
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_model import load_model
 
     model = load_model()
@@ -507,7 +507,7 @@ def main() -> None:
         )
 
     # 4. Same answers
-    from creditwatch.training import perturbed_rows as make_perturbed
+    from creditwatch_analytics.training import perturbed_rows as make_perturbed
 
     perturbed_rows = make_perturbed(model, 10_000, seed=7)
     print("parity with the joblib pipeline (probability of good credit)")

@@ -93,9 +93,9 @@ class Loop:
 
     def _train(self) -> str:
         from creditwatch.demo import StepFailed
-        from creditwatch.model_lifecycle import register_challenger
         from creditwatch.registry import matured_outcomes
-        from creditwatch.training.challenger import train_challenger
+        from creditwatch_analytics.model_lifecycle import register_challenger
+        from creditwatch_analytics.training.challenger import train_challenger
 
         window, drifted = self.demo.result.history.get("window"), self.demo.result.quality_drifted
         if not window or drifted.get("verdict") != "degraded":
@@ -180,7 +180,7 @@ class Loop:
 
     def _promote(self) -> str:
         from creditwatch.demo import StepFailed
-        from creditwatch.model_lifecycle import promote
+        from creditwatch_analytics.model_lifecycle import promote
 
         comparison, challenger = self.state.get("comparison") or {}, self.state.get("challenger")
         if not challenger or comparison.get("status") != "ok":

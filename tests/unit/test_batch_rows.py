@@ -6,7 +6,7 @@ import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from creditwatch.training import load_data
+from creditwatch_analytics.training import load_data
 from creditwatch_predict.rows import BatchRows
 from creditwatch_predict.schemas import build_application_model, build_batch_model
 

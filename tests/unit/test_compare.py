@@ -21,7 +21,7 @@ from creditwatch_predict.settings import PredictSettings
 
 @pytest.fixture(scope="module")
 def applications():
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_model import load_model
 
     return load_data()[load_model().schema.names].iloc[:600].to_dict("records")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from creditwatch.training import load_data
+from creditwatch_analytics.training import load_data
 
 # The clock never binds in these tests: only the candidate budget does, so every result is deterministic.
 NO_CLOCK = {"time_budget_ms": 600_000.0}

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from artifacts import assert_same_artifact
 
-from creditwatch.training import load_data, perturbed_rows, train
+from creditwatch_analytics.training import load_data, perturbed_rows, train
 from creditwatch_model import ARTIFACTS_DIR, EXPLAIN_FILE, PIPELINE_FILE, REFERENCE_CONTRIBUTIONS_FILE
 
 shap = pytest.importorskip("shap")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from artifacts import assert_same_artifact
 
-from creditwatch.training import (
+from creditwatch_analytics.training import (
     DATA_CSV,
     NOMINAL,
     NUMERICAL,

@@ -154,7 +154,7 @@ def test_validation_figures_come_from_the_metadata_with_their_intervals(model):
 def test_validation_for_booked_loans_is_the_holdout_rows_the_model_approves(model):
     from sklearn.model_selection import train_test_split
 
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_analytics.training.data import RANDOM_STATE, TARGET
 
     data = load_data()

@@ -29,7 +29,7 @@ def _fixed(body: str) -> str:
 @pytest.fixture(scope="module")
 def applications():
     """Forty applicants of the data set, approved and refused ones among them."""
-    from creditwatch.training import load_data
+    from creditwatch_analytics.training import load_data
     from creditwatch_model import load_model
 
     names = load_model().schema.names

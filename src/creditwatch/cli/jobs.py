@@ -22,7 +22,7 @@ def train(
     trained_at: Annotated[str | None, typer.Option(help="Pin metadata's trained_at (ISO 8601)")] = None,
 ) -> None:
     """Train the model and regenerate every artifact of the model layer (deterministic)."""
-    from creditwatch.training import train as run_training
+    from creditwatch_analytics.training import train as run_training
 
     render.trained(run_training(out, trained_at=trained_at).metadata, out)
 
