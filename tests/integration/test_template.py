@@ -707,6 +707,28 @@ def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writ
     assert "${LakeDatabase}/outcome_events" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
 
 
+def test_the_review_events_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
+    import pyarrow as pa
+
+    from creditwatch_analytics.lake.export import hour_key
+    from creditwatch_analytics.lake.reviews import REVIEW_SCHEMA, REVIEWS_PREFIX
+
+    res = Template().resources
+    table = res["LakeReviewsTable"]["Properties"]["TableInput"]
+    assert table["Name"] == "review_events"
+    athena = {pa.string(): "string", pa.bool_(): "boolean", pa.int16(): "smallint"}
+    written = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else athena[f.type]) for f in REVIEW_SCHEMA]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == written
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true"
+    location = params["storage.location.template"]["Fn::Sub"].replace("${LakeBucket}", "b")
+    key = hour_key(REVIEWS_PREFIX, datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
+    # Auditors read it as they read the predictions and outcomes.
+    policy = json.dumps(res["LakeQueryPolicy"]["Properties"]["PolicyDocument"])
+    assert "${LakeDatabase}/review_events" in policy and "${LakeBucket.Arn}/reviews/*" in policy
+
+
 def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results_in_a_bucket_without_object_lock() -> None:
     res = Template().resources
     config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]

@@ -183,7 +183,7 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     text = (Path(__file__).resolve().parents[2] / "docs" / "operate.md").read_text()
     section = text.split("## The lake: queries an auditor needs", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     rows = lake_rows(model, n=400, seed=4)
     pid = "01a2027b-d680-7a3c-8d2e-5b7c9e1f4a60"
     # The lookups by id name the id's partition: the UTC day of its 48-bit millisecond prefix, which the
@@ -216,6 +216,19 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     con = duckdb.connect()
     con.register("predictions", rows)
     con.register("outcome_events", outcomes)
+    # Two decisions on the first prediction's case (the correction, later, is its final one), one on the second's.
+    flip = {"approve": "refuse", "refuse": "approve"}
+    assert rows.decision[:2].notna().all()  # both reviewed predictions were scored (seed 4)
+    first, second = rows.decision[0], rows.decision[1]
+    reviews = pd.DataFrame(
+        {
+            "prediction_id": [pid, pid, rows.prediction_id[1]],
+            "decision": [first, flip[first], second],
+            "override": [False, True, False],
+            "decided_at": pd.to_datetime(["2026-11-23", "2026-11-24", "2026-11-23"], utc=True),
+        }
+    )
+    con.register("review_events", reviews)
     answers = []
     for block in blocks:
         sqlglot.parse_one(block, read="trino")  # Athena's dialect
@@ -230,6 +243,14 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
         assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
     # Every label of one prediction, the correction last.
     assert [(o, c, prev) for _, o, _, c, prev in answers[4]] == [("good", False, None), ("bad", True, "good")]
+    # Final decisions: the correction replaces the first decision; the second review agreed with the model.
+    scored = rows[rows.decision.notna()]
+    assert sum(r[1] for r in answers[5]) == len(scored)
+    assert sum(r[2] for r in answers[5]) == 2 and sum(r[3] for r in answers[5]) == 1
+    final = scored.decision.copy()
+    final[0] = flip[first]
+    approvals = sum(r[1] * r[4] for r in answers[5])
+    assert round(approvals) == int((final == "approve").sum())
 
 
 @pytest.mark.parametrize("seed", [0, 7], ids=["the stored key", "the stored key mixed with another seed"])
