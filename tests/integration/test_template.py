@@ -117,6 +117,7 @@ def test_inline_policies_have_no_wildcard_actions_or_resources(transformed: dict
                         "/history/",
                         "/versions/",
                         "/aliases/",
+                        "/alias-history/champion/",
                         "/evidence/",
                     )
                     results = text == json.dumps({"Fn::Sub": "${AthenaResultsBucket.Arn}/*"})
@@ -813,6 +814,9 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         *((a, objects) for a in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),
         # the report history: its entries, ledger and page (listing scoped to history/ like the drift role's)
         *((a, json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/*"})) for a in ("s3:GetObject", "s3:PutObject")),
+        # the champion's moves the history's charts mark: the registry's champion alias history, read only
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ModelRegistryBucket", "Arn"]})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ModelRegistryBucket.Arn}/alias-history/champion/*"})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["NotificationsQueue", "Arn"]})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
@@ -823,13 +827,48 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         (
             "s3:GetObject",
             json.dumps(
-                [{"Fn::Sub": "${LakeBucket.Arn}/predictions/*"}, {"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"}],
+                [
+                    {"Fn::Sub": "${LakeBucket.Arn}/predictions/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/reviews/*"},
+                ],
                 sort_keys=True,
             ),
         ),
     }
     command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
     assert command == ["creditwatch_quality.handler.lambda_handler"]
+
+
+def test_every_role_that_reads_the_lakes_outcomes_may_list_and_read_its_review_decisions(
+    transformed: dict[str, Any],
+) -> None:
+    # A labelled cohort (LakeWindow.labelled) lists and reads outcomes/ and reviews/ together: a role
+    # granted one and not the other fails every deployed run that reads the lake.
+    outcomes, reviews = (json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"}) for p in ("outcomes", "reviews"))
+    lake = json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})
+    readers = []
+    for lid, res in transformed["Resources"].items():
+        if res["Type"] != "AWS::IAM::Role" or lid == "LakeExportFunctionRole":
+            continue
+        statements = _statements(res)
+        reads = {
+            json.dumps(r)
+            for st in statements
+            if "s3:GetObject" in _as_list(st["Action"])
+            for r in _as_list(st["Resource"])
+        }
+        if outcomes not in reads:
+            continue
+        readers.append(lid)
+        assert reviews in reads, lid
+        listed = [
+            st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+            for st in statements
+            if "s3:ListBucket" in _as_list(st["Action"]) and json.dumps(st["Resource"]) == lake
+        ]
+        assert listed and all(p is None or "reviews/*" in _as_list(p) for p in listed), (lid, listed)
+    assert {"QualityFunctionRole", "CompareFunctionRole"} <= set(readers)
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:

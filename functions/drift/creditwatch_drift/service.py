@@ -278,6 +278,7 @@ class DriftJob:
             summary,
             link_seconds=self.settings.link_expiry_seconds,
             prefix=self.settings.history_prefix,
+            registry_bucket=self.settings.model_registry_bucket,
         )
         summary.history_updated = warning is None
         if warning:

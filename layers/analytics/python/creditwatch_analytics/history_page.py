@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from creditwatch_analytics.charts import RATIO, SHARE, Chart, H, Point, RefLine, Scale, Series, W, chart
+from creditwatch_analytics.charts import RATIO, SHARE, Chart, H, Mark, Point, RefLine, Scale, Series, W, chart
 from creditwatch_analytics.charts import when as _when
 from creditwatch_analytics.history_entry import Estimate, HistoryEntry, RatioPoint
+from creditwatch_analytics.history_moves import ChampionMove, ChampionMoves
 from creditwatch_analytics.report_page import render
 from creditwatch_common import words
 
@@ -92,8 +93,14 @@ def ratio_series(entries: Sequence[HistoryEntry]) -> list[Series]:
     ]
 
 
-def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
-    """The trend charts of the page, oldest to newest along each axis."""
+def move_marks(moves: Sequence[ChampionMove]) -> list[Mark]:
+    """The champion's moves as the charts' marks."""
+    return [Mark(m.at, m.kind, m.version or "", m.caption, m.tip, m.color) for m in moves]
+
+
+def charts(entries: Sequence[HistoryEntry], moves: Sequence[ChampionMove] = ()) -> list[Chart]:
+    """The trend charts of the page, oldest to newest along each axis, each marked where the champion moved."""
+    marks = move_marks(moves)
     drift = [e for e in entries if e.kind == "drift"]
     quality = [e for e in entries if e.kind == "quality"]
     comparison = [e for e in entries if e.kind == "comparison"]
@@ -109,6 +116,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(t, f"threshold {t:g}") for t in thresholds],
             SHARE,
             "no drift report yet",
+            marks,
         ),
         chart(
             "Score PSI (P(good) on frozen bins)",
@@ -116,6 +124,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(0.10, "0.10 moderate"), RefLine(0.25, "0.25 significant")],
             Scale(0.0, 0.3, lambda v: f"{v:.2f}"),
             "no stability figures yet",
+            marks,
         ),
         chart(
             "Attribution drift (NDCG of the importance order)",
@@ -123,6 +132,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(t, f"threshold {t:g}") for t in ndcg],
             RATIO,
             "no attribution figures yet",
+            marks,
         ),
         chart(
             "AUC: realized (outcomes) and estimated (CBPE), 95% intervals",
@@ -141,6 +151,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(validation[0], f"validation {validation[0]:.3f}")] if validation else [],
             auc,
             "no quality figures yet: they come with the quality job and the estimator",
+            marks,
         ),
         chart(
             "Disparate impact ratio by protected attribute (judged groups), 95% intervals",
@@ -148,6 +159,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(0.8, "four-fifths 0.8")],
             Scale(0.0, 1.0, clip=1.25),
             "no fairness figures yet",
+            marks,
         ),
         chart(
             "Approval rate",
@@ -161,6 +173,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(reference[0], f"reference {reference[0]:.0%}")] if reference else [],
             SHARE,
             "no approval figures yet",
+            marks,
         ),
     ]
 
@@ -290,8 +303,12 @@ def render_index(
     generated_at: str,
     links_expire_at: int | None = None,
     note: str | None = None,
+    champion: ChampionMoves | None = None,
 ) -> bytes:
-    """The whole page: header, trend charts, then every report newest first with its link."""
+    """The whole page: header, trend charts (marked where the champion moved), then every report newest first.
+
+    `champion`: the registry's champion moves (None: no registry was named, nothing is said of moves).
+    """
     if links_expire_at is not None:
         until = datetime.fromtimestamp(links_expire_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         validity = (
@@ -310,7 +327,9 @@ def render_index(
         comparisons=comparisons,
         generated_at=generated_at,
         validity=validity,
-        charts=charts(entries),
+        charts=charts(entries, champion.moves if champion else ()),
+        champion=champion,
+        moves=list(reversed(champion.moves)) if champion else [],
         rows=[row(e, links) for e in entries],
         W=W,
         H=H,
