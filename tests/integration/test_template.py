@@ -840,12 +840,11 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
     assert command == ["creditwatch_quality.handler.lambda_handler"]
 
 
-def test_every_role_that_reads_the_lakes_outcomes_may_list_and_read_its_review_decisions(
-    transformed: dict[str, Any],
-) -> None:
-    # A labelled cohort (LakeWindow.labelled) lists and reads outcomes/ and reviews/ together: a role
-    # granted one and not the other fails every deployed run that reads the lake.
-    outcomes, reviews = (json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"}) for p in ("outcomes", "reviews"))
+def test_every_job_that_reads_the_lake_may_list_and_read_its_review_decisions(transformed: dict[str, Any]) -> None:
+    # A labelled cohort (LakeWindow.labelled) and the drift window's counts read reviews/ beside the
+    # predictions (the final decisions): a role granted one and not the other fails every deployed run
+    # that reads the lake. The drift role's Athena queries join the Glue table review_events too.
+    predictions, reviews = (json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"}) for p in ("predictions", "reviews"))
     lake = json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})
     readers = []
     for lid, res in transformed["Resources"].items():
@@ -858,7 +857,7 @@ def test_every_role_that_reads_the_lakes_outcomes_may_list_and_read_its_review_d
             if "s3:GetObject" in _as_list(st["Action"])
             for r in _as_list(st["Resource"])
         }
-        if outcomes not in reads:
+        if predictions not in reads:
             continue
         readers.append(lid)
         assert reviews in reads, lid
@@ -868,7 +867,13 @@ def test_every_role_that_reads_the_lakes_outcomes_may_list_and_read_its_review_d
             if "s3:ListBucket" in _as_list(st["Action"]) and json.dumps(st["Resource"]) == lake
         ]
         assert listed and all(p is None or "reviews/*" in _as_list(p) for p in listed), (lid, listed)
-    assert {"QualityFunctionRole", "CompareFunctionRole"} <= set(readers)
+    assert {"DriftFunctionRole", "QualityFunctionRole", "CompareFunctionRole"} <= set(readers)
+    catalog = [
+        json.dumps(st["Resource"])
+        for st in _statements(transformed["Resources"]["DriftFunctionRole"])
+        if "glue:GetTable" in _as_list(st["Action"])
+    ]
+    assert len(catalog) == 1 and "${LakeDatabase}/review_events" in catalog[0]
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:

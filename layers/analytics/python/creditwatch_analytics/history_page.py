@@ -29,6 +29,9 @@ COLORS = {
     "approval_drift": "#17becf",
     "approval_quality": "#393b79",
     "approval_challenger": "#e6550d",
+    "referral_rate": "#3182bd",
+    "override_rate": "#fd8d3c",
+    "override_quality": "#756bb1",
 }
 WINDOW_COLORS = ["#000000", "#7f7f7f"]
 # Realized AUC on booked loans (approved applicants with outcomes): drawn only when a quality run judged them.
@@ -175,6 +178,20 @@ def charts(entries: Sequence[HistoryEntry], moves: Sequence[ChampionMove] = ()) 
             "no approval figures yet",
             marks,
         ),
+        chart(
+            "Human review: referral rate and override rate",
+            [
+                *by_window("referral_rate", "referred", drift, lambda e: e.referral_rate),
+                # Of the cases a reviewer decided, the share against the model: near zero may be automation bias.
+                *by_window("override_rate", "overridden (drift window)", drift, lambda e: e.override_rate),
+                *by_window("override_quality", "overridden (quality cohort)", quality, lambda e: e.override_rate),
+            ],
+            [],
+            SHARE,
+            "no review figures yet: the referral rules are off (ReviewBand, ReviewOutOfRange, ReviewNovelty, "
+            "ReviewAuditShare) or no run counted referrals",
+            marks,
+        ),
     ]
 
 
@@ -272,6 +289,10 @@ def figures(e: HistoryEntry) -> str:
         bits.append(f"labels {e.label_coverage:.0%}")
     if e.approval_rate is not None:
         bits.append(f"approval {e.approval_rate:.1%}")
+    if e.referral_rate is not None:
+        bits.append(f"referred {e.referral_rate:.1%}")
+    if e.override_rate is not None and e.reviewed_rows:
+        bits.append(f"overridden {e.override_rate:.0%} of {e.reviewed_rows} reviewed")
     if e.approval_rate_challenger is not None:
         bits.append(f"challenger's approval {e.approval_rate_challenger:.1%}")
     if e.auc_difference is not None and e.auc_difference.value is not None:
