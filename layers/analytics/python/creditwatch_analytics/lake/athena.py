@@ -198,7 +198,7 @@ def convert(value: str | None, athena_type: str) -> Any:
 
 @dataclass
 class AthenaWindow:
-    """The window read by Athena: counts and the bottom-k sample in SQL over the Glue table `predictions`."""
+    """The window read by Athena: counts (joined to `review_events`) and the sample in SQL over `predictions`."""
 
     client: AthenaClient
     feature_names: list[str]
