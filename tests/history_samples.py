@@ -146,6 +146,13 @@ def drift_summary(
             "holds": True,
             "validation_auc": 0.78,
         },
+        # Referred to reviewers, and of the cases they decided, the share against the model (creeping up).
+        "referred_rows": (referred := 36 + day % 5),
+        "referral_rate": round(referred / 900, 6),
+        "reviewed_rows": (reviewed := referred - 4),
+        "overridden_rows": (overridden := min(reviewed, 2 + day // 3)),
+        "pending_rows": 4,
+        "override_rate": round(overridden / reviewed, 6),
         "report_id": report_id,
         "report_html_key": f"{prefix}/report.html",
         "summary_key": f"{prefix}/summary.json",
@@ -202,6 +209,13 @@ def quality_summary(day: int, *, start: datetime | None = None, **extra: Any) ->
                 "lowest_group": "female",
                 "highest_group": "male",
             }
+        },
+        "reviewed": {
+            "rows": 700,
+            "reviewed_rows": 30,
+            "overridden_rows": 3 + day // 7,
+            "approved_against_model": 2 + day // 7,
+            "refused_against_model": 1,
         },
         "report_url": None,
         "report_html_key": f"{prefix}/report.html",

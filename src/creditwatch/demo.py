@@ -326,7 +326,12 @@ class Demo:
     def _index(self) -> str:
         """The history's page beside the report: every run listed (drift and quality), each linked to its local copy."""
         s3 = stack.boto_client("s3", self.endpoint)
-        saved = reports.save_index(s3, self.template.ref("ReportsBucket"), self.options.reports_dir / "index.html")
+        saved = reports.save_index(
+            s3,
+            self.template.ref("ReportsBucket"),
+            self.options.reports_dir / "index.html",
+            registry_bucket=self.template.ref("ModelRegistryBucket"),
+        )
         runs = sum(1 for r in (self.result.drift_baseline, self.result.drift) if r.get("report_id"))
         runs += sum(1 for r in (self.result.quality_stable, self.result.quality_drifted) if r.get("report_id"))
         if saved.entries < runs:

@@ -78,7 +78,7 @@ def window(endpoint: str) -> Any:
 
 
 def save(endpoint: str, folder: Path) -> int:
-    """Copy the stack's lake objects (predictions/... and outcomes/...) into folder/lake; returns how many."""
+    """Copy the stack's lake objects (predictions/..., outcomes/... and reviews/...) into folder/lake; how many."""
     from concurrent.futures import ThreadPoolExecutor
 
     s3 = stack.boto_client("s3", endpoint, max_pool_connections=16)
@@ -86,7 +86,7 @@ def save(endpoint: str, folder: Path) -> int:
     pages = s3.get_paginator("list_objects_v2")
     keys = [
         obj["Key"]
-        for prefix in ("predictions/", "outcomes/")
+        for prefix in ("predictions/", "outcomes/", "reviews/")
         for page in pages.paginate(Bucket=bucket, Prefix=prefix)
         for obj in page.get("Contents", [])
     ]

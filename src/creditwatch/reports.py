@@ -92,13 +92,22 @@ class SavedIndex:
     linked: int
 
 
-def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str = "history") -> SavedIndex:
+def save_index(
+    s3: Any,
+    bucket: str,
+    path: Path,
+    copies: int = 50,
+    prefix: str = "history",
+    registry_bucket: str | None = None,
+) -> SavedIndex:
     """Render the bucket's history into path, the newest `copies` reports saved beside it and linked relatively.
 
     The page in the bucket links through token links (a deployed API); a saved page links to files, so it
-    works offline, from a laptop or an archive. A report already saved is not fetched again.
+    works offline, from a laptop or an archive. A report already saved is not fetched again. With a
+    registry bucket, the charts mark the champion's moves.
     """
     from creditwatch_analytics.history import HistoryStore
+    from creditwatch_analytics.history_moves import read_champion_moves
     from creditwatch_analytics.history_page import render_index
     from creditwatch_common.ids import iso_utc
 
@@ -125,7 +134,9 @@ def save_index(s3: Any, bucket: str, path: Path, copies: int = 50, prefix: str =
         f"Report links open the copies saved beside this page (the newest {len(links)}); "
         "others: creditwatch report show --summary-key <key>."
     )
-    path.write_bytes(render_index(entries, links, generated_at=iso_utc(datetime.now(UTC)), note=note))
+    champion = read_champion_moves(s3, registry_bucket) if registry_bucket else None
+    page = render_index(entries, links, generated_at=iso_utc(datetime.now(UTC)), note=note, champion=champion)
+    path.write_bytes(page)
     return SavedIndex(path=path, entries=len(entries), copied=copied, linked=len(links))
 
 
@@ -144,6 +155,7 @@ def rebuild_history(
     publisher: Any | None,
     link_seconds: int = 604_800,
     progress: Callable[[int, int], None] | None = None,
+    registry_bucket: str | None = None,
 ) -> dict[str, int]:
     """Recreate the history's entries and ledger from every summary in the bucket.
 
@@ -151,6 +163,7 @@ def rebuild_history(
     run. `progress(summaries read, summaries)`.
     """
     from creditwatch_analytics.history import HistoryStore, rebuild, report_links
+    from creditwatch_analytics.history_moves import read_champion_moves
     from creditwatch_analytics.history_page import render_index
     from creditwatch_common.ids import iso_utc
     from creditwatch_common.reports import Publisher
@@ -160,11 +173,12 @@ def rebuild_history(
     store = HistoryStore(s3=s3, bucket=bucket)
     now = datetime.now(UTC)
     if publisher is not None:
+        champion = read_champion_moves(s3, registry_bucket) if registry_bucket else None
 
         def render(entries: list[Any]) -> bytes:
             links = report_links(publisher, entries, link_seconds, now.timestamp())
             expires = int(now.timestamp()) + link_seconds
-            return render_index(entries, links, generated_at=iso_utc(now), links_expire_at=expires)
+            return render_index(entries, links, generated_at=iso_utc(now), links_expire_at=expires, champion=champion)
 
         entries = store.update(render).entries
     else:

@@ -152,20 +152,20 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
         (sql.GroupSpec("foreign_worker", "foreign_worker", mapping=(("A201", "yes"), ("A202", "no"))),),
     )
     seed_results(server, [("model_version", "varchar"), ("n", "bigint")], [["v1", "5"]])
-    # The grouping sets' rows: (age bin, decision bin, group) keys, one set a row, then rows, approvals, P(good)
-    # sum and referred rows.
+    # The grouping sets' rows: (age bin, decision bin, group) keys, one set a row, then rows, approvals (final
+    # decisions), P(good) sum, referred rows, those a reviewer decided and those decided against the model.
     keyed = [
-        [None, None, None, "5", "4", "3.5", "2"],
-        ["0", None, None, "1", "1", "0.7", "0"],
-        ["1", None, None, "3", "2", "2.1", "1"],
-        ["2", None, None, "1", "1", "0.7", "1"],
-        [None, "0", None, "4", "4", "2.8", "2"],
-        [None, "1", None, "1", "0", "0.7", "0"],
-        [None, None, "0", "4", "3", "2.5", "2"],
-        [None, None, "-1", "1", "1", "1.0", "0"],  # a code no group maps to: not counted
+        [None, None, None, "5", "4", "3.5", "2", "1", "1"],
+        ["0", None, None, "1", "1", "0.7", "0", "0", "0"],
+        ["1", None, None, "3", "2", "2.1", "1", "1", "1"],
+        ["2", None, None, "1", "1", "0.7", "1", "0", "0"],
+        [None, "0", None, "4", "4", "2.8", "2", "1", "1"],
+        [None, "1", None, "1", "0", "0.7", "0", "0", "0"],
+        [None, None, "0", "4", "3", "2.5", "2", "1", "1"],
+        [None, None, "-1", "1", "1", "1.0", "0", "0", "0"],  # a code no group maps to: not counted
     ]
-    types = ["integer", "integer", "integer", "bigint", "bigint", "double", "bigint"]
-    names = ["k0", "k1", "k2", "n", "a", "p", "r"]
+    types = ["integer", "integer", "integer", "bigint", "bigint", "double", "bigint", "bigint", "bigint"]
+    names = ["k0", "k1", "k2", "n", "a", "p", "r", "v", "o"]
     seed_results(server, [(n, t) for n, t in zip(names, types, strict=True)], keyed)
     features = model.schema.names
     sample_columns = [("prediction_id", "varchar"), ("probability_good_credit", "double"), ("decision", "varchar")]
@@ -179,7 +179,8 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
     where = sql.window_filter(START, end, partitions=True)
     assert window.queries == [
         sql.render(sql.versions_query(where), "trino"),
-        sql.render(sql.counts_query(where, spec), "trino"),
+        # Approvals on the final decision: the Glue table review_events joined, pruned from the window's day.
+        sql.render(sql.counts_query(where, spec, sql.reviews_filter(START, partitions=True)), "trino"),
         sql.render(sql.sample_query(where, features, 50, 0), "trino"),
     ]
     athena = boto_client("athena", server)
@@ -191,6 +192,7 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
     assert got.engine == "athena" and got.rows_read == 5 and got.model_versions == {"v1": 5}
     assert [r.prediction_id for r in got.rows] == [f"id-{i}" for i in range(5)]
     assert got.counts is not None and got.counts.rows == 5 and got.counts.referred == 2
+    assert (got.counts.reviewed, got.counts.overridden, got.counts.pending) == (1, 1, 1)
     assert got.counts.bins == {"age_in_years": [1, 3, 1], "decision": [4, 1, 0]}
     assert got.counts.groups["foreign_worker"]["yes"].rows == 4
     assert got.counts.groups["foreign_worker"]["yes"].approved == 3

@@ -710,6 +710,28 @@ def test_the_outcomes_glue_table_declares_the_columns_and_layout_the_export_writ
     assert "${LakeDatabase}/outcome_events" in policy and "${LakeBucket.Arn}/outcomes/*" in policy
 
 
+def test_the_review_events_glue_table_declares_the_columns_and_layout_the_export_writes() -> None:
+    import pyarrow as pa
+
+    from creditwatch_analytics.lake.export import hour_key
+    from creditwatch_analytics.lake.reviews import REVIEW_SCHEMA, REVIEWS_PREFIX
+
+    res = Template().resources
+    table = res["LakeReviewsTable"]["Properties"]["TableInput"]
+    assert table["Name"] == "review_events"
+    athena = {pa.string(): "string", pa.bool_(): "boolean", pa.int16(): "smallint"}
+    written = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else athena[f.type]) for f in REVIEW_SCHEMA]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == written
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true"
+    location = params["storage.location.template"]["Fn::Sub"].replace("${LakeBucket}", "b")
+    key = hour_key(REVIEWS_PREFIX, datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert f"s3://b/{key}".startswith(location.replace("${!dt}", "2026-03-04").replace("${!hour}", "05"))
+    # Auditors read it as they read the predictions and outcomes.
+    policy = json.dumps(res["LakeQueryPolicy"]["Properties"]["PolicyDocument"])
+    assert "${LakeDatabase}/review_events" in policy and "${LakeBucket.Arn}/reviews/*" in policy
+
+
 def test_the_lake_workgroup_cuts_off_big_scans_and_expires_its_results_in_a_bucket_without_object_lock() -> None:
     res = Template().resources
     config = res["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
@@ -794,6 +816,9 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         *((a, objects) for a in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),
         # the report history: its entries, ledger and page (listing scoped to history/ like the drift role's)
         *((a, json.dumps({"Fn::Sub": "${ReportsBucket.Arn}/history/*"})) for a in ("s3:GetObject", "s3:PutObject")),
+        # the champion's moves the history's charts mark: the registry's champion alias history, read only
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": ["ModelRegistryBucket", "Arn"]})),
+        ("s3:GetObject", json.dumps({"Fn::Sub": "${ModelRegistryBucket.Arn}/alias-history/champion/*"})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["NotificationsQueue", "Arn"]})),
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailedRunsQueue", "Arn"]})),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "ReportLinkTokenSecret"})),
@@ -807,13 +832,53 @@ def test_the_quality_role_reads_the_table_writes_only_the_quality_prefix_and_not
         (
             "s3:GetObject",
             json.dumps(
-                [{"Fn::Sub": "${LakeBucket.Arn}/predictions/*"}, {"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"}],
+                [
+                    {"Fn::Sub": "${LakeBucket.Arn}/predictions/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/outcomes/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/reviews/*"},
+                ],
                 sort_keys=True,
             ),
         ),
     }
     command = transformed["Resources"]["QualityFunction"]["Properties"]["ImageConfig"]["Command"]
     assert command == ["creditwatch_quality.handler.lambda_handler"]
+
+
+def test_every_job_that_reads_the_lake_may_list_and_read_its_review_decisions(transformed: dict[str, Any]) -> None:
+    # A labelled cohort (LakeWindow.labelled) and the drift window's counts read reviews/ beside the
+    # predictions (the final decisions): a role granted one and not the other fails every deployed run
+    # that reads the lake. The drift role's Athena queries join the Glue table review_events too.
+    predictions, reviews = (json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{p}/*"}) for p in ("predictions", "reviews"))
+    lake = json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})
+    readers = []
+    for lid, res in transformed["Resources"].items():
+        if res["Type"] != "AWS::IAM::Role" or lid == "LakeExportFunctionRole":
+            continue
+        statements = _statements(res)
+        reads = {
+            json.dumps(r)
+            for st in statements
+            if "s3:GetObject" in _as_list(st["Action"])
+            for r in _as_list(st["Resource"])
+        }
+        if predictions not in reads:
+            continue
+        readers.append(lid)
+        assert reviews in reads, lid
+        listed = [
+            st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+            for st in statements
+            if "s3:ListBucket" in _as_list(st["Action"]) and json.dumps(st["Resource"]) == lake
+        ]
+        assert listed and all(p is None or "reviews/*" in _as_list(p) for p in listed), (lid, listed)
+    assert {"DriftFunctionRole", "QualityFunctionRole", "CompareFunctionRole"} <= set(readers)
+    catalog = [
+        json.dumps(st["Resource"])
+        for st in _statements(transformed["Resources"]["DriftFunctionRole"])
+        if "glue:GetTable" in _as_list(st["Action"])
+    ]
+    assert len(catalog) == 1 and "${LakeDatabase}/review_events" in catalog[0]
 
 
 def test_the_lake_export_role_reads_the_table_and_writes_only_the_lake_prefix(transformed: dict[str, Any]) -> None:

@@ -124,8 +124,9 @@ def test_links_are_never_wrapped_when_the_output_is_piped() -> None:
 
 
 def test_lake_query_help_offers_in_athena_only_the_tables_glue_defines() -> None:
-    # Locally DuckDB has the views predictions, outcomes and outcome_events; a deployed stack's Athena
-    # has only the Glue tables of template.yaml (no outcomes view): the help must say which is which.
+    # Locally DuckDB has the views predictions, outcomes, outcome_events, reviews and review_events; a
+    # deployed stack's Athena has only the Glue tables of template.yaml (no latest-per-prediction view):
+    # the help must say which is which.
     import re
     from typing import get_type_hints
 
@@ -137,7 +138,7 @@ def test_lake_query_help_offers_in_athena_only_the_tables_glue_defines() -> None
         for res in Template().resources.values()
         if res["Type"] == "AWS::Glue::Table"
     }
-    assert glue == {"predictions", "outcome_events"}
+    assert glue == {"predictions", "outcome_events", "review_events"}
     texts = [lake_query.__doc__ or ""]
     sql = get_type_hints(lake_query, include_extras=True)["sql"]
     texts += [str(m.help) for m in sql.__metadata__ if getattr(m, "help", None)]
@@ -145,6 +146,7 @@ def test_lake_query_help_offers_in_athena_only_the_tables_glue_defines() -> None
     for text in texts:
         text = " ".join(text.split())
         local, athena = re.split(r"(?:With --workgroup \(Athena\)|In Athena)", text, maxsplit=1)
-        assert {"predictions", "outcomes", "outcome_events"} <= set(re.findall(r"`(\w+)`", local)), local
+        views = {"predictions", "outcomes", "outcome_events", "reviews", "review_events"}
+        assert views <= set(re.findall(r"`(\w+)`", local)), local
         offered = re.search(r"the Glue tables (.*?)(?:\(|$)", athena)
         assert offered is not None and set(re.findall(r"`(\w+)`", offered.group(1))) == glue, athena

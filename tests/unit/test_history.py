@@ -163,8 +163,8 @@ def test_the_page_needs_no_other_file_and_no_host():
     page = render_index(entries, {}, generated_at="2026-11-27T00:00:00Z").decode()
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!#)""", page), "the page must load nothing"
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
-    # Six trend charts, each drawn (a line with points), newest report first in the table.
-    assert page.count('<figure class="chart"') == 6 and "empty" not in page
+    # Seven trend charts, each drawn (a line with points), newest report first in the table.
+    assert page.count('<figure class="chart"') == 7 and "empty" not in page
     assert index_rows(page) == [e.report_id for e in entries]
 
 

@@ -126,6 +126,53 @@ def test_the_duckdb_counts_equal_pandas_on_the_same_rows(spec, model):
         assert got.bins["credit_amount"] == list(bins.features["credit_amount"].counts(in_window["credit_amount"]))
 
 
+def test_the_duckdb_counts_approve_on_the_latest_reviewers_decision_as_pandas_does_on_final_decisions(spec, model):
+    rows = lake_rows(model, n=2000, seed=5)
+    scored = rows[rows.probability_good_credit.notna() & rows.referral.notna()].reset_index(drop=True)
+    flip = {"approve": "refuse", "refuse": "approve"}
+    # Half the referred cases decided: a third against the model; a few corrected later (the latest counts).
+    decided = scored.iloc[: len(scored) // 2]
+    first = [flip[d] if i % 3 == 0 else d for i, d in enumerate(decided.decision)]
+    corrected = decided.iloc[:5]
+    events = pd.DataFrame(
+        {
+            "prediction_id": [*decided.prediction_id, *corrected.prediction_id],
+            "decision": [*first, *(flip[d] for d in first[:5])],
+            "decided_at": pd.to_datetime(["2026-11-03T05:00Z"] * len(decided) + ["2026-11-03T06:00Z"] * 5, utc=True),
+        }
+    )
+    final = dict(zip(decided.prediction_id, first, strict=True)) | dict(
+        zip(corrected.prediction_id, (flip[d] for d in first[:5]), strict=True)
+    )
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    con.register("review_events", events)
+    where = sql.window_filter(START, END, partitions=False)
+    query = sql.counts_query(where, spec, sql.reviews_filter(START, partitions=False))
+    got = sql.parse_counts(con.execute(sql.render(query, "duckdb")).fetchall(), spec)
+    in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()].copy()
+    in_window["final_decision"] = in_window.prediction_id.map(final)
+    want = sql.counts_from_frame(in_window, spec)
+    reviewed = in_window.final_decision.notna()
+    assert got.reviewed == want.reviewed == int(reviewed.sum()) > 20
+    assert got.overridden == want.overridden == int((reviewed & (in_window.final_decision != in_window.decision)).sum())
+    assert got.pending == want.pending == int(in_window.referral.notna().sum()) - int(reviewed.sum())
+    assert got.bins == want.bins  # the decision's PSI stays the model's
+    for attribute, groups in want.groups.items():
+        for name, g in groups.items():
+            assert (got.groups[attribute][name].rows, got.groups[attribute][name].approved) == (g.rows, g.approved)
+    approved = np.where(reviewed, in_window.final_decision == "approve", in_window.decision == "approve")
+    assert sum(g.approved for g in got.groups["sex"].values()) == int(
+        approved[in_window.personal_status_and_sex.isin(list(groups_mod.SEX)).to_numpy()].sum()
+    )
+    # The Athena text prunes the review events' partitions too, and parses as Trino.
+    athena = sql.counts_query(
+        sql.window_filter(START, END, partitions=True), spec, sql.reviews_filter(START, partitions=True)
+    )
+    assert "dt >= '2026-11-02'" in athena and "max_by(decision, decided_at)" in athena
+    sqlglot.parse_one(athena, read="trino")
+
+
 def test_the_duckdb_sample_and_versions_equal_the_python_bottom_k(spec, model):
     rows = lake_rows(model, n=2000, seed=2)
     con = duckdb.connect()
@@ -183,7 +230,7 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     text = (Path(__file__).resolve().parents[2] / "docs" / "operate.md").read_text()
     section = text.split("## The lake: queries an auditor needs", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     rows = lake_rows(model, n=400, seed=4)
     pid = "01a2027b-d680-7a3c-8d2e-5b7c9e1f4a60"
     # The lookups by id name the id's partition: the UTC day of its 48-bit millisecond prefix, which the
@@ -216,6 +263,19 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
     con = duckdb.connect()
     con.register("predictions", rows)
     con.register("outcome_events", outcomes)
+    # Two decisions on the first prediction's case (the correction, later, is its final one), one on the second's.
+    flip = {"approve": "refuse", "refuse": "approve"}
+    assert rows.decision[:2].notna().all()  # both reviewed predictions were scored (seed 4)
+    first, second = rows.decision[0], rows.decision[1]
+    reviews = pd.DataFrame(
+        {
+            "prediction_id": [pid, pid, rows.prediction_id[1]],
+            "decision": [first, flip[first], second],
+            "override": [False, True, False],
+            "decided_at": pd.to_datetime(["2026-11-23", "2026-11-24", "2026-11-23"], utc=True),
+        }
+    )
+    con.register("review_events", reviews)
     answers = []
     for block in blocks:
         sqlglot.parse_one(block, read="trino")  # Athena's dialect
@@ -230,6 +290,14 @@ def test_the_auditors_queries_in_operate_md_parse_as_trino_and_answer_in_duckdb(
         assert by_outcome.get((rows.decision[0], "bad"), 0) >= 1
     # Every label of one prediction, the correction last.
     assert [(o, c, prev) for _, o, _, c, prev in answers[4]] == [("good", False, None), ("bad", True, "good")]
+    # Final decisions: the correction replaces the first decision; the second review agreed with the model.
+    scored = rows[rows.decision.notna()]
+    assert sum(r[1] for r in answers[5]) == len(scored)
+    assert sum(r[2] for r in answers[5]) == 2 and sum(r[3] for r in answers[5]) == 1
+    final = scored.decision.copy()
+    final[0] = flip[first]
+    approvals = sum(r[1] * r[4] for r in answers[5])
+    assert round(approvals) == int((final == "approve").sum())
 
 
 @pytest.mark.parametrize("seed", [0, 7], ids=["the stored key", "the stored key mixed with another seed"])

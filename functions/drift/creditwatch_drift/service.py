@@ -134,9 +134,14 @@ class DriftJob:
         # A source that counts nothing (a custom one): the sample's own counts.
         counts: WindowCounts = sample.counts if sample.counts is not None else counts_from_frame(current.frame, spec)
         if sample.counts is not None and sample.counts.rows:
+            c = sample.counts
             base.update(
-                referred_rows=sample.counts.referred,
-                referral_rate=round(sample.counts.referred / sample.counts.rows, 6),
+                referred_rows=c.referred,
+                referral_rate=round(c.referred / c.rows, 6),
+                reviewed_rows=c.reviewed,
+                overridden_rows=c.overridden,
+                pending_rows=c.pending,
+                override_rate=round(c.overridden / c.reviewed, 6) if c.reviewed else None,
             )
         base.update(
             engine=sample.engine,
@@ -278,6 +283,7 @@ class DriftJob:
             summary,
             link_seconds=self.settings.link_expiry_seconds,
             prefix=self.settings.history_prefix,
+            registry_bucket=self.settings.model_registry_bucket,
         )
         summary.history_updated = warning is None
         if warning:

@@ -30,6 +30,8 @@ class DriftSettings(LogSettings):
     report_prefix: str = Field("drift", validation_alias="REPORT_PREFIX")
     # The report history (index.html and its entries) every run updates after publishing its report.
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
+    # The model registry: the history's charts mark the champion's moves (read only); empty: no marks.
+    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     sample_seed: int = Field(0, validation_alias="DRIFT_SAMPLE_SEED")
     # Attribution drift fires below this NDCG of the importance order (SageMaker Model Monitor's default).
     attribution_threshold: float = Field(0.9, gt=0, le=1, validation_alias="ATTRIBUTION_NDCG_THRESHOLD")
@@ -71,6 +73,7 @@ class DriftSettings(LogSettings):
         "report_link_base_url",
         "athena_workgroup",
         "lake_database",
+        "model_registry_bucket",
         mode="before",
     )
     @classmethod

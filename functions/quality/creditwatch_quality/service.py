@@ -247,7 +247,13 @@ class QualityJob:
                     "report_url_signed_by": None,
                 }
             )
-        warning = record_run(self.publisher, summary, link_seconds=s.link_expiry_seconds, prefix=s.history_prefix)
+        warning = record_run(
+            self.publisher,
+            summary,
+            link_seconds=s.link_expiry_seconds,
+            prefix=s.history_prefix,
+            registry_bucket=s.model_registry_bucket,
+        )
         summary.history_updated = warning is None
         if warning:
             summary.warnings.append(warning)

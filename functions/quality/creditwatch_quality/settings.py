@@ -18,6 +18,8 @@ class QualitySettings(LogSettings):
     report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
     # The report history (creditwatch_analytics.history) every run adds its report to.
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
+    # The model registry: the history's charts mark the champion's moves (read only); empty: no marks.
+    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # The scheduled cohort: predictions made between 84 and 28 days ago (12 and 4 whole weeks). A German
     # Credit "bad" is a missed repayment, known a month or more after the decision; younger predictions
     # have too few outcomes. 84 stays inside the table's 90-day TTL (PredictionTtlDays) with a margin:

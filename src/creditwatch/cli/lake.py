@@ -71,10 +71,12 @@ def lake_query(
     sql: Annotated[
         str,
         typer.Argument(
-            help="SQL. Locally (DuckDB): the views `predictions`, `outcomes` (latest per prediction_id) and "
-            "`outcome_events`. With --workgroup (Athena): the Glue tables `predictions` and `outcome_events` "
-            "only (no `outcomes`: take the latest recorded_at per prediction_id), partitioned by `dt`: filter "
-            'on it. E.g. "SELECT decision, count(*) FROM predictions GROUP BY 1"'
+            help="SQL. Locally (DuckDB): the views `predictions`, `outcomes` (latest per prediction_id), "
+            "`outcome_events`, `reviews` (a reviewer's latest decision per prediction_id) and `review_events`. "
+            "With --workgroup (Athena): the Glue tables `predictions`, `outcome_events` and `review_events` "
+            "only (no latest-per-prediction views: take the latest recorded_at or decided_at per "
+            'prediction_id), partitioned by `dt`: filter on it. E.g. "SELECT decision, count(*) FROM '
+            'predictions GROUP BY 1"'
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
@@ -86,10 +88,11 @@ def lake_query(
 ) -> None:
     """SQL over the lake: DuckDB on the local stack, Athena on a deployed one (--workgroup, --database).
 
-    Locally the views are `predictions`, `outcomes` (latest per prediction_id) and `outcome_events`;
-    with no local stack running, the lake the demo left behind (copied when its stack stopped) answers.
-    In Athena the Glue tables are `predictions` and `outcome_events` (no `outcomes` view), partitioned
-    by `dt` and `hour`.
+    Locally the views are `predictions`, `outcomes` (latest per prediction_id), `outcome_events`,
+    `reviews` (a reviewer's latest decision per prediction_id) and `review_events`; with no local stack
+    running, the lake the demo left behind (copied when its stack stopped) answers. In Athena the Glue
+    tables are `predictions`, `outcome_events` and `review_events` (no `outcomes` or `reviews` view),
+    partitioned by `dt` and `hour`.
     """
     import duckdb
 

@@ -96,14 +96,25 @@ def report_index(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Recreate the history from every summary in the bucket first")
     ] = False,
+    registry_bucket: Annotated[
+        str | None,
+        typer.Option(
+            help="Deployed stack: the ModelRegistryBucketName output, to mark the champion's moves on the charts "
+            "(default: the local stack's registry)"
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """The report history: every report newest first with trend charts, opened in a browser (or saved)."""
+    """The report history: every report newest first with trend charts, opened in a browser (or saved).
+
+    The charts mark each move of the champion (promotion, rollback) from the model registry's alias history.
+    """
     import webbrowser
 
     from creditwatch import reports
 
     s3, bucket, deployed = _bucket(bucket)
+    registry = registry_bucket if deployed else registry_bucket or _local_registry_bucket()
     rebuilt = None
     if rebuild:
         # Locally the bucket's page is rewritten too, with links through `creditwatch serve`; a deployed
@@ -112,13 +123,13 @@ def report_index(
 
         with progress_bar("summaries") as progress:
             publisher = None if deployed else _local_publisher(s3, bucket)
-            rebuilt = reports.rebuild_history(s3, bucket, publisher, progress=progress)
+            rebuilt = reports.rebuild_history(s3, bucket, publisher, progress=progress, registry_bucket=registry)
     path = save or ROOT / "reports" / "index.html"
     if path.suffix != ".html":
         path = path / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        saved = reports.save_index(s3, bucket, path, copies)
+        saved = reports.save_index(s3, bucket, path, copies, registry_bucket=registry)
     except reports.NoReport as exc:
         common.fail(str(exc))
     opened = False if save else webbrowser.open(saved.path.resolve().as_uri())
@@ -126,6 +137,13 @@ def report_index(
         common.print_json({**saved.__dict__, "path": str(saved.path), "opened": opened, "rebuild": rebuilt})
         return
     render.report_index(saved, rebuilt, show_uri=not save and not opened)
+
+
+def _local_registry_bucket() -> str:
+    """The local stack's model registry bucket."""
+    from creditwatch.local.template import Template
+
+    return str(Template(endpoint=common.local_state().endpoint).ref("ModelRegistryBucket"))
 
 
 def _local_publisher(s3: Any, bucket: str) -> Any:

@@ -85,6 +85,29 @@ class DrawnSeries:
     dashed: bool = False
 
 
+@dataclass(frozen=True)
+class Mark:
+    """An event at one time (a champion's move), drawn as a vertical line across the plot."""
+
+    at: datetime
+    kind: str
+    version: str
+    label: str
+    tip: str
+    color: str
+
+
+@dataclass
+class DrawnMark:
+    """A mark in SVG coordinates: its x, and where its label stands (end-anchored near the right edge)."""
+
+    mark: Mark
+    x: float
+    label_x: float
+    label_y: float
+    anchor: str
+
+
 @dataclass
 class Chart:
     """What the template draws for one chart."""
@@ -95,6 +118,7 @@ class Chart:
     yticks: list[tuple[float, str]] = field(default_factory=list)
     xticks: list[tuple[float, str, str]] = field(default_factory=list)
     refs: list[tuple[float, str]] = field(default_factory=list)
+    marks: list[DrawnMark] = field(default_factory=list)
     plot: tuple[int, int, int, int] = (LEFT, TOP, W - LEFT - RIGHT, H - TOP - BOTTOM)
 
 
@@ -109,8 +133,19 @@ def nice_step(span: float) -> float:
     return next(base * m for m in (1, 2, 2.5, 5, 10) if span / (base * m) <= 5)
 
 
-def chart(title: str, series: Sequence[Series], refs: Sequence[RefLine], scale: Scale, empty: str) -> Chart:
-    """A time-series chart's geometry: y from the scale's floor, every series its own line and whiskers."""
+def chart(
+    title: str,
+    series: Sequence[Series],
+    refs: Sequence[RefLine],
+    scale: Scale,
+    empty: str,
+    marks: Sequence[Mark] = (),
+) -> Chart:
+    """A time-series chart's geometry: y from the scale's floor, every series its own line and whiskers.
+
+    Marks within the time axis are vertical lines at their time (between the series' offsets, where a
+    point at that time would stand); those outside it are left out (the page lists every one).
+    """
     series = [s for s in series if s.points] or list(series)
     points = [p for s in series for p in s.points]
     out = Chart(title, empty)
@@ -146,6 +181,14 @@ def chart(title: str, series: Sequence[Series], refs: Sequence[RefLine], scale: 
         label = at.strftime("%m-%d %H:%M" if short else "%Y-%m-%d")
         out.xticks.append((LEFT + (W - LEFT - RIGHT) * i / 4, label, anchor))
     out.refs = [(y(r.value), r.label) for r in refs]
+    for m in sorted(marks, key=lambda m: m.at):
+        if t0 <= m.at <= t1:
+            mx = LEFT + OFFSET * len(series) + width * (m.at - t0).total_seconds() / span
+            # The label runs towards the wider side of the plot, so it is never cut at an edge.
+            right = mx > (LEFT + W - RIGHT) / 2
+            # Labels of nearby moves take turns on three lines rather than overwrite each other.
+            row = TOP + 10 + 11 * (len(out.marks) % 3)
+            out.marks.append(DrawnMark(m, mx, mx - 3 if right else mx + 3, row, "end" if right else "start"))
     for i, s in enumerate(series):
         pts = sorted(s.points, key=lambda p: p.at)
         markers = []

@@ -234,22 +234,26 @@ def update_history(
     link_seconds: int,
     prefix: str = HISTORY_PREFIX,
     now: datetime | None = None,
+    registry_bucket: str | None = None,
 ) -> HistoryResult:
     """Record a published report's summary (drift or quality) and rewrite the index from the whole history.
 
     Call it after `Publisher.publish` succeeded. Raises on failure (the caller logs it and counts it:
-    the report is published either way, and the next run's update shows this entry too).
+    the report is published either way, and the next run's update shows this entry too). With a
+    registry bucket, the charts mark the champion's moves (read once; unreadable: the page says so).
     """
+    from creditwatch_analytics.history_moves import read_champion_moves
     from creditwatch_analytics.history_page import render_index
 
     now = now or datetime.now(UTC)
     store = HistoryStore(s3=publisher.s3, bucket=publisher.bucket, prefix=prefix)
     recorded = store.add(entry_from_summary(summary))
     expires_at = int(now.timestamp()) + link_seconds
+    champion = read_champion_moves(publisher.s3, registry_bucket) if registry_bucket else None
 
     def render(entries: list[HistoryEntry]) -> bytes:
         links = report_links(publisher, entries, link_seconds, now.timestamp())
-        return render_index(entries, links, generated_at=iso_utc(now), links_expire_at=expires_at)
+        return render_index(entries, links, generated_at=iso_utc(now), links_expire_at=expires_at, champion=champion)
 
     update = store.update(render)
     return HistoryResult(update.index_key, update.entries, update.attempts, recorded)
@@ -299,11 +303,16 @@ def rebuild(
 
 
 def record_run(
-    publisher: Publisher, summary: Summary, *, link_seconds: int, prefix: str = HISTORY_PREFIX
+    publisher: Publisher,
+    summary: Summary,
+    *,
+    link_seconds: int,
+    prefix: str = HISTORY_PREFIX,
+    registry_bucket: str | None = None,
 ) -> str | None:
     """Add a published report to the history: None when done, else the warning the (intact) run carries."""
     try:
-        update_history(publisher, summary, link_seconds=link_seconds, prefix=prefix)
+        update_history(publisher, summary, link_seconds=link_seconds, prefix=prefix, registry_bucket=registry_bucket)
     except Exception as exc:  # noqa: BLE001 - the report is published; the next run's update adds it
         return (
             f"report history not updated ({type(exc).__name__}: {error_code(exc)}); "

@@ -87,6 +87,11 @@ class HistoryEntry(BaseModel):
     population: str | None = None
     # Outcome fairness of a quality run: the equal-opportunity ratio by attribute.
     equal_opportunity: list[RatioPoint] = []
+    # Human review: the window's share referred to a reviewer (drift), and of the decisions a reviewer took on
+    # the window's (drift) or cohort's (quality) applications, the share against the model.
+    referral_rate: float | None = None
+    reviewed_rows: int | None = None
+    override_rate: float | None = None
     # A comparison (champion against challenger): its versions, the challenger's approval rate and AUC difference.
     challenger_version: str | None = None
     approval_rate_challenger: float | None = None
@@ -182,6 +187,9 @@ def _drift_entry(s: DriftSummary, report_id: str) -> HistoryEntry:
         auc_estimated=Estimate.model_validate(estimated.auc.model_dump()) if estimated else None,
         auc_validation=estimated.validation_auc if estimated else None,
         estimate_holds=estimated.holds if estimated else None,
+        referral_rate=s.referral_rate,
+        reviewed_rows=s.reviewed_rows,
+        override_rate=s.override_rate,
         report_id=report_id,
         report_html_key=s.report_html_key,
         summary_key=s.summary_key,
@@ -214,8 +222,13 @@ def _quality_entry(s: QualitySummary, report_id: str) -> HistoryEntry:
         )
         for name, f in s.fairness.items()
     ]
+    reviewed = s.reviewed
     return HistoryEntry(
         kind="quality",
+        reviewed_rows=reviewed.reviewed_rows if reviewed else None,
+        override_rate=(
+            round(reviewed.overridden_rows / reviewed.reviewed_rows, 6) if reviewed and reviewed.reviewed_rows else None
+        ),
         window_start=s.cohort.get("start", ""),
         window_end=s.cohort.get("end", ""),
         verdict=s.verdict,

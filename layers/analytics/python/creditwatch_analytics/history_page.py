@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from creditwatch_analytics.charts import RATIO, SHARE, Chart, H, Point, RefLine, Scale, Series, W, chart
+from creditwatch_analytics.charts import RATIO, SHARE, Chart, H, Mark, Point, RefLine, Scale, Series, W, chart
 from creditwatch_analytics.charts import when as _when
 from creditwatch_analytics.history_entry import Estimate, HistoryEntry, RatioPoint
+from creditwatch_analytics.history_moves import ChampionMove, ChampionMoves
 from creditwatch_analytics.report_page import render
 from creditwatch_common import words
 
@@ -28,6 +29,9 @@ COLORS = {
     "approval_drift": "#17becf",
     "approval_quality": "#393b79",
     "approval_challenger": "#e6550d",
+    "referral_rate": "#3182bd",
+    "override_rate": "#fd8d3c",
+    "override_quality": "#756bb1",
 }
 WINDOW_COLORS = ["#000000", "#7f7f7f"]
 # Realized AUC on booked loans (approved applicants with outcomes): drawn only when a quality run judged them.
@@ -92,8 +96,14 @@ def ratio_series(entries: Sequence[HistoryEntry]) -> list[Series]:
     ]
 
 
-def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
-    """The trend charts of the page, oldest to newest along each axis."""
+def move_marks(moves: Sequence[ChampionMove]) -> list[Mark]:
+    """The champion's moves as the charts' marks."""
+    return [Mark(m.at, m.kind, m.version or "", m.caption, m.tip, m.color) for m in moves]
+
+
+def charts(entries: Sequence[HistoryEntry], moves: Sequence[ChampionMove] = ()) -> list[Chart]:
+    """The trend charts of the page, oldest to newest along each axis, each marked where the champion moved."""
+    marks = move_marks(moves)
     drift = [e for e in entries if e.kind == "drift"]
     quality = [e for e in entries if e.kind == "quality"]
     comparison = [e for e in entries if e.kind == "comparison"]
@@ -109,6 +119,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(t, f"threshold {t:g}") for t in thresholds],
             SHARE,
             "no drift report yet",
+            marks,
         ),
         chart(
             "Score PSI (P(good) on frozen bins)",
@@ -116,6 +127,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(0.10, "0.10 moderate"), RefLine(0.25, "0.25 significant")],
             Scale(0.0, 0.3, lambda v: f"{v:.2f}"),
             "no stability figures yet",
+            marks,
         ),
         chart(
             "Attribution drift (NDCG of the importance order)",
@@ -123,6 +135,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(t, f"threshold {t:g}") for t in ndcg],
             RATIO,
             "no attribution figures yet",
+            marks,
         ),
         chart(
             "AUC: realized (outcomes) and estimated (CBPE), 95% intervals",
@@ -141,6 +154,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(validation[0], f"validation {validation[0]:.3f}")] if validation else [],
             auc,
             "no quality figures yet: they come with the quality job and the estimator",
+            marks,
         ),
         chart(
             "Disparate impact ratio by protected attribute (judged groups), 95% intervals",
@@ -148,6 +162,7 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(0.8, "four-fifths 0.8")],
             Scale(0.0, 1.0, clip=1.25),
             "no fairness figures yet",
+            marks,
         ),
         chart(
             "Approval rate",
@@ -161,6 +176,21 @@ def charts(entries: Sequence[HistoryEntry]) -> list[Chart]:
             [RefLine(reference[0], f"reference {reference[0]:.0%}")] if reference else [],
             SHARE,
             "no approval figures yet",
+            marks,
+        ),
+        chart(
+            "Human review: referral rate and override rate",
+            [
+                *by_window("referral_rate", "referred", drift, lambda e: e.referral_rate),
+                # Of the cases a reviewer decided, the share against the model: near zero may be automation bias.
+                *by_window("override_rate", "overridden (drift window)", drift, lambda e: e.override_rate),
+                *by_window("override_quality", "overridden (quality cohort)", quality, lambda e: e.override_rate),
+            ],
+            [],
+            SHARE,
+            "no review figures yet: the referral rules are off (ReviewBand, ReviewOutOfRange, ReviewNovelty, "
+            "ReviewAuditShare) or no run counted referrals",
+            marks,
         ),
     ]
 
@@ -259,6 +289,10 @@ def figures(e: HistoryEntry) -> str:
         bits.append(f"labels {e.label_coverage:.0%}")
     if e.approval_rate is not None:
         bits.append(f"approval {e.approval_rate:.1%}")
+    if e.referral_rate is not None:
+        bits.append(f"referred {e.referral_rate:.1%}")
+    if e.override_rate is not None and e.reviewed_rows:
+        bits.append(f"overridden {e.override_rate:.0%} of {e.reviewed_rows} reviewed")
     if e.approval_rate_challenger is not None:
         bits.append(f"challenger's approval {e.approval_rate_challenger:.1%}")
     if e.auc_difference is not None and e.auc_difference.value is not None:
@@ -290,8 +324,12 @@ def render_index(
     generated_at: str,
     links_expire_at: int | None = None,
     note: str | None = None,
+    champion: ChampionMoves | None = None,
 ) -> bytes:
-    """The whole page: header, trend charts, then every report newest first with its link."""
+    """The whole page: header, trend charts (marked where the champion moved), then every report newest first.
+
+    `champion`: the registry's champion moves (None: no registry was named, nothing is said of moves).
+    """
     if links_expire_at is not None:
         until = datetime.fromtimestamp(links_expire_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         validity = (
@@ -310,7 +348,9 @@ def render_index(
         comparisons=comparisons,
         generated_at=generated_at,
         validity=validity,
-        charts=charts(entries),
+        charts=charts(entries, champion.moves if champion else ()),
+        champion=champion,
+        moves=list(reversed(champion.moves)) if champion else [],
         rows=[row(e, links) for e in entries],
         W=W,
         H=H,

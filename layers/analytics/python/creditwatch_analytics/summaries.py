@@ -187,6 +187,11 @@ class DriftSummary(BaseModel):
     # Of the window's scored applications (every one, not the sample), referred to a reviewer (None: not counted).
     referred_rows: int | None = None
     referral_rate: float | None = None
+    # Of them, decided by a reviewer (decision fairness counts their final decision), against the model, pending.
+    reviewed_rows: int | None = None
+    overridden_rows: int | None = None
+    pending_rows: int | None = None
+    override_rate: float | None = None
     reference_rows: int
     min_rows: int
     threshold: float

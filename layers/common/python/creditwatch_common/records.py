@@ -185,6 +185,7 @@ class ScoredRow:
         "contributions",
         *CHALLENGER_FIELDS,
         "referral",
+        "final_decision",
     )
 
     prediction_id: str
@@ -201,6 +202,8 @@ class ScoredRow:
     challenger_first_reason: str | None = None
     # The rules that referred the application to a reviewer, comma-joined (None: not referred).
     referral: str | None = None
+    # A reviewer's decision on the referred case (None: nobody decided; `decision` stays the model's).
+    final_decision: str | None = None
 
     @classmethod
     def from_attributes(cls, values: dict[str, Any]) -> ScoredRow:
@@ -220,6 +223,7 @@ class ScoredRow:
             challenger_decision=v.get("challenger_decision"),
             challenger_first_reason=v.get("challenger_first_reason"),
             referral=referral_text(v.get("referral")),
+            final_decision=v.get("final_decision"),
         )
 
 

@@ -160,6 +160,14 @@ def reviewed_share(reviewed: int, rows: int, overridden: int) -> str:
     )
 
 
+def pending_referrals(pending: int) -> str:
+    """Referred cases nobody decided yet, and how the figures count them."""
+    if not pending:
+        return "no referred case is pending"
+    cases = "case is" if pending == 1 else "cases are"
+    return f"{pending} referred {cases} still pending: counted with the model's decision until a reviewer decides"
+
+
 def referral_rate(referred: int | None, rows: int) -> str:
     """A window's referrals: '12 of 400 scored applications (3.0%) referred to a reviewer'."""
     if referred is None or not rows:

@@ -21,6 +21,7 @@ from creditwatch_analytics.lake.sql import (
     counts_query,
     parse_counts,
     render,
+    reviews_filter,
     sample_query,
     versions_query,
     window_filter,
@@ -197,7 +198,7 @@ def convert(value: str | None, athena_type: str) -> Any:
 
 @dataclass
 class AthenaWindow:
-    """The window read by Athena: counts and the bottom-k sample in SQL over the Glue table `predictions`."""
+    """The window read by Athena: counts (joined to `review_events`) and the sample in SQL over `predictions`."""
 
     client: AthenaClient
     feature_names: list[str]
@@ -221,7 +222,8 @@ class AthenaWindow:
         versions = {str(v if v is not None else "unknown"): int(n) for v, n in self._run(versions_query(where)).rows}
         window_counts = None
         if counts is not None:
-            result = self._run(counts_query(where, counts))
+            # Approvals are the final decisions: the Glue table review_events joined (its dt pruned).
+            result = self._run(counts_query(where, counts, reviews_filter(start, partitions=True)))
             window_counts = parse_counts(result.rows, counts)
         total = sum(versions.values())
         if total == 0:

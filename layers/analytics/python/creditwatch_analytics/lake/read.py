@@ -46,6 +46,7 @@ from creditwatch_analytics.lake.sql import (
     counts_query,
     parse_counts,
     render,
+    reviews_filter,
     sample_query,
     versions_query,
     window_filter,
@@ -99,20 +100,23 @@ class LakeWindow:
         outcomes: bool = True,
         outcomes_from: datetime | None = None,
         nulls: dict[str, str] | None = None,
+        reviews: bool | None = None,
     ) -> Iterator[tuple[Any, Fetched]]:
         """DuckDB with the view `predictions` over the hours [start, end) (or the whole lake), and its objects.
 
         With outcomes, beside it `outcome_events` (the events recorded from the hour of `outcomes_from` on,
         or all: an outcome arrives after its prediction, never before it) and `outcomes`, the latest
         recorded outcome per prediction; likewise `review_events` and `reviews`, the latest reviewer's
-        decision per prediction (a case is decided after its application too). `nulls` names columns (and
+        decision per prediction (a case is decided after its application too; `reviews` alone: those two
+        views without the outcomes, as the drift window's counts read them). `nulls` names columns (and
         SQL types) that read as null where no object holds them (a feature older hours predate). The
         objects are held in memory up to IN_MEMORY_BYTES, else in a temporary folder, and go when the
         block ends.
         """
         wanted = infos if infos is not None else self.store.files(self.prefix, start, end)
         events = self.store.files(self.outcomes_prefix) if outcomes else []
-        decisions = self.store.files(self.reviews_prefix) if outcomes else []
+        reviews = outcomes if reviews is None else reviews
+        decisions = self.store.files(self.reviews_prefix) if reviews else []
         if outcomes_from is not None:
             first = hour_floor(outcomes_from)
             events = [e for e in events if (hour := hour_of(e.path)) is None or hour >= first]
@@ -141,6 +145,7 @@ class LakeWindow:
                     else:
                         con.execute(EMPTY_OUTCOME_EVENTS_SQL)
                     con.execute(LATEST_OUTCOMES_SQL)
+                if reviews:
                     os.mkdir(reviews_dir := os.path.join(folder, "reviews"))
                     got = self.store.fetch(decisions, check_review_version, reviews_dir, memory)
                     if got.files:
@@ -168,15 +173,18 @@ class LakeWindow:
         aligned = start == hour_floor(start) and end == hour_floor(end)
         where = window_filter(start, end, partitions=False, cut=not aligned)
         nulls = {**SHADOW_COLUMNS, **_count_columns(counts)}
-        with self.opened(infos=infos, outcomes=False, nulls=nulls) as (con, fetched):
+        # The window's review decisions too: the counts' approvals are the final decisions.
+        with self.opened(infos=infos, outcomes=False, reviews=counts is not None, outcomes_from=start, nulls=nulls) as (
+            con,
+            fetched,
+        ):
             con.execute("SET preserve_insertion_order = false")  # every query that hands rows back orders them
             found = con.execute(render(versions_query(where), "duckdb")).fetchall()
             versions = {str(v if v is not None else "unknown"): int(n) for v, n in found}
             window_counts = None
             if counts is not None:
-                window_counts = parse_counts(
-                    con.execute(render(counts_query(where, counts), "duckdb")).fetchall(), counts
-                )
+                query = counts_query(where, counts, reviews_filter(start, partitions=False))
+                window_counts = parse_counts(con.execute(render(query, "duckdb")).fetchall(), counts)
             features = [n for n in self.feature_names if n in fetched.columns]
             bound = key_bound(fetched.footers, k) if aligned and seed == SAMPLE_KEY_SEED else None
             within = where if bound is None else f"{where} AND sample_key <= {bound}"

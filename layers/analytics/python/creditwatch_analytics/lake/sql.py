@@ -26,6 +26,8 @@ from creditwatch_analytics.sampling import sample_mask
 Dialect = Literal["trino", "duckdb"]
 SCORE = "probability_good_credit"
 DECISION = "decision"
+# A reviewer's latest decision on the record's referred case (null: nobody decided): the final decision.
+FINAL_DECISION = "final_decision"
 # Set on a record referred to a reviewer (lake.schema's `referral`): the window counts them.
 REFERRAL = "referral"
 APPROVE = "approve"
@@ -142,7 +144,7 @@ class CountSpec:
 
 @dataclass(frozen=True)
 class GroupCount:
-    """A protected group's scored rows, approvals and sum of P(good)."""
+    """A protected group's scored rows, approvals (the final decision's) and sum of P(good)."""
 
     rows: int
     approved: int
@@ -156,8 +158,16 @@ class WindowCounts:
     rows: int = 0
     bins: dict[str, list[int]] = field(default_factory=dict)
     groups: dict[str, dict[str, GroupCount]] = field(default_factory=dict)
-    # Of the rows, referred to a reviewer.
+    # Of the rows, referred to a reviewer; of those, decided by one (the final decision is a person's), and
+    # decided against the model. Referred and not decided: pending, counted with the model's decision.
     referred: int = 0
+    reviewed: int = 0
+    overridden: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Referred rows no reviewer has decided yet."""
+        return max(0, self.referred - self.reviewed)
 
     def __add__(self, other: WindowCounts) -> WindowCounts:
         bins = {c: list(v) for c, v in self.bins.items()}
@@ -169,7 +179,14 @@ class WindowCounts:
             for name, g in gs.items():
                 o = mine.get(name, GroupCount(0, 0, 0.0))
                 mine[name] = GroupCount(o.rows + g.rows, o.approved + g.approved, o.probability_sum + g.probability_sum)
-        return WindowCounts(self.rows + other.rows, bins, groups, self.referred + other.referred)
+        return WindowCounts(
+            self.rows + other.rows,
+            bins,
+            groups,
+            self.referred + other.referred,
+            self.reviewed + other.reviewed,
+            self.overridden + other.overridden,
+        )
 
 
 # ---- the queries (Trino text; `render` gives either dialect) -------------------------------------------
@@ -209,26 +226,50 @@ def sample_query(
     return f"SELECT {columns} FROM predictions WHERE {where} ORDER BY {key}, prediction_id LIMIT {int(k)}"
 
 
-def counts_query(where: str, spec: CountSpec) -> str:
+def reviews_filter(start: datetime, *, partitions: bool) -> str:
+    """Review events that can decide a record of a window from start: decided after it began (its dt pruned)."""
+    parts = [f"decided_at >= {_ts(start)}"]
+    if partitions:
+        parts.append(f"dt >= {_str(start.astimezone(UTC).date().isoformat())}")
+    return " AND ".join(parts)
+
+
+def counts_query(where: str, spec: CountSpec, reviews: str | None = None) -> str:
     """One scan: each row's bin per column and group per attribute (-1: missing), counted by GROUPING SETS.
 
     A result row per (column, bin) and per (attribute, group) with its rows, approvals and P(good) sum,
-    and one row (every key NULL) for the whole window, whose last figure counts the referred rows.
+    and one row (every key NULL) for the whole window, whose last three figures count the referred rows,
+    those a reviewer decided and those decided against the model. With `reviews` (a filter on the
+    table or view `review_events`), an approval is the final decision's: the latest reviewer's decision
+    per prediction where one decided, the model's elsewhere (a referred case still pending included).
     Measured in DuckDB, a grouping set per column costs about half of one wide row of sum(CASE ...) per bin.
     """
     keys = [b.index_expression() for b in spec.bins] + [g.index_expression() for g in spec.groups]
-    if not keys:
-        referrals = f"count({_ident(REFERRAL)}) AS r"
-        return f"SELECT count(*) AS n, 0 AS a, 0.0E0 AS p, {referrals} FROM predictions WHERE {where}"
     names = [f"k{i}" for i in range(len(keys))]
-    inner = ", ".join(f"{k} AS {n}" for k, n in zip(keys, names, strict=True))
-    approved = f"CASE WHEN {_ident(DECISION)} = {_str(APPROVE)} THEN 1 ELSE 0 END"
+    inner = "".join(f"{k} AS {n}, " for k, n in zip(keys, names, strict=True))
+    decision, final = _ident(DECISION), _ident(FINAL_DECISION)
+    source = "predictions"
+    if reviews is None:
+        approved = f"CASE WHEN {decision} = {_str(APPROVE)} THEN 1 ELSE 0 END"
+        reviewed = overridden = "0"
+    else:
+        # max_by: the decision of the latest decided_at (a correction replaces the first decision).
+        latest = (
+            f"SELECT prediction_id AS reviewed_id, max_by(decision, decided_at) AS {final} "
+            f"FROM review_events WHERE {reviews} GROUP BY prediction_id"
+        )
+        source = f"predictions LEFT JOIN ({latest}) AS rv ON rv.reviewed_id = predictions.prediction_id"
+        approved = f"CASE WHEN coalesce({final}, {decision}) = {_str(APPROVE)} THEN 1 ELSE 0 END"
+        reviewed = f"CASE WHEN {final} IS NULL THEN 0 ELSE 1 END"
+        overridden = f"CASE WHEN {final} IS NOT NULL AND {final} <> {decision} THEN 1 ELSE 0 END"
     referred = f"CASE WHEN {_ident(REFERRAL)} IS NULL THEN 0 ELSE 1 END"
-    sets = ", ".join(f"({n})" for n in names)
+    sets = ", ".join([*(f"({n})" for n in names), "()"])
     return (
-        f"SELECT {', '.join(names)}, count(*) AS n, sum(a) AS a, sum(p) AS p, sum(r) AS r "
-        f"FROM (SELECT {inner}, {approved} AS a, {SCORE} AS p, {referred} AS r FROM predictions WHERE {where}) AS w "
-        f"GROUP BY GROUPING SETS ({sets}, ())"
+        f"SELECT {''.join(f'{n}, ' for n in names)}count(*) AS n, sum(a) AS a, sum(p) AS p, sum(r) AS r, "
+        f"sum(v) AS v, sum(o) AS o "
+        f"FROM (SELECT {inner}{approved} AS a, {SCORE} AS p, {referred} AS r, {reviewed} AS v, {overridden} AS o "
+        f"FROM {source} WHERE {where}) AS w "
+        f"GROUP BY GROUPING SETS ({sets})"
     )
 
 
@@ -237,12 +278,12 @@ def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts
     width = len(spec.bins) + len(spec.groups)
     bins = {b.column: [0] * b.size for b in spec.bins}
     groups: dict[str, dict[str, GroupCount]] = {g.attribute: {} for g in spec.groups}
-    total = referred = 0
+    total = referred = reviewed = overridden = 0
     for row in rows:
-        keys, (n, approved, p_sum, r) = list(row[:width]), row[width : width + 4]
+        keys, (n, approved, p_sum, r, v, o) = list(row[:width]), row[width : width + 6]
         at = next((i for i, k in enumerate(keys) if k is not None), None)
         if at is None:
-            total, referred = int(n or 0), int(r or 0)
+            total, referred, reviewed, overridden = int(n or 0), int(r or 0), int(v or 0), int(o or 0)
             continue
         index = int(keys[at])
         if index < 0:
@@ -252,7 +293,7 @@ def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts
         else:
             g = spec.groups[at - len(spec.bins)]
             groups[g.attribute][g.groups()[index]] = GroupCount(int(n), int(approved or 0), float(p_sum or 0.0))
-    return WindowCounts(total, bins, groups, referred)
+    return WindowCounts(total, bins, groups, referred, reviewed, overridden)
 
 
 @lru_cache(maxsize=64)
@@ -285,7 +326,13 @@ def counts_from_frame(frame: Any, spec: CountSpec) -> WindowCounts:
             numbers = pd.to_numeric(present, errors="coerce").dropna().to_numpy(dtype=float)
             at = np.searchsorted(np.asarray(b.edges, dtype=float), numbers, side="left")
         bins[b.column] = [int(x) for x in np.bincount(at, minlength=b.size)]
-    approved = (frame[DECISION] == APPROVE).to_numpy() if len(frame) else np.zeros(0, dtype=bool)
+    n = len(frame)
+    model = frame[DECISION].to_numpy(dtype=object) if n else np.zeros(0, dtype=object)
+    final = frame[FINAL_DECISION].to_numpy(dtype=object) if FINAL_DECISION in frame.columns else np.full(n, None)
+    decided = pd.notna(final).astype(bool)
+    # The final decision: a reviewer's where one decided the referred case, the model's elsewhere.
+    approved = np.where(decided, final == APPROVE, model == APPROVE).astype(bool)
+    overridden = int((decided & (final != model)).sum())
     probability = pd.to_numeric(frame[SCORE], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     groups: dict[str, dict[str, GroupCount]] = {}
     for g in spec.groups:
@@ -298,7 +345,7 @@ def counts_from_frame(frame: Any, spec: CountSpec) -> WindowCounts:
             if n:
                 mine[name] = GroupCount(n, int(approved[mask].sum()), float(probability[mask].sum()))
     referred = int(frame[REFERRAL].notna().sum()) if REFERRAL in frame.columns else 0
-    return WindowCounts(len(frame), bins, groups, referred)
+    return WindowCounts(len(frame), bins, groups, referred, int(decided.sum()), overridden)
 
 
 @dataclass
@@ -311,14 +358,15 @@ class CountingStream:
     _buffer: list[dict[str, Any]] = field(default_factory=list)
 
     def over(self, rows: Iterable[Any]) -> Iterable[Any]:
-        """Yield the rows on, counting each (ScoredRow: features, probability, decision)."""
+        """Yield the rows on, counting each (ScoredRow: features, probability, decision, final decision)."""
         columns = {b.column for b in self.spec.bins} | {g.column for g in self.spec.groups}
         for row in rows:
             feats = row.features
-            rec = {c: feats.get(c) for c in columns if c not in (SCORE, DECISION, REFERRAL)}
+            rec = {c: feats.get(c) for c in columns if c not in (SCORE, DECISION, REFERRAL, FINAL_DECISION)}
             rec[SCORE] = row.probability_good_credit
             rec[DECISION] = row.decision
             rec[REFERRAL] = getattr(row, REFERRAL, None)
+            rec[FINAL_DECISION] = getattr(row, FINAL_DECISION, None)
             self._buffer.append(rec)
             if len(self._buffer) >= self.chunk:
                 self.flush()
