@@ -18,8 +18,6 @@ class QualitySettings(LogSettings):
     report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
     # The report history (creditwatch_analytics.history) every run adds its report to.
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
-    # The model registry: the history's charts mark the champion's moves (read only); empty: no marks.
-    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # The scheduled cohort: predictions made between 84 and 28 days ago (12 and 4 whole weeks). A German
     # Credit "bad" is a missed repayment, known a month or more after the decision; younger predictions
     # have too few outcomes. 84 stays inside the table's 90-day TTL (PredictionTtlDays) with a margin:
@@ -47,7 +45,8 @@ class QualitySettings(LogSettings):
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
 
     # The model registry (ModelRegistryBucket): each cohort is judged against the card and artifacts of the
-    # version that scored it; empty: every cohort against the layer model's figures, and the summary says so.
+    # version that scored it, and the history's charts mark the champion's moves (read only); empty: every
+    # cohort against the layer model's figures (the summary says so) and no marks.
     model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # Empty: no lake, auto reads the cohort from the table (lake and athena need it: engine_for refuses).
     # auto: the lake when its watermark covers the cohort.
