@@ -79,8 +79,14 @@ validate: setup ## sam validate --lint, cfn-lint's serverless rules and checkov 
 	$(BIN)/cfn-lint -a cfn_lint_serverless.rules -- template.yaml
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
+# What `sam local invoke|start-api` read (samconfig.toml): every function's environment pointed at the local
+# moto server, generated from template.yaml (never committed, so never stale). A custom endpoint:
+# `creditwatch local env-vars --endpoint URL`.
+env/local.json: template.yaml $(VENV)/.editable
+	$(BIN)/creditwatch local env-vars -o $@
+
 # `sam build <Fn>` replaces its build folder: one folder per function, where `creditwatch invoke --build` looks.
-build: setup ## sam build of the zip functions, each into .aws-sam/functions/<Fn> (the drift image needs Docker)
+build: setup env/local.json ## sam build of the zip functions into .aws-sam/functions/<Fn>, and env/local.json (the drift image needs Docker)
 	sam build PredictFunction --region eu-west-1 --build-dir .aws-sam/functions/PredictFunction
 	sam build AlertsFunction --region eu-west-1 --build-dir .aws-sam/functions/AlertsFunction
 	sam build ReportsFunction --region eu-west-1 --build-dir .aws-sam/functions/ReportsFunction
@@ -90,4 +96,4 @@ train: setup ## Retrain the model and regenerate the layer artifacts
 
 clean:
 	-$(BIN)/creditwatch local down
-	rm -rf .aws-sam .creditwatch reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .creditwatch reports .pytest_cache .mypy_cache .ruff_cache env/local.json

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from template_functions import ROLLOUT_FUNCTIONS, image_jobs
+
+from creditwatch.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-ROLLOUT_FUNCTIONS = ("PreTrafficHookFunction", "PostTrafficHookFunction", "ProbeFunction")
 
 
 def _checkov() -> str:
@@ -76,14 +78,10 @@ _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 def test_checkov_skips_are_the_reviewed_ones_each_with_its_reason() -> None:
     skips = _skips()
     reviewed = {
-        # Lambda: the HTTP functions are synchronous (no event to dead-letter); the jobs use OnFailure
-        # destinations. No function needs a VPC.
-        **{fn: {"CKV_AWS_116", "CKV_AWS_117"} for fn in ("PredictFunction", "DriftFunction", "AlertsFunction")},
-        "ReportsFunction": {"CKV_AWS_116", "CKV_AWS_117"},
-        "LakeExportFunction": {"CKV_AWS_116", "CKV_AWS_117"},
-        "QualityFunction": {"CKV_AWS_116", "CKV_AWS_117"},
-        "CompareFunction": {"CKV_AWS_116", "CKV_AWS_117"},
-        "RetrainFunction": {"CKV_AWS_116", "CKV_AWS_117"},
+        # Lambda: the HTTP functions (predict, reports) are synchronous, no event to dead-letter; the jobs
+        # (alerts, and every image job by kind) use OnFailure destinations. No function needs a VPC.
+        **{fn: {"CKV_AWS_116", "CKV_AWS_117"} for fn in ("PredictFunction", "ReportsFunction", "AlertsFunction")},
+        **{fn: {"CKV_AWS_116", "CKV_AWS_117"} for fn in image_jobs(Template())},
         # The deployment hooks run once per deployment (CodeDeploy waits for their reported status); the
         # probe once a minute: none needs a reservation, and a reservation must not throttle them.
         **{fn: {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"} for fn in ROLLOUT_FUNCTIONS},

@@ -1,17 +1,17 @@
+import importlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import get_args
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+from template_functions import image_jobs
 
 from creditwatch.local.template import Template
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_common.ids import iso_utc
-from creditwatch_compare.settings import CompareSettings
 from creditwatch_drift.settings import DriftSettings
 from creditwatch_predict.settings import PredictSettings
-from creditwatch_quality.settings import QualitySettings
-from creditwatch_retrain.settings import RetrainSettings
 
 FUNCTIONS = [PredictSettings, DriftSettings, AlertsSettings]
 
@@ -41,17 +41,16 @@ def test_iso_utc_writes_utc_to_the_second():
     assert iso_utc(datetime(2026, 11, 23, tzinfo=UTC)) == "2026-11-23T00:00:00Z"
 
 
-# The functions template.yaml gives ANALYTICS_ENGINE, and the settings that read it.
-ENGINE_READERS = {
-    "DriftFunction": DriftSettings,
-    "QualityFunction": QualitySettings,
-    "CompareFunction": CompareSettings,
-    "RetrainFunction": RetrainSettings,
-}
+def _job_settings(job: str) -> type[BaseSettings]:
+    """The settings class of an image job, by the package convention: `creditwatch_<job>.settings.*Settings`."""
+    module = importlib.import_module(f"creditwatch_{job}.settings")
+    (cls,) = [c for n, c in vars(module).items() if n.endswith("Settings") and c.__module__ == module.__name__]
+    assert issubclass(cls, BaseSettings), cls
+    return cls
 
 
 def test_every_analytics_engine_the_template_allows_starts_every_function_it_is_given_to(monkeypatch):
-    # One parameter, AnalyticsEngine, sets the drift and the quality jobs: a value one of them refuses
+    # One parameter, AnalyticsEngine, sets every job that reads windows: a value one of them refuses
     # is a function that fails at init (a ValidationError) in a stack that deployed fine.
     template = Template()
     allowed = template.doc["Parameters"]["AnalyticsEngine"]["AllowedValues"]
@@ -61,8 +60,11 @@ def test_every_analytics_engine_the_template_allows_starts_every_function_it_is_
         if template.resources[name]["Properties"].get("Environment", {}).get("Variables", {}).get("ANALYTICS_ENGINE")
         == {"Ref": "AnalyticsEngine"}
     }
-    assert given == set(ENGINE_READERS), "a function reads ANALYTICS_ENGINE: add its settings here"
-    for settings in ENGINE_READERS.values():
+    # The job packages' settings (creditwatch_<JOB>.settings): those that read it are those it is given to.
+    settings_of = {lid: _job_settings(job) for lid, job in image_jobs(template).items()}
+    readers = {lid for lid, settings in settings_of.items() if "analytics_engine" in settings.model_fields}
+    assert {"DriftFunction", "QualityFunction"} <= readers and given == readers
+    for settings in (settings_of[lid] for lid in readers):
         assert set(get_args(settings.model_fields["analytics_engine"].annotation)) == set(allowed), settings
         for value in allowed:
             monkeypatch.setenv("ANALYTICS_ENGINE", value)
