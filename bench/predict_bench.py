@@ -52,6 +52,14 @@ ENV = {
     # The challenger case measures the challenger's whole cost: never paused by its budget on a busy host.
     "SHADOW_BUDGET_MS": "1000",
 }
+# Referral on: every rule at the values docs/operate.md shows, the novelty bound as shipped.
+REFERRAL: dict[str, Any] = {
+    "review_cases_table": "bench-cases",
+    "review_band": 0.02,
+    "review_out_of_range": True,
+    "review_novelty": 1.0,
+    "review_audit_share": 0.02,
+}
 
 
 class StubDynamoDB:
@@ -250,6 +258,8 @@ def measure_ours(spec_file: str) -> None:
     shadowed = build_shadowed()
     # The same build without explanations: today's handler before reasons, for the side-by-side figure.
     plain = build(PredictSettings().model_copy(update={"explain_predictions": False}), StubClients())  # type: ignore[arg-type]
+    # Referral on: every rule at once (the case table's writes answered by the stub too).
+    referring = build(PredictSettings().model_copy(update=REFERRAL), StubClients())  # type: ignore[arg-type]
     context = LocalContext("PredictFunction", 1024, 29)
     event = json.loads((ROOT / "events/predict-valid.json").read_text())
     batch_event = copy.deepcopy(event)
@@ -268,17 +278,27 @@ def measure_ours(spec_file: str) -> None:
     assert b'"reasons"' in call_handler(event)["body"].encode()
     assert call_handler(event, shadowed)["body"].count('"prediction_id"') == 1
     assert b'"reasons"' not in call_handler(event, plain)["body"].encode()
+    assert '"refer"' not in call_handler(event, referring)["body"]
+    referred = json.loads(json.dumps(event))
+    referred["body"] = json.dumps(spec["referred"])
+    assert '"refer"' in call_handler(referred, referring)["body"]
     # Interleaved rounds, so that a busy moment of the host weighs on both the same.
     one: list[float] = []
     one_plain: list[float] = []
     one_shadow: list[float] = []
+    one_referral: list[float] = []
     for _ in range(5):
         one += timings(lambda: call_handler(event), spec["n_one"] // 5, warmup=10)
         one_plain += timings(lambda: call_handler(event, plain), spec["n_one"] // 5, warmup=10)
         one_shadow += timings(lambda: call_handler(event, shadowed), spec["n_one"] // 5, warmup=10)
+        one_referral += timings(lambda: call_handler(event, referring), spec["n_one"] // 5, warmup=10)
+    one_referred = timings(lambda: call_handler(referred, referring), spec["n_one"] // 5, warmup=10)
     model_only = timings(lambda: handler.model.score([spec["first"]]), spec["n_one"], warmup=50)
     stub.items = 0
     batch = timings(lambda: call_handler(batch_event), spec["n_batch"], warmup=2)
+    items_per_call = stub.items / (spec["n_batch"] + 2)
+    batch_referral = timings(lambda: call_handler(batch_event, referring), max(5, spec["n_batch"] // 4), warmup=1)
+    referred_in_batch = call_handler(batch_event, referring)["body"].count('"decision":"refer"')
     refused = json.loads(json.dumps(event))
     refused["body"] = json.dumps(spec["refused"])
     one_refused: list[float] = []
@@ -299,7 +319,11 @@ def measure_ours(spec_file: str) -> None:
         "one_plain": one_plain,
         "model_only": model_only,
         "batch": batch,
-        "items_per_call": stub.items / (spec["n_batch"] + 2),
+        "one_referral": one_referral,
+        "one_referred": one_referred,
+        "batch_referral": batch_referral,
+        "referred_in_batch": referred_in_batch,
+        "items_per_call": items_per_call,
         "heap": sorted(m for m in ("pandas", "sklearn", "scipy") if m in sys.modules),
     }
     sys.stdout.write(json.dumps(out))
@@ -359,6 +383,8 @@ def main() -> None:
         # An applicant the model refuses: the challenger's first reason is computed for refusals only.
         p_all = model.predict_good(data.to_dict("records"))
         refused_row = data.iloc[int(np.argmin(p_all))].to_dict()
+        # An applicant the band refers (the nearest to the threshold): its case is queued.
+        referred_row = data.iloc[int(np.argmin(np.abs(p_all - model.threshold)))].to_dict()
         json.dump(
             {
                 "n_one": n_one,
@@ -366,6 +392,7 @@ def main() -> None:
                 "first": data.iloc[0].to_dict(),
                 "applications": records,
                 "refused": refused_row,
+                "referred": referred_row,
             },
             spec,
         )
@@ -449,6 +476,25 @@ def main() -> None:
         f"  ratio with / without, medians: one prediction {pct(shadow, 50) / pct(ours, 50):.3f}x, a refused one "
         f"{pct(refused_shadow, 50) / pct(refused_one, 50):.3f}x; init +{init_extra:.1f} ms on the cold init "
         "below   target: <= 1.15x\n"
+    )
+
+    # 1d. Referral: the same handler with every referral rule on (creditwatch_predict.referral)
+    referral, referred_one = measured["one_referral"], measured["one_referred"]
+    print(
+        "one prediction with referral on (ReviewBand 0.02, ReviewOutOfRange 1, ReviewNovelty 1, ReviewAuditShare 0.02)"
+    )
+    print(row("ours: whole handler, referral off", ours))
+    print(row("ours: whole handler, referral on, an application no rule refers", referral))
+    print(row("ours: referral on, an application referred (its case queued)", referred_one))
+    print(
+        row(
+            f"ours: 1,000-application batch, referral on ({measured['referred_in_batch']} referred)",
+            measured["batch_referral"],
+        )
+    )
+    print(
+        f"  ratio on / off, medians: one prediction {pct(referral, 50) / pct(ours, 50):.3f}x, "
+        f"a referred one {pct(referred_one, 50) / pct(ours, 50):.3f}x   target: <= 1.10x\n"
     )
 
     # 2. A 1,000-application batch
