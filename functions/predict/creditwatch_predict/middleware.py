@@ -269,7 +269,7 @@ class RequestLogMiddleware:
             synthetic=entry.synthetic,
             challenger_version=entry.shadow.version if entry.shadow is not None else None,
         )
-        outcome = self.writer.write(batch.records, batch.common, deadline)
+        outcome = self.writer.write(batch.records, batch.common, deadline, batch.columns)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
         if status >= 400:
             self.obs.logger.info(

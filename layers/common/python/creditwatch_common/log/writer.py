@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from creditwatch_common.aws import error_code, is_permanent
-from creditwatch_common.log.items import to_attributes, to_items
+from creditwatch_common.log.items import column_items, to_attributes, to_items
 from creditwatch_common.log.pending import PendingHours, hour_of_log_item
 from creditwatch_common.records import LogRecord
 
@@ -84,13 +84,17 @@ class LogWriter:
         records: Sequence[LogRecord | Mapping[str, Any]],
         common: Mapping[str, Any] | None = None,
         deadline: float = NO_DEADLINE,
+        columns: Mapping[str, Sequence[Any]] | None = None,
     ) -> WriteOutcome:
         """Write records (PutItem for one, BatchWriteItem for more), retrying, then spilling, by `deadline`.
 
-        `common` fields belong to every record (a batch's request id, route, status...).
+        `common` fields belong to every record (a batch's request id, route, status...); `columns`: more
+        records, a field at a time (items.column_items: how a batch's applications come).
         """
         shared = to_attributes(common) if common else None
         items = to_items(records, self.shards, self.ttl_days, shared, self.rejected_ttl_days)
+        if columns:
+            items += column_items(columns, self.shards, self.ttl_days, shared, self.rejected_ttl_days)
         outcome = WriteOutcome()
         if not items:
             return outcome
