@@ -78,8 +78,17 @@ class PathAttribution:
     def walk(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """P(good) of each row and its contributions (rows x schema features), as scikit-learn splits."""
         leaves = self.leaves(x)
+        return self.probabilities(leaves), self.contributions(leaves)
+
+    def probabilities(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
+        """P(good) of rows from their leaves (leaves()), as PackedForest.predict_good sums them."""
         p: FloatArray = self.value.take(leaves).sum(axis=1) / self.n_trees
-        return p, self.moves.take(leaves, axis=0).sum(axis=1) / self.n_trees
+        return p
+
+    def contributions(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
+        """Each row's contributions (rows x schema features) from its leaves (leaves())."""
+        phi: FloatArray = self.moves.take(leaves, axis=0).sum(axis=1) / self.n_trees
+        return phi
 
     def leaves(self, x: FloatArray) -> npt.NDArray[np.intp]:
         """The leaf each row reaches in each tree (rows x trees), as scikit-learn splits."""
