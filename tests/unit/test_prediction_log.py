@@ -1,3 +1,5 @@
+import math
+import random
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -7,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis, uuid7s
-from creditwatch_common.log.items import column_items, from_item, to_attributes, to_item, to_items
+from creditwatch_common.log.items import column_items, from_item, reprs, to_attributes, to_item, to_items
 from creditwatch_common.log.keys import keys_for, shard_of
 from creditwatch_common.records import FullRow, LogRecord, ScoredRow
 
@@ -112,6 +114,14 @@ def test_records_given_by_column_make_the_items_the_same_records_make_one_by_one
     one_by_one = [{k: v[i] for k, v in columns.items() if v[i] is not None} for i in range(n)]
     assert column_items(columns, 16, 762, common, 30) == to_items(one_by_one, 16, 762, common, 30)
     assert column_items({"prediction_id": ids[:2]}, 8, 90) == to_items([{"prediction_id": i} for i in ids[:2]], 8, 90)
+
+
+def test_floats_are_written_as_repr_writes_them_whatever_their_size():
+    rng = random.Random(7)
+    values = [rng.random() * 10.0 ** rng.randint(-12, 20) * rng.choice([1, -1]) for _ in range(20_000)]
+    values += [0.0, -0.0, 1.0, 1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 5e-324, 1.7976931348623157e308]
+    values += [math.inf, -math.inf, math.nan]
+    assert reprs(values) == list(map(repr, values)) and reprs([]) == []
 
 
 def test_write_and_get_by_id(prediction_log):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from creditwatch_model.forest import FloatArray
+from creditwatch_model.forest import FloatArray, float32_at_or_below
 
 if TYPE_CHECKING:
     from creditwatch_model import CreditModel
@@ -63,14 +63,12 @@ class PathAttribution:
         self.node_feature = model.column_feature[self.feature]
         self.roots = forest.roots.astype(np.intp)
         doubled = np.stack([left, right], axis=1).ravel() * 2
-        self._doubled = (np.repeat(self.feature, 2), np.repeat(self.threshold, 2), doubled)
         self.base_value = float(value[self.roots].mean())
         # The one-row search's arrays, as small as they go (a request reads them all: a quarter of the bytes).
-        # A float32 value exceeds a float64 threshold exactly when it exceeds the largest float32 at or below it.
-        below = self.threshold.astype(np.float32)
-        below = np.where(below.astype(np.float64) > self.threshold, np.nextafter(below, np.float32(-np.inf)), below)
+        below = float32_at_or_below(self.threshold)
         small = np.int16 if max(n, int(self.feature.max()) + 1) < 2**15 else np.int32
         self._one = (self.feature.astype(small), below, left.astype(small), right.astype(small))
+        self._doubled = (np.repeat(self.feature, 2), np.repeat(below, 2), doubled)
         # Each node's moves from its root, per schema feature: a parent's, plus the move into the node
         # credited to the parent's feature; one pass per level, top-down.
         self.moves = np.zeros((n, self.n_features))
@@ -112,7 +110,7 @@ class PathAttribution:
                     node = chosen.take(node)
                 out[r] = node
             return out
-        flat = x32.astype(np.float64).ravel()
+        flat = x32.ravel()
         row_offset = (np.arange(rows, dtype=np.intp) * width)[:, None]
         feature, threshold, children = self._doubled
         # Nodes by their doubled index 2i (forest.py's walk): the next is children[2i + went_right].

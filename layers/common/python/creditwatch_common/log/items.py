@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
+
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7_millis
 from creditwatch_common.log.keys import partition_key, shard_of, sort_key
@@ -116,7 +118,7 @@ def column_items(
             for item, v in zip(items, values, strict=True):
                 item[name] = {"S": v}
         elif types == {float} or types == {int}:
-            for item, v in zip(items, map(repr, values), strict=True):
+            for item, v in zip(items, reprs(values) if types == {float} else map(repr, values), strict=True):
                 item[name] = {"N": v}
         else:
             for item, v in zip(items, values, strict=True):
@@ -125,13 +127,31 @@ def column_items(
     common_status = int(common["status"]["N"]) if common and "status" in common else 0
     statuses = [common_status if s is None else s for s in columns.get("status") or [None] * len(items)]
     keys = _Keys(shards, ttl_days, rejected_ttl_days)
+    millisecond, stamp = "", None
     for item, prediction_id, status in zip(items, ids, statuses, strict=True):
-        stamp = keys.stamp(prediction_id)
+        # A batch's ids share their millisecond: its stamp is looked up again only when that changes.
+        if stamp is None or not prediction_id.startswith(millisecond):
+            millisecond, stamp = prediction_id[:13], keys.stamp(prediction_id)
         item["pk"] = stamp.pks[int(prediction_id[-8:], 16) % shards]
         item["sk"] = {"S": f"{stamp.ts}#{prediction_id}"}
         item["ts"] = stamp.ts_attribute
         item["expires_at"] = stamp.rejected_expiry if status >= 400 else stamp.expiry
     return items
+
+
+def reprs(values: Sequence[float]) -> list[str]:
+    """repr() of each float, at a tenth of its cost.
+
+    orjson's text of them is repr's wherever repr writes no exponent (0, and 1e-4 <= |x| < 1e16); elsewhere
+    repr's own (orjson writes 0.00005 for 5e-05, and null for a NaN).
+    """
+    if not values:
+        return []
+    texts = orjson.dumps(values).decode()[1:-1].split(",")
+    for i, v in enumerate(values):
+        if not (1e-4 <= abs(v) < 1e16 or v == 0.0):
+            texts[i] = repr(v)
+    return texts
 
 
 def _attribute(name: str, value: Any) -> dict[str, Any]:
