@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -166,15 +167,20 @@ class CreditModel:
         risk = np.where(p >= low, 0, np.where(p >= medium, 1, 2))
         distance = np.abs(p - 0.5)
         confidence = np.where(distance > 0.2, 2, np.where(distance > 0.1, 1, 0))
+        # tuple.__new__ of each row's fields: a NamedTuple's own __new__ is a Python call per row.
         return list(
             map(
-                Score,
-                p.tolist(),
-                (1.0 - p).tolist(),
-                approve.astype(np.int64).tolist(),
-                _DECISIONS.take(approve.astype(np.intp)).tolist(),
-                _LEVELS.take(risk).tolist(),
-                _LEVELS.take(confidence).tolist(),
+                tuple.__new__,
+                itertools.repeat(Score),
+                zip(
+                    p.tolist(),
+                    (1.0 - p).tolist(),
+                    approve.astype(np.int64).tolist(),
+                    _DECISIONS.take(approve.astype(np.intp)).tolist(),
+                    _LEVELS.take(risk).tolist(),
+                    _LEVELS.take(confidence).tolist(),
+                    strict=True,
+                ),
             )
         )
 

@@ -57,8 +57,9 @@ class PackedForest:
         # Nodes are walked by their doubled index 2i, so the next one is children[2i + went_right]:
         # one add and one flat `take` per level for all rows and trees at once.
         row_offset = (np.arange(n, dtype=np.intp) * n_features)[:, None]
-        node = np.repeat(roots[None, :], n, axis=0)
-        for _ in range(self.depth):
+        # Every row starts at the roots: the first level compares whole columns, no index arithmetic.
+        node = children.take(roots + (x32.take(feature.take(roots), axis=1) > threshold.take(roots)))
+        for _ in range(self.depth - 1):
             went_right = flat_x.take(row_offset + feature.take(node)) > threshold.take(node)
             node = children.take(node + went_right)
         result: FloatArray = value.take(node).sum(axis=1) / self.n_trees
