@@ -5,7 +5,7 @@ Each split an applicant passes moves the tree's expected P(good) from the node's
 summed per schema feature and averaged over trees. The contributions add up to P(good) less the forest's
 mean root value, like TreeSHAP's, but need no Shapley tables. A leaf's path is the same for every row that
 reaches it, so its moves are summed once at load (one bottom-up pass for the node values, one top-down
-for each node's moves so far: ~2 ms), and a row costs finding its leaves and summing theirs. One row's
+for each node's moves so far: ~5 ms), and a row costs finding its leaves and summing theirs. One row's
 leaves are found by comparing it at every node at once and following the chosen children (~0.02 ms, where
 the level-by-level walk of a batch costs ~0.06 ms for one row and spends most of it on numpy's per-call
 overhead; scoring and TreeSHAP cost ~0.05 + 0.14 ms). On the shipped model its most lowering feature is
