@@ -115,9 +115,11 @@ class PathAttribution:
         feature, threshold, children = self._doubled
         # Nodes by their doubled index 2i (forest.py's walk): the next is children[2i + went_right].
         node = np.repeat(self.roots[None, :] * 2, rows, axis=0)
-        for _ in range(self.depth):
-            went_right = flat.take(row_offset + feature.take(node)) > threshold.take(node)
-            node = children.take(node + went_right)
+        for _ in range(self.depth):  # mode="wrap": as forest.py walks (every index is in range)
+            went_right = flat.take(row_offset + feature.take(node, mode="wrap"), mode="wrap") > threshold.take(
+                node, mode="wrap"
+            )
+            node = children.take(node + went_right, mode="wrap")
         return node >> 1
 
     def first_reasons(self, contributions: FloatArray) -> list[str | None]:
