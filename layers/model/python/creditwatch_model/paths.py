@@ -86,12 +86,12 @@ class PathAttribution:
 
     def probabilities(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
         """P(good) of rows from their leaves (leaves()), as PackedForest.predict_good sums them."""
-        p: FloatArray = self.value.take(leaves).sum(axis=1) / self.n_trees
+        p: FloatArray = self.value.take(leaves, mode="wrap").sum(axis=1) / self.n_trees
         return p
 
     def contributions(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
         """Each row's contributions (rows x schema features) from its leaves (leaves())."""
-        phi: FloatArray = self.moves.take(leaves, axis=0).sum(axis=1) / self.n_trees
+        phi: FloatArray = self.moves.take(leaves, axis=0, mode="wrap").sum(axis=1) / self.n_trees
         return phi
 
     def leaves(self, x: FloatArray) -> npt.NDArray[np.intp]:
@@ -107,7 +107,7 @@ class PathAttribution:
                 chosen = np.where(row.take(feature) > below, right, left)
                 node = self.roots
                 for _ in range(self.depth):
-                    node = chosen.take(node)
+                    node = chosen.take(node, mode="wrap")
                 out[r] = node
             return out
         flat = x32.ravel()
