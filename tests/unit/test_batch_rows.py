@@ -42,8 +42,18 @@ def same_with_types(a, b):
 
 def test_plainly_valid_rows_pass_the_column_check_as_they_came(model, rows, application):
     checked = BatchRows(model.schema, MAX_BATCH).fast(rows)
-    assert checked is rows
+    assert checked is not None and all(a is b for a, b in zip(checked, rows, strict=True))
     assert same_with_types(checked, by_pydantic(application, rows))
+
+
+@pytest.mark.parametrize("reordered", [False, True])
+def test_the_columns_the_check_gives_encode_as_the_validated_rows_do(model, rows, reordered):
+    if reordered:  # keys reversed, amounts as integers: the columns hold the floats pydantic would
+        rows = [{k: (int(v) if k == "credit_amount" else v) for k, v in reversed(r.items())} for r in rows]
+    checked = BatchRows(model.schema, MAX_BATCH).fast(rows)
+    assert checked is not None and checked.columns is not None
+    assert (model.encode(checked, checked.columns) == model.encode(checked)).all()
+    assert [type(v) for v in checked.columns["credit_amount"]] == [float] * len(rows)
 
 
 def test_rows_in_another_order_with_whole_amounts_give_pydantics_dicts(model, rows, application):

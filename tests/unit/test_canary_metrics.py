@@ -31,6 +31,15 @@ def test_the_frozen_quintiles_hold_a_fifth_of_the_reference_each_as_the_psi_alar
     assert ScoreBins.load(ARTIFACTS_DIR, "another-version") is None
 
 
+def test_a_batch_is_counted_into_the_quintiles_as_its_applications_one_by_one(model: Any) -> None:
+    bins = ScoreBins.load(ARTIFACTS_DIR, model.version)
+    assert bins is not None
+    # Values on each edge (right-closed: in the lower bin), just beside it, and beyond both ends.
+    values = [*bins.edges, *(e + 1e-12 for e in bins.edges), *(e - 1e-12 for e in bins.edges), 0.0, 1.0]
+    values = values * 3
+    assert bins.counts(values) == [sum(bins.counts([v])[i] for v in values) for i in range(5)]
+
+
 def _predict_service(aws: Any, prediction_log: Any, model: Any) -> Any:
     from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings

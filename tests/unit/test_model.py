@@ -53,6 +53,21 @@ def test_one_row_at_a_time_and_a_batch_encode_and_score_alike(model):
     assert np.array_equal(model.predict_good(rows), np.concatenate([model.predict_good([r]) for r in rows]))
 
 
+def test_a_float32_value_falls_on_the_side_of_a_split_its_float64_threshold_puts_it():
+    from creditwatch_model.forest import float32_at_or_below
+
+    rng = np.random.default_rng(11)
+    thresholds = np.concatenate(
+        [rng.normal(size=5000) * 10.0 ** rng.integers(-5, 6, 5000), [0.5, 1.5, -2.0, 0.0, 1e39, -1e39, 1e-46]]
+    )
+    below = float32_at_or_below(thresholds)
+    nearest = thresholds.astype(np.float32)
+    # Values at, just under and just over each threshold's nearest float32, and the float32 found.
+    for v in (nearest, np.nextafter(nearest, np.float32(-np.inf)), np.nextafter(nearest, np.float32(np.inf)), below):
+        assert np.array_equal(v.astype(np.float64) > thresholds, v > below)
+    assert below.dtype == np.float32 and np.all(below.astype(np.float64) <= thresholds)
+
+
 def test_metadata_describes_the_seed_contract(model):
     meta = model.metadata
     names = [f.name for f in model.schema.features]

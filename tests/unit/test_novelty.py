@@ -65,3 +65,20 @@ def test_review_novelty_refers_above_the_bound_times_its_value_and_zero_turns_it
     assert higher.rules(row, p, uuid7()) == []
     off = ReferralRules.for_model(model, 0.0, False, 0.0, novelty=0.0)
     assert not off.active and off.novelty is None
+
+
+def test_an_applications_distance_is_the_same_alone_and_in_a_batch(novelty, training):
+    rows = training.to_dict("records")
+    assert novelty.scores(rows).tolist() == [novelty.scores([r])[0] for r in rows]
+
+
+def test_a_batch_is_referred_by_the_rules_that_refer_each_of_its_applications_alone(model, training, novelty):
+    # Every rule on and each one referring some: near the threshold, out of range, unusual, audited.
+    rows = training.iloc[:200].to_dict("records")
+    rows[3] = unusual_in_range(model, training)
+    rows[5] = {**rows[5], "age_in_years": int(training["age_in_years"].max()) + 1}
+    p = [model.threshold + (i % 9 - 4) * 0.01 for i in range(len(rows))]
+    rules = ReferralRules.for_model(model, band=0.02, out_of_range=True, audit_share=0.1, novelty=1.0)
+    batch = rules.referred(rows, p)
+    assert batch == [rules.rules(r, q, uuid7()) for r, q in zip(rows, p, strict=True)]
+    assert {rule for referred in batch for rule in referred} == {"band", "out_of_range", "novelty", "audit"}

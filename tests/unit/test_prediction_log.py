@@ -1,3 +1,5 @@
+import math
+import random
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -7,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from creditwatch_common.dynamo_json import deserialize, serialize
 from creditwatch_common.ids import iso_millis, uuid7, uuid7_millis, uuid7s
-from creditwatch_common.log.items import from_item, to_attributes, to_item, to_items
+from creditwatch_common.log.items import column_items, from_item, reprs, to_attributes, to_item, to_items
 from creditwatch_common.log.keys import keys_for, shard_of
 from creditwatch_common.records import FullRow, LogRecord, ScoredRow
 
@@ -89,6 +91,37 @@ def test_common_fields_go_to_every_item_and_a_record_overrides_them():
     b = to_item({"prediction_id": uuid7(), "batch_index": 1, "batch_size": None, "route": "/x"}, 16, 90, common)
     assert a["request_id"] == {"S": "r9"} and a["batch_size"] == {"N": "2"} and "error_class" not in a
     assert b["route"] == {"S": "/x"} and "batch_size" not in b
+
+
+def test_records_given_by_column_make_the_items_the_same_records_make_one_by_one():
+    # Ids of two milliseconds, low- and high-cardinality columns, a column some records lack, values
+    # to_items encodes (features, a list), a status column with a rejection, a field also in common.
+    ids = uuid7s(30, now_ms=1_795_391_999_999) + uuid7s(30, now_ms=1_795_392_000_000)
+    n = len(ids)
+    columns = {
+        "prediction_id": ids,
+        "batch_index": list(range(n)),
+        "probability_good_credit": [i / 7 for i in range(n)],
+        "decision": ["approve" if i % 3 else "refuse" for i in range(n)],
+        "prediction": [i % 2 for i in range(n)],
+        "features": [{"age_in_years": i, "purpose": "A43"} for i in range(n)],
+        "case_id": [f"c{i}" if i % 4 == 0 else None for i in range(n)],
+        "referral": [["band", "audit"] if i % 4 == 0 else None for i in range(n)],
+        "status": [422 if i == 5 else None for i in range(n)],
+        "route": ["/x" if i == 7 else None for i in range(n)],
+    }
+    common = to_attributes({"request_id": "r9", "route": "/predict-batch", "status": 200, "latency_ms": 2.5})
+    one_by_one = [{k: v[i] for k, v in columns.items() if v[i] is not None} for i in range(n)]
+    assert column_items(columns, 16, 762, common, 30) == to_items(one_by_one, 16, 762, common, 30)
+    assert column_items({"prediction_id": ids[:2]}, 8, 90) == to_items([{"prediction_id": i} for i in ids[:2]], 8, 90)
+
+
+def test_floats_are_written_as_repr_writes_them_whatever_their_size():
+    rng = random.Random(7)
+    values = [rng.random() * 10.0 ** rng.randint(-12, 20) * rng.choice([1, -1]) for _ in range(20_000)]
+    values += [0.0, -0.0, 1.0, 1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 5e-324, 1.7976931348623157e308]
+    values += [math.inf, -math.inf, math.nan]
+    assert reprs(values) == list(map(repr, values)) and reprs([]) == []
 
 
 def test_write_and_get_by_id(prediction_log):

@@ -65,6 +65,16 @@ def test_the_path_attribution_scores_as_the_forest_and_adds_up_to_the_score(mode
     np.testing.assert_allclose(phi.sum(axis=1) + paths.base_value, p, atol=1e-12)
 
 
+def test_a_row_attributed_alone_gets_what_it_gets_among_a_batch(model, applications):
+    # Alone, a row's leaves are found node by node at once; in a batch, level by level.
+    paths = path_attribution(model)
+    x = model.encode(applications)
+    p, phi = paths.walk(x)
+    alone = [paths.walk(x[i : i + 1]) for i in range(len(applications))]
+    assert [a[0][0] for a in alone] == p.tolist()
+    assert np.array_equal(np.concatenate([a[1] for a in alone]), phi)
+
+
 @pytest.mark.parametrize("case", ["single", "batch", "batch explained"])
 def test_the_answer_with_a_challenger_is_the_champions_byte_for_byte(
     handler, prediction_log, model, event, applications, case

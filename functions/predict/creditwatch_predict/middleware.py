@@ -269,7 +269,7 @@ class RequestLogMiddleware:
             synthetic=entry.synthetic,
             challenger_version=entry.shadow.version if entry.shadow is not None else None,
         )
-        outcome = self.writer.write(batch.records, batch.common, deadline)
+        outcome = self.writer.write(batch.records, batch.common, deadline, batch.columns)
         self._metrics(scope, entry, status, latency_ms, scored, outcome)
         if status >= 400:
             self.obs.logger.info(
@@ -313,14 +313,14 @@ class RequestLogMiddleware:
             metric(Metric.SERVER_ERRORS, 1 if status >= 500 else 0)
             metric(Metric.LATENCY, round(latency_ms, 3), "Milliseconds")
         if scored and not entry.synthetic:
-            approved = sum(1 for s in scored if s.score.decision == "approve")
+            approved = [s.score.decision for s in scored].count("approve")
             metric(Metric.PREDICTIONS, len(scored))
             metric(Metric.APPROVED, approved)
             metric(Metric.REFUSED, len(scored) - approved)
-            mean_p = sum(s.score.probability_good_credit for s in scored) / len(scored)
-            metric(Metric.PROBABILITY_GOOD, round(mean_p, 6), "None")
+            p_good = [s.score.probability_good_credit for s in scored]
+            metric(Metric.PROBABILITY_GOOD, round(sum(p_good) / len(scored), 6), "None")
             if self.score_bins is not None:
-                bins = self.score_bins.counts(s.score.probability_good_credit for s in scored)
+                bins = self.score_bins.counts(p_good)
                 for name, n in zip(SCORE_BINS, bins, strict=True):
                     if n:
                         metric(name, n)

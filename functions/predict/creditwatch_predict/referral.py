@@ -100,15 +100,27 @@ class ReferralRules:
 
     def rules(self, features: dict[str, Any], p_good: float, prediction_id: str) -> list[ReferralRule]:
         """Which rules refer this application (empty: the model's decision is the answer)."""
-        out: list[ReferralRule] = []
-        if self.band > 0 and abs(p_good - self.threshold) <= self.band:
-            out.append("band")
-        if self.ranges is not None and self.ranges.outside(features):
-            out.append("out_of_range")
-        if self.novelty is not None and self.novelty.scores([features])[0] > self.novelty_above:
-            out.append("novelty")
-        if self.audit_share > 0 and audit_draw(features) < self.audit_share:
-            out.append("audit")
+        return self.referred([features], [p_good])[0]
+
+    def referred(self, features: Sequence[dict[str, Any]], p_good: Sequence[float]) -> list[list[ReferralRule]]:
+        """Which rules refer each application, in rule order: a batch's novelty distances in one product."""
+        out: list[list[ReferralRule]] = [[] for _ in features]
+        if self.band > 0:
+            for rules, p in zip(out, p_good, strict=True):
+                if abs(p - self.threshold) <= self.band:
+                    rules.append("band")
+        if self.ranges is not None:
+            for rules, f in zip(out, features, strict=True):
+                if self.ranges.outside(f):
+                    rules.append("out_of_range")
+        if self.novelty is not None:
+            for rules, score in zip(out, self.novelty.scores(features).tolist(), strict=True):
+                if score > self.novelty_above:
+                    rules.append("novelty")
+        if self.audit_share > 0:
+            for rules, f in zip(out, features, strict=True):
+                if audit_draw(f) < self.audit_share:
+                    rules.append("audit")
         return out
 
 
@@ -129,8 +141,8 @@ class Referrals:
         if not self.rules.active:
             return
         cases = []
-        for s in scored:
-            rules = self.rules.rules(s.features, s.score.probability_good_credit, s.prediction_id)
+        referred = self.rules.referred([s.features for s in scored], [s.score.probability_good_credit for s in scored])
+        for s, rules in zip(scored, referred, strict=True):
             if not rules:
                 continue
             s.case_id, s.referral = uuid7(), list(rules)

@@ -15,6 +15,7 @@ from creditwatch_predict.health import Readiness, healthy
 from creditwatch_predict.middleware import request_log
 from creditwatch_predict.models import ModelProvider
 from creditwatch_predict.referral import Referrals
+from creditwatch_predict.rows import Applications
 from creditwatch_predict.schemas import (
     BatchPredictionResponse,
     ErrorResponse,
@@ -113,7 +114,8 @@ def scoring_router(
             message = f"At most {MAX_EXPLAINED_BATCH} applications per request with explain: true; split the batch"
             return error_response(request, 413, "batch_too_large", message)
         model = models.champion()
-        scored = score_applications(model, apps, explain=batch.explain)  # type: ignore[attr-defined]
+        columns = apps.columns if isinstance(apps, Applications) else None
+        scored = score_applications(model, apps, explain=batch.explain, columns=columns)  # type: ignore[attr-defined]
         entry = request_log(request)
         entry.scored, entry.model_version = scored, model.version
         if referrals is not None:

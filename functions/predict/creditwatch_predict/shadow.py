@@ -2,9 +2,10 @@
 
 The champion's answer is built before the challenger runs (the request log middleware calls `score`
 once the route has answered) and nothing of the challenger reaches it. The challenger's first reason
-comes from its path attribution (creditwatch_model.paths: one walk of the forest gives P(good) and the
-contributions), for the applications whose champion answer was explained and that the challenger
-refuses: the same rows on which the log has the champion's reasons, at a fraction of TreeSHAP's cost.
+comes from its path attribution (creditwatch_model.paths: the leaves an application reaches give its
+P(good), and their sums its contributions), for the applications whose champion answer was explained and
+that the challenger refuses: the same rows on which the log has the champion's reasons, at a fraction of
+TreeSHAP's cost (the contributions of the others are never computed).
 
 Bounds: a batch is scored in chunks and the next chunk starts only within the budget, so a request waits
 at most the budget plus one chunk; a request over the budget pauses the challenger for `pause_s`, whose
@@ -19,6 +20,8 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from creditwatch_model import CreditModel
 from creditwatch_predict.service import ScoredApplication
@@ -91,18 +94,24 @@ class ShadowScorer:
 
     def _score_chunk(self, chunk: Sequence[ScoredApplication]) -> None:
         x = self.model.encode([s.features for s in chunk])
-        # The champion's reasons are logged only for explained answers: the challenger's first reason too.
-        explained = chunk[0].contributions is not None
-        if explained:
-            p, phi = self.paths.walk(x)
-            reasons = self.paths.first_reasons(phi)
+        reasons: list[str | None] = [None] * len(chunk)
+        # The champion's reasons are logged only for explained answers: the challenger's first reason too,
+        # and only for the applications it refuses (the others' are never logged).
+        if chunk[0].contributions is not None:
+            leaves = self.paths.leaves(x)
+            p = self.paths.probabilities(leaves)
+            refused = np.flatnonzero(p < self.threshold)
+            if refused.size:
+                first = self.paths.first_reasons(self.paths.contributions(leaves[refused]))
+                for i, reason in zip(refused.tolist(), first, strict=True):
+                    reasons[i] = reason
         else:
-            p, reasons = self.model.forest.predict_good(x), [None] * len(chunk)
+            p = self.model.forest.predict_good(x)
         threshold = self.threshold
         answers = []
         for q, reason in zip(p.tolist(), reasons, strict=True):
             approve = q >= threshold
-            answers.append((q, "approve" if approve else "refuse", None if approve else reason))
+            answers.append((q, "approve" if approve else "refuse", reason))
         # Set only once the whole chunk is scored: a failure leaves no application half-answered.
         for s, answer in zip(chunk, answers, strict=True):
             s.challenger = answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -108,10 +109,18 @@ class CreditModel:
             col += len(f.codes)
         self._explainer: PathTables | None = None
 
-    def encode(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
-        """Encode validated rows (feature name -> value) into the model's input matrix."""
+    def encode(
+        self, rows: Sequence[Mapping[str, Any]], columns: Mapping[str, Sequence[Any]] | None = None
+    ) -> FloatArray:
+        """Encode validated rows (feature name -> value) into the model's input matrix.
+
+        `columns`: the same rows' values by feature name, a column at a time, when the caller has them
+        (a batch's validation does): read instead of the rows, at half the cost for a batch.
+        """
+        if columns is not None:
+            return self._encode_columns(columns, len(rows))
         if len(rows) > _ROW_WISE_MAX:
-            return self._encode_columns(rows)
+            return self._encode_columns({name: [row[name] for row in rows] for name in self.schema.names}, len(rows))
         # Plain lists, one numpy conversion at the end: the cheapest for a request's single row.
         width = self._width
         out = []
@@ -126,27 +135,31 @@ class CreditModel:
             out.append(xi)
         return np.array(out, dtype=np.float64).reshape(len(rows), width)
 
-    def _encode_columns(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
+    def _encode_columns(self, columns: Mapping[str, Sequence[Any]], n: int) -> FloatArray:
         # A column at a time, one numpy assignment each: half the cost of the row loop for a
         # 1,000-row batch, but a fixed ~20 us that a single row does not repay.
-        n = len(rows)
         out = np.zeros((n, self._width), dtype=np.float64)
         for name, col in self._numeric:
-            out[:, col] = [row[name] for row in rows]
+            out[:, col] = np.fromiter(columns[name], dtype=np.float64, count=n)
         for name, col, codes in self._ordinal:
-            out[:, col] = [codes[row[name]] for row in rows]
-        every_row = np.arange(n)
+            out[:, col] = np.fromiter(map(codes.__getitem__, columns[name]), dtype=np.float64, count=n)
+        # Each one-hot block set through the flat matrix: a row's start plus its code's column.
+        flat, row_start = out.ravel(), np.arange(0, n * self._width, self._width)
         for name, positions in self._nominal:
-            out[every_row, [positions[row[name]] for row in rows]] = 1.0
+            flat[row_start + np.fromiter(map(positions.__getitem__, columns[name]), dtype=np.intp, count=n)] = 1.0
         return out
 
-    def predict_good(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
-        """P(good credit) for each row."""
-        return self.forest.predict_good(self.encode(rows))
+    def predict_good(
+        self, rows: Sequence[Mapping[str, Any]], columns: Mapping[str, Sequence[Any]] | None = None
+    ) -> FloatArray:
+        """P(good credit) for each row (`columns`: as encode() takes them)."""
+        return self.forest.predict_good(self.encode(rows, columns))
 
-    def score(self, rows: Sequence[Mapping[str, Any]]) -> list[Score]:
-        """Full answers (probabilities, decision, risk, confidence) for each row."""
-        p = self.predict_good(rows)
+    def score(
+        self, rows: Sequence[Mapping[str, Any]], columns: Mapping[str, Sequence[Any]] | None = None
+    ) -> list[Score]:
+        """Full answers (probabilities, decision, risk, confidence) for each row (`columns`: as encode() takes them)."""
+        p = self.predict_good(rows, columns)
         if len(p) <= _ROW_WISE_MAX:
             return [self._score(q) for q in p.tolist()]
         # A column at a time for a batch: the comparisons and the IEEE subtraction of _score, in numpy.
@@ -155,15 +168,20 @@ class CreditModel:
         risk = np.where(p >= low, 0, np.where(p >= medium, 1, 2))
         distance = np.abs(p - 0.5)
         confidence = np.where(distance > 0.2, 2, np.where(distance > 0.1, 1, 0))
+        # tuple.__new__ of each row's fields: a NamedTuple's own __new__ is a Python call per row.
         return list(
             map(
-                Score,
-                p.tolist(),
-                (1.0 - p).tolist(),
-                approve.astype(np.int64).tolist(),
-                _DECISIONS.take(approve.astype(np.intp)).tolist(),
-                _LEVELS.take(risk).tolist(),
-                _LEVELS.take(confidence).tolist(),
+                tuple.__new__,
+                itertools.repeat(Score),
+                zip(
+                    p.tolist(),
+                    (1.0 - p).tolist(),
+                    approve.astype(np.int64).tolist(),
+                    _DECISIONS.take(approve.astype(np.intp)).tolist(),
+                    _LEVELS.take(risk).tolist(),
+                    _LEVELS.take(confidence).tolist(),
+                    strict=True,
+                ),
             )
         )
 

@@ -11,6 +11,7 @@ application whose distance exceeds the bound times its value (creditwatch_predic
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -42,26 +43,41 @@ class Novelty:
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Applications as encoded rows: numbers standardised, then every category's one-hot block, in model order."""
-        numbers = [f for f in self.schema.features if not f.is_categorical]
-        out = np.zeros((len(rows), _width(self.schema)))
-        for i, row in enumerate(rows):
-            values = np.array([float(row[f.name]) for f in numbers])
-            out[i, : len(numbers)] = (values - self.centre) / self.scale
-            at = len(numbers)
-            for f in self.schema.features:
-                if not f.is_categorical:
-                    continue
-                codes = list(f.codes)
-                code = str(row[f.name])
-                if code in codes:
-                    out[i, at + codes.index(code)] = 1.0
-                at += len(codes)
-        return out
+        numbers, categories = self._columns
+        width = _width(self.schema)
+        # Plain floats, one numpy conversion at the end: IEEE's subtraction and division, as numpy's.
+        centre, scale = self.centre.tolist(), self.scale.tolist()
+        out = []
+        for row in rows:
+            encoded = [0.0] * width
+            for i, name in enumerate(numbers):
+                encoded[i] = (float(row[name]) - centre[i]) / scale[i]
+            for name, columns in categories:
+                column = columns.get(str(row[name]))
+                if column is not None:  # a code the schema lacks is all zeros
+                    encoded[column] = 1.0
+            out.append(encoded)
+        return np.array(out, dtype=np.float64).reshape(len(rows), width)
+
+    @functools.cached_property
+    def _columns(self) -> tuple[list[str], list[tuple[str, dict[str, int]]]]:
+        """The numbers' names, and each category's column of each of its codes (in model order)."""
+        numbers = [f.name for f in self.schema.features if not f.is_categorical]
+        categories = []
+        at = len(numbers)
+        for f in self.schema.features:
+            if f.is_categorical:
+                categories.append((f.name, {code: at + i for i, code in enumerate(f.codes)}))
+                at += len(f.codes)
+        return numbers, categories
 
     def scores(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Each application's distance from the training data (Mahalanobis, on the encoded values)."""
         d = self.encode(rows) - self.mean
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, self.precision, d), 0.0))
+        # Two products rather than one three-operand einsum (4x slower on a batch); einsum's own loops, not
+        # BLAS's, so the figures are the same on every machine.
+        q = np.einsum("ik,ik->i", np.einsum("ij,jk->ik", d, self.precision), d)
+        return np.sqrt(np.maximum(q, 0.0))
 
     def save(self, path: Path) -> None:
         """Write a deterministic novelty.npz (values rounded to 10 decimals: the last bits a BLAS may change)."""

@@ -3,11 +3,14 @@
 Each split an applicant passes moves the tree's expected P(good) from the node's value to the child's
 (node values: the cover-weighted mean of their leaves); the move is credited to the split's feature,
 summed per schema feature and averaged over trees. The contributions add up to P(good) less the forest's
-mean root value, like TreeSHAP's, but need no Shapley tables: the values are one bottom-up pass over the
-nodes at load (~1 ms), and a row costs one walk of the forest (~0.06 ms for one row, where scoring and
-TreeSHAP cost ~0.05 + 0.14 ms and the tables ~135 ms to build). On the shipped model its most lowering
-feature is TreeSHAP's for 88% of the data set's rows (bench/predict_bench.py prints the agreement).
-The shadow challenger's first reason comes from here (creditwatch_predict.shadow).
+mean root value, like TreeSHAP's, but need no Shapley tables. A leaf's path is the same for every row that
+reaches it, so its moves are summed once at load (one bottom-up pass for the node values, one top-down
+for each node's moves so far: ~5 ms), and a row costs finding its leaves and summing theirs. One row's
+leaves are found by comparing it at every node at once and following the chosen children (~0.02 ms, where
+the level-by-level walk of a batch costs ~0.06 ms for one row and spends most of it on numpy's per-call
+overhead; scoring and TreeSHAP cost ~0.05 + 0.14 ms). On the shipped model its most lowering feature is
+TreeSHAP's for 88% of the data set's rows (bench/predict_bench.py prints the agreement). The shadow
+challenger's first reason comes from here (creditwatch_predict.shadow).
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from creditwatch_model.forest import FloatArray
+from creditwatch_model.forest import FloatArray, float32_at_or_below
 
 if TYPE_CHECKING:
     from creditwatch_model import CreditModel
     from creditwatch_model.explain import ForestCover
+
+
+# Up to this many rows, leaves() compares each row at every node (~0.02 ms a row); beyond, it walks all
+# rows level by level (~0.06 ms for one row, ~0.01 ms a row in a batch).
+_ONE_AT_A_TIME = 4
 
 
 class PathAttribution:
@@ -54,31 +63,64 @@ class PathAttribution:
         self.node_feature = model.column_feature[self.feature]
         self.roots = forest.roots.astype(np.intp)
         doubled = np.stack([left, right], axis=1).ravel() * 2
-        self._doubled = (np.repeat(self.feature, 2), np.repeat(self.threshold, 2), doubled)
         self.base_value = float(value[self.roots].mean())
+        # The one-row search's arrays, as small as they go (a request reads them all: a quarter of the bytes).
+        below = float32_at_or_below(self.threshold)
+        small = np.int16 if max(n, int(self.feature.max()) + 1) < 2**15 else np.int32
+        self._one = (self.feature.astype(small), below, left.astype(small), right.astype(small))
+        self._doubled = (np.repeat(self.feature, 2), np.repeat(below, 2), doubled)
+        # Each node's moves from its root, per schema feature: a parent's, plus the move into the node
+        # credited to the parent's feature; one pass per level, top-down.
+        self.moves = np.zeros((n, self.n_features))
+        at = np.arange(internal.shape[0])
+        for _ in range(forest.depth):
+            for child in (left[internal], right[internal]):
+                moves = self.moves[internal]
+                moves[at, self.node_feature[internal]] += value[child] - value[internal]
+                self.moves[child] = moves
 
     def walk(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """P(good) of each row and its contributions (rows x schema features), as scikit-learn splits."""
-        x64 = np.ascontiguousarray(x, dtype=np.float32).astype(np.float64)
-        rows, width = x64.shape
-        flat = x64.ravel()
+        leaves = self.leaves(x)
+        return self.probabilities(leaves), self.contributions(leaves)
+
+    def probabilities(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
+        """P(good) of rows from their leaves (leaves()), as PackedForest.predict_good sums them."""
+        p: FloatArray = self.value.take(leaves, mode="wrap").sum(axis=1) / self.n_trees
+        return p
+
+    def contributions(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
+        """Each row's contributions (rows x schema features) from its leaves (leaves())."""
+        phi: FloatArray = self.moves.take(leaves, axis=0, mode="wrap").sum(axis=1) / self.n_trees
+        return phi
+
+    def leaves(self, x: FloatArray) -> npt.NDArray[np.intp]:
+        """The leaf each row reaches in each tree (rows x trees), as scikit-learn splits."""
+        # scikit-learn compares float32 inputs against float64 thresholds (forest.py does the same).
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        rows, width = x32.shape
+        if rows <= _ONE_AT_A_TIME:
+            # A row's split at every node at once, then its children followed: a dozen numpy calls.
+            feature, below, left, right = self._one
+            out = np.empty((rows, self.roots.shape[0]), dtype=np.intp)
+            for r, row in enumerate(x32):
+                chosen = np.where(row.take(feature) > below, right, left)
+                node = self.roots
+                for _ in range(self.depth):
+                    node = chosen.take(node, mode="wrap")
+                out[r] = node
+            return out
+        flat = x32.ravel()
         row_offset = (np.arange(rows, dtype=np.intp) * width)[:, None]
         feature, threshold, children = self._doubled
         # Nodes by their doubled index 2i (forest.py's walk): the next is children[2i + went_right].
         node = np.repeat(self.roots[None, :] * 2, rows, axis=0)
-        path = [node]
-        for _ in range(self.depth):
-            went_right = flat.take(row_offset + feature.take(node)) > threshold.take(node)
-            node = children.take(node + went_right)
-            path.append(node)
-        nodes = np.stack(path) >> 1  # (depth + 1) x rows x trees, back to plain node indices
-        p: FloatArray = self.value.take(nodes[-1]).sum(axis=1) / self.n_trees
-        # Each step's move of the expected P(good), credited to the feature its node splits on.
-        moved = self.value.take(nodes[1:]) - self.value.take(nodes[:-1])
-        out_offset = (np.arange(rows, dtype=np.intp) * self.n_features)[None, :, None]
-        at = out_offset + self.node_feature.take(nodes[:-1])
-        phi = np.bincount(at.ravel(), weights=moved.ravel(), minlength=rows * self.n_features)
-        return p, phi.reshape(rows, self.n_features) / self.n_trees
+        for _ in range(self.depth):  # mode="wrap": as forest.py walks (every index is in range)
+            went_right = flat.take(row_offset + feature.take(node, mode="wrap"), mode="wrap") > threshold.take(
+                node, mode="wrap"
+            )
+            node = children.take(node + went_right, mode="wrap")
+        return node >> 1
 
     def first_reasons(self, contributions: FloatArray) -> list[str | None]:
         """The most lowering feature of each row (schema order on ties), None when nothing lowered P(good)."""
