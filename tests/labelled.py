@@ -64,7 +64,11 @@ def seed_cohort(
                 decision=row["decision"],
             )
         )
-    log.write(records)
+    written = log.write(records)
+    if written.spilled:
+        # A loaded host's moto server may refuse a chunk past the writer's retries: the product's replay restores it.
+        log.replay_spilled()
+    assert not written.logged_only, written.errors[:3]
     for i, rec in enumerate(records):
         if rng.uniform() >= coverage or (booked_only and rec.decision != "approve"):
             continue

@@ -86,7 +86,10 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
         and loop["comparison"]["verdict"] in move["reason"]
     )
     after = loop["quality"]
-    assert after["verdict"] == "ok" and after["rows"] == loop["promoted_traffic"]["sent"], after["message"]
+    # Judged against the new champion's card; ok or degraded as the day's simulated outcomes fall (the
+    # card's validation is mostly the original world's): the demo states it either way.
+    assert after["verdict"] in ("ok", "degraded"), after["message"]
+    assert after["rows"] == loop["promoted_traffic"]["sent"]
     assert after["judged_against"]["version"] == move["version"] and after["judged_against"]["source"] == "registry"
     assert after["model_versions_in_cohort"] == {move["version"]: after["rows"]}
     # A reviewer: applications referred by the band and the audit share, some decided, a third against the model.
@@ -119,8 +122,8 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink
     # README's sample output is this run's: the same steps in order, each saying the same words (its
     # figures and where the reports were saved aside: they move with the run's time window and folder).
-    assert [(name, _words(detail)) for name, detail in _readme_steps()] == [
-        (s["name"], _words(s["detail"])) for s in result["steps"]
+    assert [(name, _words(name, detail)) for name, detail in _readme_steps()] == [
+        (s["name"], _words(s["name"], s["detail"])) for s in result["steps"]
     ]
 
 
@@ -131,8 +134,14 @@ def _readme_steps() -> list[tuple[str, str]]:
     return [(m[1].strip(), m[2].strip()) for m in re.finditer(r"^ ok │ (.+?) │ (.+)$", block, re.M)]
 
 
-def _words(detail: str) -> str:
-    """A step's detail with every figure as # and the reports' folder left out."""
+# The step whose words follow its verdict (ok or degraded, as the day's simulated outcomes fall).
+VERDICT_STEP = "quality job over the new champion's cohort"
+
+
+def _words(name: str, detail: str) -> str:
+    """A step's detail with every figure as # and the reports' folder left out (the verdict step: its last clause)."""
+    if name == VERDICT_STEP:
+        detail = detail.rsplit("; ", 1)[-1]
     return re.sub(r"\d+(?:\.\d+)?", "#", re.sub(r"\S*/(?=index\.html)", "", detail)).strip()
 
 
