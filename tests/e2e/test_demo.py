@@ -116,7 +116,10 @@ def test_demo_with_a_stack_already_up_runs_on_its_own_and_reports_true_state(loc
     # The traffic's decisions, and the loop's applications (exported for the last quality run).
     loop_sent = shadow["sent"] + loop["promoted_traffic"]["sent"]
     assert sum(n for d, n in by_decision.items() if d) == sum(result["lake"]["decisions"].values()) + loop_sent
-    assert sum(r["n"] for r in rows if r["simulated"]) == result["lake"]["history"]["records"] > 0
+    # The backfilled days, and any history hour a later export took from its pending marks (a record a loaded
+    # host spilled and replayed); never more than the history wrote.
+    simulated = sum(r["n"] for r in rows if r["simulated"])
+    assert 0 < result["lake"]["history"]["records"] <= simulated <= result["history"]["records"]
     assert "the lake the demo left" in proc.stderr
     assert local_stack.endpoint in cli("local", "status").stdout
     assert cli.json("slack", "--json") == []  # the demo's Slack messages went to its own sink
