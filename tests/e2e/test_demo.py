@@ -139,12 +139,15 @@ def _readme_steps() -> list[tuple[str, str]]:
 
 # The step whose words follow its verdict (ok or degraded, as the day's simulated outcomes fall).
 VERDICT_STEP = "quality job over the new champion's cohort"
+# The comparison's verdict and its reasons (which attributes fall beyond noise) vary with the day's outcomes.
+COMPARISON_REASONS = re.compile(r"verdict \w+ \(.*\): promoted")
 
 
 def _words(name: str, detail: str) -> str:
-    """A step's detail with every figure as # and the reports' folder left out (the verdict step: its last clause)."""
+    """A step's detail with every figure as # and the reports' folder left out; the day-dependent parts left out too."""
     if name == VERDICT_STEP:
         detail = detail.rsplit("; ", 1)[-1]
+    detail = COMPARISON_REASONS.sub("verdict (reasons): promoted", detail)
     return re.sub(r"\d+(?:\.\d+)?", "#", re.sub(r"\S*/(?=index\.html)", "", detail)).strip()
 
 
