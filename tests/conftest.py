@@ -34,6 +34,13 @@ os.environ.pop("AWS_PROFILE", None)
 SERVER_FIXTURES = frozenset({"_moto_clients", "local_stack", "fresh_cli", "server", "moto_server"})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """moto in this process (mock_aws, threaded servers) creates partitions safely under the writers' threads."""
+    from creditwatch.local.moto_patches import safe_partitions
+
+    safe_partitions()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `server` every test whose fixtures start moto or a local stack (files with servers of their own say so)."""
     for item in items:

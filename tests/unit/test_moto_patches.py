@@ -1,10 +1,15 @@
-"""The local stack's moto patches: a Query reads its partition only, and answers as moto's own does."""
+"""The local stack's moto patches: partitions made once under threads; a Query reads its partition only, as moto."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import defaultdict
 from typing import Any
 
-from creditwatch.local.moto_patches import fast_queries
+import pytest
+
+from creditwatch.local.moto_patches import Partitions, fast_queries
 
 
 def _table(ddb: Any) -> str:
@@ -94,3 +99,39 @@ def test_a_query_on_an_index_reads_the_index_not_a_partition_of_the_table(ddb):
         ExpressionAttributeValues={":s": {"S": "pending"}},
     )
     assert [i["case_id"]["S"] for i in page["Items"]] == ["c0", "c2"]
+
+
+class _SlowKey(str):
+    """A key whose hash lets other threads run, as moto's DynamoType.__hash__ (Python code) may."""
+
+    def __hash__(self) -> int:
+        time.sleep(0.002)
+        return str.__hash__(self)
+
+
+@pytest.mark.parametrize(("items", "kept"), [(defaultdict(dict), False), (Partitions(), True)], ids=["moto", "patched"])
+def test_threads_writing_the_first_items_of_one_partition_at_once_keep_them_all_only_when_patched(items, kept):
+    start = threading.Barrier(4)
+
+    def write(sort_key: str) -> None:
+        start.wait()
+        items[_SlowKey("day#shard")][sort_key] = 1
+
+    threads = [threading.Thread(target=write, args=(f"s{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (len(items["day#shard"]) == 4) is kept
+
+
+def test_the_patched_moto_table_keeps_its_items_in_partitions(ddb):
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from creditwatch.local.moto_patches import safe_partitions
+
+    safe_partitions()
+    _table(ddb)
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table("t")
+    assert isinstance(table.items, Partitions) and len(table.items[DynamoType({"S": "a"})]) == 30
