@@ -1,5 +1,4 @@
-"""moto, made fit for the local stack: partitions safe to create from several threads; transactions and
-Queries that touch only their own items.
+"""moto, made fit for the local stack: thread-safe partitions, transactions and Queries on their own items.
 
 moto's TransactWriteItems deep-copies the whole table once per action to be able to roll back: with
 the 100,000 records of a simulated month, one outcome (two actions) took seconds. Here the items a
