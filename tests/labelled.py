@@ -64,11 +64,15 @@ def seed_cohort(
                 decision=row["decision"],
             )
         )
+    before = _count(dynamodb, table)
     written = log.write(records)
     if written.spilled:
         # moto may fail a chunk past the writer's retries on a loaded host: the product's replay restores it.
         assert log.replay_spilled()["failed"] == 0
     assert not written.logged_only, written.errors[:3]
+    # Counted by Scan, not the Query path the jobs read through: a short cohort then says which side lost rows.
+    stored = _count(dynamodb, table) - before
+    assert stored == len(records), f"{stored} items stored of {len(records)} written ({written})"
     for i, rec in enumerate(records):
         if rng.uniform() >= coverage or (booked_only and rec.decision != "approve"):
             continue
@@ -79,6 +83,16 @@ def seed_cohort(
             ExpressionAttributeValues={":o": {"S": "bad" if bad[i] else "good"}, ":t": {"S": "2026-11-01T00:00:00Z"}},
         )
     return records
+
+
+def _count(dynamodb: Any, table: str) -> int:
+    n, kwargs = 0, {"TableName": table, "Select": "COUNT"}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        n += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return n
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def review_decisions(store: Any, records: list[LogRecord], decisions: dict[str, str], reviewer: str = "rita") -> None:
