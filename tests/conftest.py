@@ -35,10 +35,12 @@ SERVER_FIXTURES = frozenset({"_moto_clients", "local_stack", "fresh_cli", "serve
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """moto in this process (mock_aws, threaded servers) creates partitions safely under the writers' threads."""
-    from creditwatch.local.moto_patches import safe_partitions
+    """moto in this process (mock_aws, threaded servers) runs patched as the local stack's server is."""
+    from creditwatch.local.moto_patches import apply
 
-    safe_partitions()
+    # Thread-safe partitions, and a Query that reads its own partition: a month's window is ~500 Queries,
+    # each of which sorted the whole table (a third of tests/unit/test_quality.py's time).
+    apply()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -107,10 +109,6 @@ def _moto_clients() -> Any:
     """boto3 clients made once per test process: moto intercepts every client, so a new mock needs no new client."""
     import boto3
 
-    from creditwatch.local.moto_patches import fast_transactions
-
-    # As the local stack's moto server: a transaction copies the items it names, not the whole table.
-    fast_transactions()
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:

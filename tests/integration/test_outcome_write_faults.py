@@ -20,7 +20,6 @@ from botocore.config import Config
 from faults import FaultProxy, HangingServer, threaded_moto
 from lambda_context import LambdaContext
 
-from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.resources import create_resources
 from creditwatch.local.template import Template
 from creditwatch_common.aws import AwsClients
@@ -41,7 +40,6 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    fast_transactions()
     with threaded_moto() as url:
         yield url
 

@@ -18,7 +18,6 @@ from botocore.config import Config
 from faults import FaultProxy, threaded_moto
 from lambda_context import LambdaContext
 
-from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.resources import create_resources
 from creditwatch.local.reviewers import ReviewerPool, ensure_pool, issue_token
 from creditwatch.local.template import Template
@@ -39,7 +38,6 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    fast_transactions()
     with threaded_moto() as url:
         yield url
 

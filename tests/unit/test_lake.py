@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 from faults import threaded_moto
 
-from creditwatch.local.moto_patches import fast_transactions
 from creditwatch.local.resources import create_resources
 from creditwatch.local.stack import boto_client
 from creditwatch.local.template import Template
@@ -447,9 +446,6 @@ def test_an_hour_is_sorted_by_sample_key_in_row_groups_that_double(parts, model)
 
 
 # ---- outcomes: exported by the hour they were recorded, joined to predictions by id ----------------
-
-# The moto server of test_lake runs in this process: its transactions copy only the items they name.
-fast_transactions()
 
 
 def record(parts: Any, at: datetime, outcomes: list[tuple[str, str]], correction: bool = False) -> list[str]:

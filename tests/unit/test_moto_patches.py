@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from creditwatch.local.moto_patches import Partitions, fast_queries
+from creditwatch.local.moto_patches import MOTO, Partitions, fast_queries
 
 
 def _table(ddb: Any) -> str:
@@ -48,9 +48,12 @@ def _query(ddb: Any, pk: str) -> list[str]:
 def test_a_query_on_the_tables_key_reads_only_its_partition_and_answers_page_by_page_as_moto_does(ddb, monkeypatch):
     from moto.dynamodb.models.table import Table
 
+    fast_queries()  # tests/conftest.py applies it to every test: moto's own answers come from its saved methods
     _table(ddb)
-    unpatched = {pk: _query(ddb, pk) for pk in ("a", "b", "c")}
-    fast_queries()
+    with monkeypatch.context() as moto:
+        moto.setattr(Table, "all_items", MOTO["all_items"])
+        moto.setattr(Table, "query", MOTO["query"])
+        unpatched = {pk: _query(ddb, pk) for pk in ("a", "b", "c")}
     whole_table: list[int] = []
     every_item = Table.all_items
 
