@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from creditwatch.local import stack
-from creditwatch.local.template import LOCAL_REGION, Template
+from creditwatch.local.template import Template
 
 # Where a stack's lake is copied when it stops (the demo's): `lake query` reads it when no stack runs.
 SAVED_LAKE = "lake"
@@ -61,14 +61,10 @@ def window(endpoint: str) -> Any:
 
     The drift and quality jobs' read path (creditwatch_analytics.lake.objects), the views of LakeWindow.opened.
     """
-    import boto3
-
     from creditwatch_analytics.lake.schema import feature_schema
     from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
 
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-    )
+    session = stack.local_session()
     return LakeWindow(
         filesystem=lambda: s3_filesystem(session, endpoint),
         s3=stack.boto_client("s3", endpoint),

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from creditwatch.local import stack
-from creditwatch.local.template import LOCAL_REGION, Template
+from creditwatch.local.template import Template
 from creditwatch_common.registry import ModelRegistry
 
 # The CLI's registry calls: two attempts, short timeouts, so an unreachable bucket is one line within seconds.
@@ -76,8 +76,6 @@ def matured_outcomes(
     The lake for the hours its watermark covers, the table for the rest (ANALYTICS_ENGINE auto, or `engine`):
     erased records are gone from both, so a training set built now cannot hold them.
     """
-    import boto3
-
     from creditwatch_analytics.lake.window import engine_for
     from creditwatch_analytics.training.data import build_schema, read_codes
     from creditwatch_analytics.training.retrain import read_matured
@@ -91,10 +89,7 @@ def matured_outcomes(
             template.ref("LakeBucket"),
             analytics_engine=engine,
         )
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-        )
-        clients = AwsClients(session=session, endpoint_url=endpoint)
+        clients = AwsClients(session=stack.local_session(), endpoint_url=endpoint)
     else:
         assert table is not None
         source = _Source(table, shards, lake_bucket, analytics_engine=engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 from creditwatch.local.resources import create_resources
 from creditwatch.local.template import LOCAL_REGION, Template
 from creditwatch.paths import STATE_DIR
+from creditwatch_common.aws import BUILD_LOCK
 
 DEFAULT_PORT = 4566
 # Where `creditwatch serve` answers: the base of report links minted locally (set it when serving elsewhere).
@@ -259,11 +261,25 @@ def down() -> bool:
     return True
 
 
+@functools.cache
+def local_session() -> Any:
+    """The boto3 session of every local-stack client in this process (moto's fake credentials).
+
+    One session: each new one parses botocore's endpoint and service models again (~0.3 s a client), which
+    was half of `local up` (22 clients) and a second or more of most commands.
+    """
+    import boto3
+
+    with BUILD_LOCK:
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
+        )
+
+
 def boto_client(service: str, endpoint: str, **config: Any) -> Any:
     """A boto3 client on the local stack (`config`: botocore Config options)."""
-    import boto3
     from botocore.config import Config
 
-    return boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-    ).client(service, endpoint_url=endpoint, config=Config(**config))
+    session = local_session()
+    with BUILD_LOCK:  # a session builds clients one thread at a time
+        return session.client(service, endpoint_url=endpoint, config=Config(**config))

@@ -109,19 +109,14 @@ def local_handler(endpoint: str, overrides: dict[str, str] | None = None) -> Cal
     spec = Template(endpoint=endpoint, overrides=overrides or {}).function("PredictFunction")
     # Powertools reads its log level from the environment; the function's settings come from the template.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    import boto3
-
-    from creditwatch.local.stack import LOCAL_REGION
+    from creditwatch.local.stack import local_session
     from creditwatch_common.aws import AwsClients
     from creditwatch_common.ids import uuid7
     from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings
 
     settings = PredictSettings.model_validate(function_environment(spec, endpoint))
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=LOCAL_REGION
-    )
-    lambda_handler = build(settings, AwsClients(session, endpoint_url=endpoint)).handler
+    lambda_handler = build(settings, AwsClients(local_session(), endpoint_url=endpoint)).handler
 
     template = _event_template()
     context = LocalContext("PredictFunction", spec.memory, spec.timeout)

@@ -40,7 +40,7 @@ def apply_local_endpoint(endpoint: str | None) -> str | None:
 
 
 # Building a boto3 session or client is not thread-safe; the log writer's threads may all ask at once.
-_BUILD_LOCK = threading.RLock()
+BUILD_LOCK = threading.RLock()
 
 _PERMANENT = {"ValidationException", "ResourceNotFoundException", "AccessDeniedException"}
 
@@ -74,7 +74,7 @@ class AwsClients:
     @cached_property
     def session(self) -> Any:
         """The boto3 session."""
-        with _BUILD_LOCK:
+        with BUILD_LOCK:
             if self._session is None:
                 import boto3
 
@@ -95,7 +95,7 @@ class AwsClients:
         if access_key is not None:
             # Explicit keys replace the whole credential chain: no session token from the environment.
             kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = access_key
-        with _BUILD_LOCK:
+        with BUILD_LOCK:
             return self.session.client(service, **kwargs)
 
     @cached_property
@@ -134,7 +134,7 @@ class LazyClient:
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
-            with _BUILD_LOCK:  # one thread builds, the others wait for it
+            with BUILD_LOCK:  # one thread builds, the others wait for it
                 if self._client is None:
                     if self._config:
                         self._client = self._clients.client(self._service, **self._config)
