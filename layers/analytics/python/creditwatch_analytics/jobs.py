@@ -10,10 +10,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Protocol, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_settings import NoDecode
 
 from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.observability import Observability
@@ -21,6 +22,18 @@ from creditwatch_common.reports import TokenLinks, token_key_from_secret
 from creditwatch_common.settings import FunctionSettings
 
 Handler = Any
+
+
+def _age_cuts(value: object) -> object:
+    if isinstance(value, str):
+        value = [int(v) for v in value.replace(" ", "").split(",") if v]
+    if isinstance(value, list | tuple) and list(value) != sorted(set(value)):
+        raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
+    return value
+
+
+# FAIRNESS_AGE_CUTS: "25" or "25,60" (NoDecode: a comma list, not JSON); each cut starts a band (groups.age_bands).
+AgeCuts = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_age_cuts)]
 
 
 class RunAnswer(Protocol):
