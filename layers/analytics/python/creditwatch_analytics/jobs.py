@@ -1,7 +1,8 @@
-"""What every image job is built on: its Lambda entry, the run's flow around its own `run`, and its event's window.
+"""What every image job is built on: its Lambda entry, the run's flow around its own `run`, its event's window.
 
-A job's package keeps what is its own: its event model (on `JobEvent`), settings, `run` (its service.py),
-summary, and in app.py a `JobService` subclass naming them with its metrics and log line, and `build`.
+A job's package keeps what is its own: its event model (on `JobEvent`), settings (with `AgeCuts` where it
+judges fairness), `run` (its service.py), summary, and in app.py a `JobService` subclass naming them with
+its metrics and log line, and `build`.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ class JobService(EventService[EventT], Generic[SettingsT, JobT, EventT, AnswerT]
         log = self.obs.logger.warning if self.warns(answer) else self.obs.logger.info
         log(answer.message, extra=self.log_extra(answer))
         if self.failed(answer):
-            # A function error, not a result: the failed-runs alarm pages, Lambda retries an asynchronous run,
-            # then its OnFailure destination keeps the event; the metrics above are flushed anyway.
+            # A function error, not a result: its alarm pages, Lambda retries an asynchronous run, then its
+            # OnFailure destination keeps the event; the metrics above are flushed anyway.
             raise self.run_error(f"{answer.error}: {answer.message}")
         return answer.model_dump(mode="json")
 
