@@ -5,6 +5,7 @@ Imported by tests as `from labelled import seed_cohort` (pytest puts tests/ on s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +30,12 @@ def seed_cohort(
     coverage: float = 1.0,
     seed: int = 0,
     booked_only: bool = False,
+    referred: Callable[[LogRecord], bool] | None = None,
 ) -> list[LogRecord]:
     """n scored predictions spread over [start, end), outcomes set on a share of their items (as /outcomes does).
 
     booked_only: outcomes only for approved predictions (booked loans, as a lender without bureau data sees them).
+    referred: the records it is true of are referred to a reviewer (a referral and a case id, as /predict does).
 
     Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
     independently of the score at the same bad rate (the relation between inputs and outcome is gone).
@@ -64,6 +67,8 @@ def seed_cohort(
                 decision=row["decision"],
             )
         )
+        if referred is not None and referred(records[-1]):
+            records[-1] = records[-1].model_copy(update={"referral": ["band"], "case_id": uuid7()})
     before = _count(dynamodb, table)
     written = log.write(records)
     if written.spilled:

@@ -7,41 +7,18 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labelled import review_decisions
+from labelled import review_decisions, seed_cohort
 from test_lake import parts, server, stack  # noqa: F401 - the lake's moto server fixtures
 
 from creditwatch.local.stack import boto_client
 from creditwatch_analytics.groups import SEX
-from creditwatch_common.ids import uuid7
 from creditwatch_common.log.reviews import ReviewStore
 from creditwatch_common.records import LogRecord
 
 
-def window_records(model: Any, start: datetime, n: int) -> list[LogRecord]:
-    """n applications of the training reference scored in the hour from start; refused women referred."""
-    from creditwatch_drift.service import load_reference
-
-    rows = load_reference(model).sample(n=n, replace=True, random_state=5).to_dict("records")
-    out = []
-    for i, row in enumerate(rows):
-        ms = int(start.timestamp() * 1000) + i * 10_000
-        decision = "approve" if row["probability_good_credit"] >= model.threshold else "refuse"
-        refer = decision == "refuse" and SEX[row["personal_status_and_sex"]] == "female"
-        out.append(
-            LogRecord(
-                prediction_id=uuid7(ms),
-                request_id=uuid7(ms),
-                route="/predict",
-                status=200,
-                latency_ms=1.0,
-                model_version=model.version,
-                features={k: row[k] for k in model.schema.names},
-                probability_good_credit=float(row["probability_good_credit"]),
-                decision=decision,
-                **({"referral": ["band"], "case_id": uuid7()} if refer else {}),
-            )
-        )
-    return out
+def refused_woman(record: LogRecord) -> bool:
+    """The applications the test refers to a reviewer: refused women."""
+    return record.decision == "refuse" and SEX[record.features["personal_status_and_sex"]] == "female"
 
 
 def approvals_by_sex(records: list[LogRecord], final: dict[str, str]) -> dict[str, tuple[int, int]]:
@@ -68,8 +45,20 @@ def test_reviewers_decisions_replace_the_models_in_decision_fairness_on_every_en
 
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    records = window_records(model, start, 300)
-    parts.log.write(records)
+    log = parts.log
+    records = seed_cohort(
+        log,
+        log.dynamodb,
+        log.table,
+        log.shards,
+        model,
+        n=300,
+        start=start,
+        end=start + timedelta(hours=1),
+        coverage=0.0,
+        seed=5,
+        referred=refused_woman,
+    )
     referred = [r for r in records if r.referral]
     assert len(referred) >= 12
     # Reviewers approve most referred women the model refused; the last four wait in the queue.

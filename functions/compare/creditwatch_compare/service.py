@@ -171,16 +171,7 @@ class CompareJob:
                 )
             except Exception as exc:  # noqa: BLE001 - a promotion needs it: the run fails and is retried
                 return self._failed(summary, "evidence_failed", f"evidence not written: {error_code(exc)}")
-        warning = record_run(
-            self.publisher,
-            summary,
-            link_seconds=s.link_expiry_seconds,
-            prefix=s.history_prefix,
-            registry_bucket=s.model_registry_bucket,
-        )
-        summary.history_updated = warning is None
-        if warning:
-            summary.warnings.append(warning)
+        record_run(self.publisher, summary, s)
         if event.notify and self.sqs is not None and s.notifications_queue_url:
             self.sqs.send_message(QueueUrl=s.notifications_queue_url, MessageBody=dump_notification(note(summary)))
             summary.notified = True

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import Field
 
-from creditwatch_common.settings import LogSettings
+from creditwatch_analytics.jobs import AgeCuts
+from creditwatch_common.settings import EmptyIsNone, LogSettings
 
 
 class CompareSettings(LogSettings):
@@ -16,9 +16,9 @@ class CompareSettings(LogSettings):
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
     report_prefix: str = Field("comparison", validation_alias="COMPARE_REPORT_PREFIX")
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
-    notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    notifications_queue_url: EmptyIsNone = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     # Where the evidence goes (creditwatch_common.model_registry: evidence/<challenger>/...); empty: not written.
-    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
+    model_registry_bucket: EmptyIsNone = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # The scheduled window: the last this many days of shadow traffic, and the outcomes matured in it.
     window_days: int = Field(28, ge=1, le=760, validation_alias="COMPARE_WINDOW_DAYS")
     # Over this many scored records, the shadow figures are computed on a uniform sample (bottom-k on the
@@ -32,34 +32,13 @@ class CompareSettings(LogSettings):
     fairness_tolerance: float = Field(0.0, ge=0, le=1, validation_alias="COMPARE_FAIRNESS_TOLERANCE")
     resamples: int = Field(1000, ge=100, le=20_000, validation_alias="COMPARE_BOOTSTRAP_RESAMPLES")
     seed: int = Field(0, validation_alias="COMPARE_SEED")
-    fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
+    fairness_age_cuts: AgeCuts = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
     link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
-    report_link_token_secret: str | None = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
-    report_link_base_url: str | None = Field(None, validation_alias="REPORT_LINK_BASE_URL")
+    report_link_token_secret: EmptyIsNone = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
+    report_link_base_url: EmptyIsNone = Field(None, validation_alias="REPORT_LINK_BASE_URL")
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
-    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_bucket: EmptyIsNone = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     # As the quality job: no Athena reader here, athena reads the lake with DuckDB in the function.
     analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
-
-    @field_validator("fairness_age_cuts", mode="before")
-    @classmethod
-    def _cuts(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [int(v) for v in value.replace(" ", "").split(",") if v]
-        if isinstance(value, list | tuple) and list(value) != sorted(set(value)):
-            raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
-        return value
-
-    @field_validator(
-        "report_link_token_secret",
-        "report_link_base_url",
-        "notifications_queue_url",
-        "lake_bucket",
-        "model_registry_bucket",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if isinstance(value, str) else value

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
+from creditwatch_analytics.jobs import JobRunError, JobService, token_links
 from creditwatch_analytics.lake.athena import AthenaClient
 from creditwatch_analytics.lake.window import engine_for
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
-from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.log import LogReader
 from creditwatch_common.observability import Metric, Observability, Service
-from creditwatch_common.reports import Publisher, TokenLinks, signer_from_secret, token_key_from_secret
+from creditwatch_common.reports import Publisher, signer_from_secret
 from creditwatch_drift.attribution import load_reference_contributions
 from creditwatch_drift.estimated import load_calibration
 from creditwatch_drift.models import DriftEvent, DriftSummary
@@ -24,7 +23,6 @@ from creditwatch_drift.settings import DriftSettings
 from creditwatch_drift.stability import load_stability_bins
 from creditwatch_model import CreditModel, load_model
 
-Handler = Any
 # One metric per protected attribute (CloudWatch graphs them without a dimension to pick).
 DISPARATE_IMPACT_METRICS = {
     "sex": Metric.DISPARATE_IMPACT_RATIO_SEX,
@@ -53,43 +51,38 @@ class Deadline:
         return self.end - time.monotonic() if self.end else self.seconds
 
 
-class DriftRunError(Exception):
+class DriftRunError(JobRunError):
     """The run could not do its work (the log could not be read, the report could not be written)."""
 
 
 @dataclass(frozen=True)
-class DriftService:
-    """The built function: the job and its Lambda handler."""
+class DriftService(JobService[DriftSettings, DriftJob, DriftEvent, DriftSummary]):
+    """The built function: scheduled or on-demand drift run; answers the JSON summary."""
 
-    settings: DriftSettings
-    job: DriftJob
-    obs: Observability
+    event_model = DriftEvent
+    event_name = "drift event"
+    run_error = DriftRunError
     deadline: Deadline = field(default_factory=Deadline)
 
-    @cached_property
-    def handler(self) -> Handler:
-        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
-        return self.obs.entry(self.handle)
-
-    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Scheduled or on-demand drift run; returns the JSON summary."""
-        try:
-            request = parse_event(DriftEvent, event, "drift event")
-        except InvalidEvent as exc:
-            # A bad on-demand event: answered precisely, never retried by the scheduler.
-            return exc.answer(self.obs.logger)
+    def run(self, request: DriftEvent) -> DriftSummary:
+        """The run, its window read within the deadline restarted now."""
         self.deadline.restart()
-        summary = self.job.run(request)
-        self._metrics(summary)
-        log = self.obs.logger.warning if summary.status != "ok" or summary.dataset_drift else self.obs.logger.info
-        log(summary.message, extra={"drift": summary.brief()})
-        if summary.status == "error":
-            # A function error, not a result: Lambda retries the run, then its OnFailure destination
-            # keeps the event (and the failed-runs alarm pages); the metrics above are flushed anyway.
-            raise DriftRunError(f"{summary.error}: {summary.message}")
-        return summary.model_dump(mode="json")
+        return self.job.run(request)
 
-    def _metrics(self, summary: DriftSummary) -> None:
+    def failed(self, answer: DriftSummary) -> bool:
+        """An error summary."""
+        return answer.status == "error"
+
+    def warns(self, answer: DriftSummary) -> bool:
+        """A run that is not ok, or drift."""
+        return answer.status != "ok" or bool(answer.dataset_drift)
+
+    def log_extra(self, answer: DriftSummary) -> dict[str, Any]:
+        """The summary's brief."""
+        return {"drift": answer.brief()}
+
+    def metrics(self, summary: DriftSummary) -> None:
+        """Rows, referral rate, drift, attribution, fairness, stability, estimated AUC, history, failed runs."""
         metric = self.obs.metric
         metric(Metric.ROWS_ANALYSED, summary.rows_used)
         if summary.referral_rate is not None:
@@ -141,16 +134,6 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         )
     elif settings.analytics_engine == "athena":
         raise ValueError("ANALYTICS_ENGINE=athena needs LAKE_BUCKET, ATHENA_WORKGROUP and LAKE_DATABASE")
-    tokens = (
-        TokenLinks(
-            key=token_key_from_secret(
-                parameters.get_secret, settings.report_link_token_secret, settings.secret_max_age_s
-            ),
-            base_url=settings.report_link_base_url,
-        )
-        if settings.report_link_token_secret and settings.report_link_base_url
-        else None
-    )
     job = DriftJob(
         settings=settings,
         model=model,
@@ -159,7 +142,9 @@ def build(settings: DriftSettings, clients: AwsClients, *, model: CreditModel | 
         stability_bins=load_stability_bins(),
         calibration=load_calibration(),
         reader=reader,
-        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=tokens),
+        publisher=Publisher(
+            s3=clients.lazy("s3"), bucket=settings.reports_bucket, signer=signer, tokens=token_links(settings)
+        ),
         sqs=clients.lazy("sqs"),
         window=engine_for(settings, clients, model.schema.names, athena, settings.athena_above_rows),
     )

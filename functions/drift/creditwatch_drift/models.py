@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from creditwatch_analytics.jobs import JobEvent, aware_and_ordered, both_or_neither, span_window
 
 # The summary's models live beside the history that reads them; imported from here as before.
 from creditwatch_analytics.summaries import (
@@ -43,12 +45,9 @@ __all__ = [
 ]
 
 
-class DriftEvent(BaseModel):
+class DriftEvent(JobEvent):
     """What to analyse. Scheduled runs send nothing but a source; on demand, a window."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    source: str | None = None
     days: float | None = Field(None, gt=0, le=366, description="Window of this many days ending now")
     hours: int | None = Field(None, gt=0, le=8784, description="Window of this many hours ending now")
     start: datetime | None = None
@@ -58,24 +57,15 @@ class DriftEvent(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> DriftEvent:
-        if (self.start is None) != (self.end is None):
-            raise ValueError("give both start and end, or neither")
-        if self.start and self.end:
-            if self.start.tzinfo is None or self.end.tzinfo is None:
-                raise ValueError("start and end need a time zone (e.g. 2026-11-22T00:00:00Z)")
-            if self.start >= self.end:
-                raise ValueError("start must be before end")
-            if self.days is not None or self.hours is not None:
-                raise ValueError("give days or hours, or start and end, not both")
+        both_or_neither(self.start, self.end)
+        aware_and_ordered(self.start, self.end, "2026-11-22T00:00:00Z")
+        if self.start and (self.days is not None or self.hours is not None):
+            raise ValueError("give days or hours, or start and end, not both")
         if self.days is not None and self.hours is not None:
             raise ValueError("give days or hours, not both")
         return self
 
     def window(self, default_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The [start, end) window; a days or hours window ends at the next full hour (re-runs share keys)."""
-        if self.start and self.end:
-            return self.start.astimezone(UTC), self.end.astimezone(UTC)
-        now = (now or datetime.now(UTC)).astimezone(UTC)
-        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         span = timedelta(hours=self.hours) if self.hours else timedelta(days=self.days or default_days)
-        return end - span, end
+        return span_window(self.start, self.end, span, now)

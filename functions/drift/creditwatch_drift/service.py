@@ -266,7 +266,8 @@ class DriftJob:
                     "report_url_signed_by": None,
                 }
             )
-        self._record_history(summary)
+        # A history that cannot be updated leaves the run intact (the summary says so).
+        record_run(self.publisher, summary, self.settings)
         worth_a_note = summary.dataset_drift or (summary.attribution is not None and summary.attribution.drifted)
         can_notify = event.notify and self.sqs is not None and bool(self.settings.notifications_queue_url)
         if worth_a_note and can_notify:
@@ -275,19 +276,6 @@ class DriftJob:
         if can_notify and notify.send_fairness(self.sqs, self.settings.notifications_queue_url or "", summary):
             summary.notified = True
         return summary
-
-    def _record_history(self, summary: DriftSummary) -> None:
-        """Add the published report to the history and rewrite the index; a failure leaves the run intact."""
-        warning = record_run(
-            self.publisher,
-            summary,
-            link_seconds=self.settings.link_expiry_seconds,
-            prefix=self.settings.history_prefix,
-            registry_bucket=self.settings.model_registry_bucket,
-        )
-        summary.history_updated = warning is None
-        if warning:
-            summary.warnings.append(warning)
 
 
 def _evidently_version() -> str:

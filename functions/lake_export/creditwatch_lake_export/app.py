@@ -3,42 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
+from creditwatch_analytics.jobs import EventService
 from creditwatch_analytics.lake.export import LakeExporter, RewriteRefused
 from creditwatch_analytics.lake.schema import LakeSchema, feature_schema
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
-from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.log import LogReader
 from creditwatch_common.log.pending import PendingHours
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_lake_export.models import LakeExportEvent
 from creditwatch_lake_export.settings import LakeExportSettings
 
-Handler = Any
-
 
 @dataclass(frozen=True)
-class LakeExportService:
+class LakeExportService(EventService[LakeExportEvent]):
     """The built function: the exporter and its Lambda handler."""
 
+    event_model = LakeExportEvent
+    event_name = "lake export event"
     settings: LakeExportSettings
     exporter: LakeExporter
     obs: Observability
 
-    @cached_property
-    def handler(self) -> Handler:
-        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
-        return self.obs.entry(self.handle)
-
-    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, request: LakeExportEvent) -> dict[str, Any]:
         """Export the recent hours; a failure is a function error (Lambda retries, then OnFailure)."""
-        try:
-            request = parse_event(LakeExportEvent, event, "lake export event")
-        except InvalidEvent as exc:
-            # A bad on-demand event: answered precisely, never retried by the scheduler.
-            return exc.answer(self.obs.logger)
         try:
             result = self.exporter.export(request.hours or self.settings.export_hours, request.at)
         except RewriteRefused as exc:

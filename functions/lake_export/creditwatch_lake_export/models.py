@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from creditwatch_analytics.jobs import JobEvent
 
 
-class LakeExportEvent(BaseModel):
+class LakeExportEvent(JobEvent):
     """Scheduled runs send a source only; on demand, how many hours, and the time they end at (a backfill)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    source: str | None = None
     hours: int | None = Field(None, ge=1, le=24 * 31, description="Hours to export, the one of `at` included")
     at: datetime | None = Field(None, description="Export the hours up to the one holding this time (default now)")
 

@@ -3,60 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
-
+from creditwatch_analytics.jobs import JobRunError, JobService, token_links
 from creditwatch_analytics.lake.window import engine_for
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
-from creditwatch_common.events import InvalidEvent, parse_event
 from creditwatch_common.observability import Metric, Observability, Service
 from creditwatch_common.registry import ModelRegistry
-from creditwatch_common.reports import Publisher, TokenLinks, token_key_from_secret
+from creditwatch_common.reports import Publisher
 from creditwatch_model import CreditModel, load_model
 from creditwatch_quality.baseline import Baselines
 from creditwatch_quality.models import QualityEvent, QualitySummary
 from creditwatch_quality.service import QualityJob
 from creditwatch_quality.settings import QualitySettings
 
-Handler = Any
 
-
-class QualityRunError(Exception):
+class QualityRunError(JobRunError):
     """The run could not do its work (the log could not be read, the report could not be written)."""
 
 
 @dataclass(frozen=True)
-class QualityService:
-    """The built function: the job and its Lambda handler."""
+class QualityService(JobService[QualitySettings, QualityJob, QualityEvent, QualitySummary]):
+    """The built function: scheduled or on-demand quality run; answers the JSON summary."""
 
-    settings: QualitySettings
-    job: QualityJob
-    obs: Observability
+    event_model = QualityEvent
+    event_name = "quality event"
+    run_error = QualityRunError
 
-    @cached_property
-    def handler(self) -> Handler:
-        """The Lambda handler: handle() inside Powertools' context logging, tracing and metrics."""
-        return self.obs.entry(self.handle)
+    def failed(self, answer: QualitySummary) -> bool:
+        """An error verdict."""
+        return answer.verdict == "error"
 
-    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Scheduled or on-demand quality run; returns the JSON summary."""
-        try:
-            request = parse_event(QualityEvent, event, "quality event")
-        except InvalidEvent as exc:
-            # A bad on-demand event: answer precisely, and do not let the scheduler retry it.
-            return exc.answer(self.obs.logger)
-        summary = self.job.run(request)
-        self._metrics(summary)
-        log = self.obs.logger.info if summary.verdict in ("ok", "no_data") else self.obs.logger.warning
-        log(summary.message, extra={"quality": summary.brief()})
-        if summary.verdict == "error":
-            # A function error: Lambda retries the run, then its OnFailure destination keeps the event.
-            raise QualityRunError(f"{summary.error}: {summary.message}")
-        return summary.model_dump(mode="json")
+    def warns(self, answer: QualitySummary) -> bool:
+        """A verdict other than ok or no data."""
+        return answer.verdict not in ("ok", "no_data")
 
-    def _metrics(self, summary: QualitySummary) -> None:
+    def log_extra(self, answer: QualitySummary) -> dict[str, Any]:
+        """The summary's brief."""
+        return {"quality": answer.brief()}
+
+    def metrics(self, summary: QualitySummary) -> None:
+        """Failed runs, labelled rows and coverage, the verdict, realized and estimated figures, fairness."""
         metric = self.obs.metric
         metric(Metric.QUALITY_RUN_FAILED, 1 if summary.verdict == "error" else 0)
         if summary.verdict == "error":
@@ -87,16 +74,6 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
     apply_local_endpoint(settings.local_aws_endpoint)
     obs = Observability.build(Service.QUALITY, settings)
     model = model or load_model()
-    tokens = (
-        TokenLinks(
-            key=token_key_from_secret(
-                parameters.get_secret, settings.report_link_token_secret, settings.secret_max_age_s
-            ),
-            base_url=settings.report_link_base_url,
-        )
-        if settings.report_link_token_secret and settings.report_link_base_url
-        else None
-    )
     registry = (
         ModelRegistry(clients.lazy("s3"), settings.model_registry_bucket) if settings.model_registry_bucket else None
     )
@@ -112,7 +89,7 @@ def build(settings: QualitySettings, clients: AwsClients, *, model: CreditModel 
         baselines=Baselines(model, registry, settings.resamples, settings.seed),
         # The quality job has no Athena client: athena reads the cohort from the lake (engine_note).
         source=engine_for(settings, clients, model.schema.names),
-        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=tokens),
+        publisher=Publisher(s3=clients.lazy("s3"), bucket=settings.reports_bucket, tokens=token_links(settings)),
         sqs=clients.lazy("sqs"),
         warnings=warnings,
         progress=obs.progress,

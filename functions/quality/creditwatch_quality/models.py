@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from creditwatch_analytics.jobs import JobEvent, aware_and_ordered, both_or_neither
 
 # The summary's models live beside the history that reads them; imported from here as before.
 from creditwatch_analytics.summaries import (
@@ -35,12 +37,9 @@ __all__ = [
 ]
 
 
-class QualityEvent(BaseModel):
+class QualityEvent(JobEvent):
     """Which cohort to judge. Scheduled runs send a source only; on demand, prediction times or days ago."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    source: str | None = None
     start: datetime | None = Field(None, description="First prediction time of the cohort (inclusive)")
     end: datetime | None = Field(None, description="End of the cohort's prediction times (exclusive)")
     days_ago_from: int | None = Field(None, ge=1, le=760, description="Cohort starts this many days ago (00:00 UTC)")
@@ -49,17 +48,12 @@ class QualityEvent(BaseModel):
 
     @model_validator(mode="after")
     def _cohort(self) -> QualityEvent:
-        if (self.start is None) != (self.end is None):
-            raise ValueError("give both start and end, or neither")
+        both_or_neither(self.start, self.end)
         if (self.days_ago_from is None) != (self.days_ago_to is None):
             raise ValueError("give both days_ago_from and days_ago_to, or neither")
         if self.start is not None and self.days_ago_from is not None:
             raise ValueError("give start and end, or days_ago_from and days_ago_to, not both")
-        if self.start and self.end:
-            if self.start.tzinfo is None or self.end.tzinfo is None:
-                raise ValueError("start and end need a time zone (e.g. 2026-08-01T00:00:00Z)")
-            if self.start >= self.end:
-                raise ValueError("start must be before end")
+        aware_and_ordered(self.start, self.end, "2026-08-01T00:00:00Z")
         if self.days_ago_from is not None and self.days_ago_to is not None and self.days_ago_from <= self.days_ago_to:
             raise ValueError("days_ago_from must be larger than days_ago_to (the cohort starts further back)")
         return self

@@ -247,16 +247,7 @@ class QualityJob:
                     "report_url_signed_by": None,
                 }
             )
-        warning = record_run(
-            self.publisher,
-            summary,
-            link_seconds=s.link_expiry_seconds,
-            prefix=s.history_prefix,
-            registry_bucket=s.model_registry_bucket,
-        )
-        summary.history_updated = warning is None
-        if warning:
-            summary.warnings.append(warning)
+        record_run(self.publisher, summary, s)
         if summary.verdict == "degraded" and event.notify and self._can_notify():
             notify.send(self.sqs, s.notifications_queue_url or "", summary, s.retrain_function)
             summary.notified = True

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import NoDecode
+from pydantic import Field, model_validator
 
-from creditwatch_common.settings import LogSettings
+from creditwatch_analytics.jobs import AgeCuts
+from creditwatch_common.settings import EmptyIsNone, LogSettings
 
 
 class QualitySettings(LogSettings):
     """Environment of the quality function (names as template.yaml sets them)."""
 
     reports_bucket: str = Field("creditwatch-reports", validation_alias="REPORTS_BUCKET")
-    notifications_queue_url: str | None = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    notifications_queue_url: EmptyIsNone = Field(None, validation_alias="NOTIFICATIONS_QUEUE_URL")
     report_prefix: str = Field("quality", validation_alias="QUALITY_REPORT_PREFIX")
     # The report history (creditwatch_analytics.history) every run adds its report to.
     history_prefix: str = Field("history", validation_alias="HISTORY_PREFIX")
@@ -37,49 +37,27 @@ class QualitySettings(LogSettings):
     resamples: int = Field(1000, ge=100, le=20_000, validation_alias="QUALITY_BOOTSTRAP_RESAMPLES")
     seed: int = Field(0, validation_alias="QUALITY_SEED")
     link_expiry_seconds: int = Field(604_800, ge=60, le=604_800, validation_alias="REPORT_LINK_EXPIRY_SECONDS")
-    report_link_token_secret: str | None = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
-    report_link_base_url: str | None = Field(None, validation_alias="REPORT_LINK_BASE_URL")
+    report_link_token_secret: EmptyIsNone = Field(None, validation_alias="REPORT_LINK_TOKEN_SECRET")
+    report_link_base_url: EmptyIsNone = Field(None, validation_alias="REPORT_LINK_BASE_URL")
     secret_max_age_s: int = Field(300, ge=0, validation_alias="REPORT_SIGNER_SECRET_MAX_AGE_SECONDS")
     # Outcome fairness: the same groups and minimum group size as the drift run's decision fairness.
-    fairness_age_cuts: Annotated[tuple[int, ...], NoDecode] = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
+    fairness_age_cuts: AgeCuts = Field((25,), validation_alias="FAIRNESS_AGE_CUTS")
     fairness_min_group_size: int = Field(30, ge=1, validation_alias="FAIRNESS_MIN_GROUP_SIZE")
 
     # The model registry (ModelRegistryBucket): each cohort is judged against the card and artifacts of the
     # version that scored it, and the history's charts mark the champion's moves (read only); empty: every
     # cohort against the layer model's figures (the summary says so) and no marks.
-    model_registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
+    model_registry_bucket: EmptyIsNone = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     # Empty: no lake, auto reads the cohort from the table (lake and athena need it: engine_for refuses).
     # auto: the lake when its watermark covers the cohort.
-    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_bucket: EmptyIsNone = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     # Every value of the template's AnalyticsEngine (one parameter sets the drift and quality jobs). The
     # quality job has no Athena reader: athena reads the cohort from the lake with DuckDB, as lake does,
     # and says so (app.engine_note: logged at init, in every summary's warnings).
     analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
     # The retrain job (its function, qualified by its alias) a degraded verdict's Slack note proposes to invoke.
-    retrain_function: str | None = Field(None, validation_alias="RETRAIN_FUNCTION")
-
-    @field_validator("fairness_age_cuts", mode="before")
-    @classmethod
-    def _cuts(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [int(v) for v in value.replace(" ", "").split(",") if v]
-        if isinstance(value, list | tuple) and list(value) != sorted(set(value)):
-            raise ValueError("age cut points must be increasing, e.g. 25 or 25,60")
-        return value
-
-    @field_validator(
-        "report_link_token_secret",
-        "report_link_base_url",
-        "notifications_queue_url",
-        "lake_bucket",
-        "retrain_function",
-        "model_registry_bucket",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if isinstance(value, str) else value
+    retrain_function: EmptyIsNone = Field(None, validation_alias="RETRAIN_FUNCTION")
 
     @model_validator(mode="after")
     def _cohort(self) -> QualitySettings:

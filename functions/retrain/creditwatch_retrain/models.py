@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from creditwatch_analytics.jobs import DaysWindowEvent
 from creditwatch_common.model_card import Figure, ModelCard
 
 
-class RetrainEvent(BaseModel):
+class RetrainEvent(DaysWindowEvent):
     """Which predictions' matured outcomes to train on, and why. Without a window: the last days, to this hour's end."""
 
+    # An on-demand run's event: a key it does not know is a mistake, refused rather than ignored.
     model_config = ConfigDict(extra="forbid")
 
-    source: str | None = None
-    start: datetime | None = Field(None, description="Predictions made from (inclusive)")
-    end: datetime | None = Field(None, description="Predictions made before (exclusive)")
-    days: int | None = Field(None, ge=1, le=760, description="The window to this hour's end, this many days long")
     # The card's `why` and the alias move's reason (default: says the window).
     reason: str | None = Field(None, min_length=1, max_length=500)
     # Who asked (an operator, the quality note's reader): the card's created_by names them beside the function.
     requested_by: str | None = Field(None, min_length=1, max_length=200)
-
-    @model_validator(mode="after")
-    def _window(self) -> RetrainEvent:
-        if (self.start is None) != (self.end is None):
-            raise ValueError("give both start and end, or neither")
-        if self.start is not None and self.days is not None:
-            raise ValueError("give start and end, or days, not both")
-        if self.start and self.end:
-            if self.start.tzinfo is None or self.end.tzinfo is None:
-                raise ValueError("start and end need a time zone (e.g. 2026-08-01T00:00:00Z)")
-            if self.start >= self.end:
-                raise ValueError("start must be before end")
-        return self
-
-    def window(self, default_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
-        """The [start, end) trained on: the event's, else the last days ending at the current hour's end."""
-        if self.start and self.end:
-            return self.start.astimezone(UTC), self.end.astimezone(UTC)
-        now = (now or datetime.now(UTC)).astimezone(UTC)
-        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        return end - timedelta(days=self.days or default_days), end
 
 
 class HoldoutSummary(BaseModel):

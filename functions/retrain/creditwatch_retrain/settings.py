@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from creditwatch_analytics.training.retrain import MAX_LABELLED_ROWS
-from creditwatch_common.settings import LogSettings
+from creditwatch_common.settings import EmptyIsNone, LogSettings
 
 
 class RetrainSettings(LogSettings):
@@ -21,14 +21,9 @@ class RetrainSettings(LogSettings):
     max_labelled_rows: int = Field(
         MAX_LABELLED_ROWS, ge=1000, le=5_000_000, validation_alias="RETRAIN_MAX_LABELLED_ROWS"
     )
-    lake_bucket: str | None = Field(None, validation_alias="LAKE_BUCKET")
+    lake_bucket: EmptyIsNone = Field(None, validation_alias="LAKE_BUCKET")
     lake_prefix: str = Field("predictions", validation_alias="LAKE_PREFIX")
     # As the quality job: no Athena reader here, athena reads the lake with DuckDB in the function.
     analytics_engine: Literal["auto", "dynamodb", "lake", "athena"] = Field("auto", validation_alias="ANALYTICS_ENGINE")
     # Who registers the version (the card's created_by, the alias move's moved_by): Lambda sets it.
     function_name: str = Field("creditwatch-retrain", validation_alias="AWS_LAMBDA_FUNCTION_NAME")
-
-    @field_validator("lake_bucket", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if isinstance(value, str) else value

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -302,20 +302,37 @@ def rebuild(
     return added
 
 
-def record_run(
-    publisher: Publisher,
-    summary: Summary,
-    *,
-    link_seconds: int,
-    prefix: str = HISTORY_PREFIX,
-    registry_bucket: str | None = None,
-) -> str | None:
-    """Add a published report to the history: None when done, else the warning the (intact) run carries."""
+class HistorySettings(Protocol):
+    """What a job's settings say of its history: the links' life, the prefix, the registry whose moves it marks."""
+
+    @property
+    def link_expiry_seconds(self) -> int:
+        """How long the index's links last."""
+
+    @property
+    def history_prefix(self) -> str:
+        """Where the history is in the reports bucket."""
+
+    @property
+    def model_registry_bucket(self) -> str | None:
+        """The registry whose champion moves the charts mark (None: no marks)."""
+
+
+def record_run(publisher: Publisher, summary: Summary, settings: HistorySettings) -> None:
+    """Add a published report to the history; the summary says whether it was, and why not (a warning)."""
     try:
-        update_history(publisher, summary, link_seconds=link_seconds, prefix=prefix, registry_bucket=registry_bucket)
+        update_history(
+            publisher,
+            summary,
+            link_seconds=settings.link_expiry_seconds,
+            prefix=settings.history_prefix,
+            registry_bucket=settings.model_registry_bucket,
+        )
     except Exception as exc:  # noqa: BLE001 - the report is published; the next run's update adds it
-        return (
+        summary.history_updated = False
+        summary.warnings.append(
             f"report history not updated ({type(exc).__name__}: {error_code(exc)}); "
             "the report is published and the next run's update lists it"
         )
-    return None
+        return
+    summary.history_updated = True

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _empty_is_none(value: object) -> object:
+    return value.strip() or None if isinstance(value, str) else value
+
+
+# An optional name the template sets to "" when it is not used: read as None.
+EmptyIsNone = Annotated[str | None, BeforeValidator(_empty_is_none)]
 
 
 class FunctionSettings(BaseSettings):
