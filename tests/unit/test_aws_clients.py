@@ -46,6 +46,7 @@ def test_importing_any_function_module_changes_no_environment_and_reads_no_setti
     # so they are left out; every other module of the layers and functions is imported.
     probe = """
 import importlib, json, os, pkgutil, sys
+import sklearn  # sets KMP_* variables of its own at import: ours must set none
 before = dict(os.environ)
 import pydantic_settings
 reads = []
