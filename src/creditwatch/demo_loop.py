@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 # Shadow traffic: enough applications for the compare job's 500 shadow rows, and ~250 booked loans with an outcome.
 SHADOW_APPLICATIONS = 1500
-# The new champion's traffic: at least this many, then more until the quality job's minimum of booked loans is met.
+# The new champion's traffic: at least this many, then more, a batch at a time, until the quality job's minimum of
+# booked loans is met (small batches: ~1250 applications rather than 1500, each of them read again by the export).
 PROMOTED_APPLICATIONS = 1000
+PROMOTED_BATCH = 250
 PROMOTED_MAX = 8000
 MOVED_BY = "creditwatch demo"
 
@@ -254,6 +256,7 @@ class Loop:
             applications=PROMOTED_APPLICATIONS,
             min_outcomes=needed,
             max_applications=PROMOTED_MAX,
+            batch=PROMOTED_BATCH,
         )
         self.state["promoted_traffic"] = {**live.as_dict(), "window": _window(live.started, live.ended)}
         if set(live.model_versions) != {move["version"]}:
