@@ -31,25 +31,16 @@ def seed_cohort(
     seed: int = 0,
     booked_only: bool = False,
     referred: Callable[[LogRecord], bool] | None = None,
+    bad_odds: float = 1.0,
 ) -> list[LogRecord]:
     """n scored predictions spread over [start, end), outcomes set on a share of their items (as /outcomes does).
 
     booked_only: outcomes only for approved predictions (booked loans, as a lender without bureau data sees them).
     referred: the records it is true of are referred to a reviewer (a referral and a case id, as /predict does).
-
-    Outcomes are drawn from the model's calibrated P(bad) (quality as validated) or, with concept_drift,
-    independently of the score at the same bad rate (the relation between inputs and outcome is gone).
+    The applicants and their outcomes are `draw`'s.
     """
-    from creditwatch_drift.service import load_reference
-    from creditwatch_model import model_dir
-    from creditwatch_model.calibration import Calibration
-
-    reference = load_reference(model)
     rng = np.random.default_rng(seed)
-    rows = reference.sample(n=n, replace=True, random_state=seed).to_dict("records")
-    p = np.array([r["probability_good_credit"] for r in rows])
-    p_bad = Calibration.load(model_dir()).bad_probability(p)
-    bad = rng.uniform(size=n) < (np.full(n, p_bad.mean()) if concept_drift else p_bad)
+    rows, bad = draw(model, n, rng, seed=seed, concept_drift=concept_drift, bad_odds=bad_odds)
     span = (end - start).total_seconds() * 1000
     records = []
     for i, row in enumerate(rows):
@@ -98,6 +89,36 @@ def _count(dynamodb: Any, table: str) -> int:
         if "LastEvaluatedKey" not in page:
             return n
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def draw(
+    model: Any,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    seed: int = 0,
+    concept_drift: bool = False,
+    bad_odds: float = 1.0,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """n applicants of the model's reference sample with its answers (features, probability, decision), and bad.
+
+    Outcomes are drawn from the model's calibrated P(bad) (quality as validated); with concept_drift,
+    independently of the score at the same bad rate (the relation between inputs and outcome is gone); with
+    bad_odds, at that many times the calibrated odds of bad (a changed world that repays worse, ranked alike).
+    """
+    from creditwatch_drift.service import load_reference
+    from creditwatch_model import model_dir
+    from creditwatch_model.calibration import Calibration
+
+    reference = load_reference(model)
+    rows = reference.sample(n=n, replace=True, random_state=seed).to_dict("records")
+    p = np.array([r["probability_good_credit"] for r in rows])
+    p_bad = Calibration.load(model_dir()).bad_probability(p)
+    if bad_odds != 1.0:
+        odds = bad_odds * p_bad / np.maximum(1 - p_bad, 1e-9)
+        p_bad = odds / (1 + odds)
+    bad = rng.uniform(size=n) < (np.full(n, p_bad.mean()) if concept_drift else p_bad)
+    return rows, bad
 
 
 def review_decisions(store: Any, records: list[LogRecord], decisions: dict[str, str], reviewer: str = "rita") -> None:

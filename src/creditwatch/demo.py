@@ -103,6 +103,8 @@ def _num(value: Any) -> str:
 def quality_said(summary: dict[str, Any]) -> str:
     """A quality run in a line: its verdict, population and figures against validation, and the estimate."""
     population = summary.get("population") or {}
+    recent = (summary.get("judged_against") or {}).get("holdout") == "recent"
+    rows = "approved rows of the recent holdout" if recent else "approved holdout rows"
 
     def value(figures: str, name: str, pct: bool = False) -> str:
         got = ((summary.get(figures) or {}).get(name) or {}).get("value")
@@ -112,7 +114,7 @@ def quality_said(summary: dict[str, Any]) -> str:
         f"{words.quality_verdict(str(summary.get('verdict')))} on {population.get('labelled_rows')} booked loans "
         f"of {summary.get('rows')} predictions: bad rate {value('realized', 'bad_rate_approved', True)} vs "
         f"validation {value('validation', 'bad_rate_approved', True)}, AUC {value('realized', 'auc')} vs "
-        f"{value('validation', 'auc')} (approved holdout rows); estimated AUC of all scored "
+        f"{value('validation', 'auc')} ({rows}); estimated AUC of all scored "
         f"{value('estimated', 'auc')}"
     )
 

@@ -1,6 +1,7 @@
 """The quality job judges a cohort against the model version that scored it: its registered figures, threshold and
 calibration; a mixed cohort by the version that scored most of it; the layer's figures, with the reason, for a
-version the registry does not hold; and no verdict at all when the registry holds it but cannot give it."""
+version the registry does not hold; and no verdict at all when the registry holds it but cannot give it. A version
+whose card has a recent labelled holdout has its booked loans judged against that holdout's approved rows."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+from labelled import draw
 from labelled import seed_cohort as seed_labelled
 from model_versions import register_layer_champion, variant
 
 from creditwatch_analytics.lake.window import DynamoWindow
+from creditwatch_analytics.training import card as cards
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.model_card import Holdout
 from creditwatch_common.model_registry import version_prefix
 from creditwatch_common.registry import ModelRegistry
 from creditwatch_common.reports import Publisher
 from creditwatch_model import METADATA_FILE
 from creditwatch_quality.baseline import Baselines
 from creditwatch_quality.models import QualityEvent
+from creditwatch_quality.rules import judge
 from creditwatch_quality.service import QualityJob
 from creditwatch_quality.settings import QualitySettings
 
@@ -54,6 +60,23 @@ def register_variant(registry: ModelRegistry, tmp_path: Path, threshold: float =
     metadata["metrics"]["validation_approved"] = VARIANT_BOOKED
     metadata["metrics"]["validation"] = VARIANT_ALL
     (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    registry.register(card, folder)
+    return card.version
+
+
+def recent_holdout(model: Any, n: int, *, seed: int, bad_odds: float = 1.0, refused: int = 0) -> Holdout:
+    """A recent holdout as a challenger's card keeps it: the booked loans (and `refused` refused rows) of n drawn."""
+    rows, bad = draw(model, n, np.random.default_rng(seed), seed=seed, bad_odds=bad_odds)
+    booked = [i for i, r in enumerate(rows) if r["decision"] == "approve"]
+    kept = booked + [i for i, r in enumerate(rows) if r["decision"] != "approve"][:refused]
+    frame = pd.DataFrame([rows[i] for i in kept])
+    return cards.holdout(frame, 1 - bad[kept].astype(int), model, cards.RECENT_POPULATION)
+
+
+def register_retrained(registry: ModelRegistry, tmp_path: Path, recent: Holdout, threshold: float) -> str:
+    """A version whose card carries that recent holdout (as one trained on matured outcomes has); its version."""
+    folder, card = variant(tmp_path, threshold)
+    card = card.model_copy(update={"validation": {**card.validation, "recent": recent}})
     registry.register(card, folder)
     return card.version
 
@@ -111,6 +134,83 @@ def test_a_cohort_scored_by_the_layers_version_is_judged_against_the_layers_meta
     assert judged is not None and (judged.version, judged.source, judged.fallback) == (model.version, "layer", None)
     assert summary.validation["auc"].value == model.metadata["metrics"]["validation_approved"]["auc"]["value"]
     assert summary.confusion is not None and summary.confusion.threshold == model.threshold
+    # Its card has no recent holdout (trained before any outcome): the original holdout's approved rows, as ever.
+    approved_rows = model.metadata["metrics"]["validation_approved_method"]["rows"]
+    assert (judged.holdout, judged.holdout_rows, judged.holdout_note) == ("original", approved_rows, None)
+    assert "(holdout rows the model approves)" in summary.message
+
+
+def test_a_version_whose_card_has_a_recent_holdout_has_its_booked_loans_judged_against_that_holdouts_approved_rows(
+    job, registry, prediction_log, ddb, aws, model, tmp_path
+):
+    recent = recent_holdout(model, 300, seed=7)
+    assert recent.approved is not None and recent.approved.figures, recent.approved
+    version = register_retrained(registry, tmp_path, recent, model.threshold)
+    seed(prediction_log, ddb, aws, model, version, 300, start=START, end=END, booked_only=True)
+    summary = run(job())
+    judged = summary.judged_against
+    assert judged is not None and judged.version == version and judged.source == "registry"
+    assert (judged.holdout, judged.holdout_rows, judged.holdout_note) == ("recent", recent.approved.rows, None)
+    assert {k: f.model_dump() for k, f in summary.validation.items()} == recent.approved.figures
+    assert summary.validation["auc"].value != model.metadata["metrics"]["validation_approved"]["auc"]["value"]
+    assert "(recent labelled holdout rows the model approves)" in summary.message
+    # Beside the estimate, every holdout row of the original: the recent holdout holds booked loans only.
+    assert summary.validation_scored["auc"].value == model.metadata["metrics"]["validation"]["auc"]["value"]
+
+
+def test_a_changed_worlds_cohort_is_ok_against_its_models_recent_holdout_though_degraded_against_the_original(
+    job, registry, prediction_log, ddb, aws, model, tmp_path
+):
+    # A world that repays worse (five times the odds of bad: a booked loan's bad rate ~21%, not ~6%), ranked
+    # alike: the recent holdout and the cohort are both drawn from it, the original holdout is not.
+    recent = recent_holdout(model, 400, seed=7, bad_odds=5.0)
+    version = register_retrained(registry, tmp_path, recent, model.threshold)
+    seed(prediction_log, ddb, aws, model, version, 800, start=START, end=END, booked_only=True, bad_odds=5.0)
+    summary = run(job())
+    assert summary.judged_against is not None and summary.judged_against.holdout == "recent"
+    assert summary.verdict == "ok", (summary.reasons, summary.realized, summary.validation)
+    settings = job().settings
+    original = Baselines(model, None).layer.validation_booked
+    verdict, reasons = judge(
+        summary.rows,
+        summary.population.labelled_rows,
+        summary.realized,
+        original,
+        min_labelled_rows=settings.min_labelled_rows,
+        auc_drop=settings.auc_drop,
+        cost_rise=settings.cost_rise,
+        cost_per="booked loan",
+    )
+    assert verdict == "degraded" and reasons[0].startswith("expected cost per booked loan"), summary.realized
+
+
+def test_a_recent_holdout_with_too_few_approved_rows_leaves_booked_loans_judged_against_the_original_and_says_why(
+    job, registry, prediction_log, ddb, aws, model, tmp_path
+):
+    # Enough rows for the holdout's own figures, but most of them refused by the model: too few approved.
+    recent = recent_holdout(model, 40, seed=3, refused=40)
+    assert recent.figures and recent.approved is not None and recent.approved.rows < 30, recent
+    version = register_retrained(registry, tmp_path, recent, model.threshold)
+    seed(prediction_log, ddb, aws, model, version, 300, start=START, end=END, booked_only=True)
+    summary = run(job())
+    judged = summary.judged_against
+    assert judged is not None and judged.holdout == "original"
+    assert judged.holdout_note is not None and f"({recent.approved.rows} of {recent.rows}:" in judged.holdout_note
+    assert judged.holdout_note in summary.warnings
+    assert summary.validation["auc"].value == model.metadata["metrics"]["validation_approved"]["auc"]["value"]
+
+
+def test_every_scored_applicant_of_a_version_with_a_recent_holdout_is_judged_against_the_whole_original_holdout(
+    job, registry, prediction_log, ddb, aws, model, tmp_path
+):
+    version = register_retrained(registry, tmp_path, recent_holdout(model, 300, seed=7), model.threshold)
+    seed(prediction_log, ddb, aws, model, version, 300, start=START, end=END)
+    summary = run(job())
+    assert summary.population is not None and summary.population.name == "all_scored"
+    judged = summary.judged_against
+    assert judged is not None and (judged.holdout, judged.holdout_rows) == ("original", 300)
+    assert judged.holdout_note is not None and "only the outcomes the lender observed" in judged.holdout_note
+    assert summary.validation["auc"].value == model.metadata["metrics"]["validation"]["auc"]["value"]
 
 
 def test_a_mixed_cohort_is_judged_against_the_version_that_scored_most_of_it_and_says_so(

@@ -4,16 +4,25 @@ The version comes from the records (`model_version`); its figures from its regis
 (`metadata.json` and `calibration.json`, each checked against the card's sha256), or the layer's own when
 the layer ships that version. A version the registry does not hold (or no registry configured) is judged
 against the layer model's figures, and the summary says so and why: never silently another model's.
+
+Which holdout: a version trained on matured outcomes is judged in the world it was trained for. Booked loans
+are compared with its card's recent labelled holdout (the latest matured outcomes, kept out of training) on
+the rows the model approves, with that holdout's own, wider intervals, when those rows are at least
+MIN_RECENT_ROWS with both outcomes; otherwise, and for every version without a recent holdout (the layer's
+model), with the original holdout's approved rows, as before, and the summary says why. Every scored
+applicant (refused ones with outcomes too) is always compared with the whole original holdout: the recent
+one holds only the outcomes the lender observed. `judged_against.holdout` names the one used.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from creditwatch_analytics.summaries import JudgedAgainst
+from creditwatch_common.model_card import ModelCard
 from creditwatch_common.registry import ModelRegistry, RegistryError
 from creditwatch_model import METADATA_FILE, CreditModel
 from creditwatch_model.calibration import CALIBRATION_FILE, Calibration
@@ -21,6 +30,10 @@ from creditwatch_quality.models import Figure
 from creditwatch_quality.reference import Estimator, estimator_of, load_estimator, validation_figures
 
 UNKNOWN = "unknown"
+# A recent holdout's approved rows stand as the booked loans' reference from this many on (both outcomes among
+# them), the card's own minimum for figures (creditwatch_analytics.training.card.MIN_HOLDOUT_ROWS).
+MIN_RECENT_ROWS = 30
+HoldoutName = Literal["original", "recent"]
 
 
 class BaselineUnavailable(Exception):
@@ -41,6 +54,11 @@ class Baseline:
     assumption: str | None = None
     # Why the layer's figures stand in for another version's (None: they are the version's own).
     fallback: str | None = None
+    # Which holdout validation_booked comes from, on how many rows, and why the original when the card has a recent.
+    booked_holdout: HoldoutName = "original"
+    booked_rows: int | None = None
+    holdout_note: str | None = None
+    scored_rows: int | None = None
 
 
 def _from_metadata(
@@ -60,6 +78,8 @@ def _from_metadata(
     else:
         # Another version's scores through the layer's calibration map would be a wrong estimate: none at all.
         estimator, note = None, f"version {version} has no calibration map: estimated figures not computed"
+    metrics = metadata.get("metrics")
+    metrics = metrics if isinstance(metrics, Mapping) else {}
     return Baseline(
         version=version,
         threshold=threshold,
@@ -68,6 +88,34 @@ def _from_metadata(
         source=source,
         estimator=estimator,
         assumption=note,
+        booked_rows=_rows(metrics.get("validation_approved_method")),
+        scored_rows=_rows(metrics.get("validation_method")),
+    )
+
+
+def _rows(method: object) -> int | None:
+    rows = method.get("rows") if isinstance(method, Mapping) else None
+    return int(rows) if isinstance(rows, int) else None
+
+
+def _on_recent_holdout(baseline: Baseline, card: ModelCard) -> Baseline:
+    """Booked loans judged against the card's recent holdout (the rows the model approves), when it has enough."""
+    recent = card.validation.get("recent")
+    if recent is None or recent.rows == 0:
+        return baseline
+    approved = recent.approved
+    if approved is not None and approved.rows >= MIN_RECENT_ROWS and approved.figures:
+        figures = {k: Figure(**v) for k, v in approved.figures.items()}
+        return replace(baseline, validation_booked=figures, booked_holdout="recent", booked_rows=approved.rows)
+    rows = 0 if approved is None else approved.rows
+    why = approved.note if approved is not None and approved.note else "no figures on them"
+    return replace(
+        baseline,
+        holdout_note=(
+            f"the recent holdout's rows the model approves ({rows} of {recent.rows}: {why}) are too few to judge "
+            f"booked loans against (at least {MIN_RECENT_ROWS} with both outcomes): judged against the original "
+            "holdout's, of another world if the version was trained for a changed one"
+        ),
     )
 
 
@@ -122,22 +170,14 @@ class Baselines:
         except RegistryError as exc:
             raise BaselineUnavailable(f"version {version}'s figures cannot be read: {exc}") from exc
         baseline = _from_metadata(version, metadata, calibration, "registry", self.resamples, self.seed)
+        baseline = _on_recent_holdout(baseline, card)
         self._known[version] = baseline
         return baseline
 
 
 def _stand_in(layer: Baseline, why: str) -> Baseline:
     """The layer's figures standing in for a version the registry cannot name, with why."""
-    return Baseline(
-        version=layer.version,
-        threshold=layer.threshold,
-        validation=layer.validation,
-        validation_booked=layer.validation_booked,
-        source="layer",
-        estimator=layer.estimator,
-        assumption=layer.assumption,
-        fallback=f"{why}: judged against the layer model's validation (version {layer.version})",
-    )
+    return replace(layer, fallback=f"{why}: judged against the layer model's validation (version {layer.version})")
 
 
 def main_version(model_versions: Mapping[str, int]) -> str | None:
@@ -159,6 +199,9 @@ def judged_against(baseline: Baseline, scored_by: str, model_versions: Mapping[s
             f"predictions ({rest}); judged against {scored_by}'s reference, the version that scored most of it"
         )
     return JudgedAgainst(
+        holdout=baseline.booked_holdout,
+        holdout_rows=baseline.booked_rows,
+        holdout_note=baseline.holdout_note,
         scored_by=scored_by,
         version=baseline.version,
         source=baseline.source,
@@ -168,3 +211,16 @@ def judged_against(baseline: Baseline, scored_by: str, model_versions: Mapping[s
         fallback=baseline.fallback,
         mixed=note,
     )
+
+
+def for_population(judged: JudgedAgainst, baseline: Baseline, booked: bool) -> JudgedAgainst:
+    """judged_against naming the holdout the population's validation came from (every scored: the original)."""
+    if booked:
+        return judged
+    note = None
+    if baseline.booked_holdout == "recent":
+        note = (
+            "every scored applicant is judged against the whole original holdout: the recent one holds only the "
+            "outcomes the lender observed"
+        )
+    return judged.model_copy(update={"holdout": "original", "holdout_rows": baseline.scored_rows, "holdout_note": note})

@@ -16,7 +16,13 @@ from creditwatch_common.ids import iso_utc
 from creditwatch_common.reports import Publisher, PublishError, report_keys
 from creditwatch_quality import figures as figures_mod
 from creditwatch_quality import notify
-from creditwatch_quality.baseline import Baselines, BaselineUnavailable, judged_against, main_version
+from creditwatch_quality.baseline import (
+    Baselines,
+    BaselineUnavailable,
+    for_population,
+    judged_against,
+    main_version,
+)
 from creditwatch_quality.cohort import PROTECTED_COLUMNS, Cohort, cohort_of
 from creditwatch_quality.fairness import outcome_fairness
 from creditwatch_quality.models import Figure, QualityEvent, QualitySummary, Thresholds
@@ -164,6 +170,11 @@ class QualityJob:
         booked = population.name == "booked_loans"
         if booked:
             summary.validation = baseline.validation_booked
+        if summary.judged_against is not None:
+            # Which holdout that validation is (the recent labelled one of a version trained on matured outcomes).
+            summary.judged_against = for_population(summary.judged_against, baseline, booked)
+            if booked and summary.judged_against.holdout_note:
+                summary.warnings.append(summary.judged_against.holdout_note)
         if population.labelled_rows >= s.min_labelled_rows:
             self._realized(summary, cohort, baseline.threshold)
         summary.verdict, summary.reasons = judge(
@@ -263,10 +274,11 @@ def _message(summary: QualitySummary) -> str:
     population = summary.population
     if population is not None and population.name == "booked_loans":
         real, val, est = summary.realized, summary.validation, summary.estimated
+        holdout = summary.judged_against.holdout if summary.judged_against else "original"
         figures = (
             f"AUC realized {v(real.get('auc'))} vs validation {v(val.get('auc'))}, bad rate realized "
             f"{v(real.get('bad_rate_approved'), True)} vs validation {v(val.get('bad_rate_approved'), True)} "
-            f"({words.validation_population(population.name)}); estimated on all {summary.rows} scored: AUC "
+            f"({words.validation_population(population.name, holdout)}); estimated on all {summary.rows} scored: AUC "
             f"{v(est.get('auc'))}, bad rate among approved {v(est.get('bad_rate_approved'), True)}"
         )
         rows = f"{population.labelled_rows} booked loan(s)"

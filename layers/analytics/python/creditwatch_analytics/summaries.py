@@ -360,6 +360,15 @@ class JudgedAgainst(BaseModel):
     threshold: float
     fallback: str | None = Field(None, description="Why the layer's figures stand in for scored_by's own")
     mixed: str | None = Field(None, description="Set when other versions scored part of the cohort")
+    holdout: Literal["original", "recent"] = Field(
+        "original",
+        description=(
+            "The holdout whose validation the realized figures were compared with: the original (UCI) one, or the "
+            "card's recent labelled holdout (the world a version trained on matured outcomes was trained for)"
+        ),
+    )
+    holdout_rows: int | None = Field(None, description="Rows of that holdout the validation figures rest on")
+    holdout_note: str | None = Field(None, description="Why the original holdout when the card has a recent one")
 
 
 class QualitySummary(BaseModel):

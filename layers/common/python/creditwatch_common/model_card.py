@@ -43,6 +43,9 @@ class Holdout(BaseModel):
     figures: dict[str, Figure] = Field(default_factory=dict)
     # Why there are no figures (too few rows, one class only), when there are none.
     note: str | None = None
+    # The same figures on the rows of this holdout the model approves: what its booked loans are judged against
+    # (creditwatch_quality.baseline); None on cards written before it was kept.
+    approved: Holdout | None = None
 
 
 class GroupFairness(BaseModel):

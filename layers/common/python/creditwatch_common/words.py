@@ -144,9 +144,10 @@ def quality_population(name: str | None, rows: int | None = None) -> str:
     return described if rows is None else f"{rows} {described}"
 
 
-def validation_population(name: str | None) -> str:
-    """What a population's validation figures rest on: 'holdout rows the model approves'."""
-    return POPULATIONS[name][1] if name in POPULATIONS else POPULATIONS["all_scored"][1]
+def validation_population(name: str | None, holdout: str = "original") -> str:
+    """What a population's validation figures rest on: 'holdout rows the model approves' (of the recent one, named)."""
+    rows = POPULATIONS[name][1] if name in POPULATIONS else POPULATIONS["all_scored"][1]
+    return f"recent labelled {rows}" if holdout == "recent" else rows
 
 
 def reviewed_share(reviewed: int, rows: int, overridden: int) -> str:

@@ -144,12 +144,14 @@ def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> No
     if judged:
         whose = "its registered card" if judged.get("source") == "registry" else "the layer's metadata"
         against = f", judged against version {judged.get('version')} ({whose}, threshold {judged.get('threshold')})"
+        if judged.get("holdout") == "recent":
+            against += f" on its recent labelled holdout ({judged.get('holdout_rows')} rows it approves)"
     console.print(
         f"[bold]{title}[/] ({cohort.get('start')} .. {cohort.get('end')}): [bold]{verdict}[/], realized on "
         f"{words.quality_population(population.get('name'), population.get('labelled_rows'))} "
         f"of {summary.get('rows')} predictions{against}"
     )
-    for note in (judged.get("fallback"), judged.get("mixed")):
+    for note in (judged.get("fallback"), judged.get("mixed"), judged.get("holdout_note")):
         if note:
             console.print(f"  {note}", markup=False, highlight=False)
     for reason in summary.get("reasons") or []:
@@ -157,9 +159,10 @@ def _render_quality(console: Console, title: str, summary: dict[str, Any]) -> No
     table = Table(show_header=True)
     table.add_column("figure")
     # Each realized figure beside its own population's validation; the estimate beside the whole holdout's.
+    rests_on = words.validation_population(population.get("name"), judged.get("holdout") or "original")
     columns = {
         "realized": "realized",
-        "validation": f"validation ({words.validation_population(population.get('name'))})",
+        "validation": f"validation ({rests_on})",
         "estimated": "estimated (all scored)",
         "validation_scored": "validation (whole holdout)",
     }

@@ -25,6 +25,7 @@ RECENT_POPULATION = (
     "the latest matured outcomes by prediction time, kept out of training: applicants whose outcome the lender "
     "observed (booked loans, unless outcomes of declined applicants are known too)"
 )
+APPROVED_POPULATION = "the rows of this holdout the model approves, as its booked loans (approval_rate left out)"
 # Figures need both outcomes among at least this many rows; fairness groups at least this many rows each.
 MIN_HOLDOUT_ROWS = 30
 MIN_GROUP_ROWS = 30
@@ -32,14 +33,34 @@ AGE_CUTS = (25,)
 
 
 def holdout(rows: pd.DataFrame, good: np.ndarray, model: CreditModel, population: str) -> Holdout:
-    """The model's figures on labelled rows, each with its 95% Poisson-bootstrap interval (the validation method)."""
+    """The model's figures on labelled rows, each with its 95% Poisson-bootstrap interval (the validation method).
+
+    `approved`: the same figures on the rows the model approves (approval_rate left out: 1 by construction),
+    what booked loans are judged against; none when those rows are too few or hold one outcome only.
+    """
     n = len(good)
     if n < MIN_HOLDOUT_ROWS or len(set(good.tolist())) < 2:
-        note = f"{n} rows{'' if n == 0 else ', ' + str(int(good.sum())) + ' good'}: too few (or one outcome only)"
-        return Holdout(rows=n, population=population, note=note)
+        return Holdout(rows=n, population=population, note=_too_few(good))
     p = model.predict_good(rows[model.schema.names].to_dict("records"))
     figures = quality.realized(p, good, threshold=model.threshold, resamples=VALIDATION_RESAMPLES, seed=VALIDATION_SEED)
-    return Holdout(rows=n, population=population, figures=figures)
+    booked = p >= model.threshold
+    return Holdout(
+        rows=n, population=population, figures=figures, approved=_approved(p[booked], good[booked], model.threshold)
+    )
+
+
+def _approved(p: np.ndarray, good: np.ndarray, threshold: float) -> Holdout:
+    population = APPROVED_POPULATION
+    if len(good) < MIN_HOLDOUT_ROWS or len(set(good.tolist())) < 2:
+        return Holdout(rows=len(good), population=population, note=_too_few(good))
+    figures = quality.realized(p, good, threshold=threshold, resamples=VALIDATION_RESAMPLES, seed=VALIDATION_SEED)
+    figures.pop("approval_rate", None)
+    return Holdout(rows=len(good), population=population, figures=figures)
+
+
+def _too_few(good: np.ndarray) -> str:
+    n = len(good)
+    return f"{n} rows{'' if n == 0 else ', ' + str(int(good.sum())) + ' good'}: too few (or one outcome only)"
 
 
 def fairness(
@@ -105,6 +126,24 @@ def _round(value: float) -> float | None:
     return round(float(value), 6) if np.isfinite(value) else None
 
 
+def original_holdout(metadata: dict[str, Any], rows: int) -> Holdout:
+    """The original holdout's figures as the training run wrote them (metadata), the approved rows' beside them."""
+    metrics = metadata["metrics"]
+    approved = metrics.get("validation_approved")
+    return Holdout(
+        rows=rows,
+        population=ORIGINAL_POPULATION,
+        figures=metrics["validation"],
+        approved=Holdout(
+            rows=int(metrics.get("validation_approved_method", {}).get("rows", 0)),
+            population=APPROVED_POPULATION,
+            figures=approved,
+        )
+        if approved
+        else None,
+    )
+
+
 def parameters(metadata: dict[str, Any]) -> dict[str, Any]:
     """What a card says about how the version decides: the forest's hyper-parameters, threshold and rule."""
     return {
@@ -145,9 +184,7 @@ def layer_card(artifacts_dir: Path, *, created_by: str, why: str, now: datetime 
         ),
         parameters=parameters(metadata),
         validation={
-            "original": Holdout(
-                rows=len(y_test), population=ORIGINAL_POPULATION, figures=metadata["metrics"]["validation"]
-            ),
+            "original": original_holdout(metadata, len(y_test)),
             "recent": Holdout(
                 rows=0, population=RECENT_POPULATION, note="none: trained before any outcome was recorded"
             ),

@@ -24,7 +24,7 @@ import pandas as pd
 from creditwatch_analytics.training import card as cards
 from creditwatch_analytics.training.data import NUMERICAL, build_schema, read_codes
 from creditwatch_analytics.training.run import ExtraRows, TrainingResult, train
-from creditwatch_common.model_card import Holdout, ModelCard, TrainingData
+from creditwatch_common.model_card import ModelCard, TrainingData
 from creditwatch_model import load_model
 
 # The latest share of matured rows held out of training, as the recent labelled holdout.
@@ -146,11 +146,7 @@ def train_challenger(
         ),
         parameters=cards.parameters(result.metadata),
         validation={
-            "original": Holdout(
-                rows=len(y_original),
-                population=cards.ORIGINAL_POPULATION,
-                figures=result.metadata["metrics"]["validation"],
-            ),
+            "original": cards.original_holdout(result.metadata, len(y_original)),
             "recent": cards.holdout(recent, recent_good, model, cards.RECENT_POPULATION),
         },
         fairness=[*cards.fairness("original", x_original, model), *cards.fairness("recent", recent, model)],
