@@ -141,7 +141,11 @@ class Loop:
         from creditwatch.simulate.send import local_handler
 
         endpoint = self.demo.endpoint
-        return send_live(self.world, local_handler(endpoint), outcome_poster(endpoint), seed=seed, **kwargs)
+        # The comparison needs every application of the shadow window scored by both models. Deployed, the
+        # challenger gets 25 ms a request and a request over it pauses it (ShadowFailures counts the misses);
+        # on a busy 2-core machine a 256-row chunk can take longer, so the demo's function allows 1 s.
+        handler = local_handler(endpoint, environment={"SHADOW_BUDGET_MS": "1000"})
+        return send_live(self.world, handler, outcome_poster(endpoint), seed=seed, **kwargs)
 
     def _shadow(self) -> str:
         from creditwatch.demo import StepFailed

@@ -90,11 +90,14 @@ def _event_template() -> dict[str, Any]:
 Call = Callable[[str, str], tuple[int, float, dict[str, Any]]]
 
 
-def local_handler(endpoint: str, overrides: dict[str, str] | None = None) -> Call:
+def local_handler(
+    endpoint: str, overrides: dict[str, str] | None = None, environment: dict[str, str] | None = None
+) -> Call:
     """A call of the predict function's Lambda handler in this process, configured for the local stack.
 
     The call takes a route and a body and gives the status, the latency (ms) and the JSON answer.
-    `overrides` are template parameters (as `creditwatch serve --parameter`), e.g. the referral rules.
+    `overrides` are template parameters (as `creditwatch serve --parameter`), e.g. the referral rules;
+    `environment`, variables of the function's own settings set over the template's.
     """
     import contextlib
     import copy
@@ -115,7 +118,7 @@ def local_handler(endpoint: str, overrides: dict[str, str] | None = None) -> Cal
     from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings
 
-    settings = PredictSettings.model_validate(function_environment(spec, endpoint))
+    settings = PredictSettings.model_validate({**function_environment(spec, endpoint), **(environment or {})})
     lambda_handler = build(settings, AwsClients(local_session(), endpoint_url=endpoint)).handler
 
     template = _event_template()
