@@ -36,6 +36,7 @@ from creditwatch_analytics.lake.export import (
     hour_floor,
     hour_key,
 )
+from creditwatch_analytics.lake.reviews import REVIEWS_PREFIX, review_events
 from creditwatch_common.ids import iso_utc
 from creditwatch_common.log.outcomes import outcome_events
 from creditwatch_common.records import ExportRow
@@ -148,17 +149,29 @@ def _day(exporter: LakeExporter, lo: datetime, hi: datetime) -> tuple[list[HourE
         _check_simulated(exporter, lo, records, expired)
         day = f"{exporter.prefix}/dt={lo:%Y-%m-%d}/"
         listed = exporter.s3.list_objects_v2(Bucket=exporter.bucket, Prefix=day).get("Contents", [])
-        in_lake = {o["Key"] for o in listed}
+        predictions_in_lake = {o["Key"] for o in listed}
         for h in expired:
             if records.get(h):
-                written.append(exporter.merge_hour(h, records[h], in_lake=hour_key(exporter.prefix, h) in in_lake))
+                in_lake = hour_key(exporter.prefix, h) in predictions_in_lake
+                written.append(exporter.merge_hour(h, records[h], in_lake=in_lake))
     fresh = [h for h in hours if h not in expired]
     events: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    reviews: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    events_in_lake: set[str] = set()
     if fresh and exporter.outcomes_prefix is not None:
+        # The day's outcome and review events read, and its objects listed, once (not per hour).
         for event in outcome_events(exporter.reader, fresh[0], hi, workers=exporter.workers):
             events[hour_floor(_time(event["recorded_at"]))].append(event)
+        for event in review_events(exporter.reader, fresh[0], hi, exporter.workers):
+            reviews[hour_floor(_time(event["decided_at"]))].append(event)
+        for prefix in (exporter.outcomes_prefix, REVIEWS_PREFIX):
+            pages = exporter.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=exporter.bucket, Prefix=f"{prefix}/dt={lo:%Y-%m-%d}/"
+            )
+            events_in_lake.update(o["Key"] for page in pages for o in page.get("Contents", []))
     for h in fresh:
-        written.append(exporter.export_hour(h, records.get(h, []), events.get(h, [])))
+        hour_events, hour_reviews = events.get(h, []), reviews.get(h, [])
+        written.append(exporter.export_hour(h, records.get(h, []), hour_events, hour_reviews, events_in_lake))
     return written, [f"{lo:%Y-%m-%d}"] if expired else []
 
 

@@ -284,17 +284,20 @@ class LakeExporter:
         hour: datetime,
         records: list[dict[str, Any]] | None = None,
         events: list[dict[str, Any]] | None = None,
+        reviews: list[dict[str, Any]] | None = None,
+        in_lake: set[str] | None = None,
     ) -> HourExport:
         """Rewrite one hour's object from the table (nothing written for an hour without records).
 
-        `records` and `events`: the hour's records and outcome events, read already (a backfill reads whole days).
+        `records`, `events` and `reviews`: the hour's records, outcome and review events, read already, and
+        `in_lake` the outcome and review keys of its day (a backfill reads and lists whole days).
         """
         hour = hour_floor(hour)
         if records is None:
             records = self.read_hour(hour)
         key = hour_key(self.prefix, hour)
-        outcome_key, outcome_rows = self.export_outcomes_hour(hour, events)
-        review_rows = self.export_reviews_hour(hour)
+        outcome_key, outcome_rows = self.export_outcomes_hour(hour, events, in_lake)
+        review_rows = self.export_reviews_hour(hour, reviews, in_lake)
         if not records:
             return HourExport(
                 hour=iso_utc(hour),
@@ -321,16 +324,20 @@ class LakeExporter:
             review_rows=review_rows,
         )
 
-    def export_reviews_hour(self, hour: datetime) -> int:
+    def export_reviews_hour(
+        self, hour: datetime, events: list[dict[str, Any]] | None = None, in_lake: set[str] | None = None
+    ) -> int:
         """Rewrite the object of the review events decided in one hour (beside its outcomes); its rows."""
         if self.outcomes_prefix is None:
             return 0
         from creditwatch_analytics.lake.reviews import export_reviews_hour
 
-        return export_reviews_hour(self.reader, self.s3, self.bucket, hour, self.first_row_group, self.workers)[1]
+        return export_reviews_hour(
+            self.reader, self.s3, self.bucket, hour, self.first_row_group, self.workers, events, in_lake
+        )[1]
 
     def export_outcomes_hour(
-        self, hour: datetime, events: list[dict[str, Any]] | None = None
+        self, hour: datetime, events: list[dict[str, Any]] | None = None, in_lake: set[str] | None = None
     ) -> tuple[str | None, int]:
         """Rewrite the object of the outcome events recorded in one hour: its key and rows (none when empty)."""
         if self.outcomes_prefix is None:
@@ -340,11 +347,7 @@ class LakeExporter:
             events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
         key = hour_key(self.outcomes_prefix, hour)
         if not events:
-            # An hour whose events were all erased (creditwatch log erase) must not keep its old object;
-            # listed first, so that the empty hours of every run leave no delete markers behind.
-            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-            if any(o["Key"] == key for o in listed):
-                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            delete_if_present(self.s3, self.bucket, key, in_lake)
             return None, 0
         body = parquet_bytes(outcome_table(events), self.first_row_group)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
@@ -380,6 +383,18 @@ class LakeExporter:
             ContentType="application/json",
         )
         return mark
+
+
+def delete_if_present(s3: Any, bucket: str, key: str, in_lake: set[str] | None = None) -> None:
+    """Delete an hour's object that has no events left (erased): only if it exists, so no delete marker is left.
+
+    `in_lake`: the keys listed already (a whole day's); otherwise the key is listed first.
+    """
+    if in_lake is None:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        in_lake = {o["Key"] for o in listed}
+    if key in in_lake:
+        s3.delete_object(Bucket=bucket, Key=key)
 
 
 def parquet_bytes(table: Any, first_row_group: int = 1_000) -> bytes:

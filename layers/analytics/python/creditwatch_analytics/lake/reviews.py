@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from creditwatch_analytics.lake.export import hour_key, parquet_bytes
+from creditwatch_analytics.lake.export import delete_if_present, hour_key, parquet_bytes
 from creditwatch_analytics.lake.outcomes import KIND_KEY
 from creditwatch_analytics.lake.schema import SCHEMA_VERSION_KEY, LakeError
 from creditwatch_common.log import LogReader
@@ -87,15 +87,25 @@ def review_table(events: Sequence[dict[str, Any]]) -> pa.Table:
 
 
 def export_reviews_hour(
-    reader: LogReader, s3: Any, bucket: str, hour: datetime, first_row_group: int = 1_000, workers: int = 8
+    reader: LogReader,
+    s3: Any,
+    bucket: str,
+    hour: datetime,
+    first_row_group: int = 1_000,
+    workers: int = 8,
+    events: list[dict[str, Any]] | None = None,
+    in_lake: set[str] | None = None,
 ) -> tuple[str | None, int]:
-    """Rewrite the object of the review events decided in one hour: its key and rows (none when empty)."""
-    events = review_events(reader, hour, hour + HOUR, workers)
+    """Rewrite the object of the review events decided in one hour: its key and rows (none when empty).
+
+    `events`: the hour's events, read already; `in_lake`: the keys its day holds, listed already (a backfill
+    reads and lists whole days: per hour, 16 Queries and a listing were most of a backfill's time).
+    """
+    if events is None:
+        events = review_events(reader, hour, hour + HOUR, workers)
     key = hour_key(REVIEWS_PREFIX, hour)
     if not events:
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-        if any(o["Key"] == key for o in listed):
-            s3.delete_object(Bucket=bucket, Key=key)
+        delete_if_present(s3, bucket, key, in_lake)
         return None, 0
     body = parquet_bytes(review_table(events), first_row_group)
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
