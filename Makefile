@@ -44,7 +44,7 @@ demo: setup ## The main job on the local stack: traffic, drift report, alerts, s
 # module-scoped stacks and servers are made once).
 PYTEST := $(BIN)/pytest -n auto --dist loadfile
 
-test: setup ## Lint, type-check and run every test (unit, integration, e2e): <= 12 min on 2 cores
+test: setup ## Lint, type-check and run every test (unit, integration, e2e): goal <= 12 min on 2 cores (13-15 min today)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
