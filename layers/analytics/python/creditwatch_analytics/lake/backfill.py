@@ -157,7 +157,7 @@ def _day(exporter: LakeExporter, lo: datetime, hi: datetime) -> tuple[list[HourE
     fresh = [h for h in hours if h not in expired]
     events: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     reviews: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
-    events_in_lake: set[str] = set()
+    listed_keys: set[str] = set()
     if fresh and exporter.outcomes_prefix is not None:
         # The day's outcome and review events read, and its objects listed, once (not per hour).
         for event in outcome_events(exporter.reader, fresh[0], hi, workers=exporter.workers):
@@ -168,10 +168,10 @@ def _day(exporter: LakeExporter, lo: datetime, hi: datetime) -> tuple[list[HourE
             pages = exporter.s3.get_paginator("list_objects_v2").paginate(
                 Bucket=exporter.bucket, Prefix=f"{prefix}/dt={lo:%Y-%m-%d}/"
             )
-            events_in_lake.update(o["Key"] for page in pages for o in page.get("Contents", []))
+            listed_keys.update(o["Key"] for page in pages for o in page.get("Contents", []))
     for h in fresh:
         hour_events, hour_reviews = events.get(h, []), reviews.get(h, [])
-        written.append(exporter.export_hour(h, records.get(h, []), hour_events, hour_reviews, events_in_lake))
+        written.append(exporter.export_hour(h, records.get(h, []), hour_events, hour_reviews, listed_keys))
     return written, [f"{lo:%Y-%m-%d}"] if expired else []
 
 

@@ -285,19 +285,19 @@ class LakeExporter:
         records: list[dict[str, Any]] | None = None,
         events: list[dict[str, Any]] | None = None,
         reviews: list[dict[str, Any]] | None = None,
-        in_lake: set[str] | None = None,
+        listed_keys: set[str] | None = None,
     ) -> HourExport:
         """Rewrite one hour's object from the table (nothing written for an hour without records).
 
         `records`, `events` and `reviews`: the hour's records, outcome and review events, read already, and
-        `in_lake` the outcome and review keys of its day (a backfill reads and lists whole days).
+        `listed_keys` the outcome and review keys its day holds, listed already (a backfill reads and lists whole days).
         """
         hour = hour_floor(hour)
         if records is None:
             records = self.read_hour(hour)
         key = hour_key(self.prefix, hour)
-        outcome_key, outcome_rows = self.export_outcomes_hour(hour, events, in_lake)
-        review_rows = self.export_reviews_hour(hour, reviews, in_lake)
+        outcome_key, outcome_rows = self.export_outcomes_hour(hour, events, listed_keys)
+        review_rows = self.export_reviews_hour(hour, reviews, listed_keys)
         if not records:
             return HourExport(
                 hour=iso_utc(hour),
@@ -325,7 +325,7 @@ class LakeExporter:
         )
 
     def export_reviews_hour(
-        self, hour: datetime, events: list[dict[str, Any]] | None = None, in_lake: set[str] | None = None
+        self, hour: datetime, events: list[dict[str, Any]] | None = None, listed_keys: set[str] | None = None
     ) -> int:
         """Rewrite the object of the review events decided in one hour (beside its outcomes); its rows."""
         if self.outcomes_prefix is None:
@@ -333,11 +333,11 @@ class LakeExporter:
         from creditwatch_analytics.lake.reviews import export_reviews_hour
 
         return export_reviews_hour(
-            self.reader, self.s3, self.bucket, hour, self.first_row_group, self.workers, events, in_lake
+            self.reader, self.s3, self.bucket, hour, self.first_row_group, self.workers, events, listed_keys
         )[1]
 
     def export_outcomes_hour(
-        self, hour: datetime, events: list[dict[str, Any]] | None = None, in_lake: set[str] | None = None
+        self, hour: datetime, events: list[dict[str, Any]] | None = None, listed_keys: set[str] | None = None
     ) -> tuple[str | None, int]:
         """Rewrite the object of the outcome events recorded in one hour: its key and rows (none when empty)."""
         if self.outcomes_prefix is None:
@@ -347,7 +347,7 @@ class LakeExporter:
             events = list(outcome_events(self.reader, hour, hour + HOUR, workers=self.workers))
         key = hour_key(self.outcomes_prefix, hour)
         if not events:
-            delete_if_present(self.s3, self.bucket, key, in_lake)
+            delete_if_present(self.s3, self.bucket, key, listed_keys)
             return None, 0
         body = parquet_bytes(outcome_table(events), self.first_row_group)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
@@ -385,15 +385,15 @@ class LakeExporter:
         return mark
 
 
-def delete_if_present(s3: Any, bucket: str, key: str, in_lake: set[str] | None = None) -> None:
+def delete_if_present(s3: Any, bucket: str, key: str, listed_keys: set[str] | None = None) -> None:
     """Delete an hour's object that has no events left (erased): only if it exists, so no delete marker is left.
 
-    `in_lake`: the keys listed already (a whole day's); otherwise the key is listed first.
+    `listed_keys`: the keys listed already (a whole day's); otherwise the key is listed first.
     """
-    if in_lake is None:
+    if listed_keys is None:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-        in_lake = {o["Key"] for o in listed}
-    if key in in_lake:
+        listed_keys = {o["Key"] for o in listed}
+    if key in listed_keys:
         s3.delete_object(Bucket=bucket, Key=key)
 
 

@@ -94,18 +94,18 @@ def export_reviews_hour(
     first_row_group: int = 1_000,
     workers: int = 8,
     events: list[dict[str, Any]] | None = None,
-    in_lake: set[str] | None = None,
+    listed_keys: set[str] | None = None,
 ) -> tuple[str | None, int]:
     """Rewrite the object of the review events decided in one hour: its key and rows (none when empty).
 
-    `events`: the hour's events, read already; `in_lake`: the keys its day holds, listed already (a backfill
+    `events`: the hour's events, read already; `listed_keys`: the keys its day holds, listed already (a backfill
     reads and lists whole days: per hour, 16 Queries and a listing were most of a backfill's time).
     """
     if events is None:
         events = review_events(reader, hour, hour + HOUR, workers)
     key = hour_key(REVIEWS_PREFIX, hour)
     if not events:
-        delete_if_present(s3, bucket, key, in_lake)
+        delete_if_present(s3, bucket, key, listed_keys)
         return None, 0
     body = parquet_bytes(review_table(events), first_row_group)
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
