@@ -32,10 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfn_tools import load_yaml
-
 from creditwatch.local.invoke import InvokeResult, function_environment
-from creditwatch.local.template import Template, TemplateError
+from creditwatch.local.template import Template, TemplateError, load_template_yaml
 from creditwatch.paths import ROOT
 
 BUILD_ROOT = ROOT / ".aws-sam" / "functions"
@@ -114,7 +112,7 @@ def built_function(logical_id: str, out: Path) -> BuiltFunction:
     template_path = out / "template.yaml"
     if not template_path.exists():
         raise RieError(f"{out} holds no `sam build` output: run `sam build {logical_id} --build-dir {out}`")
-    doc = load_yaml(template_path.read_text())
+    doc = load_template_yaml(template_path.read_text())
     resources = doc.get("Resources", {})
     res = resources.get(logical_id)
     if not res or res["Type"] != "AWS::Serverless::Function":
