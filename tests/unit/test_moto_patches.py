@@ -138,3 +138,19 @@ def test_the_patched_moto_table_keeps_its_items_in_partitions(ddb):
     _table(ddb)
     table = dynamodb_backends["123456789012"]["us-east-1"].get_table("t")
     assert isinstance(table.items, Partitions) and len(table.items[DynamoType({"S": "a"})]) == 30
+
+
+def test_the_server_finds_each_hosts_backend_as_moto_does_listing_its_modules_once_per_host(monkeypatch):
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    listings = []
+    listing = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listings.append(1) or listing())
+    dispatcher = DomainDispatcherApplication(create_app=lambda _backend: None)
+    hosts = ["s3.us-east-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "s3"]
+    expected = [MOTO["get_backend_for_host"](dispatcher, host) for host in hosts]
+    assert expected == ["s3", "dynamodb", "sqs", "s3"]
+    before = len(listings)
+    assert [dispatcher.get_backend_for_host(host) for host in hosts * 3] == expected * 3
+    assert len(listings) - before == len(hosts)
