@@ -187,10 +187,10 @@ def fast_dispatch() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     find = MOTO["get_backend_for_host"] = DomainDispatcherApplication.get_backend_for_host
-    found: dict[str | None, Any] = {}
 
     def get_backend_for_host(self: Any, host: str | None) -> Any:
         # Called under the dispatcher's own lock: the cache needs none of its own.
+        found: dict[str | None, Any] = self.__dict__.setdefault("_backend_of_host", {})
         if host not in found:
             found[host] = find(self, host)
         return found[host]
