@@ -259,13 +259,6 @@ def test_drift_command_says_its_slack_note_waits_for_the_alerts_command(local_st
     assert "nothing posted" in cli("alerts").stdout
 
 
-def test_drift_command_over_the_last_hour_and_its_usage_errors(local_stack: Any) -> None:
-    out = local_stack.cli.json("drift", "--last", "1h", "--no-notify", "--json")
-    assert out["status"] in ("ok", "insufficient_data") and out["window_start"] < out["window_end"]
-    both = local_stack.cli("drift", "--last", "1h", "--start", "2026-01-01T00:00:00Z", check=False)
-    assert both.returncode == 2 and both.stderr.startswith("error: give either --last")
-
-
 def test_the_report_link_in_slack_opens_the_report_and_the_audit_log_shows_it(
     local_stack: Any, day: dict[str, Any], api: Any
 ) -> None:

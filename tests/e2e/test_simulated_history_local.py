@@ -1,22 +1,21 @@
 """A labelled history on the local stack, through the CLI: the concept-drift scenario end to end.
 
-One stack for the module. 90 days at 30 applications a day (2,700 records, ~1,200 outcomes) keep it to
-a couple of minutes on two cores while every cohort holds enough labels for the quality job to judge.
+One stack for the module. 90 days at 20 applications a day (1,800 records, ~1,100 outcomes, the
+applicants of the last 30 days too young for one) keep it short while the cohort after the change holds
+~500 labels, enough for the quality job to judge.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from creditwatch_common.ids import iso_utc
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-PER_DAY = 30
+PER_DAY = 20
 DAYS = 90
 CHANGE = 60
 # Outcomes for every applicant (bureau data): the quality job then judges all scored applicants, on the AUC.
@@ -73,7 +72,7 @@ def test_history_writes_backdated_records_and_posts_their_matured_outcomes(
     assert outcomes["population"] == "all" and outcomes["refused_no_loan"] == 0
     # A batch the route could not store in time (503) is sent again: its stored part answers unchanged.
     stored = outcomes["by_status"].get("recorded", 0) + outcomes["by_status"].get("unchanged", 0)
-    assert stored == outcomes["posted"] > 1000
+    assert stored == outcomes["posted"] > 700
     assert outcomes["http"]["200"] == outcomes["posted"]
     assert outcomes["by_status"].get("conflict", 0) == 0
     rows = _labelled(stack_client, local_stack, today - timedelta(days=DAYS), today)
@@ -116,8 +115,6 @@ def test_concept_drift_is_silent_to_input_drift_and_degrades_the_quality_job_thr
     assert realized < validation - 0.15  # realized off
     assert estimated == pytest.approx(validation, abs=0.05)  # the estimate cannot see it
     assert any(reason.startswith("AUC") for reason in after["reasons"])
-    invalid = local_stack.cli.json("invoke", "QualityFunction", "-e", str(EVENTS / "quality-invalid.json"))
-    assert invalid["status"] == "invalid_event"
 
 
 def test_rerunning_the_same_history_writes_nothing_twice_and_outcomes_answer_unchanged(

@@ -86,6 +86,23 @@ def test_drift_with_the_start_after_the_end_is_one_plain_usage_line() -> None:
     assert "{" not in line
 
 
+def test_drift_with_last_and_a_start_is_one_usage_line() -> None:
+    _one_error_line(
+        _run("drift", "--last", "1h", "--start", "2026-01-01T00:00:00Z"), errors.USAGE, "give either --last or --start"
+    )
+
+
+def test_last_gives_a_window_of_that_length_ending_now() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from creditwatch.cli.common import window
+
+    before = datetime.now(UTC)
+    span = window(None, None, "1h", "1h")
+    start, end = (datetime.fromisoformat(span[k].replace("Z", "+00:00")) for k in ("start", "end"))
+    assert end - start == timedelta(hours=1) and before <= end <= datetime.now(UTC) + timedelta(seconds=1)
+
+
 def test_lake_export_of_zero_hours_is_a_usage_error() -> None:
     _one_error_line(_run("lake", "export", "--hours", "0"), errors.USAGE, "--hours must be at least 1")
 
