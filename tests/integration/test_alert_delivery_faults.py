@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from conftest import TEST_PARAMETERS
 from faults import FaultProxy, SlackWebhook
 from lambda_context import LambdaContext
 from moto.server import ThreadedMotoServer
@@ -53,7 +54,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         endpoint = f"http://{host}:{port}"
         # moto's backends live in the process, not the server: start each test from nothing.
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-        template = Template(endpoint=endpoint)
+        template = Template(endpoint=endpoint, overrides=TEST_PARAMETERS)
         with FaultProxy(endpoint, seed=3) as proxy, SlackWebhook() as slack:
             create_resources(template, lambda s: client(s, endpoint), webhook_url=slack.url)
             # boto3 resolves per-service endpoints itself: Secrets Manager through the proxy, the rest on moto.
@@ -96,7 +97,11 @@ def service(stack: Any) -> AlertsService:
 
 
 def server_errors(stack: Any, n: int = 30) -> None:
-    writer = LogWriter(dynamodb=client("dynamodb", stack.endpoint), table=stack.template.ref("PredictionsTable"))
+    writer = LogWriter(
+        dynamodb=client("dynamodb", stack.endpoint),
+        table=stack.template.ref("PredictionsTable"),
+        shards=int(stack.template.parameters["LogShards"]),
+    )
     records = [
         LogRecord(request_id=uuid7(), route="/predict", status=500, latency_ms=5.0, model_version="v") for _ in range(n)
     ]

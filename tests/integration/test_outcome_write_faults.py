@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from conftest import TEST_PARAMETERS
 from faults import FaultProxy, HangingServer, threaded_moto
 from lambda_context import LambdaContext
 
@@ -46,7 +47,7 @@ def moto_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def log(moto_server: str) -> PredictionLog:
-    template = Template(endpoint=moto_server)
+    template = Template(endpoint=moto_server, overrides=TEST_PARAMETERS)
     create_resources(template, lambda service: aws_client(service, moto_server), webhook_url="http://127.0.0.1:9/")
     sqs = aws_client("sqs", moto_server)
     return PredictionLog(

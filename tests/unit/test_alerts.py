@@ -516,7 +516,11 @@ def test_webhook_url_never_logged_by_the_handler(aws, caplog, capsys, monkeypatc
 
     service = build(AlertsSettings(), AwsClients())
 
-    log = PredictionLog(dynamodb=boto3.client("dynamodb", region_name="us-east-1"), table=aws.ref("PredictionsTable"))
+    log = PredictionLog(
+        dynamodb=boto3.client("dynamodb", region_name="us-east-1"),
+        table=aws.ref("PredictionsTable"),
+        shards=int(aws.parameters["LogShards"]),
+    )
     traffic(log, 10, 30)
 
     Ctx = functools.partial(LambdaContext, "AlertsFunction", memory_limit_in_mb=512, request_id="r")

@@ -64,7 +64,12 @@ def test_reviewers_decisions_replace_the_models_in_decision_fairness_on_every_en
     # Reviewers approve most referred women the model refused; the last four wait in the queue.
     decided, pending = referred[:-4], referred[-4:]
     final = {r.prediction_id: "approve" for r in decided[:-2]} | {r.prediction_id: "refuse" for r in decided[-2:]}
-    store = ReviewStore(dynamodb=parts.log.dynamodb, table=stack.ref("ReviewCasesTable"), log_table=parts.log.table)
+    store = ReviewStore(
+        dynamodb=parts.log.dynamodb,
+        table=stack.ref("ReviewCasesTable"),
+        log_table=parts.log.table,
+        shards=parts.log.shards,
+    )
     review_decisions(store, records, final)
     parts.exporter.export(3, now + timedelta(hours=1))
     want = approvals_by_sex(records, final)

@@ -18,7 +18,12 @@ def decided(parts: Any, stack: Any, model: Any) -> tuple[list[Any], str]:  # noq
     now = datetime.now(UTC)
     records = records_at(model, now - timedelta(minutes=5), 10)
     parts.log.write(records)
-    store = ReviewStore(dynamodb=parts.log.dynamodb, table=stack.ref("ReviewCasesTable"), log_table=parts.log.table)
+    store = ReviewStore(
+        dynamodb=parts.log.dynamodb,
+        table=stack.ref("ReviewCasesTable"),
+        log_table=parts.log.table,
+        shards=parts.log.shards,
+    )
     flip = {"approve": "refuse", "refuse": "approve"}
     review_decisions(store, records, {r.prediction_id: r.decision for r in records[:2]})
     review_decisions(store, records, {r.prediction_id: flip[r.decision] for r in records[2:4]})

@@ -138,7 +138,9 @@ def slack_server() -> Iterator[tuple[str, type[Slack]]]:
 @pytest.fixture
 def oversight_job(aws, ddb, prediction_log, slack_server):
     url, srv = slack_server
-    store = ReviewStore(dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table)
+    store = ReviewStore(
+        dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table, shards=prediction_log.shards
+    )
     settings = AlertsSettings().model_copy(update={"review_cases_table": store.table, "expect_traffic": False})
     job = AlertsJob(
         settings=settings,
@@ -210,7 +212,9 @@ def test_the_handler_reports_the_queue_as_metrics_beside_its_alert(aws, ddb, pre
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
         SecretId=aws.ref("SlackWebhookSecret"), SecretString=json.dumps({"webhook_url": url})
     )
-    store = ReviewStore(dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table)
+    store = ReviewStore(
+        dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table, shards=prediction_log.shards
+    )
     referred(prediction_log, store, hours_ago=30)
     # The template's environment (tests/conftest.py): the alerts function knows the case table.
     service = build(AlertsSettings(), AwsClients())

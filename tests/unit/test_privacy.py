@@ -333,7 +333,15 @@ def test_log_erase_deletes_one_applicants_record_and_says_where_copies_may_remai
     service = build_service(prediction_log)
     _, first, _ = call(service, event("predict-valid.json"))
     _, second, _ = call(service, event("predict-valid.json"))
-    args = ["log", "erase", first["prediction_id"], "--table", prediction_log.table, "--shards", "16"]
+    args = [
+        "log",
+        "erase",
+        first["prediction_id"],
+        "--table",
+        prediction_log.table,
+        "--shards",
+        str(prediction_log.shards),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     erased = json.loads(result.output)
@@ -367,6 +375,7 @@ def test_log_erase_with_the_lake_bucket_rewrites_the_records_hour_in_the_lake(aw
     LakeExporter(reader=prediction_log, s3=s3, bucket=bucket, schema=LakeSchema.of(model.schema.features)).export(2)
     key = prediction_hour_key(first["prediction_id"])
     args = ["log", "erase", first["prediction_id"], "--table", prediction_log.table, "--lake-bucket", bucket]
+    args += ["--shards", str(prediction_log.shards)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     erased = json.loads(result.stdout)

@@ -491,7 +491,9 @@ def test_where_a_reviewer_decided_the_figures_use_the_final_decision_and_the_rep
     approved = [r for r in records if r.decision == "approve"]
     decisions = {r.prediction_id: "approve" for r in refused[:40] + approved[:10]}
     decisions.update({r.prediction_id: "refuse" for r in approved[10:15]})
-    store = ReviewStore(dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table)
+    store = ReviewStore(
+        dynamodb=ddb, table=aws.ref("ReviewCasesTable"), log_table=prediction_log.table, shards=prediction_log.shards
+    )
     review_decisions(store, records, decisions)
     summary = quality_job.run(QualityEvent(start=START, end=END))
     rv = summary.reviewed

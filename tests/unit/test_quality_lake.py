@@ -81,7 +81,12 @@ def test_reviewers_final_decisions_reach_the_cohort_alike_from_the_lake_and_the_
     records = scored_hour(parts, model, start, now)
     refused = [r for r in records if r.decision == "refuse"][:6]
     approved = [r for r in records if r.decision == "approve"][:4]
-    store = ReviewStore(dynamodb=parts.log.dynamodb, table=stack.ref("ReviewCasesTable"), log_table=parts.log.table)
+    store = ReviewStore(
+        dynamodb=parts.log.dynamodb,
+        table=stack.ref("ReviewCasesTable"),
+        log_table=parts.log.table,
+        shards=parts.log.shards,
+    )
     review_decisions(store, records, {r.prediction_id: "approve" for r in refused + approved[:2]})
     review_decisions(store, records, {r.prediction_id: "refuse" for r in approved[2:]})
     # A correction: the first overridden refusal is refused after all (its latest decision counts).
