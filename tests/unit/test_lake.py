@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import TEST_PARAMETERS
 from faults import threaded_moto
 
 from creditwatch.local.resources import create_resources
@@ -45,7 +46,7 @@ def server() -> Iterator[str]:
 def stack(server: str) -> Any:
     """The template's resources on the moto server, once for the module."""
     urllib.request.urlopen(urllib.request.Request(f"{server}/moto-api/reset", method="POST"), timeout=10)
-    template = Template(endpoint=server)
+    template = Template(endpoint=server, overrides=TEST_PARAMETERS)
     create_resources(template, lambda s: boto_client(s, server), webhook_url="http://127.0.0.1:9/never")
     return template
 
