@@ -33,9 +33,18 @@ def _size(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """`sam build` of each zip function into a folder of its own."""
+    """`sam build` of each zip function into a folder of its own, the three at once.
+
+    Each build is mostly pip and compileall waiting on the disk: at once they took 21 s against 36 s one after
+    the other (this machine). Each has a parent folder of its own, where `sam build` writes its build.toml.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     root = tmp_path_factory.mktemp("sam-build")
-    return {fn: rie.sam_build(fn, root / fn) for fn in ("PredictFunction", "AlertsFunction", "ReportsFunction")}
+    functions = ("PredictFunction", "AlertsFunction", "ReportsFunction")
+    with ThreadPoolExecutor(max_workers=len(functions)) as pool:
+        built = pool.map(lambda fn: rie.sam_build(fn, root / fn / "build"), functions)
+        return dict(zip(functions, built, strict=True))
 
 
 @pytest.fixture(scope="module")
