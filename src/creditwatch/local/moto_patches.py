@@ -178,8 +178,9 @@ def fast_dispatch() -> None:
     """Patch moto's server to find the backend of a request's host once per host (once per process).
 
     moto's server answers `which backend serves this host` by listing its own package folder (~190
-    `isdir` calls) and then trying every backend's URL patterns, under a lock every request takes: a
-    tenth of the local stack's time in `creditwatch demo` (py-spy). The answer depends on the host only.
+    `isdir` calls) and then trying every backend's URL patterns, under a lock every request takes: a fifth
+    of the moto server's samples in `creditwatch demo` (py-spy; an S3 PUT 4.4 ms against 6.2 ms without it).
+    The answer depends on the host only.
     """
     global _dispatch_applied
     if _dispatch_applied:
