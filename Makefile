@@ -41,8 +41,10 @@ demo: setup ## The main job on the local stack: traffic, drift report, alerts, s
 
 # One worker per core: a third on 2 cores took 14 min 25 s against 12 min 50 s (2026-12-06, 981 tests, same
 # code) and starves the deadline-bound fault tests. A test file stays on one worker (its module-scoped stacks
-# and servers are made once).
-PYTEST := $(BIN)/pytest -n auto --dist loadfile
+# and servers are made once). Files go out in collection order (e2e, integration, unit: the long ones first),
+# not by their count of tests, xdist's default, which started the 2-minute demo test at minute 9.5 and left
+# one worker idle at the end (workers done at 739 and 791 s; in collection order 719 and 723 s).
+PYTEST := $(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # mypy (one process, ~25 s from a cold cache) runs beside the suite, which leaves about a quarter of the two cores
 # idle (tests waiting on servers, deadlines and timeouts); its report is printed after the tests'.
