@@ -68,13 +68,14 @@ def matured_outcomes(
     endpoint: str | None,
     table: str | None = None,
     lake_bucket: str | None = None,
-    shards: int = 16,
+    shards: int | None = None,
     engine: Literal["auto", "dynamodb", "lake", "athena"] = "auto",
 ) -> Any:
     """The window's scored predictions with their latest outcome, read as the retrain job reads them.
 
     The lake for the hours its watermark covers, the table for the rest (ANALYTICS_ENGINE auto, or `engine`):
-    erased records are gone from both, so a training set built now cannot hold them.
+    erased records are gone from both, so a training set built now cannot hold them. `table`, `lake_bucket` and
+    `shards` (its LogShards) name a deployed stack's, when there is no local `endpoint`.
     """
     from creditwatch_analytics.lake.window import engine_for
     from creditwatch_analytics.training.data import build_schema, read_codes
@@ -91,7 +92,7 @@ def matured_outcomes(
         )
         clients = AwsClients(session=stack.local_session(), endpoint_url=endpoint)
     else:
-        assert table is not None
+        assert table is not None and shards is not None
         source = _Source(table, shards, lake_bucket, analytics_engine=engine)
         clients = AwsClients()
     with _lake_endpoint(endpoint):

@@ -179,6 +179,7 @@ def test_every_alerts_run_replays_the_spill_and_a_failing_delete_loses_and_dupli
     spiller = LogWriter(
         dynamodb=client("dynamodb", stack.endpoint),
         table="no-such-table",
+        shards=int(stack.template.parameters["LogShards"]),
         sqs=client("sqs", stack.endpoint),
         spill_queue_url=spill,
         sleep=lambda _s: None,

@@ -137,6 +137,7 @@ def replay_spill(
         str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
     ] = None,
     queue_url: Annotated[str | None, typer.Option(help="Deployed stack: the SpillQueueUrl output")] = None,
+    shards: Annotated[int, typer.Option(help="Deployed stack: its LogShards parameter")] = 16,
 ) -> None:
     """Move prediction log records from the spill queue back into the table (local stack, or a deployed one)."""
     if (table is None) != (queue_url is None):
@@ -148,7 +149,11 @@ def replay_spill(
 
         # Uses the caller's AWS credentials and region, like the AWS CLI.
         log = PredictionLog(
-            dynamodb=boto3.client("dynamodb"), table=table, sqs=boto3.client("sqs"), spill_queue_url=queue_url
+            dynamodb=boto3.client("dynamodb"),
+            table=table,
+            shards=shards,
+            sqs=boto3.client("sqs"),
+            spill_queue_url=queue_url,
         )
     else:
         log = common.prediction_log()

@@ -124,6 +124,7 @@ def model_train(
     bucket: Bucket = None,
     table: Annotated[str | None, typer.Option(help="With --bucket: the deployed PredictionsTable")] = None,
     lake_bucket: Annotated[str | None, typer.Option(help="With --bucket: the deployed LakeBucketName")] = None,
+    shards: Annotated[int, typer.Option(help="With --bucket: the deployed stack's LogShards parameter")] = 16,
     as_json: Json = False,
 ) -> None:
     """Train a challenger on the original data plus matured outcomes, register it and point `challenger` at it."""
@@ -143,7 +144,7 @@ def model_train(
         common.fail("a deployed registry (--bucket) needs --table (and --lake-bucket for the lake)", errors.USAGE)
     registry, deployed = _registry(bucket)
     endpoint = None if deployed else common.local_state().endpoint
-    matured = matured_outcomes(since, until, endpoint=endpoint, table=table, lake_bucket=lake_bucket)
+    matured = matured_outcomes(since, until, endpoint=endpoint, table=table, lake_bucket=lake_bucket, shards=shards)
     by = who(deployed)
     why = reason or default_why(since, until)
     try:

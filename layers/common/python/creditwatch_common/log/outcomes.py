@@ -96,7 +96,7 @@ class OutcomeWriter:
 
     dynamodb: Any
     table: str
-    shards: int = 16
+    shards: int
     # Event items expire with the log (the lake keeps them for years).
     ttl_days: int = 90
     max_attempts: int = 5

@@ -25,7 +25,7 @@ class LogReader:
 
     dynamodb: Any
     table: str
-    shards: int = 16
+    shards: int
 
     def get(self, prediction_id: str) -> StoredRecord | None:
         """One record by id, or None; ValueError if the id is not a UUIDv7."""

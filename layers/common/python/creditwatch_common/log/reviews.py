@@ -73,7 +73,7 @@ class ReviewStore:
     dynamodb: Any
     table: str
     log_table: str
-    shards: int = 16
+    shards: int
     # Cases and events expire with the log (the lake keeps the events for years).
     ttl_days: int = 90
     max_attempts: int = 4

@@ -54,7 +54,7 @@ class LogWriter:
 
     dynamodb: Any
     table: str
-    shards: int = 16
+    shards: int
     ttl_days: int = 90
     # Rejected requests (4xx/5xx) expire sooner; None: after ttl_days like the rest.
     rejected_ttl_days: int | None = None
