@@ -39,11 +39,11 @@ setup: $(VENV)/.editable $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## In
 demo: setup ## The main job on the local stack: traffic, drift report, alerts, summary
 	$(BIN)/creditwatch demo
 
-# One worker per core: a third on 2 cores took 14 min 25 s against 12 min 50 s (2026-12-06, 981 tests, same
-# code) and starves the deadline-bound fault tests. A test file stays on one worker (its module-scoped stacks
-# and servers are made once). Files go out in collection order (e2e, integration, unit: the long ones first),
-# not by their count of tests, xdist's default, which started the 2-minute demo test at minute 9.5 and left
-# one worker idle at the end (workers done at 739 and 791 s; in collection order 719 and 723 s).
+# One worker per core: a third on 2 cores gained 15 s of 11 min (e2e-first order, 2026-12-06) for 12% more CPU,
+# and leaves the deadline-bound fault tests less CPU; the order below gained 77 s. A test file stays on one
+# worker (its module-scoped stacks and servers are made once). Files go out in collection order, which
+# tests/conftest.py makes alternate waiting (e2e, integration) and busy (unit) files, not by their count of
+# tests, xdist's default, which started the 2-minute demo test at minute 9.5 (docs/develop.md, "Tests").
 PYTEST := $(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # mypy (one process, ~25 s from a cold cache) runs beside the suite, which leaves about a quarter of the two cores

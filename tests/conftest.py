@@ -62,8 +62,8 @@ def _alternate_waiting_and_busy_files(items: list[pytest.Item]) -> None:
 
     files = list(dict.fromkeys(item.path for item in items))
     count = Counter(item.path for item in items)
-    waiting = [f for f in files if "unit" not in f.parts]
-    busy = sorted((f for f in files if "unit" in f.parts), key=lambda f: -count[f])
+    waiting = [f for f in files if f.parent.name != "unit"]
+    busy = sorted((f for f in files if f.parent.name == "unit"), key=lambda f: -count[f])
     order = {f: i for i, f in enumerate(f for pair in zip_longest(waiting, busy) for f in pair if f is not None)}
     items.sort(key=lambda item: order[item.path])  # stable: a file's tests keep their order
 
