@@ -241,9 +241,7 @@ def test_drift_command_queues_its_slack_note_for_the_alerts_command_and_a_rerun_
     assert rerun["dataset_drift"] is True
     runs = cli.json("report", "list", "--json")
     new = [r for r in runs if r["summary_key"] not in listed]
-    assert (
-        [r["summary_key"] for r in new][-1] == rerun["summary_key"] and len(new) == 2 and all(r["run_id"] for r in new)
-    )
+    assert len(new) == 2 and new[-1]["summary_key"] == rerun["summary_key"] and all(r["run_id"] for r in new)
     text = cli("report", "list").stdout
     assert all(r["summary_key"].rsplit("/", 2)[-2] in text for r in new)
 
