@@ -219,8 +219,14 @@ def _hour_table(hour: datetime, n: int, seed: int) -> Any:
         "decision": np.where(approve, "approve", "refuse").tolist(),
         "risk_level": np.where(approve, "low", "high").tolist(),
     }
-    # No challenger set: the shadow columns (and the champion's first reason) are null.
-    for name in ("first_reason", "challenger_version", "challenger_probability_good_credit", "challenger_decision"):
+    # No challenger set and nothing referred: the shadow columns, the referral and the first reason are null.
+    for name in (
+        "first_reason",
+        "referral",
+        "challenger_version",
+        "challenger_probability_good_credit",
+        "challenger_decision",
+    ):
         cols[name] = pa.nulls(n, lake.arrow.field(name).type)
     cols["challenger_first_reason"] = pa.nulls(n, pa.string())
     feats = ref.take(pa.array(rng.integers(0, len(ref), n)))
