@@ -13,9 +13,10 @@ import pytest
 from creditwatch.local.moto_patches import MOTO, Partitions, fast_queries
 
 
-def _table(ddb: Any) -> str:
+def _keyed_table(ddb: Any, name: str) -> None:
+    """A table keyed by string pk (hash) and sk (range)."""
     ddb.create_table(
-        TableName="t",
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -23,6 +24,10 @@ def _table(ddb: Any) -> str:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def _table(ddb: Any) -> str:
+    _keyed_table(ddb, "t")
     for pk, n in (("a", 30), ("b", 5)):
         for i in range(n):
             ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": f"{i:03d}"}, "n": {"N": str(i)}})
@@ -199,15 +204,7 @@ def test_item_reads_answer_as_moto_does_picking_top_level_attributes_and_writing
 
     fast_item_reads()
     _table(ddb)  # a table beside it: reads name their own
-    ddb.create_table(
-        TableName="r",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _keyed_table(ddb, "r")
     for i in range(5):
         nested = {"x": {"S": "é"}, "y": {"L": [{"N": "1.5"}, {"NULL": True}]}}
         item = {

@@ -10,11 +10,11 @@ items it is no stricter than moto: a local stack, not a test of DynamoDB's isola
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 import threading
 from typing import Any
 
-_applied = False
 _local = threading.local()
 
 
@@ -33,11 +33,9 @@ class _TableCopySkipped:
         return copy.deepcopy(value, memo)
 
 
+@functools.cache  # once per process: a second patch would wrap the first
 def fast_transactions() -> None:
     """Patch moto's DynamoDB backend (once per process)."""
-    global _applied
-    if _applied:
-        return
     from moto.dynamodb import models
 
     original = models.DynamoDBBackend.transact_write_items
@@ -72,7 +70,6 @@ def fast_transactions() -> None:
 
     models.copy = _TableCopySkipped()  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    _applied = True
 
 
 def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
@@ -87,11 +84,11 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items[hash_key] = item
 
 
-_queries_applied = False
 # moto's own Table methods that fast_queries replaced (its test compares the two).
 MOTO: dict[str, Any] = {}
 
 
+@functools.cache  # once per process: a second patch would wrap the first
 def fast_queries() -> None:
     """Patch moto's Query on a table's key: read the partition's items, not every item of the table (once per process).
 
@@ -100,9 +97,6 @@ def fast_queries() -> None:
     16 shards) ran at about 20 rows a second. During a Query on the table's own key (no index) the
     items are the partition's only; moto's own matching, sorting, paging and filters then run as before.
     """
-    global _queries_applied
-    if _queries_applied:
-        return
     import inspect
 
     from moto.dynamodb.models.table import Table
@@ -133,10 +127,8 @@ def fast_queries() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = partition_query  # type: ignore[method-assign]
-    _queries_applied = True
 
 
-_partitions_applied = False
 _partition_lock = threading.Lock()
 
 
@@ -154,11 +146,9 @@ class Partitions(dict):  # type: ignore[type-arg]
             return self.setdefault(key, {})
 
 
+@functools.cache  # once per process: a second patch would wrap the first
 def safe_partitions() -> None:
     """Patch moto's DynamoDB tables to keep their items in `Partitions` (once per process)."""
-    global _partitions_applied
-    if _partitions_applied:
-        return
     from moto.dynamodb.models.table import Table
 
     init = Table.__init__
@@ -168,12 +158,9 @@ def safe_partitions() -> None:
         self.items = Partitions(self.items)
 
     Table.__init__ = table_init  # type: ignore[method-assign]
-    _partitions_applied = True
 
 
-_dispatch_applied = False
-
-
+@functools.cache  # once per process: a second patch would wrap the first
 def fast_dispatch() -> None:
     """Patch moto's server to find the backend of a request's host once per host (once per process).
 
@@ -182,9 +169,6 @@ def fast_dispatch() -> None:
     of the moto server's samples in `creditwatch demo` (py-spy; an S3 PUT 4.4 ms against 6.2 ms without it).
     The answer depends on the host only.
     """
-    global _dispatch_applied
-    if _dispatch_applied:
-        return
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     find = MOTO["get_backend_for_host"] = DomainDispatcherApplication.get_backend_for_host
@@ -197,14 +181,13 @@ def fast_dispatch() -> None:
         return found[host]
 
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-    _dispatch_applied = True
 
 
-_reads_applied = False
 # The read operations whose answer holds only items (strings, numbers, lists and maps of them once in JSON).
 ITEM_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
 
 
+@functools.cache  # once per process: a second patch would wrap the first
 def fast_item_reads() -> None:
     """Patch moto's DynamoDB reads: project top-level attributes by picking them, answer items with `json.dumps`.
 
@@ -213,9 +196,6 @@ def fast_item_reads() -> None:
     were half of the moto server's samples (py-spy), most of them the exports' Queries of the log table.
     An answer that `json.dumps` cannot write as it is (binary values, dates) goes through moto's own serializer.
     """
-    global _reads_applied
-    if _reads_applied:
-        return
     import json
 
     from moto.dynamodb.models.dynamo_type import Item
@@ -243,7 +223,6 @@ def fast_item_reads() -> None:
 
     Item.project = project_top_level  # type: ignore[method-assign]
     DynamoResult.execute_result = answer_items  # type: ignore[method-assign]
-    _reads_applied = True
 
 
 def apply() -> None:
