@@ -7,7 +7,7 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -16,6 +16,10 @@ from creditwatch.errors import CliError
 
 if TYPE_CHECKING:
     from creditwatch.local.stack import StackState
+
+
+# A deployed stack's log layout (the local stack's comes from template.yaml).
+DeployedShards = Annotated[int, typer.Option("--shards", help="Deployed stack: its LogShards parameter")]
 
 
 def sub_app(help_text: str) -> typer.Typer:

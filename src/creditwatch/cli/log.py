@@ -50,7 +50,7 @@ def log_erase(
     table: Annotated[
         str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
     ] = None,
-    shards: Annotated[int, typer.Option(help="Deployed stack: its LogShards parameter")] = 16,
+    shards: common.DeployedShards = 16,
     lake_bucket: Annotated[
         str | None,
         typer.Option(
@@ -137,7 +137,7 @@ def replay_spill(
         str | None, typer.Option(help="Deployed stack: the PredictionsTableName output (default: the local stack)")
     ] = None,
     queue_url: Annotated[str | None, typer.Option(help="Deployed stack: the SpillQueueUrl output")] = None,
-    shards: Annotated[int, typer.Option(help="Deployed stack: its LogShards parameter")] = 16,
+    shards: common.DeployedShards = 16,
 ) -> None:
     """Move prediction log records from the spill queue back into the table (local stack, or a deployed one)."""
     if (table is None) != (queue_url is None):

@@ -124,7 +124,7 @@ def model_train(
     bucket: Bucket = None,
     table: Annotated[str | None, typer.Option(help="With --bucket: the deployed PredictionsTable")] = None,
     lake_bucket: Annotated[str | None, typer.Option(help="With --bucket: the deployed LakeBucketName")] = None,
-    shards: Annotated[int, typer.Option(help="With --bucket: the deployed stack's LogShards parameter")] = 16,
+    shards: common.DeployedShards = 16,
     as_json: Json = False,
 ) -> None:
     """Train a challenger on the original data plus matured outcomes, register it and point `challenger` at it."""
