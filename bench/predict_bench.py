@@ -238,7 +238,8 @@ def measure_ours(spec_file: str) -> None:
     os.environ.update(ENV)
 
     from creditwatch.local.bootstrap import LocalContext
-    from creditwatch_predict.app import build, settle_heap
+    from creditwatch_common.heap import settle_heap
+    from creditwatch_predict.app import build
     from creditwatch_predict.settings import PredictSettings
 
     stub = StubDynamoDB()
@@ -437,8 +438,8 @@ def main() -> None:
             assert child.stdin is not None
             measured = answer(child, "result")
             # The batches, ours (in the child) and the seed's (here, with the handler's GC settings,
-            # app.settle_heap, so collections cost the same) in turns.
-            from creditwatch_predict.app import settle_heap
+            # settle_heap, so collections cost the same) in turns.
+            from creditwatch_common.heap import settle_heap
 
             settle_heap()
             batch: list[float] = []

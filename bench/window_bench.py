@@ -14,8 +14,9 @@ engine's three queries (model versions, counts, the bottom-k sample) over the fo
 sample as the frame. The Parquet is written directly (one object per hour, 60,000 records: 1,000 requests a minute)
 to a moto server in its own process: a 1.44 M-record day and a 10.08 M-record week.
 
-Both paths start the clock with their clients built and modules imported (a warm function's state):
-the dynamodb path's client, the lake's S3 filesystem (the AWS SDK's ~0.1 s start, once a process).
+Both paths start the clock with their clients built, modules imported and the heap settled as the
+handler's init leaves it (creditwatch_common.heap.settle_heap): a warm function's state. The clients are
+the dynamodb path's, and the lake's S3 filesystem (the AWS SDK's ~0.1 s start, once a process).
 
 Each measurement runs in a fresh interpreter, so its peak RSS is its own; figures are medians of the runs.
 """
@@ -114,6 +115,7 @@ def _count_spec() -> Any:
 def dynamodb_child(records: int) -> dict[str, float]:
     """Time the dynamodb path over a window of about `records` records (one day, 16 shards)."""
     from creditwatch_analytics.lake.window import DynamoWindow
+    from creditwatch_common.heap import settle_heap
     from creditwatch_common.log import LogReader
     from creditwatch_drift.analysis import sample_frame
     from creditwatch_model import load_model
@@ -129,6 +131,7 @@ def dynamodb_child(records: int) -> dict[str, float]:
     reader = LogReader(dynamodb=InstantPages(pool, per_partition), table="bench", shards=shards)
     window = DynamoWindow(reader)
     spec = _count_spec()
+    settle_heap()
     rss_before = _rss_mb()
     t = time.perf_counter()
     sample = window.scored_sample(DAY0, DAY0 + timedelta(days=1), MAX_ROWS, 0, spec)
@@ -266,6 +269,7 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
 
     from creditwatch.local.stack import boto_client
     from creditwatch_analytics.lake.window import LakeWindow, s3_filesystem
+    from creditwatch_common.heap import settle_heap
     from creditwatch_drift.analysis import sample_frame
     from creditwatch_model import load_model
 
@@ -281,6 +285,7 @@ def lake_child(endpoint: str, bucket: str, days: int) -> dict[str, float]:
     )
     spec = _count_spec()
     assert lake.fs is not None  # the S3 filesystem built, as the dynamodb path's client is
+    settle_heap()
     rss_before = _rss_mb()
     t = time.perf_counter()
     sample = lake.scored_sample(DAY0, DAY0 + timedelta(days=days), MAX_ROWS, 0, spec)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from creditwatch_alerts.app import AlertsService, build
 from creditwatch_alerts.settings import AlertsSettings
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.heap import settle_heap
 
 
 @functools.cache
@@ -19,6 +20,7 @@ def service() -> AlertsService:
 
 
 service()
+settle_heap()  # what init built lives as long as the process
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

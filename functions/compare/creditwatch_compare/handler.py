@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.heap import settle_heap
 from creditwatch_compare.app import CompareService, build
 from creditwatch_compare.settings import CompareSettings
 
@@ -19,6 +20,7 @@ def service() -> CompareService:
 
 
 service()
+settle_heap()  # what init built lives as long as the process
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.heap import settle_heap
 from creditwatch_deploy_hook.app import DeployHooks, build
 from creditwatch_deploy_hook.settings import HookSettings
 
@@ -19,6 +20,7 @@ def service() -> DeployHooks:
 
 
 service()
+settle_heap()  # what init built lives as long as the process
 
 
 @functools.cache

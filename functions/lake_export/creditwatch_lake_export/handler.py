@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.heap import settle_heap
 from creditwatch_lake_export.app import LakeExportService, build
 from creditwatch_lake_export.settings import LakeExportSettings
 
@@ -19,6 +20,7 @@ def service() -> LakeExportService:
 
 
 service()
+settle_heap()  # what init built lives as long as the process
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,19 +217,3 @@ def _review(
         dynamodb=clients.lazy("dynamodb", **config), table=settings.predictions_table, shards=settings.log_shards
     )
     return referrals, review_router(model, store, reader, auth, obs)
-
-
-# Allocations between young-generation collections (CPython's default: 700). A 1,000-application batch
-# allocates ~100,000 short-lived objects (items, records, answers) and paid ~2.6 ms of its ~18 ms in
-# collections at 700; at 10,000 it pays ~0.3 ms (bench/predict_bench.py, batch p50).
-YOUNG_GC_THRESHOLD = 10_000
-
-
-def settle_heap() -> None:
-    """After init: keep what init built out of the cyclic GC's reach, and collect the young less often.
-
-    Frozen, the modules, app and model are never rescanned (full collections were the p99 of the bench).
-    """
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, older, oldest)

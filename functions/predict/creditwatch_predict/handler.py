@@ -8,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
-from creditwatch_predict.app import PredictService, build, settle_heap
+from creditwatch_common.heap import settle_heap
+from creditwatch_predict.app import PredictService, build
 from creditwatch_predict.settings import PredictSettings
 
 
@@ -20,8 +21,7 @@ def service() -> PredictService:
 
 # Built during init, which Lambda runs at full CPU before the first request.
 service()
-# What init built lives as long as the process (app.settle_heap says how the GC treats it and the rest).
-settle_heap()
+settle_heap()  # what init built lives as long as the process
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

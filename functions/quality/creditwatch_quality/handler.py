@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from creditwatch_common.aws import AwsClients
+from creditwatch_common.heap import settle_heap
 from creditwatch_quality.app import QualityService, build
 from creditwatch_quality.settings import QualitySettings
 
@@ -19,6 +20,7 @@ def service() -> QualityService:
 
 
 service()
+settle_heap()  # what init built lives as long as the process
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
