@@ -153,9 +153,9 @@ def test_the_athena_window_sends_the_queries_written_once_and_reads_their_answer
     )
     seed_results(server, [("model_version", "varchar"), ("n", "bigint")], [["v1", "5"]])
     # The grouping sets' rows: (age bin, decision bin, group) keys, one set a row, then rows, approvals (final
-    # decisions), P(good) sum, referred rows, those a reviewer decided and those decided against the model.
+    # decisions), P(good) sum, referred rows, those a reviewer decided and those decided against the model
+    # (the window's figures: the first set's rows added up).
     keyed = [
-        [None, None, None, "5", "4", "3.5", "2", "1", "1"],
         ["0", None, None, "1", "1", "0.7", "0", "0", "0"],
         ["1", None, None, "3", "2", "2.1", "1", "1", "1"],
         ["2", None, None, "1", "1", "0.7", "1", "0", "0"],

@@ -638,7 +638,11 @@ def test_the_degraded_note_proposes_the_command_that_trains_a_challenger_on_the_
     )
     _, message = notification_message(note, None)
     blocks = json.dumps(message["blocks"])
-    assert "`creditwatch model train --challenger`" in blocks and "--table <PredictionsTable>" in blocks
+    assert (
+        "`creditwatch model train --challenger`" in blocks
+        and "--table <PredictionsTable>" in blocks
+        and "--shards <LogShards>" in blocks
+    )
     assert "creditwatch model compare" in blocks and "creditwatch model promote" in blocks
     assert message["text"].endswith("next: creditwatch model train --challenger")
 

@@ -126,6 +126,18 @@ def test_the_duckdb_counts_equal_pandas_on_the_same_rows(spec, model):
         assert got.bins["credit_amount"] == list(bins.features["credit_amount"].counts(in_window["credit_amount"]))
 
 
+def test_counts_without_bins_or_groups_still_count_the_window_and_its_referrals(model):
+    rows = lake_rows(model, n=500)
+    con = duckdb.connect()
+    con.register("predictions", rows)
+    where = sql.window_filter(START, END, partitions=False)
+    empty = sql.CountSpec()
+    got = sql.parse_counts(con.execute(sql.render(sql.counts_query(where, empty), "duckdb")).fetchall(), empty)
+    in_window = rows[(rows.ts >= START) & (rows.ts < END) & rows.probability_good_credit.notna()]
+    assert (got.rows, got.referred) == (len(in_window), in_window.referral.notna().sum())
+    assert got.rows > 50 and got.referred > 0
+
+
 def test_the_duckdb_counts_approve_on_the_latest_reviewers_decision_as_pandas_does_on_final_decisions(spec, model):
     rows = lake_rows(model, n=2000, seed=5)
     scored = rows[rows.probability_good_credit.notna() & rows.referral.notna()].reset_index(drop=True)

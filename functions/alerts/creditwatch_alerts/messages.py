@@ -274,7 +274,9 @@ def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> di
 
 # What a degraded verdict proposes: a challenger trained on the matured outcomes (docs/operate.md "Model lifecycle").
 TRAIN_CHALLENGER = "creditwatch model train --challenger"
-DEPLOYED_OPTIONS = "--bucket <ModelRegistryBucketName> --table <PredictionsTable> --lake-bucket <LakeBucketName>"
+DEPLOYED_OPTIONS = (
+    "--bucket <ModelRegistryBucketName> --table <PredictionsTable> --lake-bucket <LakeBucketName> --shards <LogShards>"
+)
 RETRAIN_LOCAL = "creditwatch invoke RetrainFunction -e events/retrain.json"
 
 

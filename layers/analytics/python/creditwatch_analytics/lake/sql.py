@@ -238,9 +238,11 @@ def counts_query(where: str, spec: CountSpec, reviews: str | None = None) -> str
     """One scan: each row's bin per column and group per attribute (-1: missing), counted by GROUPING SETS.
 
     A result row per (column, bin) and per (attribute, group) with its rows, approvals and P(good) sum,
-    and one row (every key NULL) for the whole window, whose last three figures count the referred rows,
-    those a reviewer decided and those decided against the model. With `reviews` (a filter on the
-    table or view `review_events`), an approval is the final decision's: the latest reviewer's decision
+    and the referred rows, those a reviewer decided and those decided against the model. Every row has a
+    key in every set, so the first set's rows add up to the whole window: no grand-total set `()`, which
+    beside the DOUBLE sum made DuckDB 2.0 hold memory in proportion to the rows (a week's counts: 1.3 GB
+    more, and slower; bench/window_bench.py). With no key at all, one row: the window. With `reviews`
+    (a filter on the table or view `review_events`), an approval is the final decision's: the latest reviewer's decision
     per prediction where one decided, the model's elsewhere (a referred case still pending included).
     Measured in DuckDB, a grouping set per column costs about half of one wide row of sum(CASE ...) per bin.
     """
@@ -263,18 +265,20 @@ def counts_query(where: str, spec: CountSpec, reviews: str | None = None) -> str
         reviewed = f"CASE WHEN {final} IS NULL THEN 0 ELSE 1 END"
         overridden = f"CASE WHEN {final} IS NOT NULL AND {final} <> {decision} THEN 1 ELSE 0 END"
     referred = f"CASE WHEN {_ident(REFERRAL)} IS NULL THEN 0 ELSE 1 END"
-    sets = ", ".join([*(f"({n})" for n in names), "()"])
+    grouping = f" GROUP BY GROUPING SETS ({', '.join(f'({n})' for n in names)})" if names else ""
     return (
         f"SELECT {''.join(f'{n}, ' for n in names)}count(*) AS n, sum(a) AS a, sum(p) AS p, sum(r) AS r, "
         f"sum(v) AS v, sum(o) AS o "
         f"FROM (SELECT {inner}{approved} AS a, {SCORE} AS p, {referred} AS r, {reviewed} AS v, {overridden} AS o "
-        f"FROM {source} WHERE {where}) AS w "
-        f"GROUP BY GROUPING SETS ({sets})"
+        f"FROM {source} WHERE {where}) AS w{grouping}"
     )
 
 
 def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts:
-    """The counts query's rows as WindowCounts: the key that is set names the column or attribute."""
+    """The counts query's rows as WindowCounts: the key that is set names the column or attribute.
+
+    The whole window's figures are the first set's rows added up (or the one row, with no key).
+    """
     width = len(spec.bins) + len(spec.groups)
     bins = {b.column: [0] * b.size for b in spec.bins}
     groups: dict[str, dict[str, GroupCount]] = {g.attribute: {} for g in spec.groups}
@@ -282,8 +286,10 @@ def parse_counts(rows: Iterable[Sequence[Any]], spec: CountSpec) -> WindowCounts
     for row in rows:
         keys, (n, approved, p_sum, r, v, o) = list(row[:width]), row[width : width + 6]
         at = next((i for i, k in enumerate(keys) if k is not None), None)
+        if at is None or at == 0:
+            total, referred = total + int(n or 0), referred + int(r or 0)
+            reviewed, overridden = reviewed + int(v or 0), overridden + int(o or 0)
         if at is None:
-            total, referred, reviewed, overridden = int(n or 0), int(r or 0), int(v or 0), int(o or 0)
             continue
         index = int(keys[at])
         if index < 0:
