@@ -14,6 +14,7 @@ from creditwatch_common.model_registry import ComparisonEvidence, evidence_prefi
 from creditwatch_common.registry import (
     ArtifactMismatch,
     ModelRegistry,
+    RegistryCorrupt,
     RegistryUnreachable,
     VersionExists,
     VersionNotFound,
@@ -124,6 +125,12 @@ def test_the_latest_evidence_is_the_newest_comparison_of_that_challenger(registr
         key = f"{evidence_prefix(e.challenger_version)}{e.generated_at:%Y%m%dT%H%M%SZ}-{e.report_id}.json"
         s3.put_object(Bucket=aws.ref("ModelRegistryBucket"), Key=key, Body=e.model_dump_json())
     assert registry.latest_evidence("bbbbbbbbbbbb").report_id == "new"
+    # Filed under b's prefix but comparing c: the gate must not judge b on it.
+    misfiled = evidence("misfiled", T0 + timedelta(hours=2), "cccccccccccc")
+    key = f"{evidence_prefix('bbbbbbbbbbbb')}{misfiled.generated_at:%Y%m%dT%H%M%SZ}-misfiled.json"
+    s3.put_object(Bucket=aws.ref("ModelRegistryBucket"), Key=key, Body=misfiled.model_dump_json())
+    with pytest.raises(RegistryCorrupt, match="compares cccccccccccc, not bbbbbbbbbbbb"):
+        registry.latest_evidence("bbbbbbbbbbbb")
 
 
 def test_a_registry_whose_endpoint_resets_is_unreachable_naming_the_bucket():

@@ -8,8 +8,8 @@ from typing import Any
 
 from creditwatch_common.aws import AwsClients, apply_local_endpoint
 from creditwatch_common.observability import Metric, Observability, Service
+from creditwatch_common.registry import ModelRegistry
 from creditwatch_deploy_hook.codedeploy import Deployment
-from creditwatch_deploy_hook.evidence import EvidenceStore
 from creditwatch_deploy_hook.gate import Tolerance
 from creditwatch_deploy_hook.models import Hook, HookEvent, HookResult
 from creditwatch_deploy_hook.replay_run import Invoke, Replayer
@@ -64,7 +64,7 @@ class DeployHooks:
         gate = PreTrafficGate(
             deployment=Deployment(self.clients.client("codedeploy")),
             lambda_client=lam,
-            evidence=EvidenceStore(self.clients.s3, s.model_registry_bucket) if s.model_registry_bucket else None,
+            registry=ModelRegistry(self.clients.s3, s.model_registry_bucket) if s.model_registry_bucket else None,
             function=s.predict_function_name,
             model_dir=Path(s.model_dir),
             tolerance=tolerance_of(s),

@@ -10,16 +10,16 @@ from typing import Any
 
 from creditwatch_common.aws import error_code
 from creditwatch_common.notifications import DeploymentGateFailed, dump_notification
+from creditwatch_common.registry import ModelRegistry, RegistryError
 from creditwatch_common.replay import REPLAY_FILE, InvalidReplaySet, load_replay, schema_problems
 from creditwatch_deploy_hook.codedeploy import Deployment, DeploymentInfoError, Shift
-from creditwatch_deploy_hook.evidence import EvidenceError, EvidenceStore
 from creditwatch_deploy_hook.gate import Baseline, GateResult, Tolerance, contract_problems, judge
 from creditwatch_deploy_hook.models import Hook, HookEvent, HookResult
 from creditwatch_deploy_hook.replay_run import Invoke, Replayer, ReplayFailed
 
 METADATA_FILE = "metadata.json"
 # Failures the hook explains in its own words; anything else is named by its class (still a failure).
-EXPECTED = (ReplayFailed, InvalidReplaySet, EvidenceError, DeploymentInfoError)
+EXPECTED = (ReplayFailed, InvalidReplaySet, RegistryError, DeploymentInfoError)
 
 
 class GateRefused(RuntimeError):
@@ -32,7 +32,7 @@ class PreTrafficGate:
 
     deployment: Deployment
     lambda_client: Any
-    evidence: EvidenceStore | None
+    registry: ModelRegistry | None  # where the comparison evidence is
     function: str
     model_dir: Path
     tolerance: Tolerance
@@ -82,9 +82,9 @@ class PreTrafficGate:
             if problems:
                 raise GateRefused(f"live version {shift.current_version} answers break the contract: {problems[0]}")
             baseline = Baseline(current_model, answers, f"live version {shift.current_version}")
-            if self.evidence is None:
+            if self.registry is None:
                 raise GateRefused("model changed but the hook has no MODEL_REGISTRY_BUCKET to read evidence from")
-            evidence = self.evidence.latest(target_model)
+            evidence = self.registry.latest_evidence(target_model)
         return judge(new, len(replay.applications), target_model, baseline, evidence, self.tolerance)
 
 

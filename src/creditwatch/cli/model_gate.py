@@ -18,8 +18,8 @@ def gate(
     """Replay the frozen set through the local predict function, judged as the PreTraffic hook does: exit 0 or 1."""
     from creditwatch.local import stack
     from creditwatch.local.template import Template
+    from creditwatch_common.registry import ModelRegistry, RegistryError
     from creditwatch_common.replay import REPLAY_FILE, InvalidReplaySet, load_replay, schema_problems
-    from creditwatch_deploy_hook.evidence import EvidenceError, EvidenceStore
     from creditwatch_deploy_hook.gate import Baseline, Tolerance, judge
     from creditwatch_deploy_hook.replay_run import Replayer, ReplayFailed
     from creditwatch_model import METADATA_FILE, model_dir
@@ -44,10 +44,10 @@ def gate(
     evidence = None
     if version != replay.model_version:
         template = Template(endpoint=state.endpoint)
-        store = EvidenceStore(stack.boto_client("s3", state.endpoint), template.ref("ModelRegistryBucket"))
+        registry = ModelRegistry(stack.boto_client("s3", state.endpoint), template.ref("ModelRegistryBucket"))
         try:
-            evidence = store.latest(version)
-        except EvidenceError as exc:
+            evidence = registry.latest_evidence(version)
+        except RegistryError as exc:
             common.fail(str(exc))
     baseline = Baseline(replay.model_version, replay.answers, "the frozen replay set")
     result = judge(answers, len(replay.applications), version, baseline, evidence, Tolerance()).model_dump()

@@ -226,12 +226,20 @@ class ModelRegistry:
     # ---- evidence -----------------------------------------------------------------------------
 
     def latest_evidence(self, challenger_version: str) -> ComparisonEvidence | None:
-        """The newest comparison written for a challenger (keys sort by generation time), or None."""
+        """The newest comparison written for a challenger (keys sort by generation time), or None.
+
+        RegistryCorrupt when that object is not a ComparisonEvidence of this very challenger.
+        """
         keys = [k for k in self._keys(evidence_prefix(challenger_version)) if k.endswith(".json")]
         for key in reversed(keys):
             body = self._get(key)
             if body is not None:
-                return self._parse(ComparisonEvidence, body, key)
+                evidence: ComparisonEvidence = self._parse(ComparisonEvidence, body, key)
+                if evidence.challenger_version != challenger_version:
+                    raise RegistryCorrupt(
+                        f"s3://{self.bucket}/{key} compares {evidence.challenger_version}, not {challenger_version}"
+                    )
+                return evidence
         return None
 
     # ---- S3 -----------------------------------------------------------------------------------
