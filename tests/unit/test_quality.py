@@ -538,11 +538,16 @@ def test_concept_drift_on_booked_loans_pages_on_their_bad_rate_and_the_slack_not
     (note,) = queued(sqs, aws)
     assert note.population == "booked_loans"
     assert note.validation["bad_rate_approved"].value == pytest.approx(7 / 73, abs=1e-6)
+    assert (note.holdout, note.holdout_rows) == ("original", 73)  # the layer's model has no recent holdout
     _, message = notification_message(note, None)
     assert "MODEL QUALITY DEGRADED on booked loans" in message["text"]
     blocks = json.dumps(message["blocks"])
     # CBPE's bad rate among the same approvals stays low: the note reads concept drift from it.
     assert "on booked loans" in blocks and "concept drift" in blocks
+    assert "validation on the 73 rows the model approves of the original holdout" in blocks
+    recent = note.model_copy(update={"holdout": "recent", "holdout_rows": 41})
+    _, message = notification_message(recent, None)
+    assert "the 41 rows the model approves of its card's recent labelled holdout" in json.dumps(message["blocks"])
 
 
 def test_a_quality_alert_carries_realized_estimated_and_validation_figures(

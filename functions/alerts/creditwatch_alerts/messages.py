@@ -259,8 +259,8 @@ def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> di
     else:
         hint = "The estimate (no labels needed) sees the rise too: the inputs moved; read the drift report."
     scope = (
-        "Realized on booked loans (approved applicants with an outcome) against validation on the holdout rows "
-        "the model approves; estimated (CBPE) on every scored prediction."
+        f"Realized on booked loans (approved applicants with an outcome) against validation on {_holdout(note)}; "
+        "estimated (CBPE) on every scored prediction."
     )
     body = "\n".join(note.reasons) + "\n" + scope + "\n" + table + "\n" + hint
     text = (
@@ -270,6 +270,14 @@ def _booked_quality_message(note: QualityAlert, dashboard_url: str | None) -> di
         f"report: {note.report_url}"
     )
     return _quality_blocks(note, dashboard_url, headline, body, text)
+
+
+def _holdout(note: QualityAlert) -> str:
+    """The rows booked loans were compared with: which holdout's approved rows, and how many."""
+    rows = f" {note.holdout_rows:,}" if note.holdout_rows is not None else ""
+    if note.holdout == "recent":
+        return f"the{rows} rows the model approves of its card's recent labelled holdout (the latest matured outcomes)"
+    return f"the{rows} rows the model approves of the original holdout"
 
 
 # What a degraded verdict proposes: a challenger trained on the matured outcomes (docs/operate.md "Model lifecycle").

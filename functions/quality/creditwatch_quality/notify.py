@@ -37,6 +37,8 @@ def quality_alert(summary: QualitySummary, retrain_function: str | None = None) 
         summary_key=summary.summary_key,
         index_url=summary.index_url,
         population=summary.population.name if summary.population else None,
+        holdout=summary.judged_against.holdout if summary.judged_against else None,
+        holdout_rows=summary.judged_against.holdout_rows if summary.judged_against else None,
         retrain_function=retrain_function,
     )
 

@@ -158,6 +158,10 @@ class QualityAlert(_Message):
     # Whose outcomes `realized` covers: booked_loans (then `validation` is the holdout rows the model approves,
     # and `estimated` still covers every scored prediction) or all_scored; None from senders before it.
     population: str | None = None
+    # Which holdout booked loans were compared with (original, or the card's recent labelled one) and on how
+    # many of its approved rows (QualitySummary.judged_against); None from senders before it.
+    holdout: Literal["original", "recent"] | None = None
+    holdout_rows: int | None = None
     # The retrain job's function (name:alias) the note proposes to invoke; None: the CLI's command only.
     retrain_function: str | None = None
 
