@@ -416,7 +416,9 @@ def test_unprocessed_items_of_a_partial_batch_write_are_retried_until_every_item
         svc = service(dynamodb=proxy.url)
         # 21 items: 10 written and 11 unprocessed, then 5 and 6, then the last 6 in full.
         proxy.inject("BatchWriteItem", "partial", count=2, forward=0.5)
-        answer = call(svc, batch_event(event, "partial", BATCH_SIZE))
+        # A function's whole timeout, as the throttle test above: this test is about the retries, and 8 s
+        # (an attempt starts only if it can end 3 s before the SQS reserve) once left a loaded CI host none.
+        answer = call(svc, batch_event(event, "partial", BATCH_SIZE), remaining_s=30.0)
         stats = proxy.stats("BatchWriteItem")
     logs = read_stdout(capsys.readouterr().out)
     assert (stats.seen, stats.faulted, stats.items_refused) == (3, 2, 11 + 6)
